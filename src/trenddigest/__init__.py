@@ -1,0 +1,3 @@
+"""trenddigest: monthly arXiv research-trend digests for curated topics."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,237 @@
+"""The ``trenddigest`` command: argument parsing and messages only.
+
+Every command loads the validated config, opens the store and calls one function of
+the core.  Domain errors (:class:`TrendDigestError`) become a single line on stderr
+and a non-zero exit code; nothing below this module prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import Config, load_config
+from .errors import InputError, TrendDigestError
+from .models import Month
+from .store import Store
+
+log = logging.getLogger("trenddigest")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the fix, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """The options every command takes, before or after the command name.
+
+    On subcommands the defaults are suppressed, or argparse would overwrite a value
+    given before the command name with the subcommand's default.
+    """
+    def d(value: Any) -> Any:
+        return value if top_level else argparse.SUPPRESS
+
+    parser.add_argument("--config", metavar="FILE", default=d(None),
+                        help="config file (env TRENDDIGEST_CONFIG)")
+    parser.add_argument("--store", metavar="PATH", default=d(None),
+                        help="SQLite store (env TRENDDIGEST_STORE)")
+    parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", default=d(False),
+                        help="warnings and errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="trenddigest",
+        description="Monthly arXiv research-trend digests for curated topics.",
+    )
+    parser.add_argument("--version", action="version", version=f"trenddigest {__version__}")
+    _global_options(parser, top_level=True)
+    common = _Parser(add_help=False)
+    _global_options(common, top_level=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("import", parents=[common], help="import papers from files into the store")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="API Atom, listing RSS/Atom, or JSON Lines (optionally gzipped)")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("run", parents=[common], help="build (and deliver) one month's digest")
+    p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2025-05")
+    p.add_argument("--offline", action="store_true", help="use only what the store holds")
+    p.add_argument("--from", dest="from_files", action="append", type=Path, default=[],
+                   metavar="FILE", help="fill the month from a local file instead of arXiv")
+    p.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    p.add_argument("--top", type=int, metavar="N", help="papers per category")
+    p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
+    p.add_argument("--by", choices=["submitted", "announced"],
+                   help="which papers belong to the month (default: submitted)")
+    p.add_argument("--output", metavar="PATTERN", help="output path pattern with {year}, {month}")
+    p.add_argument("--dry-run", action="store_true", help="print to standard output, write nothing")
+    p.add_argument("--commit", action="store_true", default=None, help="git commit the digest")
+    p.add_argument("--push", action="store_true", default=None, help="git push after committing")
+    p.add_argument("--email", action="store_true", default=None, help="email the digest")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("categories", parents=[common], help="list or import curated categories")
+    csub = p.add_subparsers(dest="categories_command", required=True, metavar="ACTION",
+                            parser_class=_Parser)
+    c = csub.add_parser("list", parents=[common], help="configured categories with paper counts")
+    c.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
+    c.add_argument("--month", help="count papers of this month (default: newest in store)")
+    c.set_defaults(handler=cmd_categories_list)
+    c = csub.add_parser("import", parents=[common],
+                        help="turn a Markdown reading list into a categories file")
+    c.add_argument("markdown", type=Path, metavar="LIST.md")
+    c.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write here (default: standard output)")
+    c.set_defaults(handler=cmd_categories_import)
+    return parser
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    fmt = "%(message)s" if sys.stderr.isatty() else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    if not verbose:
+        for noisy in ("urllib3", "arxiv", "apscheduler.executors", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
+    merged: dict[str, dict[str, Any]] = {"store": {"path": args.store}}
+    merged.update(overrides)
+    return load_config(args.config, overrides=merged)
+
+
+@contextlib.contextmanager
+def _open_store(config: Config) -> Iterator[Store]:
+    with Store.open(config.store.path) as store:
+        yield store
+
+
+def _month(text: str) -> Month:
+    return Month.parse(text)
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .sources.files import import_files
+
+    config = _load(args)
+    for path in args.files:
+        if not path.is_file():
+            raise InputError(f"cannot read {path}: no such file")
+    with _open_store(config) as store:
+        summary = import_files(store, args.files)
+    for line in summary.report_lines():
+        print(line)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import RunOptions, run_month
+
+    month = _month(args.month)
+    config = _load(
+        args,
+        digest={
+            "papers_per_category": args.top,
+            "categories_file": args.categories,
+            "by": args.by,
+            "output": args.output,
+        },
+        git={"commit": args.commit, "push": args.push},
+        email={"enabled": args.email},
+    )
+    if args.top is not None and args.top < 1:
+        raise InputError(f"--top must be at least 1, not {args.top}")
+    for path in args.from_files:
+        if not path.is_file():
+            raise InputError(f"cannot read {path}: no such file (given with --from)")
+    opts = RunOptions(
+        month=month,
+        offline=args.offline,
+        from_files=args.from_files,
+        fmt=args.format,
+        dry_run=args.dry_run,
+        commit=config.git.commit,
+        push=config.git.push,
+        email=config.email.enabled,
+    )
+    with _open_store(config) as store:
+        result = run_month(store, config, opts)
+    for note in result.notes:
+        log.info("%s", note)
+    if args.dry_run:
+        sys.stdout.write(result.text)
+        return 0
+    d = result.digest
+    print(
+        f"{month}: {d.considered:,} papers, {d.matched:,} under {len(d.sections)} categories, "
+        f"{d.unmatched:,} in none; wrote {', '.join(str(p) for p in result.written)}"
+    )
+    return 0
+
+
+def cmd_categories_list(args: argparse.Namespace) -> int:
+    from .pipeline import category_counts
+
+    config = _load(args, digest={"categories_file": args.categories})
+    month = _month(args.month) if args.month else None
+    with _open_store(config) as store:
+        shown_month, rows = category_counts(store, config, month)
+    width = max((len(name) for name, _, _ in rows), default=8)
+    header = f"papers in {shown_month}" if shown_month else "papers (store is empty)"
+    print(f"{'category':<{width}}  {header:>18}  keywords  exemplars")
+    for name, count, cat in rows:
+        shown = "-" if count is None else f"{count:,}"
+        print(f"{name:<{width}}  {shown:>18}  {len(cat.keywords):>8}  {len(cat.papers):>9}")
+    return 0
+
+
+def cmd_categories_import(args: argparse.Namespace) -> int:
+    from .categories import import_markdown
+    from .render import write_atomic
+
+    try:
+        text = args.markdown.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {args.markdown}: {exc.strerror}") from None
+    toml_text = import_markdown(text, source_name=args.markdown.name)
+    if args.output:
+        write_atomic(args.output, toml_text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(toml_text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.handler(args))
+    except TrendDigestError as exc:
+        print(f"trenddigest: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("trenddigest: interrupted; everything received so far is saved", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,256 @@
+"""Configuration: one TOML file, validated, with environment and flag overrides.
+
+Precedence, lowest first: built-in defaults, the packaged ``trenddigest.toml``, the
+file chosen by ``--config`` / ``TRENDDIGEST_CONFIG`` / ``./config/trenddigest.toml``,
+environment variables, command-line flags.  Every key is checked: an unknown key is
+rejected with the closest known one, and a value of the wrong type is named, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_ARXIV_CATEGORIES = ["cs.CV", "cs.LG", "cs.AI", "cs.CL", "stat.ML", "eess.IV"]
+
+
+@dataclass
+class ArxivConfig:
+    """Where and how politely to talk to arXiv (see arXiv's API terms of use)."""
+
+    categories: list[str] = field(default_factory=lambda: list(DEFAULT_ARXIV_CATEGORIES))
+    api_url: str = "https://export.arxiv.org/api/query"
+    feed_url: str = "https://rss.arxiv.org/rss/"
+    page_size: int = 1000
+    delay_seconds: float = 3.0
+    max_retries: int = 5
+    timeout_seconds: float = 60.0
+    backoff_seconds: float = 10.0
+    max_backoff_seconds: float = 300.0
+    user_agent: str = "trenddigest/0.1 (monthly research digest; https://pypi.org/project/trenddigest/)"
+
+
+@dataclass
+class StoreConfig:
+    path: str = "data/trenddigest.sqlite3"
+
+
+@dataclass
+class DigestConfig:
+    """What a digest contains and where it is written."""
+
+    output: str = "digests/{year}/{year}-{month}.md"
+    papers_per_category: int = 10
+    threshold: float = 0.0
+    categories_file: str = ""
+    templates_dir: str = ""
+    by: str = "submitted"
+    top_picks: int = 10
+
+
+@dataclass
+class RankConfig:
+    """Ranker settings; defaults are the measured winners (see README, Ranking quality)."""
+
+    method: str = "tfidf"
+
+
+@dataclass
+class ScheduleConfig:
+    poll_cron: str = "30 20 * * 0-4"
+    digest_cron: str = "0 6 1 * *"
+    timezone: str = "US/Eastern"
+    misfire_grace_seconds: int = 6 * 3600
+
+
+@dataclass
+class GitConfig:
+    commit: bool = False
+    push: bool = False
+    remote: str = "origin"
+    readme: str = "README.md"
+    index_months: int = 12
+
+
+@dataclass
+class EmailConfig:
+    enabled: bool = False
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_env: str = "TRENDDIGEST_SMTP_PASSWORD"
+    sender: str = ""
+    to: list[str] = field(default_factory=list)
+    timeout_seconds: float = 30.0
+
+
+@dataclass
+class Config:
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    rank: RankConfig = field(default_factory=RankConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    git: GitConfig = field(default_factory=GitConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    source: str = "built-in defaults"
+
+    def section(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+SECTIONS = [f.name for f in dataclasses.fields(Config) if f.name != "source"]
+
+# Environment variables that override single keys (documented in README).
+ENV_OVERRIDES = {
+    "TRENDDIGEST_STORE": ("store", "path"),
+    "TRENDDIGEST_ARXIV_API_URL": ("arxiv", "api_url"),
+    "TRENDDIGEST_ARXIV_FEED_URL": ("arxiv", "feed_url"),
+}
+
+
+def packaged_config_path() -> Path:
+    return Path(str(files("trenddigest.defaults").joinpath("trenddigest.toml")))
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(options)})"
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is list:
+        return "a list of strings"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against a dataclass field type; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(tp, type) and isinstance(value, tp):
+        return value
+    elif isinstance(tp, types.UnionType):
+        return value
+    raise ConfigError(
+        f"{where} must be {_type_name(tp)}, not {type(value).__name__} {value!r}"
+    )
+
+
+def _apply_section(target: Any, values: dict[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(type(target))
+    known = [f.name for f in dataclasses.fields(target)]
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{key}'{_suggest(key, known)}")
+        setattr(target, key, _coerce(value, hints[key], f"{where}: '{key}'"))
+
+
+def apply_mapping(config: Config, data: dict[str, Any], origin: str) -> None:
+    """Merge a parsed TOML document into ``config``, validating every key."""
+    for name, values in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{name}]{_suggest(name, SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{name}] must be a table of keys")
+        _apply_section(config.section(name), values, f"{origin} [{name}]")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found; pass an existing file to --config") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def find_config_file(explicit: str | None, env: dict[str, str]) -> Path | None:
+    """The user's config file, if any: flag, then environment, then ./config/."""
+    if explicit:
+        return Path(explicit)
+    if env.get("TRENDDIGEST_CONFIG"):
+        return Path(env["TRENDDIGEST_CONFIG"])
+    local = Path("config") / "trenddigest.toml"
+    return local if local.is_file() else None
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    """Build the effective configuration.
+
+    ``overrides`` holds command-line values as ``{section: {key: value}}``; ``None``
+    values mean "flag not given" and are ignored.
+    """
+    env = dict(os.environ) if env is None else env
+    config = Config()
+    apply_mapping(config, _read_toml(packaged_config_path()), "packaged trenddigest.toml")
+    user_file = find_config_file(path, env)
+    if user_file is not None:
+        apply_mapping(config, _read_toml(user_file), str(user_file))
+        config.source = str(user_file)
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            setattr(config.section(section), key, env[var])
+    for section, values in (overrides or {}).items():
+        given = {k: v for k, v in values.items() if v is not None}
+        _apply_section(config.section(section), given, "command line")
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Checks that span more than one key's type."""
+    if config.digest.by not in ("submitted", "announced"):
+        raise ConfigError(
+            f"[digest] by must be 'submitted' or 'announced', not {config.digest.by!r}"
+        )
+    if config.digest.papers_per_category < 1:
+        raise ConfigError("[digest] papers_per_category must be at least 1")
+    if not config.arxiv.categories:
+        raise ConfigError("[arxiv] categories must name at least one arXiv category, e.g. cs.CV")
+    if config.arxiv.delay_seconds < 3.0:
+        raise ConfigError(
+            "[arxiv] delay_seconds must be at least 3 (arXiv's terms of use: "
+            "one request every three seconds)"
+        )
+    if not 1 <= config.arxiv.page_size <= 2000:
+        raise ConfigError("[arxiv] page_size must be between 1 and 2000 (arXiv's limit)")
+    if config.email.security not in ("starttls", "ssl", "none"):
+        raise ConfigError(
+            f"[email] security must be 'starttls', 'ssl' or 'none', not {config.email.security!r}"
+        )
+    for key in ("{year}", "{month}"):
+        if key not in config.digest.output:
+            raise ConfigError(
+                f"[digest] output must contain {key}, e.g. digests/{{year}}/{{year}}-{{month}}.md"
+            )

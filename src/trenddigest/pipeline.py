@@ -1,0 +1,134 @@
+"""One month's digest, end to end: sources -> store -> rank (+ trends) -> render -> deliver.
+
+The CLI and the scheduler both call :func:`run_month`; neither knows the stages.
+Every failure is a :class:`~trenddigest.errors.TrendDigestError`, raised before any
+digest file is replaced, so a failed run leaves the previous digest as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .categories import Category, load_categories
+from .config import Config
+from .errors import InputError
+from .models import Month
+from .rank import rank_papers
+from .render import (
+    Digest,
+    build_digest,
+    output_path,
+    render_json,
+    render_markdown,
+    write_atomic,
+)
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    month: Month
+    offline: bool = False
+    from_files: list[Path] = field(default_factory=list)
+    fmt: str = "markdown"
+    dry_run: bool = False
+    commit: bool = False
+    push: bool = False
+    email: bool = False
+
+
+@dataclass
+class RunResult:
+    digest: Digest
+    text: str
+    written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def effective_categories(config: Config) -> list[Category]:
+    path = config.digest.categories_file or None
+    return load_categories(Path(path) if path else None)
+
+
+def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> list[str]:
+    """Bring the month's papers into the store: from files, or from arXiv unless offline."""
+    notes: list[str] = []
+    if opts.from_files:
+        from .sources.files import import_files
+
+        summary = import_files(store, opts.from_files)
+        notes.append(f"imported {summary.describe()}")
+    elif not opts.offline:
+        from .sources.backfill import fetch_month
+
+        fetched = fetch_month(store, config.arxiv, opts.month, **fetch_kwargs)
+        notes.append(f"fetched {fetched.describe()}")
+    return notes
+
+
+def build_month_digest(store: Store, config: Config, month: Month) -> Digest:
+    """Rank the stored month and assemble everything its page shows."""
+    by = config.digest.by
+    papers = store.papers_for_month(month, by=by)
+    if not papers:
+        raise InputError(
+            f"the store {store.path} has no papers {'first submitted' if by == 'submitted' else 'announced'} "
+            f"in {month}; import a file (trenddigest import FILE), use --from FILE, "
+            "or run without --offline to fetch the month from arXiv"
+        )
+    categories = effective_categories(config)
+    ranking = rank_papers(papers, categories, config.rank, min_score=config.digest.threshold)
+    log.info(
+        "%s: ranked %d papers, %d matched no category", month, ranking.considered, ranking.unmatched
+    )
+    return build_digest(
+        month,
+        ranking,
+        {c.name: c.description for c in categories},
+        top=config.digest.papers_per_category,
+        by=by,
+        arxiv_categories=config.arxiv.categories,
+    )
+
+
+def run_month(
+    store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any
+) -> RunResult:
+    notes = fill_month(store, config, opts, **fetch_kwargs)
+    digest = build_month_digest(store, config, opts.month)
+    markdown_path = output_path(config.digest.output, opts.month)
+    json_path = output_path(config.digest.output, opts.month, "json")
+    json_text = render_json(digest)
+    text = json_text if opts.fmt == "json" else render_markdown(digest, config.digest.templates_dir)
+    result = RunResult(digest=digest, text=text, notes=notes)
+    if opts.dry_run:
+        return result
+    if opts.fmt == "json":
+        write_atomic(json_path, json_text)
+        result.written.append(json_path)
+    else:
+        # The JSON twin is what other tools (and the README index) read.
+        write_atomic(markdown_path, text)
+        write_atomic(json_path, json_text)
+        result.written += [markdown_path, json_path]
+    return result
+
+
+def category_counts(
+    store: Store, config: Config, month: Month | None
+) -> tuple[Month | None, list[tuple[str, int | None, Category]]]:
+    """Papers per configured category for a month (default: the newest month stored)."""
+    categories = effective_categories(config)
+    if month is None:
+        months = store.month_counts(config.digest.by)
+        month = Month.parse(max(months)) if months else None
+    if month is None:
+        return None, [(c.name, None, c) for c in categories]
+    papers = store.papers_for_month(month, by=config.digest.by)
+    ranking = rank_papers(papers, categories, config.rank, min_score=config.digest.threshold)
+    return month, [(c.name, len(ranking.by_category[c.name]), c) for c in categories]

@@ -1,0 +1,185 @@
+"""Turning a ranked month into Markdown (jinja2) or JSON, and writing it safely.
+
+Rendering is pure: the same digest data gives byte-identical text (no timestamps, a
+fixed order everywhere).  Writing goes through a temp file and an atomic rename so
+that a crash never leaves a half-written digest where the last good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .models import Month, Paper
+from .rank import RankedPaper, Ranking
+
+TEMPLATE_NAME = "digest.md.j2"
+
+# Characters that Markdown (CommonMark + GitHub) would interpret inside running text.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$])")
+_WS = re.compile(r"\s+")
+
+
+def md_escape(text: str) -> str:
+    """Make arbitrary title/author text inert in Markdown.
+
+    arXiv titles carry LaTeX ($\\alpha$), brackets and underscores; unescaped they
+    turn into links, emphasis or math and can break the page.  Whitespace (including
+    newlines that would end a list item) is collapsed.
+    """
+    flat = _WS.sub(" ", text).strip()
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def short_authors(authors: list[str], limit: int = 3) -> str:
+    """"A, B, C et al." past ``limit`` authors, as the seed lists cite papers."""
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + " et al."
+
+
+def github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a heading, so the overview table can link to sections."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+@dataclass
+class Digest:
+    """Everything a digest page shows; the template and the JSON read only this."""
+
+    month: Month
+    considered: int
+    unmatched: int
+    by: str
+    arxiv_categories: list[str]
+    sections: list[tuple[str, str, int, list[RankedPaper]]]  # name, description, total, top
+    top_picks: list[RankedPaper] = field(default_factory=list)
+    trends_markdown: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> int:
+        return self.considered - self.unmatched
+
+
+def build_digest(
+    month: Month,
+    ranking: Ranking,
+    descriptions: dict[str, str],
+    *,
+    top: int,
+    by: str,
+    arxiv_categories: list[str],
+    top_picks: list[RankedPaper] | None = None,
+    trends_markdown: str = "",
+) -> Digest:
+    sections = [
+        (name, descriptions.get(name, ""), len(ranked), ranked[:top])
+        for name, ranked in ranking.by_category.items()
+    ]
+    return Digest(
+        month=month,
+        considered=ranking.considered,
+        unmatched=ranking.unmatched,
+        by=by,
+        arxiv_categories=list(arxiv_categories),
+        sections=sections,
+        top_picks=list(top_picks or []),
+        trends_markdown=trends_markdown,
+    )
+
+
+def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
+    """User templates (config ``templates_dir``, else ./templates/) shadow the packaged ones."""
+    search: list[str] = []
+    if templates_dir:
+        search.append(str(templates_dir))
+    elif Path("templates", TEMPLATE_NAME).is_file():
+        search.append("templates")
+    search.append(str(files("trenddigest.templates")))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=False,  # Markdown, escaped explicitly with the md filter
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = md_escape
+    env.filters["authors"] = short_authors
+    env.filters["anchor"] = github_anchor
+    env.filters["thousands"] = lambda n: f"{n:,}"
+    return env
+
+
+def render_markdown(digest: Digest, templates_dir: str | Path | None = None) -> str:
+    template = template_environment(templates_dir).get_template(TEMPLATE_NAME)
+    return template.render(d=digest)
+
+
+def _paper_json(rp: RankedPaper) -> dict[str, Any]:
+    p: Paper = rp.paper
+    return {
+        "id": p.id,
+        "title": _WS.sub(" ", p.title).strip(),
+        "authors": p.authors,
+        "primary_category": p.primary_category,
+        "category": rp.category,
+        "score": rp.score,
+        "why": rp.why,
+        "abs_url": p.abs_url,
+        "pdf_url": p.pdf_url,
+    }
+
+
+def digest_to_json(digest: Digest) -> dict[str, Any]:
+    return {
+        "month": str(digest.month),
+        "by": digest.by,
+        "considered": digest.considered,
+        "matched": digest.matched,
+        "unmatched": digest.unmatched,
+        "top_picks": [_paper_json(rp) for rp in digest.top_picks],
+        "categories": [
+            {
+                "name": name,
+                "count": total,
+                "papers": [_paper_json(rp) for rp in ranked],
+            }
+            for name, _desc, total, ranked in digest.sections
+        ],
+        **digest.extra,
+    }
+
+
+def render_json(digest: Digest) -> str:
+    return json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def output_path(pattern: str, month: Month, fmt: str = "markdown") -> Path:
+    path = Path(pattern.format(year=f"{month.year:04d}", month=f"{month.month:02d}"))
+    return path.with_suffix(".json") if fmt == "json" else path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

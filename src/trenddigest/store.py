@@ -1,0 +1,383 @@
+"""The local paper store: one SQLite database (stdlib ``sqlite3``), WAL mode.
+
+One row per paper keyed by the arXiv id without version; the newest version wins.
+The schema is versioned: each migration runs once and is recorded in
+``schema_migrations``, so an old store opened by a newer trenddigest is upgraded in
+place and never rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import StoreError
+from .models import Month, Paper
+
+log = logging.getLogger(__name__)
+
+# Each migration is (version, description, SQL script).  Append only: never edit a
+# migration that has shipped, add a new one.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "papers, metadata, fetch progress, feed state, job runs, caches",
+        """
+        CREATE TABLE papers (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 1,
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL DEFAULT '',
+            authors TEXT NOT NULL DEFAULT '[]',
+            categories TEXT NOT NULL DEFAULT '[]',
+            primary_category TEXT NOT NULL DEFAULT '',
+            comment TEXT NOT NULL DEFAULT '',
+            published TEXT,
+            updated TEXT,
+            announced TEXT,
+            source TEXT NOT NULL DEFAULT '',
+            month TEXT NOT NULL,
+            announced_month TEXT,
+            stored_at TEXT NOT NULL,
+            rev INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX papers_month ON papers(month, id);
+        CREATE INDEX papers_announced_month ON papers(announced_month, id);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE fetch_progress (
+            category TEXT NOT NULL,
+            month TEXT NOT NULL,
+            total INTEGER,
+            received INTEGER NOT NULL DEFAULT 0,
+            complete INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (category, month)
+        );
+        CREATE TABLE feed_state (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            last_checked TEXT
+        );
+        CREATE TABLE job_runs (
+            job TEXT PRIMARY KEY,
+            last_success TEXT,
+            last_target TEXT,
+            detail TEXT
+        );
+        CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            value BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+_PAPER_COLUMNS = (
+    "id, version, title, abstract, authors, categories, primary_category, comment, "
+    "published, updated, announced, source"
+)
+
+
+@dataclass
+class UpsertCounts:
+    """What one batch of upserts did; ``new + updated + unchanged`` is the batch size."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _row_to_paper(row: sqlite3.Row | tuple) -> Paper:
+    (pid, version, title, abstract, authors, cats, primary, comment, pub, upd, ann, src) = row
+    return Paper(
+        id=pid,
+        version=version,
+        title=title,
+        abstract=abstract,
+        authors=json.loads(authors),
+        categories=json.loads(cats),
+        primary_category=primary,
+        comment=comment,
+        published=pub,
+        updated=upd,
+        announced=ann,
+        source=src,
+    )
+
+
+def _paper_values(p: Paper) -> tuple:
+    return (
+        p.id,
+        p.version,
+        p.title,
+        p.abstract,
+        json.dumps(p.authors, ensure_ascii=False),
+        json.dumps(p.categories),
+        p.primary_category,
+        p.comment,
+        p.published,
+        p.updated,
+        p.announced,
+        p.source,
+    )
+
+
+def _merge(old: Paper, new: Paper) -> Paper:
+    """Combine a stored paper with an incoming record of the same id.
+
+    The newer version's content wins; facts only one source knows (the v1 date from
+    the API, the announce date from a listing feed) are kept whichever side has them,
+    so that importing sources in any order ends in the same row.
+    """
+    if new.version > old.version or (
+        new.version == old.version and (new.updated or "") > (old.updated or "")
+    ):
+        base, other = new, old
+    else:
+        base, other = old, new
+    published = min(filter(None, [old.published, new.published]), default=None)
+    announced = min(filter(None, [old.announced, new.announced]), default=None)
+    return Paper(
+        id=old.id,
+        version=max(old.version, new.version),
+        title=base.title or other.title,
+        abstract=base.abstract or other.abstract,
+        authors=base.authors or other.authors,
+        categories=base.categories or other.categories,
+        primary_category=base.primary_category or other.primary_category,
+        comment=base.comment or other.comment,
+        published=published,
+        updated=max(filter(None, [old.updated, new.updated]), default=None),
+        announced=announced,
+        source=base.source or other.source,
+    )
+
+
+class Store:
+    """A trenddigest SQLite database.
+
+    Use :meth:`open`; the object is a context manager that closes the connection.
+    ``":memory:"`` gives a private in-memory store (tests, dry runs).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path_str = str(path)
+        try:
+            if path_str != ":memory:":
+                Path(path_str).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path_str, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, path_str)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open store {path_str}: {exc} (is it a trenddigest SQLite file?)"
+            ) from exc
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {v for (v,) in self.conn.execute("SELECT version FROM schema_migrations")}
+        latest = max(v for v, _, _ in MIGRATIONS)
+        if done and max(done) > latest:
+            raise StoreError(
+                f"store {self.path} has schema version {max(done)}, newer than this "
+                f"trenddigest understands ({latest}); upgrade trenddigest"
+            )
+        for version, description, script in MIGRATIONS:
+            if version in done:
+                continue
+            log.info("migrating store %s to schema %d: %s", self.path, version, description)
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, description, _now())
+                )
+
+    @property
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back whole on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- papers -----------------------------------------------------------------
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        """Insert or update papers in one transaction; idempotent.
+
+        A record equal to what is stored counts as unchanged and writes nothing, so
+        importing the same file twice reports ``0 new, 0 updated``.
+        """
+        counts = UpsertCounts()
+        batch: dict[str, Paper] = {}
+        for paper in papers:
+            prior = batch.get(paper.id)
+            batch[paper.id] = _merge(prior, paper) if prior else paper
+        if not batch:
+            return counts
+        stamp = _now()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'paper_rev'").fetchone()
+            rev = int(row[0]) + 1 if row else 1
+            existing = self._get_many(conn, list(batch))
+            inserts, updates = [], []
+            for pid, paper in batch.items():
+                old = existing.get(pid)
+                if old is None:
+                    inserts.append(
+                        (*_paper_values(paper), paper.month, _month_of(paper), stamp, rev)
+                    )
+                    continue
+                merged = _merge(old, paper)
+                if merged == old:
+                    counts.unchanged += 1
+                else:
+                    values = _paper_values(merged)[1:]
+                    updates.append((*values, merged.month, _month_of(merged), stamp, rev, pid))
+            conn.executemany(
+                f"INSERT INTO papers ({_PAPER_COLUMNS}, month, announced_month, stored_at, rev) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                inserts,
+            )
+            conn.executemany(
+                "UPDATE papers SET version=?, title=?, abstract=?, authors=?, categories=?, "
+                "primary_category=?, comment=?, published=?, updated=?, announced=?, source=?, "
+                "month=?, announced_month=?, stored_at=?, rev=? WHERE id=?",
+                updates,
+            )
+            counts.new += len(inserts)
+            counts.updated += len(updates)
+            if inserts or updates:
+                conn.execute(
+                    "INSERT INTO meta VALUES ('paper_rev', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(rev),),
+                )
+        return counts
+
+    @staticmethod
+    def _get_many(conn: sqlite3.Connection, ids: list[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = _row_to_paper(row)
+        return found
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        return self._get_many(self.conn, [arxiv_id]).get(arxiv_id)
+
+    def papers_for_month(self, month: Month | str, by: str = "submitted") -> list[Paper]:
+        """The month's papers, ordered by id (stable, so digests are deterministic).
+
+        ``by="submitted"`` selects by first submission (the id's YYMM, or the v1 date);
+        ``by="announced"`` by the announce date, for papers whose announce date is known.
+        """
+        column = {"submitted": "month", "announced": "announced_month"}.get(by)
+        if column is None:
+            raise ValueError(f"by must be 'submitted' or 'announced', not {by!r}")
+        rows = self.conn.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE {column} = ? ORDER BY id", (str(month),)
+        )
+        return [_row_to_paper(r) for r in rows]
+
+    def iter_papers(self, months: Iterable[str] | None = None) -> Iterator[Paper]:
+        """Every stored paper (optionally of some months), in id order, streamed."""
+        if months is None:
+            rows = self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers ORDER BY id")
+            yield from (_row_to_paper(r) for r in rows)
+            return
+        for month in sorted(set(months)):
+            yield from self.papers_for_month(month)
+
+    def count_papers(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+
+    def month_counts(self, by: str = "submitted") -> dict[str, int]:
+        column = {"submitted": "month", "announced": "announced_month"}[by]
+        rows = self.conn.execute(
+            f"SELECT {column}, COUNT(*) FROM papers WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} ORDER BY {column}"
+        )
+        return {m: n for m, n in rows}
+
+    def month_fingerprint(self, month: Month | str, by: str = "submitted") -> str:
+        """Changes whenever any paper of the month is added or changed (cache keys)."""
+        column = {"submitted": "month", "announced": "announced_month"}[by]
+        row = self.conn.execute(
+            f"SELECT COUNT(*), MAX(rev) FROM papers WHERE {column} = ?",
+            (str(month),),
+        ).fetchone()
+        return f"{row[0]}:{row[1]}"
+
+    # -- small key/value metadata ----------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+
+def _month_of(paper: Paper) -> str | None:
+    return paper.announced[:7] if paper.announced else None

@@ -1,0 +1,1 @@
+"""Default Jinja2 templates, shipped as package data."""

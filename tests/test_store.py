@@ -1,0 +1,156 @@
+"""The SQLite store: one row per paper, newest version wins, idempotent upserts."""
+
+import dataclasses
+import sqlite3
+
+import pytest
+
+from trenddigest.errors import StoreError
+from trenddigest.models import Paper
+from trenddigest.store import MIGRATIONS, Store
+
+
+def paper(pid="2505.01234", **kw):
+    base = dict(
+        id=pid,
+        title="A study of things",
+        abstract="We study things.",
+        authors=["Ada Lovelace"],
+        categories=["cs.CV", "cs.LG"],
+        primary_category="cs.CV",
+        version=1,
+        published="2025-05-02T10:00:00+00:00",
+        updated="2025-05-02T10:00:00+00:00",
+        source="api",
+    )
+    base.update(kw)
+    return Paper(**base)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "store.sqlite3") as s:
+        yield s
+
+
+def test_new_store_records_its_migrations(store):
+    rows = store.conn.execute("SELECT version FROM schema_migrations").fetchall()
+    assert [r[0] for r in rows] == [v for v, _, _ in MIGRATIONS]
+    assert store.schema_version == MIGRATIONS[-1][0]
+
+
+def test_store_uses_wal_mode(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopening_a_store_does_not_rerun_migrations(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    Store.open(path).close()
+    with Store.open(path) as again:
+        count = again.conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]
+    assert count == len(MIGRATIONS)
+
+
+def test_a_store_from_a_newer_trenddigest_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with Store.open(path) as s:
+        s.conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'now')")
+    with pytest.raises(StoreError, match="newer than this trenddigest understands"):
+        Store.open(path)
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store.open(path)
+
+
+def test_upsert_inserts_then_reports_unchanged_on_repeat(store):
+    first = store.upsert_papers([paper(), paper("2505.05678")])
+    second = store.upsert_papers([paper(), paper("2505.05678")])
+    assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
+    assert (second.new, second.updated, second.unchanged) == (0, 0, 2)
+    assert store.count_papers() == 2
+
+
+def test_newer_version_replaces_the_stored_paper(store):
+    store.upsert_papers([paper(title="Old title")])
+    counts = store.upsert_papers([paper(title="New title", version=2, updated="2025-06-01")])
+    stored = store.get_paper("2505.01234")
+    assert counts.updated == 1
+    assert (stored.title, stored.version) == ("New title", 2)
+    assert store.count_papers() == 1
+
+
+def test_older_version_never_overwrites_a_newer_one(store):
+    store.upsert_papers([paper(title="v2 title", version=2, updated="2025-06-01")])
+    counts = store.upsert_papers([paper(title="v1 title", version=1)])
+    assert store.get_paper("2505.01234").title == "v2 title"
+    assert counts.unchanged == 1
+
+
+def test_first_version_date_is_kept_when_a_later_version_arrives(store):
+    store.upsert_papers([paper(published="2025-05-02T10:00:00+00:00")])
+    store.upsert_papers([paper(version=3, published=None, updated="2025-07-01")])
+    assert store.get_paper("2505.01234").published == "2025-05-02T10:00:00+00:00"
+
+
+def test_announce_date_from_a_feed_is_added_to_an_api_record(store):
+    store.upsert_papers([paper()])
+    counts = store.upsert_papers([paper(announced="2025-05-05", source="feed")])
+    assert counts.updated == 1
+    assert store.get_paper("2505.01234").announced == "2025-05-05"
+
+
+def test_duplicates_inside_one_batch_become_one_row(store):
+    counts = store.upsert_papers([paper(), paper(version=2, title="v2")])
+    assert counts.new == 1
+    assert store.get_paper("2505.01234").title == "v2"
+
+
+def test_old_style_ids_are_stored_and_found_by_month(store):
+    store.upsert_papers([paper("math/0601001", categories=["math.AG"])])
+    assert [p.id for p in store.papers_for_month("2006-01")] == ["math/0601001"]
+
+
+def test_month_selection_uses_first_submission(store):
+    store.upsert_papers([paper("2504.09999"), paper("2505.00001"), paper("2506.00001")])
+    assert [p.id for p in store.papers_for_month("2025-05")] == ["2505.00001"]
+
+
+def test_month_selection_by_announce_date(store):
+    store.upsert_papers(
+        [paper("2504.09999", announced="2025-05-01"), paper("2505.00001", announced="2025-05-02")]
+    )
+    ids = [p.id for p in store.papers_for_month("2025-05", by="announced")]
+    assert ids == ["2504.09999", "2505.00001"]
+
+
+def test_round_trip_keeps_every_field(store):
+    original = paper(comment="12 pages", announced="2025-05-05", authors=["A. B", "Ç. Ð"])
+    store.upsert_papers([original])
+    assert store.get_paper(original.id) == original
+
+
+def test_fingerprint_changes_when_a_paper_of_the_month_changes(store):
+    store.upsert_papers([paper()])
+    before = store.month_fingerprint("2025-05")
+    store.upsert_papers([paper()])
+    unchanged = store.month_fingerprint("2025-05")
+    store.upsert_papers([paper(version=2, title="new", updated="2025-06-01")])
+    assert before == unchanged != store.month_fingerprint("2025-05")
+
+
+def test_failed_batch_writes_nothing(store):
+    bad = dataclasses.replace(paper("2505.00002"), title=None)  # NOT NULL violation
+    with pytest.raises(sqlite3.IntegrityError):
+        store.upsert_papers([paper("2505.00001"), bad])
+    assert store.count_papers() == 0
+
+
+def test_meta_values_round_trip(store):
+    store.set_meta("k", "v1")
+    store.set_meta("k", "v2")
+    assert store.get_meta("k") == "v2"
+    assert store.get_meta("missing") is None
