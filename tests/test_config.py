@@ -19,17 +19,16 @@ def test_defaults_follow_the_documented_arxiv_categories():
 
 
 def test_a_file_overrides_the_defaults(tmp_path):
-    config = load_config(write(tmp_path, '[digest]\npapers_per_category = 5\n'), env={})
+    config = load_config(write(tmp_path, "[digest]\npapers_per_category = 5\n"), env={})
     assert config.digest.papers_per_category == 5
 
 
 def test_unknown_key_is_rejected_with_a_suggestion(tmp_path):
-    path = write(tmp_path, '[digest]\npapers_per_categroy = 5\n')
+    path = write(tmp_path, "[digest]\npapers_per_categroy = 5\n")
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
     assert str(err.value) == (
-        f"{path} [digest]: unknown key 'papers_per_categroy' "
-        "(did you mean 'papers_per_category'?)"
+        f"{path} [digest]: unknown key 'papers_per_categroy' (did you mean 'papers_per_category'?)"
     )
 
 
@@ -77,7 +76,10 @@ def test_environment_chooses_the_config_file(tmp_path):
 
 def test_environment_overrides_the_file(tmp_path):
     path = write(tmp_path, '[store]\npath = "from-file.sqlite3"\n')
-    env = {"TRENDDIGEST_STORE": "from-env.sqlite3", "TRENDDIGEST_ARXIV_API_URL": "http://127.0.0.1:9/api"}
+    env = {
+        "TRENDDIGEST_STORE": "from-env.sqlite3",
+        "TRENDDIGEST_ARXIV_API_URL": "http://127.0.0.1:9/api",
+    }
     config = load_config(path, env=env)
     assert config.store.path == "from-env.sqlite3"
     assert config.arxiv.api_url == "http://127.0.0.1:9/api"

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .config import Config, load_config
 from .errors import InputError, TrendDigestError
+from .lock import store_lock
 from .models import Month
 from .store import Store
 
@@ -37,16 +38,20 @@ def _global_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
     On subcommands the defaults are suppressed, or argparse would overwrite a value
     given before the command name with the subcommand's default.
     """
+
     def d(value: Any) -> Any:
         return value if top_level else argparse.SUPPRESS
 
-    parser.add_argument("--config", metavar="FILE", default=d(None),
-                        help="config file (env TRENDDIGEST_CONFIG)")
-    parser.add_argument("--store", metavar="PATH", default=d(None),
-                        help="SQLite store (env TRENDDIGEST_STORE)")
+    parser.add_argument(
+        "--config", metavar="FILE", default=d(None), help="config file (env TRENDDIGEST_CONFIG)"
+    )
+    parser.add_argument(
+        "--store", metavar="PATH", default=d(None), help="SQLite store (env TRENDDIGEST_STORE)"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more log output")
-    parser.add_argument("-q", "--quiet", action="store_true", default=d(False),
-                        help="warnings and errors only")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=d(False), help="warnings and errors only"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,23 +63,40 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, top_level=True)
     common = _Parser(add_help=False)
     _global_options(common, top_level=False)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     p = sub.add_parser("import", parents=[common], help="import papers from files into the store")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                   help="API Atom, listing RSS/Atom, or JSON Lines (optionally gzipped)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="API Atom, listing RSS/Atom, or JSON Lines (optionally gzipped)",
+    )
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("run", parents=[common], help="build (and deliver) one month's digest")
     p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2025-05")
     p.add_argument("--offline", action="store_true", help="use only what the store holds")
-    p.add_argument("--from", dest="from_files", action="append", type=Path, default=[],
-                   metavar="FILE", help="fill the month from a local file instead of arXiv")
+    p.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="fill the month from a local file instead of arXiv",
+    )
     p.add_argument("--format", choices=["markdown", "json"], default="markdown")
     p.add_argument("--top", type=int, metavar="N", help="papers per category")
     p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
-    p.add_argument("--by", choices=["submitted", "announced"],
-                   help="which papers belong to the month (default: submitted)")
+    p.add_argument(
+        "--by",
+        choices=["submitted", "announced"],
+        help="which papers belong to the month (default: submitted)",
+    )
     p.add_argument("--output", metavar="PATTERN", help="output path pattern with {year}, {month}")
     p.add_argument("--dry-run", action="store_true", help="print to standard output, write nothing")
     p.add_argument("--commit", action="store_true", default=None, help="git commit the digest")
@@ -82,18 +104,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", action="store_true", default=None, help="email the digest")
     p.set_defaults(handler=cmd_run)
 
+    p = sub.add_parser("fetch", parents=[common], help="backfill one month from the arXiv API")
+    p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2025-05")
+    p.set_defaults(handler=cmd_fetch)
+
+    p = sub.add_parser("poll", parents=[common], help="read arXiv's daily listing feeds once")
+    p.set_defaults(handler=cmd_poll)
+
+    p = sub.add_parser(
+        "schedule",
+        parents=[common],
+        help="run the daily poll and the monthly digest on their schedule",
+    )
+    p.set_defaults(handler=cmd_schedule)
+
     p = sub.add_parser("categories", parents=[common], help="list or import curated categories")
-    csub = p.add_subparsers(dest="categories_command", required=True, metavar="ACTION",
-                            parser_class=_Parser)
+    csub = p.add_subparsers(
+        dest="categories_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
     c = csub.add_parser("list", parents=[common], help="configured categories with paper counts")
     c.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
     c.add_argument("--month", help="count papers of this month (default: newest in store)")
     c.set_defaults(handler=cmd_categories_list)
-    c = csub.add_parser("import", parents=[common],
-                        help="turn a Markdown reading list into a categories file")
+    c = csub.add_parser(
+        "import", parents=[common], help="turn a Markdown reading list into a categories file"
+    )
     c.add_argument("markdown", type=Path, metavar="LIST.md")
-    c.add_argument("-o", "--output", type=Path, metavar="FILE",
-                   help="write here (default: standard output)")
+    c.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write here (default: standard output)"
+    )
     c.set_defaults(handler=cmd_categories_import)
     return parser
 
@@ -102,10 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    fmt = "%(message)s" if sys.stderr.isatty() else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    # Quiet by default so that an error is the one line on stderr; -v shows the
+    # pipeline's steps, -vv everything.  Progress of long fetches is always shown.
+    level = (
+        logging.WARNING if quiet or not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    )
+    fmt = (
+        "%(message)s" if sys.stderr.isatty() else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
-    if not verbose:
+    if not quiet:
+        logging.getLogger("trenddigest.progress").setLevel(logging.INFO)
+    if verbose < 2:
         for noisy in ("urllib3", "arxiv", "apscheduler.executors", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -117,8 +164,16 @@ def _load(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
 
 
 @contextlib.contextmanager
-def _open_store(config: Config) -> Iterator[Store]:
-    with Store.open(config.store.path) as store:
+def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
+    """Open the store; commands that write hold its lock, so runs never interleave."""
+    if not write:
+        with Store.open(config.store.path) as store:
+            yield store
+        return
+    with (
+        store_lock(config.store.path, timeout=config.store.lock_timeout_seconds),
+        Store.open(config.store.path) as store,
+    ):
         yield store
 
 
@@ -174,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         email=config.email.enabled,
     )
     with _open_store(config) as store:
-        result = run_month(store, config, opts)
+        result = run_month(store, config, opts, reporter=_reporter(args))
     for note in result.notes:
         log.info("%s", note)
     if args.dry_run:
@@ -188,12 +243,69 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reporter(args: argparse.Namespace) -> Any:
+    from .progress import NullReporter, StreamReporter
+
+    return NullReporter() if args.quiet else StreamReporter(sys.stderr)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from .sources.backfill import fetch_month
+
+    month = _month(args.month)
+    config = _load(args)
+    with _open_store(config) as store:
+        summary = fetch_month(store, config.arxiv, month, reporter=_reporter(args))
+    print(summary.describe())
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from .sources.poll import poll_feeds
+
+    config = _load(args)
+    with _open_store(config) as store:
+        summary = poll_feeds(store, config.arxiv)
+    print(summary.describe())
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from .pipeline import RunOptions, run_month
+    from .schedule import build_scheduler, run_scheduler
+    from .sources.poll import poll_feeds
+
+    config = _load(args)
+    path = config.store.path
+    timeout = config.store.lock_timeout_seconds
+
+    def poll() -> str:
+        with store_lock(path, timeout=timeout), Store.open(path) as store:
+            return poll_feeds(store, config.arxiv).describe()
+
+    def run_digest(month: Month) -> str:
+        opts = RunOptions(
+            month=month,
+            commit=config.git.commit,
+            push=config.git.push,
+            email=config.email.enabled,
+        )
+        with store_lock(path, timeout=timeout), Store.open(path) as store:
+            result = run_month(store, config, opts, reporter=_reporter(args))
+        return ", ".join(str(p) for p in result.written)
+
+    # The scheduler logs each job's outcome; show them even without -v.
+    logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
+    run_scheduler(build_scheduler(config, path, run_digest, poll))
+    return 0
+
+
 def cmd_categories_list(args: argparse.Namespace) -> int:
     from .pipeline import category_counts
 
     config = _load(args, digest={"categories_file": args.categories})
     month = _month(args.month) if args.month else None
-    with _open_store(config) as store:
+    with _open_store(config, write=False) as store:
         shown_month, rows = category_counts(store, config, month)
     width = max((len(name) for name, _, _ in rows), default=8)
     header = f"papers in {shown_month}" if shown_month else "papers (store is empty)"

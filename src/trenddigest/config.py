@@ -38,12 +38,16 @@ class ArxivConfig:
     timeout_seconds: float = 60.0
     backoff_seconds: float = 10.0
     max_backoff_seconds: float = 300.0
-    user_agent: str = "trenddigest/0.1 (monthly research digest; https://pypi.org/project/trenddigest/)"
+    user_agent: str = (
+        "trenddigest/0.1 (monthly research digest; https://pypi.org/project/trenddigest/)"
+    )
 
 
 @dataclass
 class StoreConfig:
     path: str = "data/trenddigest.sqlite3"
+    # How long a run waits for another trenddigest process using the same store.
+    lock_timeout_seconds: float = 10.0
 
 
 @dataclass
@@ -150,13 +154,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-    elif isinstance(tp, type) and isinstance(value, tp):
+    elif isinstance(tp, type) and isinstance(value, tp) or isinstance(tp, types.UnionType):
         return value
-    elif isinstance(tp, types.UnionType):
-        return value
-    raise ConfigError(
-        f"{where} must be {_type_name(tp)}, not {type(value).__name__} {value!r}"
-    )
+    raise ConfigError(f"{where} must be {_type_name(tp)}, not {type(value).__name__} {value!r}")
 
 
 def _apply_section(target: Any, values: dict[str, Any], where: str) -> None:
@@ -183,7 +183,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found; pass an existing file to --config") from None
+        raise ConfigError(
+            f"config file {path} not found; pass an existing file to --config"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -15,7 +15,9 @@ from .errors import InputError
 # New-style ids (0704.0001 onwards): YYMM.NNNN or YYMM.NNNNN, optional vN.
 _NEW_ID = re.compile(r"^(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>\d+))?$")
 # Old-style ids: archive(.SUBJ)?/YYMMNNN, optional vN (math/0601001, math.AG/0601001v2).
-_OLD_ID = re.compile(r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:v(?P<v>\d+))?$")
+_OLD_ID = re.compile(
+    r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:v(?P<v>\d+))?$"
+)
 _PREFIXES = (
     "https://arxiv.org/abs/",
     "http://arxiv.org/abs/",

@@ -14,7 +14,7 @@ from typing import Any
 
 from .categories import Category, load_categories
 from .config import Config
-from .errors import InputError
+from .errors import DeliveryError, InputError
 from .models import Month
 from .rank import rank_papers
 from .render import (
@@ -76,8 +76,9 @@ def build_month_digest(store: Store, config: Config, month: Month) -> Digest:
     by = config.digest.by
     papers = store.papers_for_month(month, by=by)
     if not papers:
+        which = "first submitted" if by == "submitted" else "announced"
         raise InputError(
-            f"the store {store.path} has no papers {'first submitted' if by == 'submitted' else 'announced'} "
+            f"the store {store.path} has no papers {which} "
             f"in {month}; import a file (trenddigest import FILE), use --from FILE, "
             "or run without --offline to fetch the month from arXiv"
         )
@@ -96,9 +97,7 @@ def build_month_digest(store: Store, config: Config, month: Month) -> Digest:
     )
 
 
-def run_month(
-    store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any
-) -> RunResult:
+def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
     notes = fill_month(store, config, opts, **fetch_kwargs)
     digest = build_month_digest(store, config, opts.month)
     markdown_path = output_path(config.digest.output, opts.month)
@@ -116,7 +115,46 @@ def run_month(
         write_atomic(markdown_path, text)
         write_atomic(json_path, json_text)
         result.written += [markdown_path, json_path]
+    deliver(config, opts, result)
     return result
+
+
+def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
+    """Commit and/or email a written digest.
+
+    Each channel is tried even when an earlier one failed (a broken SMTP login should
+    not stop the commit, nor the reverse); the first failure is raised afterwards, so
+    the run still ends non-zero with a message, while the digest stays written.
+    """
+    from .deliver import deliver_to_git, email_subject, send_digest_email
+
+    failures: list[DeliveryError] = []
+    if opts.commit or opts.push:
+        try:
+            commit = deliver_to_git(
+                config.git, config.digest.output, opts.month, result.written, push=opts.push
+            )
+            result.notes.append(f"committed {commit}" if commit else "nothing new to commit")
+        except DeliveryError as exc:
+            failures.append(exc)
+    if opts.email:
+        markdown_text = (
+            result.text
+            if opts.fmt == "markdown"
+            else render_markdown(result.digest, config.digest.templates_dir)
+        )
+        try:
+            send_digest_email(
+                config.email,
+                email_subject(opts.month),
+                markdown_text,
+                png_attachment=result.digest.chart_png,
+            )
+            result.notes.append(f"emailed to {', '.join(config.email.to)}")
+        except DeliveryError as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def category_counts(

@@ -40,7 +40,7 @@ def md_escape(text: str) -> str:
 
 
 def short_authors(authors: list[str], limit: int = 3) -> str:
-    """"A, B, C et al." past ``limit`` authors, as the seed lists cite papers."""
+    """ "A, B, C et al." past ``limit`` authors, as the seed lists cite papers."""
     if len(authors) <= limit:
         return ", ".join(authors)
     return ", ".join(authors[:limit]) + " et al."
@@ -64,6 +64,7 @@ class Digest:
     sections: list[tuple[str, str, int, list[RankedPaper]]]  # name, description, total, top
     top_picks: list[RankedPaper] = field(default_factory=list)
     trends_markdown: str = ""
+    chart_png: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -179,6 +180,8 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+            # mkstemp makes the file 0600; keep a replaced file's mode, else the usual 0644.
+            os.fchmod(fh.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -185,10 +185,10 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        path_str = str(path)
+        path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
         try:
             if path_str != ":memory:":
-                Path(path_str).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                Path(path_str).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path_str, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -227,7 +227,7 @@ class Store:
         for version, description, script in MIGRATIONS:
             if version in done:
                 continue
-            log.info("migrating store %s to schema %d: %s", self.path, version, description)
+            log.debug("migrating store %s to schema %d: %s", self.path, version, description)
             with self.transaction():
                 for statement in filter(str.strip, script.split(";")):
                     self.conn.execute(statement)
@@ -242,7 +242,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back whole on any error."""
+        """One write transaction; rolled back whole on any error.
+
+        Inside an open transaction this joins it, so that a caller can make several
+        writes (say, a page of papers and the fetch progress it advances) atomic.
+        """
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -374,7 +381,8 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, value),
             )
 

@@ -1,0 +1,170 @@
+"""Category volume charts: a Mermaid block for GitHub, a PNG for e-mail.
+
+GitHub renders ```` ```mermaid ```` fences itself, so the Markdown digest needs no
+image file and no tool; an e-mail client renders no Mermaid, so the e-mail version
+gets a PNG drawn with matplotlib (the optional ``[plot]`` extra).  Both use the same
+palette, and the Markdown legend uses the coloured squares that match it, because
+Mermaid's ``xychart-beta`` draws no legend of its own in the versions GitHub ships.
+
+Everything here is deterministic: the same series give the same Mermaid text and the
+same PNG bytes (no timestamp or software version in the PNG metadata).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .render import md_escape
+
+log = logging.getLogger(__name__)
+
+# matplotlib's tab10 colours in the order of the emoji squares that resemble them, so
+# the Markdown legend under a Mermaid chart names each line by its colour.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+LEGEND_MARKS = ["🟦", "🟧", "🟩", "🟥", "🟪", "🟫"]
+MAX_SERIES = len(PALETTE)
+
+
+@dataclass
+class VolumeSeries:
+    """Papers per category per month, oldest month first.
+
+    ``series`` keeps the caller's order; :meth:`top` picks what a chart shows.
+    ``totals`` are all papers of each month (matched or not).
+    """
+
+    months: list[str]
+    series: dict[str, list[int]] = field(default_factory=dict)
+    totals: list[int] = field(default_factory=list)
+
+    def top(self, limit: int = MAX_SERIES) -> list[tuple[str, list[int]]]:
+        """The ``limit`` largest categories over the whole span (ties by name)."""
+        ranked = sorted(self.series.items(), key=lambda item: (-sum(item[1]), item[0]))
+        return [(name, values) for name, values in ranked[: min(limit, MAX_SERIES)] if any(values)]
+
+
+def _mermaid_text(text: str) -> str:
+    """A Mermaid xychart string literal: the grammar has no escapes for ``"``."""
+    cleaned = " ".join(text.replace('"', "'").replace("`", "'").split())
+    return f'"{cleaned}"'
+
+
+def _nice_ceiling(value: float) -> int:
+    """A round axis maximum a little above ``value`` (1, 1.2, 1.5 ... 8 x 10^k)."""
+    if value <= 0:
+        return 1
+    target = value * 1.05
+    magnitude = 10 ** math.floor(math.log10(target))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * magnitude >= target:
+            return max(1, math.ceil(step * magnitude))
+    return math.ceil(target)  # pragma: no cover - the loop always returns
+
+
+def mermaid_xychart(volume: VolumeSeries, title: str, limit: int = MAX_SERIES) -> str:
+    """A fenced ``xychart-beta`` block, one ``line`` per top category.
+
+    Labels are quoted (the grammar needs quotes for anything but one plain word) and
+    the data are plain integers (the grammar accepts no exponent notation).  Empty
+    string when there is nothing to draw.
+    """
+    chosen = volume.top(limit)
+    if not volume.months or not chosen:
+        return ""
+    palette = ", ".join(PALETTE[: len(chosen)])
+    peak = max(max(values) for _, values in chosen)
+    lines = [
+        "```mermaid",
+        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + palette + '"}}}}%%',
+        "xychart-beta",
+        f"    title {_mermaid_text(title)}",
+        "    x-axis [" + ", ".join(_mermaid_text(m) for m in volume.months) + "]",
+        f'    y-axis "Papers" 0 --> {_nice_ceiling(peak)}',
+    ]
+    for name, values in chosen:
+        numbers = ", ".join(str(int(v)) for v in values)
+        lines.append(f"    line {_mermaid_text(name)} [{numbers}]")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def legend_markdown(volume: VolumeSeries, limit: int = MAX_SERIES) -> str:
+    """``🟦 Detection · 🟧 Segmentation`` in the chart's colour order."""
+    chosen = volume.top(limit)
+    return " · ".join(f"{LEGEND_MARKS[i]} {md_escape(name)}" for i, (name, _) in enumerate(chosen))
+
+
+def render_png(
+    volume: VolumeSeries, title: str, limit: int = MAX_SERIES, dpi: int = 100
+) -> bytes | None:
+    """The chart as PNG bytes, or ``None`` when matplotlib (``[plot]`` extra) is missing.
+
+    Uses the object-oriented API with the Agg canvas (no pyplot state, safe in a
+    scheduler thread) and drops the ``Software`` text chunk so the bytes depend only
+    on the data.
+    """
+    chosen = volume.top(limit)
+    if not volume.months or not chosen:
+        return None
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        log.info(
+            "matplotlib is not installed, skipping the PNG chart "
+            "(install it with: pip install 'trenddigest[plot]')"
+        )
+        return None
+    style = {
+        "font.family": "DejaVu Sans",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "path.simplify": True,
+    }
+    with matplotlib.rc_context(style):
+        fig = Figure(figsize=(8, 4.5), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        x = list(range(len(volume.months)))
+        for i, (name, values) in enumerate(chosen):
+            ax.plot(x, values, marker="o", linewidth=2, color=PALETTE[i], label=name)
+        ax.set_xticks(x, volume.months, rotation=45 if len(x) > 6 else 0)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("Papers")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def write_png(
+    volume: VolumeSeries, path: str | Path, title: str, limit: int = MAX_SERIES
+) -> Path | None:
+    """Write :func:`render_png` atomically; ``None`` (and nothing written) if skipped."""
+    data = render_png(volume, title, limit)
+    if data is None:
+        return None
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,420 @@
+"""Delivering a written digest: README index, git commit (and push), email.
+
+Delivery happens after the digest files are safely on disk, so every failure here is
+a :class:`DeliveryError` that leaves the digest itself in place: the user fixes git
+or SMTP and delivers again.  Git runs as a subprocess without a shell; SMTP goes
+through :mod:`smtplib`; the password only ever comes from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import smtplib
+import ssl
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+import markdown
+from markupsafe import Markup
+
+from .config import EmailConfig, GitConfig
+from .errors import ConfigError, DeliveryError
+from .models import Month
+from .render import md_escape, write_atomic
+
+log = logging.getLogger(__name__)
+
+INDEX_START = "<!-- trenddigest:index:start -->"
+INDEX_END = "<!-- trenddigest:index:end -->"
+INDEX_HEADING = "## Research Trends"
+EMAIL_TEMPLATE = "email.html.j2"
+CHART_CID = "trend-chart@trenddigest"
+GIT_TIMEOUT_SECONDS = 300.0
+
+
+# -- git ------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """Git and SMTP servers answer in several lines; errors here are one line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    return re.sub(r"\s+", " ", " ".join(lines))[:400]
+
+
+def _run_git(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    # Never stop an unattended run at a username/password prompt.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise DeliveryError(
+            "git is not installed (or not on PATH); cannot commit the digest"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise DeliveryError(f"git {args[0]} took longer than {timeout:.0f} s; gave up") from None
+
+
+def _reason(proc: subprocess.CompletedProcess[str]) -> str:
+    return _one_line(proc.stderr) or _one_line(proc.stdout) or f"exit code {proc.returncode}"
+
+
+def _git(args: list[str], cwd: Path, *, timeout: float = GIT_TIMEOUT_SECONDS) -> str:
+    """Run ``git args`` in ``cwd``; its stdout, or a DeliveryError with git's own reason."""
+    proc = _run_git(args, cwd, timeout)
+    if proc.returncode != 0:
+        raise DeliveryError(f"git {args[0]} failed in {cwd}: {_reason(proc)}")
+    return proc.stdout
+
+
+def repository_root(folder: Path) -> Path:
+    """The top of the git work tree that contains ``folder``."""
+    proc = _run_git(["rev-parse", "--show-toplevel"], folder, GIT_TIMEOUT_SECONDS)
+    if proc.returncode != 0:
+        reason = _reason(proc)
+        if "not a git repository" in reason:
+            raise DeliveryError(
+                f"cannot commit the digest: {folder} is not inside a git repository "
+                "(run 'git init' there, or turn off --commit)"
+            )
+        raise DeliveryError(f"cannot commit the digest: git cannot use {folder}: {reason}")
+    return Path(proc.stdout.strip()).resolve()
+
+
+def _staged(root: Path) -> list[str]:
+    out = _git(["diff", "--cached", "--name-only", "-z"], root)
+    return [name for name in out.split("\0") if name]
+
+
+def commit_digest(
+    paths: list[Path], month: Month | str, push: bool = False, remote: str = "origin"
+) -> str | None:
+    """Commit ``paths`` (the digest, its JSON twin, the README) as ``digest: YYYY-MM``.
+
+    Returns the new commit's hash, or ``None`` when the files are unchanged (a re-run
+    of the same month).  Refuses when something else is already staged, so a digest
+    commit never sweeps in someone's half-finished work.  With ``push`` the current
+    branch is pushed to ``remote`` even when nothing new was committed, which also
+    delivers a commit whose earlier push failed.
+    """
+    if not paths:
+        raise ValueError("commit_digest needs at least the digest's path")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise DeliveryError(f"cannot commit the digest: {', '.join(missing)} does not exist")
+    root = repository_root(paths[0].resolve().parent)
+    relative: list[str] = []
+    for path in paths:
+        try:
+            relative.append(path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            raise DeliveryError(
+                f"cannot commit {path}: it is outside the git repository {root}"
+            ) from None
+    others = sorted(set(_staged(root)) - set(relative))
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise DeliveryError(
+            f"refusing to commit the digest: other changes are already staged in {root} "
+            f"({shown}); commit or unstage them first"
+        )
+    _git(["add", "--", *relative], root)
+    commit: str | None = None
+    if not _staged(root):
+        log.info("digest for %s unchanged since the last commit; nothing to commit", month)
+    else:
+        _git(["commit", "--quiet", "-m", f"digest: {month}", "--", *relative], root)
+        commit = _git(["rev-parse", "HEAD"], root).strip()
+        log.info("committed %s digest: %s", commit[:12], month)
+    if push:
+        _git(["push", "--quiet", remote, "HEAD"], root)
+        log.info("pushed to %s", remote)
+    return commit
+
+
+# -- README index ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One month in the README index: where its digest is and its top picks."""
+
+    month: str
+    digest_path: Path
+    picks: list[tuple[str, str]]  # (arxiv id, title)
+
+
+def index_entry_from_json(path: Path, max_picks: int = 10) -> IndexEntry:
+    """Read a digest's JSON twin (``--format json`` shape); the digest is the ``.md`` beside it.
+
+    The month's top picks are listed; a digest without top picks contributes the best
+    paper of each category instead, so the index never shows a month with nothing.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        month = str(Month.parse(data["month"]))
+        picks = [(str(p["id"]), str(p["title"])) for p in data.get("top_picks") or []]
+        if not picks:
+            for category in data.get("categories") or []:
+                for paper in (category.get("papers") or [])[:1]:
+                    pick = (str(paper["id"]), str(paper["title"]))
+                    if pick not in picks:
+                        picks.append(pick)
+    except OSError as exc:
+        raise DeliveryError(f"cannot read digest data {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DeliveryError(
+            f"{path} is not a trenddigest JSON digest ({type(exc).__name__}: {exc})"
+        ) from None
+    return IndexEntry(month=month, digest_path=path.with_suffix(".md"), picks=picks[:max_picks])
+
+
+def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[IndexEntry]:
+    """Every digest written so far under the config's ``digest.output`` pattern.
+
+    The index is rebuilt from the files each time rather than patched, so deleting
+    or re-running a month always ends in the same README.
+    """
+    pattern = Path(
+        output_pattern.format(year="[0-9][0-9][0-9][0-9]", month="[0-9][0-9]")
+    ).with_suffix(".json")
+    base = Path(pattern.anchor) if pattern.is_absolute() else Path()
+    relative = pattern.relative_to(pattern.anchor) if pattern.is_absolute() else pattern
+    found = sorted(p for p in base.glob(str(relative)) if p.with_suffix(".md").is_file())
+    return [index_entry_from_json(p, max_picks) for p in found]
+
+
+def _link_target(path: Path, readme_dir: Path) -> str:
+    relative = os.path.relpath(path.resolve(), readme_dir.resolve())
+    return quote(Path(relative).as_posix(), safe="/-._~")
+
+
+def render_index(entries: Iterable[IndexEntry], readme_dir: Path, max_months: int = 12) -> str:
+    """The Markdown between the markers: years, "May, 2025" headings, one bullet a pick.
+
+    Newest month first, as in the seed reading list's Research Trends section.
+    """
+    by_month = {entry.month: entry for entry in entries}
+    months = sorted(by_month, reverse=True)[: max(max_months, 0)]
+    lines = [
+        INDEX_START,
+        "<!-- Written by trenddigest from the digests; edits here are replaced. -->",
+    ]
+    if not months:
+        lines += ["", "_No digests yet._"]
+    year = None
+    for key in months:
+        entry = by_month[key]
+        month = Month.parse(key)
+        if month.year != year:
+            year = month.year
+            lines += ["", f"### {year}"]
+        link = _link_target(entry.digest_path, readme_dir)
+        lines += ["", f"**{month.label}** · [full digest]({link})"]
+        lines += [
+            f"- [{md_escape(title)}](https://arxiv.org/abs/{pid})" for pid, title in entry.picks
+        ]
+    lines.append(INDEX_END)
+    return "\n".join(lines)
+
+
+def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int = 12) -> bool:
+    """Rewrite the index between the marker comments; returns whether the file changed.
+
+    Everything outside the markers is kept byte for byte (line endings included).  A
+    README without markers gets a "Research Trends" section appended; a missing
+    README is created.
+    """
+    try:
+        original = readme.read_bytes().decode("utf-8") if readme.exists() else ""
+    except UnicodeDecodeError:
+        raise DeliveryError(f"{readme} is not UTF-8 text; cannot update its digest index") from None
+    except OSError as exc:
+        raise DeliveryError(f"cannot read {readme}: {exc.strerror or exc}") from None
+    newline = "\r\n" if "\r\n" in original else "\n"
+    block = render_index(entries, readme.parent, max_months).replace("\n", newline)
+    start = original.find(INDEX_START)
+    end = original.find(INDEX_END, start if start >= 0 else 0)
+    if start >= 0 and end >= 0:
+        text = original[:start] + block + original[end + len(INDEX_END) :]
+    elif start < 0 and end < 0:
+        prefix = original
+        if prefix and not prefix.endswith("\n"):
+            prefix += newline
+        if prefix:
+            prefix += newline
+        text = f"{prefix}{INDEX_HEADING}{newline}{newline}{block}{newline}"
+    else:
+        raise DeliveryError(
+            f"{readme} has only one of the markers {INDEX_START} / {INDEX_END} "
+            "(or they are in the wrong order); fix them by hand or remove both"
+        )
+    if text == original:
+        return False
+    write_atomic(readme, text)
+    return True
+
+
+def deliver_to_git(
+    git: GitConfig, output_pattern: str, month: Month | str, written: list[Path], push: bool
+) -> str | None:
+    """Refresh the README index from every digest so far, then commit digest and README."""
+    readme = Path(git.readme)
+    update_readme_index(readme, index_entries_for_pattern(output_pattern), git.index_months)
+    return commit_digest([*written, readme], month, push=push, remote=git.remote)
+
+
+# -- email --------------------------------------------------------------------------------
+
+
+class _NoRawHtml(markdown.Extension):
+    """Show raw HTML in the Markdown as text: paper titles and abstracts are not ours."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - markdown's API
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+
+
+def render_email_html(subject: str, markdown_text: str, chart_cid: str | None = None) -> str:
+    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", _NoRawHtml()])
+    env = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    source = files("trenddigest.templates").joinpath(EMAIL_TEMPLATE).read_text(encoding="utf-8")
+    return env.from_string(source).render(subject=subject, body=Markup(body), chart_cid=chart_cid)
+
+
+def email_subject(month: Month) -> str:
+    return f"Research trends, {month.label}"
+
+
+def build_email(
+    config: EmailConfig, subject: str, markdown_text: str, png_attachment: bytes | None = None
+) -> EmailMessage:
+    """multipart/alternative: the Markdown as text/plain, and HTML (with the chart inline)."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = config.sender
+    msg["To"] = ", ".join(config.to)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    msg.set_content(markdown_text, subtype="plain")
+    cid = CHART_CID if png_attachment else None
+    msg.add_alternative(render_email_html(subject, markdown_text, cid), subtype="html")
+    if png_attachment:
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        html_part.add_related(
+            png_attachment,
+            maintype="image",
+            subtype="png",
+            cid=f"<{CHART_CID}>",
+            disposition="inline",
+            filename="trends.png",
+        )
+    return msg
+
+
+def _check_email_config(config: EmailConfig) -> None:
+    for key in ("host", "sender"):
+        if not getattr(config, key):
+            raise ConfigError(f"[email] {key} is empty; set it to send the digest by email")
+    if not config.to:
+        raise ConfigError("[email] to is empty; list at least one recipient address")
+
+
+def _smtp_reason(exc: smtplib.SMTPResponseException) -> str:
+    text = (
+        exc.smtp_error.decode("utf-8", "replace")
+        if isinstance(exc.smtp_error, bytes)
+        else str(exc.smtp_error)
+    )
+    return f"{exc.smtp_code} {_one_line(text)}"
+
+
+def send_digest_email(
+    email_config: EmailConfig,
+    subject: str,
+    markdown_text: str,
+    png_attachment: bytes | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> None:
+    """Send the digest over SMTP (``security``: starttls, ssl or none).
+
+    Logs in only when ``username`` is set, with the password from the environment
+    variable named by ``password_env`` (never from the config file).
+    """
+    cfg = email_config
+    _check_email_config(cfg)
+    password = ""
+    if cfg.username:
+        password = env.get(cfg.password_env, "")
+        if not password:
+            raise DeliveryError(
+                f"[email] username is set but the environment variable {cfg.password_env} "
+                "is empty; export the SMTP password there"
+            )
+    msg = build_email(cfg, subject, markdown_text, png_attachment)
+    server = f"{cfg.host}:{cfg.port}"
+    context = ssl.create_default_context()
+    try:
+        smtp: smtplib.SMTP
+        if cfg.security == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        with smtp:
+            if cfg.security == "starttls":
+                smtp.starttls(context=context)
+            if cfg.username:
+                smtp.login(cfg.username, password)
+            refused = smtp.send_message(msg)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(
+            f"SMTP server {server} refused the login for {cfg.username}: {_smtp_reason(exc)}"
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DeliveryError(
+            f"SMTP server {server} does not support this ({exc}); check [email] security "
+            "(starttls, ssl or none) and username"
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(
+            f"SMTP server {server} refused every recipient: {', '.join(sorted(exc.recipients))}"
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(
+            f"SMTP server {server} refused the digest email: {_smtp_reason(exc)}"
+        ) from None
+    except smtplib.SMTPException as exc:
+        raise DeliveryError(
+            f"sending the digest email via {server} failed: {_one_line(str(exc))}"
+        ) from None
+    except ssl.SSLError as exc:
+        reason = getattr(exc, "verify_message", None) or exc.reason or exc
+        raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}") from None
+    except OSError as exc:
+        raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
+    if refused:
+        log.warning(
+            "SMTP server %s refused some recipients: %s", server, ", ".join(sorted(refused))
+        )
+    log.info("emailed the digest to %s", ", ".join(cfg.to))

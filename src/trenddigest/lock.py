@@ -1,0 +1,106 @@
+"""One trenddigest process per store at a time.
+
+Two processes writing the same store would not corrupt SQLite, but they would
+fetch the same arXiv pages twice (against arXiv's one-connection rule) and race on
+the digest files.  So every run, poll and fetch takes an exclusive ``flock`` on
+``<store path>.lock`` first.  The kernel drops the lock when the process dies, so
+a crash or ``kill -9`` never leaves a stale lock behind; the pid written into the
+file is only there to make the error message useful.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from .errors import LockError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+POLL_INTERVAL_SECONDS = 0.2
+
+
+def lock_path_for(store_path: str | Path) -> Path | None:
+    """The lock file of a store, or ``None`` for an in-memory store (nothing to share)."""
+    text = str(store_path)
+    if text == ":memory:":
+        return None
+    return Path(text + ".lock").expanduser()
+
+
+def _try_lock(fh: IO[str]) -> bool:
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def _holder_pid(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return "unknown"
+    return text if text.isdigit() else "unknown"
+
+
+@contextmanager
+def store_lock(
+    store_path: str | Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    poll_interval: float = POLL_INTERVAL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Path | None]:
+    """Hold the store's lock for the ``with`` block; yields the lock file's path.
+
+    A second process waits up to ``timeout`` seconds (a cron run that starts while
+    the scheduler's nightly poll finishes should just go through), then raises
+    :class:`LockError` naming the holder's pid.  ``sleep`` and ``clock`` are
+    injectable so tests never really wait.
+    """
+    path = lock_path_for(store_path)
+    if path is None:
+        yield None
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # "a+" so that opening never truncates the holder's pid before we own the lock.
+        fh = open(path, "a+", encoding="ascii")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise LockError(f"cannot create lock file {path}: {exc.strerror or exc}") from exc
+    try:
+        deadline = clock() + timeout
+        while not _try_lock(fh):
+            if clock() >= deadline:
+                raise LockError(
+                    f"another trenddigest process is using the store {store_path} "
+                    f"(pid {_holder_pid(path)}); try again when it finishes"
+                )
+            log.info("store %s is locked by another process; waiting", store_path)
+            sleep(poll_interval)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield path
+        finally:
+            # Empty the pid before unlocking so a later reader never blames a dead process.
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()

@@ -1,0 +1,356 @@
+"""The built-in scheduler: ``trenddigest schedule`` runs the nightly poll and the monthly digest.
+
+APScheduler 3.x does the timing; this module decides *what* is due.  Each job's
+last success is kept in the store (table ``job_runs``), so the digest job is really
+"produce every monthly digest that is due": a machine that was off on the 1st
+produces the missed months on its next start, oldest first, and a second fire for
+a month already done does nothing.
+
+The jobs themselves (fetch + rank + render, and the nightly poll) are injected as
+callables so that this module knows nothing about arXiv, and tests can run the
+jobs directly with a fake clock instead of waiting for a cron time.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from .config import Config
+from .errors import ConfigError, FetchError, LockError, TrendDigestError
+from .models import Month
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "poll"
+DIGEST_JOB = "digest"
+DIGEST_RETRY_JOB = "digest-retry"
+# A machine off for years should not start by writing dozens of digests.
+MAX_CATCH_UP_MONTHS = 12
+# A digest that failed because arXiv was unreachable or the store was busy is tried
+# again this much later instead of waiting for next month's 1st.
+RETRY_DELAY = timedelta(hours=1)
+
+# What README shows for plain cron (kept here so that a test runs it): cron's PATH
+# lacks the virtualenv, and cron needs % escaped; the shell computes the month just
+# ended (GNU date).
+CRONTAB_EXAMPLE = (
+    "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
+    "15 6 1 * * cd /path/to/digest-repo && trenddigest run "
+    '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
+    "--commit --push >> trenddigest.log 2>&1"
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- job bookkeeping in the store ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """A job's last successful run as recorded in ``job_runs``."""
+
+    job: str
+    last_success: str
+    last_target: str | None
+    detail: str | None
+
+
+def last_job_run(store: Store, job: str) -> JobRun | None:
+    row = store.conn.execute(
+        "SELECT job, last_success, last_target, detail FROM job_runs WHERE job = ?", (job,)
+    ).fetchone()
+    return None if row is None else JobRun(*row)
+
+
+def record_job_success(
+    store: Store, job: str, *, when: datetime, target: str | None, detail: str | None = None
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO job_runs (job, last_success, last_target, detail) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(job) DO UPDATE SET last_success = excluded.last_success, "
+            "last_target = excluded.last_target, detail = excluded.detail",
+            (job, when.astimezone(UTC).replace(microsecond=0).isoformat(), target, detail),
+        )
+
+
+def _detail(result: object) -> str | None:
+    return None if result is None else str(result)[:500]
+
+
+# -- what is due -----------------------------------------------------------------
+
+
+def month_just_ended(now: datetime, tz: tzinfo) -> Month:
+    """The month a digest fired at ``now`` covers: the previous calendar month in ``tz``."""
+    local = now.astimezone(tz)
+    return Month(local.year, local.month).shift(-1)
+
+
+def months_due(
+    last_target: Month | None, just_ended: Month, limit: int = MAX_CATCH_UP_MONTHS
+) -> list[Month]:
+    """The months still without a digest, oldest first, at most ``limit`` of them.
+
+    Never having run counts as having done the month before ``just_ended``: a new
+    installation produces last month's digest, not the whole history.
+    """
+    start = last_target.shift(1) if last_target is not None else just_ended
+    due: list[Month] = []
+    month = start
+    while (month.year, month.month) <= (just_ended.year, just_ended.month):
+        due.append(month)
+        month = month.shift(1)
+    if len(due) > limit:
+        log.warning(
+            "%d monthly digests are missing (%s .. %s); producing only the last %d; "
+            "run older ones with: trenddigest run --month YYYY-MM",
+            len(due),
+            due[0],
+            due[-1],
+            limit,
+        )
+        due = due[-limit:]
+    return due
+
+
+def run_due_digests(
+    store_path: str | Path,
+    run_digest: Callable[[Month], object],
+    *,
+    clock: Clock = utc_now,
+    tz: tzinfo = UTC,
+    limit: int = MAX_CATCH_UP_MONTHS,
+) -> list[Month]:
+    """Produce every digest that is due, oldest first; returns the months done.
+
+    Each month is recorded as soon as it succeeds, so an error part-way keeps the
+    earlier months and the next attempt starts at the failed one.  Errors propagate.
+    """
+    with Store.open(store_path) as store:
+        last = last_job_run(store, DIGEST_JOB)
+    last_target = Month.parse(last.last_target) if last and last.last_target else None
+    due = months_due(last_target, month_just_ended(clock(), tz), limit)
+    if not due:
+        log.info("monthly digests are up to date (last: %s)", last_target)
+        return []
+    done: list[Month] = []
+    for month in due:
+        log.info("producing the digest for %s", month)
+        result = run_digest(month)
+        with Store.open(store_path) as store:
+            record_job_success(
+                store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
+            )
+        done.append(month)
+    return done
+
+
+def run_poll(
+    store_path: str | Path, poll: Callable[[], object], *, clock: Clock = utc_now
+) -> object:
+    """Run the nightly poll and record its success (errors propagate, nothing recorded)."""
+    result = poll()
+    now = clock()
+    with Store.open(store_path) as store:
+        record_job_success(
+            store, POLL_JOB, when=now, target=now.date().isoformat(), detail=_detail(result)
+        )
+    return result
+
+
+# -- triggers ----------------------------------------------------------------------
+
+_WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def _weekday(token: str) -> int:
+    token = token.strip().lower()
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token)
+    if token in _WEEKDAYS:
+        return _WEEKDAYS.index(token)
+    raise ValueError(f"bad day of week {token!r} (use 0-7 or sun..sat)")
+
+
+def crontab_weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field into APScheduler 3 weekday names.
+
+    APScheduler 3 numbers weekdays from Monday = 0, crontab from Sunday = 0 (7 is
+    Sunday too), so ``"0-4"`` handed over unchanged would silently mean Monday to
+    Friday.  Names are unambiguous in both.
+    """
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"bad step in {part!r}")
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            first_text, last_text = span.split("-", 1)
+            first, last = _weekday(first_text), _weekday(last_text)
+        else:
+            first = _weekday(span)
+            last = 6 if step_text else first
+        if first > last:
+            raise ValueError(f"range {span!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
+    """A trigger for a standard 5-field crontab line, evaluated in ``tz``.
+
+    Unlike cron, APScheduler fires only when day of month *and* day of week both
+    match; the default expressions restrict only one of them.
+    """
+    fields = expr.split()
+    try:
+        if len(fields) != 5:
+            raise ValueError(
+                f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
+            )
+        fields[4] = crontab_weekdays(fields[4])
+        return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+    except ValueError as exc:
+        raise ConfigError(
+            f"[schedule] {key} = {expr!r} is not a valid crontab line: {exc}"
+        ) from None
+
+
+def schedule_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"[schedule] timezone {name!r} is not a known time zone (e.g. US/Eastern, UTC)"
+        ) from None
+
+
+# -- the scheduler -------------------------------------------------------------------
+
+
+def build_scheduler(
+    config: Config,
+    store_path: str | Path,
+    run_digest: Callable[[Month], object],
+    poll: Callable[[], object],
+    *,
+    clock: Clock = utc_now,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> BaseScheduler:
+    """A scheduler (not started) with the poll job and the digest job.
+
+    The digest job also runs once right at start, to catch up on months missed while
+    the machine was off.  One worker thread: the jobs share the store and its lock,
+    so they run one after the other, never side by side.
+    """
+    settings = config.schedule
+    tz = schedule_timezone(settings.timezone)
+    poll_trigger = crontab_trigger(settings.poll_cron, tz, "poll_cron")
+    digest_trigger = crontab_trigger(settings.digest_cron, tz, "digest_cron")
+    scheduler = scheduler_class(
+        timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=1)}
+    )
+    common: dict[str, Any] = {
+        "max_instances": 1,
+        "coalesce": True,
+        "misfire_grace_time": settings.misfire_grace_seconds,
+    }
+
+    def digest_job() -> None:
+        try:
+            run_due_digests(store_path, run_digest, clock=clock, tz=tz)
+        except (FetchError, LockError) as exc:
+            retry_at = clock() + RETRY_DELAY
+            log.error("monthly digest failed: %s; trying again at %s", exc, retry_at)
+            scheduler.add_job(
+                digest_job,
+                "date",
+                run_date=retry_at,
+                id=DIGEST_RETRY_JOB,
+                name="monthly digest (retry)",
+                replace_existing=True,
+                **common,
+            )
+        except TrendDigestError as exc:
+            log.error("monthly digest failed: %s", exc)
+
+    def poll_job() -> None:
+        try:
+            run_poll(store_path, poll, clock=clock)
+        except TrendDigestError as exc:
+            log.error("nightly poll failed: %s", exc)
+
+    scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="nightly poll", **common)
+    scheduler.add_job(
+        digest_job,
+        digest_trigger,
+        id=DIGEST_JOB,
+        name="monthly digest",
+        next_run_time=datetime.now(tz),
+        **common,
+    )
+    return scheduler
+
+
+def install_signal_handlers(scheduler: BaseScheduler) -> Callable[[], None]:
+    """Stop ``scheduler`` on SIGINT or SIGTERM; returns a function restoring the old handlers.
+
+    The scheduler is shut down without waiting so the handler returns at once; a job
+    already running still finishes before the process exits (its worker thread is
+    joined at exit), so no digest is left half-written.  A second signal gets the
+    default behaviour back, for when one really wants to kill it now.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        restore()
+        log.info(
+            "received %s: stopping the scheduler (a running job finishes first)",
+            signal.Signals(signum).name,
+        )
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    for sig in previous:
+        signal.signal(sig, stop)
+    return restore
+
+
+def run_scheduler(scheduler: BaseScheduler) -> None:
+    """Run a blocking scheduler in the foreground until SIGINT or SIGTERM."""
+    restore = install_signal_handlers(scheduler)
+    try:
+        for job in scheduler.get_jobs():
+            log.info("scheduled %s: %s", job.name, job.trigger)
+        scheduler.start()
+    finally:
+        restore()

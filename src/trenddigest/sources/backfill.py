@@ -1,0 +1,511 @@
+"""Fill one month from the arXiv query API, resumably.
+
+One query per configured category, restricted to the month's submission window
+(``cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]``, GMT), sorted by
+submission date ascending so that offsets stay stable while arXiv adds papers (new
+submissions sort after everything already fetched).  Each page is stored together
+with the progress it represents in one transaction, so an interrupted backfill never
+loses a received page and resumes at the next offset.
+
+arXiv is sometimes wrong: a page can come back empty or short while the feed's
+``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
+continues from the number of entries actually received, and an empty page is asked
+for again.  When an empty page persists and only a few papers are missing, arXiv's
+total is taken to be an overcount (a known API quirk) and the gap is logged; a
+larger gap is an error, so a month is never silently marked complete with holes.
+
+A month recorded complete is re-checked cheaply: nothing at all when it was checked
+within :data:`RECHECK_AFTER_SECONDS` (arXiv's API results change at most once a day),
+otherwise one ``max_results=1`` request per category comparing ``totalResults`` with
+the recorded total.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import arxiv
+
+from ..config import ArxivConfig
+from ..errors import FetchError
+from ..models import Month
+from ..progress import NullReporter, Reporter
+from ..store import Store, UpsertCounts
+from .client import ArxivClient, RetriesExhaustedError, UnreachableError, endpoint_of
+from .parse import ApiPage
+
+log = logging.getLogger(__name__)
+
+# The API serves at most 30000 results of one query (user manual, "paging"); a
+# category-month above that is fetched one day at a time instead.
+API_QUERY_LIMIT = 30000
+# A complete month checked more recently than this is not asked about again.
+RECHECK_AFTER_SECONDS = 12 * 3600
+
+
+def _overcount_tolerance(total: int) -> int:
+    """How many missing papers are put down to arXiv overcounting ``totalResults``."""
+    return max(10, total // 100)
+
+
+# ---------------------------------------------------------------------- results
+
+
+@dataclass
+class CategoryFetch:
+    """What happened to one category of the month."""
+
+    category: str
+    total: int | None = None
+    received: int = 0
+    requests: int = 0
+    status: str = ""
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+
+
+@dataclass
+class FetchSummary:
+    """One month's backfill, for the CLI's report and the pipeline's notes."""
+
+    month: str
+    categories: list[CategoryFetch] = field(default_factory=list)
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    requests: int = 0
+
+    @property
+    def stored(self) -> int:
+        """Papers written (or confirmed) in the store by this run."""
+        return self.counts.new + self.counts.updated + self.counts.unchanged
+
+    def describe(self) -> str:
+        up_to_date = sum(1 for c in self.categories if c.status in ("up to date", "unchanged"))
+        text = (
+            f"{self.month} from arXiv: {self.counts.new} new, {self.counts.updated} updated, "
+            f"{self.counts.unchanged} unchanged papers in {len(self.categories)} "
+            f"categor{'y' if len(self.categories) == 1 else 'ies'} ({self.requests} "
+            f"request{'' if self.requests == 1 else 's'}"
+        )
+        if up_to_date:
+            text += f"; {up_to_date} already complete"
+        return text + ")"
+
+
+# --------------------------------------------------------------------- progress
+
+
+@dataclass
+class _Progress:
+    total: int | None
+    received: int
+    complete: bool
+    updated_at: str
+
+
+def _load_progress(store: Store, category: str, key: str) -> _Progress | None:
+    row = store.conn.execute(
+        "SELECT total, received, complete, updated_at FROM fetch_progress "
+        "WHERE category = ? AND month = ?",
+        (category, key),
+    ).fetchone()
+    return None if row is None else _Progress(row[0], int(row[1]), bool(row[2]), row[3])
+
+
+def _save_progress(
+    store: Store,
+    category: str,
+    key: str,
+    total: int | None,
+    received: int,
+    complete: bool,
+    stamp: str,
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO fetch_progress (category, month, total, received, complete, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(category, month) DO UPDATE SET "
+            "total=excluded.total, received=excluded.received, complete=excluded.complete, "
+            "updated_at=excluded.updated_at",
+            (category, key, total, received, int(complete), stamp),
+        )
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def _stamp(client: ArxivClient) -> str:
+    return datetime.fromtimestamp(client.wall_clock(), UTC).replace(microsecond=0).isoformat()
+
+
+def _is_fresh(progress: _Progress, client: ArxivClient) -> bool:
+    try:
+        checked = datetime.fromisoformat(progress.updated_at)
+    except ValueError:
+        return False
+    if checked.tzinfo is None:
+        checked = checked.replace(tzinfo=UTC)
+    return client.wall_clock() - checked.timestamp() < RECHECK_AFTER_SECONDS
+
+
+def submitted_window(first: datetime, last: datetime) -> str:
+    """arXiv's ``submittedDate`` range (GMT, to the minute) from first to last day."""
+    return f"submittedDate:[{first:%Y%m%d}0000 TO {last:%Y%m%d}2359]"
+
+
+def month_query(category: str, month: Month) -> str:
+    """``cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]``."""
+    first = datetime(month.year, month.month, 1)
+    last = datetime.combine(month.next_first_day - timedelta(days=1), datetime.min.time())
+    return f"cat:{category} AND {submitted_window(first, last)}"
+
+
+def _days(month: Month) -> list[datetime]:
+    day = datetime(month.year, month.month, 1)
+    out = []
+    while day.month == month.month:
+        out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def _search(query: str) -> arxiv.Search:
+    return arxiv.Search(
+        query=query,
+        max_results=None,
+        sort_by=arxiv.SortCriterion.SubmittedDate,
+        sort_order=arxiv.SortOrder.Ascending,
+    )
+
+
+class _TooManyResults(Exception):
+    def __init__(self, total: int) -> None:
+        super().__init__(total)
+        self.total = total
+
+
+# ----------------------------------------------------------------------- paging
+
+
+@dataclass
+class _Window:
+    """One query whose progress is recorded under ``(category, key)``."""
+
+    category: str
+    key: str  # the month ("2025-05"), or a day ("2025-05-14") when split
+    query: str
+    splittable: bool = False
+
+
+class _Backfill:
+    """The state of one ``fetch_month`` call: client, store, counters, reporter."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: ArxivConfig,
+        client: ArxivClient,
+        reporter: Reporter,
+        summary: FetchSummary,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.client = client
+        self.reporter = reporter
+        self.summary = summary
+
+    def _page(self, window: _Window, start: int, size: int, fetch: CategoryFetch) -> ApiPage:
+        before = self.client.requests_made
+        try:
+            return self.client.fetch_api_page(_search(window.query), start, size)
+        finally:
+            spent = self.client.requests_made - before
+            fetch.requests += spent
+            self.summary.requests += spent
+
+    def window(
+        self,
+        window: _Window,
+        fetch: CategoryFetch,
+        label: str,
+        base: int = 0,
+        overall: int | None = None,
+    ) -> _Progress:
+        """Bring one window up to date; returns its final progress.
+
+        ``base`` is what earlier windows of the same category contributed and
+        ``overall`` the category-month's total, so that the progress shown covers the
+        whole category-month when it is fetched day by day.
+        """
+        progress = _load_progress(self.store, window.category, window.key)
+        start = 0
+        known_total: int | None = None
+        if progress is not None:
+            known_total = progress.total
+            if progress.complete:
+                if _is_fresh(progress, self.client):
+                    fetch.status = fetch.status or "up to date"
+                    return progress
+                probe = self._page(window, 0, 1, fetch)
+                total = probe.total_results
+                if window.splittable and total > API_QUERY_LIMIT:
+                    raise _TooManyResults(total)
+                if total == progress.total or (total == 0 and progress.received > 0):
+                    # Unchanged (a total of 0 for a month with papers is an API hiccup).
+                    stamp = _stamp(self.client)
+                    _save_progress(
+                        self.store,
+                        window.category,
+                        window.key,
+                        progress.total,
+                        progress.received,
+                        True,
+                        stamp,
+                    )
+                    fetch.status = fetch.status or "unchanged"
+                    progress.updated_at = stamp
+                    return progress
+                # New papers sort after the ones we have; a shrunken total means
+                # offsets moved, so the window is read again (upserts are idempotent).
+                start = progress.received if total > progress.received else 0
+                log.info(
+                    "%s: arXiv now reports %d results (was %s); fetching from %d",
+                    label,
+                    total,
+                    progress.total,
+                    start,
+                )
+                fetch.status = "updated"
+            else:
+                start = progress.received
+                if start:
+                    log.info("%s: resuming at result %d of %s", label, start, progress.total)
+                    fetch.status = "resumed"
+        return self._pages(window, fetch, label, start, known_total, base, overall)
+
+    def _pages(
+        self,
+        window: _Window,
+        fetch: CategoryFetch,
+        label: str,
+        received: int,
+        known_total: int | None,
+        base: int,
+        overall: int | None,
+    ) -> _Progress:
+        size = self.config.page_size
+        total = known_total
+        empty_tries = 0
+
+        def show() -> None:
+            shown = overall if overall is not None else None if total is None else base + total
+            fetch.received, fetch.total = base + received, shown
+            self.reporter.update(label, base + received, shown)
+
+        while True:
+            page = self._page(window, received, size, fetch)
+            reported = page.total_results
+            if window.splittable and reported > API_QUERY_LIMIT:
+                raise _TooManyResults(reported)
+            consumed = len(page.papers) + len(page.rejected)
+            if consumed:
+                empty_tries = 0
+                received += consumed
+                total = max(reported, received)
+                stamp = _stamp(self.client)
+                with self.store.transaction():  # the page and its progress, atomically
+                    counts = self.store.upsert_papers(page.papers)
+                    _save_progress(
+                        self.store,
+                        window.category,
+                        window.key,
+                        total,
+                        received,
+                        received >= total,
+                        stamp,
+                    )
+                fetch.counts += counts
+                self.summary.counts += counts
+                show()
+                if received >= total:
+                    return _Progress(total, received, True, stamp)
+                if consumed < size:
+                    log.info(
+                        "%s: short page (%d of %d) at %d; %d results remain",
+                        label,
+                        consumed,
+                        size,
+                        received - consumed,
+                        total - received,
+                    )
+                continue
+            # An empty page.  A total of 0 where results were seen before is an API
+            # hiccup, not news that the papers vanished; with nothing known yet, "no
+            # results at all" is confirmed once (the API has served spurious empty
+            # first pages), which costs one request for a really empty category.
+            flake = reported == 0 and bool(known_total or total)
+            if reported == 0 and received == 0 and not flake and empty_tries == 0:
+                empty_tries += 1
+                log.info("%s: arXiv reports no results; asking once more to be sure", label)
+                continue
+            if reported <= received and not flake:
+                total = max(reported, received)
+                stamp = _stamp(self.client)
+                _save_progress(
+                    self.store, window.category, window.key, total, received, True, stamp
+                )
+                show()
+                return _Progress(total, received, True, stamp)
+            expected = max(reported, total or 0, known_total or 0) if flake else reported
+            empty_tries += 1
+            if empty_tries <= self.config.max_retries:
+                log.warning(
+                    "%s: empty page at %d although %d results remain; asking again (%d of %d)",
+                    label,
+                    received,
+                    expected - received,
+                    empty_tries,
+                    self.config.max_retries,
+                )
+                continue
+            return self._persistently_empty(window, label, received, expected, empty_tries)
+
+    def _persistently_empty(
+        self, window: _Window, label: str, received: int, expected: int, tries: int
+    ) -> _Progress:
+        missing = expected - received
+        if missing <= _overcount_tolerance(expected):
+            log.warning(
+                "%s: arXiv reports %d results but served %d after %d tries; taking "
+                "its total as an overcount (%d missing)",
+                label,
+                expected,
+                received,
+                tries,
+                missing,
+            )
+            stamp = _stamp(self.client)
+            _save_progress(self.store, window.category, window.key, expected, received, True, stamp)
+            return _Progress(expected, received, True, stamp)
+        raise RetriesExhaustedError(
+            f"arXiv API at {endpoint_of(self.config.api_url)} kept returning an empty page "
+            f"for {label} at result {received} of {expected} after {tries} tries",
+            endpoint=endpoint_of(self.config.api_url),
+            tries=tries,
+            last="empty page",
+        )
+
+    def category(self, category: str, month: Month) -> CategoryFetch:
+        fetch = CategoryFetch(category)
+        label = f"{category} {month}"
+        whole = _Window(category, str(month), month_query(category, month), splittable=True)
+        recorded = _load_progress(self.store, category, whole.key)
+        self.reporter.start(label, recorded.total if recorded else None)
+        try:
+            if recorded is not None and (recorded.total or 0) > API_QUERY_LIMIT:
+                result = self._by_day(whole, month, fetch, label, recorded)
+            else:
+                try:
+                    result = self.window(whole, fetch, label)
+                except _TooManyResults as too_many:
+                    result = self._by_day(whole, month, fetch, label, None, too_many.total)
+        except BaseException:
+            self.reporter.finish(label, fetch.received, fetch.total, "interrupted")
+            raise
+        fetch.total, fetch.received = result.total, result.received
+        fetch.status = fetch.status or "fetched"
+        self.reporter.finish(label, result.received, result.total, fetch.status)
+        return fetch
+
+    def _by_day(
+        self,
+        whole: _Window,
+        month: Month,
+        fetch: CategoryFetch,
+        label: str,
+        recorded: _Progress | None,
+        total: int | None = None,
+    ) -> _Progress:
+        """A category-month too large for one query: one window per day.
+
+        The month's own row keeps the month's total (above the limit, which is what
+        sends later runs straight here) and the sum received over the days.
+        """
+        if recorded is not None:
+            total = recorded.total
+            if recorded.complete:
+                if _is_fresh(recorded, self.client):
+                    fetch.status = "up to date"
+                    return recorded
+                probe = self._page(whole, 0, 1, fetch).total_results
+                if probe == recorded.total:
+                    stamp = _stamp(self.client)
+                    _save_progress(
+                        self.store, whole.category, whole.key, probe, recorded.received, True, stamp
+                    )
+                    fetch.status = "unchanged"
+                    return _Progress(probe, recorded.received, True, stamp)
+                total = probe
+                fetch.status = "updated"
+        log.info(
+            "%s: %s results, more than the %d one API query serves; fetching by day",
+            label,
+            total,
+            API_QUERY_LIMIT,
+        )
+        _save_progress(
+            self.store,
+            whole.category,
+            whole.key,
+            total,
+            recorded.received if recorded else 0,
+            False,
+            _stamp(self.client),
+        )
+        done = 0
+        for day in _days(month):
+            window = _Window(
+                whole.category,
+                f"{day:%Y-%m-%d}",
+                f"cat:{whole.category} AND {submitted_window(day, day)}",
+            )
+            done += self.window(window, fetch, label, base=done, overall=total).received
+        stamp = _stamp(self.client)
+        _save_progress(self.store, whole.category, whole.key, total, done, True, stamp)
+        return _Progress(total, done, True, stamp)
+
+
+def fetch_month(
+    store: Store,
+    config: ArxivConfig,
+    month: Month | str,
+    client: ArxivClient | None = None,
+    reporter: Reporter | None = None,
+) -> FetchSummary:
+    """Bring every configured category of ``month`` into the store from the arXiv API.
+
+    Resumable and idempotent; see the module docstring.  Raises :class:`FetchError`
+    (one line, saying how much is already stored) when arXiv keeps failing, and
+    :class:`~trenddigest.errors.ArxivAPIError` when arXiv rejects the query.
+    """
+    month = Month.parse(month) if isinstance(month, str) else month
+    own_client = client is None
+    client = client or ArxivClient(config)
+    summary = FetchSummary(str(month))
+    run = _Backfill(store, config, client, reporter or NullReporter(), summary)
+    try:
+        for category in config.categories:
+            summary.categories.append(run.category(category, month))
+    except RetriesExhaustedError as exc:
+        raise FetchError(
+            f"{exc}; {summary.stored} papers already stored; run again later to resume"
+        ) from exc
+    except UnreachableError as exc:
+        if summary.stored:
+            raise FetchError(f"{exc}; {summary.stored} papers already stored") from exc
+        raise
+    finally:
+        if own_client:
+            client.close()
+    log.info("backfill %s", summary.describe())
+    return summary

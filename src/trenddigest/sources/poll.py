@@ -1,0 +1,218 @@
+"""The daily poll: arXiv's listing feeds keep the store current between backfills.
+
+One conditional GET per configured category (``feed_url`` + category, RSS 2.0 or
+Atom).  The ETag / Last-Modified of the last feed stored is kept in ``feed_state``,
+so an unchanged feed costs a 304 and nothing else.  Announce types are handled as
+arXiv defines them:
+
+* ``new`` / ``cross``: stored, with the listing date as the announce date;
+* ``replace`` / ``replace-cross``: update a paper the store already holds (newer
+  version, new abstract); the store keys by id, so there is never a second copy.
+  Revisions of papers the store does not hold are skipped: a revision is not news,
+  and importing them would scatter stray old papers over old months.
+
+A feed without items is normal on weekends and arXiv holidays and is logged as such.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..config import ArxivConfig
+from ..errors import FetchError, InputError
+from ..models import Paper
+from ..store import Store, UpsertCounts
+from .client import ArxivClient, HttpResult, UnreachableError
+from .parse import FeedPage, parse_listing_feed
+
+log = logging.getLogger(__name__)
+
+_FIRST = frozenset({"new", "cross"})
+_REPLACEMENTS = frozenset({"replace", "replace-cross"})
+
+
+@dataclass
+class FeedPoll:
+    """One category's feed in one poll."""
+
+    category: str
+    url: str
+    status: str = ""  # "stored", "not modified", "empty", "failed"
+    date: str | None = None  # the listing's announce date
+    items: int = 0
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    skipped_replacements: int = 0
+    error: str = ""
+
+
+@dataclass
+class PollSummary:
+    feeds: list[FeedPoll] = field(default_factory=list)
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    requests: int = 0
+
+    @property
+    def failed(self) -> list[FeedPoll]:
+        return [f for f in self.feeds if f.status == "failed"]
+
+    def describe(self) -> str:
+        by_status: dict[str, int] = {}
+        for feed in self.feeds:
+            by_status[feed.status] = by_status.get(feed.status, 0) + 1
+        parts = [f"{n} {status}" for status, n in sorted(by_status.items())]
+        return (
+            f"polled {len(self.feeds)} arXiv feeds ({', '.join(parts) or 'none'}): "
+            f"{self.counts.new} new, {self.counts.updated} updated, "
+            f"{self.counts.unchanged} unchanged papers"
+        )
+
+
+def feed_url_for(config: ArxivConfig, category: str) -> str:
+    """``feed_url`` + category; ``{category}`` in ``feed_url`` marks where it goes."""
+    if "{category}" in config.feed_url:
+        return config.feed_url.replace("{category}", category)
+    return config.feed_url.rstrip("/") + "/" + category
+
+
+def _now(client: ArxivClient) -> str:
+    return datetime.fromtimestamp(client.wall_clock(), UTC).replace(microsecond=0).isoformat()
+
+
+def _feed_state(store: Store, url: str) -> tuple[str | None, str | None]:
+    row = store.conn.execute(
+        "SELECT etag, last_modified FROM feed_state WHERE url = ?", (url,)
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _save_feed_state(
+    store: Store, url: str, etag: str | None, last_modified: str | None, checked: str
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO feed_state (url, etag, last_modified, last_checked) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, "
+            "last_modified=excluded.last_modified, last_checked=excluded.last_checked",
+            (url, etag, last_modified, checked),
+        )
+
+
+def _touch_feed_state(store: Store, url: str, checked: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE feed_state SET last_checked = ? WHERE url = ?", (checked, url))
+
+
+def _papers_to_store(store: Store, page: FeedPage, poll: FeedPoll) -> list[Paper]:
+    papers: list[Paper] = []
+    for item in page.papers:
+        kind = item.announce_type
+        if kind in _REPLACEMENTS:
+            if store.get_paper(item.paper.id) is None:
+                poll.skipped_replacements += 1
+                continue
+        elif kind not in _FIRST:
+            log.warning(
+                "%s: unknown announce type %r for %s; storing it as new",
+                poll.category,
+                kind,
+                item.paper.id,
+            )
+        papers.append(item.paper)
+    return papers
+
+
+def poll_one(store: Store, client: ArxivClient, category: str, url: str) -> FeedPoll:
+    """Fetch, parse and store one category's listing feed."""
+    poll = FeedPoll(category, url)
+    etag, last_modified = _feed_state(store, url)
+    parsed: dict[str, FeedPage] = {}
+
+    def usable(result: HttpResult) -> str | None:
+        try:
+            parsed["page"] = parse_listing_feed(result.body)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    result = client.fetch_feed(url, etag=etag, last_modified=last_modified, check=usable)
+    checked = _now(client)
+    if result.not_modified:
+        poll.status = "not modified"
+        log.info("%s: feed not modified since the last poll", category)
+        _touch_feed_state(store, url, checked)
+        return poll
+    page = parsed["page"]
+    poll.date = page.channel_date
+    poll.items = len(page.papers)
+    for ref, why in page.rejected:
+        log.warning("%s: skipped a feed item: %s (%s)", category, why, ref)
+    papers = _papers_to_store(store, page, poll)
+    with store.transaction():  # the papers and the validators that mark them as seen
+        poll.counts = store.upsert_papers(papers)
+        _save_feed_state(
+            store, url, result.headers.get("ETag"), result.headers.get("Last-Modified"), checked
+        )
+    if page.is_empty:
+        poll.status = "empty"
+        skip = ", ".join(page.skip_days) or "weekends"
+        log.info(
+            "%s: no announcements in the feed of %s (normal on %s and arXiv holidays)",
+            category,
+            page.channel_date or "today",
+            skip,
+        )
+    else:
+        poll.status = "stored"
+        log.info(
+            "%s: %d items announced %s: %d new, %d updated, %d unchanged, "
+            "%d revisions of papers not in the store skipped",
+            category,
+            poll.items,
+            poll.date,
+            poll.counts.new,
+            poll.counts.updated,
+            poll.counts.unchanged,
+            poll.skipped_replacements,
+        )
+    return poll
+
+
+def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = None) -> PollSummary:
+    """Poll every configured category's listing feed once.
+
+    A feed that keeps failing does not stop the others; after all are tried a
+    :class:`FetchError` names the failed ones (its ``summary`` attribute holds the
+    :class:`PollSummary`).  No network at all stops at the first feed.
+    """
+    own_client = client is None
+    client = client or ArxivClient(config)
+    summary = PollSummary()
+    before = client.requests_made
+    try:
+        for category in config.categories:
+            url = feed_url_for(config, category)
+            try:
+                poll = poll_one(store, client, category, url)
+            except UnreachableError:
+                raise
+            except FetchError as exc:
+                poll = FeedPoll(category, url, status="failed", error=str(exc))
+                log.error("%s: %s", category, exc)
+            summary.feeds.append(poll)
+            summary.counts += poll.counts
+    finally:
+        summary.requests = client.requests_made - before
+        if own_client:
+            client.close()
+    if summary.failed:
+        names = "; ".join(f"{f.category}: {f.error}" for f in summary.failed)
+        error = FetchError(
+            f"{len(summary.failed)} of {len(summary.feeds)} arXiv feeds failed ({names}); "
+            "the other feeds were stored"
+        )
+        error.summary = summary  # type: ignore[attr-defined]
+        raise error
+    log.info("%s", summary.describe())
+    return summary

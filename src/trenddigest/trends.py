@@ -1,0 +1,1128 @@
+"""Research trends: what is gaining ground, not only this month's list.
+
+For a month M, from the papers the store already holds:
+
+* category momentum: each category's count and share of M's papers against the
+  pooled share of the trailing 3 and 12 months;
+* rising terms: unigrams and bigrams whose document frequency grew most against the
+  trailing months (with a minimum support and additive smoothing, so a term going
+  from 1 to 3 papers does not outrank one going from 40 to 120);
+* emerging topics: NMF clusters of the papers that fit no category, each offered as
+  a ready-to-paste ``[[category]]`` entry;
+* top picks: the month's best papers, diversified across categories and with near
+  duplicates removed;
+* the category volume series behind the charts in :mod:`trenddigest.chart`.
+
+Ranking a month costs seconds, so the per-month category counts, term document
+frequencies and emerging topics are cached in the store's ``cache`` table, keyed by
+month and invalidated by the month's fingerprint (any paper added or changed) plus a
+hash of everything else they depend on (categories, rank settings, ranker code).
+
+Months the store holds only a sliver of (fewer papers than ``partial_ratio`` of the
+busiest month around M, e.g. the late-March papers first announced in April) are
+left out of baselines and charts and named in the notes, since a 300-paper month
+next to 5,000-paper months reads as a collapse that never happened.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import hashlib
+import inspect
+import json
+import logging
+import re
+import sqlite3
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.decomposition import NMF
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from . import rank as rank_module
+from .categories import Category, Exemplar, Keyword, category_to_toml
+from .chart import VolumeSeries, legend_markdown, mermaid_xychart
+from .config import RankConfig
+from .models import Month, Paper
+from .rank import RankedPaper, Ranking, paper_text, rank_papers
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_NAME = "trends.md.j2"
+# Bump when the meaning of a cached value changes (analyzer, counting rules, topics).
+CACHE_VERSION = "1"
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class TrendOptions:
+    """Knobs of the trend analysis; the defaults suit ~5,000 papers a month."""
+
+    term_window: int = 3  # trailing months the rising terms are measured against
+    min_support: int = 15  # a rising term must occur in at least this many papers of M
+    smoothing: float = 10.0  # pseudo-papers added to both sides of the growth ratio
+    max_terms: int = 10
+    term_examples: int = 2
+    partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
+    max_topics: int = 8
+    papers_per_topic: int = 60  # unmatched papers per NMF component asked for
+    min_unmatched: int = 30  # fewer unmatched papers than this: no clustering
+    min_topic_size: int = 10
+    min_topic_coverage: float = 0.5  # share of members that must contain a name term
+    topic_terms: int = 6
+    topic_examples: int = 3
+    top_picks: int = 10
+    picks_per_category: int = 3
+    duplicate_similarity: float = 0.8
+    chart_series: int = 6
+
+
+DEFAULT_OPTIONS = TrendOptions()
+
+# --------------------------------------------------------------------------- terms
+
+# Words, plus the punctuation that ends a phrase: a bigram never spans a comma or a
+# full stop ("images, videos" is not the phrase "images videos").  Hyphens and
+# slashes do not break ("vision-language" is the bigram "vision language").
+_TOKEN = re.compile(r"\w+|[.,;:!?()\[\]{}\"]")
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS | {"https", "http", "www", "com", "org", "io", "html"})
+
+# Words that say a paper is a paper, not what it is about.  Topic names skip terms
+# made of them; rising terms do not need this (boilerplate does not rise).
+_BOILERPLATE = frozenset(
+    ["propose", "proposed", "proposes", "novel", "approach", "approaches", "method", "methods", "paper", "results", "result", "demonstrate", "demonstrates", "experiments", "experimental", "extensive", "existing", "state", "art", "outperforms", "outperform", "achieves", "achieve", "achieving", "significantly", "significant", "code", "available", "publicly", "furthermore", "however", "address", "introduce", "introduces", "present", "presents", "leverage", "leverages", "leveraging", "various", "superior", "show", "shows", "work", "effectively"]
+)
+_GENERIC = frozenset(
+    ["model", "models", "data", "learning", "framework", "performance", "task", "tasks", "dataset", "datasets", "benchmark", "benchmarks", "based", "using", "use", "used", "new", "study", "effective", "improve", "improves", "improved", "key", "challenges", "challenge", "large", "high", "information", "training", "method", "different"]
+)
+
+
+def _term_stream(text: str) -> list[str]:
+    """Unigrams and bigrams of ``text`` in order, repeats kept (term frequencies).
+
+    A word is 2+ characters, not all digits, not an English stop word; a bigram is two
+    such words next to each other with nothing but spaces, hyphens or slashes between.
+    """
+    out: list[str] = []
+    prev: str | None = None
+    for token in _TOKEN.findall(text.lower()):
+        if len(token) < 2 or token in _STOP_WORDS or token.isdigit() or token == "_" * len(token):
+            prev = None
+            continue
+        out.append(token)
+        if prev is not None:
+            out.append(f"{prev} {token}")
+        prev = token
+    return out
+
+
+def document_terms(text: str) -> set[str]:
+    """The distinct unigrams and bigrams of a text (see :func:`_term_stream`)."""
+    return set(_term_stream(text))
+
+
+def _topic_stream(text: str) -> list[str]:
+    """:func:`_term_stream` without boilerplate, for naming clusters."""
+    kept = []
+    for term in _term_stream(text):
+        words = term.split(" ")
+        if len(words) == 1:
+            if term in _BOILERPLATE or term in _GENERIC:
+                continue
+        elif any(w in _BOILERPLATE for w in words) or all(w in _GENERIC for w in words):
+            continue
+        kept.append(term)
+    return kept
+
+
+@dataclass
+class TermCounts:
+    """Document frequency of every term in one month's papers (sorted for lookups)."""
+
+    papers: int
+    terms: list[str]
+    df: list[int]
+
+    @classmethod
+    def from_papers(cls, papers: Iterable[Paper]) -> TermCounts:
+        counts: dict[str, int] = {}
+        n = 0
+        for paper in papers:
+            n += 1
+            for term in document_terms(paper_text(paper)):
+                counts[term] = counts.get(term, 0) + 1
+        terms = sorted(counts)
+        return cls(n, terms, [counts[t] for t in terms])
+
+    def get(self, term: str) -> int:
+        i = bisect.bisect_left(self.terms, term)
+        return self.df[i] if i < len(self.terms) and self.terms[i] == term else 0
+
+    def at_least(self, support: int) -> Iterable[tuple[str, int]]:
+        return ((t, d) for t, d in zip(self.terms, self.df, strict=True) if d >= support)
+
+    def to_bytes(self) -> bytes:
+        payload = {"papers": self.papers, "terms": "\n".join(self.terms), "df": self.df}
+        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TermCounts:
+        payload = json.loads(zlib.decompress(data))
+        terms = payload["terms"].split("\n") if payload["terms"] else []
+        return cls(int(payload["papers"]), terms, list(payload["df"]))
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def _cache_get(store: Store, key: str, fingerprint: str) -> bytes | None:
+    row = store.conn.execute(
+        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
+    ).fetchone()
+    if row is None or row[0] != fingerprint:
+        return None
+    value = row[1]
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _cache_put(store: Store, key: str, fingerprint: str, value: bytes) -> None:
+    """Best effort: a store that cannot be written (read-only copy) only costs time."""
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cache (key, fingerprint, value, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "value = excluded.value, created_at = excluded.created_at",
+                (key, fingerprint, sqlite3.Binary(value), stamp),
+            )
+    except sqlite3.Error as exc:
+        log.warning("could not cache %s in %s: %s", key, store.path, exc)
+
+
+def _ranker_code_hash() -> str:
+    """Cached counts are only valid for the ranker code that produced them."""
+    try:
+        source = inspect.getsource(rank_module)
+    except (OSError, TypeError):  # pragma: no cover - frozen or source-less installs
+        from . import __version__
+
+        source = str(__version__)
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def ranking_fingerprint(
+    categories: Sequence[Category], settings: RankConfig | None, min_score: float = 0.0
+) -> str:
+    """Everything besides the papers that decides a month's category counts."""
+    return _digest(
+        {
+            "v": CACHE_VERSION,
+            "categories": [dataclasses.asdict(c) for c in categories],
+            "settings": dataclasses.asdict(settings) if settings is not None else None,
+            "min_score": min_score,
+            "ranker": _ranker_code_hash(),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class MonthCounts:
+    """How a month's papers fell into categories (the cached unit)."""
+
+    month: str
+    total: int
+    counts: dict[str, int]
+    unmatched: int
+
+    @classmethod
+    def from_ranking(cls, month: str, ranking: Ranking) -> MonthCounts:
+        counts = {name: len(ranked) for name, ranked in ranking.by_category.items()}
+        return cls(month, ranking.considered, counts, ranking.considered - sum(counts.values()))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The trailing months a comparison pools (only those the store really has)."""
+
+    span: int
+    months: tuple[str, ...]
+    papers: int
+
+    @property
+    def available(self) -> bool:
+        return bool(self.months)
+
+    @property
+    def label(self) -> str:
+        """ "2025-04 to 2025-05 (2 of the previous 3 months, 9,893 papers)" or n/a."""
+        if not self.months:
+            return f"n/a (none of the previous {self.span} months is in the store)"
+        first, last = self.months[0], self.months[-1]
+        period = first if first == last else f"{first} to {last}"
+        held = "all" if len(self.months) == self.span else f"{len(self.months)} of the"
+        return f"{period} ({held} previous {self.span} months, {self.papers:,} papers)"
+
+
+@dataclass(frozen=True)
+class CategoryTrend:
+    """One category's month against its baselines; shares are fractions of all papers."""
+
+    name: str
+    count: int
+    share: float
+    share_3: float | None = None
+    share_12: float | None = None
+    avg_3: float | None = None  # mean papers per baseline month
+    avg_12: float | None = None
+
+    @property
+    def change_3(self) -> float | None:
+        return None if self.share_3 is None else self.share - self.share_3
+
+    @property
+    def change_12(self) -> float | None:
+        return None if self.share_12 is None else self.share - self.share_12
+
+
+@dataclass(frozen=True)
+class ExamplePaper:
+    id: str
+    title: str
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @classmethod
+    def of(cls, paper: Paper) -> ExamplePaper:
+        return cls(paper.id, " ".join(paper.title.split()))
+
+
+@dataclass(frozen=True)
+class RisingTerm:
+    """A term whose share of papers grew against the baseline months.
+
+    ``growth`` is ``(support + a) / (expected + a)`` where ``expected`` is the
+    baseline's rate scaled to this month's paper count and ``a`` the smoothing.
+    """
+
+    term: str
+    support: int  # papers of the month containing the term
+    papers: int  # papers of the month
+    baseline_support: int  # papers of the baseline months containing it
+    baseline_papers: int
+    growth: float
+    examples: tuple[ExamplePaper, ...] = ()
+
+    @property
+    def rate(self) -> float:
+        """Papers per 1,000 this month."""
+        return 1000.0 * self.support / self.papers if self.papers else 0.0
+
+    @property
+    def baseline_rate(self) -> float:
+        return 1000.0 * self.baseline_support / self.baseline_papers if self.baseline_papers else 0.0
+
+
+@dataclass(frozen=True)
+class EmergingTopic:
+    """A cluster of uncategorised papers, offered as a candidate category."""
+
+    name: str
+    terms: tuple[str, ...]  # best first; the name uses the first three
+    size: int
+    paper_ids: tuple[str, ...]
+    term_support: dict[str, int]  # members containing each term
+    examples: tuple[ExamplePaper, ...]
+    toml: str
+    growth: float | None = None  # of the lead term, as for rising terms
+
+
+@dataclass
+class TrendsSection:
+    """Everything the trends part of a month's digest shows."""
+
+    month: Month
+    by: str
+    papers: int
+    unmatched: int
+    categories: list[CategoryTrend]  # display order: gaining most first
+    no_category: CategoryTrend
+    baseline_3: Baseline
+    baseline_12: Baseline
+    term_baseline: Baseline
+    rising: list[RisingTerm]
+    emerging: list[EmergingTopic]
+    top_picks: list[RankedPaper]
+    volume: VolumeSeries
+    notes: list[str] = field(default_factory=list)
+    options: TrendOptions = DEFAULT_OPTIONS
+
+    @property
+    def chart_title(self) -> str:
+        months = self.volume.months
+        span = months[0] if len(months) < 2 else f"{months[0]} to {months[-1]}"
+        return f"Papers per category, {span}"
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    name: str
+    counts: tuple[int, ...]
+    shares: tuple[float, ...]
+
+    @property
+    def change(self) -> float | None:
+        """Share in the last month minus share in the first (None for one month)."""
+        return self.shares[-1] - self.shares[0] if len(self.shares) > 1 else None
+
+
+@dataclass
+class TrendReport:
+    """A standalone trend report over a range of months (``trenddigest trends``)."""
+
+    start: Month
+    end: Month
+    by: str
+    sections: list[TrendsSection]  # one per month with papers, oldest first
+    rows: list[ReportRow]  # categories by their change over the range, then no category
+    volume: VolumeSeries
+    missing: list[str] = field(default_factory=list)  # months of the range not in the store
+
+    @property
+    def months(self) -> list[str]:
+        return [str(s.month) for s in self.sections]
+
+    @property
+    def chart_title(self) -> str:
+        return f"Papers per category, {self.start} to {self.end}"
+
+
+# --------------------------------------------------------------------------- months
+
+
+def _trailing(month: Month, span: int) -> list[str]:
+    """The ``span`` months before ``month``, oldest first."""
+    return [str(month.shift(-i)) for i in range(span, 0, -1)]
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """Which months around M count, from the store's per-month totals."""
+
+    totals: dict[str, int]
+    floor: int  # a month needs at least this many papers to count
+
+    def usable(self, month: str) -> bool:
+        return self.totals.get(month, 0) >= self.floor
+
+    def partial(self, month: str) -> bool:
+        return 0 < self.totals.get(month, 0) < self.floor
+
+
+def _coverage(store: Store, month: Month, by: str, options: TrendOptions) -> _Coverage:
+    totals = store.month_counts(by)
+    window = [*_trailing(month, 12), str(month)]
+    busiest = max((totals.get(m, 0) for m in window), default=0)
+    return _Coverage(totals, max(1, int(options.partial_ratio * busiest + 0.999999)))
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def month_category_counts(
+    store: Store,
+    month: Month | str,
+    categories: Sequence[Category],
+    settings: RankConfig | None,
+    *,
+    by: str = "submitted",
+    min_score: float = 0.0,
+    ranking: Ranking | None = None,
+    setup: str | None = None,
+) -> MonthCounts:
+    """A month's papers per category, from the cache or by ranking the month.
+
+    Pass ``ranking`` when the month was just ranked anyway (the digest's own month):
+    its counts are stored for the months that follow.
+    """
+    key = f"catcounts:{by}:{month}"
+    setup = setup or ranking_fingerprint(categories, settings, min_score)
+    fingerprint = f"{store.month_fingerprint(month, by)}|{setup}"
+    if ranking is not None:
+        counts = MonthCounts.from_ranking(str(month), ranking)
+    else:
+        cached = _cache_get(store, key, fingerprint)
+        if cached is not None:
+            data = json.loads(cached)
+            return MonthCounts(str(month), data["total"], data["counts"], data["unmatched"])
+        papers = store.papers_for_month(month, by=by)
+        log.info("ranking %s (%d papers) for category trends", month, len(papers))
+        ranked = rank_papers(papers, list(categories), settings, min_score=min_score)
+        counts = MonthCounts.from_ranking(str(month), ranked)
+    value = {"total": counts.total, "counts": counts.counts, "unmatched": counts.unmatched}
+    _cache_put(store, key, fingerprint, json.dumps(value, sort_keys=True).encode("utf-8"))
+    return counts
+
+
+def month_term_counts(
+    store: Store, month: Month | str, *, by: str = "submitted", papers: list[Paper] | None = None
+) -> TermCounts:
+    """A month's term document frequencies, from the cache or counted and cached."""
+    key = f"termdf:{by}:{month}"
+    fingerprint = f"{store.month_fingerprint(month, by)}|terms-{CACHE_VERSION}"
+    cached = _cache_get(store, key, fingerprint)
+    if cached is not None:
+        return TermCounts.from_bytes(cached)
+    if papers is None:
+        papers = store.papers_for_month(month, by=by)
+    counts = TermCounts.from_papers(papers)
+    _cache_put(store, key, fingerprint, counts.to_bytes())
+    return counts
+
+
+def _pooled(months: list[MonthCounts], name: str | None) -> tuple[float | None, float | None]:
+    """(share, mean count per month) of a category over baseline months; None if none."""
+    if not months:
+        return None, None
+    total = sum(m.total for m in months)
+    count = sum(m.unmatched if name is None else m.counts.get(name, 0) for m in months)
+    return (count / total if total else None), count / len(months)
+
+
+def category_trends(
+    current: MonthCounts,
+    base_3: list[MonthCounts],
+    base_12: list[MonthCounts],
+    names: Sequence[str],
+) -> tuple[list[CategoryTrend], CategoryTrend]:
+    """Per-category trends (gaining most first) and the "no category" row."""
+
+    def trend(label: str, name: str | None) -> CategoryTrend:
+        count = current.unmatched if name is None else current.counts.get(name, 0)
+        share_3, avg_3 = _pooled(base_3, name)
+        share_12, avg_12 = _pooled(base_12, name)
+        share = count / current.total if current.total else 0.0
+        return CategoryTrend(label, count, share, share_3, share_12, avg_3, avg_12)
+
+    rows = [trend(name, name) for name in names]
+    rows.sort(key=lambda t: (-(t.change_3 or 0.0), -t.count, t.name))
+    return rows, trend("No category", None)
+
+
+# --------------------------------------------------------------------------- rising
+
+
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """A fast pre-check for ``term`` in raw text: its words with non-breaking gaps."""
+    gap = r"[^\w.,;:!?()\[\]{}\"]+"
+    return re.compile(r"\b" + gap.join(map(re.escape, term.split(" "))) + r"\b", re.IGNORECASE)
+
+
+def _uses(text: str, term: str, pattern: re.Pattern[str]) -> bool:
+    return bool(pattern.search(text)) and term in document_terms(text)
+
+
+def example_papers(papers: Sequence[Paper], term: str, limit: int) -> tuple[ExamplePaper, ...]:
+    """Papers using ``term``, those with it in the title first (they show it best).
+
+    Id order within each group, so the choice is stable.
+    """
+    if limit <= 0:
+        return ()
+    pattern = _term_pattern(term)
+    ordered = sorted(papers, key=lambda p: p.id)
+    chosen = [p for p in ordered if _uses(p.title, term, pattern)][:limit]
+    if len(chosen) < limit:
+        seen = {p.id for p in chosen}
+        for paper in ordered:
+            if paper.id not in seen and _uses(paper_text(paper), term, pattern):
+                chosen.append(paper)
+                if len(chosen) == limit:
+                    break
+    return tuple(ExamplePaper.of(p) for p in chosen)
+
+
+def term_growth(
+    support: int, papers: int, baseline_support: int, baseline_papers: int, smoothing: float
+) -> float:
+    """Smoothed ratio of this month's count to the count the baseline rate predicts."""
+    expected = baseline_support * papers / baseline_papers if baseline_papers else 0.0
+    return (support + smoothing) / (expected + smoothing)
+
+
+def rising_terms(
+    current: TermCounts,
+    baseline: Sequence[TermCounts],
+    papers: Sequence[Paper] = (),
+    options: TrendOptions = DEFAULT_OPTIONS,
+) -> list[RisingTerm]:
+    """The terms that grew most against ``baseline``, sub-phrases of listed phrases dropped.
+
+    Only terms in at least ``options.min_support`` papers this month qualify, and only
+    those that grew (growth > 1).  ``papers`` (the month's) supply the examples.
+    """
+    base_papers = sum(b.papers for b in baseline)
+    if not base_papers or not current.papers:
+        return []
+    candidates: list[RisingTerm] = []
+    for term, support in current.at_least(options.min_support):
+        base_support = sum(b.get(term) for b in baseline)
+        growth = term_growth(support, current.papers, base_support, base_papers, options.smoothing)
+        if growth > 1.0:
+            candidates.append(
+                RisingTerm(term, support, current.papers, base_support, base_papers, growth)
+            )
+    candidates.sort(key=lambda r: (-r.growth, -r.support, r.term))
+    chosen: list[RisingTerm] = []
+    for cand in candidates:
+        if len(chosen) >= options.max_terms:
+            break
+        words = cand.term.split(" ")
+        if len(words) == 1 and any(cand.term in c.term.split(" ") for c in chosen):
+            continue  # "splatting" under "gaussian splatting" says nothing new
+        if len(words) == 2:
+            chosen = [c for c in chosen if c.term not in words]
+        chosen.append(cand)
+    if papers:
+        chosen = [
+            dataclasses.replace(r, examples=example_papers(papers, r.term, options.term_examples))
+            for r in chosen
+        ]
+    return chosen
+
+
+# --------------------------------------------------------------------------- emerging
+
+
+def unmatched_papers(papers: Sequence[Paper], ranking: Ranking) -> list[Paper]:
+    """The month's papers that no category took (Ranking only counts them)."""
+    listed = getattr(ranking, "unmatched_papers", None)
+    if isinstance(listed, list):
+        return listed
+    placed = {rp.paper.id for rp in ranking.all_ranked()}
+    return [p for p in papers if p.id not in placed]
+
+
+def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str]:
+    """The best ``limit`` terms of a topic, phrases preferred, without repeats.
+
+    A word gives way to the strongest phrase containing it when that phrase carries at
+    least half the word's weight ("fine" -> "fine tuning"); a word inside an already
+    chosen phrase is skipped, and a phrase takes the place of a chosen word it contains.
+    """
+    chosen: list[str] = []
+    for term, weight in ranked:
+        if " " not in term:
+            phrases = [
+                (w, p) for p, w in ranked if " " in p and term in p.split(" ") and w >= weight / 2
+            ]
+            if phrases:
+                term = max(phrases)[1]
+        words = term.split(" ")
+        if term in chosen or (len(words) == 1 and any(term in c.split(" ") for c in chosen)):
+            continue
+        inside = [i for i, c in enumerate(chosen) if c in words]
+        if inside:
+            chosen[inside[0]] = term
+            chosen = [c for c in chosen if c not in words or c == term]
+        else:
+            chosen.append(term)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _surface_form(term: str, texts: Iterable[str]) -> str:
+    """How the papers write ``term`` most often ("llms" -> "LLMs", "3d" -> "3D")."""
+    pattern = _term_pattern(term)
+    forms: dict[str, int] = {}
+    for text in texts:
+        for match in pattern.finditer(text):
+            forms[match.group(0)] = forms.get(match.group(0), 0) + 1
+    if not forms:
+        return term
+    return min(forms, key=lambda f: (-forms[f], f))
+
+
+def _candidate_category(
+    name: str, terms: list[str], weights: list[float], examples: Sequence[ExamplePaper],
+    size: int, month: str,
+) -> Category:
+    top = max(weights, default=0.0)
+    keywords = [
+        Keyword(term, round(1.0 + w / top, 1) if top > 0 else 1.0)
+        for term, w in zip(terms, weights, strict=True)
+    ]
+    description = (
+        f"Candidate topic found in {month}: {size} papers that matched no category "
+        f"share the terms {', '.join(terms[:4])}. Review the name and keywords before use."
+    )
+    papers = [Exemplar(e.id, e.title) for e in examples]
+    return Category(name, description, keywords, [], papers)
+
+
+def emerging_topics(
+    unmatched: Sequence[Paper],
+    month: Month | str,
+    options: TrendOptions = DEFAULT_OPTIONS,
+    existing: Iterable[str] = (),
+) -> list[EmergingTopic]:
+    """Clusters (NMF over TF-IDF, fixed seed) of the papers that fit no category.
+
+    Each paper joins its strongest component; a cluster is kept when it has at least
+    ``min_topic_size`` members and most members contain one of its name terms (an
+    incoherent cluster is not a topic).  Largest first.
+    """
+    if len(unmatched) < max(options.min_unmatched, 2):
+        return []
+    docs = [paper_text(p) for p in unmatched]
+    vectorizer = TfidfVectorizer(
+        analyzer=_topic_stream, min_df=3, max_df=0.3, sublinear_tf=True, max_features=5000
+    )
+    try:
+        matrix = vectorizer.fit_transform(docs)
+    except ValueError:  # no term left after pruning
+        return []
+    n_topics = max(2, min(options.max_topics, len(unmatched) // options.papers_per_topic))
+    n_topics = min(n_topics, matrix.shape[0], matrix.shape[1])
+    if n_topics < 2:
+        return []
+    model = NMF(n_components=n_topics, init="nndsvda", random_state=0, max_iter=300)
+    weights = model.fit_transform(matrix)
+    vocab = vectorizer.get_feature_names_out()
+    column = {str(t): j for j, t in enumerate(vocab)}
+    # A vocabulary term is in a paper's topic terms exactly when it is in its document
+    # terms (topic terms only drop whole terms), so the matrix answers "contains".
+    present = (matrix > 0).tocsc()
+    strongest = weights.argmax(axis=1)
+    has_topic = weights.max(axis=1) > 0
+    taken = {name.casefold() for name in existing}
+    topics: list[EmergingTopic] = []
+    for k in range(n_topics):
+        members = [i for i in range(len(docs)) if has_topic[i] and strongest[i] == k]
+        if len(members) < options.min_topic_size:
+            continue
+        order = np.argsort(-model.components_[k], kind="stable")[:40]
+        ranked = [(str(vocab[j]), float(model.components_[k, j])) for j in order]
+        terms = _distinct_terms(ranked, options.topic_terms)
+        if not terms:
+            continue
+        rows = np.asarray(members)
+        support = {t: int(present[rows, column[t]].sum()) for t in terms}
+        name_terms = terms[:3]
+        in_name = np.zeros(len(members), dtype=bool)
+        for t in name_terms:
+            in_name |= present[rows, column[t]].toarray().ravel()
+        if in_name.sum() < options.min_topic_coverage * len(members):
+            continue
+        members.sort(key=lambda i: (-weights[i, k], unmatched[i].id))
+        examples = tuple(ExamplePaper.of(unmatched[i]) for i in members[: options.topic_examples])
+        titles = [unmatched[i].title for i in members]
+        name = " / ".join(_surface_form(t, titles) for t in name_terms)
+        if name.casefold() in taken:
+            name += f" ({month})"
+        taken.add(name.casefold())
+        weight_of = dict(ranked)
+        category = _candidate_category(
+            name, terms, [weight_of.get(t, 0.0) for t in terms], examples, len(members),
+            str(month),
+        )  # fmt: skip
+        topics.append(
+            EmergingTopic(
+                name=name,
+                terms=tuple(terms),
+                size=len(members),
+                paper_ids=tuple(sorted(unmatched[i].id for i in members)),
+                term_support=support,
+                examples=examples,
+                toml=category_to_toml(category),
+            )
+        )
+    topics.sort(key=lambda t: (-t.size, t.name))
+    return topics
+
+
+def _topics_to_json(topics: list[EmergingTopic]) -> bytes:
+    return json.dumps([dataclasses.asdict(t) for t in topics], sort_keys=True).encode("utf-8")
+
+
+def _topics_from_json(data: bytes) -> list[EmergingTopic]:
+    topics = []
+    for raw in json.loads(data):
+        raw["terms"] = tuple(raw["terms"])
+        raw["paper_ids"] = tuple(raw["paper_ids"])
+        raw["examples"] = tuple(ExamplePaper(**e) for e in raw["examples"])
+        topics.append(EmergingTopic(**raw))
+    return topics
+
+
+# --------------------------------------------------------------------------- picks
+
+
+def top_picks(
+    ranking: Ranking,
+    limit: int = 10,
+    per_category: int = 3,
+    duplicate_similarity: float = 0.8,
+) -> list[RankedPaper]:
+    """The month's best papers across categories, diversified.
+
+    Round-robin over the categories (the one with the best paper first), each taking
+    its next best paper, at most ``per_category`` each; a paper whose title+abstract
+    TF-IDF cosine with an already picked one exceeds ``duplicate_similarity`` is a
+    near duplicate (a paper series, a resubmission) and skipped.  Deterministic.
+    """
+    queues = {name: ranked for name, ranked in ranking.by_category.items() if ranked}
+    order = sorted(queues, key=lambda name: (-queues[name][0].score, name))
+    depth = per_category * 5  # room for skipped duplicates
+    pool = [rp for name in order for rp in queues[name][:depth]]
+    if not pool or limit <= 0:
+        return []
+    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
+        [paper_text(rp.paper) for rp in pool]
+    )
+    row = {id(rp): i for i, rp in enumerate(pool)}
+    picks: list[RankedPaper] = []
+    picked_rows: list[int] = []
+    taken = dict.fromkeys(order, 0)
+    cursor = dict.fromkeys(order, 0)
+    while len(picks) < limit:
+        progressed = False
+        for name in order:
+            if len(picks) >= limit or taken[name] >= per_category:
+                continue
+            candidates = queues[name][:depth]
+            while cursor[name] < len(candidates):
+                rp = candidates[cursor[name]]
+                cursor[name] += 1
+                i = row[id(rp)]
+                if picked_rows:
+                    sims = (vectors[picked_rows] @ vectors[i].T).toarray().ravel()
+                    if float(sims.max()) > duplicate_similarity:
+                        log.debug("top picks: %s skipped as a near duplicate", rp.paper.id)
+                        continue
+                picks.append(rp)
+                picked_rows.append(i)
+                taken[name] += 1
+                progressed = True
+                break
+        if not progressed:
+            break
+    return picks
+
+
+# --------------------------------------------------------------------------- section
+
+
+def build_trends_section(
+    store: Store,
+    categories: Sequence[Category],
+    rank_settings: RankConfig | None,
+    month: Month,
+    *,
+    ranking: Ranking | None = None,
+    papers: list[Paper] | None = None,
+    by: str = "submitted",
+    min_score: float = 0.0,
+    options: TrendOptions = DEFAULT_OPTIONS,
+) -> TrendsSection:
+    """The trends of ``month`` from the store (see the module docstring).
+
+    ``ranking`` and ``papers`` are the month's, when the caller has them already (the
+    digest pipeline does); otherwise they are read and ranked here.  Earlier months
+    come from the cache, ranked and cached on first use.
+    """
+    if papers is None:
+        papers = store.papers_for_month(month, by=by)
+    setup = ranking_fingerprint(categories, rank_settings, min_score)
+    if ranking is None:
+        ranking = rank_papers(papers, list(categories), rank_settings, min_score=min_score)
+    names = [c.name for c in categories]
+    notes: list[str] = []
+    coverage = _coverage(store, month, by, options)
+
+    current = month_category_counts(
+        store, month, categories, rank_settings, by=by, min_score=min_score,
+        ranking=ranking, setup=setup,
+    )  # fmt: skip
+
+    def counts(m: str) -> MonthCounts:
+        return month_category_counts(
+            store, m, categories, rank_settings, by=by, min_score=min_score, setup=setup
+        )
+
+    history = {m: counts(m) for m in _trailing(month, 12) if coverage.usable(m)}
+    partial = [m for m in _trailing(month, 12) if coverage.partial(m)]
+    if partial:
+        notes.append(_partial_note(partial, coverage, options))
+    if current.total < coverage.floor:
+        notes.append(
+            f"{month} has only {current.total:,} papers so far, fewer than the months "
+            "around it: it may be incomplete."
+        )
+    base_3 = [history[m] for m in _trailing(month, 3) if m in history]
+    base_12 = [history[m] for m in _trailing(month, 12) if m in history]
+    rows, no_category = category_trends(current, base_3, base_12, names)
+
+    term_months = [m for m in _trailing(month, options.term_window) if m in history]
+    current_terms = month_term_counts(store, month, by=by, papers=papers)
+    baseline_terms = [month_term_counts(store, m, by=by) for m in term_months]
+    rising = rising_terms(current_terms, baseline_terms, papers, options)
+
+    unmatched = unmatched_papers(papers, ranking)
+    emerging = _cached_emerging(store, month, by, setup, unmatched, names, options)
+    _add_topic_growth(emerging, current_terms, baseline_terms, options)
+
+    volume_months = [*[m for m in _trailing(month, 11) if m in history], str(month)]
+    by_month = {**history, str(month): current}
+    volume = VolumeSeries(
+        months=volume_months,
+        series={n: [by_month[m].counts.get(n, 0) for m in volume_months] for n in names},
+        totals=[by_month[m].total for m in volume_months],
+    )
+    return TrendsSection(
+        month=month,
+        by=by,
+        papers=current.total,
+        unmatched=current.unmatched,
+        categories=rows,
+        no_category=no_category,
+        baseline_3=_baseline(3, base_3),
+        baseline_12=_baseline(12, base_12),
+        term_baseline=_baseline(options.term_window, [history[m] for m in term_months]),
+        rising=rising,
+        emerging=emerging,
+        top_picks=top_picks(
+            ranking, options.top_picks, options.picks_per_category, options.duplicate_similarity
+        ),
+        volume=volume,
+        notes=notes,
+        options=options,
+    )
+
+
+def _partial_note(partial: list[str], coverage: _Coverage, options: TrendOptions) -> str:
+    """Name the partial months left out, the largest three by name."""
+    largest = sorted(partial, key=lambda m: (-coverage.totals[m], m))
+    named = ", ".join(f"{m} ({coverage.totals[m]:,})" for m in sorted(largest[:3]))
+    more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
+    return (
+        f"Months with under {options.partial_ratio:.0%} of the busiest month's papers are "
+        f"partial and left out of the comparisons: {named}{more}."
+    )
+
+
+def _baseline(span: int, months: list[MonthCounts]) -> Baseline:
+    return Baseline(span, tuple(m.month for m in months), sum(m.total for m in months))
+
+
+def _cached_emerging(
+    store: Store,
+    month: Month,
+    by: str,
+    setup: str,
+    unmatched: list[Paper],
+    names: list[str],
+    options: TrendOptions,
+) -> list[EmergingTopic]:
+    key = f"emerging:{by}:{month}"
+    ids = _digest(sorted(p.id for p in unmatched))
+    fingerprint = (
+        f"{store.month_fingerprint(month, by)}|{setup}|{ids}|{_digest(dataclasses.asdict(options))}"
+    )
+    cached = _cache_get(store, key, fingerprint)
+    if cached is not None:
+        return _topics_from_json(cached)
+    topics = emerging_topics(unmatched, month, options, existing=names)
+    _cache_put(store, key, fingerprint, _topics_to_json(topics))
+    return topics
+
+
+def _add_topic_growth(
+    topics: list[EmergingTopic],
+    current: TermCounts,
+    baseline: Sequence[TermCounts],
+    options: TrendOptions,
+) -> None:
+    base_papers = sum(b.papers for b in baseline)
+    if not base_papers:
+        return
+    for i, topic in enumerate(topics):
+        lead = topic.terms[0]
+        growth = term_growth(
+            current.get(lead), current.papers, sum(b.get(lead) for b in baseline), base_papers,
+            options.smoothing,
+        )  # fmt: skip
+        topics[i] = dataclasses.replace(topic, growth=growth)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def build_trend_report(
+    store: Store,
+    categories: Sequence[Category],
+    rank_settings: RankConfig | None,
+    start: Month,
+    end: Month,
+    *,
+    by: str = "submitted",
+    min_score: float = 0.0,
+    options: TrendOptions = DEFAULT_OPTIONS,
+) -> TrendReport:
+    """Trends for every month from ``start`` to ``end`` (inclusive) the store holds.
+
+    Months are built oldest first, so each month's counts are cached before the next
+    month's baselines need them.
+    """
+    if (end.year, end.month) < (start.year, start.month):
+        from .errors import InputError
+
+        raise InputError(f"--from {start} is after --to {end}; give the earlier month first")
+    span = (end.year - start.year) * 12 + end.month - start.month + 1
+    held = store.month_counts(by)
+    sections: list[TrendsSection] = []
+    missing: list[str] = []
+    for offset in range(span):
+        month = start.shift(offset)
+        if not held.get(str(month)):
+            missing.append(str(month))
+            continue
+        sections.append(
+            build_trends_section(
+                store, categories, rank_settings, month, by=by, min_score=min_score,
+                options=options,
+            )
+        )  # fmt: skip
+    names = [c.name for c in categories]
+    rows = [
+        ReportRow(
+            name,
+            tuple(_count_of(s, name) for s in sections),
+            tuple(_count_of(s, name) / s.papers if s.papers else 0.0 for s in sections),
+        )
+        for name in names
+    ]
+    rows.sort(key=lambda r: (-(r.change or 0.0), -sum(r.counts), r.name))
+    rows.append(
+        ReportRow(
+            "No category",
+            tuple(s.unmatched for s in sections),
+            tuple(s.unmatched / s.papers if s.papers else 0.0 for s in sections),
+        )
+    )
+    months = [str(s.month) for s in sections]
+    volume = VolumeSeries(
+        months=months,
+        series={name: [_count_of(s, name) for s in sections] for name in names},
+        totals=[s.papers for s in sections],
+    )
+    return TrendReport(start, end, by, sections, rows, volume, missing)
+
+
+def _count_of(section: TrendsSection, name: str) -> int:
+    for row in section.categories:
+        if row.name == name:
+            return row.count
+    return 0
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def _pp(value: float | None) -> str:
+    """A change of share in percentage points, with a direction mark."""
+    if value is None:
+        return "n/a"
+    points = 100 * value
+    if round(points, 1) == 0:
+        return "±0.0 pp"
+    mark = "▲" if points > 0 else "▼"
+    return f"{mark} {points:+.1f} pp".replace("-", "−")
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"×{value:.1f}"
+
+
+def _per_thousand(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _environment(templates_dir: str | Path | None) -> Any:
+    from .render import template_environment
+
+    env = template_environment(templates_dir)
+    env.filters["pct"] = _pct
+    env.filters["pp"] = _pp
+    env.filters["ratio"] = _ratio
+    env.filters["per1000"] = _per_thousand
+    env.globals["mermaid_xychart"] = mermaid_xychart
+    env.globals["chart_legend"] = legend_markdown
+    return env
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    return _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
+
+
+def render_trends_section(
+    section: TrendsSection,
+    *,
+    templates_dir: str | Path | None = None,
+    heading_level: int = 2,
+    chart: str = "mermaid",
+    png_src: str | None = None,
+    include_top_picks: bool = False,
+    chart_series: int = DEFAULT_OPTIONS.chart_series,
+) -> str:
+    """The Markdown of a month's trends (the ``section`` macro of trends.md.j2).
+
+    ``chart``: ``"mermaid"`` (GitHub), ``"png"`` (e-mail: an image at ``png_src``),
+    ``"both"`` or ``"none"``.  Top picks are off by default because the digest page
+    lists them itself.
+    """
+    if chart not in {"mermaid", "png", "both", "none"}:
+        raise ValueError(f"chart must be mermaid, png, both or none, not {chart!r}")
+    module = _environment(templates_dir).get_template(TEMPLATE_NAME).module
+    text = module.section(  # type: ignore[attr-defined]
+        section, heading_level, chart, png_src, include_top_picks, chart_series
+    )
+    return _tidy(str(text))
+
+
+def render_trend_report(
+    report: TrendReport,
+    *,
+    templates_dir: str | Path | None = None,
+    png_src: str | None = None,
+    chart_series: int = DEFAULT_OPTIONS.chart_series,
+) -> str:
+    """The standalone report's Markdown (the body of trends.md.j2)."""
+    template = _environment(templates_dir).get_template(TEMPLATE_NAME)
+    return _tidy(template.render(report=report, png_src=png_src, chart_series=chart_series))

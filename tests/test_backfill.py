@@ -1,0 +1,403 @@
+"""fetch_month: a month from the arXiv API into the store, resumably and politely.
+
+The real backfill runs against tests/arxiv_server.py on 127.0.0.1; waits go to a
+fake clock.  The default server holds 24 synthetic papers (22 submitted in May 2025,
+one on 30 April, one on 1 June); page size is 5 so that every category pages.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from arxiv_server import (  # two pytest fixtures among them, used as other modules can
+    ArxivTestServer,
+    FakeClock,
+    arxiv_server,  # noqa: F401
+    fast_arxiv_config,
+    no_arxiv_waits,  # noqa: F401
+    synthetic_papers,
+    unused_port,
+)
+from trenddigest.config import ArxivConfig
+from trenddigest.errors import ArxivAPIError, FetchError
+from trenddigest.models import Month
+from trenddigest.progress import StreamReporter
+from trenddigest.sources import backfill
+from trenddigest.sources.backfill import FetchSummary, fetch_month, month_query
+from trenddigest.sources.client import ArxivClient, UnreachableError
+from trenddigest.store import Store
+
+MAY_CV = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
+
+
+@pytest.fixture
+def server() -> Iterator[ArxivTestServer]:
+    with ArxivTestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open(":memory:") as st:
+        yield st
+
+
+def client_for(config: ArxivConfig, clock: FakeClock) -> ArxivClient:
+    return ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
+
+
+def run(
+    store: Store,
+    server: ArxivTestServer,
+    clock: FakeClock,
+    month: str = "2025-05",
+    **config: object,
+) -> FetchSummary:
+    cfg = fast_arxiv_config(server, **config)
+    return fetch_month(store, cfg, month, client=client_for(cfg, clock))
+
+
+def progress(store: Store) -> dict[str, tuple[int, int, int]]:
+    rows = store.conn.execute(
+        "SELECT category, month, total, received, complete FROM fetch_progress"
+    )
+    return {
+        f"{cat} {month}": (total, received, complete)
+        for cat, month, total, received, complete in rows
+    }
+
+
+def may_papers(server: ArxivTestServer, categories: list[str]) -> set[str]:
+    return {
+        p["id"]
+        for p in server.papers
+        if p["submitted"].startswith("2025-05") and set(p["categories"]) & set(categories)
+    }
+
+
+# -- the month, end to end -------------------------------------------------------------
+
+
+def test_backfills_a_month_end_to_end_into_the_store(
+    server: ArxivTestServer, clock: FakeClock, tmp_path: object
+) -> None:
+    with Store.open(f"{tmp_path}/store.sqlite3") as store:
+        summary = run(store, server, clock)
+        stored = {p.id for p in store.papers_for_month("2025-05")}
+        paper = store.get_paper("2505.00103")
+    assert stored == may_papers(server, ["cs.CV", "cs.LG", "cs.CL"])
+    assert summary.counts.new == len(stored)
+    assert paper is not None and paper.version == 2
+    assert (paper.published or "").startswith("2025-05-02T08:00:00")
+    assert paper.categories == ["cs.CV"] and paper.source == "api"
+
+
+def test_query_is_one_category_and_the_months_gmt_submission_window() -> None:
+    assert month_query("cs.CV", Month(2025, 5)) == MAY_CV
+    assert month_query("stat.ML", Month(2024, 2)) == (
+        "cat:stat.ML AND submittedDate:[202402010000 TO 202402292359]"
+    )
+
+
+def test_one_query_per_category_paged_with_the_configured_page_size(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock, categories=["cs.CV", "cs.CL"], page_size=5)
+    queries = [(s.query, s.start, s.max_results) for s in server.api_requests]
+    assert queries == [
+        (MAY_CV, 0, 5),
+        (MAY_CV, 5, 5),
+        (MAY_CV, 10, 5),
+        (MAY_CV.replace("cs.CV", "cs.CL"), 0, 5),
+    ]
+
+
+def test_requests_are_three_seconds_apart(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock)
+    assert len(server.api_requests) == 6
+    assert clock.sleeps == [3.0] * 5
+
+
+def test_cross_listed_papers_are_stored_once(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    summary = run(store, server, clock, categories=["cs.CV", "cs.LG"])
+    # 2505.00101, .00104 and .00113 are in both categories: fetched twice, stored once.
+    assert store.count_papers() == len(may_papers(server, ["cs.CV", "cs.LG"]))
+    assert summary.counts.unchanged == 3
+
+
+def test_progress_is_recorded_per_category_and_month(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock)
+    assert progress(store) == {
+        "cs.CV 2025-05": (13, 13, 1),
+        "cs.LG 2025-05": (10, 10, 1),
+        "cs.CL 2025-05": (3, 3, 1),
+    }
+
+
+def test_summary_describes_the_fetch(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    summary = run(store, server, clock, categories=["cs.CL"])
+    assert summary.describe() == (
+        "2025-05 from arXiv: 3 new, 0 updated, 0 unchanged papers in 1 category (1 request)"
+    )
+
+
+# -- arXiv being wrong ---------------------------------------------------------------
+
+
+def test_empty_page_midway_is_asked_again_not_taken_as_the_end(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("empty", when=lambda seen: seen.start == 5)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 5, 5, 10]
+    assert store.count_papers() == 13
+
+
+def test_short_page_is_not_taken_as_the_end(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("short", when=lambda seen: seen.start == 0)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 2, 7, 12]
+    assert store.count_papers() == 13
+
+
+def test_small_overcount_in_total_results_is_accepted_with_a_warning(
+    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.overcount = 2
+    with caplog.at_level(logging.WARNING):
+        run(store, server, clock, categories=["cs.CL"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [0, 3, 3, 3]
+    assert progress(store) == {"cs.CL 2025-05": (5, 3, 1)}
+    assert "reports 5 results but served 3" in caplog.text
+
+
+def test_persistent_empty_pages_with_many_results_missing_fail(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("empty", times=10, when=lambda seen: seen.start == 10)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept returning an empty page for cs.CV 2025-05 at "
+        "result 10 of 60 after 3 tries; 10 papers already stored; run again later to resume"
+    )
+    assert progress(store) == {"cs.CV 2025-05": (60, 10, 0)}
+
+
+def test_a_spurious_no_results_first_page_is_asked_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("zero", when=lambda seen: seen.start == 0)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 0, 5, 10]
+    assert store.count_papers() == 13
+
+
+def test_a_category_with_no_papers_is_confirmed_once_then_complete(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock, categories=["q-bio.NC"])
+    assert [s.start for s in server.api_requests] == [0, 0]
+    assert progress(store) == {"q-bio.NC 2025-05": (0, 0, 1)}
+
+
+def test_error_feed_is_reported_with_arxivs_message(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("error", message="unknown category cs.XX")
+    with pytest.raises(ArxivAPIError, match="unknown category cs.XX"):
+        run(store, server, clock, categories=["cs.XX"])
+
+
+# -- failures and resuming ------------------------------------------------------------
+
+
+def test_giving_up_keeps_every_received_page_and_says_so(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
+    with pytest.raises(FetchError) as err:
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing after 3 tries (last: HTTP 503); "
+        "10 papers already stored; run again later to resume"
+    )
+    assert store.count_papers() == 10
+    assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
+
+
+def test_interrupted_backfill_resumes_at_the_next_offset(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
+    with pytest.raises(FetchError):
+        run(store, server, clock, categories=["cs.CV", "cs.CL"], max_retries=2)
+    server.seen.clear()
+    summary = run(store, server, clock, categories=["cs.CV", "cs.CL"], max_retries=2)
+    assert [(s.query[:9], s.start) for s in server.api_requests] == [
+        ("cat:cs.CV", 10),
+        ("cat:cs.CL", 0),
+    ]
+    assert summary.counts.new == 3 + 3
+    assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
+
+
+def test_second_run_of_a_complete_month_makes_no_request(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock)
+    server.seen.clear()
+    clock.advance(3600)
+    summary = run(store, server, clock)
+    assert server.api_requests == []
+    assert [c.status for c in summary.categories] == ["up to date"] * 3
+
+
+def test_complete_month_checked_later_costs_one_small_request_per_category(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock)
+    server.seen.clear()
+    clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
+    summary = run(store, server, clock)
+    assert [(s.start, s.max_results) for s in server.api_requests] == [(0, 1)] * 3
+    assert [c.status for c in summary.categories] == ["unchanged"] * 3
+    assert summary.counts.new == 0
+
+
+def test_new_papers_in_a_checked_month_are_fetched_from_where_it_stopped(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock, categories=["cs.CL"])
+    server.papers.append(
+        {
+            "id": "2505.00130",
+            "version": 1,
+            "submitted": "2025-05-31T12:00:00Z",
+            "categories": ["cs.CL"],
+            "title": "A Late Synthetic Paper",
+            "abstract": "Invented.",
+            "authors": ["Late Author"],
+            "comment": "",
+        }
+    )
+    server.seen.clear()
+    clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
+    summary = run(store, server, clock, categories=["cs.CL"])
+    assert [(s.start, s.max_results) for s in server.api_requests] == [(0, 1), (3, 5)]
+    assert summary.counts.new == 1
+    assert progress(store) == {"cs.CL 2025-05": (4, 4, 1)}
+
+
+def test_category_month_above_the_api_limit_is_fetched_day_by_day(
+    server: ArxivTestServer, clock: FakeClock, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backfill, "API_QUERY_LIMIT", 10)
+    run(store, server, clock, categories=["cs.CV"])
+    assert store.count_papers() == 13
+    day_queries = [s.query for s in server.api_requests[1:]]
+    assert len(set(day_queries)) == 31
+    assert day_queries[0] == "cat:cs.CV AND submittedDate:[202505010000 TO 202505012359]"
+    assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
+    assert progress(store)["cs.CV 2025-05-31"] == (1, 1, 1)
+
+
+def test_no_network_fails_with_one_line_and_few_waits(clock: FakeClock, store: Store) -> None:
+    port = unused_port()
+    config = ArxivConfig(api_url=f"http://127.0.0.1:{port}/api/query", categories=["cs.CV"])
+    client = ArxivClient(config, sleep=clock.sleep, clock=clock, timeout=0.2)
+    with pytest.raises(UnreachableError) as err:
+        fetch_month(store, config, "2025-05", client=client)
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith(
+        f"cannot reach arXiv API at http://127.0.0.1:{port}/api/query ("
+    )
+    assert sum(clock.sleeps) <= 30
+
+
+def test_shared_fixtures_run_a_default_client_without_real_waits(
+    arxiv_server: ArxivTestServer,  # noqa: F811
+    no_arxiv_waits: FakeClock,  # noqa: F811
+    store: Store,
+) -> None:
+    # What a CLI test does: only the endpoint is configured, fetch_month makes its client.
+    config = ArxivConfig(api_url=arxiv_server.api_url, categories=["cs.CV"], page_size=5)
+    fetch_month(store, config, "2025-05")
+    assert store.count_papers() == 13
+    assert no_arxiv_waits.sleeps == [3.0, 3.0]
+
+
+# -- progress reporting ----------------------------------------------------------------
+
+
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
+
+    def start(self, label: str, total: int | None) -> None:
+        self.events.append(("start", label, total))
+
+    def update(self, label: str, done: int, total: int | None) -> None:
+        self.events.append(("update", label, done, total))
+
+    def finish(self, label: str, done: int, total: int | None, note: str = "") -> None:
+        self.events.append(("finish", label, done, total, note))
+
+
+def test_backfill_reports_papers_so_far_per_category(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    reporter = RecordingReporter()
+    cfg = fast_arxiv_config(server, categories=["cs.CV"])
+    fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock), reporter=reporter)
+    assert reporter.events == [
+        ("start", "cs.CV 2025-05", None),
+        ("update", "cs.CV 2025-05", 5, 13),
+        ("update", "cs.CV 2025-05", 10, 13),
+        ("update", "cs.CV 2025-05", 13, 13),
+        ("finish", "cs.CV 2025-05", 13, 13, "fetched"),
+    ]
+
+
+def test_reporter_redraws_one_bar_line_on_a_terminal() -> None:
+    out = io.StringIO()
+    reporter = StreamReporter(out, tty=True, width=10)
+    reporter.start("cs.CV 2025-05", 20)
+    reporter.update("cs.CV 2025-05", 10, 20)
+    reporter.finish("cs.CV 2025-05", 20, 20)
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
+    assert "\rcs.CV 2025-05 [#####.....]  50% 10/20 papers" in text
+
+
+def test_reporter_writes_plain_lines_when_not_a_terminal() -> None:
+    out = io.StringIO()  # StringIO.isatty() is False, as for cron
+    reporter = StreamReporter(out)
+    reporter.start("cs.CV 2025-05", None)
+    reporter.update("cs.CV 2025-05", 5, 13)
+    reporter.finish("cs.CV 2025-05", 13, 13, "fetched")
+    assert out.getvalue() == (
+        "cs.CV 2025-05: fetching\n"
+        "cs.CV 2025-05: 5/13 papers\n"
+        "cs.CV 2025-05: done, 13/13 papers (fetched)\n"
+    )

@@ -1,0 +1,278 @@
+"""ArxivClient: pacing, retries, Retry-After, timeouts and error reporting.
+
+Every test talks to a real HTTP server on 127.0.0.1 (tests/arxiv_server.py); waits go
+to a fake clock, so the requested sleeps are asserted instead of slept.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import arxiv
+import pytest
+
+from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
+from trenddigest.errors import ArxivAPIError, FetchError
+from trenddigest.sources.client import (
+    ArxivClient,
+    RetriesExhaustedError,
+    UnreachableError,
+)
+
+QUERY = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
+
+
+@pytest.fixture
+def server() -> Iterator[ArxivTestServer]:
+    with ArxivTestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_client(server: ArxivTestServer, clock: FakeClock, **config: object) -> ArxivClient:
+    return ArxivClient(
+        fast_arxiv_config(server, **config), sleep=clock.sleep, clock=clock, wall_clock=clock.time
+    )
+
+
+def search(query: str = QUERY) -> arxiv.Search:
+    return arxiv.Search(
+        query=query,
+        sort_by=arxiv.SortCriterion.SubmittedDate,
+        sort_order=arxiv.SortOrder.Ascending,
+    )
+
+
+# -- the happy path ----------------------------------------------------------------
+
+
+def test_fetches_and_parses_one_page(server: ArxivTestServer, clock: FakeClock) -> None:
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert page.total_results == 13
+    assert [p.id for p in page.papers][:2] == ["2505.00101", "2505.00103"]
+
+
+def test_requests_are_spaced_by_delay_seconds(server: ArxivTestServer, clock: FakeClock) -> None:
+    client = make_client(server, clock)
+    for start in (0, 5, 10):
+        client.fetch_api_page(search(), start, 5)
+    assert clock.sleeps == [3.0, 3.0]
+
+
+def test_spacing_counts_time_already_passed(server: ArxivTestServer, clock: FakeClock) -> None:
+    client = make_client(server, clock)
+    client.fetch_api_page(search(), 0, 5)
+    clock.advance(2.0)
+    client.fetch_api_page(search(), 5, 5)
+    assert clock.sleeps == [pytest.approx(1.0)]
+
+
+def test_sends_the_configured_user_agent(server: ArxivTestServer, clock: FakeClock) -> None:
+    make_client(server, clock, user_agent="digest-bot/1.0 (mailto:me@example.org)").fetch_api_page(
+        search(), 0, 5
+    )
+    assert server.seen[0].headers["User-Agent"] == "digest-bot/1.0 (mailto:me@example.org)"
+
+
+def test_search_url_is_the_one_the_arxiv_package_builds(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    reference = arxiv.Client()
+    reference.query_url_format = server.api_url + "?{}"
+    ours = make_client(server, clock).search_url(search(), 2000, 1000)
+    assert ours == reference._format_url(search(), 2000, 1000)
+
+
+def test_sends_search_paging_and_ascending_submission_order(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    make_client(server, clock).fetch_api_page(search(), 10, 1000)
+    params = server.seen[0].params
+    assert params["search_query"] == QUERY
+    assert (params["start"], params["max_results"]) == ("10", "1000")
+    assert (params["sortBy"], params["sortOrder"]) == ("submittedDate", "ascending")
+
+
+def test_uses_one_connection_at_a_time(server: ArxivTestServer, clock: FakeClock) -> None:
+    client = make_client(server, clock)
+    for start in (0, 5, 10):
+        client.fetch_api_page(search(), start, 5)
+    assert server.max_open_connections == 1
+
+
+# -- retried faults ----------------------------------------------------------------
+
+
+def test_503_with_retry_after_seconds_waits_that_long(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "10"})
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert clock.sleeps == [10.0]
+
+
+def test_retry_after_as_http_date_is_honoured(server: ArxivTestServer, clock: FakeClock) -> None:
+    when = datetime.fromtimestamp(clock.time() + 42, UTC)
+    server.fail("status", status=503, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [pytest.approx(42.0)]
+
+
+def test_retry_after_is_capped_by_max_backoff(server: ArxivTestServer, clock: FakeClock) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "86400"})
+    make_client(server, clock, max_backoff_seconds=120.0).fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [120.0]
+
+
+def test_short_retry_after_still_keeps_three_seconds_between_requests(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "1"})
+    make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_429_without_retry_after_backs_off_exponentially(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", times=3, status=429)
+    make_client(server, clock, backoff_seconds=10.0).fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [10.0, 20.0, 40.0]
+
+
+def test_timeout_is_retried(server: ArxivTestServer, clock: FakeClock) -> None:
+    server.fail("delay", delay=0.6)
+    page = make_client(server, clock, timeout_seconds=0.2).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 2
+    assert clock.sleeps == [10.0]
+
+
+def test_connection_reset_is_retried(server: ArxivTestServer, clock: FakeClock) -> None:
+    server.fail("reset")
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 2
+
+
+def test_body_shorter_than_content_length_is_retried(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("truncate")
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 2
+
+
+def test_body_cut_off_by_closed_connection_is_retried(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("truncate-unframed")
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 2
+
+
+# -- failures reported ---------------------------------------------------------------
+
+
+def test_malformed_body_is_retried_then_reported(server: ArxivTestServer, clock: FakeClock) -> None:
+    server.fail("garbage", times=3)
+    with pytest.raises(RetriesExhaustedError) as err:
+        make_client(server, clock, max_retries=2).fetch_api_page(search(), 0, 5)
+    assert "kept failing after 3 tries (last: malformed response" in str(err.value)
+    assert len(server.api_requests) == 3
+
+
+def test_gives_up_after_max_retries_with_one_clear_line(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", times=6, status=503)
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock, max_retries=5).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing after 6 tries (last: HTTP 503)"
+    )
+    assert len(server.api_requests) == 6
+
+
+def test_error_feed_raises_arxiv_api_error_with_arxivs_message(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("error", message="max_results must be less than or equal to 2000")
+    with pytest.raises(ArxivAPIError, match="max_results must be less than or equal to 2000"):
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(server.api_requests) == 1
+
+
+def test_other_http_errors_are_not_retried(server: ArxivTestServer, clock: FakeClock) -> None:
+    server.fail("status", status=404)
+    with pytest.raises(FetchError, match="answered HTTP 404"):
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(server.api_requests) == 1
+
+
+def test_connection_refused_fails_fast_with_one_clear_line(clock: FakeClock) -> None:
+    from trenddigest.config import ArxivConfig
+
+    url = f"http://127.0.0.1:{unused_port()}/api/query"
+    client = ArxivClient(
+        ArxivConfig(api_url=url, max_retries=5), sleep=clock.sleep, clock=clock, timeout=0.2
+    )
+    with pytest.raises(UnreachableError) as err:
+        client.fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"cannot reach arXiv API at {url} (connection refused): check the network or set "
+        "[arxiv] api_url; use --offline or --from FILE to work without arXiv"
+    )
+    assert clock.sleeps == [10.0, 20.0]  # two retries, not max_retries: ~30 s in real life
+
+
+def test_name_resolution_failure_is_reported_as_unreachable(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trenddigest.config import ArxivConfig
+
+    real = socket.getaddrinfo
+
+    def no_dns(host: object, *args: object, **kwargs: object) -> object:
+        if host == "export.arxiv.example":
+            raise socket.gaierror(-2, "Name or service not known")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    client = ArxivClient(
+        ArxivConfig(api_url="http://export.arxiv.example/api/query"),
+        sleep=clock.sleep,
+        clock=clock,
+        timeout=0.2,
+    )
+    with pytest.raises(
+        UnreachableError,
+        match=r"^cannot reach arXiv API at "
+        r"http://export.arxiv.example/api/query \(name resolution failed\)",
+    ):
+        client.fetch_api_page(search(), 0, 5)
+    assert len(clock.sleeps) == 2
+
+
+# -- listing feeds ------------------------------------------------------------------
+
+
+def test_feed_request_sends_validators_and_returns_304(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00101", "type": "new"}])
+    client = make_client(server, clock)
+    first = client.fetch_feed(server.feed_url + "cs.CV")
+    again = client.fetch_feed(server.feed_url + "cs.CV", etag=first.headers["ETag"])
+    assert (first.status, again.status, again.not_modified) == (200, 304, True)
+    assert server.feed_requests[1].headers["If-None-Match"] == first.headers["ETag"]

@@ -1,0 +1,305 @@
+"""Delivering to git: committing the digest, pushing, and the README index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from trenddigest.config import GitConfig
+from trenddigest.deliver import (
+    INDEX_END,
+    INDEX_START,
+    IndexEntry,
+    commit_digest,
+    deliver_to_git,
+    index_entries_for_pattern,
+    index_entry_from_json,
+    render_index,
+    update_readme_index,
+)
+from trenddigest.errors import DeliveryError
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Git with a known identity and none of the developer's own configuration."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Digest Bot")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "bot@example.org")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# My reading\n")
+    git(root, "add", "README.md")
+    git(root, "commit", "-q", "-m", "start")
+    return root
+
+
+def write_digest(repo: Path, month: str = "2025-05", text: str = "# Digest\n") -> Path:
+    path = repo / "digests" / month[:4] / f"{month}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def write_sidecar(md_path: Path, month: str, picks: list[tuple[str, str]]) -> Path:
+    data = {
+        "month": month,
+        "top_picks": [{"id": i, "title": t} for i, t in picks],
+        "categories": [{"name": "Detection", "papers": []}],
+    }
+    path = md_path.with_suffix(".json")
+    path.write_text(json.dumps(data))
+    return path
+
+
+# -- commit -----------------------------------------------------------------------------
+
+
+def test_commit_adds_the_digest_with_a_digest_message(repo: Path) -> None:
+    digest = write_digest(repo)
+    commit = commit_digest([digest], "2025-05")
+    assert commit == git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "digests/2025/2025-05.md"
+    ]
+
+
+def test_commit_finds_the_repository_from_the_digest_folder_not_the_cwd(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    commit_digest([write_digest(repo)], "2025-05")
+    assert git(repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
+
+
+def test_unchanged_digest_is_not_an_error_and_makes_no_commit(repo: Path) -> None:
+    digest = write_digest(repo)
+    commit_digest([digest], "2025-05")
+    head = git(repo, "rev-parse", "HEAD")
+    assert commit_digest([digest], "2025-05") is None
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_commit_refuses_when_other_changes_are_staged(repo: Path) -> None:
+    (repo / "notes.txt").write_text("half-finished work\n")
+    git(repo, "add", "notes.txt")
+    with pytest.raises(DeliveryError, match=r"other changes are already staged .*\(notes\.txt\)"):
+        commit_digest([write_digest(repo)], "2025-05")
+    assert git(repo, "log", "-1", "--format=%s").strip() == "start"
+    assert "notes.txt" in git(repo, "diff", "--cached", "--name-only")
+
+
+def test_unstaged_edits_elsewhere_stay_out_of_the_commit(repo: Path) -> None:
+    (repo / "README.md").write_text("# My reading, edited\n")
+    commit_digest([write_digest(repo)], "2025-05")
+    assert "README.md" not in git(repo, "show", "--name-only", "--format=", "HEAD")
+    assert git(repo, "status", "--porcelain").strip() == "M README.md"
+
+
+def test_commit_outside_a_git_repository_says_so_in_one_line(tmp_path: Path) -> None:
+    digest = write_digest(tmp_path / "plain")
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([digest], "2025-05")
+    message = str(caught.value)
+    assert "is not inside a git repository" in message and "\n" not in message
+
+
+def test_commit_of_an_ignored_digest_reports_gits_reason(repo: Path) -> None:
+    (repo / ".gitignore").write_text("digests/\n")
+    with pytest.raises(DeliveryError, match=r"^git add failed in .*ignored") as caught:
+        commit_digest([write_digest(repo)], "2025-05")
+    assert "\n" not in str(caught.value)
+
+
+def test_push_sends_the_commit_to_the_remote(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    commit = commit_digest([write_digest(repo)], "2025-05", push=True)
+    assert git(remote, "rev-parse", "main").strip() == commit
+
+
+def test_failed_push_is_a_delivery_error_after_the_commit(repo: Path) -> None:
+    with pytest.raises(DeliveryError, match=r"^git push failed in .*nowhere"):
+        commit_digest([write_digest(repo)], "2025-05", push=True, remote="nowhere")
+    assert git(repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
+
+
+# -- README index ---------------------------------------------------------------------------
+
+
+def entry(repo: Path, month: str, picks: list[tuple[str, str]]) -> IndexEntry:
+    return IndexEntry(month, repo / "digests" / month[:4] / f"{month}.md", picks)
+
+
+def test_index_lists_months_newest_first_in_the_seed_style(tmp_path: Path) -> None:
+    entries = [
+        entry(tmp_path, "2024-12", [("2412.00001", "Old Paper")]),
+        entry(tmp_path, "2025-01", [("2501.00002", "New Paper"), ("2501.00003", "Another")]),
+    ]
+    assert render_index(entries, tmp_path).splitlines() == [
+        INDEX_START,
+        "<!-- Written by trenddigest from the digests; edits here are replaced. -->",
+        "",
+        "### 2025",
+        "",
+        "**January, 2025** · [full digest](digests/2025/2025-01.md)",
+        "- [New Paper](https://arxiv.org/abs/2501.00002)",
+        "- [Another](https://arxiv.org/abs/2501.00003)",
+        "",
+        "### 2024",
+        "",
+        "**December, 2024** · [full digest](digests/2024/2024-12.md)",
+        "- [Old Paper](https://arxiv.org/abs/2412.00001)",
+        INDEX_END,
+    ]
+
+
+def test_index_keeps_only_the_newest_months(tmp_path: Path) -> None:
+    entries = [entry(tmp_path, f"2025-0{n}", []) for n in range(1, 6)]
+    text = render_index(entries, tmp_path, max_months=2)
+    assert "May, 2025" in text and "April, 2025" in text and "March, 2025" not in text
+
+
+def test_index_links_are_relative_to_the_readme_and_titles_inert(tmp_path: Path) -> None:
+    digest = tmp_path / "my digests" / "2025-05.md"
+    entries = [IndexEntry("2025-05", digest, [("2505.1", "A [bracketed]\n  $x_1$ title")])]
+    text = render_index(entries, tmp_path / "docs")
+    assert "[full digest](../my%20digests/2025-05.md)" in text
+    assert r"- [A \[bracketed\] \$x\_1\$ title](https://arxiv.org/abs/2505.1)" in text
+
+
+def test_readme_without_markers_gets_a_section_appended_rest_untouched(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    original = b"# Reading list\r\n\r\nSome notes \xc3\xa9 without newline"
+    readme.write_bytes(original)
+    assert update_readme_index(readme, [entry(tmp_path, "2025-05", [("2505.00001", "T")])])
+    data = readme.read_bytes()
+    assert data.startswith(original + b"\r\n\r\n## Research Trends\r\n\r\n" + INDEX_START.encode())
+    assert data.endswith(INDEX_END.encode() + b"\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")  # the file's line endings are kept
+
+
+def test_readme_index_is_replaced_between_markers_only(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    before = "# Title\n\n## Research Trends\n\n"
+    after = "\n\n## License\n\nMIT\n"
+    readme.write_text(f"{before}{INDEX_START}\nstale hand edit\n{INDEX_END}{after}")
+    update_readme_index(readme, [entry(tmp_path, "2025-05", [("2505.00001", "Fresh")])])
+    text = readme.read_text()
+    assert text.startswith(before + INDEX_START) and text.endswith(INDEX_END + after)
+    assert "stale hand edit" not in text and "[Fresh](https://arxiv.org/abs/2505.00001)" in text
+
+
+def test_updating_the_index_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    entries = [entry(tmp_path, "2025-05", [("2505.00001", "T")])]
+    assert update_readme_index(readme, entries) is True
+    first = readme.read_bytes()
+    assert update_readme_index(readme, entries) is False
+    assert readme.read_bytes() == first
+
+
+def test_missing_readme_is_created_with_the_index(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    update_readme_index(readme, [])
+    assert readme.read_text() == (
+        f"## Research Trends\n\n{INDEX_START}\n"
+        "<!-- Written by trenddigest from the digests; edits here are replaced. -->\n\n"
+        f"_No digests yet._\n{INDEX_END}\n"
+    )
+
+
+def test_a_lone_marker_is_refused_rather_than_guessed(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n{INDEX_START}\nno end marker\n")
+    with pytest.raises(DeliveryError, match="only one of the markers"):
+        update_readme_index(readme, [])
+    assert readme.read_text() == f"# T\n{INDEX_START}\nno end marker\n"
+
+
+def test_index_entry_is_read_from_the_json_twin(tmp_path: Path) -> None:
+    md = write_digest(tmp_path)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "First"), ("2505.00002", "Second")])
+    assert index_entry_from_json(sidecar, max_picks=1) == IndexEntry(
+        "2025-05", md, [("2505.00001", "First")]
+    )
+
+
+def test_digest_without_top_picks_indexes_each_categorys_best_paper(tmp_path: Path) -> None:
+    path = tmp_path / "2025-05.json"
+    data = {
+        "month": "2025-05",
+        "top_picks": [],
+        "categories": [
+            {"name": "A", "papers": [{"id": "1", "title": "A1"}, {"id": "2", "title": "A2"}]},
+            {"name": "B", "papers": []},
+            {"name": "C", "papers": [{"id": "3", "title": "C1"}]},
+        ],
+    }
+    path.write_text(json.dumps(data))
+    assert index_entry_from_json(path).picks == [("1", "A1"), ("3", "C1")]
+
+
+def test_malformed_json_twin_is_a_delivery_error(tmp_path: Path) -> None:
+    path = tmp_path / "2025-05.json"
+    path.write_text('{"top_picks": []}')
+    with pytest.raises(DeliveryError, match="is not a trenddigest JSON digest"):
+        index_entry_from_json(path)
+
+
+def test_index_entries_are_found_through_the_output_pattern(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for month in ("2025-04", "2025-05"):
+        write_sidecar(write_digest(tmp_path, month), month, [("x", month)])
+    (tmp_path / "digests" / "2025" / "orphan.json").write_text("{}")  # no .md beside it
+    entries = index_entries_for_pattern("digests/{year}/{year}-{month}.md")
+    assert [e.month for e in entries] == ["2025-04", "2025-05"]
+    absolute = index_entries_for_pattern(str(tmp_path / "digests/{year}/{year}-{month}.md"))
+    assert [e.month for e in absolute] == ["2025-04", "2025-05"]
+
+
+def test_deliver_to_git_commits_digest_twin_and_refreshed_readme(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    deliver_to_git(GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False)
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "README.md",
+        "digests/2025/2025-05.json",
+        "digests/2025/2025-05.md",
+    ]
+    readme = (repo / "README.md").read_text()
+    assert readme.startswith("# My reading\n\n## Research Trends\n")
+    assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
+
+
+def test_updating_the_readme_keeps_its_file_mode(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# T\n")
+    readme.chmod(0o664)
+    update_readme_index(readme, [])
+    assert readme.stat().st_mode & 0o777 == 0o664

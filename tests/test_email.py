@@ -1,0 +1,331 @@
+"""Emailing the digest, checked against real SMTP servers (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from trenddigest.config import EmailConfig
+from trenddigest.deliver import email_subject, send_digest_email
+from trenddigest.errors import ConfigError, DeliveryError
+from trenddigest.models import Month
+
+DIGEST = """# Research trends, May 2025
+
+| Category | Papers |
+|---|---|
+| Detection | 12 |
+
+- [Anchor-Free Detection <with> Queries](https://arxiv.org/abs/2505.00001)
+
+```
+code block
+```
+"""
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # content is not inspected, only carried
+
+
+class Recorder:
+    """aiosmtpd handler that keeps every envelope it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        if session.authenticated:
+            self.logins.append(session.auth_data.login.decode())
+        return "250 Message accepted"
+
+    def message(self) -> EmailMessage:
+        assert len(self.envelopes) == 1
+        return email.message_from_bytes(self.envelopes[0].content, policy=default_policy)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def accept_only(login: str, password: str):
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (login, password)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+    return authenticator
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Recorder, int, dict[str, Any]]]:
+    """Start a server with the keyword arguments a test puts into the returned dict."""
+    recorder = Recorder()
+    port = free_port()
+    options: dict[str, Any] = {}
+    controllers: list[Controller] = []
+
+    def start(**kwargs: Any) -> None:
+        controller = Controller(recorder, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        controllers.append(controller)
+
+    options["start"] = start
+    yield recorder, port, options
+    for controller in controllers:
+        controller.stop()
+
+
+def config(port: int, **changes: Any) -> EmailConfig:
+    settings: dict[str, Any] = {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "sender": "digest@example.org",
+        "to": ["ana@example.org", "ben@example.org"],
+        "timeout_seconds": 5.0,
+    }
+    settings.update(changes)
+    return EmailConfig(**settings)
+
+
+def test_digest_arrives_as_plain_markdown_and_html_to_every_recipient(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    send_digest_email(config(port), "Research trends, May, 2025", DIGEST, env={})
+    envelope = recorder.envelopes[0]
+    assert envelope.mail_from == "digest@example.org"
+    assert envelope.rcpt_tos == ["ana@example.org", "ben@example.org"]
+    msg = recorder.message()
+    assert msg["Subject"] == "Research trends, May, 2025"
+    assert msg["To"] == "ana@example.org, ben@example.org"
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, html = msg.get_payload()
+    assert (
+        plain.get_content_type() == "text/plain"
+        and plain.get_content().replace("\r\n", "\n") == DIGEST
+    )
+    assert html.get_content_type() == "text/html"
+    body = html.get_content()
+    assert "<table>" in body and "<td>Detection</td>" in body
+    assert '<a href="https://arxiv.org/abs/2505.00001">' in body
+    assert "<pre><code>code block" in body
+    assert "&lt;with&gt;" in body and "<with>" not in body  # raw HTML in titles stays text
+    assert recorder.logins == []
+
+
+def test_chart_is_inline_in_the_html_part_by_content_id(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    send_digest_email(config(port), "Digest", DIGEST, png_attachment=PNG, env={})
+    plain, related = recorder.message().get_payload()
+    assert related.get_content_type() == "multipart/related"
+    html, image = related.get_payload()
+    assert image.get_content_type() == "image/png" and image.get_content() == PNG
+    cid = image["Content-ID"].strip("<>")
+    assert f'src="cid:{cid}"' in html.get_content()
+
+
+def test_subject_is_escaped_in_the_html(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    send_digest_email(config(port), "Trends <b>&</b>", DIGEST, env={})
+    html = recorder.message().get_payload()[1].get_content()
+    assert "<title>Trends &lt;b&gt;&amp;&lt;/b&gt;</title>" in html
+
+
+def test_login_uses_the_password_from_the_named_environment_variable(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"](
+        authenticator=accept_only("bot", "s3cret"), auth_require_tls=False, auth_required=True
+    )
+    cfg = config(port, username="bot", password_env="DIGEST_SMTP_PW")
+    send_digest_email(cfg, "Digest", DIGEST, env={"DIGEST_SMTP_PW": "s3cret"})
+    assert recorder.logins == ["bot"]
+
+
+def test_refused_login_is_one_clear_delivery_error(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"](
+        authenticator=accept_only("bot", "s3cret"), auth_require_tls=False, auth_required=True
+    )
+    cfg = config(port, username="bot")
+    with pytest.raises(DeliveryError) as caught:
+        send_digest_email(cfg, "Digest", DIGEST, env={"TRENDDIGEST_SMTP_PASSWORD": "wrong"})
+    message = str(caught.value)
+    assert message.startswith(f"SMTP server 127.0.0.1:{port} refused the login for bot: 535")
+    assert "\n" not in message
+    assert recorder.envelopes == []
+
+
+def test_username_without_password_in_the_environment_fails_before_connecting() -> None:
+    cfg = config(free_port(), username="bot")
+    with pytest.raises(DeliveryError, match="environment variable TRENDDIGEST_SMTP_PASSWORD"):
+        send_digest_email(cfg, "Digest", DIGEST, env={})
+
+
+def test_unreachable_server_is_a_delivery_error() -> None:
+    port = free_port()  # nothing listens there any more
+    with pytest.raises(DeliveryError, match=rf"^cannot reach SMTP server 127\.0\.0\.1:{port}: "):
+        send_digest_email(config(port), "Digest", DIGEST, env={})
+
+
+@pytest.mark.parametrize(
+    ("change", "key"), [({"host": ""}, "host"), ({"sender": ""}, "sender"), ({"to": []}, "to")]
+)
+def test_incomplete_email_settings_are_a_config_error(change: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^\[email\] {key} is empty"):
+        send_digest_email(config(25, **change), "Digest", DIGEST, env={})
+
+
+def test_subject_names_the_month() -> None:
+    assert email_subject(Month(2025, 5)) == "Research trends, May, 2025"
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+class FakeSMTP:
+    """Records how send_digest_email drives smtplib, for the TLS modes."""
+
+    calls: list[tuple[str, Any]] = []
+
+    def __init__(self, host: str, port: int, **kwargs: Any) -> None:
+        self.calls.append((type(self).__name__, kwargs.get("context")))
+
+    def __enter__(self) -> FakeSMTP:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        self.calls.append(("starttls", context))
+
+    def login(self, user: str, password: str) -> None:
+        self.calls.append(("login", user))
+
+    def send_message(self, msg: EmailMessage) -> dict:
+        self.calls.append(("send", None))
+        return {}
+
+
+class FakeSMTP_SSL(FakeSMTP):  # noqa: N801 - mirrors smtplib's name
+    pass
+
+
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        ("starttls", ["FakeSMTP", "starttls", "send"]),
+        ("ssl", ["FakeSMTP_SSL", "send"]),
+        ("none", ["FakeSMTP", "send"]),
+    ],
+)
+def test_security_setting_picks_the_smtplib_class_and_starttls(
+    monkeypatch: pytest.MonkeyPatch, security: str, expected: list[str]
+) -> None:
+    FakeSMTP.calls = []
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP_SSL)
+    send_digest_email(config(587, security=security), "Digest", DIGEST, env={})
+    assert [name for name, _ in FakeSMTP.calls] == expected
+    contexts = [ctx for name, ctx in FakeSMTP.calls if name in ("starttls", "FakeSMTP_SSL")]
+    assert all(ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname for ctx in contexts)
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl command not available to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_starttls_upgrades_before_login_against_a_real_server(
+    smtp_server, self_signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder, port, server = smtp_server
+    cert, key = self_signed
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    server["start"](
+        tls_context=server_context(cert, key),
+        require_starttls=True,
+        authenticator=accept_only("bot", "pw"),
+        auth_required=True,
+    )
+    cfg = config(port, security="starttls", username="bot")
+    send_digest_email(cfg, "Digest", DIGEST, env={"TRENDDIGEST_SMTP_PASSWORD": "pw"})
+    assert recorder.logins == ["bot"]
+
+
+def test_implicit_tls_against_a_real_server(
+    smtp_server, self_signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder, port, server = smtp_server
+    cert, key = self_signed
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server["start"](ssl_context=server_context(cert, key))
+    send_digest_email(config(port, security="ssl"), "Digest", DIGEST, env={})
+    assert len(recorder.envelopes) == 1
+
+
+def test_untrusted_certificate_is_refused(smtp_server, self_signed) -> None:
+    recorder, port, server = smtp_server
+    cert, key = self_signed
+    server["start"](ssl_context=server_context(cert, key))
+    with pytest.raises(DeliveryError, match=r"^TLS with SMTP server .* failed: .*certificate"):
+        send_digest_email(config(port, security="ssl"), "Digest", DIGEST, env={})
+    assert recorder.envelopes == []

@@ -1,0 +1,310 @@
+"""File import: format sniffing, streaming JSON Lines, rejected records, batched upserts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import tracemalloc
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from trenddigest.errors import InputError
+from trenddigest.models import Paper
+from trenddigest.sources.files import (
+    FileFormat,
+    FileSummary,
+    Parsed,
+    Rejected,
+    import_files,
+    iter_file,
+    sniff_format,
+)
+from trenddigest.store import Store, UpsertCounts
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class RecordingSink:
+    """A store stand-in that remembers each batch (one call = one transaction)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Paper]] = []
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        batch = list(papers)
+        self.batches.append(batch)
+        return UpsertCounts(new=len(batch))
+
+
+@pytest.fixture
+def store() -> Iterable[Store]:
+    with Store.open(":memory:") as s:
+        yield s
+
+
+def gzipped_copy(src: Path, dest: Path) -> Path:
+    dest.write_bytes(gzip.compress(src.read_bytes(), mtime=0))
+    return dest
+
+
+# ------------------------------------------------------------------ sniffing
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("papers.jsonl", FileFormat.JSONL),
+        ("kaggle.jsonl", FileFormat.JSONL),
+        ("api_page.xml", FileFormat.API_ATOM),
+        ("api_page_legacy.xml", FileFormat.API_ATOM),
+        ("api_error.xml", FileFormat.API_ATOM),
+        ("listing_rss.xml", FileFormat.LISTING_RSS),
+        ("listing_rss_empty.xml", FileFormat.LISTING_RSS),
+        ("listing_atom.xml", FileFormat.LISTING_ATOM),
+    ],
+)
+def test_format_is_sniffed_from_content(name: str, expected: FileFormat) -> None:
+    assert sniff_format(FIXTURES / name) is expected
+
+
+def test_unknown_format_raises_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("id,title\n2505.01001,Something\n")
+    with pytest.raises(InputError, match="notes.txt: unrecognised format; expected arXiv API"):
+        sniff_format(path)
+
+
+def test_missing_file_raises_cannot_read(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read .*absent.jsonl"):
+        list(iter_file(tmp_path / "absent.jsonl"))
+
+
+def test_gzip_is_detected_by_magic_bytes_not_extension(tmp_path: Path) -> None:
+    path = gzipped_copy(FIXTURES / "papers.jsonl", tmp_path / "papers.txt")
+    assert list(iter_file(path)) == list(iter_file(FIXTURES / "papers.jsonl"))
+
+
+def test_file_named_gz_but_not_compressed_is_read_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "plain.jsonl.gz"
+    shutil.copy(FIXTURES / "papers.jsonl", path)
+    assert len([r for r in iter_file(path) if isinstance(r, Parsed)]) == 3
+
+
+def test_gzipped_xml_is_sniffed_after_decompression(tmp_path: Path) -> None:
+    path = gzipped_copy(FIXTURES / "listing_rss.xml", tmp_path / "feed.bin")
+    assert sniff_format(path) is FileFormat.LISTING_RSS
+
+
+# --------------------------------------------------------------- JSON Lines
+
+
+def test_jsonl_bad_lines_are_rejected_with_their_line_numbers() -> None:
+    rejected = [r for r in iter_file(FIXTURES / "papers.jsonl") if isinstance(r, Rejected)]
+    assert [(r.line, r.reason.split(" (")[0]) for r in rejected] == [
+        (3, "invalid JSON"),
+        (4, "missing title"),
+    ]
+
+
+def test_rejected_record_reads_as_line_and_reason() -> None:
+    assert str(Rejected(17, "invalid JSON")) == "line 17: invalid JSON"
+
+
+def test_jsonl_good_lines_around_bad_ones_are_kept_and_blank_lines_skipped() -> None:
+    parsed = [r for r in iter_file(FIXTURES / "papers.jsonl") if isinstance(r, Parsed)]
+    assert [(r.line, r.paper.id) for r in parsed] == [
+        (1, "2505.01001"),
+        (2, "2505.01002"),
+        (6, "2506.00005"),
+    ]
+
+
+def test_jsonl_line_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "list.jsonl"
+    path.write_text('{"id": "2505.01001", "title": "T"}\n[1, 2]\n')
+    assert list(iter_file(path))[1] == Rejected(2, "not a JSON object")
+
+
+def test_jsonl_line_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"id": "2505.01001", "title": "T"}\n{"id": "2505.01002", "title": "\xe9"}\n')
+    assert list(iter_file(path))[1] == Rejected(2, "invalid JSON (not UTF-8)")
+
+
+def test_kaggle_jsonl_file_yields_three_papers_including_old_style_id() -> None:
+    records = list(iter_file(FIXTURES / "kaggle.jsonl"))
+    assert [r.paper.id for r in records if isinstance(r, Parsed)] == [
+        "2505.01001",
+        "math/0601001",
+        "0704.9999",
+    ]
+
+
+def test_truncated_gzip_raises_input_error(tmp_path: Path) -> None:
+    data = b"".join(
+        json.dumps({"id": f"2505.{i:05d}", "title": f"Paper {i}"}).encode() + b"\n"
+        for i in range(1, 5001)
+    )
+    path = tmp_path / "cut.jsonl.gz"
+    compressed = gzip.compress(data, mtime=0)
+    path.write_bytes(compressed[: len(compressed) // 2])
+    with pytest.raises(InputError, match="cannot read .*cut.jsonl.gz: .* ended"):
+        list(iter_file(path))
+
+
+def test_jsonl_is_streamed_in_constant_memory(tmp_path: Path) -> None:
+    line = json.dumps({"id": "2505.00001", "title": "T", "abstract": "x" * 4000}) + "\n"
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as fh:
+        for i in range(5_000):  # about 20 MB
+            fh.write(line.replace("00001", f"{i:05d}"))
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_file(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 5_000
+    assert peak < 4_000_000
+
+
+# ------------------------------------------------------------ XML files
+
+
+def test_api_file_records_are_numbered_by_entry() -> None:
+    records = list(iter_file(FIXTURES / "api_page.xml"))
+    assert [(type(r).__name__, r.line) for r in records] == [
+        ("Parsed", 1),
+        ("Parsed", 2),
+        ("Parsed", 3),
+        ("Rejected", 4),
+    ]
+
+
+def test_api_error_file_raises_input_error_with_arxiv_message() -> None:
+    with pytest.raises(InputError, match="incorrect id format for not-an-id"):
+        list(iter_file(FIXTURES / "api_error.xml"))
+
+
+def test_truncated_api_file_raises_input_error() -> None:
+    with pytest.raises(InputError, match="api_truncated.xml: malformed arXiv API response"):
+        list(iter_file(FIXTURES / "api_truncated.xml"))
+
+
+def test_listing_file_records_carry_their_announce_type() -> None:
+    records = list(iter_file(FIXTURES / "listing_atom.xml"))
+    assert [(r.line, r.announce_type) for r in records if isinstance(r, Parsed)] == [
+        (1, "new"),
+        (2, "replace-cross"),
+    ]
+
+
+def test_empty_weekend_feed_file_yields_nothing() -> None:
+    assert list(iter_file(FIXTURES / "listing_rss_empty.xml")) == []
+
+
+def test_truncated_listing_file_raises_input_error_naming_the_file(tmp_path: Path) -> None:
+    body = (FIXTURES / "listing_rss.xml").read_bytes()
+    path = tmp_path / "cut.xml"
+    path.write_bytes(body[: len(body) // 2])
+    with pytest.raises(InputError, match="cut.xml: malformed listing feed"):
+        list(iter_file(path))
+
+
+# ------------------------------------------------------------------ import
+
+
+def test_import_counts_new_papers_and_rejections(store: Store) -> None:
+    summary = import_files(store, [FIXTURES / "papers.jsonl"])
+    assert (summary.new, summary.updated, summary.unchanged, summary.rejected_count) == (3, 0, 0, 2)
+
+
+def test_reimporting_the_same_file_changes_nothing(store: Store) -> None:
+    import_files(store, [FIXTURES / "papers.jsonl"])
+    summary = import_files(store, [FIXTURES / "papers.jsonl"])
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 3)
+
+
+def test_import_lists_rejections_with_file_and_line(store: Store) -> None:
+    summary = import_files(store, [FIXTURES / "papers.jsonl"])
+    assert [(Path(r.file).name, r.line) for r in summary.rejected] == [
+        ("papers.jsonl", 3),
+        ("papers.jsonl", 4),
+    ]
+    assert str(summary.rejected[1]).endswith("papers.jsonl: line 4: missing title")
+
+
+def test_import_reports_per_file_and_total_counts(store: Store) -> None:
+    summary = import_files(store, [FIXTURES / "papers.jsonl", FIXTURES / "kaggle.jsonl"])
+    assert [(f.format, f.new, f.updated, f.rejected) for f in summary.files] == [
+        ("JSON Lines", 3, 0, 2),
+        ("JSON Lines", 2, 1, 0),  # 2505.01001 is in both files, v2 in the Kaggle one
+    ]
+    assert summary.describe() == "2 files: 5 new, 1 updated, 0 unchanged, 2 rejected"
+
+
+def test_import_writes_one_batch_per_batch_size() -> None:
+    sink = RecordingSink()
+    import_files(sink, [FIXTURES / "papers.jsonl", FIXTURES / "kaggle.jsonl"], batch_size=2)
+    assert [len(b) for b in sink.batches] == [2, 1, 2, 1]
+
+
+def test_import_checks_every_file_before_writing(tmp_path: Path) -> None:
+    sink = RecordingSink()
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not arXiv data\n")
+    with pytest.raises(InputError, match="unrecognised format"):
+        import_files(sink, [FIXTURES / "papers.jsonl", bad])
+    assert sink.batches == []
+
+
+def test_import_reports_progress_after_each_batch() -> None:
+    seen: list[int] = []
+
+    def progress(file_summary: FileSummary) -> None:
+        seen.append(file_summary.read)
+
+    import_files(RecordingSink(), [FIXTURES / "kaggle.jsonl"], batch_size=2, on_progress=progress)
+    assert seen == [2, 3]
+
+
+def test_import_stores_announce_date_from_listing_feed(store: Store) -> None:
+    import_files(store, [FIXTURES / "listing_rss.xml"])
+    stored = store.get_paper("2505.01001")
+    assert stored is not None and stored.announced == "2025-05-14"
+
+
+def test_report_lines_name_each_file_and_the_total(store: Store) -> None:
+    summary = import_files(store, [FIXTURES / "papers.jsonl"])
+    lines = summary.report_lines()
+    assert lines[0].endswith("papers.jsonl (JSON Lines): 3 new, 0 updated, 0 unchanged, 2 rejected")
+    assert lines[-1] == "total 1 file: 3 new, 0 updated, 0 unchanged, 2 rejected"
+
+
+# ------------------------------------------------ real data in ../shared
+
+
+@pytest.mark.shared
+def test_real_shared_jsonl_file_parses_every_record(shared_dir: Path) -> None:
+    path = (
+        shared_dir
+        / "data/arxiv/daily-arxiv-ai-enhanced/derived/papers_2025-04_to_2025-07.derived.jsonl.gz"
+    )
+    parsed = rejected = 0
+    for record in iter_file(path):
+        if isinstance(record, Parsed):
+            parsed += 1
+            assert record.paper.announced and record.paper.primary_category
+        else:
+            rejected += 1
+    assert (parsed, rejected) == (19_682, 0)
+
+
+@pytest.mark.shared
+def test_real_recorded_legacy_api_file_imports(shared_dir: Path, store: Store) -> None:
+    path = shared_dir / "data/arxiv/arxivpy-fixtures/api-xml-legacy/search_query_au_del_maestro.xml"
+    summary = import_files(store, [path])
+    assert (summary.new, summary.rejected_count) == (10, 0)

@@ -1,0 +1,115 @@
+"""The store lock: one trenddigest process per store, checked with a real second process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trenddigest.errors import LockError
+from trenddigest.lock import lock_path_for, store_lock
+
+# A second process that takes the lock, says so, and keeps it until its stdin closes.
+HOLDER = """
+import sys
+from trenddigest.lock import store_lock
+with store_lock(sys.argv[1], timeout=0):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    store = str(tmp_path / "store.sqlite3")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, store],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    yield proc, store
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+def test_lock_file_sits_next_to_the_store(tmp_path: Path) -> None:
+    assert lock_path_for(tmp_path / "td.sqlite3") == tmp_path / "td.sqlite3.lock"
+
+
+def test_in_memory_store_takes_no_lock() -> None:
+    assert lock_path_for(":memory:") is None
+    with store_lock(":memory:") as path, store_lock(":memory:", timeout=0) as again:
+        assert path is None and again is None
+
+
+def test_lock_is_free_again_after_the_block(tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    with store_lock(store, timeout=0):
+        pass
+    with store_lock(store, timeout=0) as path:
+        assert path is not None and path.is_file()
+
+
+def test_second_process_gives_up_after_the_timeout_naming_the_holder(holder) -> None:
+    proc, store = holder
+    fake = FakeTime()
+    with (
+        pytest.raises(LockError) as caught,
+        store_lock(store, timeout=10, poll_interval=0.5, sleep=fake.sleep, clock=fake.clock),
+    ):
+        pytest.fail("the lock must not be granted while another process holds it")
+    message = str(caught.value)
+    assert message == (
+        f"another trenddigest process is using the store {store} (pid {proc.pid}); "
+        "try again when it finishes"
+    )
+    assert sum(fake.sleeps) == pytest.approx(10)
+
+
+def test_waiting_process_gets_the_lock_once_the_holder_finishes(holder) -> None:
+    proc, store = holder
+    fake = FakeTime()
+
+    def sleep_while_holder_finishes(seconds: float) -> None:
+        fake.sleep(seconds)
+        release(proc)
+
+    with store_lock(store, timeout=10, sleep=sleep_while_holder_finishes, clock=fake.clock):
+        assert Path(store + ".lock").read_text().strip() == str(os.getpid())
+    assert len(fake.sleeps) == 1
+
+
+def test_lock_is_released_when_the_holder_dies(holder) -> None:
+    proc, store = holder
+    proc.kill()
+    proc.wait(timeout=10)
+    with store_lock(store, timeout=0):
+        pass

@@ -1,0 +1,524 @@
+"""Parsers: arXiv API Atom pages, listing feeds and JSON Lines records (bytes in, no I/O)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from trenddigest.errors import InputError
+from trenddigest.models import Paper
+from trenddigest.sources.parse import (
+    parse_api_page,
+    parse_jsonl_record,
+    parse_listing_feed,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def shared_record(**overrides: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": "2505.01001",
+        "title": "Synthetic Lattice Priors",
+        "authors": ["Ada Example", "Bo Placeholder"],
+        "categories": ["cs.CV", "cs.LG"],
+        "primary_category": "cs.CV",
+        "abstract": "An invented\nabstract.",
+        "comment": "12 pages",
+        "id_yymm": "2505",
+        "first_seen": "2025-05-05",
+    }
+    record.update(overrides)
+    return record
+
+
+def kaggle_record(**overrides: object) -> dict[str, object]:
+    record = json.loads((FIXTURES / "kaggle.jsonl").read_text().splitlines()[0])
+    record.update(overrides)
+    return record
+
+
+# --------------------------------------------------------------------- API pages
+
+
+def test_api_page_reads_opensearch_header() -> None:
+    page = parse_api_page(fixture_bytes("api_page.xml"))
+    assert (page.total_results, page.start_index, page.items_per_page) == (57, 0, 4)
+
+
+def test_api_page_maps_entry_to_paper() -> None:
+    paper = parse_api_page(fixture_bytes("api_page.xml")).papers[0]
+    assert paper == Paper(
+        id="2505.01001",
+        version=2,
+        title="Synthetic Lattice Priors for Sparse-View Reconstruction",
+        abstract=(
+            "We describe an invented method used only as a test fixture. It places a "
+            "lattice prior on sparse camera views & reports made-up gains where $a<b$."
+        ),
+        authors=["Ada Example", "Bo Placeholder"],
+        categories=["cs.CV", "cs.LG"],
+        primary_category="cs.CV",
+        comment="12 pages, 4 figures (synthetic)",
+        published="2025-05-02T17:59:01+00:00",
+        updated="2025-05-20T08:00:00+00:00",
+        source="api",
+    )
+
+
+def test_api_primary_category_falls_back_to_first_category() -> None:
+    paper = parse_api_page(fixture_bytes("api_page.xml")).papers[1]
+    assert paper.primary_category == "cs.CL"
+
+
+def test_api_old_style_id_is_split_from_its_version() -> None:
+    paper = parse_api_page(fixture_bytes("api_page.xml")).papers[2]
+    assert (paper.id, paper.version) == ("math/0601001", 1)
+
+
+def test_api_entry_without_published_date_is_rejected_with_reason() -> None:
+    page = parse_api_page(fixture_bytes("api_page.xml"))
+    assert page.rejected == [("http://arxiv.org/abs/2505.01004v1", "missing <published>")]
+    assert [p.id for p in page.papers] == ["2505.01001", "2505.01002", "math/0601001"]
+
+
+def test_api_unparseable_timestamp_rejects_only_that_entry() -> None:
+    body = fixture_bytes("api_page.xml").replace(
+        b"<published>2025-05-03T09:30:00Z</published>", b"<published>yesterday</published>"
+    )
+    page = parse_api_page(body)
+    assert [p.id for p in page.papers] == ["2505.01001", "math/0601001"]
+    assert [ref for ref, _ in page.rejected] == [
+        "http://arxiv.org/abs/2505.01002v1",
+        "http://arxiv.org/abs/2505.01004v1",
+    ]
+
+
+def test_api_legacy_format_parses() -> None:
+    page = parse_api_page(fixture_bytes("api_page_legacy.xml"))
+    assert (page.total_results, page.items_per_page, page.malformed) == (2, 10, False)
+    assert [(p.id, p.version, p.primary_category) for p in page.papers] == [
+        ("1205.00011", 3, "cond-mat.str-el"),
+        ("cond-mat/0607999", 1, "cond-mat.supr-con"),
+    ]
+
+
+def test_api_legacy_format_abstract_is_unwrapped() -> None:
+    paper = parse_api_page(fixture_bytes("api_page_legacy.xml")).papers[0]
+    assert paper.abstract == (
+        "A synthetic legacy-format abstract wrapped at seventy-odd columns the way the "
+        "old API wrapped it."
+    )
+
+
+def test_api_error_feed_gives_arxiv_message_and_no_papers() -> None:
+    page = parse_api_page(fixture_bytes("api_error.xml"))
+    assert page.error == "incorrect id format for not-an-id"
+    assert (page.papers, page.rejected, page.malformed) == ([], [], False)
+
+
+def test_api_truncated_body_is_malformed() -> None:
+    page = parse_api_page(fixture_bytes("api_truncated.xml"))
+    assert page.malformed
+    assert page.papers == []
+
+
+def test_api_body_cut_at_any_point_is_malformed() -> None:
+    body = fixture_bytes("api_page.xml")
+    end = body.rindex(b"</feed>")
+    not_flagged = [cut for cut in range(0, end, 23) if not parse_api_page(body[:cut]).malformed]
+    assert not_flagged == []
+
+
+def test_api_empty_body_is_malformed() -> None:
+    assert parse_api_page(b"").malformed_reason == "empty body"
+
+
+def test_api_feed_without_opensearch_header_is_malformed() -> None:
+    page = parse_api_page(fixture_bytes("listing_atom.xml"))
+    assert page.malformed
+    assert "opensearch" in (page.malformed_reason or "")
+
+
+def test_api_complete_page_with_a_stray_control_character_is_still_read() -> None:
+    body = fixture_bytes("api_page.xml").replace(b"Dana Sample", b"Dana\x0bSample")
+    page = parse_api_page(body)
+    assert not page.malformed
+    assert len(page.papers) == 3
+
+
+# ------------------------------------------------------------------ listing feeds
+
+
+def test_rss_item_maps_to_paper() -> None:
+    item = parse_listing_feed(fixture_bytes("listing_rss.xml")).papers[0]
+    assert item.paper == Paper(
+        id="2505.01001",
+        version=1,
+        title="Synthetic Lattice Priors for Sparse-View Reconstruction",
+        abstract=(
+            "We describe an invented method used only as a test fixture. It places a "
+            "lattice prior on sparse camera views & reports made-up gains where $a<b$ holds."
+        ),
+        authors=["Ada Example", "Bo Placeholder", "Chen Fixture"],
+        categories=["cs.CV", "cs.LG"],
+        primary_category="cs.CV",
+        announced="2025-05-14",
+        source="feed",
+    )
+
+
+def test_rss_announce_types_are_read() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss.xml"))
+    assert [i.announce_type for i in page.papers] == ["new", "cross", "replace", "replace-cross"]
+
+
+def test_rss_versions_come_from_the_guid() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss.xml"))
+    assert [(i.paper.id, i.paper.version) for i in page.papers] == [
+        ("2505.01001", 1),
+        ("2505.01002", 1),
+        ("2504.00003", 2),
+        ("2409.00004", 3),
+    ]
+
+
+def test_rss_replacements_do_not_claim_the_paper_was_announced_that_day() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss.xml"))
+    assert [(i.paper.announced, i.announced) for i in page.papers] == [
+        ("2025-05-14", "2025-05-14"),
+        ("2025-05-14", "2025-05-14"),
+        (None, "2025-05-14"),
+        (None, "2025-05-14"),
+    ]
+
+
+def test_rss_channel_date_and_skip_days_are_read() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss.xml"))
+    assert (page.channel_date, page.skip_days, page.is_empty) == (
+        "2025-05-14",
+        ["Saturday", "Sunday"],
+        False,
+    )
+
+
+def test_rss_abstract_keeps_latex_comparisons_verbatim() -> None:
+    # feedparser treats <description> as HTML and would eat "$k<n$ and $n>m$".
+    body = fixture_bytes("listing_rss.xml").replace(
+        b"the benchmark it names does not exist.",
+        b"we show $k&lt;n$ and $n&gt;m$ with &lt;script&gt; left as text.",
+    )
+    item = parse_listing_feed(body).papers[1]
+    assert item.paper.abstract == (
+        "This abstract is hand-written for tests; we show $k<n$ and $n>m$ with <script> "
+        "left as text."
+    )
+
+
+def test_rss_item_without_an_arxiv_id_is_rejected() -> None:
+    body = fixture_bytes("listing_rss.xml")
+    body = body.replace(b"oai:arXiv.org:2505.01002v1", b"urn:something-else")
+    body = body.replace(b"https://arxiv.org/abs/2505.01002", b"https://example.org/post")
+    page = parse_listing_feed(body)
+    assert len(page.papers) == 3
+    assert page.rejected[0][0] == "urn:something-else"
+    assert "no arXiv id" in page.rejected[0][1]
+
+
+def test_atom_listing_feed_parses() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_atom.xml"))
+    assert [(i.paper.id, i.paper.version, i.announce_type) for i in page.papers] == [
+        ("2505.01002", 1, "new"),
+        ("2503.00005", 2, "replace-cross"),
+    ]
+    assert page.channel_date == "2025-05-14"
+
+
+def test_atom_listing_abstract_has_prefix_stripped_and_entities_decoded() -> None:
+    item = parse_listing_feed(fixture_bytes("listing_atom.xml")).papers[0]
+    assert item.paper.abstract == (
+        "This abstract is hand-written for tests; it keeps $x<y$ and R&D verbatim."
+    )
+    assert item.paper.authors == ["Dana Sample", "Jo Synthetic"]
+
+
+def test_empty_weekend_feed_is_valid_and_empty() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss_empty.xml"))
+    assert (page.is_empty, page.papers, page.channel_date) == (True, [], "2025-05-17")
+    assert page.skip_days == ["Saturday", "Sunday"]
+
+
+def test_truncated_listing_feed_raises_input_error() -> None:
+    body = fixture_bytes("listing_rss.xml")
+    with pytest.raises(InputError, match="malformed listing feed"):
+        parse_listing_feed(body[: body.index(b"Imaginary Diffusion")])
+
+
+def test_listing_feed_cut_at_any_point_raises_input_error() -> None:
+    body = fixture_bytes("listing_rss.xml")
+    end = body.rindex(b"</rss>")
+    accepted = []
+    for cut in range(0, end, 31):
+        try:
+            parse_listing_feed(body[:cut])
+        except InputError:
+            continue
+        accepted.append(cut)
+    assert accepted == []
+
+
+def test_bytes_that_are_not_a_feed_raise_input_error() -> None:
+    with pytest.raises(InputError, match="malformed listing feed"):
+        parse_listing_feed(b"<html><body>Service unavailable</body></html>")
+
+
+# ------------------------------------------------------------------- JSON Lines
+
+
+def test_shared_record_maps_to_paper() -> None:
+    assert parse_jsonl_record(shared_record()) == Paper(
+        id="2505.01001",
+        title="Synthetic Lattice Priors",
+        abstract="An invented abstract.",
+        authors=["Ada Example", "Bo Placeholder"],
+        categories=["cs.CV", "cs.LG"],
+        primary_category="cs.CV",
+        comment="12 pages",
+        announced="2025-05-05",
+        source="jsonl",
+    )
+
+
+def test_shared_record_null_comment_becomes_empty() -> None:
+    assert parse_jsonl_record(shared_record(comment=None)).comment == ""
+
+
+def test_shared_record_without_primary_uses_first_category() -> None:
+    record = shared_record(primary_category=None, categories=["cs.CL", "cs.AI"])
+    assert parse_jsonl_record(record).primary_category == "cs.CL"
+
+
+def test_shared_record_author_names_are_trimmed() -> None:
+    record = shared_record(authors=[" Ada  Example", "", "Bo\nPlaceholder"])
+    assert parse_jsonl_record(record).authors == ["Ada Example", "Bo Placeholder"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Plain title",
+        "  padded title  ",
+        "wrapped\n  title",
+        "tab\tseparated",
+        "non\u00a0breaking and thin\u2009spaces",
+        "line\u2028separator",
+        "double  space",
+        "control\x1fchar",
+    ],
+)
+def test_title_whitespace_collapses_like_str_split(raw: str) -> None:
+    assert parse_jsonl_record(shared_record(title=raw)).title == " ".join(raw.split())
+
+
+def test_every_whitespace_character_collapses_to_one_space() -> None:
+    spaces = [chr(i) for i in range(0x110000) if chr(i).isspace()]
+    titles = {parse_jsonl_record(shared_record(title=f"a{c}b")).title for c in spaces}
+    assert titles == {"a b"}
+
+
+def test_kaggle_record_dates_come_from_first_and_last_version() -> None:
+    paper = parse_jsonl_record(kaggle_record())
+    assert (paper.published, paper.updated, paper.version) == (
+        "2025-05-02T17:59:01+00:00",
+        "2025-05-20T08:00:00+00:00",
+        2,
+    )
+
+
+def test_kaggle_record_maps_categories_comments_and_source() -> None:
+    paper = parse_jsonl_record(kaggle_record())
+    assert (paper.categories, paper.primary_category, paper.comment, paper.source) == (
+        ["cs.CV", "cs.LG"],
+        "cs.CV",
+        "12 pages, 4 figures",
+        "kaggle",
+    )
+
+
+def test_kaggle_authors_come_from_authors_parsed() -> None:
+    paper = parse_jsonl_record(kaggle_record())
+    assert paper.authors == ["Ada Example", "Bo Placeholder", "Chen Fixture"]
+
+
+def test_kaggle_author_string_is_split_when_authors_parsed_is_absent() -> None:
+    record = kaggle_record(authors="A. One, B. Two and C. Three")
+    del record["authors_parsed"]
+    assert parse_jsonl_record(record).authors == ["A. One", "B. Two", "C. Three"]
+
+
+def test_kaggle_old_style_id_is_kept() -> None:
+    line = (FIXTURES / "kaggle.jsonl").read_text().splitlines()[1]
+    paper = parse_jsonl_record(json.loads(line))
+    assert (paper.id, paper.month, paper.published) == (
+        "math/0601001",
+        "2006-01",
+        "2006-01-01T12:00:00+00:00",
+    )
+
+
+def test_record_without_title_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="missing title"):
+        parse_jsonl_record(shared_record(title="  "))
+
+
+def test_record_with_bad_id_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="bad id 'not-an-id'"):
+        parse_jsonl_record(shared_record(id="not-an-id"))
+
+
+def test_record_without_id_raises_value_error() -> None:
+    record = shared_record()
+    del record["id"]
+    with pytest.raises(ValueError, match="missing id"):
+        parse_jsonl_record(record)
+
+
+def test_kaggle_record_with_bad_version_date_raises_value_error() -> None:
+    record = kaggle_record(versions=[{"version": "v1", "created": "sometime in May"}])
+    with pytest.raises(ValueError, match="bad version date"):
+        parse_jsonl_record(record)
+
+
+# ------------------------------------------------ real recorded data in ../shared
+
+
+@pytest.fixture
+def arxiv_data(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "arxiv"
+
+
+def recorded_api_responses(arxiv_data: Path) -> list[tuple[str, int, str, bytes]]:
+    """(name, status, url, body bytes) for each recorded arxiv.py golden file.
+
+    The recorder stored the UTF-8 body decoded as Latin-1 ("WÃ¼bben"), so encoding
+    back to Latin-1 restores the exact bytes arXiv sent.
+    """
+    out = []
+    for path in sorted((arxiv_data / "arxivpy-fixtures" / "api-json").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        out.append(
+            (path.name, record["status_code"], record["url"], record["body"].encode("latin-1"))
+        )
+    return out
+
+
+@pytest.mark.shared
+def test_real_api_bodies_all_parse_without_losing_entries(arxiv_data: Path) -> None:
+    responses = recorded_api_responses(arxiv_data)
+    assert len(responses) == 20
+    for name, _, _, body in responses:
+        page = parse_api_page(body)
+        entries = len(re.findall(rb"<entry>", body))
+        assert not page.malformed, name
+        if page.error is None:
+            assert (len(page.papers), page.rejected) == (entries, []), name
+
+
+@pytest.mark.shared
+def test_real_api_headers_match_the_recorded_queries(arxiv_data: Path) -> None:
+    totals = set()
+    for name, status, url, body in recorded_api_responses(arxiv_data):
+        if status != 200:
+            continue
+        query = parse_qs(urlsplit(url).query)
+        page = parse_api_page(body)
+        assert page.start_index == int(query["start"][0]), name
+        assert page.items_per_page == int(query["max_results"][0]), name
+        expected = min(page.items_per_page, max(page.total_results - page.start_index, 0))
+        assert len(page.papers) == expected, name
+        if "search_query=testing" in url:
+            totals.add(page.total_results)
+    assert len(totals) == 1  # every page of one query reports the same total
+
+
+@pytest.mark.shared
+def test_real_error_feed_gives_arxiv_message(arxiv_data: Path) -> None:
+    [(status, body)] = [
+        (status, body)
+        for name, status, _, body in recorded_api_responses(arxiv_data)
+        if name.startswith("id_abc")
+    ]
+    page = parse_api_page(body)
+    assert (status, page.error, page.papers) == (400, "incorrect id format for abc", [])
+
+
+@pytest.mark.shared
+def test_real_empty_result_feeds_are_empty_not_malformed(arxiv_data: Path) -> None:
+    for name, _, _, body in recorded_api_responses(arxiv_data):
+        if name.startswith(("id_0000.0000", "id_0808.05394_s0")):
+            page = parse_api_page(body)
+            assert (page.total_results, page.papers, page.malformed, page.error) == (
+                0,
+                [],
+                False,
+                None,
+            ), name
+
+
+@pytest.mark.shared
+def test_real_old_style_ids_are_normalised(arxiv_data: Path) -> None:
+    found = {}
+    for name, _, _, body in recorded_api_responses(arxiv_data):
+        if "-ph_" in name:
+            paper = parse_api_page(body).papers[0]
+            found[paper.id] = (paper.version, paper.primary_category)
+    assert found == {"astro-ph/0601001": (1, "astro-ph"), "quant-ph/0201082": (1, "quant-ph")}
+
+
+@pytest.mark.shared
+def test_real_non_ascii_author_names_survive(arxiv_data: Path) -> None:
+    [body] = [
+        body
+        for name, _, _, body in recorded_api_responses(arxiv_data)
+        if name.startswith("id_1707.08567")
+    ]
+    assert "Dirk Wübben" in parse_api_page(body).papers[0].authors
+
+
+@pytest.mark.shared
+def test_real_legacy_format_feeds_parse(arxiv_data: Path) -> None:
+    files = sorted((arxiv_data / "arxivpy-fixtures" / "api-xml-legacy").glob("*.xml"))
+    assert len(files) == 5
+    for path in files:
+        body = path.read_bytes()
+        page = parse_api_page(body)
+        assert not page.malformed, path.name
+        assert len(page.papers) == body.count(b"<entry>") > 0, path.name
+        assert all(p.published and p.updated and p.primary_category for p in page.papers)
+
+
+@pytest.mark.shared
+def test_real_legacy_old_style_id_is_normalised(arxiv_data: Path) -> None:
+    path = arxiv_data / "arxivpy-fixtures" / "api-xml-legacy"
+    body = (path / "search_query_au_del_maestro_AND_ti_quantum_criticality.xml").read_bytes()
+    ids = [(p.id, p.version) for p in parse_api_page(body).papers]
+    assert ("cond-mat/0607501", 2) in ids
+
+
+@pytest.mark.shared
+def test_real_abs_derived_records_map_with_version_dates(arxiv_data: Path) -> None:
+    path = arxiv_data / "arxiv-browse" / "abs-0704" / "papers_0704.derived.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        papers = [parse_jsonl_record(json.loads(line)) for line in lines]
+    assert len(papers) == 1001
+    assert all(p.published and p.published <= (p.updated or "") for p in papers)
+    assert papers[0].id == "0704.0001"

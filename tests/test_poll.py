@@ -1,0 +1,197 @@
+"""poll_feeds: the daily listing feeds keep the store current.
+
+Feeds are served by tests/arxiv_server.py in arXiv's 2024+ RSS 2.0 / Atom layout,
+built from the synthetic papers; waits go to a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
+from trenddigest.config import ArxivConfig
+from trenddigest.errors import FetchError
+from trenddigest.models import Paper
+from trenddigest.sources.client import ArxivClient, UnreachableError
+from trenddigest.sources.poll import PollSummary, feed_url_for, poll_feeds
+from trenddigest.store import Store
+
+
+@pytest.fixture
+def server() -> Iterator[ArxivTestServer]:
+    with ArxivTestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open(":memory:") as st:
+        yield st
+
+
+def poll(
+    store: Store,
+    server: ArxivTestServer,
+    clock: FakeClock,
+    categories: list[str] | None = None,
+    **config: object,
+) -> PollSummary:
+    cfg = fast_arxiv_config(server, categories=categories or ["cs.CV"], **config)
+    client = ArxivClient(cfg, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
+    return poll_feeds(store, cfg, client=client)
+
+
+WEDNESDAY = "2025-05-14"
+
+
+def test_new_and_cross_listed_papers_are_stored_with_their_announce_date(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing(
+        "cs.CV",
+        WEDNESDAY,
+        [
+            {"id": "2505.00107", "type": "new"},
+            {"id": "2505.00114", "type": "cross"},
+        ],
+    )
+    summary = poll(store, server, clock)
+    assert summary.counts.new == 2
+    stored = store.get_paper("2505.00114")
+    assert stored is not None
+    assert stored.announced == WEDNESDAY
+    assert stored.title == "Lightweight Image Denoising with Learned Priors"
+    assert store.papers_for_month("2025-05", by="announced")[0].id == "2505.00107"
+
+
+def test_replacement_updates_the_stored_paper_and_never_adds_a_second(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    store.upsert_papers(
+        [
+            Paper(
+                id="2505.00107",
+                title="Old title",
+                abstract="Old abstract",
+                version=1,
+                announced="2025-05-07",
+                source="api",
+            )
+        ]
+    )
+    server.set_listing(
+        "cs.CV",
+        WEDNESDAY,
+        [
+            {"id": "2505.00107", "type": "replace", "version": 2, "abstract": "Revised abstract."},
+        ],
+    )
+    summary = poll(store, server, clock)
+    assert summary.counts.updated == 1
+    assert store.count_papers() == 1
+    paper = store.get_paper("2505.00107")
+    assert paper is not None
+    assert (paper.version, paper.abstract) == (2, "Revised abstract.")
+    assert paper.announced == "2025-05-07"  # a revision does not move the first announcement
+
+
+def test_replacement_of_a_paper_not_in_the_store_is_skipped(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing(
+        "cs.CV", WEDNESDAY, [{"id": "2505.00110", "type": "replace-cross", "version": 2}]
+    )
+    summary = poll(store, server, clock)
+    assert store.count_papers() == 0
+    assert summary.feeds[0].skipped_replacements == 1
+
+
+def test_unchanged_feed_costs_a_conditional_get_answered_304(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": "new"}])
+    poll(store, server, clock)
+    summary = poll(store, server, clock)
+    second = server.feed_requests[1].headers
+    assert "If-None-Match" in second and "If-Modified-Since" in second
+    assert [f.status for f in summary.feeds] == ["not modified"]
+    assert summary.counts.new == summary.counts.unchanged == 0
+
+
+def test_feed_state_remembers_validators_per_feed_url(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": "new"}])
+    poll(store, server, clock)
+    url, etag, modified = store.conn.execute(
+        "SELECT url, etag, last_modified FROM feed_state"
+    ).fetchone()
+    assert url == server.feed_url + "cs.CV"
+    assert etag.startswith('"') and modified == "Wed, 14 May 2025 04:00:00 GMT"
+
+
+def test_empty_weekend_feed_is_normal_and_logged_as_such(
+    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.set_listing("cs.CV", "2025-05-17", [])
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.poll"):
+        summary = poll(store, server, clock)
+    assert [f.status for f in summary.feeds] == ["empty"]
+    assert "no announcements" in caplog.text and "Saturday" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_atom_listing_feeds_are_read_too(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CL", WEDNESDAY, [{"id": "2505.00112", "type": "new"}])
+    summary = poll(store, server, clock, categories=["cs.CL"], feed_url=server.atom_feed_url)
+    assert summary.counts.new == 1
+    paper = store.get_paper("2505.00112")
+    assert paper is not None and paper.announced == WEDNESDAY
+
+
+def test_truncated_feed_is_retried(server: ArxivTestServer, clock: FakeClock, store: Store) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": "new"}])
+    server.fail("truncate-unframed", path="/rss/")
+    summary = poll(store, server, clock)
+    assert len(server.feed_requests) == 2
+    assert summary.counts.new == 1
+
+
+def test_a_failing_feed_does_not_stop_the_others(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    with pytest.raises(FetchError) as err:  # no cs.CV listing: the server answers 404
+        poll(store, server, clock, categories=["cs.CV", "cs.LG"])
+    assert str(err.value).startswith("1 of 2 arXiv feeds failed (cs.CV: arXiv at ")
+    assert store.get_paper("2505.00108") is not None
+    assert [f.status for f in err.value.summary.feeds] == ["failed", "stored"]  # type: ignore[attr-defined]
+
+
+def test_no_network_stops_the_poll_with_one_line(clock: FakeClock, store: Store) -> None:
+    port = unused_port()
+    config = ArxivConfig(feed_url=f"http://127.0.0.1:{port}/rss/", categories=["cs.CV", "cs.LG"])
+    client = ArxivClient(config, sleep=clock.sleep, clock=clock, timeout=0.2)
+    with pytest.raises(
+        UnreachableError,
+        match=rf"^cannot reach arXiv feed at "
+        rf"http://127.0.0.1:{port}/rss/cs.CV \(.*set \[arxiv\] feed_url",
+    ):
+        poll_feeds(store, config, client=client)
+    assert len(clock.sleeps) == 2  # one feed tried, not every category
+
+
+def test_feed_url_is_the_base_plus_the_category() -> None:
+    assert feed_url_for(ArxivConfig(), "cs.CV") == "https://rss.arxiv.org/rss/cs.CV"
+    mirror = ArxivConfig(feed_url="http://mirror.example/feeds/{category}.xml")
+    assert feed_url_for(mirror, "cs.CV") == "http://mirror.example/feeds/cs.CV.xml"

@@ -1,0 +1,475 @@
+"""The built-in scheduler: triggers from config, catch-up of missed digests, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import textwrap
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from trenddigest.config import Config
+from trenddigest.errors import ConfigError, FetchError
+from trenddigest.models import Month
+from trenddigest.schedule import (
+    CRONTAB_EXAMPLE,
+    DIGEST_JOB,
+    DIGEST_RETRY_JOB,
+    POLL_JOB,
+    RETRY_DELAY,
+    build_scheduler,
+    crontab_trigger,
+    crontab_weekdays,
+    install_signal_handlers,
+    last_job_run,
+    month_just_ended,
+    months_due,
+    run_due_digests,
+    run_poll,
+    run_scheduler,
+)
+from trenddigest.store import Store
+
+EASTERN = ZoneInfo("US/Eastern")
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class DigestRecorder:
+    """Stands in for the pipeline: remembers which months it was asked for."""
+
+    def __init__(self, fail_on: Month | None = None, error: Exception | None = None) -> None:
+        self.months: list[Month] = []
+        self.fail_on = fail_on
+        self.error = error or FetchError("arXiv unreachable")
+
+    def __call__(self, month: Month) -> str:
+        if month == self.fail_on:
+            raise self.error
+        self.months.append(month)
+        return f"digests/{month}.md"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> str:
+    return str(tmp_path / "store.sqlite3")
+
+
+def last_digest(store_path: str) -> str | None:
+    with Store.open(store_path) as store:
+        run = last_job_run(store, DIGEST_JOB)
+    return run.last_target if run else None
+
+
+def m(text: str) -> Month:
+    return Month.parse(text)
+
+
+# -- crontab translation ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("0-4", "sun,mon,tue,wed,thu"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("7", "sun"),
+        ("5-7", "sun,fri,sat"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("mon-fri", "mon,tue,wed,thu,fri"),
+        ("0,6", "sun,sat"),
+        ("*", "*"),
+    ],
+)
+def test_crontab_weekday_numbers_count_from_sunday(field: str, expected: str) -> None:
+    assert crontab_weekdays(field) == expected
+
+
+def test_default_poll_fires_after_each_arxiv_announcement_sunday_to_thursday() -> None:
+    trigger = crontab_trigger(Config().schedule.poll_cron, EASTERN, "poll_cron")
+    fire = datetime(2025, 5, 3, 12, 0, tzinfo=EASTERN)  # a Saturday
+    fires = []
+    for _ in range(5):
+        fire = trigger.get_next_fire_time(None, fire + timedelta(seconds=1))
+        fires.append(fire)
+    assert [f.strftime("%a %H:%M") for f in fires] == [
+        "Sun 20:30",
+        "Mon 20:30",
+        "Tue 20:30",
+        "Wed 20:30",
+        "Thu 20:30",
+    ]
+    assert all(f.tzinfo is not None and f.utcoffset() == timedelta(hours=-4) for f in fires)
+
+
+def test_default_digest_fires_on_the_first_of_each_month() -> None:
+    trigger = crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
+    fire = trigger.get_next_fire_time(None, datetime(2025, 5, 17, tzinfo=EASTERN))
+    assert fire == datetime(2025, 6, 1, 6, 0, tzinfo=EASTERN)
+
+
+@pytest.mark.parametrize("expr", ["30 20 * *", "61 20 * * *", "0 6 1 * 9", "0 6 1 * fri-mon"])
+def test_invalid_crontab_is_a_config_error_naming_the_key(expr: str) -> None:
+    with pytest.raises(ConfigError, match=r"^\[schedule\] poll_cron = .* not a valid crontab"):
+        crontab_trigger(expr, EASTERN, "poll_cron")
+
+
+def test_unknown_timezone_is_a_config_error(store_path: str) -> None:
+    config = Config()
+    config.schedule.timezone = "Mars/Olympus"
+    with pytest.raises(ConfigError, match="'Mars/Olympus' is not a known time zone"):
+        build_scheduler(config, store_path, DigestRecorder(), lambda: None)
+
+
+# -- what is due ------------------------------------------------------------------------
+
+
+def test_month_just_ended_is_taken_in_the_schedule_timezone() -> None:
+    # 03:00 UTC on June 1st is still May 31st in New York.
+    now = datetime(2025, 6, 1, 3, 0, tzinfo=UTC)
+    assert month_just_ended(now, EASTERN) == m("2025-04")
+    assert month_just_ended(now, UTC) == m("2025-05")
+
+
+def test_nothing_is_due_when_the_month_just_ended_is_done() -> None:
+    assert months_due(m("2025-05"), m("2025-05")) == []
+
+
+def test_first_ever_run_is_due_for_the_month_just_ended_only() -> None:
+    assert months_due(None, m("2025-05")) == [m("2025-05")]
+
+
+def test_missed_months_are_due_oldest_first_across_a_year_end() -> None:
+    assert months_due(m("2024-11"), m("2025-02")) == [m("2024-12"), m("2025-01"), m("2025-02")]
+
+
+def test_catch_up_is_capped_to_the_most_recent_months() -> None:
+    assert months_due(m("2020-01"), m("2025-05"), limit=2) == [m("2025-04"), m("2025-05")]
+
+
+# -- running the jobs with a fake clock ------------------------------------------------
+
+
+def test_digest_job_records_the_month_it_produced(store_path: str) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    assert run_due_digests(store_path, digest, clock=clock, tz=EASTERN) == [m("2025-05")]
+    assert digest.months == [m("2025-05")]
+    with Store.open(store_path) as store:
+        run = last_job_run(store, DIGEST_JOB)
+    assert run is not None
+    assert (run.last_target, run.last_success, run.detail) == (
+        "2025-05",
+        "2025-06-01T10:00:00+00:00",
+        "digests/2025-05.md",
+    )
+
+
+def test_second_fire_in_the_same_month_does_nothing(store_path: str) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    clock.now = datetime(2025, 6, 20, tzinfo=UTC)
+    assert run_due_digests(store_path, digest, clock=clock, tz=EASTERN) == []
+    assert digest.months == [m("2025-05")]
+
+
+def test_machine_off_on_the_first_catches_up_missed_months_oldest_first(store_path: str) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # February done
+    clock.now = datetime(2025, 6, 9, 8, 0, tzinfo=UTC)  # off from March 1st to June 9th
+    assert run_due_digests(store_path, digest, clock=clock, tz=EASTERN) == [
+        m("2025-03"),
+        m("2025-04"),
+        m("2025-05"),
+    ]
+    assert digest.months == [m("2025-02"), m("2025-03"), m("2025-04"), m("2025-05")]
+    assert last_digest(store_path) == "2025-05"
+
+
+def test_failed_month_keeps_earlier_months_and_is_retried_first(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)
+    clock.now = datetime(2025, 6, 2, tzinfo=UTC)
+    failing = DigestRecorder(fail_on=m("2025-04"))
+    with pytest.raises(FetchError):
+        run_due_digests(store_path, failing, clock=clock, tz=EASTERN)
+    assert failing.months == [m("2025-03")]
+    assert last_digest(store_path) == "2025-03"
+    healthy = DigestRecorder()
+    run_due_digests(store_path, healthy, clock=clock, tz=EASTERN)
+    assert healthy.months == [m("2025-04"), m("2025-05")]
+
+
+def test_poll_records_its_last_success(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 5, 6, 0, 45, tzinfo=UTC))
+    assert run_poll(store_path, lambda: "412 new papers", clock=clock) == "412 new papers"
+    with Store.open(store_path) as store:
+        run = last_job_run(store, POLL_JOB)
+    assert run is not None
+    assert (run.last_success, run.last_target, run.detail) == (
+        "2025-05-06T00:45:00+00:00",
+        "2025-05-06",
+        "412 new papers",
+    )
+
+
+def test_failed_poll_records_nothing(store_path: str) -> None:
+    def poll() -> None:
+        raise FetchError("feed unreachable")
+
+    with pytest.raises(FetchError):
+        run_poll(store_path, poll)
+    with Store.open(store_path) as store:
+        assert last_job_run(store, POLL_JOB) is None
+
+
+# -- the scheduler ----------------------------------------------------------------------
+
+
+def test_scheduler_has_both_jobs_with_the_configured_policy(store_path: str) -> None:
+    config = Config()
+    config.schedule.misfire_grace_seconds = 1234
+    config.schedule.digest_cron = "0 7 2 * *"
+    scheduler = build_scheduler(
+        config, store_path, DigestRecorder(), lambda: None, scheduler_class=BackgroundScheduler
+    )
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {POLL_JOB, DIGEST_JOB}
+    for job in jobs.values():
+        assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 1234)
+    assert str(jobs[DIGEST_JOB].trigger.timezone) == "US/Eastern"
+    after = datetime(2025, 5, 17, tzinfo=EASTERN)
+    assert jobs[DIGEST_JOB].trigger.get_next_fire_time(None, after) == datetime(
+        2025, 6, 2, 7, 0, tzinfo=EASTERN
+    )
+    # Saturday May 17th -> Sunday 18th, 20:30 (crontab's 0 is Sunday).
+    assert jobs[POLL_JOB].trigger.get_next_fire_time(None, after) == datetime(
+        2025, 5, 18, 20, 30, tzinfo=EASTERN
+    )
+
+
+def test_digest_job_also_runs_at_start_to_catch_up(store_path: str) -> None:
+    scheduler = build_scheduler(
+        Config(), store_path, DigestRecorder(), lambda: None, scheduler_class=BackgroundScheduler
+    )
+    first_run = scheduler.get_job(DIGEST_JOB).next_run_time
+    assert abs(first_run - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_scheduled_digest_job_produces_due_months(store_path: str) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        digest,
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    scheduler.get_job(DIGEST_JOB).func()
+    assert digest.months == [m("2025-05")]
+
+
+def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        DigestRecorder(fail_on=m("2025-05")),
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    scheduler.get_job(DIGEST_JOB).func()  # logs the error, does not raise
+    retry = scheduler.get_job(DIGEST_RETRY_JOB)
+    assert retry is not None
+    assert retry.trigger.run_date == clock.now + RETRY_DELAY
+    assert last_digest(store_path) is None
+
+
+def test_digest_job_does_not_retry_a_configuration_problem(store_path: str) -> None:
+    digest = DigestRecorder(fail_on=m("2025-05"), error=ConfigError("bad categories file"))
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        digest,
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is None
+
+
+def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: str) -> None:
+    def poll() -> None:
+        raise FetchError("feed unreachable")
+
+    scheduler = build_scheduler(
+        Config(), store_path, DigestRecorder(), poll, scheduler_class=BackgroundScheduler
+    )
+    scheduler.get_job(POLL_JOB).func()
+    with Store.open(store_path) as store:
+        assert last_job_run(store, POLL_JOB) is None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_the_scheduler_down_and_restores_handlers(store_path: str, sig) -> None:
+    scheduler = build_scheduler(
+        Config(), store_path, DigestRecorder(), lambda: None, scheduler_class=BackgroundScheduler
+    )
+    before = signal.getsignal(sig)
+    scheduler.start(paused=True)
+    restore = install_signal_handlers(scheduler)
+    try:
+        os.kill(os.getpid(), sig)
+        assert scheduler.state == STATE_STOPPED
+        assert signal.getsignal(sig) is before
+    finally:
+        restore()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+
+def test_foreground_scheduler_catches_up_at_start_and_stops_on_sigterm(store_path: str) -> None:
+    """End to end: the real blocking loop, stopped by SIGTERM sent from the first job."""
+    digested: list[Month] = []
+
+    def run_digest(month: Month) -> None:
+        digested.append(month)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    scheduler = build_scheduler(Config(), store_path, run_digest, lambda: None)
+    assert isinstance(scheduler, BlockingScheduler)
+    before = signal.getsignal(signal.SIGTERM)
+    watchdog = threading.Timer(30, lambda: os.kill(os.getpid(), signal.SIGINT))
+    watchdog.start()  # only fires if the test is broken
+    try:
+        run_scheduler(scheduler)
+    finally:
+        watchdog.cancel()
+    assert scheduler.state == STATE_STOPPED
+    assert digested == [month_just_ended(datetime.now(UTC), EASTERN)]
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# -- ready-made schedules: GitHub Actions and cron ----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "monthly-digest.yml"
+
+
+def run_with_stub_trenddigest(script: str, tmp_path: Path, **env: str) -> list[str]:
+    """Run a shell snippet with a fake ``trenddigest`` on PATH; the arguments it got."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "trenddigest"
+    stub.write_text('#!/bin/sh\nfor a in "$@"; do printf \'%s\\n\' "$a"; done > "$ARGS_FILE"\n')
+    stub.chmod(0o755)
+    args_file = tmp_path / "args.txt"
+    full_env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "ARGS_FILE": str(args_file),
+        "TZ": "UTC",
+        **env,
+    }
+    subprocess.run(["sh", "-c", script], env=full_env, cwd=tmp_path, check=True, timeout=30)
+    return args_file.read_text().splitlines()
+
+
+def parse_cli(args: list[str]):
+    cli = pytest.importorskip("trenddigest.cli")
+    return cli.build_parser().parse_args(args)
+
+
+def month_before_now() -> str:
+    return str(month_just_ended(datetime.now(UTC), UTC))
+
+
+@pytest.fixture(scope="module")
+def gnu_date() -> None:
+    probe = subprocess.run(["date", "-d", "2025-05-01 -1 month", "+%Y-%m"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("needs GNU date (as on GitHub's ubuntu runners and Linux cron)")
+
+
+def workflow_run_script(text: str) -> str:
+    """The last ``run: |`` block of the workflow (the digest step), dedented."""
+    lines = text.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.strip() == "run: |")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    block = []
+    for line in lines[start + 1 :]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
+def test_workflow_runs_on_the_first_of_the_month_and_by_hand() -> None:
+    text = WORKFLOW.read_text()
+    assert "\non:\n  schedule:\n    # " in text
+    assert '- cron: "0 6 1 * *"' in text
+    assert "\n  workflow_dispatch:\n" in text
+
+
+def test_workflow_may_push_and_installs_the_project_on_python_3_11() -> None:
+    text = WORKFLOW.read_text()
+    assert "permissions:\n  contents: write\n" in text
+    assert 'python-version: "3.11"' in text
+    assert "run: pip install .\n" in text
+    assert 'git config user.name "github-actions[bot]"' in text
+    assert "actions/cache" not in text  # no store carried over: a fresh backfill each month
+
+
+def test_workflow_script_builds_last_month_with_commit_and_push(tmp_path: Path, gnu_date) -> None:
+    script = workflow_run_script(WORKFLOW.read_text())
+    args = run_with_stub_trenddigest(script, tmp_path, MONTH_INPUT="")
+    assert args == ["run", "--month", month_before_now(), "--commit", "--push"]
+    parsed = parse_cli(args)
+    assert (parsed.month, parsed.commit, parsed.push) == (month_before_now(), True, True)
+
+
+def test_workflow_script_takes_the_month_given_by_hand(tmp_path: Path, gnu_date) -> None:
+    script = workflow_run_script(WORKFLOW.read_text())
+    args = run_with_stub_trenddigest(script, tmp_path, MONTH_INPUT="2025-05")
+    assert args[:3] == ["run", "--month", "2025-05"]
+
+
+def test_crontab_example_runs_last_months_digest_on_the_first(tmp_path: Path, gnu_date) -> None:
+    path_line, entry = CRONTAB_EXAMPLE.splitlines()
+    assert path_line.startswith("PATH=")
+    fields = entry.split(None, 5)
+    assert fields[:5] == ["15", "6", "1", "*", "*"]
+    # What cron does with the command: unescape % and hand it to /bin/sh.
+    command = fields[5].replace("\\%", "%").replace("/path/to/digest-repo", str(tmp_path))
+    args = run_with_stub_trenddigest(command, tmp_path)
+    assert args == ["run", "--month", month_before_now(), "--commit", "--push"]
+    parse_cli(args)
+
+
+def test_readme_shows_the_tested_crontab_example() -> None:
+    readme = ROOT / "README.md"
+    if not readme.is_file() or "Running it unattended" not in readme.read_text():
+        pytest.skip("README has no 'Running it unattended' section yet")
+    text = readme.read_text()
+    for line in CRONTAB_EXAMPLE.splitlines():
+        assert line in text
