@@ -309,6 +309,18 @@ def test_new_papers_in_a_checked_month_are_fetched_from_where_it_stopped(
     assert progress(store) == {"cs.CL 2025-05": (4, 4, 1)}
 
 
+def test_a_shrunken_total_reads_the_category_again_from_the_start(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock, categories=["cs.CL"])
+    server.papers = [p for p in server.papers if p["id"] != "2505.00105"]  # withdrawn
+    server.seen.clear()
+    clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
+    run(store, server, clock, categories=["cs.CL"])
+    assert [(s.start, s.max_results) for s in server.api_requests] == [(0, 1), (0, 5)]
+    assert progress(store) == {"cs.CL 2025-05": (2, 2, 1)}
+
+
 def test_category_month_above_the_api_limit_is_fetched_day_by_day(
     server: ArxivTestServer, clock: FakeClock, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -371,12 +383,22 @@ def test_backfill_reports_papers_so_far_per_category(
     cfg = fast_arxiv_config(server, categories=["cs.CV"])
     fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock), reporter=reporter)
     assert reporter.events == [
-        ("start", "cs.CV 2025-05", None),
+        ("start", "cs.CV 2025-05", 13),
         ("update", "cs.CV 2025-05", 5, 13),
         ("update", "cs.CV 2025-05", 10, 13),
         ("update", "cs.CV 2025-05", 13, 13),
         ("finish", "cs.CV 2025-05", 13, 13, "fetched"),
     ]
+
+
+def test_an_up_to_date_category_reports_only_its_outcome(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    cfg = fast_arxiv_config(server, categories=["cs.CL"])
+    fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock))
+    reporter = RecordingReporter()
+    fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock), reporter=reporter)
+    assert reporter.events == [("finish", "cs.CL 2025-05", 3, 3, "up to date")]
 
 
 def test_reporter_redraws_one_bar_line_on_a_terminal() -> None:
@@ -399,5 +421,5 @@ def test_reporter_writes_plain_lines_when_not_a_terminal() -> None:
     assert out.getvalue() == (
         "cs.CV 2025-05: fetching\n"
         "cs.CV 2025-05: 5/13 papers\n"
-        "cs.CV 2025-05: done, 13/13 papers (fetched)\n"
+        "cs.CV 2025-05: 13/13 papers (fetched)\n"
     )

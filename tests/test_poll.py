@@ -173,7 +173,11 @@ def test_a_failing_feed_does_not_stop_the_others(
     server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
     with pytest.raises(FetchError) as err:  # no cs.CV listing: the server answers 404
         poll(store, server, clock, categories=["cs.CV", "cs.LG"])
-    assert str(err.value).startswith("1 of 2 arXiv feeds failed (cs.CV: arXiv at ")
+    assert str(err.value) == (
+        f"1 of 2 arXiv feeds failed: cs.CV (first error: arXiv feed at {server.feed_url}cs.CV "
+        "answered HTTP 404 Not Found: check [arxiv] feed_url and the category names); "
+        "the other feeds were stored"
+    )
     assert store.get_paper("2505.00108") is not None
     assert [f.status for f in err.value.summary.feeds] == ["failed", "stored"]  # type: ignore[attr-defined]
 

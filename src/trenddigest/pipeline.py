@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .categories import Category, load_categories
+from .categories import Category, find_categories_file, load_categories
 from .config import Config
 from .errors import DeliveryError, InputError
 from .models import Month
@@ -51,8 +51,9 @@ class RunResult:
 
 
 def effective_categories(config: Config) -> list[Category]:
+    """``--categories`` / ``[digest] categories_file``, else ./config/, else the packaged file."""
     path = config.digest.categories_file or None
-    return load_categories(Path(path) if path else None)
+    return load_categories(find_categories_file(Path(path) if path else None))
 
 
 def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> list[str]:

@@ -91,4 +91,4 @@ class StreamReporter:
             self.stream.flush()
             self._drawn = 0
         else:
-            self._line(f"{label}: done, {_count(done, total)} papers{suffix}")
+            self._line(f"{label}: {_count(done, total)} papers{suffix}")

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
 import logging
 import re
 import sqlite3
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -208,15 +210,20 @@ def _cache_put(store: Store, key: str, fingerprint: str, value: bytes) -> None:
         log.warning("could not cache %s in %s: %s", key, store.path, exc)
 
 
-def _ranker_code_hash() -> str:
-    """Cached counts are only valid for the ranker code that produced them."""
+@functools.cache
+def _code_hash(module: Any) -> str:
+    """Cached values are only valid for the code that produced them."""
     try:
-        source = inspect.getsource(rank_module)
+        source = inspect.getsource(module)
     except (OSError, TypeError):  # pragma: no cover - frozen or source-less installs
         from . import __version__
 
         source = str(__version__)
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
+def _own_code_hash() -> str:
+    return str(_code_hash(sys.modules[__name__]))
 
 
 def _digest(payload: Any) -> str:
@@ -234,7 +241,7 @@ def ranking_fingerprint(
             "categories": [dataclasses.asdict(c) for c in categories],
             "settings": dataclasses.asdict(settings) if settings is not None else None,
             "min_score": min_score,
-            "ranker": _ranker_code_hash(),
+            "ranker": _code_hash(rank_module),
         }
     )
 
@@ -487,7 +494,7 @@ def month_term_counts(
 ) -> TermCounts:
     """A month's term document frequencies, from the cache or counted and cached."""
     key = f"termdf:{by}:{month}"
-    fingerprint = f"{store.month_fingerprint(month, by)}|terms-{CACHE_VERSION}"
+    fingerprint = f"{store.month_fingerprint(month, by)}|terms-{_own_code_hash()}"
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
         return TermCounts.from_bytes(cached)
@@ -920,14 +927,19 @@ def build_trends_section(
 
 
 def _partial_note(partial: list[str], coverage: _Coverage, options: TrendOptions) -> str:
-    """Name the partial months left out, the largest three by name."""
-    largest = sorted(partial, key=lambda m: (-coverage.totals[m], m))
-    named = ", ".join(f"{m} ({coverage.totals[m]:,})" for m in sorted(largest[:3]))
-    more = f" and {len(partial) - 3} more" if len(partial) > 3 else ""
+    """Name the partial months left out; months of a few stray papers are only counted."""
+    named = [m for m in partial if coverage.totals[m] >= _STRAY_PAPERS]
+    stray = len(partial) - len(named)
+    parts = [f"{m} ({coverage.totals[m]:,} papers)" for m in named]
+    if stray:
+        parts.append(f"{stray} month{'s' if stray > 1 else ''} with only a few stray papers")
     return (
-        f"Months with under {options.partial_ratio:.0%} of the busiest month's papers are "
-        f"partial and left out of the comparisons: {named}{more}."
+        f"Left out of the comparisons as partial (under {options.partial_ratio:.0%} of the "
+        f"busiest month's papers): {', '.join(parts)}."
     )
+
+
+_STRAY_PAPERS = 10
 
 
 def _baseline(span: int, months: list[MonthCounts]) -> Baseline:
@@ -945,9 +957,8 @@ def _cached_emerging(
 ) -> list[EmergingTopic]:
     key = f"emerging:{by}:{month}"
     ids = _digest(sorted(p.id for p in unmatched))
-    fingerprint = (
-        f"{store.month_fingerprint(month, by)}|{setup}|{ids}|{_digest(dataclasses.asdict(options))}"
-    )
+    settings = _digest([dataclasses.asdict(options), _own_code_hash()])
+    fingerprint = f"{store.month_fingerprint(month, by)}|{setup}|{ids}|{settings}"
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
         return _topics_from_json(cached)

@@ -63,6 +63,7 @@ class CategoryFetch:
     requests: int = 0
     status: str = ""
     counts: UpsertCounts = field(default_factory=UpsertCounts)
+    started: bool = field(default=False, repr=False)  # progress shown for it yet
 
 
 @dataclass
@@ -305,6 +306,11 @@ class _Backfill:
         while True:
             page = self._page(window, received, size, fetch)
             reported = page.total_results
+            if not fetch.started:
+                # Only once arXiv has answered: a run that cannot reach it prints
+                # nothing but its one-line error.
+                fetch.started = True
+                self.reporter.start(label, base + max(reported, received))
             if window.splittable and reported > API_QUERY_LIMIT:
                 raise _TooManyResults(reported)
             consumed = len(page.papers) + len(page.rejected)
@@ -400,7 +406,6 @@ class _Backfill:
         label = f"{category} {month}"
         whole = _Window(category, str(month), month_query(category, month), splittable=True)
         recorded = _load_progress(self.store, category, whole.key)
-        self.reporter.start(label, recorded.total if recorded else None)
         try:
             if recorded is not None and (recorded.total or 0) > API_QUERY_LIMIT:
                 result = self._by_day(whole, month, fetch, label, recorded)
@@ -410,7 +415,8 @@ class _Backfill:
                 except _TooManyResults as too_many:
                     result = self._by_day(whole, month, fetch, label, None, too_many.total)
         except BaseException:
-            self.reporter.finish(label, fetch.received, fetch.total, "interrupted")
+            if fetch.started:
+                self.reporter.finish(label, fetch.received, fetch.total, "interrupted")
             raise
         fetch.total, fetch.received = result.total, result.received
         fetch.status = fetch.status or "fetched"

@@ -234,7 +234,7 @@ class ArxivClient:
         budget = self.config.max_retries
         failures = 0
         while True:
-            failure = self._attempt(url, headers, check)
+            failure = self._attempt(url, headers, check, what, setting)
             if isinstance(failure, HttpResult):
                 return failure
             failures += 1
@@ -255,7 +255,9 @@ class ArxivClient:
                     last=failure.reason,
                 )
             wait = self._backoff(failures, failure.retry_after)
-            log.warning(
+            # INFO, not WARNING: retries are routine with arXiv, and if they run out the
+            # error says so in one line; -v shows each one.
+            log.info(
                 "%s: %s; retry %d of %d in %.0f s", endpoint, failure.reason, failures, budget, wait
             )
             if wait > 0:
@@ -266,6 +268,8 @@ class ArxivClient:
         url: str,
         headers: Mapping[str, str] | None,
         check: Callable[[HttpResult], str | None] | None,
+        what: str,
+        setting: str,
     ) -> HttpResult | _Failure:
         self._wait_turn()
         self.requests_made += 1
@@ -291,9 +295,10 @@ class ArxivClient:
         if status == 304 or status == 400:
             return result
         if not 200 <= status < 300:
+            answer = f"HTTP {status} {resp.reason or ''}".rstrip()
             raise FetchError(
-                f"arXiv at {endpoint_of(url)} answered HTTP {status} {resp.reason or ''}".rstrip()
-                + ": check [arxiv] api_url / feed_url and the category names"
+                f"{what} at {endpoint_of(url)} answered {answer}: check [arxiv] {setting} "
+                "and the category names"
             )
         problem = check(result) if check else None
         return _Failure(problem) if problem else result

@@ -207,10 +207,12 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
         if own_client:
             client.close()
     if summary.failed:
-        names = "; ".join(f"{f.category}: {f.error}" for f in summary.failed)
+        failed = summary.failed
+        names = ", ".join(f.category for f in failed)
+        others = "the other feeds were stored" if len(failed) < len(summary.feeds) else "none read"
         error = FetchError(
-            f"{len(summary.failed)} of {len(summary.feeds)} arXiv feeds failed ({names}); "
-            "the other feeds were stored"
+            f"{len(failed)} of {len(summary.feeds)} arXiv feeds failed: {names} "
+            f"(first error: {failed[0].error}); {others}"
         )
         error.summary = summary  # type: ignore[attr-defined]
         raise error
