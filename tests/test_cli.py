@@ -258,3 +258,21 @@ def test_python_dash_m_runs_without_traceback_on_error(workdir):
         "trenddigest: error: invalid month 'May': use YYYY-MM with a month from 01 to 12, "
         "e.g. 2025-05\n"
     )
+
+
+def test_trends_command_writes_a_report_for_a_range(workdir, capsys):
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=8, seed=3))
+    imported(capsys)
+    run_cli(capsys, "import", "june.jsonl")
+    code, out, _ = run_cli(
+        capsys, "trends", "--from", "2025-05", "--to", "2025-06", "--categories", "cats.toml"
+    )
+    report = workdir / "digests" / "trends-2025-05-to-2025-06.md"
+    assert code == 0 and f"wrote {report.relative_to(workdir)}" in out
+    text = report.read_text()
+    assert "2025-05" in text and "2025-06" in text and "xychart-beta" in text
+
+
+def test_trends_with_a_reversed_range_is_one_line(workdir, capsys):
+    code, _, err = run_cli(capsys, "trends", "--from", "2025-06", "--to", "2025-05")
+    assert code == 2 and err.count("\n") == 1

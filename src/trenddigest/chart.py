@@ -122,14 +122,15 @@ def render_png(
             "(install it with: pip install 'trenddigest[plot]')"
         )
         return None
-    style = {
-        "font.family": "DejaVu Sans",
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "path.simplify": True,
-    }
-    with matplotlib.rc_context(style):
+    with matplotlib.rc_context(
+        {
+            "font.family": "DejaVu Sans",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "text.parse_math": False,  # a "$" in a category name is text, not TeX
+        }
+    ):
         fig = Figure(figsize=(8, 4.5), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()

@@ -118,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_schedule)
 
+    p = sub.add_parser(
+        "trends", parents=[common], help="write a standalone trend report for a range of months"
+    )
+    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
+    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
+    p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
+    p.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="default: digests/trends-FROM-to-TO.md (a PNG chart beside it)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print to standard output")
+    p.set_defaults(handler=cmd_trends)
+
     p = sub.add_parser("categories", parents=[common], help="list or import curated categories")
     csub = p.add_subparsers(
         dest="categories_command", required=True, metavar="ACTION", parser_class=_Parser
@@ -297,6 +312,41 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     # The scheduler logs each job's outcome; show them even without -v.
     logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
     run_scheduler(build_scheduler(config, path, run_digest, poll))
+    return 0
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    from .chart import write_png
+    from .pipeline import effective_categories
+    from .render import write_atomic
+    from .trends import build_trend_report, render_trend_report
+
+    start, end = _month(args.start), _month(args.end)
+    config = _load(args, digest={"categories_file": args.categories})
+    with _open_store(config) as store:
+        report = build_trend_report(
+            store,
+            effective_categories(config),
+            config.rank,
+            start,
+            end,
+            by=config.digest.by,
+            min_score=config.digest.threshold,
+        )
+    tdir = config.digest.templates_dir or None
+    if args.dry_run:
+        sys.stdout.write(render_trend_report(report, templates_dir=tdir))
+        return 0
+    path = args.output or Path("digests") / f"trends-{start}-to-{end}.md"
+    png = write_png(report.volume, path.with_suffix(".png"), report.chart_title)
+    text = render_trend_report(
+        report,
+        templates_dir=tdir,
+        chart="both" if png else "mermaid",
+        png_src=png.name if png else None,
+    )
+    write_atomic(path, text)
+    print(f"wrote {path}" + (f" and {png}" if png else ""))
     return 0
 
 

@@ -48,6 +48,7 @@ class RunResult:
     text: str
     written: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    trends: Any = None
 
 
 def effective_categories(config: Config) -> list[Category]:
@@ -72,8 +73,13 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
     return notes
 
 
-def build_month_digest(store: Store, config: Config, month: Month) -> Digest:
-    """Rank the stored month and assemble everything its page shows."""
+def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Digest, Any]:
+    """Rank the stored month, add its trends, and assemble everything its page shows.
+
+    Returns the digest and the trends section (the email needs its chart).
+    """
+    from .trends import TrendOptions, build_trends_section, render_trends_section, section_to_json
+
     by = config.digest.by
     papers = store.papers_for_month(month, by=by)
     if not papers:
@@ -88,24 +94,41 @@ def build_month_digest(store: Store, config: Config, month: Month) -> Digest:
     log.info(
         "%s: ranked %d papers, %d matched no category", month, ranking.considered, ranking.unmatched
     )
-    return build_digest(
+    section = build_trends_section(
+        store,
+        categories,
+        config.rank,
+        month,
+        ranking=ranking,
+        papers=papers,
+        by=by,
+        min_score=config.digest.threshold,
+        options=TrendOptions(top_picks=config.digest.top_picks),
+    )
+    digest = build_digest(
         month,
         ranking,
         {c.name: c.description for c in categories},
         top=config.digest.papers_per_category,
         by=by,
         arxiv_categories=config.arxiv.categories,
+        top_picks=section.top_picks,
+        trends_markdown=render_trends_section(
+            section, templates_dir=config.digest.templates_dir or None
+        ),
     )
+    digest.extra["trends"] = section_to_json(section)
+    return digest, section
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
     notes = fill_month(store, config, opts, **fetch_kwargs)
-    digest = build_month_digest(store, config, opts.month)
+    digest, section = build_month_digest(store, config, opts.month)
     markdown_path = output_path(config.digest.output, opts.month)
     json_path = output_path(config.digest.output, opts.month, "json")
     json_text = render_json(digest)
     text = json_text if opts.fmt == "json" else render_markdown(digest, config.digest.templates_dir)
-    result = RunResult(digest=digest, text=text, notes=notes)
+    result = RunResult(digest=digest, text=text, notes=notes, trends=section)
     if opts.dry_run:
         return result
     if opts.fmt == "json":
@@ -139,17 +162,10 @@ def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
         except DeliveryError as exc:
             failures.append(exc)
     if opts.email:
-        markdown_text = (
-            result.text
-            if opts.fmt == "markdown"
-            else render_markdown(result.digest, config.digest.templates_dir)
-        )
         try:
+            markdown_text, png = email_body(config, result)
             send_digest_email(
-                config.email,
-                email_subject(opts.month),
-                markdown_text,
-                png_attachment=result.digest.chart_png,
+                config.email, email_subject(opts.month), markdown_text, png_attachment=png
             )
             result.notes.append(f"emailed to {', '.join(config.email.to)}")
         except DeliveryError as exc:
@@ -171,3 +187,21 @@ def category_counts(
     papers = store.papers_for_month(month, by=config.digest.by)
     ranking = rank_papers(papers, categories, config.rank, min_score=config.digest.threshold)
     return month, [(c.name, len(ranking.by_category[c.name]), c) for c in categories]
+
+
+def email_body(config: Config, result: RunResult) -> tuple[str, bytes | None]:
+    """The digest for email: the chart as a PNG instead of a Mermaid block."""
+    import dataclasses
+
+    from .chart import render_png
+    from .trends import render_trends_section
+
+    section = result.trends
+    digest = dataclasses.replace(
+        result.digest,
+        trends_markdown=render_trends_section(
+            section, templates_dir=config.digest.templates_dir or None, chart="none"
+        ),
+    )
+    text = render_markdown(digest, config.digest.templates_dir)
+    return text, render_png(section.volume, section.chart_title)

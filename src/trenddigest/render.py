@@ -64,7 +64,6 @@ class Digest:
     sections: list[tuple[str, str, int, list[RankedPaper]]]  # name, description, total, top
     top_picks: list[RankedPaper] = field(default_factory=list)
     trends_markdown: str = ""
-    chart_png: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -37,20 +37,28 @@ import re
 import sqlite3
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    CountVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 
 from . import rank as rank_module
 from .categories import Category, Exemplar, Keyword, category_to_toml
 from .chart import VolumeSeries, legend_markdown, mermaid_xychart
 from .config import RankConfig
+from .errors import InputError
 from .models import Month, Paper
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
@@ -58,7 +66,8 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "trends.md.j2"
-# Bump when the meaning of a cached value changes (analyzer, counting rules, topics).
+# Bump when cached category counts change meaning.  (Term and topic caches are keyed by
+# this module's code, category counts by the ranker's code: those follow on their own.)
 CACHE_VERSION = "1"
 
 # --------------------------------------------------------------------------- options
@@ -100,11 +109,38 @@ _STOP_WORDS = frozenset(ENGLISH_STOP_WORDS | {"https", "http", "www", "com", "or
 # Words that say a paper is a paper, not what it is about.  Topic names skip terms
 # made of them; rising terms do not need this (boilerplate does not rise).
 _BOILERPLATE = frozenset(
-    ["propose", "proposed", "proposes", "novel", "approach", "approaches", "method", "methods", "paper", "results", "result", "demonstrate", "demonstrates", "experiments", "experimental", "extensive", "existing", "state", "art", "outperforms", "outperform", "achieves", "achieve", "achieving", "significantly", "significant", "code", "available", "publicly", "furthermore", "however", "address", "introduce", "introduces", "present", "presents", "leverage", "leverages", "leveraging", "various", "superior", "show", "shows", "work", "effectively"]
+    """propose proposed proposes novel approach approaches method methods paper results
+    result demonstrate demonstrates experiments experimental extensive existing state art
+    outperforms outperform achieves achieve achieving significantly significant code
+    available publicly furthermore however address introduce introduces present presents
+    leverage leverages leveraging various superior show shows work effectively""".split()  # noqa: SIM905
 )
 _GENERIC = frozenset(
-    ["model", "models", "data", "learning", "framework", "performance", "task", "tasks", "dataset", "datasets", "benchmark", "benchmarks", "based", "using", "use", "used", "new", "study", "effective", "improve", "improves", "improved", "key", "challenges", "challenge", "large", "high", "information", "training", "method", "different"]
+    """model models data learning framework performance task tasks dataset datasets
+    benchmark benchmarks based using use used new study effective improve improves improved
+    key challenges challenge large high information training method different""".split()  # noqa: SIM905
 )
+
+
+# token -> whether it is a word of a term; tokens repeat so much that remembering the
+# answer halves tokenizing time.  Bounded so a long-running scheduler does not grow it.
+_WORD_MEMO: dict[str, bool] = {}
+_WORD_MEMO_LIMIT = 500_000
+
+
+def _is_word(token: str) -> bool:
+    ok = _WORD_MEMO.get(token)
+    if ok is None:
+        ok = (
+            len(token) > 1
+            and token not in _STOP_WORDS
+            and not token.isdigit()
+            and bool(token.strip("_"))
+        )
+        if len(_WORD_MEMO) >= _WORD_MEMO_LIMIT:
+            _WORD_MEMO.clear()
+        _WORD_MEMO[token] = ok
+    return ok
 
 
 def _term_stream(text: str) -> list[str]:
@@ -114,14 +150,15 @@ def _term_stream(text: str) -> list[str]:
     such words next to each other with nothing but spaces, hyphens or slashes between.
     """
     out: list[str] = []
+    append = out.append
     prev: str | None = None
     for token in _TOKEN.findall(text.lower()):
-        if len(token) < 2 or token in _STOP_WORDS or token.isdigit() or token == "_" * len(token):
+        if not _is_word(token):
             prev = None
             continue
-        out.append(token)
+        append(token)
         if prev is not None:
-            out.append(f"{prev} {token}")
+            append(f"{prev} {token}")
         prev = token
     return out
 
@@ -131,18 +168,12 @@ def document_terms(text: str) -> set[str]:
     return set(_term_stream(text))
 
 
-def _topic_stream(text: str) -> list[str]:
-    """:func:`_term_stream` without boilerplate, for naming clusters."""
-    kept = []
-    for term in _term_stream(text):
-        words = term.split(" ")
-        if len(words) == 1:
-            if term in _BOILERPLATE or term in _GENERIC:
-                continue
-        elif any(w in _BOILERPLATE for w in words) or all(w in _GENERIC for w in words):
-            continue
-        kept.append(term)
-    return kept
+def _is_topical(term: str) -> bool:
+    """False for boilerplate ("propose", "state art") and generic words ("model")."""
+    words = term.split(" ")
+    if len(words) == 1:
+        return term not in _BOILERPLATE and term not in _GENERIC
+    return not any(w in _BOILERPLATE for w in words) and not all(w in _GENERIC for w in words)
 
 
 @dataclass
@@ -155,12 +186,15 @@ class TermCounts:
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper]) -> TermCounts:
-        counts: dict[str, int] = {}
+        return cls.from_streams(_term_stream(paper_text(p)) for p in papers)
+
+    @classmethod
+    def from_streams(cls, streams: Iterable[list[str]]) -> TermCounts:
+        counts: Counter[str] = Counter()
         n = 0
-        for paper in papers:
+        for stream in streams:
             n += 1
-            for term in document_terms(paper_text(paper)):
-                counts[term] = counts.get(term, 0) + 1
+            counts.update(set(stream))
         terms = sorted(counts)
         return cls(n, terms, [counts[t] for t in terms])
 
@@ -345,7 +379,9 @@ class RisingTerm:
 
     @property
     def baseline_rate(self) -> float:
-        return 1000.0 * self.baseline_support / self.baseline_papers if self.baseline_papers else 0.0
+        if not self.baseline_papers:
+            return 0.0
+        return 1000.0 * self.baseline_support / self.baseline_papers
 
 
 @dataclass(frozen=True)
@@ -381,6 +417,8 @@ class TrendsSection:
     volume: VolumeSeries
     notes: list[str] = field(default_factory=list)
     options: TrendOptions = DEFAULT_OPTIONS
+    # The month's ranking the section was built from (not rendered; for callers/tests).
+    ranking: Ranking | None = field(default=None, repr=False, compare=False)
 
     @property
     def chart_title(self) -> str:
@@ -489,8 +527,30 @@ def month_category_counts(
     return counts
 
 
+class _Streams:
+    """Each paper's term stream, tokenized on first use and shared by the analyses."""
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self.papers = papers
+        self._streams: dict[str, list[str]] = {}
+
+    def of(self, paper: Paper) -> list[str]:
+        stream = self._streams.get(paper.id)
+        if stream is None:
+            stream = self._streams[paper.id] = _term_stream(paper_text(paper))
+        return stream
+
+    def all(self) -> Iterable[list[str]]:
+        return (self.of(p) for p in self.papers)
+
+
 def month_term_counts(
-    store: Store, month: Month | str, *, by: str = "submitted", papers: list[Paper] | None = None
+    store: Store,
+    month: Month | str,
+    *,
+    by: str = "submitted",
+    papers: list[Paper] | None = None,
+    streams: _Streams | None = None,
 ) -> TermCounts:
     """A month's term document frequencies, from the cache or counted and cached."""
     key = f"termdf:{by}:{month}"
@@ -498,9 +558,9 @@ def month_term_counts(
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
         return TermCounts.from_bytes(cached)
-    if papers is None:
-        papers = store.papers_for_month(month, by=by)
-    counts = TermCounts.from_papers(papers)
+    if streams is None:
+        streams = _Streams(papers if papers is not None else store.papers_for_month(month, by=by))
+    counts = TermCounts.from_streams(streams.all())
     _cache_put(store, key, fingerprint, counts.to_bytes())
     return counts
 
@@ -628,6 +688,13 @@ def unmatched_papers(papers: Sequence[Paper], ranking: Ranking) -> list[Paper]:
     return [p for p in papers if p.id not in placed]
 
 
+_TOPIC_FEATURES = 3000
+
+
+def _identity(terms: list[str]) -> list[str]:
+    return terms
+
+
 def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str]:
     """The best ``limit`` terms of a topic, phrases preferred, without repeats.
 
@@ -670,8 +737,12 @@ def _surface_form(term: str, texts: Iterable[str]) -> str:
 
 
 def _candidate_category(
-    name: str, terms: list[str], weights: list[float], examples: Sequence[ExamplePaper],
-    size: int, month: str,
+    name: str,
+    terms: list[str],
+    weights: list[float],
+    examples: Sequence[ExamplePaper],
+    size: int,
+    month: str,
 ) -> Category:
     top = max(weights, default=0.0)
     keywords = [
@@ -691,6 +762,7 @@ def emerging_topics(
     month: Month | str,
     options: TrendOptions = DEFAULT_OPTIONS,
     existing: Iterable[str] = (),
+    streams: _Streams | None = None,
 ) -> list[EmergingTopic]:
     """Clusters (NMF over TF-IDF, fixed seed) of the papers that fit no category.
 
@@ -700,35 +772,42 @@ def emerging_topics(
     """
     if len(unmatched) < max(options.min_unmatched, 2):
         return []
-    docs = [paper_text(p) for p in unmatched]
-    vectorizer = TfidfVectorizer(
-        analyzer=_topic_stream, min_df=3, max_df=0.3, sublinear_tf=True, max_features=5000
-    )
+    streams = streams or _Streams(unmatched)
+    counter = CountVectorizer(analyzer=_identity, min_df=3, max_df=0.5)
     try:
-        matrix = vectorizer.fit_transform(docs)
+        counts = counter.fit_transform([streams.of(p) for p in unmatched])
     except ValueError:  # no term left after pruning
         return []
+    # Boilerplate leaves the vocabulary, not every document: far cheaper, same matrix.
+    all_terms = counter.get_feature_names_out()
+    totals = np.asarray(counts.sum(axis=0)).ravel()
+    topical = [j for j, t in enumerate(all_terms) if _is_topical(str(t))]
+    topical.sort(key=lambda j: (-totals[j], str(all_terms[j])))
+    columns = sorted(topical[:_TOPIC_FEATURES])
+    if not columns:
+        return []
+    counts = counts[:, columns]
+    vocab = [str(all_terms[j]) for j in columns]
+    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     n_topics = max(2, min(options.max_topics, len(unmatched) // options.papers_per_topic))
     n_topics = min(n_topics, matrix.shape[0], matrix.shape[1])
     if n_topics < 2:
         return []
     model = NMF(n_components=n_topics, init="nndsvda", random_state=0, max_iter=300)
-    weights = model.fit_transform(matrix)
-    vocab = vectorizer.get_feature_names_out()
-    column = {str(t): j for j, t in enumerate(vocab)}
-    # A vocabulary term is in a paper's topic terms exactly when it is in its document
-    # terms (topic terms only drop whole terms), so the matrix answers "contains".
-    present = (matrix > 0).tocsc()
+    with np.errstate(invalid="ignore"):  # sklearn's error sqrt of a rounding-negative 0
+        weights = model.fit_transform(matrix)
+    column = {t: j for j, t in enumerate(vocab)}
+    present = (counts > 0).tocsc()  # counts are per paper, so this is "paper uses term"
     strongest = weights.argmax(axis=1)
     has_topic = weights.max(axis=1) > 0
     taken = {name.casefold() for name in existing}
     topics: list[EmergingTopic] = []
     for k in range(n_topics):
-        members = [i for i in range(len(docs)) if has_topic[i] and strongest[i] == k]
+        members = [i for i in range(len(unmatched)) if has_topic[i] and strongest[i] == k]
         if len(members) < options.min_topic_size:
             continue
         order = np.argsort(-model.components_[k], kind="stable")[:40]
-        ranked = [(str(vocab[j]), float(model.components_[k, j])) for j in order]
+        ranked = [(vocab[j], float(model.components_[k, j])) for j in order]
         terms = _distinct_terms(ranked, options.topic_terms)
         if not terms:
             continue
@@ -890,12 +969,13 @@ def build_trends_section(
     rows, no_category = category_trends(current, base_3, base_12, names)
 
     term_months = [m for m in _trailing(month, options.term_window) if m in history]
-    current_terms = month_term_counts(store, month, by=by, papers=papers)
+    streams = _Streams(papers)
+    current_terms = month_term_counts(store, month, by=by, streams=streams)
     baseline_terms = [month_term_counts(store, m, by=by) for m in term_months]
     rising = rising_terms(current_terms, baseline_terms, papers, options)
 
     unmatched = unmatched_papers(papers, ranking)
-    emerging = _cached_emerging(store, month, by, setup, unmatched, names, options)
+    emerging = _cached_emerging(store, month, by, setup, unmatched, names, options, streams)
     _add_topic_growth(emerging, current_terms, baseline_terms, options)
 
     volume_months = [*[m for m in _trailing(month, 11) if m in history], str(month)]
@@ -923,6 +1003,7 @@ def build_trends_section(
         volume=volume,
         notes=notes,
         options=options,
+        ranking=ranking,
     )
 
 
@@ -954,6 +1035,7 @@ def _cached_emerging(
     unmatched: list[Paper],
     names: list[str],
     options: TrendOptions,
+    streams: _Streams,
 ) -> list[EmergingTopic]:
     key = f"emerging:{by}:{month}"
     ids = _digest(sorted(p.id for p in unmatched))
@@ -962,7 +1044,7 @@ def _cached_emerging(
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
         return _topics_from_json(cached)
-    topics = emerging_topics(unmatched, month, options, existing=names)
+    topics = emerging_topics(unmatched, month, options, existing=names, streams=streams)
     _cache_put(store, key, fingerprint, _topics_to_json(topics))
     return topics
 
@@ -1005,8 +1087,6 @@ def build_trend_report(
     month's baselines need them.
     """
     if (end.year, end.month) < (start.year, start.month):
-        from .errors import InputError
-
         raise InputError(f"--from {start} is after --to {end}; give the earlier month first")
     span = (end.year - start.year) * 12 + end.month - start.month + 1
     held = store.month_counts(by)
@@ -1056,6 +1136,74 @@ def _count_of(section: TrendsSection, name: str) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- json
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def section_to_json(section: TrendsSection) -> dict[str, Any]:
+    """The section as plain JSON data (for the digest's JSON twin); stable key order."""
+
+    def category(row: CategoryTrend) -> dict[str, Any]:
+        return {
+            "name": row.name,
+            "count": row.count,
+            "share": _num(row.share),
+            "share_3": _num(row.share_3),
+            "change_3": _num(row.change_3),
+            "share_12": _num(row.share_12),
+            "change_12": _num(row.change_12),
+        }
+
+    def examples(items: Iterable[ExamplePaper]) -> list[dict[str, str]]:
+        return [{"id": e.id, "title": e.title, "abs_url": e.abs_url} for e in items]
+
+    return {
+        "month": str(section.month),
+        "by": section.by,
+        "papers": section.papers,
+        "unmatched": section.unmatched,
+        "baselines": {
+            "3": list(section.baseline_3.months),
+            "12": list(section.baseline_12.months),
+            "terms": list(section.term_baseline.months),
+        },
+        "categories": [category(r) for r in [*section.categories, section.no_category]],
+        "rising_terms": [
+            {
+                "term": r.term,
+                "support": r.support,
+                "papers": r.papers,
+                "baseline_support": r.baseline_support,
+                "baseline_papers": r.baseline_papers,
+                "growth": _num(r.growth),
+                "examples": examples(r.examples),
+            }
+            for r in section.rising
+        ],
+        "emerging_topics": [
+            {
+                "name": t.name,
+                "terms": list(t.terms),
+                "size": t.size,
+                "growth": _num(t.growth),
+                "examples": examples(t.examples),
+                "paper_ids": list(t.paper_ids),
+                "toml": t.toml,
+            }
+            for t in section.emerging
+        ],
+        "volume": {
+            "months": section.volume.months,
+            "series": section.volume.series,
+            "totals": section.volume.totals,
+        },
+        "notes": list(section.notes),
+    }
+
+
 # --------------------------------------------------------------------------- render
 
 
@@ -1082,7 +1230,7 @@ def _per_thousand(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _environment(templates_dir: str | Path | None) -> Any:
+def _environment(templates_dir: str | Path | None) -> jinja2.Environment:
     from .render import template_environment
 
     env = template_environment(templates_dir)
@@ -1118,8 +1266,7 @@ def render_trends_section(
     ``"both"`` or ``"none"``.  Top picks are off by default because the digest page
     lists them itself.
     """
-    if chart not in {"mermaid", "png", "both", "none"}:
-        raise ValueError(f"chart must be mermaid, png, both or none, not {chart!r}")
+    _check_chart(chart)
     module = _environment(templates_dir).get_template(TEMPLATE_NAME).module
     text = module.section(  # type: ignore[attr-defined]
         section, heading_level, chart, png_src, include_top_picks, chart_series
@@ -1131,9 +1278,19 @@ def render_trend_report(
     report: TrendReport,
     *,
     templates_dir: str | Path | None = None,
+    chart: str = "mermaid",
     png_src: str | None = None,
     chart_series: int = DEFAULT_OPTIONS.chart_series,
 ) -> str:
-    """The standalone report's Markdown (the body of trends.md.j2)."""
+    """The standalone report's Markdown (the body of trends.md.j2); ``chart`` as in
+    :func:`render_trends_section`."""
+    _check_chart(chart)
     template = _environment(templates_dir).get_template(TEMPLATE_NAME)
-    return _tidy(template.render(report=report, png_src=png_src, chart_series=chart_series))
+    return _tidy(
+        template.render(report=report, chart=chart, png_src=png_src, chart_series=chart_series)
+    )
+
+
+def _check_chart(chart: str) -> None:
+    if chart not in {"mermaid", "png", "both", "none"}:
+        raise ValueError(f"chart must be mermaid, png, both or none, not {chart!r}")

@@ -1,0 +1,676 @@
+"""Research trends: category momentum, rising terms, emerging topics, top picks.
+
+Small synthetic corpora pin down each rule; the real 2025-04..07 sample in ../shared
+checks that what the report claims (supports, growth order, cluster members) matches
+counts made independently here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from trenddigest import trends
+from trenddigest.categories import Category, Keyword, loads_categories
+from trenddigest.config import RankConfig
+from trenddigest.errors import InputError
+from trenddigest.models import Month, Paper
+from trenddigest.rank import RankedPaper, Ranking
+from trenddigest.store import Store
+from trenddigest.trends import (
+    MonthCounts,
+    TermCounts,
+    TrendOptions,
+    build_trend_report,
+    build_trends_section,
+    category_trends,
+    document_terms,
+    emerging_topics,
+    example_papers,
+    month_category_counts,
+    render_trend_report,
+    render_trends_section,
+    rising_terms,
+    top_picks,
+)
+
+# --------------------------------------------------------------------------- helpers
+
+_ids: dict[str, int] = {}
+
+
+def paper(month: str, title: str, abstract: str = "", pid: str | None = None) -> Paper:
+    """A synthetic paper with the next free id of ``month`` (YYYY-MM)."""
+    if pid is None:
+        yymm = month[2:4] + month[5:7]
+        _ids[yymm] = _ids.get(yymm, 0) + 1
+        pid = f"{yymm}.{_ids[yymm]:05d}"
+    return Paper(id=pid, title=title, abstract=abstract, authors=["A. Author"])
+
+
+def filler(month: str, n: int) -> list[Paper]:
+    """Papers whose only terms ("notes", "look") every month's papers share."""
+    return [paper(month, f"Notes {i}", "We look at nothing.") for i in range(n)]
+
+
+def with_term(month: str, term: str, n: int) -> list[Paper]:
+    """Papers like :func:`filler` that also use ``term`` (as a phrase of its own)."""
+    return [paper(month, f"Notes {i}", f"We look at {term}.") for i in range(n)]
+
+
+def unrelated(month: str, n: int) -> list[Paper]:
+    return [
+        paper(month, f"An unrelated study number {i}", "Nothing to see here.") for i in range(n)
+    ]
+
+
+def counts_of(papers: list[Paper]) -> TermCounts:
+    return TermCounts.from_papers(papers)
+
+
+CATEGORIES = [
+    Category(
+        "Detection",
+        "Object detection with bounding boxes.",
+        [Keyword("object detection", 3.0), Keyword("bounding boxes")],
+        threshold=0.05,
+    ),
+    Category(
+        "Segmentation",
+        "Semantic segmentation of pixels into masks.",
+        [Keyword("semantic segmentation", 3.0), Keyword("masks")],
+        threshold=0.05,
+    ),
+]
+
+
+def detection(month: str, i: int) -> Paper:
+    return paper(month, f"Object detection trick {i}", "Object detection with bounding boxes.")
+
+
+def segmentation(month: str, i: int) -> Paper:
+    return paper(month, f"Semantic segmentation trick {i}", "Semantic segmentation masks.")
+
+
+def store_with(papers: list[Paper]) -> Store:
+    store = Store.open(":memory:")
+    store.upsert_papers(papers)
+    return store
+
+
+# --------------------------------------------------------------------------- terms
+
+
+def test_document_terms_pair_adjacent_words_across_hyphens_but_not_punctuation():
+    terms = document_terms("Vision-language models, images. The 3D scene in 2025")
+    assert {"vision language", "language models", "3d scene"} <= terms
+    assert "models images" not in terms  # a comma ends the phrase
+    assert "images 3d" not in terms  # so does a full stop (and "the" between)
+    assert not terms & {"the", "in", "2025"}  # stop words and bare numbers
+
+
+def test_term_counts_count_papers_not_occurrences():
+    counts = counts_of([paper("2025-05", "Foo foo foo"), paper("2025-05", "foo bar")])
+    assert counts.papers == 2
+    assert counts.get("foo") == 2
+    assert counts.get("foo foo") == 1
+    assert counts.get("missing") == 0
+
+
+def test_term_counts_survive_a_round_trip_through_bytes():
+    counts = counts_of([paper("2025-05", "Gaussian splatting"), paper("2025-05", "splatting")])
+    assert TermCounts.from_bytes(counts.to_bytes()) == counts
+
+
+# --------------------------------------------------------------------------- rising
+
+
+def test_smoothing_keeps_a_one_to_three_term_below_a_forty_to_120_term():
+    before = with_term("2025-04", "alphaterm", 1) + with_term("2025-04", "betaterm", 40)
+    before += filler("2025-04", 200 - len(before))
+    now = with_term("2025-05", "alphaterm", 3) + with_term("2025-05", "betaterm", 120)
+    now += filler("2025-05", 200 - len(now))
+    found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=1))
+    order = [r.term for r in found]
+    assert order.index("betaterm") < order.index("alphaterm")
+    beta = found[order.index("betaterm")]
+    assert (beta.support, beta.baseline_support) == (120, 40)
+    assert beta.growth == pytest.approx((120 + 10) / (40 + 10))
+
+
+def test_growth_compares_rates_so_a_bigger_month_alone_is_no_rise():
+    before = with_term("2025-04", "steadyterm", 20) + filler("2025-04", 80)
+    now = with_term("2025-05", "steadyterm", 40) + filler("2025-05", 160)
+    found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=1))
+    assert "steadyterm" not in [r.term for r in found]
+
+
+def test_terms_below_the_minimum_support_are_not_reported():
+    before = filler("2025-04", 100)
+    now = with_term("2025-05", "rareterm", 14) + with_term("2025-05", "okterm", 15)
+    now += filler("2025-05", 71)
+    found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=15))
+    assert [r.term for r in found] == ["okterm"]
+
+
+def test_a_word_of_a_listed_phrase_is_dropped_but_the_phrase_stays():
+    before = filler("2025-04", 100)
+    now = with_term("2025-05", "gaussian splatting", 30) + filler("2025-05", 70)
+    found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=5))
+    terms = [r.term for r in found]
+    assert "gaussian splatting" in terms
+    assert "gaussian" not in terms and "splatting" not in terms
+
+
+def test_rising_terms_are_empty_without_a_baseline_month():
+    now = with_term("2025-05", "newterm", 30) + filler("2025-05", 70)
+    assert rising_terms(counts_of(now), [], options=TrendOptions(min_support=5)) == []
+
+
+def test_rising_terms_carry_examples_from_the_month():
+    before = filler("2025-04", 50)
+    now = with_term("2025-05", "graph rewiring", 20) + filler("2025-05", 30)
+    titled = paper("2025-05", "Graph Rewiring Everywhere", "A study.")
+    now.append(titled)
+    found = rising_terms(
+        counts_of(now), [counts_of(before)], now, TrendOptions(min_support=5, term_examples=2)
+    )
+    top = next(r for r in found if r.term == "graph rewiring")
+    assert top.examples[0].id == titled.id  # a title match shows the term best
+    assert len(top.examples) == 2
+
+
+def test_example_papers_match_whole_terms_only():
+    papers = [paper("2025-05", "Transformers", "Not the word transform alone.")]
+    assert example_papers(papers, "transform", 2)[0].id == papers[0].id
+    assert example_papers(papers, "trans", 2) == ()
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def month_counts(month: str, total: int, **counts: int) -> MonthCounts:
+    return MonthCounts(month, total, counts, total - sum(counts.values()))
+
+
+def test_category_trends_compare_shares_with_the_pooled_baselines():
+    current = month_counts("2025-06", 100, A=20, B=10)
+    base = [month_counts("2025-05", 100, A=10, B=10), month_counts("2025-04", 300, A=30, B=30)]
+    rows, none = category_trends(current, base, base, ["A", "B"])
+    a = next(r for r in rows if r.name == "A")
+    assert a.share == pytest.approx(0.20)
+    assert a.share_3 == pytest.approx(40 / 400)
+    assert a.change_3 == pytest.approx(0.10)
+    assert a.avg_3 == pytest.approx(20)
+    assert [r.name for r in rows] == ["A", "B"]  # gaining most first
+    assert none.count == 70 and none.share_3 == pytest.approx(320 / 400)
+
+
+def test_category_trends_are_na_without_baseline_months():
+    rows, _ = category_trends(month_counts("2025-06", 10, A=5), [], [], ["A"])
+    assert rows[0].share_3 is None and rows[0].change_12 is None
+
+
+def three_months() -> list[Paper]:
+    papers = []
+    # No category above half a month's papers: the ranker drops terms that common.
+    plan = [("2025-04", 8, 8, 9), ("2025-05", 8, 8, 9), ("2025-06", 12, 6, 12)]
+    for month, det, seg, other in plan:
+        papers += [detection(month, i) for i in range(det)]
+        papers += [segmentation(month, i) for i in range(seg)]
+        papers += unrelated(month, other)
+    return papers
+
+
+def test_month_category_counts_are_cached_and_reused(monkeypatch):
+    store = store_with(three_months())
+    first = month_category_counts(store, "2025-04", CATEGORIES, RankConfig())
+    assert first.counts == {"Detection": 8, "Segmentation": 8}
+    assert first.total == 25 and first.unmatched == 9
+
+    def no_ranking(*args, **kwargs):
+        raise AssertionError("ranked again although the cache is valid")
+
+    monkeypatch.setattr(trends, "rank_papers", no_ranking)
+    assert month_category_counts(store, "2025-04", CATEGORIES, RankConfig()) == first
+    row = store.conn.execute("SELECT value FROM cache WHERE key = 'catcounts:submitted:2025-04'")
+    assert json.loads(row.fetchone()[0])["counts"] == first.counts
+
+
+def test_month_category_counts_are_recomputed_when_the_month_changes():
+    store = store_with(three_months())
+    month_category_counts(store, "2025-04", CATEGORIES, RankConfig())
+    store.upsert_papers([detection("2025-04", 99)])
+    again = month_category_counts(store, "2025-04", CATEGORIES, RankConfig())
+    assert again.counts["Detection"] == 9
+
+
+def test_month_category_counts_are_recomputed_when_the_categories_change():
+    store = store_with(three_months())
+    month_category_counts(store, "2025-04", CATEGORIES, RankConfig())
+    only_detection = month_category_counts(store, "2025-04", CATEGORIES[:1], RankConfig())
+    assert only_detection.counts == {"Detection": 8}
+
+
+def test_trends_section_measures_the_month_against_earlier_months():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    det = next(r for r in section.categories if r.name == "Detection")
+    assert (det.count, det.share) == (12, pytest.approx(12 / 30))
+    assert det.share_3 == pytest.approx(16 / 50)
+    assert det.change_3 == pytest.approx(12 / 30 - 16 / 50)
+    assert section.baseline_3.months == ("2025-04", "2025-05")
+    assert section.volume.months == ["2025-04", "2025-05", "2025-06"]
+    assert section.volume.series["Detection"] == [8, 8, 12]
+    assert section.categories[0].name == "Detection"  # gained most
+
+
+def test_trends_section_leaves_partial_months_out_and_says_so():
+    papers = three_months() + [detection("2025-03", 0), segmentation("2025-03", 0)]
+    store = store_with(papers)
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    assert section.baseline_3.months == ("2025-04", "2025-05")
+    assert "2025-03" not in section.volume.months
+    assert any("2025-03 (2 papers)" not in n and "stray" in n for n in section.notes)
+
+
+def test_first_month_in_the_store_renders_na_baselines():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 4))
+    text = render_trends_section(section)
+    assert "| Detection | 8 | 32.0% | n/a | n/a | n/a | n/a |" in text
+    assert "n/a: the store holds no earlier month" in text
+    assert "```mermaid" not in text  # one month is no chart
+
+
+def test_rendered_section_has_the_table_chart_terms_and_topics():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    text = render_trends_section(section, heading_level=2)
+    for heading in ("## Research trends", "### Category momentum", "### Papers per category",
+                    "### Rising terms", "### Emerging topics"):  # fmt: skip
+        assert f"\n{heading}\n" in f"\n{text}"
+    assert "| Detection | 12 | 40.0% | 32.0% | ▲ +8.0 pp |" in text
+    assert "| Segmentation | 6 | 20.0% | 32.0% | ▼ −12.0 pp |" in text
+    assert '    line "Detection" [8, 8, 12]' in text
+    assert "### Top picks" not in text  # the digest lists them itself
+
+
+def test_rendered_section_can_show_a_png_instead_of_mermaid():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    text = render_trends_section(section, chart="png", png_src="cid:trends")
+    assert "```mermaid" not in text
+    assert "](cid:trends)" in text
+
+
+def test_trend_report_covers_the_range_and_names_months_the_store_lacks():
+    store = store_with(three_months())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 3), Month(2025, 6))
+    assert report.months == ["2025-04", "2025-05", "2025-06"]
+    assert report.missing == ["2025-03"]
+    detection_row = next(r for r in report.rows if r.name == "Detection")
+    assert detection_row.counts == (8, 8, 12)
+    assert detection_row.change == pytest.approx(12 / 30 - 8 / 25)
+    text = render_trend_report(report)
+    assert text.startswith("# Research trends: March, 2025 to June, 2025\n")
+    assert "The store holds no papers for 2025-03." in text
+    assert "| Detection | 8 (32.0%) | 8 (32.0%) | 12 (40.0%) | ▲ +8.0 pp |" in text
+    assert "\n## June, 2025\n" in text and "### Top picks" in text
+
+
+def test_trend_report_rejects_a_reversed_range():
+    store = store_with(three_months())
+    with pytest.raises(InputError, match="after"):
+        build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 6), Month(2025, 4))
+
+
+def test_section_json_is_plain_data_with_the_table_and_series():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    data = json.loads(json.dumps(trends.section_to_json(section)))
+    assert data["month"] == "2025-06" and data["papers"] == 30
+    assert data["categories"][0] == {
+        "name": "Detection",
+        "count": 12,
+        "share": 0.4,
+        "share_3": 0.32,
+        "change_3": 0.08,
+        "share_12": 0.32,
+        "change_12": 0.08,
+    }
+    assert data["categories"][-1]["name"] == "No category"
+    assert data["volume"]["series"]["Detection"] == [8, 8, 12]
+
+
+# --------------------------------------------------------------------------- emerging
+
+TOPIC_SENTENCES = {
+    "quantum": [
+        "Quantum annealing solves the scheduling problem on a quantum annealer.",
+        "We embed the problem into qubits of a quantum annealer.",
+        "Quantum annealing schedules converge with fewer qubits.",
+        "Our qubit embedding lowers the energy of quantum annealing.",
+    ],
+    "protein": [
+        "Protein folding predicts the structure of amino acid chains.",
+        "We model protein folding with residue contact maps.",
+        "Amino acid residues guide protein folding predictions.",
+        "Contact maps of residues improve protein folding accuracy.",
+    ],
+}
+
+
+def topic_papers(month: str, per_topic: int = 25, seed: int = 3) -> list[Paper]:
+    rng = random.Random(seed)
+    papers = []
+    for topic, sentences in TOPIC_SENTENCES.items():
+        for i in range(per_topic):
+            picked = rng.sample(sentences, 3)
+            papers.append(paper(month, f"{topic.title()} study {i}", " ".join(picked)))
+    return papers
+
+
+def test_emerging_topics_separate_two_clear_clusters():
+    papers = topic_papers("2025-05")
+    topics = emerging_topics(papers, "2025-05", TrendOptions(min_unmatched=30))
+    assert len(topics) == 2
+    by_lead = {("quantum" if "quantum" in " ".join(t.terms) else "protein"): t for t in topics}
+    assert set(by_lead) == {"quantum", "protein"}
+    quantum_ids = {p.id for p in papers if p.title.startswith("Quantum")}
+    assert set(by_lead["quantum"].paper_ids) == quantum_ids
+    assert by_lead["quantum"].size == 25
+
+
+def test_emerging_topics_are_deterministic():
+    papers = topic_papers("2025-05")
+    options = TrendOptions(min_unmatched=30)
+    assert emerging_topics(papers, "2025-05", options) == emerging_topics(
+        papers, "2025-05", options
+    )
+
+
+def test_emerging_topic_toml_is_a_loadable_category_with_its_examples():
+    topics = emerging_topics(topic_papers("2025-05"), "2025-05", TrendOptions(min_unmatched=30))
+    for topic in topics:
+        (category,) = loads_categories(topic.toml)
+        assert category.name == topic.name
+        assert [k.term for k in category.keywords] == list(topic.terms)
+        assert [p.id for p in category.papers] == [e.id for e in topic.examples]
+
+
+def test_emerging_topics_need_enough_unmatched_papers():
+    assert emerging_topics(topic_papers("2025-05", per_topic=5), "2025-05") == []
+
+
+# --------------------------------------------------------------------------- picks
+
+
+def ranked(category: str, score: float, title: str, abstract: str = "") -> RankedPaper:
+    return RankedPaper(paper("2025-05", title, abstract), category, score)
+
+
+def ranking_of(*lists: list[RankedPaper]) -> Ranking:
+    by_category = {rps[0].category: rps for rps in lists}
+    considered = sum(len(rps) for rps in lists)
+    return Ranking(considered=considered, by_category=by_category, unmatched=0)
+
+
+def test_top_picks_take_at_most_the_cap_per_category_round_robin():
+    big = [ranked("Big", 0.9 - i / 100, f"Big topic paper {w}") for i, w in
+           enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"])]  # fmt: skip
+    small = [ranked("Small", 0.5, "Small topic gamma"), ranked("Small", 0.4, "Small topic omega")]
+    picks = top_picks(ranking_of(big, small), limit=5, per_category=2)
+    assert [rp.category for rp in picks] == ["Big", "Small", "Big", "Small"]
+
+
+def test_top_picks_skip_a_near_duplicate_of_an_earlier_pick():
+    text = "Sparse mixture of experts routing for efficient language model inference at scale"
+    first = ranked("A", 0.9, "Sparse Experts Routing", text)
+    twin = ranked("A", 0.8, "Sparse Experts Routing (v2)", text)
+    other = ranked("A", 0.7, "Protein folding with contact maps", "Residues and amino acids.")
+    picks = top_picks(ranking_of([first, twin, other]), limit=2, per_category=3)
+    assert [rp.paper.id for rp in picks] == [first.paper.id, other.paper.id]
+
+
+def test_top_picks_are_deterministic():
+    words = iter(
+        ["amber", "basil", "cedar", "delta", "ember", "fjord"]
+        + ["grove", "heron", "iris", "jade", "kelp", "lotus"]
+    )
+    lists = [
+        [ranked(c, 0.9 - i / 10, f"Paper on {next(words)}") for i in range(4)]
+        for c in ("A", "B", "C")
+    ]
+    ranking = ranking_of(*lists)
+    assert top_picks(ranking, limit=10) == top_picks(ranking, limit=10)
+    assert len(top_picks(ranking, limit=10, per_category=3)) == 9
+
+
+# --------------------------------------------------------------------------- real data
+
+REAL_CATEGORIES = """
+[[category]]
+name = "Object Detection"
+description = "Detecting and localising objects in images and video with bounding boxes."
+keywords = [{ term = "object detection", weight = 3.0 }, "detector", "bounding box", "detection"]
+threshold = 0.08
+
+[[category]]
+name = "Segmentation"
+description = "Semantic, instance and panoptic segmentation; pixel-level masks."
+keywords = [{ term = "semantic segmentation", weight = 3.0 }, "instance segmentation", "mask"]
+threshold = 0.08
+
+[[category]]
+name = "Self-supervised Learning"
+description = "Learning representations without labels: contrastive learning, masked modeling."
+keywords = [{ term = "self-supervised", weight = 3.0 }, "contrastive learning", "pretext task"]
+threshold = 0.08
+
+[[category]]
+name = "Knowledge Distillation"
+description = "Transferring knowledge from a teacher model to a smaller student model."
+keywords = [{ term = "knowledge distillation", weight = 3.0 }, "teacher", "student"]
+threshold = 0.08
+
+[[category]]
+name = "Medical Imaging"
+description = "Medical image analysis: registration, MRI, CT, segmentation of organs and lesions."
+keywords = [{ term = "medical image", weight = 3.0 }, "mri", "ct", "registration", "clinical"]
+threshold = 0.08
+
+[[category]]
+name = "Image Generation"
+description = "Diffusion models and GANs for image synthesis, editing and text-to-image."
+keywords = [{ term = "diffusion models", weight = 3.0 }, "text-to-image", "image generation"]
+threshold = 0.08
+"""
+
+# Independent of trenddigest's tokenizer: a phrase never spans these characters.
+_BREAKS = re.compile(r"[.,;:!?()\[\]{}\"]")
+_NOT_WORDS = ENGLISH_STOP_WORDS | {"https", "http", "www", "com", "org", "io", "html"}
+
+
+def recount_terms(text: str) -> set[str]:
+    """Words (2+ chars, not stop words or numbers) and adjacent pairs, written anew."""
+    found: set[str] = set()
+    for fragment in _BREAKS.split(text.lower()):
+        run: list[str] = []
+        for token in re.findall(r"\w+", fragment):
+            if len(token) > 1 and token not in _NOT_WORDS and token.strip("_0123456789"):
+                found.add(token)
+                if run:
+                    found.add(f"{run[-1]} {token}")
+                run.append(token)
+            else:
+                run = []
+    return found
+
+
+def read_real_papers(shared: Path) -> list[Paper]:
+    path = shared / "data/arxiv/daily-arxiv-ai-enhanced/derived"
+    papers = []
+    with gzip.open(path / "papers_2025-04_to_2025-07.derived.jsonl.gz", "rt") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            papers.append(
+                Paper(
+                    id=rec["id"],
+                    title=rec["title"],
+                    abstract=rec["abstract"],
+                    authors=rec["authors"],
+                    categories=rec["categories"],
+                    primary_category=rec["primary_category"],
+                )
+            )
+    return papers
+
+
+@pytest.fixture(scope="module")
+def real(shared_dir, tmp_path_factory):
+    """A store of the 2025 sample and its trend report for 2025-04..07 (built once)."""
+    store = Store.open(tmp_path_factory.mktemp("trends") / "store.sqlite3")
+    store.upsert_papers(read_real_papers(shared_dir))
+    categories = loads_categories(REAL_CATEGORIES)
+    report = build_trend_report(store, categories, RankConfig(), Month(2025, 4), Month(2025, 7))
+    sections = {str(s.month): s for s in report.sections}
+    yield {
+        "store": store,
+        "categories": categories,
+        "report": report,
+        "sections": sections,
+        "june": store.papers_for_month("2025-06"),
+        "june_ranking": sections["2025-06"].ranking,
+    }
+    store.close()
+
+
+def month_terms(store: Store, month: str) -> list[set[str]]:
+    return [recount_terms(f"{p.title}. {p.abstract}") for p in store.papers_for_month(month)]
+
+
+@pytest.mark.shared
+def test_real_report_covers_the_four_months(real):
+    assert [str(s.month) for s in real["report"].sections] == [
+        "2025-04", "2025-05", "2025-06", "2025-07",
+    ]  # fmt: skip
+    text = render_trend_report(real["report"])
+    for label in ("April, 2025", "May, 2025", "June, 2025", "July, 2025"):
+        assert f"\n## {label}\n" in text
+    assert '    x-axis ["2025-04", "2025-05", "2025-06", "2025-07"]' in text
+
+
+@pytest.mark.shared
+def test_real_rising_terms_match_an_independent_recount_and_growth_order(real):
+    store, june = real["store"], real["sections"]["2025-06"]
+    assert june.term_baseline.months == ("2025-04", "2025-05")
+    now = month_terms(store, "2025-06")
+    before = month_terms(store, "2025-04") + month_terms(store, "2025-05")
+    assert june.rising, "expected rising terms in June 2025"
+
+    def tally(docs: list[set[str]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for doc in docs:
+            for term in doc:
+                counts[term] = counts.get(term, 0) + 1
+        return counts
+
+    support, base_support = tally(now), tally(before)
+
+    def df(counts: dict[str, int], term: str) -> int:
+        return counts.get(term, 0)
+
+    def growth(support: int, base: int) -> float:
+        expected = base * len(now) / len(before)
+        return (support + 10) / (expected + 10)
+
+    for r in june.rising:
+        assert r.support == df(support, r.term) >= 15, r.term
+        assert r.baseline_support == df(base_support, r.term), r.term
+        assert (r.papers, r.baseline_papers) == (len(now), len(before))
+        assert r.growth == pytest.approx(growth(r.support, r.baseline_support))
+        for example in r.examples:
+            doc = next(p for p in real["june"] if p.id == example.id)
+            assert r.term in recount_terms(f"{doc.title}. {doc.abstract}")
+    growths = [r.growth for r in june.rising]
+    assert growths == sorted(growths, reverse=True)
+    # No unreported term with the support grew faster than the last one listed, unless it
+    # is a word of a listed phrase.
+    listed = {r.term for r in june.rising}
+    words_of_phrases = {w for t in listed for w in t.split(" ") if " " in t}
+    floor = min(growths)
+    for term, n in support.items():
+        if n >= 15 and term not in listed and term not in words_of_phrases:
+            assert growth(n, df(base_support, term)) <= floor + 1e-9, term
+
+
+@pytest.mark.shared
+def test_real_emerging_topics_are_unmatched_papers_that_share_their_terms(real):
+    june = real["sections"]["2025-06"]
+    ranking = real["june_ranking"]
+    placed = {rp.paper.id for rp in ranking.all_ranked()}
+    texts = {p.id: recount_terms(f"{p.title}. {p.abstract}") for p in real["june"]}
+    assert june.unmatched == len(texts) - len(placed)
+    assert june.emerging, "expected emerging topics among June's unmatched papers"
+    seen: set[str] = set()
+    for topic in june.emerging:
+        members = set(topic.paper_ids)
+        assert not members & placed and not members & seen
+        seen |= members
+        assert topic.size == len(members) >= 10
+        for term, count in topic.term_support.items():
+            assert count == sum(term in texts[i] for i in members), term
+        covered = sum(any(t in texts[i] for t in topic.terms[:3]) for i in members)
+        assert covered >= 0.5 * len(members)
+        (category,) = loads_categories(topic.toml)
+        assert {p.id for p in category.papers} <= members
+
+
+@pytest.mark.shared
+def test_real_baselines_pool_the_counts_of_the_earlier_months(real):
+    sections = real["sections"]
+    july = sections["2025-07"]
+    earlier = [sections[m] for m in ("2025-04", "2025-05", "2025-06")]
+    total = sum(s.papers for s in earlier)
+    for row in july.categories:
+        count = sum(next(r.count for r in s.categories if r.name == row.name) for s in earlier)
+        assert row.share_3 == pytest.approx(count / total), row.name
+    june_counts = {n: len(rps) for n, rps in real["june_ranking"].by_category.items()}
+    assert {r.name: r.count for r in sections["2025-06"].categories} == june_counts
+
+
+@pytest.mark.shared
+def test_real_top_picks_are_diverse_and_not_near_duplicates(real):
+    picks = real["sections"]["2025-06"].top_picks
+    assert len(picks) == 10
+    per_category: dict[str, int] = {}
+    for rp in picks:
+        per_category[rp.category] = per_category.get(rp.category, 0) + 1
+    assert max(per_category.values()) <= 3
+    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
+        [f"{rp.paper.title}. {rp.paper.abstract}" for rp in picks]
+    )
+    sims = (vectors @ vectors.T).toarray()
+    for i in range(len(picks)):
+        sims[i, i] = 0
+    assert sims.max() <= 0.8
+
+
+@pytest.mark.shared
+def test_real_trends_for_a_month_are_fast_once_caches_are_warm(real):
+    start = time.perf_counter()
+    section = build_trends_section(
+        real["store"], real["categories"], RankConfig(), Month(2025, 6),
+        ranking=real["june_ranking"], papers=real["june"],
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0
+    assert section.rising == real["sections"]["2025-06"].rising
