@@ -674,3 +674,14 @@ def test_real_trends_for_a_month_are_fast_once_caches_are_warm(real):
     elapsed = time.perf_counter() - start
     assert elapsed < 2.0
     assert section.rising == real["sections"]["2025-06"].rising
+
+
+def test_candidate_entry_with_case_only_duplicate_terms_loads_back() -> None:
+    from trenddigest.categories import category_to_toml, loads_categories
+    from trenddigest.trends import _candidate_category
+
+    cat = _candidate_category("RAG", ["RAG", "rag", "retrieval"], [3.0, 2.0, 1.0], [], 30, "2025-06")
+    assert [k.term for k in loads_categories(category_to_toml(cat))[0].keywords] == [
+        "RAG",
+        "retrieval",
+    ]

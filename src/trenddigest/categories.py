@@ -232,7 +232,7 @@ def _parse_keywords(table: dict[str, Any], where: str) -> list[Keyword]:
                 )
         else:
             raise ConfigError(
-                f"{at}: must be a string or a table {{ term = \"...\", weight = 2.0 }}, "
+                f'{at}: must be a string or a table {{ term = "...", weight = 2.0 }}, '
                 f"got {_type_name(item)}"
             )
         term = " ".join(term.split())
@@ -420,7 +420,9 @@ _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_].*?)(?:\*\*|__)\s*:?\s*(?:\\|<br\
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # [text](url), text may hold one level of brackets ("[2019 - **[UDA]** title](url)").
-_MD_LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_MD_LINK = re.compile(
+    r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
 _ID_PATTERN = r"(\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7}(?:v\d+)?)"
 _ARXIV_URL = re.compile(
     r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/" + _ID_PATTERN, re.IGNORECASE
@@ -463,6 +465,7 @@ _STOPWORDS = {
     "analysis", "survey", "framework", "task", "tasks", "paper", "vs", "one", "two", "v1",
     "v2", "v3", "part", "use", "about", "make", "making", "there", "this", "that", "between",
     "rather", "only", "same", "things", "really", "everywhere", "everything", "where", "look",
+    "everyone", "should", "both", "worth", "own", "yourself", "let", "matters",
 }  # fmt: skip
 # Too general to stand alone as a keyword, though fine inside a phrase ("image registration").
 _WEAK_UNIGRAMS = {
@@ -475,6 +478,7 @@ _WEAK_UNIGRAMS = {
 }  # fmt: skip
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9\-]*[a-z0-9]|[a-z]")
 _MAX_IMPORTED_KEYWORDS = 12
+_MIN_IMPORTED_KEYWORDS = 5
 
 
 @dataclass
@@ -642,11 +646,10 @@ def _clean_title(text: str) -> str:
     text = re.sub(r"^\s*\(?(?:19|20)\d{2}\)?\s*[-–—:]\s*", "", text)  # "2019 - Title"
     text = re.sub(r"^\s*(?:\*\*|__)?\[([^\]]+)\](?:\*\*|__)?\s*:?\s*", r"\1: ", text)
     text = re.sub(r"(?:\*\*|__)?\[([^\]]+)\](?:\*\*|__)?", r"\1", text)
-    text = text.replace("**", "").replace("__", "").replace("`", "")
-    text = re.sub(r"(?<!\w)[*_](?!\w)|(?<=\s)[*_]|[*_](?=\s)", " ", text)
+    text = text.replace("*", "").replace("__", "").replace("`", "")
     text = re.sub(r"\s*\(\s*\)", "", text)
     text = re.sub(r"\s*\([^()]*\b(?:19|20)\d{2}\b[^()]*\)\s*$", "", text)  # "(CVPR 2019)"
-    text = re.sub(r"[^\w\s\-–—:;,.!?'\"&+/()%=#@]+", " ", text)  # emoji, symbols
+    text = re.sub(r"[^\w\s\-–—:;,.!?'\"’‘“”&+/()%=#@×]+", " ", text)  # emoji, symbols
     text = " ".join(text.split())
     return text.strip(" -–—:;,/|").strip()
 
@@ -690,22 +693,46 @@ def _heading_terms(name: str) -> list[str]:
     return terms
 
 
+def _title_segments(title: str) -> list[list[str]]:
+    """Title tokens split at punctuation, so no phrase spans "Name: Subtitle"."""
+    parts = re.split(r"[:;,.!?()\[\]\"“”]|\s[-–—]\s", title.casefold())
+    return [tokens for part in parts if (tokens := _TOKEN.findall(part))]
+
+
+def _usable(gram: list[str]) -> bool:
+    if any(t in _STOPWORDS or t.isdigit() or len(t) < 3 for t in gram):
+        return False
+    return len(gram) > 1 or gram[0] not in _WEAK_UNIGRAMS
+
+
 def _title_ngrams(titles: Iterable[str]) -> Counter[str]:
     """In how many titles each 1-3 word phrase occurs (no stopword inside a phrase)."""
     counts: Counter[str] = Counter()
     for title in titles:
-        tokens = _TOKEN.findall(title.casefold())
         grams: set[str] = set()
-        for n in (1, 2, 3):
-            for start in range(len(tokens) - n + 1):
-                gram = tokens[start : start + n]
-                if any(t in _STOPWORDS or t.isdigit() or len(t) < 3 for t in gram):
-                    continue
-                if n == 1 and gram[0] in _WEAK_UNIGRAMS:
-                    continue
-                grams.add(" ".join(gram))
+        for tokens in _title_segments(title):
+            for n in (1, 2, 3):
+                for start in range(len(tokens) - n + 1):
+                    gram = tokens[start : start + n]
+                    if _usable(gram):
+                        grams.add(" ".join(gram))
         counts.update(grams)
     return counts
+
+
+def _title_handle(title: str) -> str | None:
+    """One phrase naming a single paper: its method name ("FixMatch: ...") or first bigram."""
+    segments = _title_segments(title)
+    if not segments:
+        return None
+    first = segments[0]
+    if len(segments) > 1 and len(first) == 1 and len(first[0]) >= 4 and _usable(first):
+        return first[0]
+    for tokens in segments:
+        for start in range(len(tokens) - 1):
+            if _usable(tokens[start : start + 2]):
+                return " ".join(tokens[start : start + 2])
+    return None
 
 
 def _pick_phrases(counts: Counter[str], min_count: int, limit: int, taken: set[str]) -> list[str]:
@@ -736,9 +763,16 @@ def _section_keywords(section: _Section) -> tuple[list[Keyword], list[str]]:
     for gram in shared:
         frequent = counts[gram] >= 3 and counts[gram] * 2 >= len(section.papers)
         keywords.append(Keyword(gram, 1.5 if frequent else 1.0))
-    if not keywords:
-        # A heading of generic words ("Misc") over unrelated titles: a few title phrases.
-        keywords = [Keyword(gram) for gram in _pick_phrases(counts, 1, 4, set())]
+    # Few shared phrases (a short section): one handle per paper gives the ranker more
+    # to go on than a heading like "Misc" alone.
+    taken.update(k.term for k in keywords)
+    for title in section.papers.values():
+        if len(keywords) >= _MIN_IMPORTED_KEYWORDS:
+            break
+        handle = _title_handle(title)
+        if handle and handle not in taken:
+            taken.add(handle)
+            keywords.append(Keyword(handle))
     if not keywords:
         keywords = [Keyword(section.name.casefold())]
     return keywords, shared

@@ -46,13 +46,6 @@ from typing import Any
 
 import jinja2
 import numpy as np
-from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import (
-    ENGLISH_STOP_WORDS,
-    CountVectorizer,
-    TfidfTransformer,
-    TfidfVectorizer,
-)
 
 from . import rank as rank_module
 from .categories import Category, Exemplar, Keyword, category_to_toml
@@ -62,6 +55,7 @@ from .errors import InputError
 from .models import Month, Paper
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
+from .tfidf import TfidfVectorizer, english_stop_words
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +98,7 @@ DEFAULT_OPTIONS = TrendOptions()
 # full stop ("images, videos" is not the phrase "images videos").  Hyphens and
 # slashes do not break ("vision-language" is the bigram "vision language").
 _TOKEN = re.compile(r"\w+|[.,;:!?()\[\]{}\"]")
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS | {"https", "http", "www", "com", "org", "io", "html"})
+_STOP_WORDS = frozenset(english_stop_words() | {"https", "http", "www", "com", "org", "io", "html"})
 
 # Words that say a paper is a paper, not what it is about.  Topic names skip terms
 # made of them; rising terms do not need this (boilerplate does not rise).
@@ -745,10 +739,13 @@ def _candidate_category(
     month: str,
 ) -> Category:
     top = max(weights, default=0.0)
-    keywords = [
-        Keyword(term, round(1.0 + w / top, 1) if top > 0 else 1.0)
-        for term, w in zip(terms, weights, strict=True)
-    ]
+    keywords: list[Keyword] = []
+    seen: set[str] = set()
+    for term, w in zip(terms, weights, strict=True):
+        if term.lower() in seen:  # the categories loader rejects case-only duplicates
+            continue
+        seen.add(term.lower())
+        keywords.append(Keyword(term, round(1.0 + w / top, 1) if top > 0 else 1.0))
     description = (
         f"Candidate topic found in {month}: {size} papers that matched no category "
         f"share the terms {', '.join(terms[:4])}. Review the name and keywords before use."
@@ -772,6 +769,11 @@ def emerging_topics(
     """
     if len(unmatched) < max(options.min_unmatched, 2):
         return []
+    # Imported here: scikit-learn takes over a second to import, and a run whose
+    # topics are cached (or too few to cluster) never needs it.
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
     streams = streams or _Streams(unmatched)
     counter = CountVectorizer(analyzer=_identity, min_df=3, max_df=0.5)
     try:
