@@ -164,8 +164,171 @@ def ranker_view(rec: Record, *, title: bool) -> Paper:
 
 # --------------------------------------------------------------------------- labels
 
-# Task A: category name -> pattern over the hidden title (case-insensitive).
-TITLE_RULES: dict[str, str] = {}
+# Medical imaging words, shared by the three medical categories' rules.
+_MEDICAL = (
+    r"\b(medical|clinical|patients?|organs?|tumou?r|lesion|polyp|cancer|ct|mri|x-?rays?|"
+    r"ultrasound|patholog|histolog|whole[- ]slide|radiolog|mammogra|dermo|skin|fundus|retina|"
+    r"brain|cardiac|echocardio|lungs?|liver|kidney|prostate|pancrea|breast|dental|tooth|teeth|"
+    r"endoscop|surgical|surgery|nucle|cells?|disease|diagnos|covid|alzheimer|glaucoma)"
+)
+# A paper is about images when arXiv files it under vision or its title says so.
+_VISUAL_CLASSES = frozenset({"cs.CV", "eess.IV"})
+_VISUAL_TITLE = r"imag|visual|vision|video|scan|x-?ray|slide|\bmri\b|\bct\b|ultrasound|endoscop"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A title is labelled when it matches ``match``, every ``also`` and not ``unless``.
+
+    ``visual``: the paper must also be about images (hidden arXiv class cs.CV/eess.IV,
+    or an imaging word in the title).  ``visual_match``: an extra pattern that labels
+    the title only for such image papers ("transformer" means ViT only in vision).
+    """
+
+    match: str
+    also: tuple[str, ...] = ()
+    unless: str = ""
+    visual: bool = False
+    visual_match: str = ""
+
+    def test(self, title: str, classes: tuple[str, ...]) -> bool:
+        visual = bool(_VISUAL_CLASSES & set(classes)) or bool(re.search(_VISUAL_TITLE, title, re.I))
+        hit = bool(re.search(self.match, title, re.I))
+        if not hit and self.visual_match and visual:
+            hit = bool(re.search(self.visual_match, title, re.I))
+        if not hit or (self.visual and not visual):
+            return False
+        if any(not re.search(p, title, re.I) for p in self.also):
+            return False
+        return not (self.unless and re.search(self.unless, title, re.I))
+
+
+# Task A: what a title must say for the paper to be about each packaged category.
+# Written from the category descriptions, once; not tuned against any method.
+TITLE_RULES: dict[str, Rule] = {
+    "Vision Transformers": Rule(
+        r"vision transformer|\bvi ?ts?\b|\bswin\b|image transformer|vision mamba|"
+        r"token (pruning|merging|reduction|compression)|patch tokens?",
+        visual_match=r"transformer",
+    ),
+    "Network Architectures & Efficient Models": Rule(
+        r"architecture search|\bnas\b|backbone|convnet|convolutional neural net|\bcnns?\b|"
+        r"efficient (network|architecture|backbone|vision|model)|lightweight|\\bmobile|resnet|"
+        r"image classification|network design|efficientnet"
+    ),
+    "Model Compression: Pruning & Quantization": Rule(
+        r"prun|quantiz|model compression|compressing|low-bit|\b[1-8]-bit|binar(y|ized) neural|"
+        r"lottery ticket|kv[- ]cache|sparsif|mixed[- ]precision",
+        unless=r"vector[- ]quantiz|image compression|video compression",
+    ),
+    "Knowledge Distillation": Rule(
+        r"distil", unless=r"score distillation|dataset distillation|data(set)? condensation"
+    ),
+    "Self-Supervised & Contrastive Learning": Rule(
+        r"self-?supervis|contrastive (learning|pre-?training|representation|loss)|"
+        r"masked (image model|autoencod)|\bjepa\b|\bdino(v2|v3)?\b|"
+        r"unsupervised (visual )?representation"
+    ),
+    "Semi-Supervised Learning": Rule(r"semi-?supervis|pseudo-?label|self-training|mean teacher"),
+    "Weakly-Supervised & Label-Efficient Learning": Rule(
+        r"weakly[- ]supervis|weak supervision|noisy labels?|label noise|active learning|scribble|"
+        r"point[- ]supervis|multiple instance learning|label[- ]efficient|annotation[- ]efficient"
+    ),
+    "Training, Optimization & Regularization": Rule(
+        r"optimi[sz]ers?\b|\bsgd\b|\badam\b|learning rates?|batch size|loss landscape|"
+        r"sharpness|training dynamics|generali[sz]ation (bound|gap)|batch ?norm|weight decay|"
+        r"regulari[sz]ation|data augmentation|mixup|scaling laws?|implicit bias|grokking"
+    ),
+    "Explainable AI (XAI)": Rule(
+        r"explainab|explanation|interpretab|saliency|attribution|grad-?cam|concept bottleneck|"
+        r"shapley|\bxai\b|sparse autoencoder|mechanistic",
+        unless=r"authorship attribution",
+    ),
+    "Adversarial Robustness": Rule(
+        r"adversarial|backdoor|jailbreak|prompt injection|poisoning|certified robust|"
+        r"corruption robustness",
+        unless=r"generative adversarial",
+    ),
+    "Domain Adaptation & Transfer Learning": Rule(
+        r"domain adapt|domain generali[sz]|domain shift|test-time adapt|distribution shift|"
+        r"transfer learning|cross-domain|domain gap|domain-invariant|unseen domains?|source-free"
+    ),
+    "Few-Shot, Meta- & Continual Learning": Rule(
+        r"few-shot|meta-learn|continual|incremental learning|class-incremental|lifelong|"
+        r"catastrophic forgetting|prototypical network|one-shot"
+    ),
+    "Object Detection": Rule(
+        r"object detect|detectors?\b|\bdetr\b|yolo|bounding box|object localization|"
+        r"pedestrian detection|vehicle detection|(3d|small|oriented|open-vocabulary|open-set|"
+        r"camouflaged|salient|rotated|aerial|infrared|tiny) (object )?detection",
+        unless=r"anomal|out-of-distribution|deepfake|forgery|hallucination|ai-generated|"
+        r"machine-generated|llm-generated|fake",
+    ),
+    "Semantic & Instance Segmentation": Rule(
+        r"segment", unless=_MEDICAL + r"|word segment|customer segment|speech|text segment"
+    ),
+    "Medical Image Segmentation": Rule(r"segment", also=(_MEDICAL,), visual=True),
+    "Medical Image Registration": Rule(
+        r"registration|diffeomorph|deformation field|voxelmorph", unless=r"point cloud|lidar"
+    ),
+    "Medical Image Analysis & Diagnosis": Rule(
+        _MEDICAL, unless=r"segment|registration", visual=True
+    ),
+    "Anomaly & Out-of-Distribution Detection": Rule(
+        r"anomal|out-of-distribution|\bood\b|novelty detection|defect|outlier detection|"
+        r"open-set recognition|uncertainty (estimation|quantification)"
+    ),
+    "Optical Flow & Correspondence": Rule(
+        r"optical flow|scene flow|frame interpolation|correspondence|"
+        r"(feature|image|keypoint|dense|local feature|stereo) matching|point tracking|"
+        r"homography|motion estimation"
+    ),
+    "Video Understanding & Tracking": Rule(
+        r"video (understanding|question|qa|grounding|reasoning|recognition|llm|language model|"
+        r"retrieval|captioning)|action (recognition|localization|detection|segmentation|"
+        r"anticipation)|tracking|tracker|temporal (grounding|action|localization)|long video|"
+        r"long-form video|egocentric",
+        unless=r"eye[- ]tracking",
+    ),
+    "Generative Models: GANs & Diffusion": Rule(
+        r"diffusion|generative adversarial|\bgans?\b|flow matching|text-to-(image|video|3d)|"
+        r"image generation|video generation|image synthesis|image editing|style transfer|"
+        r"autoregressive (image|visual)|generative model",
+        unless=r"diffusion (mri|tensor|weighted)|information diffusion",
+    ),
+    "Image Restoration & Super-Resolution": Rule(
+        r"restoration|super-?resolution|denois|deblur|dehaz|derain|desnow|low-light|"
+        r"image enhancement|inpainting|underwater image|shadow removal|reflection removal",
+        unless=r"speech|audio",
+    ),
+    "3D Vision & Neural Rendering": Rule(
+        r"nerf|radiance field|gaussian splatting|\b3dgs\b|novel[- ]view|view synthesis|"
+        r"depth estimation|monocular depth|point clouds?|\bmesh|\bslam\b|"
+        r"3d (reconstruction|scene|generation|shape|representation|vision|understanding|"
+        r"gaussian)|surface reconstruction|scene reconstruction|multi-view stereo|"
+        r"structure from motion|camera pose|visual localization|odometry"
+    ),
+    "Vision-Language & Multimodal Models": Rule(
+        r"vision[- ]language|\bvlms?\b|\blvlms?\b|\bmllms?\b|multi-?modal large|"
+        r"multi-?modal (llm|language model)|\bclip\b|image-text|captioning|visual question|"
+        r"\bvqa\b|visual grounding|referring|visual reasoning|visual instruction"
+    ),
+    "Face & Human Pose Analysis": Rule(
+        r"\bfaces?\b|facial|human pose|body pose|hand pose|multi-person pose|human mesh|"
+        r"body mesh|re-identification|\breid\b|person search|\bgait\b|"
+        r"(facial|emotion|micro-) ?expression|"
+        r"anti-spoof"
+    ),
+    "Reinforcement Learning": Rule(
+        r"reinforcement|\brl\b|policy (optimization|gradient)|reward|\brlhf\b|\bgrpo\b|"
+        r"\bppo\b|\bdpo\b|q-learning|actor-critic|markov decision|bandit|preference optimization"
+    ),
+    "Graph Neural Networks": Rule(
+        r"graph neural|\bgnns?\b|graph convolution|\bgcns?\b|message passing|"
+        r"graph transformer|node classification|link prediction|graph representation|"
+        r"graph learning|heterogeneous graph|hypergraph"
+    ),
+}
 
 # Vision / learning words: a cs.CL-only paper whose title has none of these (and no
 # category pattern) is clearly off-topic for the curated vision-and-learning topics.
@@ -262,11 +425,11 @@ class Task:
 
 
 def curated_task(categories: list[Category]) -> Task:
-    rules = {c.name: re.compile(TITLE_RULES[c.name], re.I) for c in categories if c.name in TITLE_RULES}
+    rules = {c.name: TITLE_RULES[c.name] for c in categories if c.name in TITLE_RULES}
     vision = re.compile(VISION_OR_LEARNING, re.I)
 
     def label(rec: Record) -> set[str]:
-        return {name for name, rx in rules.items() if rx.search(rec.title)}
+        return {name for name, rule in rules.items() if rule.test(rec.title, rec.classes)}
 
     def off_topic(rec: Record) -> bool:
         return rec.classes == ("cs.CL",) and not label(rec) and not vision.search(rec.title)

@@ -397,3 +397,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # a bug: say so in one line; -vv shows the traceback
+        if args.verbose >= 2:
+            raise
+        print(
+            f"trenddigest: internal error: {type(exc).__name__}: {exc} "
+            "(run again with -vv for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 70

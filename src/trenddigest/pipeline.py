@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache import cached_ranking
 from .categories import Category, find_categories_file, load_categories
 from .config import Config
 from .errors import DeliveryError, InputError
@@ -90,7 +91,10 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
             "or run without --offline to fetch the month from arXiv"
         )
     categories = effective_categories(config)
-    ranking = rank_papers(papers, categories, config.rank, min_score=config.digest.threshold)
+    ranking = cached_ranking(
+        store, month, papers, categories, config.rank, rank_papers,
+        by=by, min_score=config.digest.threshold,
+    )  # fmt: skip
     log.info(
         "%s: ranked %d papers, %d matched no category", month, ranking.considered, ranking.unmatched
     )

@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .categories import Category
 from .config import RankConfig
 from .models import Paper
+from .tfidf import TfidfVectorizer, top_products
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def rank_papers(
     sims = (paper_vecs @ cat_vecs.T).toarray()
     vocab = vectorizer.get_feature_names_out()
     unmatched = 0
+    needs_why: list[tuple[RankedPaper, int, int]] = []
     for i, paper in enumerate(papers):
         text = paper_text(paper).lower()
         order = np.argsort(-sims[i], kind="stable")
@@ -89,14 +90,20 @@ def rank_papers(
                 break
             if any(term.lower() in text for term in cat.exclude):
                 continue
-            contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
-            top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
-            why = [str(vocab[c]) for _, c in top[:4]]
-            by_category[cat.name].append(RankedPaper(paper, cat.name, round(score, 4), why))
+            entry = RankedPaper(paper, cat.name, round(score, 4))
+            by_category[cat.name].append(entry)
+            needs_why.append((entry, i, int(j)))
             placed = True
             break
         if not placed:
             unmatched += 1
+    # The why terms of all placed papers in one sparse product (per paper it was most
+    # of the ranking time): the 4 terms weighing most in the paper x category product.
+    whys = top_products(
+        paper_vecs, cat_vecs, [i for _, i, _ in needs_why], [j for _, _, j in needs_why], 4
+    )
+    for (entry, _, _), columns in zip(needs_why, whys, strict=True):
+        entry.why = [str(vocab[c]) for c in columns]
     for ranked in by_category.values():
         ranked.sort(key=lambda rp: (-rp.score, rp.paper.id))
     return Ranking(considered=len(papers), by_category=by_category, unmatched=unmatched)
