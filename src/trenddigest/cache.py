@@ -1,0 +1,237 @@
+"""A month's ranking kept in the store, so that an unchanged month is never ranked twice.
+
+Ranking (TF-IDF over every paper of the month) is the expensive stage of a run; the
+digest, its JSON twin and the trends section all start from it.  The ranking is
+stored in the store's ``cache`` table under ``ranking:{by}:{month}``, valid while its
+fingerprint matches.  The fingerprint combines
+
+* the month's fingerprint in the store (paper count and newest revision), so adding
+  or changing any paper of the month invalidates it, while other months do not;
+* a hash of the categories, the rank settings, the score threshold and the source
+  of the ranking code, so editing the categories file, changing ``[rank]`` or
+  upgrading trenddigest recomputes.
+
+The stored value is compact (per category the ranked ids and their scores and why
+terms, as zlib-compressed JSON: about 20 bytes a paper), not the papers themselves; a
+hit is rebuilt around the :class:`~trenddigest.models.Paper` objects the caller has
+already loaded.  Anything unexpected (a value that does not decode, an id the caller
+did not pass, a ranking that would not survive the round trip) is a miss: the cache
+can cost a recomputation, never a wrong digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import logging
+import sqlite3
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .models import Month, Paper
+from .rank import RankedPaper, Ranking
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Bump when the stored layout or its meaning changes.
+FORMAT_VERSION = 1
+# Modules whose code decides a ranking besides ``compute``'s own module.
+_RANKING_MODULES = ("trenddigest.rank", "trenddigest.tfidf", "trenddigest.categories")
+
+
+def ranking_key(month: Month | str, by: str = "submitted") -> str:
+    return f"ranking:{by}:{month}"
+
+
+def ranking_fingerprint(
+    store: Store,
+    month: Month | str,
+    categories: Sequence[Any],
+    settings: Any,
+    compute: Callable[..., Any] | None = None,
+    *,
+    by: str = "submitted",
+    min_score: float = 0.0,
+    extra: str = "",
+) -> str:
+    """Everything a month's ranking depends on, as one string (see the module docstring).
+
+    ``extra`` is for callers whose ranking depends on more than the month's papers
+    (say, trailing months used as background): pass their fingerprints.
+    """
+    setup = _digest(
+        {
+            "format": FORMAT_VERSION,
+            "categories": [_plain(c) for c in categories],
+            "settings": _plain(settings),
+            "min_score": min_score,
+            "code": _code_version(getattr(compute, "__module__", None)),
+        }
+    )
+    return f"{store.month_fingerprint(month, by)}|{setup}|{extra}"
+
+
+def cached_ranking(
+    store: Store,
+    month: Month | str,
+    papers: Sequence[Paper],
+    categories: Sequence[Any],
+    settings: Any,
+    compute: Callable[..., Ranking],
+    *,
+    by: str = "submitted",
+    min_score: float = 0.0,
+    extra: str = "",
+) -> Ranking:
+    """The month's ranking from the cache, or ``compute(papers, categories, settings,
+    min_score=min_score)`` (e.g. :func:`~trenddigest.rank.rank_papers`) stored for next time.
+
+    ``papers`` must be the month's papers as the store holds them now (the pipeline
+    has just loaded them); a hit reuses these objects.
+    """
+    key = ranking_key(month, by)
+    fingerprint = ranking_fingerprint(
+        store, month, categories, settings, compute, by=by, min_score=min_score, extra=extra
+    )
+    row = store.conn.execute(
+        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
+    ).fetchone()
+    if row is not None and row[0] == fingerprint:
+        try:
+            ranking = decode_ranking(bytes(row[1]), papers)
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            log.warning("ignoring unreadable cached ranking of %s: %s", month, exc)
+        else:
+            log.info("%s: ranking from the cache (%d papers)", month, ranking.considered)
+            return ranking
+    ranking = compute(list(papers), list(categories), settings, min_score=min_score)
+    value = _encode_checked(ranking, papers)
+    if value is not None:
+        _put(store, key, fingerprint, value)
+    return ranking
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_ranking(ranking: Ranking) -> bytes:
+    """A compact, deterministic serialisation: ids and per-paper fields, no paper data."""
+    extra_fields = _fields(RankedPaper, "paper")
+    categories = []
+    for name, ranked in ranking.by_category.items():
+        columns = {field: [getattr(rp, field) for rp in ranked] for field in extra_fields}
+        categories.append({"name": name, "ids": [rp.paper.id for rp in ranked], **columns})
+    top = {name: getattr(ranking, name) for name in _fields(Ranking, "by_category")}
+    payload = {"v": FORMAT_VERSION, "ranking": top, "categories": categories}
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def decode_ranking(data: bytes, papers: Sequence[Paper]) -> Ranking:
+    """Rebuild a ranking from :func:`encode_ranking`'s bytes around ``papers``.
+
+    Raises :class:`KeyError` when a ranked id is not among ``papers`` and
+    :class:`ValueError` for data of another format.
+    """
+    payload = json.loads(zlib.decompress(data))
+    if payload.get("v") != FORMAT_VERSION:
+        raise ValueError(f"cached ranking format {payload.get('v')!r}, not {FORMAT_VERSION}")
+    by_id = {p.id: p for p in papers}
+    extra_fields = _fields(RankedPaper, "paper")
+    by_category: dict[str, list[RankedPaper]] = {}
+    for entry in payload["categories"]:
+        columns = [entry[field] for field in extra_fields]
+        by_category[entry["name"]] = [
+            RankedPaper(paper=by_id[pid], **dict(zip(extra_fields, values, strict=True)))
+            for pid, *values in zip(entry["ids"], *columns, strict=True)
+        ]
+    return Ranking(by_category=by_category, **payload["ranking"])
+
+
+def _fields(cls: type, skip: str) -> list[str]:
+    """The constructor fields of a dataclass other than ``skip``."""
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.name != skip]
+
+
+def _encode_checked(ranking: Ranking, papers: Sequence[Paper]) -> bytes | None:
+    """The encoded ranking, or None when it would not come back equal (never cache that)."""
+    try:
+        value = encode_ranking(ranking)
+        same = decode_ranking(value, papers) == ranking
+    except (TypeError, ValueError, KeyError) as exc:
+        log.warning("not caching this ranking: %s", exc)
+        return None
+    if not same:
+        log.warning("not caching this ranking: it does not survive serialisation")
+        return None
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot cache a value of type {type(value).__name__}")
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _put(store: Store, key: str, fingerprint: str, value: bytes) -> None:
+    """Best effort: a store that cannot be written (a read-only copy) only costs time."""
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cache (key, fingerprint, value, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "value = excluded.value, created_at = excluded.created_at",
+                (key, fingerprint, sqlite3.Binary(value), stamp),
+            )
+    except sqlite3.Error as exc:
+        log.warning("could not cache %s in %s: %s", key, store.path, exc)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@cache
+def _code_version(module_name: str | None) -> str:
+    """A hash of the source files of the ranking code: new code, new rankings.
+
+    Files are found without importing them, so the hash does not depend on which
+    modules a run happened to load before asking.
+    """
+    names = sorted({*_RANKING_MODULES, __name__, *([module_name] if module_name else [])})
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        origin = spec.origin if spec is not None else None
+        try:
+            h.update(Path(origin).read_bytes() if origin else b"")
+        except OSError:  # pragma: no cover - source-less installs
+            from . import __version__
+
+            h.update(__version__.encode())
+    return h.hexdigest()[:12]
