@@ -177,3 +177,34 @@ def test_month_counts_work_on_a_read_only_store(tmp_path):
     readonly = Store(sqlite3.connect(f"file:{path}?mode=ro", uri=True), str(path))
     assert readonly.month_counts() == {"2025-05": 5}
     readonly.close()
+
+
+def test_an_import_restores_the_usual_checkpoint_interval(tmp_path, store):
+    path = write_jsonl(tmp_path / "p.jsonl", make_papers("2025-05", per_topic=3))
+    summary = import_files(store, [path], batch_size=4)
+    assert summary.new == 15
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def test_bulk_writes_restore_the_checkpoint_interval_after_an_error(store):
+    with pytest.raises(RuntimeError), store.bulk_writes():
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+        raise RuntimeError("import failed")
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+@pytest.mark.parametrize(
+    "authors",
+    [[], ["Ada Lovelace"], ['Zoë "Q" O\'Neil\\', "李 小龍", "tab\tand\nnewline", "\u2028"]],
+)
+def test_authors_and_categories_are_stored_exactly_as_json_dumps_writes_them(store, authors):
+    paper = dataclasses.replace(make_papers(per_topic=1)[0], authors=authors)
+    store.upsert_papers([paper])
+    stored = store.conn.execute(
+        "SELECT authors, categories FROM papers WHERE id = ?", (paper.id,)
+    ).fetchone()
+    assert stored == (
+        json.dumps(authors, ensure_ascii=False),
+        json.dumps(paper.categories),
+    )
+    assert store.get_paper(paper.id) == paper

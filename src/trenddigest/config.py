@@ -68,12 +68,12 @@ class RankConfig:
     """Ranker settings; defaults are the measured winners (benchmarks/results/quality.md)."""
 
     method: str = "bm25"
-    title_weight: float = 2.0  # a title word counts as this many abstract words
+    title_weight: float = 3.0  # a title word counts as this many abstract words
     k1: float = 5.0  # BM25 saturation: higher lets repeated keywords keep counting
     b: float = 0.75  # BM25 length normalisation
     word_weight: float = 0.25  # each word of a multi-word keyword, as weak evidence
     stemming: str = "prefix"  # "prefix" (distillation ~ distilled), "plural" or "none"
-    threshold: float = 0.5  # lowest score (0..1) that places a paper; a category may set its own
+    threshold: float = 0.6  # lowest score (0..1) that places a paper; a category may set its own
     relative_threshold: float = 0.0  # also require this share of the category's top-10 mean
     background_idf: bool = False  # add the earlier months passed as background to the idf
     prf_docs: int = 0  # pseudo-relevance feedback: top papers per category (0: off)

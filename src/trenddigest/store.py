@@ -8,6 +8,7 @@ place and never rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
 
 from .errors import StoreError
@@ -82,6 +84,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
+_CHECKPOINT_PAGES = 1000  # SQLite's default
+_BULK_CHECKPOINT_PAGES = 10_000
 
 _PAPER_COLUMNS = (
     "id, version, title, abstract, authors, categories, primary_category, comment, "
@@ -126,10 +130,22 @@ def _row_to_paper(row: sqlite3.Row | tuple) -> Paper:
     )
 
 
-# Built once: ``json.dumps(..., ensure_ascii=False)`` makes a new encoder per call, which
-# is a measurable share of a bulk import.  Same output as ``json.dumps``.
-_encode_authors = json.JSONEncoder(ensure_ascii=False).encode
-_encode_categories = json.JSONEncoder().encode
+def _encode_authors(names: list[str]) -> str:
+    """``json.dumps(names, ensure_ascii=False)``, a few times faster for a list of strings.
+
+    Called twice per paper in bulk imports, where building an encoder per call was a
+    measurable share of the time; anything but a list of strings takes the slow path.
+    """
+    if all(type(n) is str for n in names):
+        return "[" + ", ".join(map(encode_basestring, names)) + "]"
+    return json.dumps(names, ensure_ascii=False)
+
+
+def _encode_categories(categories: list[str]) -> str:
+    """``json.dumps(categories)``, likewise."""
+    if all(type(c) is str for c in categories):
+        return "[" + ", ".join(map(encode_basestring_ascii, categories)) + "]"
+    return json.dumps(categories)
 
 
 def _paper_values(p: Paper) -> tuple:
@@ -247,6 +263,23 @@ class Store:
     def schema_version(self) -> int:
         row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """Many upserts in a row (an import): checkpoint the WAL rarely, once at the end.
+
+        SQLite copies the write-ahead log into the database (and syncs both) every
+        1,000 pages by default, i.e. after almost every batch of an import; every
+        10,000 pages saves about a fifth of an import's time.  Durability is
+        unchanged: every batch is still its own committed transaction.
+        """
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+            with contextlib.suppress(sqlite3.Error):  # busy readers: done later
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -417,12 +417,27 @@ def import_files(
     Every file is sniffed before anything is written, so a typo in the last path
     fails the command up front.  Batches already written stay written if a later
     file turns out truncated; upserts are idempotent, so re-running is safe.
-    ``on_progress`` gets the running :class:`FileSummary` after each batch.
+    ``on_progress`` gets the running :class:`FileSummary` after each batch.  A sink
+    with ``bulk_writes()`` (the store) is told a bulk write is under way.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     formats = [(Path(p), sniff_format(p)) for p in paths]
     summary = ImportSummary()
+    bulk = getattr(store, "bulk_writes", None)
+    with bulk() if bulk is not None else contextlib.nullcontext():
+        _import_all(store, formats, summary, batch_size, on_progress)
+    return summary
+
+
+def _import_all(
+    store: PaperSink,
+    formats: list[tuple[Path, FileFormat]],
+    summary: ImportSummary,
+    batch_size: int,
+    on_progress: Callable[[FileSummary], None] | None,
+) -> None:
+    """The body of :func:`import_files`: every file in turn, in batches."""
     for path, fmt in formats:
         file_summary = FileSummary(path=str(path), format=fmt.value)
         summary.files.append(file_summary)
@@ -461,4 +476,3 @@ def import_files(
             file_summary.unchanged,
             file_summary.rejected,
         )
-    return summary

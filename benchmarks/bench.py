@@ -1,0 +1,1249 @@
+"""Speed and memory of every stage, side by side with arxiv-sanity-lite, and at arXiv scale.
+
+Run from the repository root (about 25 minutes on 2 cores; ``--quick`` about 6)::
+
+    python benchmarks/bench.py            # real 2025 block + 20k, 100k, 500k, 2.7M papers
+    python benchmarks/bench.py --quick    # no 2.7M step, fewer repeats
+    python benchmarks/bench.py --sizes 20000,100000 --repeats 3
+
+It writes ``benchmarks/results/bench.md`` (tables, targets, the README text),
+``bench.json`` (every measurement) and ``scale.png``.  The real data is read from
+``../shared/data/arxiv`` (or ``$TRENDDIGEST_SHARED/data/arxiv``); every file the
+benchmark makes (stores, an API Atom copy of the records, the resampled JSON Lines
+files) lives in a temporary folder and is deleted at the end.
+
+What is measured, and how
+-------------------------
+* Every trenddigest command runs as a real subprocess of the CLI
+  (``python -m trenddigest ...``), so times include start-up and imports, and peak
+  memory is the child's own ``ru_maxrss`` (from ``os.wait4``), not a guess.
+  Wall time and CPU time (user + system) are both kept: on a shared machine CPU time
+  is the steadier of the two.  Each figure is the median of ``--repeats`` runs.
+* Import: the real 2025 block (19,682 papers, 2025-04..07 plus 363 of 2025-03) as
+  JSON Lines, and the same records written as arXiv API Atom pages of 2,000 entries.
+  Throughput is papers per second of ``import_files`` (timed inside the child, the
+  target's definition); the child's whole wall time, start-up included, is reported
+  next to it.
+* ``run --offline`` for each of the four months, store already filled: first run
+  (cold: nothing of that month cached; earlier months are, as in monthly use, since
+  the months run in order) and a repeated run of the unchanged month.  A second
+  pass in a probe child times the stages inside one run (loading papers, ranking,
+  trends, rendering, writing) so a slow run says where its time goes.
+* arxiv-sanity-lite's feature computation (``compute.py``: ``TfidfVectorizer`` with
+  its exact settings, fit then transform, ``float32``) on the same 19,682 papers, in
+  its own child, both on title + summary + author names (what compute.py feeds it)
+  and on title + abstract only.  Our ratio is taken against the faster of the two.
+* Scale: stores of 20k, 100k, 500k and 2.7M papers made by resampling the real
+  records with new ids and dates, 13,500 papers a month (arXiv's size today; 2.7M
+  papers is then 200 months).  For each: import time and peak memory, store size on
+  disk, and one month's run (the newest, always a full month): fully cold (nothing
+  cached, so the trends section ranks the trailing months too), cold with the
+  earlier months already cached (the monthly steady state), and repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import math
+import os
+import platform
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+REAL_FILE = "daily-arxiv-ai-enhanced/derived/papers_2025-04_to_2025-07.derived.jsonl.gz"
+REAL_MONTHS = ("2025-04", "2025-05", "2025-06", "2025-07")
+SIZES = (20_000, 100_000, 500_000, 2_700_000)
+MONTH_SIZE = 13_500
+NEWEST_MONTH = (2025, 7)
+ATOM_PAGE = 2_000
+
+# Targets (see the issue): import >= 20k papers/s; 4 cold months <= 1/3 of
+# arxiv-sanity-lite; a repeated month >= 10x faster than its first run; < 500 MB.
+TARGET_IMPORT_RATE = 20_000
+TARGET_ASL_RATIO = 1 / 3
+TARGET_REPEAT_SPEEDUP = 10.0
+TARGET_PEAK_MB = 500
+
+# arxiv-sanity-lite compute.py (karpathy/arxiv-sanity-lite): its TfidfVectorizer.
+ASL_SETTINGS: dict[str, Any] = dict(
+    input="content",
+    encoding="utf-8",
+    decode_error="replace",
+    strip_accents="unicode",
+    lowercase=True,
+    analyzer="word",
+    stop_words="english",
+    token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+    ngram_range=(1, 2),
+    max_features=20000,
+    norm="l2",
+    use_idf=True,
+    smooth_idf=True,
+    sublinear_tf=True,
+    max_df=0.1,
+    min_df=5,
+)
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("TRENDDIGEST_SHARED", REPO.parent / "shared")) / "data" / "arxiv"
+
+
+def log(message: str) -> None:
+    stamp = datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- children
+
+
+@dataclass
+class Child:
+    """One finished subprocess: wall and CPU seconds, peak memory, its output."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """The child's last stdout line, parsed (probes print one JSON object)."""
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def run_child(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> Child:
+    """Run ``python args...`` and measure it with ``os.wait4`` (its own rusage)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=cwd, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 1024 / 1024
+    return Child(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * scale, stdout, stderr)
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENDDIGEST_")}
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    return ["-m", "trenddigest", "-q", *args]
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def summarise(children: Sequence[Child]) -> dict[str, float]:
+    return {
+        "wall_s": median([c.wall for c in children]),
+        "cpu_s": median([c.cpu for c in children]),
+        "peak_mb": max(c.peak_mb for c in children),
+        "runs": len(children),
+        "walls_s": [round(c.wall, 3) for c in children],  # type: ignore[dict-item]
+    }
+
+
+# --------------------------------------------------------------------------- probes
+# Probes run inside a child (``bench.py --probe ...``) and print one JSON line.
+
+
+def probe_import(path: str, store_path: str) -> dict[str, Any]:
+    from trenddigest.sources.files import import_files
+    from trenddigest.store import Store
+
+    with Store.open(store_path) as store:
+        start = time.perf_counter()
+        summary = import_files(store, [Path(path)])
+        seconds = time.perf_counter() - start
+    read = sum(f.read for f in summary.files)
+    return {
+        "seconds": seconds,
+        "read": read,
+        "new": summary.new,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+        "rejected": summary.rejected_count,
+    }
+
+
+def probe_import_many(paths: Sequence[str], store_path: str) -> dict[str, Any]:
+    from trenddigest.sources.files import import_files
+    from trenddigest.store import Store
+
+    with Store.open(store_path) as store:
+        start = time.perf_counter()
+        summary = import_files(store, [Path(p) for p in paths])
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "read": sum(f.read for f in summary.files), "new": summary.new}
+
+
+class _StageClock:
+    """Inclusive time spent inside chosen functions during one run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.peak_rise_mb: dict[str, float] = {}  # how much the process peak grew inside
+
+    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+        original = getattr(owner, attribute, None)
+        if original is None or not callable(original):
+            return
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+                self.calls[stage] = self.calls.get(stage, 0) + 1
+                rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+                self.peak_rise_mb[stage] = self.peak_rise_mb.get(stage, 0.0) + rise
+
+        setattr(owner, attribute, timed)
+
+
+def probe_run(month: str, store_path: str, output: str) -> dict[str, Any]:
+    """One ``trenddigest run`` in this process, with the time of each stage inside it."""
+    start = time.perf_counter()
+    from trenddigest import cli, pipeline, rank, render, store
+
+    imported = time.perf_counter() - start
+    clock = _StageClock()
+    clock.wrap(store.Store, "papers_for_month", "load papers (all calls)")
+    clock.wrap(pipeline, "cached_ranking", "rank the month: cache or rank")
+    clock.wrap(pipeline, "rank_papers", "rank the month: rank_papers")
+    clock.wrap(pipeline, "render_markdown", "render Markdown + JSON")
+    clock.wrap(pipeline, "render_json", "render Markdown + JSON")
+    clock.wrap(pipeline, "write_atomic", "write files")
+    clock.wrap(rank, "rank_papers", "rank_papers (all calls)")
+    try:
+        start = time.perf_counter()
+        from trenddigest import trends
+
+        imported += time.perf_counter() - start
+        clock.wrap(trends, "build_trends_section", "trends section")
+        clock.wrap(trends, "rank_papers", "trends: rank trailing months")
+        clock.wrap(trends, "month_term_counts", "trends: term counts")
+        clock.wrap(trends, "_cached_emerging", "trends: emerging topics")
+        clock.wrap(trends, "top_picks", "trends: top picks")
+        clock.wrap(trends, "render_trends_section", "trends: render")
+    except ImportError:  # pragma: no cover - older trees without trends
+        pass
+    del render
+    start = time.perf_counter()
+    code = cli.main(["-q", "run", "--month", month, "--offline", "--store", store_path,
+                     "--output", output])  # fmt: skip
+    ran = time.perf_counter() - start
+    return {
+        "exit": code,
+        "import_s": imported,
+        "run_s": ran,
+        "stages": clock.seconds,
+        "calls": clock.calls,
+        "peak_rise_mb": clock.peak_rise_mb,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def probe_asl(path: str, corpus: str) -> dict[str, Any]:
+    """arxiv-sanity-lite's compute.py on the file's papers: fit, then transform, float32."""
+    start = time.perf_counter()
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    imported = time.perf_counter() - start
+    start = time.perf_counter()
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        papers = [json.loads(line) for line in fh]
+    read = time.perf_counter() - start
+
+    def make_corpus() -> Any:
+        for d in papers:
+            if corpus == "title+summary+authors":
+                yield " ".join([d["title"], d["abstract"], " ".join(d["authors"])])
+            else:
+                yield " ".join([d["title"], d["abstract"]])
+
+    v = TfidfVectorizer(**ASL_SETTINGS)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    v.fit(make_corpus())
+    fitted = time.perf_counter() - start
+    start = time.perf_counter()
+    x = v.transform(make_corpus()).astype(np.float32)
+    transformed = time.perf_counter() - start
+    return {
+        "compute_cpu_s": time.process_time() - cpu,
+        "import_s": imported,
+        "read_s": read,
+        "fit_s": fitted,
+        "transform_s": transformed,
+        "compute_s": fitted + transformed,
+        "papers": len(papers),
+        "shape": list(x.shape),
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_real(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def write_atom_pages(records: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
+    """The records as arXiv API response pages (current Atom layout), 2,000 a page."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for page, start in enumerate(range(0, len(records), ATOM_PAGE)):
+        chunk = records[start : start + ATOM_PAGE]
+        parts = [
+            "<?xml version='1.0' encoding='UTF-8'?>\n"
+            '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+            'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">\n'
+            f"  <id>https://arxiv.org/api/bench{page:04d}</id>\n"
+            "  <title>arXiv Query: search_query=cat:cs.CV&amp;start=0</title>\n"
+            "  <updated>2025-08-01T00:00:00Z</updated>\n"
+            f"  <opensearch:itemsPerPage>{ATOM_PAGE}</opensearch:itemsPerPage>\n"
+            f"  <opensearch:totalResults>{len(records)}</opensearch:totalResults>\n"
+            f"  <opensearch:startIndex>{start}</opensearch:startIndex>\n"
+        ]
+        for d in chunk:
+            day = (d.get("first_seen") or "2025-04-01")[:10]
+            stamp = f"{day}T12:00:00Z"
+            authors = "".join(
+                f"    <author><name>{escape(a)}</name></author>\n" for a in d["authors"]
+            )
+            cats = "".join(
+                f'    <category term="{escape(c)}" scheme="http://arxiv.org/schemas/atom"/>\n'
+                for c in d["categories"]
+            )
+            comment = (
+                f"    <arxiv:comment>{escape(d['comment'])}</arxiv:comment>\n"
+                if d.get("comment")
+                else ""
+            )
+            parts.append(
+                "  <entry>\n"
+                f"    <id>http://arxiv.org/abs/{d['id']}v1</id>\n"
+                f"    <title>{escape(d['title'])}</title>\n"
+                f"    <updated>{stamp}</updated>\n"
+                f'    <link href="https://arxiv.org/abs/{d["id"]}v1" rel="alternate" '
+                'type="text/html"/>\n'
+                f"    <summary>{escape(d['abstract'])}</summary>\n"
+                f"{cats}"
+                f"    <published>{stamp}</published>\n"
+                f"{comment}"
+                f'    <arxiv:primary_category term="{escape(d["primary_category"])}"/>\n'
+                f"{authors}"
+                "  </entry>\n"
+            )
+        parts.append("</feed>\n")
+        path = folder / f"page{page:04d}.xml"
+        path.write_text("".join(parts), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def month_list(count: int) -> list[tuple[int, int]]:
+    """``count`` consecutive months ending at NEWEST_MONTH, oldest first."""
+    year, month = NEWEST_MONTH
+    index = year * 12 + month - 1
+    return [((i // 12), (i % 12) + 1) for i in range(index - count + 1, index + 1)]
+
+
+def write_resampled(records: Sequence[dict[str, Any]], size: int, path: Path) -> dict[str, Any]:
+    """``size`` papers made of the real records with new ids and dates, 13,500 a month.
+
+    Each month draws its papers from the real records without replacement (a month
+    never holds the same abstract twice), numbers them ``YYMM.NNNNN`` and dates them
+    within the month.  The oldest month takes the remainder, so the newest month,
+    the one the benchmark runs, is always full.
+    """
+    rng = random.Random(size)
+    keep = [k for k in records[0] if k not in ("id", "first_seen", "id_yymm", "seen_dates")]
+    tails = [json.dumps({k: r.get(k) for k in keep}, ensure_ascii=False)[1:] for r in records]
+    n_months = math.ceil(size / MONTH_SIZE)
+    months = month_list(n_months)
+    counts = [MONTH_SIZE] * n_months
+    counts[0] = size - MONTH_SIZE * (n_months - 1)
+    with path.open("w", encoding="utf-8", buffering=8 * 1024 * 1024) as fh:
+        for (year, month), count in zip(months, counts, strict=True):
+            yymm = f"{year % 100:02d}{month:02d}"
+            chosen = rng.sample(range(len(records)), count)
+            fh.write(
+                "".join(
+                    f'{{"id": "{yymm}.{j + 1:05d}", '
+                    f'"first_seen": "{year}-{month:02d}-{1 + j % 28:02d}", {tails[i]}\n'
+                    for j, i in enumerate(chosen)
+                )
+            )
+    newest = months[-1]
+    return {
+        "papers": size,
+        "months": n_months,
+        "month_size": MONTH_SIZE,
+        "newest_month": f"{newest[0]}-{newest[1]:02d}",
+        "first_month": f"{months[0][0]}-{months[0][1]:02d}",
+        "file_mb": path.stat().st_size / 1e6,
+    }
+
+
+def store_size_mb(path: Path) -> float:
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{path}{suffix}")
+        total += p.stat().st_size if p.exists() else 0
+    return total / 1e6
+
+
+def clear_cache(store: Path, month: str | None = None) -> None:
+    with sqlite3.connect(store) as conn:
+        if month is None:
+            conn.execute("DELETE FROM cache")
+        else:
+            conn.execute("DELETE FROM cache WHERE key LIKE ?", (f"%:{month}",))
+
+
+def query_plans(store: Path, month: str) -> dict[str, str]:
+    """How SQLite answers the per-month queries (they must use the month index)."""
+    queries = {
+        "papers_for_month": "SELECT id FROM papers WHERE month = ? ORDER BY id",
+        "month_fingerprint": "SELECT COUNT(*), MAX(rev) FROM papers WHERE month = ?",
+        "month_counts": (
+            "SELECT month, COUNT(*) FROM papers WHERE month IS NOT NULL GROUP BY month"
+        ),
+    }
+    plans = {}
+    with sqlite3.connect(store) as conn:
+        for name, sql in queries.items():
+            params = (month,) if "?" in sql else ()
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            plans[name] = "; ".join(r[-1] for r in rows)
+    return plans
+
+
+def timed_sql(store: Path, sql: str, params: tuple = ()) -> float:
+    with sqlite3.connect(store) as conn:
+        start = time.perf_counter()
+        conn.execute(sql, params).fetchall()
+        return time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def bench_imports(real: Path, records: list[dict[str, Any]], work: Path, repeats: int) -> dict:
+    log(f"import: JSON Lines x{repeats}")
+    jsonl_runs, probes, again = [], [], []
+    for r in range(repeats):
+        store = work / f"import-{r}.sqlite3"
+        child = run_child([__file__, "--probe", "import", str(real), str(store)], work)
+        jsonl_runs.append(child)
+        probes.append(child.json())
+        if r == 0:
+            again_child = run_child([__file__, "--probe", "import", str(real), str(store)], work)
+            again.append(again_child.json())
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+    pages = write_atom_pages(records, work / "atom")
+    log(f"import: API Atom ({len(pages)} pages) x{repeats}")
+    atom_runs, atom_probes = [], []
+    for r in range(repeats):
+        store = work / f"atom-{r}.sqlite3"
+        args = [__file__, "--probe", "import-many", str(store), *map(str, pages)]
+        child = run_child(args, work)
+        atom_runs.append(child)
+        atom_probes.append(child.json())
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+    atom_mb = sum(p.stat().st_size for p in pages) / 1e6
+    shutil.rmtree(work / "atom")
+    n = probes[0]["read"]
+    return {
+        "papers": n,
+        "jsonl": {
+            "file_mb": real.stat().st_size / 1e6,
+            "seconds": median([p["seconds"] for p in probes]),
+            "papers_per_s": n / median([p["seconds"] for p in probes]),
+            "process": summarise(jsonl_runs),
+            "reimport_unchanged_papers_per_s": n / again[0]["seconds"],
+            "reimport_counts": {k: again[0][k] for k in ("new", "updated", "unchanged")},
+        },
+        "atom": {
+            "pages": len(pages),
+            "file_mb": atom_mb,
+            "seconds": median([p["seconds"] for p in atom_probes]),
+            "papers_per_s": atom_probes[0]["read"] / median([p["seconds"] for p in atom_probes]),
+            "process": summarise(atom_runs),
+        },
+    }
+
+
+def bench_months(real: Path, work: Path, repeats: int) -> dict:
+    store = work / "real.sqlite3"
+    log("months: filling the store")
+    run_child(cli("import", str(real), "--store", str(store)), work, child_env())
+    out = str(work / "out" / "{year}-{month}.md")
+    counts = {}
+    with sqlite3.connect(store) as conn:
+        for month in REAL_MONTHS:
+            counts[month] = conn.execute(
+                "SELECT COUNT(*) FROM papers WHERE month = ?", (month,)
+            ).fetchone()[0]
+    cold: dict[str, list[Child]] = {m: [] for m in REAL_MONTHS}
+    repeated: dict[str, list[Child]] = {m: [] for m in REAL_MONTHS}
+    for r in range(repeats):
+        log(f"months: pass {r + 1}/{repeats} (4 cold runs, then 4 repeated)")
+        clear_cache(store)
+        for month in REAL_MONTHS:
+            args = cli("run", "--month", month, "--offline", "--store", str(store), "--output", out)
+            cold[month].append(run_child(args, work, child_env()))
+        for month in REAL_MONTHS:
+            args = cli("run", "--month", month, "--offline", "--store", str(store), "--output", out)
+            repeated[month].append(run_child(args, work, child_env()))
+    log("months: stage probes (cold, then repeated)")
+    stages: dict[str, dict[str, Any]] = {"cold": {}, "repeated": {}}
+    clear_cache(store)
+    for kind in ("cold", "repeated"):
+        for month in REAL_MONTHS:
+            child = run_child([__file__, "--probe", "run", month, str(store), out], work)
+            stages[kind][month] = {**child.json(), "wall_s": child.wall}
+    months = {}
+    for month in REAL_MONTHS:
+        c, rep = summarise(cold[month]), summarise(repeated[month])
+        months[month] = {
+            "papers": counts[month],
+            "cold": c,
+            "repeated": rep,
+            "speedup": c["wall_s"] / rep["wall_s"],
+        }
+    plans = query_plans(store, REAL_MONTHS[-1])
+    return {
+        "months": months,
+        "stages": stages,
+        "plans": plans,
+        "cold_total_s": sum(m["cold"]["wall_s"] for m in months.values()),
+        "cold_total_cpu_s": sum(m["cold"]["cpu_s"] for m in months.values()),
+        "repeated_total_s": sum(m["repeated"]["wall_s"] for m in months.values()),
+        "store": str(store),
+    }
+
+
+def bench_asl(real: Path, work: Path, repeats: int) -> dict:
+    results = {}
+    for corpus in ("title+summary+authors", "title+abstract"):
+        log(f"arxiv-sanity-lite compute.py ({corpus}) x{repeats}")
+        runs, probes = [], []
+        for _ in range(repeats):
+            child = run_child([__file__, "--probe", "asl", str(real), corpus], work)
+            runs.append(child)
+            probes.append(child.json())
+        results[corpus] = {
+            "compute_s": median([p["compute_s"] for p in probes]),
+            "compute_cpu_s": median([p["compute_cpu_s"] for p in probes]),
+            "fit_s": median([p["fit_s"] for p in probes]),
+            "transform_s": median([p["transform_s"] for p in probes]),
+            "import_s": median([p["import_s"] for p in probes]),
+            "read_s": median([p["read_s"] for p in probes]),
+            "shape": probes[0]["shape"],
+            "process": summarise(runs),
+        }
+    return results
+
+
+def bench_scale(
+    records: list[dict[str, Any]], sizes: Sequence[int], work: Path, repeats: int
+) -> list[dict]:
+    rows = []
+    for size in sizes:
+        folder = work / f"scale-{size}"
+        folder.mkdir()
+        data = folder / "papers.jsonl"
+        log(f"scale {size:,}: writing {math.ceil(size / MONTH_SIZE)} months of papers")
+        start = time.perf_counter()
+        info = write_resampled(records, size, data)
+        info["generate_s"] = time.perf_counter() - start
+        store = folder / "store.sqlite3"
+        log(f"scale {size:,}: import ({info['file_mb']:.0f} MB)")
+        imported = run_child(cli("import", str(data), "--store", str(store)), folder, child_env())
+        info["import"] = summarise([imported])
+        info["import"]["papers_per_s"] = size / imported.wall
+        data.unlink()
+        info["store_mb"] = store_size_mb(store)
+        month = info["newest_month"]
+        info["month_queries_s"] = {
+            "papers_for_month": timed_sql(
+                store, "SELECT * FROM papers WHERE month = ? ORDER BY id", (month,)
+            ),
+            "month_counts": timed_sql(store, "SELECT month, COUNT(*) FROM papers GROUP BY month"),
+        }
+        out = str(folder / "out" / "{year}-{month}.md")
+        args = cli("run", "--month", month, "--offline", "--store", str(store), "--output", out)
+        log(f"scale {size:,}: runs of {month} (fully cold, history cached, repeated)")
+        fully_cold = run_child(args, folder, child_env())
+        steady, again = [], []
+        for _ in range(repeats):
+            clear_cache(store, month)
+            steady.append(run_child(args, folder, child_env()))
+            again.append(run_child(args, folder, child_env()))
+        info["run_fully_cold"] = summarise([fully_cold])
+        info["run_cold"] = summarise(steady)
+        info["run_repeated"] = summarise(again)
+        clear_cache(store, month)
+        probe = run_child([__file__, "--probe", "run", month, str(store), out], folder)
+        info["stages"] = {**probe.json(), "wall_s": probe.wall}
+        info["plans"] = query_plans(store, month)
+        rows.append(info)
+        shutil.rmtree(folder)
+    return rows
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    from importlib import metadata
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except OSError:
+        mem_kb = 0
+    versions = {}
+    for package in ("numpy", "scipy", "scikit-learn", "jinja2", "lxml", "feedparser"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    return {
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": versions,
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "load_before": os.getloadavg(),
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def fmt_n(n: float) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.0f}k"
+    return f"{n:.0f}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def targets(results: dict) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    imp = results.get("imports")
+    if imp:
+        rate = imp["jsonl"]["papers_per_s"]
+        rows.append(
+            {
+                "target": f"JSON Lines import >= {TARGET_IMPORT_RATE:,} papers/s",
+                "measured": f"{rate:,.0f} papers/s",
+                "met": rate >= TARGET_IMPORT_RATE,
+                "gap": f"{rate / TARGET_IMPORT_RATE:.2f}x of target",
+            }
+        )
+    months, asl = results.get("months"), results.get("asl")
+    if months and asl:
+        reference = min(v["compute_s"] for v in asl.values())
+        ratio = months["cold_total_s"] / reference
+        cpu_reference = min(v["compute_cpu_s"] for v in asl.values())
+        cpu_ratio = months["cold_total_cpu_s"] / cpu_reference
+        rows.append(
+            {
+                "target": "4 cold month runs <= 1/3 of arxiv-sanity-lite's feature computation",
+                "measured": f"{fmt_s(months['cold_total_s'])} vs {fmt_s(reference)} = {ratio:.2f}",
+                "met": ratio <= TARGET_ASL_RATIO,
+                "gap": f"{ratio / TARGET_ASL_RATIO:.2f}x of the allowed time "
+                f"(in CPU time: {cpu_ratio:.2f})",
+            }
+        )
+    if months:
+        speedups = [m["speedup"] for m in months["months"].values()]
+        worst = min(speedups)
+        cpu_worst = min(
+            m["cold"]["cpu_s"] / m["repeated"]["cpu_s"] for m in months["months"].values()
+        )
+        rows.append(
+            {
+                "target": f"repeated run of an unchanged month >= {TARGET_REPEAT_SPEEDUP:.0f}x "
+                "faster than its first",
+                "measured": f"{worst:.1f}x (worst month), "
+                f"{fmt_s(months['cold_total_s'])} -> {fmt_s(months['repeated_total_s'])} "
+                "for all four",
+                "met": worst >= TARGET_REPEAT_SPEEDUP,
+                "gap": f"{worst / TARGET_REPEAT_SPEEDUP:.2f}x of target "
+                f"(in CPU time: {cpu_worst:.1f}x)",
+            }
+        )
+        peak = max(
+            max(m["cold"]["peak_mb"], m["repeated"]["peak_mb"]) for m in months["months"].values()
+        )
+        rows.append(
+            {
+                "target": f"peak memory < {TARGET_PEAK_MB} MB (4-month store)",
+                "measured": f"{peak:.0f} MB",
+                "met": peak < TARGET_PEAK_MB,
+                "gap": f"{peak / TARGET_PEAK_MB:.2f}x of the limit",
+            }
+        )
+    scale = results.get("scale")
+    if scale and len(scale) > 1:
+        # Compare stores that both hold a full trends history (12 trailing months):
+        # below that, a bigger store also means more history to compare with.
+        full = [s for s in scale if s["months"] >= 13]
+        small, big = (full[0], full[-1]) if len(full) > 1 else (scale[-2], scale[-1])
+        # CPU time: on a shared machine wall time also measures the neighbours.
+        growth = big["run_cold"]["cpu_s"] / small["run_cold"]["cpu_s"]
+        wall_growth = big["run_cold"]["wall_s"] / small["run_cold"]["wall_s"]
+        store_growth = big["papers"] / small["papers"]
+        caveat = "" if len(full) > 1 else "; the smaller store has less trends history"
+        rows.append(
+            {
+                "target": "a month's run costs in proportion to the month, not the store",
+                "measured": f"{growth:.2f}x the CPU time ({wall_growth:.2f}x the wall time) "
+                f"for a {store_growth:.1f}x larger store "
+                f"({fmt_n(small['papers'])} -> {fmt_n(big['papers'])}, "
+                f"13,500-paper month{caveat})",
+                "met": growth < 1.25,
+                "gap": "",
+            }
+        )
+        peak = max(s["run_cold"]["peak_mb"] for s in scale)
+        rows.append(
+            {
+                "target": f"peak memory < {TARGET_PEAK_MB} MB for a 13,500-paper month "
+                "(history cached)",
+                "measured": f"{peak:.0f} MB",
+                "met": peak < TARGET_PEAK_MB,
+                "gap": f"{peak / TARGET_PEAK_MB:.2f}x of the limit",
+            }
+        )
+        mem = [s["import"]["peak_mb"] for s in scale]
+        rows.append(
+            {
+                "target": "import streams: memory flat as the file grows",
+                "measured": f"peak {min(mem):.0f}-{max(mem):.0f} MB from "
+                f"{fmt_n(small['papers'])} to {fmt_n(big['papers'])} papers",
+                "met": max(mem) < 1.5 * min(mem) + 20,
+                "gap": "",
+            }
+        )
+    return rows
+
+
+def stage_table(stages: dict[str, dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for info in stages.values():
+        for name in info["stages"]:
+            if name not in names:
+                names.append(name)
+    lines = [
+        "| stage | " + " | ".join(stages) + " |",
+        "|---|" + "---:|" * len(stages),
+        "| start-up + imports (process wall - run) | "
+        + " | ".join(fmt_s(i["wall_s"] - i["run_s"]) for i in stages.values())
+        + " |",
+        "| whole run (in process) | "
+        + " | ".join(fmt_s(i["run_s"]) for i in stages.values())
+        + " |",
+    ]
+    for name in names:
+        lines.append(
+            f"| {name} | "
+            + " | ".join(fmt_s(i["stages"].get(name, 0.0)) for i in stages.values())
+            + " |"
+        )
+    return lines
+
+
+def peak_table(stages: dict[str, dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for info in stages.values():
+        for name in info.get("peak_rise_mb", {}):
+            if name not in names:
+                names.append(name)
+    lines = [
+        "| stage | " + " | ".join(stages) + " |",
+        "|---|" + "---:|" * len(stages),
+        "| process peak | " + " | ".join(f"{i['peak_mb']:.0f}" for i in stages.values()) + " |",
+    ]
+    for name in names:
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{i['peak_rise_mb'].get(name, 0.0):.0f}" for i in stages.values())
+            + " |"
+        )
+    return lines
+
+
+def mermaid_chart(scale: list[dict]) -> list[str]:
+    labels = ", ".join(f'"{fmt_n(s["papers"])}"' for s in scale)
+    imports = ", ".join(f"{s['import']['wall_s']:.1f}" for s in scale)
+    runs = ", ".join(f"{s['run_cold']['wall_s']:.1f}" for s in scale)
+    top = max(max(max(s["import"]["wall_s"], s["run_cold"]["wall_s"]) for s in scale), 1.0)
+    return [
+        "```mermaid",
+        "xychart-beta",
+        '    title "Import time (bars) and one month\'s run (line), seconds"',
+        f'    x-axis "papers in the store" [{labels}]',
+        f'    y-axis "seconds" 0 --> {math.ceil(top * 1.1)}',
+        f"    bar [{imports}]",
+        f"    line [{runs}]",
+        "```",
+    ]
+
+
+def scale_table(scale: list[dict]) -> list[str]:
+    lines = [
+        "| papers | months | import (process) | papers/s | import peak | store on disk "
+        "| month run (history cached) | its peak | repeated | fully cold | its peak |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in scale:
+        lines.append(
+            f"| {s['papers']:,} | {s['months']} | {fmt_s(s['import']['wall_s'])} "
+            f"| {s['import']['papers_per_s']:,.0f}/s | {s['import']['peak_mb']:.0f} MB "
+            f"| {s['store_mb']:,.0f} MB | {fmt_s(s['run_cold']['wall_s'])} "
+            f"| {s['run_cold']['peak_mb']:.0f} MB | {fmt_s(s['run_repeated']['wall_s'])} "
+            f"| {fmt_s(s['run_fully_cold']['wall_s'])} "
+            f"| {s['run_fully_cold']['peak_mb']:.0f} MB |"
+        )
+    return lines
+
+
+def readme_text(results: dict) -> list[str]:
+    lines = ["## Performance", ""]
+    m = results.get("machine", {})
+    lines.append(
+        f"Measured by `python benchmarks/bench.py` on {m.get('cores')} cores ({m.get('cpu')}), "
+        f"{m.get('date', '')[:10]}; full results in "
+        "[benchmarks/results/bench.md](benchmarks/results/bench.md)."
+    )
+    lines.append("")
+    rows = targets(results)
+    if rows:
+        lines += ["| target | measured | |", "|---|---|---|"]
+        lines += [f"| {r['target']} | {r['measured']} | {verdict(r['met'])} |" for r in rows]
+        lines.append("")
+    scale = results.get("scale")
+    if scale:
+        lines += [
+            "How cost grows with the store (resampled real papers, 13,500 a month; the "
+            "month run is the newest month with the earlier months already cached, as in "
+            "monthly use):",
+            "",
+            *scale_table(scale),
+            "",
+            *mermaid_chart(scale),
+            "",
+            "![Cost as the store grows](benchmarks/results/scale.png)",
+            "",
+        ]
+    return lines
+
+
+def write_report(results: dict, path: Path) -> None:
+    m = results["machine"]
+    lines = [
+        "# Performance benchmark",
+        "",
+        f"`python benchmarks/bench.py {' '.join(results['argv'])}`".replace("  ", " "),
+        "",
+        f"- date: {m['date']}; commit {m['commit']}"
+        + (" (with uncommitted changes)" if m["uncommitted_changes"] else ""),
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}",
+        f"- Python {m['python']}, SQLite {m['sqlite']}, "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        f"- load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in m['load_before'])}"
+        f"; after: {', '.join(f'{x:.2f}' for x in m['load_after'])}",
+        f"- figures are medians of {results['repeats']} runs unless noted; every run is a "
+        "separate process; peak memory is the process's maximum resident set size",
+        f"- total benchmark time: {results['elapsed_s'] / 60:.1f} min",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | | |",
+        "|---|---|---|---|",
+    ]
+    for r in targets(results):
+        lines.append(f"| {r['target']} | {r['measured']} | {verdict(r['met'])} | {r['gap']} |")
+    lines.append("")
+    notes = results.get("notes") or []
+    if notes:
+        lines += ["### Where a target is missed, and why", ""]
+        lines += [f"- {n}" for n in notes]
+        lines.append("")
+    imp = results.get("imports")
+    if imp:
+        j, a = imp["jsonl"], imp["atom"]
+        lines += [
+            "## Import (real 2025 block)",
+            "",
+            "| input | papers | size | import_files | papers/s | whole process | process peak |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| JSON Lines (.jsonl.gz) | {imp['papers']:,} | {j['file_mb']:.1f} MB "
+            f"| {fmt_s(j['seconds'])} | {j['papers_per_s']:,.0f} "
+            f"| {fmt_s(j['process']['wall_s'])} | {j['process']['peak_mb']:.0f} MB |",
+            f"| API Atom ({a['pages']} pages) | {imp['papers']:,} | {a['file_mb']:.1f} MB "
+            f"| {fmt_s(a['seconds'])} | {a['papers_per_s']:,.0f} "
+            f"| {fmt_s(a['process']['wall_s'])} | {a['process']['peak_mb']:.0f} MB |",
+            "",
+            f"Importing the same JSON Lines file again (every paper unchanged): "
+            f"{j['reimport_unchanged_papers_per_s']:,.0f} papers/s "
+            f"({j['reimport_counts']}).",
+            "",
+        ]
+    months, asl = results.get("months"), results.get("asl")
+    if months:
+        lines += [
+            "## `run --offline`, one process per run (real 2025 block)",
+            "",
+            "Cold: the month's own ranking, term counts and topics are not cached (the "
+            "months run in order, so a month's trailing months are, as in monthly use). "
+            "Repeated: the same command again, nothing changed.",
+            "",
+            "| month | papers | cold | cold CPU | cold peak | repeated | repeated peak "
+            "| speed-up |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for month, info in months["months"].items():
+            c, r = info["cold"], info["repeated"]
+            lines.append(
+                f"| {month} | {info['papers']:,} | {fmt_s(c['wall_s'])} | {fmt_s(c['cpu_s'])} "
+                f"| {c['peak_mb']:.0f} MB | {fmt_s(r['wall_s'])} | {r['peak_mb']:.0f} MB "
+                f"| {info['speedup']:.1f}x |"
+            )
+        lines += [
+            f"| **all four** | {sum(i['papers'] for i in months['months'].values()):,} "
+            f"| **{fmt_s(months['cold_total_s'])}** | {fmt_s(months['cold_total_cpu_s'])} | "
+            f"| **{fmt_s(months['repeated_total_s'])}** | | |",
+            "",
+        ]
+    if asl:
+        lines += [
+            "## arxiv-sanity-lite's feature computation on the same 19,682 papers",
+            "",
+            "`compute.py`'s `TfidfVectorizer` (its settings: word 1-2-grams, "
+            "`max_features=20000`, `min_df=5`, `max_df=0.1`, sublinear tf, accents "
+            "stripped), fit then transform, `float32`; one process per run.",
+            "",
+            "| corpus | fit | transform | fit + transform | its CPU "
+            "| process (with import, reading) | peak |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for corpus, info in asl.items():
+            lines.append(
+                f"| {corpus} | {fmt_s(info['fit_s'])} | {fmt_s(info['transform_s'])} "
+                f"| **{fmt_s(info['compute_s'])}** | {fmt_s(info['compute_cpu_s'])} "
+                f"| {fmt_s(info['process']['wall_s'])} "
+                f"| {info['process']['peak_mb']:.0f} MB |"
+            )
+        if months:
+            reference = min(v["compute_s"] for v in asl.values())
+            lines += [
+                "",
+                f"Ours / theirs: {fmt_s(months['cold_total_s'])} for the four cold month "
+                f"runs (whole processes: start-up, ranking, trends, rendering, writing) / "
+                f"{fmt_s(reference)} (their feature computation alone) = "
+                f"**{months['cold_total_s'] / reference:.2f}**.",
+                "",
+            ]
+    if months:
+        lines += ["## Where a run's time goes (one probe run per month)", ""]
+        for kind in ("cold", "repeated"):
+            lines += [f"{kind.capitalize()}:", "", *stage_table(months["stages"][kind]), ""]
+        lines += [
+            "Growth of the process's peak memory inside each stage (MB, cold probes):",
+            "",
+            *peak_table(months["stages"]["cold"]),
+            "",
+        ]
+        lines += [
+            "Stages are inclusive (a trends stage contains its own ranking and loading). "
+            "Start-up + imports is the child's wall time minus the time inside "
+            "`cli.main`.",
+            "",
+            "Per-month queries (EXPLAIN QUERY PLAN on the real store):",
+            "",
+        ]
+        lines += [f"- `{k}`: {v}" for k, v in months["plans"].items()]
+        lines.append("")
+    scale = results.get("scale")
+    if scale:
+        lines += [
+            "## Scale: resampled real papers, 13,500 a month",
+            "",
+            *scale_table(scale),
+            "",
+            "Month run (history cached): the newest month's first run when the earlier "
+            "months' caches exist (monthly use). Fully cold: the first run on a fresh "
+            "store, which also ranks and counts the trailing months for the trends "
+            "section. Repeated: again, unchanged. Peak memory is the largest of the runs.",
+            "",
+            "| papers | JSONL file | generate | papers_for_month query | month_counts query |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for s in scale:
+            q = s["month_queries_s"]
+            lines.append(
+                f"| {s['papers']:,} | {s['file_mb']:,.0f} MB | {fmt_s(s['generate_s'])} "
+                f"| {q['papers_for_month'] * 1000:.0f} ms | {q['month_counts'] * 1000:.0f} ms |"
+            )
+        lines += [
+            "",
+            "Where the month run's time goes (history cached; one probe run per size):",
+            "",
+            *stage_table({fmt_n(s["papers"]): s["stages"] for s in scale}),
+            "",
+            "Growth of the process's peak memory inside each stage (MB, same runs):",
+            "",
+            *peak_table({fmt_n(s["papers"]): s["stages"] for s in scale}),
+        ]
+        lines += ["", "Query plans at the largest size:", ""]
+        lines += [f"- `{k}`: {v}" for k, v in scale[-1]["plans"].items()]
+        lines += ["", "![Cost as the store grows](scale.png)", ""]
+    lines += ["## README text", "", "````markdown", *readme_text(results), "````", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def plot(scale: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    papers = [s["papers"] for s in scale]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110)
+    ax = axes[0]
+    ax.plot(papers, [s["import"]["wall_s"] for s in scale], "o-", label="import")
+    ax.plot(papers, [s["run_cold"]["wall_s"] for s in scale], "s-", label="one month's run")
+    ax.plot(papers, [s["run_repeated"]["wall_s"] for s in scale], "^-", label="repeated run")
+    ax.set(xscale="log", yscale="log", xlabel="papers in store", ylabel="seconds", title="Time")
+    ax.legend()
+    ax = axes[1]
+    ax.plot(papers, [s["import"]["peak_mb"] for s in scale], "o-", label="import")
+    ax.plot(papers, [s["run_cold"]["peak_mb"] for s in scale], "s-", label="one month's run")
+    ax.axhline(TARGET_PEAK_MB, color="grey", ls="--", lw=1, label="500 MB")
+    ax.set(xscale="log", xlabel="papers in store", ylabel="MB", title="Peak memory")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax = axes[2]
+    ax.plot(papers, [s["store_mb"] / 1000 for s in scale], "o-")
+    ax.set(xscale="log", yscale="log", xlabel="papers in store", ylabel="GB",
+           title="Store on disk")  # fmt: skip
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle("trenddigest cost as the store grows (13,500 papers a month)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def explain(results: dict) -> list[str]:
+    """For each missed target: which stage, by how much, and why (from the stage probes)."""
+    notes = []
+    for row in targets(results):
+        if row["met"]:
+            continue
+        notes.append(f"{row['target']}: {row['measured']} ({row['gap']}).")
+    months, asl = results.get("months"), results.get("asl")
+    if months and asl:
+        cold = months["stages"]["cold"]
+        trends = sum(p["stages"].get("trends section", 0.0) for p in cold.values())
+        rank = sum(p["stages"].get("rank the month: cache or rank", 0.0) for p in cold.values())
+        startup = sum(p["wall_s"] - p["run_s"] for p in cold.values())
+        reference = min(v["compute_s"] for v in asl.values())
+        without = sum(p["wall_s"] for p in cold.values()) - trends
+        notes.append(
+            f"Cold runs: ranking the four months takes {fmt_s(rank)} "
+            f"({rank / reference:.2f} of arxiv-sanity-lite's {fmt_s(reference)}), start-up "
+            f"{fmt_s(startup)}, the trends section {fmt_s(trends)} (stage probes). Without "
+            f"the trends section the four probe runs would take about {fmt_s(without)} "
+            f"= {without / reference:.2f} of arxiv-sanity-lite."
+        )
+        repeated = months["stages"]["repeated"]
+        startup = sum(p["wall_s"] - p["run_s"] for p in repeated.values())
+        inside = sum(p["run_s"] for p in repeated.values())
+        cached = sum(
+            p["stages"].get("rank the month: cache or rank", 0.0) for p in repeated.values()
+        )
+        trends = sum(p["stages"].get("trends section", 0.0) for p in repeated.values())
+        notes.append(
+            f"Repeated runs: {fmt_s(startup)} of start-up (Python, numpy, jinja2, the "
+            f"package) and {fmt_s(inside)} inside the run, of which the cached ranking "
+            f"{fmt_s(cached)} and the trends section {fmt_s(trends)} (what it does not "
+            "cache: top picks, rising terms and their examples, the chart)."
+        )
+    if months:
+        for kind in ("cold", "repeated"):
+            probe = months["stages"][kind]
+            total = sum(p["wall_s"] for p in probe.values())
+            startup = sum(p["wall_s"] - p["run_s"] for p in probe.values())
+            by_stage: dict[str, float] = {}
+            for p in probe.values():
+                for name, seconds in p["stages"].items():
+                    by_stage[name] = by_stage.get(name, 0.0) + seconds
+            top = sorted(by_stage.items(), key=lambda kv: -kv[1])[:4]
+            parts = ", ".join(f"{name} {fmt_s(s)}" for name, s in top)
+            notes.append(
+                f"{kind} runs, four months, {fmt_s(total)} in the probe: start-up + imports "
+                f"{fmt_s(startup)}; {parts}."
+            )
+    for size in results.get("scale") or []:
+        probe = size["stages"]
+        slow = sorted(probe["stages"].items(), key=lambda kv: -kv[1])[:3]
+        heavy = sorted(probe["peak_rise_mb"].items(), key=lambda kv: -kv[1])[:3]
+        notes.append(
+            f"{fmt_n(size['papers'])} store, one 13,500-paper month (history cached), "
+            f"{fmt_s(probe['wall_s'])}, peak {probe['peak_mb']:.0f} MB: start-up + imports "
+            f"{fmt_s(probe['wall_s'] - probe['run_s'])}; "
+            + ", ".join(f"{n} {fmt_s(t)}" for n, t in slow)
+            + "; peak grew most in "
+            + ", ".join(f"{n} (+{m:.0f} MB)" for n, m in heavy)
+            + "."
+        )
+    return notes
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="no 2.7M step, fewer repeats")
+    parser.add_argument("--sizes", help="comma-separated store sizes (papers) for the scale series")
+    parser.add_argument("--repeats", type=int, help="runs per measurement (default 3, quick 2)")
+    parser.add_argument("--skip", default="", help="comma list of: imports,months,asl,scale")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument("--workdir", type=Path, help="temporary files here (default: system)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite bench.md and scale.png from bench.json"
+    )
+    parser.add_argument("--probe", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.report_only:
+        results = json.loads((args.out / "bench.json").read_text())
+        results["notes"] = explain(results)
+        if results.get("scale"):
+            plot(results["scale"], args.out / "scale.png")
+        write_report(results, args.out / "bench.md")
+        return 0
+    if args.probe:
+        kind, *rest = args.probe
+        probes: dict[str, Callable[..., dict[str, Any]]] = {
+            "import": probe_import,
+            "import-many": lambda store, *paths: probe_import_many(paths, store),
+            "run": probe_run,
+            "asl": probe_asl,
+        }
+        print(json.dumps(probes[kind](*rest)))
+        return 0
+
+    repeats = args.repeats or (2 if args.quick else 3)
+    if args.sizes:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    else:
+        sizes = [s for s in SIZES if not (args.quick and s > 1_000_000)]
+    skip = set(filter(None, args.skip.split(",")))
+    real = shared_data_dir() / REAL_FILE
+    if not real.is_file():
+        print(f"real data not found at {real} (set TRENDDIGEST_SHARED)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "argv": sys.argv[1:] if argv is None else argv,
+        "repeats": repeats,
+        "machine": machine(),
+    }
+    records = load_real(real)
+    with tempfile.TemporaryDirectory(prefix="trenddigest-bench-", dir=args.workdir) as tmp:
+        work = Path(tmp)
+        if "imports" not in skip:
+            results["imports"] = bench_imports(real, records, work, repeats)
+        if "months" not in skip:
+            results["months"] = bench_months(real, work, repeats)
+        if "asl" not in skip:
+            results["asl"] = bench_asl(real, work, repeats)
+        if "scale" not in skip and sizes:
+            results["scale"] = bench_scale(records, sizes, work, max(1, repeats - 1))
+    results["machine"]["load_after"] = os.getloadavg()
+    results["elapsed_s"] = time.perf_counter() - started
+    results["self_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["notes"] = explain(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if results.get("scale"):
+        plot(results["scale"], args.out / "scale.png")
+    write_report(results, args.out / "bench.md")
+    log(f"done in {results['elapsed_s'] / 60:.1f} min: {args.out / 'bench.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The quality benchmark's metrics, labels and baselines, and one check on real data."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from trenddigest.categories import Category, Keyword, load_categories
+from trenddigest.config import RankConfig
+from trenddigest.models import Paper
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("quality", REPO / "benchmarks" / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["quality"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+quality = _load_benchmark()
+
+
+def test_precision_counts_relevant_papers_in_the_first_k_places():
+    ranked = ["a", "b", "c", "d"]
+    assert quality.precision_at_k(ranked, {"a", "c"}, 2) == 0.5
+    assert quality.precision_at_k(ranked, {"a", "c"}, 4) == 0.5
+
+
+def test_precision_counts_the_empty_places_of_a_short_list_as_misses():
+    assert quality.precision_at_k(["a", "b"], {"a", "b"}, 10) == 0.2
+    assert quality.precision_at_k([], {"a"}, 10) == 0.0
+
+
+def test_ndcg_of_a_perfect_list_is_one():
+    assert quality.ndcg_at_k(["a", "b", "x"], {"a", "b"}, 10) == pytest.approx(1.0)
+
+
+def test_ndcg_discounts_a_hit_by_the_log_of_its_place():
+    # One relevant paper, found in second place: 1/log2(3) against an ideal of 1.
+    assert quality.ndcg_at_k(["x", "a"], {"a"}, 10) == pytest.approx(1 / math.log2(3))
+    # Hits at places 1 and 3 of two relevant: (1 + 1/2) / (1 + 1/log2(3)).
+    expected = (1 + 0.5) / (1 + 1 / math.log2(3))
+    assert quality.ndcg_at_k(["a", "x", "b"], {"a", "b"}, 10) == pytest.approx(expected)
+
+
+def test_ndcg_ideal_uses_every_relevant_paper_of_the_month():
+    # Three relevant papers exist but only one is listed: the ideal list has three hits.
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert quality.ndcg_at_k(["a"], {"a", "b", "c"}, 10) == pytest.approx(1 / ideal)
+    assert quality.ndcg_at_k(["x"], set(), 10) == 0.0
+
+
+def test_right_category_share_counts_labelled_papers_placed_under_a_label():
+    labels = {"p1": {"A"}, "p2": {"A", "B"}, "p3": {"B"}, "p4": set()}
+    assigned = {"p1": "A", "p2": "B", "p3": "A", "p4": "A"}
+    assert quality.right_category_share(assigned, labels) == pytest.approx(2 / 3)
+
+
+def test_placed_share_is_the_share_of_papers_in_some_category():
+    assert quality.placed_share({"a": "X"}, ["a", "b"]) == 0.5
+    assert quality.placed_share({}, []) == 0.0
+
+
+def test_a_title_rule_needs_its_pattern_and_none_of_the_exceptions():
+    rule = quality.TITLE_RULES["Knowledge Distillation"]
+    assert rule.test("Progressive Class-level Distillation", ("cs.CV",))
+    assert rule.test("Distilling Reasoning into Small LMs", ("cs.CL",))
+    assert not rule.test("Dataset Distillation at Scale", ("cs.CV",))
+    assert not rule.test("Score Distillation Sampling for 3D", ("cs.CV",))
+
+
+def test_transformer_in_a_title_means_vision_transformer_only_for_image_papers():
+    rule = quality.TITLE_RULES["Vision Transformers"]
+    assert rule.test("Transformers for Crowd Counting", ("cs.CV",))
+    assert not rule.test("Transformers for Machine Translation", ("cs.CL",))
+    assert rule.test("A Faster ViT", ("cs.LG",))
+
+
+def test_every_packaged_category_has_a_title_rule():
+    names = {c.name for c in load_categories(None)}
+    assert names <= set(quality.TITLE_RULES)
+
+
+def test_methods_see_only_the_id_abstract_and_allowed_title():
+    rec = quality.Record("2505.00001", "A Title", "An abstract.", ("cs.CV", "cs.LG"))
+    hidden = quality.ranker_view(rec, title=False)
+    shown = quality.ranker_view(rec, title=True)
+    assert (hidden.title, hidden.categories, hidden.primary_category) == ("", [], "")
+    assert (hidden.comment, hidden.authors) == ("", [])
+    assert shown.title == "A Title" and shown.abstract == "An abstract."
+
+
+def test_the_keyword_baseline_lists_every_match_newest_first():
+    category = Category("KD", "d", [Keyword("distillation"), Keyword("teacher")])
+    papers = [
+        Paper("2505.00002", "", "A teacher and a student."),
+        Paper("2505.00010", "", "Distillation methods."),
+        Paper("2505.00003", "", "Weather forecasting."),
+        Paper("2505.00001", "", "Self-distillation with a teacher."),
+    ]
+    out = quality.keyword_baseline(papers, [category])
+    assert out.lists["KD"] == ["2505.00010", "2505.00002", "2505.00001"]
+    assert "2505.00003" not in out.assigned
+
+
+def test_splitting_keywords_drops_phrases_and_stop_words():
+    category = Category("KD", "d", [Keyword("knowledge distillation", 3.0), Keyword("of the")])
+    (split,) = quality.split_keywords([category])
+    assert [(k.term, k.weight) for k in split.keywords] == [
+        ("knowledge", 3.0),
+        ("distillation", 3.0),
+    ]
+
+
+@pytest.mark.shared
+def test_the_default_ranker_beats_the_keyword_baseline_on_may_2025(shared_dir):
+    """About 10 s: reads the 2025 block, ranks May's 5,800 abstracts twice."""
+    records = quality.load_records(shared_dir / "data" / "arxiv", files=quality.DATA_FILES[:1])
+    task = quality.curated_task(load_categories(None))
+    papers = [quality.ranker_view(r, title=False) for r in records["2505"]]
+    labels = {r.id: task.label(r) for r in records["2505"]}
+    ours = quality.ours(RankConfig())(papers, task.categories, background=[])
+    keyword = quality.keyword_baseline(papers, task.categories)
+
+    def mean_p10(out) -> float:
+        values = []
+        for cat in task.categories:
+            relevant = {pid for pid, names in labels.items() if cat.name in names}
+            if len(relevant) >= quality.MIN_RELEVANT:
+                values.append(quality.precision_at_k(out.lists[cat.name], relevant, 10))
+        return sum(values) / len(values)
+
+    assert mean_p10(ours) > mean_p10(keyword) + 0.2

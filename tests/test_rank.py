@@ -1,0 +1,283 @@
+"""The ranker places papers under the category they are about, says why, and forces nothing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from trenddigest.categories import Category, Keyword
+from trenddigest.config import RankConfig
+from trenddigest.errors import ConfigError
+from trenddigest.models import Paper
+from trenddigest.rank import Ranking, rank_papers
+
+DISTILLATION = Category(
+    "Knowledge Distillation",
+    "Transferring what a large teacher network knows into a small student.",
+    [
+        Keyword("knowledge distillation", 3.0),
+        Keyword("distillation", 1.5),
+        Keyword("teacher-student", 2.0),
+        Keyword("student model", 2.0),
+    ],
+    exclude=["dataset distillation"],
+)
+DETECTION = Category(
+    "Object Detection",
+    "Locating objects with bounding boxes.",
+    [Keyword("object detection", 3.0), Keyword("bounding box", 2.0), Keyword("detector", 1.5)],
+)
+SEGMENTATION = Category(
+    "Segmentation",
+    "Labeling every pixel.",
+    [Keyword("semantic segmentation", 3.0), Keyword("segmentation mask", 2.0)],
+)
+CATEGORIES = [DISTILLATION, DETECTION, SEGMENTATION]
+
+# Filler papers make the month realistic: each topic phrase is rare, as in a real month.
+FILLER = [
+    "We study {} with a new benchmark and report results on several public datasets.",
+    "A survey of {} covering recent methods, open problems and evaluation protocols.",
+    "This work revisits {} and shows that simple baselines remain strong.",
+]
+FILLER_TOPICS = [
+    "speech recognition",
+    "protein folding",
+    "tax law",
+    "crop yields",
+    "music generation",
+    "traffic forecasting",
+    "legal question answering",
+    "weather prediction",
+    "chess engines",
+    "database indexing",
+    "compiler optimization",
+    "power grids",
+]
+
+
+def filler(count: int = 60) -> list[Paper]:
+    papers = []
+    for i in range(count):
+        topic = FILLER_TOPICS[i % len(FILLER_TOPICS)]
+        papers.append(
+            Paper(
+                id=f"2505.{90000 + i}",
+                title=f"Notes on {topic} {i}",
+                abstract=FILLER[i % len(FILLER)].format(topic),
+            )
+        )
+    return papers
+
+
+DISTILLED = Paper(
+    id="2505.00001",
+    title="Compact Students via Knowledge Distillation",
+    abstract=(
+        "We distill a large teacher network into a compact student model. Our knowledge "
+        "distillation loss aligns the soft targets of teacher and student, and the distilled "
+        "student closes most of the gap to the teacher."
+    ),
+)
+DETECTOR = Paper(
+    id="2505.00002",
+    title="Anchor-Free Object Detection",
+    abstract=(
+        "We propose an object detector that predicts each bounding box without anchors. "
+        "Object detection accuracy improves on COCO."
+    ),
+)
+OFF_TOPIC = Paper(
+    id="2505.00003",
+    title="Forecasting Wheat Prices from Rainfall",
+    abstract="Farmers record rainfall and soil moisture; we forecast weekly wheat prices.",
+)
+DATASET_DISTILLATION = Paper(
+    id="2505.00004",
+    title="Dataset Distillation with Knowledge Distillation Losses",
+    abstract=(
+        "Dataset distillation condenses a training set into a few synthetic images; we use "
+        "knowledge distillation losses and a teacher-student setup with a student model."
+    ),
+)
+
+
+def month(*papers: Paper) -> list[Paper]:
+    return [*papers, *filler()]
+
+
+def placed_in(ranking: Ranking, paper: Paper) -> str | None:
+    for name, ranked in ranking.by_category.items():
+        if any(rp.paper.id == paper.id for rp in ranked):
+            return name
+    return None
+
+
+def test_a_distillation_paper_lands_under_knowledge_distillation():
+    ranking = rank_papers(month(DISTILLED, DETECTOR), CATEGORIES)
+    assert placed_in(ranking, DISTILLED) == "Knowledge Distillation"
+    assert placed_in(ranking, DETECTOR) == "Object Detection"
+
+
+def test_why_names_the_matching_keywords_and_prefers_the_phrase():
+    ranking = rank_papers(month(DISTILLED), CATEGORIES)
+    (entry,) = ranking.by_category["Knowledge Distillation"]
+    assert "knowledge distillation" in entry.why
+    assert "distillation" not in entry.why  # shown as part of the phrase instead
+    assert "student model" in entry.why
+    assert 1 <= len(entry.why) <= 5
+
+
+def test_a_stemmed_keyword_matches_other_forms_of_the_word():
+    paper = Paper(
+        "2505.00010",
+        "Distilling Detectors",
+        "We distill detectors; the distilled student beats its teacher.",
+    )
+    category = Category("KD", "d", [Keyword("distillation", 3.0)])
+    ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
+    assert placed_in(ranking, paper) == "KD"
+    assert ranking.by_category["KD"][0].why == ["distillation"]
+
+
+def test_a_phrase_keyword_needs_its_words_next_to_each_other():
+    scattered = Paper(
+        "2505.00011",
+        "Knowledge Graphs",
+        "Knowledge graphs store facts. Water distillation is unrelated chemistry.",
+    )
+    category = Category("KD", "d", [Keyword("knowledge distillation", 3.0)])
+    ranking = rank_papers(month(scattered), [category], RankConfig(threshold=0.0))
+    assert placed_in(ranking, scattered) is None
+
+
+def test_an_excluded_term_vetoes_the_category():
+    ranking = rank_papers(month(DISTILLED, DATASET_DISTILLATION), CATEGORIES)
+    assert placed_in(ranking, DISTILLED) == "Knowledge Distillation"
+    assert placed_in(ranking, DATASET_DISTILLATION) is None
+
+
+def test_an_off_topic_paper_is_unmatched_not_forced_into_a_category():
+    papers = month(DISTILLED, DETECTOR, OFF_TOPIC)
+    ranking = rank_papers(papers, CATEGORIES)
+    assert placed_in(ranking, OFF_TOPIC) is None
+    assert ranking.considered == len(papers)
+    assert ranking.unmatched == len(papers) - len(ranking.all_ranked())
+    assert ranking.unmatched >= 61  # the off-topic paper and all the filler
+
+
+def test_each_paper_is_placed_at_most_once():
+    both = Paper(
+        "2505.00012",
+        "Knowledge Distillation for Object Detection",
+        "Knowledge distillation from a teacher detector improves object detection; the "
+        "student model predicts every bounding box.",
+    )
+    ranking = rank_papers(month(both, DISTILLED, DETECTOR), CATEGORIES)
+    ids = [rp.paper.id for rp in ranking.all_ranked()]
+    assert len(ids) == len(set(ids))
+    assert placed_in(ranking, both) in {"Knowledge Distillation", "Object Detection"}
+
+
+def test_the_order_is_deterministic_and_does_not_depend_on_input_order():
+    twins = [
+        Paper(
+            f"2505.0002{i}", "Knowledge Distillation", "Knowledge distillation to a student model."
+        )
+        for i in range(4)
+    ]
+    papers = month(DISTILLED, DETECTOR, *twins)
+    shuffled = papers[:]
+    random.Random(3).shuffle(shuffled)
+
+    def order(ranking: Ranking) -> dict[str, list[tuple[str, float, list[str]]]]:
+        return {
+            name: [(rp.paper.id, rp.score, rp.why) for rp in ranked]
+            for name, ranked in ranking.by_category.items()
+        }
+
+    first = order(rank_papers(papers, CATEGORIES))
+    assert first == order(rank_papers(papers, CATEGORIES))
+    assert first == order(rank_papers(shuffled, CATEGORIES))
+    tied = [pid for pid, _, _ in first["Knowledge Distillation"] if pid.startswith("2505.0002")]
+    assert tied == sorted(tied)  # equal scores: ordered by arXiv id
+
+
+def test_lists_are_best_first_with_scores_between_zero_and_one():
+    ranking = rank_papers(month(DISTILLED, DETECTOR, DATASET_DISTILLATION), CATEGORIES)
+    for ranked in ranking.by_category.values():
+        scores = [rp.score for rp in ranked]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0 < s < 1 for s in scores)
+
+
+def test_an_empty_month_ranks_nothing():
+    ranking = rank_papers([], CATEGORIES)
+    assert ranking.considered == 0
+    assert ranking.unmatched == 0
+    assert ranking.by_category == {c.name: [] for c in CATEGORIES}
+
+
+def test_no_categories_leaves_every_paper_unmatched():
+    ranking = rank_papers(month(DISTILLED), [])
+    assert ranking.by_category == {}
+    assert ranking.unmatched == ranking.considered == 61
+
+
+def test_a_category_threshold_and_min_score_raise_the_bar():
+    strict = Category(
+        DISTILLATION.name, DISTILLATION.description, DISTILLATION.keywords, threshold=0.99
+    )
+    assert placed_in(rank_papers(month(DISTILLED), [strict]), DISTILLED) is None
+    assert placed_in(rank_papers(month(DISTILLED), CATEGORIES, min_score=0.99), DISTILLED) is None
+
+
+def test_background_papers_are_accepted_and_never_ranked():
+    background = [Paper("2504.00001", "Knowledge Distillation", "Knowledge distillation.")]
+    settings = RankConfig(background_idf=True)
+    ranking = rank_papers(month(DISTILLED), CATEGORIES, settings, background=background)
+    assert placed_in(ranking, DISTILLED) == "Knowledge Distillation"
+    assert all(not rp.paper.id.startswith("2504") for rp in ranking.all_ranked())
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        RankConfig(prf_docs=5, prf_weight=0.25),
+        RankConfig(lsa_components=5, lsa_weight=0.25),
+        RankConfig(diversity=0.4),
+        RankConfig(relative_threshold=0.3),
+        RankConfig(stemming="none", word_weight=0.0),
+    ],
+)
+def test_optional_ideas_keep_the_clear_cases_right(settings):
+    ranking = rank_papers(month(DISTILLED, DETECTOR, OFF_TOPIC), CATEGORIES, settings)
+    assert placed_in(ranking, DISTILLED) == "Knowledge Distillation"
+    assert placed_in(ranking, OFF_TOPIC) is None
+
+
+def test_diversity_moves_a_near_duplicate_below_other_papers():
+    text = "Knowledge distillation into a student model with a teacher-student loss."
+    copy = [Paper(f"2505.0003{i}", "Knowledge Distillation", text) for i in range(2)]
+    other = Paper(
+        "2505.00039", "Distillation", "Knowledge distillation of language models, briefly."
+    )
+    settings = RankConfig(diversity=0.9, threshold=0.0)
+    ranked = rank_papers(month(*copy, other), CATEGORIES, settings).by_category
+    ids = [rp.paper.id for rp in ranked["Knowledge Distillation"]]
+    assert ids.index("2505.00039") < ids.index("2505.00031")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (RankConfig(method="svm"), "method 'svm' is unknown"),
+        (RankConfig(stemming="porter"), "stemming must be one of"),
+        (RankConfig(title_weight=-1.0), "title_weight must not be negative"),
+        (RankConfig(b=2.0), "b must be between 0 and 1"),
+    ],
+)
+def test_bad_settings_are_a_config_error(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        rank_papers(month(DISTILLED), CATEGORIES, settings)
