@@ -281,3 +281,41 @@ def test_diversity_moves_a_near_duplicate_below_other_papers():
 def test_bad_settings_are_a_config_error(settings, message):
     with pytest.raises(ConfigError, match=message):
         rank_papers(month(DISTILLED), CATEGORIES, settings)
+
+
+def test_tfidf_method_ranks_by_scikit_learn_cosine_to_the_profile() -> None:
+    from trenddigest.config import RankConfig as _RankConfig
+
+    papers = make_synthetic_for_tfidf()
+    cats = _tfidf_categories()
+    ranking = rank_papers(papers, cats, _RankConfig(method="tfidf"))
+    top = ranking.by_category["Knowledge Distillation"][0]
+    assert "distill" in top.paper.title.lower()
+    assert top.why and 0 < top.score <= 1
+
+
+def make_synthetic_for_tfidf():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic import make_papers
+
+    return make_papers("2025-05", per_topic=6)
+
+
+def _tfidf_categories():
+    from trenddigest.categories import Category, Keyword
+
+    return [
+        Category(
+            "Knowledge Distillation",
+            "A teacher network's knowledge distilled into a student.",
+            [Keyword("knowledge distillation", 2.0), Keyword("teacher")],
+        ),
+        Category(
+            "Object Detection",
+            "Detecting objects with bounding boxes.",
+            [Keyword("object detection", 2.0), Keyword("bounding boxes")],
+        ),
+    ]

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-METHODS = ("bm25",)
+METHODS = ("bm25", "tfidf")
 STEMMING = ("prefix", "plural", "none")
 # score = raw / (raw + SCORE_SCALE): maps BM25 sums to 0..1 so thresholds read as shares.
 SCORE_SCALE = 10.0
@@ -388,6 +388,8 @@ def rank_papers(
     by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
     if not papers or not categories:
         return Ranking(len(papers), by_category, len(papers))
+    if settings.method == "tfidf":
+        return _rank_tfidf_cosine(papers, categories, min_score)
     queries = _queries(categories, settings)
     corpus = _corpus(papers)
     counts = _term_counts(corpus, queries.terms)
@@ -573,3 +575,55 @@ def _diversify(order: list[int], corpus: _Corpus, cutoff: float) -> list[int]:
     top_block = [head[i] for i in kept[:DIVERSITY_WINDOW]]
     rest = [head[i] for i in kept[DIVERSITY_WINDOW:]]
     return top_block + [head[i] for i in moved] + rest + order[len(head) :]
+
+
+# --------------------------------------------------------------------------- tfidf
+
+
+def _profile_text(category: Category) -> str:
+    parts = [category.name, category.description]
+    for kw in category.keywords:
+        parts.extend([kw.term] * max(1, round(kw.weight)))
+    parts.extend(ex.title for ex in category.papers)
+    return ". ".join(parts)
+
+
+def _rank_tfidf_cosine(
+    papers: list[Paper], categories: Sequence[Category], min_score: float
+) -> Ranking:
+    """``method = "tfidf"``: plain scikit-learn TF-IDF and cosine to a profile document.
+
+    The profile is the category's description, weighted keywords and exemplar titles.
+    Kept as the transparent reference the measured default is compared with; it places
+    a paper when the cosine clears ``min_score`` or the category's own threshold.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer as SkTfidf
+
+    vectorizer = SkTfidf(
+        stop_words="english", ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_df=0.5
+    )
+    paper_vecs = vectorizer.fit_transform([paper_text(p) for p in papers])
+    cat_vecs = vectorizer.transform([_profile_text(c) for c in categories])
+    sims = (paper_vecs @ cat_vecs.T).toarray()
+    vocab = vectorizer.get_feature_names_out()
+    by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
+    unmatched = 0
+    for i, paper in enumerate(papers):
+        lowered = paper_text(paper).lower()
+        placed = False
+        for j in np.argsort(-sims[i], kind="stable"):
+            cat, score = categories[j], float(sims[i, j])
+            if score <= 0 or score < max(min_score, cat.threshold or 0.0):
+                break
+            if any(term.lower() in lowered for term in cat.exclude):
+                continue
+            contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
+            top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
+            why = [str(vocab[c]) for _, c in top[:4]]
+            by_category[cat.name].append(RankedPaper(paper, cat.name, round(score, 4), why))
+            placed = True
+            break
+        unmatched += not placed
+    for ranked in by_category.values():
+        ranked.sort(key=lambda rp: (-rp.score, rp.paper.id))
+    return Ranking(len(papers), by_category, unmatched)
