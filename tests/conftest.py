@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The local arXiv stand-in's fixtures (arxiv_server, no_arxiv_waits) for every test module.
+pytest_plugins = ["arxiv_server"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -13,12 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from arxiv_server import (  # two pytest fixtures among them, used as other modules can
+from arxiv_server import (
     ArxivTestServer,
     FakeClock,
-    arxiv_server,  # noqa: F401
     fast_arxiv_config,
-    no_arxiv_waits,  # noqa: F401
     synthetic_papers,
     unused_port,
 )
@@ -348,8 +346,8 @@ def test_no_network_fails_with_one_line_and_few_waits(clock: FakeClock, store: S
 
 
 def test_shared_fixtures_run_a_default_client_without_real_waits(
-    arxiv_server: ArxivTestServer,  # noqa: F811
-    no_arxiv_waits: FakeClock,  # noqa: F811
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits: FakeClock,
     store: Store,
 ) -> None:
     # What a CLI test does: only the endpoint is configured, fetch_month makes its client.

@@ -4,12 +4,7 @@ import json
 
 import pytest
 
-from arxiv_server import (
-    ArxivTestServer,
-    arxiv_server,  # noqa: F401  (fixture)
-    no_arxiv_waits,  # noqa: F401  (fixture)
-    unused_port,
-)
+from arxiv_server import ArxivTestServer, unused_port
 from trenddigest.cli import main
 from trenddigest.store import Store
 
@@ -23,7 +18,11 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_run_backfills_the_month_from_arxiv_and_renders_it(
-    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits  # noqa: F811
+    workdir,
+    monkeypatch,
+    capsys,
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits,
 ):
     monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
     code = main(["run", "--month", "2025-05", "-q"])
@@ -38,12 +37,19 @@ def test_run_backfills_the_month_from_arxiv_and_renders_it(
     assert listed <= stored and listed
     text = (workdir / "digests/2025/2025-05.md").read_text()
     assert text.startswith("# Research Trends: May, 2025")
-    assert "[Distilling Large Vision Models into Tiny Students](https://arxiv.org/abs/2505.00104)" in text
+    assert (
+        "[Distilling Large Vision Models into Tiny Students](https://arxiv.org/abs/2505.00104)"
+        in text
+    )
     assert no_arxiv_waits.sleeps  # paced on the fake clock, never for real
 
 
 def test_second_run_of_a_complete_month_asks_arxiv_nothing(
-    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits  # noqa: F811
+    workdir,
+    monkeypatch,
+    capsys,
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits,
 ):
     monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
     assert main(["run", "--month", "2025-05", "-q"]) == 0
@@ -53,7 +59,10 @@ def test_second_run_of_a_complete_month_asks_arxiv_nothing(
 
 
 def test_without_network_run_fails_in_one_clear_line(
-    workdir, monkeypatch, capsys, no_arxiv_waits  # noqa: F811
+    workdir,
+    monkeypatch,
+    capsys,
+    no_arxiv_waits,
 ):
     url = f"http://127.0.0.1:{unused_port()}/api/query"
     monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", url)

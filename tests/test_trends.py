@@ -680,7 +680,9 @@ def test_candidate_entry_with_case_only_duplicate_terms_loads_back() -> None:
     from trenddigest.categories import category_to_toml, loads_categories
     from trenddigest.trends import _candidate_category
 
-    cat = _candidate_category("RAG", ["RAG", "rag", "retrieval"], [3.0, 2.0, 1.0], [], 30, "2025-06")
+    cat = _candidate_category(
+        "RAG", ["RAG", "rag", "retrieval"], [3.0, 2.0, 1.0], [], 30, "2025-06"
+    )
     assert [k.term for k in loads_categories(category_to_toml(cat))[0].keywords] == [
         "RAG",
         "retrieval",
