@@ -236,17 +236,20 @@ class _StageClock:
 def probe_run(month: str, store_path: str, output: str) -> dict[str, Any]:
     """One ``trenddigest run`` in this process, with the time of each stage inside it."""
     start = time.perf_counter()
-    from trenddigest import cli, pipeline, rank, render, store
+    from trenddigest import cache, cli, pipeline, rank, render, store
 
     imported = time.perf_counter() - start
     clock = _StageClock()
+    # The pipeline imports its stages where it calls them, so wrapping the functions
+    # in their own modules catches every call.
     clock.wrap(store.Store, "papers_for_month", "load papers (all calls)")
-    clock.wrap(pipeline, "cached_ranking", "rank the month: cache or rank")
-    clock.wrap(pipeline, "rank_papers", "rank the month: rank_papers")
-    clock.wrap(pipeline, "render_markdown", "render Markdown + JSON")
-    clock.wrap(pipeline, "render_json", "render Markdown + JSON")
-    clock.wrap(pipeline, "write_atomic", "write files")
+    clock.wrap(cache, "load_outputs", "look up the saved digest")
+    clock.wrap(pipeline, "build_month_digest", "build the digest (rank + trends)")
+    clock.wrap(cache, "cached_ranking", "rank the month: cache or rank")
     clock.wrap(rank, "rank_papers", "rank_papers (all calls)")
+    clock.wrap(render, "render_markdown", "render Markdown + JSON")
+    clock.wrap(render, "render_json", "render Markdown + JSON")
+    clock.wrap(render, "write_atomic", "write files")
     try:
         start = time.perf_counter()
         from trenddigest import trends

@@ -140,6 +140,7 @@ class Seen:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    raw_query: str = ""  # the query string as sent, parameter order included
 
     @property
     def start(self) -> int:
@@ -161,7 +162,8 @@ class Fault:
     kinds: ``status`` (HTTP ``status`` with ``headers``), ``error`` (HTTP 400 arXiv
     error feed with ``message``), ``empty`` (a valid page without entries), ``zero``
     (a valid page saying there are no results at all), ``short``
-    (a valid page with only the first half of its entries),
+    (a valid page with only the first half of its entries), ``bad-date`` (the first
+    entry's ``<published>`` is not a timestamp),
     ``truncate`` (Content-Length says more than is sent), ``truncate-unframed`` (no
     Content-Length, the connection closes half-way), ``garbage`` (200 with an HTML
     body), ``delay`` (answer after ``delay`` seconds), ``reset`` (TCP reset).
@@ -515,7 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         parts = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        seen = Seen(parts.path, params, {k: v for k, v in self.headers.items()})
+        seen = Seen(parts.path, params, dict(self.headers.items()), parts.query)
         with owner._lock:
             owner.seen.append(seen)
         fault = owner._take_fault(seen)
@@ -548,6 +550,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found", "text/plain")
             return
+        if fault is not None and fault.kind == "bad-date":
+            body = re.sub(
+                rb"<published>[^<]*</published>", b"<published>soon</published>", body, count=1
+            )
         if fault is not None and fault.kind == "truncate":
             self.send_response(200)
             self.send_header("Content-Type", ctype)
@@ -623,7 +629,12 @@ def arxiv_server() -> Iterator[ArxivTestServer]:
 
 @pytest.fixture
 def no_arxiv_waits(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Every ArxivClient made during the test paces and backs off on a fake clock."""
+    """Every ArxivClient made during the test paces and backs off on a fake clock.
+
+    The pacing such clients share is fresh for each test, so no test inherits the
+    last request time of another.
+    """
     clock = FakeClock()
     monkeypatch.setattr(client_module, "time", clock)
+    monkeypatch.setattr(client_module, "_PROCESS_PACING", client_module._Pacing())
     return clock

@@ -219,6 +219,19 @@ def test_a_category_with_no_papers_is_confirmed_once_then_complete(
     assert progress(store) == {"q-bio.NC 2025-05": (0, 0, 1)}
 
 
+def test_an_entry_arxiv_cannot_parse_costs_that_paper_not_the_month(
+    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # arxiv's own parser raises for the whole page on one bad timestamp.
+    server.fail("bad-date", when=lambda seen: seen.start == 5)
+    with caplog.at_level(logging.WARNING):
+        run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 5, 10]
+    assert store.count_papers() == 12
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+    assert "unparseable entry" in caplog.text
+
+
 def test_error_feed_is_reported_with_arxivs_message(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
@@ -258,6 +271,27 @@ def test_interrupted_backfill_resumes_at_the_next_offset(
     ]
     assert summary.counts.new == 3 + 3
     assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
+
+
+def test_ctrl_c_between_pages_keeps_every_page_received_and_resumes_there(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    cfg = fast_arxiv_config(server, categories=["cs.CV"])
+
+    def interrupted(seconds: float) -> None:
+        if len(server.api_requests) == 2:  # Ctrl-C while waiting for the third page
+            raise KeyboardInterrupt
+        clock.sleep(seconds)
+
+    client = ArxivClient(cfg, sleep=interrupted, clock=clock, wall_clock=clock.time)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_month(store, cfg, "2025-05", client=client)
+    assert store.count_papers() == 10
+    assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
+    server.seen.clear()
+    summary = run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [10]
+    assert summary.counts.new == 3 and summary.categories[0].status == "resumed"
 
 
 def test_second_run_of_a_complete_month_makes_no_request(

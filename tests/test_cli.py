@@ -1,8 +1,14 @@
 """The command line: what a user types, the exit code, and the exact message."""
 
+import dataclasses
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -10,6 +16,8 @@ import pytest
 from synthetic import make_papers, write_jsonl
 from trenddigest.cli import main
 from trenddigest.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
 
 CATEGORIES = """
 [[category]]
@@ -70,7 +78,11 @@ def test_offline_run_writes_the_digest_where_the_pattern_says(workdir, capsys):
     digest = workdir / "digests" / "2025" / "2025-05.md"
     assert code == 0
     assert digest.is_file() and (workdir / "digests" / "2025" / "2025-05.json").is_file()
-    assert "wrote digests/2025/2025-05.md" in out
+    assert re.fullmatch(
+        r"2025-05: 60 papers, (\d+) placed in 3 of 3 categories, (\d+) in none; "
+        r"wrote digests/2025/2025-05\.md, digests/2025/2025-05\.json\n",
+        out,
+    )
     text = digest.read_text()
     assert text.startswith("# Research Trends: May, 2025")
     kd = text[text.index("## Knowledge Distillation") : text.index("## Object Detection")]
@@ -124,6 +136,21 @@ def test_dry_run_prints_and_writes_nothing(workdir, capsys):
     assert not (workdir / "digests").exists()
 
 
+def test_by_announced_selects_the_month_by_announce_date(workdir, capsys):
+    april = make_papers("2025-04", per_topic=2)
+    late = [dataclasses.replace(p, published="2025-05-02T00:00:00+00:00") for p in april[:3]]
+    write_jsonl(workdir / "april.jsonl", late + april[3:])
+    imported(capsys)
+    run_cli(capsys, "import", "april.jsonl")
+    args = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "--dry-run")
+    code, out, _ = run_cli(capsys, *args, "--by", "announced", "--format", "json")
+    assert code == 0 and json.loads(out)["considered"] == 60 + 3
+    code, out, _ = run_cli(capsys, *args, "--by", "announced")
+    assert "63 arXiv papers first announced in 2025-05 were ranked" in out
+    code, out, _ = run_cli(capsys, *args, "--format", "json")
+    assert json.loads(out)["considered"] == 60
+
+
 def test_from_file_fills_the_month_then_runs(workdir, capsys):
     code, _, _ = run_cli(
         capsys,
@@ -139,22 +166,93 @@ def test_from_file_fills_the_month_then_runs(workdir, capsys):
     assert (workdir / "digests/2025/2025-05.md").is_file()
 
 
-def test_bad_month_is_one_line_and_exit_2(workdir, capsys):
-    code, out, err = run_cli(capsys, "run", "--month", "2025-13", "--offline")
+@pytest.mark.parametrize("month", ["2025-13", "25-05", "2025-00", "2025-5"])
+def test_bad_month_is_one_line_and_exit_2(workdir, capsys, month):
+    code, out, err = run_cli(capsys, "run", "--month", month, "--offline")
     assert code == 2
     assert err == (
-        "trenddigest: error: invalid month '2025-13': use YYYY-MM with a month from 01 to 12, "
+        f"trenddigest: error: invalid month '{month}': use YYYY-MM with a month from 01 to 12, "
         "e.g. 2025-05\n"
     )
     assert not (workdir / "data").exists()
 
 
 def test_wrong_config_key_is_one_line_with_a_suggestion(workdir, capsys):
-    (workdir / "bad.toml").write_text("[digest]\ntop = 5\n")
+    (workdir / "bad.toml").write_text("[digest]\npapers_per_categroy = 5\n")
     code, _, err = run_cli(capsys, "--config", "bad.toml", "run", "--month", "2025-05", "--offline")
     assert code == 2
-    assert err.startswith("trenddigest: error: bad.toml [digest]: unknown key 'top'")
-    assert err.count("\n") == 1
+    assert err == (
+        "trenddigest: error: bad.toml [digest]: unknown key 'papers_per_categroy' "
+        "(did you mean 'papers_per_category'?)\n"
+    )
+
+
+def test_config_value_of_the_wrong_type_is_named(workdir, capsys):
+    (workdir / "bad.toml").write_text('[arxiv]\ncategories = "cs.CV"\n')
+    code, _, err = run_cli(capsys, "--config", "bad.toml", "run", "--month", "2025-05", "--offline")
+    assert code == 2
+    assert err == (
+        "trenddigest: error: bad.toml [arxiv]: 'categories' must be a list of strings, "
+        "not a string ('cs.CV')\n"
+    )
+
+
+def test_top_below_one_is_refused_naming_the_flag(workdir, capsys):
+    code, _, err = run_cli(capsys, "run", "--month", "2025-05", "--offline", "--top", "0")
+    assert code == 2
+    assert err == "trenddigest: error: --top must be at least 1, not 0\n"
+
+
+def test_flags_override_the_config_file(workdir, capsys):
+    imported(capsys)
+    (workdir / "td.toml").write_text(
+        '[digest]\npapers_per_category = 5\noutput = "a/{year}-{month}.md"\n'
+    )
+    args = ("--config", "td.toml", "run", "--month", "2025-05", "--offline")
+    code, _, _ = run_cli(
+        capsys, *args, "--categories", "cats.toml", "--top", "1", "--output", "b/{year}-{month}.md"
+    )
+    assert code == 0
+    data = json.loads((workdir / "b/2025-05.json").read_text())
+    assert [len(c["papers"]) for c in data["categories"]] == [1, 1, 1]
+    assert not (workdir / "a").exists()
+
+
+def test_environment_chooses_config_and_store_and_flags_beat_it(workdir, capsys, monkeypatch):
+    (workdir / "env.toml").write_text('[store]\npath = "from-config.sqlite3"\n')
+    monkeypatch.setenv("TRENDDIGEST_CONFIG", "env.toml")
+    run_cli(capsys, "import", "papers.jsonl.gz", "-q")
+    assert (workdir / "from-config.sqlite3").is_file()
+    monkeypatch.setenv("TRENDDIGEST_STORE", "from-env.sqlite3")
+    run_cli(capsys, "import", "papers.jsonl.gz", "-q")
+    assert (workdir / "from-env.sqlite3").is_file()
+    run_cli(capsys, "import", "papers.jsonl.gz", "--store", "from-flag.sqlite3", "-q")
+    assert (workdir / "from-flag.sqlite3").is_file()
+    (workdir / "other.toml").write_text('[store]\npath = "from-other.sqlite3"\n')
+    monkeypatch.delenv("TRENDDIGEST_STORE")
+    run_cli(capsys, "--config", "other.toml", "import", "papers.jsonl.gz", "-q")
+    assert (workdir / "from-other.sqlite3").is_file()
+
+
+def test_config_folder_in_the_working_folder_is_used_without_flags(workdir, capsys):
+    imported(capsys)
+    (workdir / "config").mkdir()
+    (workdir / "config" / "trenddigest.toml").write_text(
+        '[digest]\noutput = "local/{year}-{month}.md"\n'
+    )
+    (workdir / "config" / "categories.toml").write_text(CATEGORIES)
+    (workdir / "templates").mkdir()
+    (workdir / "templates" / "digest.md.j2").write_text(
+        "{% for name, _d, total, _t in d.sections %}{{ name }}={{ total }}\n{% endfor %}"
+    )
+    code, _, _ = run_cli(capsys, "run", "--month", "2025-05", "--offline")
+    assert code == 0
+    text = (workdir / "local/2025-05.md").read_text()
+    assert [line.split("=")[0] for line in text.splitlines()] == [
+        "Knowledge Distillation",
+        "Object Detection",
+        "Medical Imaging",
+    ]
 
 
 def test_global_options_work_after_the_command_too(workdir, capsys):
@@ -186,16 +284,61 @@ def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
     )
 
 
-def test_a_failed_run_leaves_the_earlier_digest_untouched(workdir, capsys):
+BROKEN_FEED = "<rss version='2.0'><channel><item><title>x</ti"
+BROKEN_FEED_ERROR = (
+    "trenddigest: error: broken.xml: malformed listing feed: unclosed token; "
+    "the file is cut short or is not a feed: download it again\n"
+)
+
+
+def stored_rows(workdir):
+    with Store.open(workdir / "data/trenddigest.sqlite3") as store:
+        return [(p.id, p.version, p.title, p.announced) for p in store.iter_papers()]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["run", "--month", "2025-13", "--offline"],
+            "trenddigest: error: invalid month '2025-13': use YYYY-MM with a month from 01 to "
+            "12, e.g. 2025-05\n",
+        ),
+        (
+            ["--config", "bad.toml", "run", "--month", "2025-05", "--offline"],
+            "trenddigest: error: bad.toml [digest]: unknown key 'papers_per_categroy' "
+            "(did you mean 'papers_per_category'?)\n",
+        ),
+        (["run", "--month", "2025-05", "--from", "broken.xml"], BROKEN_FEED_ERROR),
+        (
+            ["run", "--month", "2025-05", "--from", "nope.jsonl"],
+            "trenddigest: error: cannot read nope.jsonl: no such file (given with --from)\n",
+        ),
+        (
+            ["run", "--month", "2025-05", "--offline", "--categories", "broken.toml"],
+            'trenddigest: error: broken.toml: category 1 ("X"): missing required key '
+            "'description'; add description = \"A paragraph describing the topic.\"\n",
+        ),
+    ],
+    ids=["bad-month", "config-key", "malformed-feed", "missing-file", "bad-categories"],
+)
+def test_a_failed_run_leaves_the_store_and_the_earlier_digest_untouched(
+    workdir, capsys, argv, message
+):
     imported(capsys)
-    run_cli(capsys, "run", "--month", "2025-05", "--offline", "--categories", "cats.toml")
-    before = (workdir / "digests/2025/2025-05.md").read_bytes()
+    (workdir / "config").mkdir()
+    (workdir / "config" / "categories.toml").write_text(CATEGORIES)
+    run_cli(capsys, "run", "--month", "2025-05", "--offline")
+    digest = workdir / "digests/2025/2025-05.md"
+    before, rows = digest.read_bytes(), stored_rows(workdir)
+    (workdir / "bad.toml").write_text("[digest]\npapers_per_categroy = 5\n")
+    (workdir / "broken.xml").write_text(BROKEN_FEED)
     (workdir / "broken.toml").write_text("[[category]]\nname = 'X'\n")
-    code, _, err = run_cli(
-        capsys, "run", "--month", "2025-05", "--offline", "--categories", "broken.toml"
-    )
-    assert code == 2 and err.count("\n") == 1
-    assert (workdir / "digests/2025/2025-05.md").read_bytes() == before
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out, err) == (2, "", message)
+    assert digest.read_bytes() == before
+    assert stored_rows(workdir) == rows
+    assert sorted(p.name for p in digest.parent.iterdir()) == ["2025-05.json", "2025-05.md"]
 
 
 def test_import_of_a_missing_file_is_a_clear_error(workdir, capsys):
@@ -204,14 +347,33 @@ def test_import_of_a_missing_file_is_a_clear_error(workdir, capsys):
     assert err == "trenddigest: error: cannot read nope.jsonl: no such file\n"
 
 
+def test_import_of_a_folder_is_a_clear_error(workdir, capsys):
+    (workdir / "feeds").mkdir()
+    code, _, err = run_cli(capsys, "import", "feeds")
+    assert code == 2
+    assert err == (
+        "trenddigest: error: cannot read feeds: it is a folder; name the files in it, "
+        "e.g. feeds/*.jsonl.gz\n"
+    )
+
+
+def test_import_of_a_garbage_file_is_one_clear_error(workdir, capsys):
+    (workdir / "notes.bin").write_bytes(bytes(range(256)) * 4)
+    code, out, err = run_cli(capsys, "import", "notes.bin")
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: notes.bin: unrecognised format; expected arXiv API Atom, listing "
+        "RSS/Atom or JSON Lines (optionally gzipped)\n"
+    )
+
+
 def test_import_of_a_malformed_feed_loses_nothing(workdir, capsys):
     imported(capsys)
-    (workdir / "broken.xml").write_text("<rss version='2.0'><channel><item><title>x</ti")
-    code, _, err = run_cli(capsys, "import", "broken.xml")
-    assert code != 0
-    assert err.startswith("trenddigest: error: ") and err.count("\n") == 1
-    with Store.open(workdir / "data/trenddigest.sqlite3") as store:
-        assert store.count_papers() == 60
+    rows = stored_rows(workdir)
+    (workdir / "broken.xml").write_text(BROKEN_FEED)
+    code, out, err = run_cli(capsys, "import", "papers.jsonl.gz", "broken.xml")
+    assert (code, out, err) == (2, "", BROKEN_FEED_ERROR)
+    assert stored_rows(workdir) == rows
 
 
 def test_unknown_option_is_one_line(workdir, capsys):
@@ -258,6 +420,65 @@ def test_python_dash_m_runs_without_traceback_on_error(workdir):
         "trenddigest: error: invalid month 'May': use YYYY-MM with a month from 01 to 12, "
         "e.g. 2025-05\n"
     )
+
+
+def installed_copy(site: Path) -> Path:
+    """Lay the package out as a wheel installs it, following pyproject.toml's mapping.
+
+    ``[tool.setuptools]`` maps the top-level templates/ and config/ into the package;
+    only the files its package-data globs select are copied, so a default that the
+    wheel would leave out is missing here too.
+    """
+    settings = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs, data = settings["package-dir"], settings["package-data"]
+    for package in settings["packages"]:
+        source = REPO / dirs.get(package, Path(dirs[""], *package.split(".")))
+        target = site.joinpath(*package.split("."))
+        target.mkdir(parents=True)
+        for pattern in ["*.py", *data.get(package, [])]:
+            for file in source.glob(pattern):
+                shutil.copy2(file, target / file.name)
+    return site
+
+
+def test_the_installed_package_works_outside_the_checkout(tmp_path):
+    site = installed_copy(tmp_path / "site")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    write_jsonl(work / "papers.jsonl", make_papers("2025-05"))
+    # -S: no site-packages hooks, so the editable install of the checkout stays out;
+    # the dependencies come from this interpreter's site-packages on the path.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]]),
+    }
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE"):
+        env.pop(var, None)
+
+    def trenddigest(*argv):
+        return subprocess.run(
+            [sys.executable, "-S", "-m", "trenddigest", *argv],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    where = subprocess.run(
+        [sys.executable, "-S", "-c", "import trenddigest; print(trenddigest.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.startswith(str(site))
+    assert trenddigest("import", "papers.jsonl").returncode == 0
+    run = trenddigest("run", "--month", "2025-05", "--offline")
+    assert (run.returncode, run.stderr) == (0, "")
+    digest = (work / "digests/2025/2025-05.md").read_text()
+    assert digest.startswith("# Research Trends: May, 2025\n")
+    assert "## Knowledge Distillation\n" in digest  # the packaged categories
+    listed = trenddigest("categories", "list")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) >= 21
+    assert trenddigest("--help").stdout.startswith("usage: trenddigest")
 
 
 def test_trends_command_writes_a_report_for_a_range(workdir, capsys):

@@ -1,11 +1,14 @@
 """`trenddigest run` with arXiv: filled from a local arXiv stand-in, or failing clearly."""
 
 import json
+import os
+import socket
 
 import pytest
 
 from arxiv_server import ArxivTestServer, unused_port
 from trenddigest.cli import main
+from trenddigest.lock import store_lock
 from trenddigest.store import Store
 
 
@@ -72,4 +75,136 @@ def test_without_network_run_fails_in_one_clear_line(
     assert err.count("\n") == 1
     assert err.startswith(f"trenddigest: error: cannot reach arXiv API at {url}")
     assert "use --offline or --from FILE to work without arXiv" in err
+    assert not (workdir / "digests").exists()
+
+
+def write_config(workdir, text: str) -> None:
+    (workdir / "config").mkdir(exist_ok=True)
+    (workdir / "config" / "trenddigest.toml").write_text(text)
+
+
+def test_default_endpoint_without_network_fails_within_seconds(
+    workdir, monkeypatch, capsys, no_arxiv_waits
+):
+    # The default export.arxiv.org, on a machine where name lookups fail (offline).
+    monkeypatch.delenv("TRENDDIGEST_ARXIV_API_URL", raising=False)
+    real = socket.getaddrinfo
+
+    def offline(host, *args, **kwargs):
+        if host == "export.arxiv.org":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    code = main(["run", "--month", "2025-05"])
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert err == (
+        "trenddigest: error: cannot reach arXiv API at https://export.arxiv.org/api/query "
+        "(name resolution failed): check the network or set [arxiv] api_url; use --offline "
+        "or --from FILE to work without arXiv\n"
+    )
+    assert no_arxiv_waits.sleeps == [3.0]  # one quick retry, not half a minute of backoff
+
+
+def test_endpoints_come_from_the_config_file(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.delenv("TRENDDIGEST_ARXIV_API_URL", raising=False)
+    write_config(
+        workdir,
+        f'[arxiv]\ncategories = ["cs.CL"]\napi_url = "{arxiv_server.api_url}"\n'
+        f'feed_url = "{arxiv_server.feed_url}"\n',
+    )
+    arxiv_server.set_listing("cs.CL", "2025-05-14", [{"id": "2505.00112", "type": "new"}])
+    assert main(["fetch", "--month", "2025-05", "-q"]) == 0
+    assert main(["poll", "-q"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == [
+        "2025-05 from arXiv: 3 new, 0 updated, 0 unchanged papers in 1 category (1 request)",
+        # The listing adds the announce date to the paper the API brought: an update.
+        "polled 1 arXiv feed (1 stored): 0 new, 1 updated, 0 unchanged papers",
+    ]
+    assert [s.path for s in arxiv_server.seen] == ["/api/query", "/rss/cs.CL"]
+
+
+def test_feed_url_from_the_environment_overrides_the_config(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\nfeed_url = "http://127.0.0.1:9/x/"\n')
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", arxiv_server.atom_feed_url)
+    arxiv_server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00107", "type": "new"}])
+    assert main(["poll", "-q"]) == 0
+    with Store.open(workdir / "data/trenddigest.sqlite3") as store:
+        paper = store.get_paper("2505.00107")
+    assert paper is not None and paper.announced == "2025-05-14"
+
+
+def test_fetch_shows_plain_progress_lines_when_not_on_a_terminal(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n')
+    assert main(["fetch", "--month", "2025-05"]) == 0
+    _, err = capsys.readouterr()  # captured stderr is not a terminal, as under cron
+    assert err.splitlines() == [
+        "cs.CV 2025-05: fetching (13 papers)",
+        "cs.CV 2025-05: 5/13 papers",
+        "cs.CV 2025-05: 10/13 papers",
+        "cs.CV 2025-05: 13/13 papers",
+        "cs.CV 2025-05: 13/13 papers (fetched)",
+    ]
+    assert "\r" not in err
+
+
+def test_arxiv_failing_midway_is_one_line_and_keeps_the_pages_received(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\nmax_retries = 2\n')
+    arxiv_server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
+    code = main(["run", "--month", "2025-05", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert err == (
+        f"trenddigest: error: arXiv API at {arxiv_server.api_url} kept failing after 3 tries "
+        "(last: HTTP 503); 10 papers already stored; run again later to resume\n"
+    )
+    with Store.open(workdir / "data/trenddigest.sqlite3") as store:
+        assert store.count_papers() == 10
+    assert not (workdir / "digests").exists()
+
+
+def test_arxiv_error_feed_is_one_line_with_arxivs_message(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.XX"]\n')
+    arxiv_server.fail("error", message="unknown category cs.XX")
+    code = main(["fetch", "--month", "2025-05"])
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("trenddigest: error: arXiv API rejected the query 'cat:cs.XX AND ")
+    assert "unknown category cs.XX" in err
+
+
+@pytest.mark.parametrize(
+    "command", [["run", "--month", "2025-05"], ["fetch", "--month", "2025-05"], ["poll"]]
+)
+def test_second_process_on_the_same_store_stops_with_a_clear_message(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits, command
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, "[store]\nlock_timeout_seconds = 0\n")
+    store_path = workdir / "data" / "trenddigest.sqlite3"
+    with store_lock(store_path, timeout=0):  # another run holds the store
+        code = main(command)
+    _, err = capsys.readouterr()
+    assert code == 6
+    assert err == (
+        f"trenddigest: error: another trenddigest process is using the store "
+        f"data/trenddigest.sqlite3 (pid {os.getpid()}); try again when it finishes\n"
+    )
+    assert arxiv_server.seen == []  # nothing fetched, so nothing written twice
     assert not (workdir / "digests").exists()

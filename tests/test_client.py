@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 import arxiv
 import pytest
@@ -21,6 +22,7 @@ from trenddigest.sources.client import (
     RetriesExhaustedError,
     UnreachableError,
 )
+from trenddigest.sources.parse import ApiPage
 
 QUERY = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
 
@@ -81,13 +83,48 @@ def test_sends_the_configured_user_agent(server: ArxivTestServer, clock: FakeClo
     assert server.seen[0].headers["User-Agent"] == "digest-bot/1.0 (mailto:me@example.org)"
 
 
-def test_search_url_is_the_one_the_arxiv_package_builds(
-    server: ArxivTestServer, clock: FakeClock
+def test_query_api_requests_are_made_by_the_arxiv_package_client(
+    server: ArxivTestServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    calls: list[int] = []
+    results = arxiv.Client.results
+
+    def spy(self: arxiv.Client, search: arxiv.Search, offset: int = 0):  # type: ignore[no-untyped-def]
+        calls.append(offset)
+        return results(self, search, offset)
+
+    def real_sleep(seconds: float) -> None:
+        raise AssertionError("arxiv.Client must not pace on the real clock")
+
+    monkeypatch.setattr(arxiv.Client, "results", spy)
+    monkeypatch.setattr(arxiv.time, "sleep", real_sleep)
+    make_client(server, clock).fetch_api_page(search(), 10, 5)
+    make_client(server, clock).fetch_api_page(search(), 5, 5)
+    assert calls == [10, 5]
     reference = arxiv.Client()
     reference.query_url_format = server.api_url + "?{}"
-    ours = make_client(server, clock).search_url(search(), 2000, 1000)
-    assert ours == reference._format_url(search(), 2000, 1000)
+    expected = urlsplit(reference._format_url(search(), 10, 5)).query
+    assert server.seen[0].raw_query == expected
+
+
+def test_query_pages_on_until_total_results_handing_over_each_page_first(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    handed: list[tuple[int, int, int]] = []
+
+    def on_page(offset: int, page: ApiPage) -> bool:
+        handed.append((offset, len(page.papers), len(server.api_requests)))
+        return True
+
+    make_client(server, clock).query(search(), 0, 5, on_page)
+    # 13 results: three pages, each handed over before the next request is made.
+    assert handed == [(0, 5, 1), (5, 5, 2), (10, 3, 3)]
+    assert len(server.api_requests) == 3
+
+
+def test_query_stops_when_the_handler_says_so(server: ArxivTestServer, clock: FakeClock) -> None:
+    make_client(server, clock).query(search(), 0, 5, lambda offset, page: False)
+    assert len(server.api_requests) == 1
 
 
 def test_sends_search_paging_and_ascending_submission_order(
@@ -126,10 +163,26 @@ def test_retry_after_as_http_date_is_honoured(server: ArxivTestServer, clock: Fa
     assert clock.sleeps == [pytest.approx(42.0)]
 
 
-def test_retry_after_is_capped_by_max_backoff(server: ArxivTestServer, clock: FakeClock) -> None:
-    server.fail("status", status=503, headers={"Retry-After": "86400"})
+def test_retry_after_up_to_max_backoff_is_waited_in_full(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=429, headers={"Retry-After": "120"})
     make_client(server, clock, max_backoff_seconds=120.0).fetch_api_page(search(), 0, 5)
     assert clock.sleeps == [120.0]
+
+
+def test_retry_after_beyond_max_backoff_stops_instead_of_asking_early(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "86400"})
+    with pytest.raises(RetriesExhaustedError) as err:
+        make_client(server, clock, max_backoff_seconds=120.0).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} asked to wait 86400 s before asking again "
+        "(HTTP 503), longer than [arxiv] max_backoff_seconds = 120"
+    )
+    assert clock.sleeps == []
+    assert len(server.api_requests) == 1
 
 
 def test_short_retry_after_still_keeps_three_seconds_between_requests(
@@ -261,7 +314,9 @@ def test_name_resolution_failure_is_reported_as_unreachable(
         r"http://export.arxiv.example/api/query \(name resolution failed\)",
     ):
         client.fetch_api_page(search(), 0, 5)
-    assert len(clock.sleeps) == 2
+    # One quick retry for a resolver hiccup, then the error: no network does not heal
+    # in seconds, and a user at a terminal should not wait half a minute to hear it.
+    assert clock.sleeps == [3.0]
 
 
 # -- listing feeds ------------------------------------------------------------------
@@ -276,3 +331,17 @@ def test_feed_request_sends_validators_and_returns_304(
     again = client.fetch_feed(server.feed_url + "cs.CV", etag=first.headers["ETag"])
     assert (first.status, again.status, again.not_modified) == (200, 304, True)
     assert server.feed_requests[1].headers["If-None-Match"] == first.headers["ETag"]
+
+
+# -- pacing across clients -------------------------------------------------------------
+
+
+def test_clients_on_the_real_clock_share_one_pacing(
+    arxiv_server: ArxivTestServer, no_arxiv_waits: FakeClock
+) -> None:
+    # Two clients in one process (the scheduler's poll and digest jobs, a catch-up of
+    # several months) still keep three seconds between their requests.
+    config = fast_arxiv_config(arxiv_server)
+    ArxivClient(config).fetch_api_page(search(), 0, 5)
+    ArxivClient(config).fetch_api_page(search(), 5, 5)
+    assert no_arxiv_waits.sleeps == [3.0]

@@ -43,7 +43,7 @@ def test_wrong_type_is_named(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
     assert str(err.value) == (
-        f"{path} [digest]: 'papers_per_category' must be an integer, not str 'ten'"
+        f"{path} [digest]: 'papers_per_category' must be an integer, not a string ('ten')"
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from synthetic import make_papers, write_jsonl
+from trenddigest.cli import main
 from trenddigest.config import GitConfig
 from trenddigest.deliver import (
     INDEX_END,
@@ -303,3 +306,52 @@ def test_updating_the_readme_keeps_its_file_mode(tmp_path: Path) -> None:
     readme.chmod(0o664)
     update_readme_index(readme, [])
     assert readme.stat().st_mode & 0o777 == 0o664
+
+
+# -- the same through the command line --------------------------------------------------
+
+
+@pytest.fixture
+def digest_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The user's digest repository as the working folder, with a month of papers."""
+    monkeypatch.chdir(repo)
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+    write_jsonl(repo / "papers.jsonl.gz", make_papers("2025-05"), gz=True)
+    return repo
+
+
+def test_run_with_commit_commits_the_digest_and_the_readme_index(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert git(digest_repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
+    assert sorted(git(digest_repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "README.md",
+        "digests/2025/2025-05.json",
+        "digests/2025/2025-05.md",
+    ]
+    readme = (digest_repo / "README.md").read_text()
+    assert readme.startswith("# My reading\n\n## Research Trends\n\n" + INDEX_START)
+    assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
+    assert git(digest_repo, "status", "--porcelain", "--", "README.md", "digests") == ""
+
+
+def test_run_with_commit_refuses_staged_changes_but_keeps_the_digest(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (digest_repo / "notes.txt").write_text("half-finished\n")
+    git(digest_repo, "add", "notes.txt")
+    head = git(digest_repo, "rev-parse", "HEAD")
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        "trenddigest: error: refusing to commit the digest: other changes are already "
+        f"staged in {digest_repo.resolve()} (notes.txt); commit or unstage them first\n"
+    )
+    assert (digest_repo / "digests" / "2025" / "2025-05.md").is_file()
+    assert git(digest_repo, "rev-parse", "HEAD") == head
+    assert git(digest_repo, "diff", "--cached", "--name-only").split() == ["notes.txt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import logging
 import shutil
 import smtplib
 import socket
@@ -18,6 +19,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from synthetic import make_papers, write_jsonl
+from trenddigest.cli import main
 from trenddigest.config import EmailConfig
 from trenddigest.deliver import email_subject, send_digest_email
 from trenddigest.errors import ConfigError, DeliveryError
@@ -328,4 +331,84 @@ def test_untrusted_certificate_is_refused(smtp_server, self_signed) -> None:
     server["start"](ssl_context=server_context(cert, key))
     with pytest.raises(DeliveryError, match=r"^TLS with SMTP server .* failed: .*certificate"):
         send_digest_email(config(port, security="ssl"), "Digest", DIGEST, env={})
+    assert recorder.envelopes == []
+
+
+# -- the same through the command line ----------------------------------------------------
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder with two months of synthetic papers (so May's digest has a trend chart)."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_SMTP_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    papers = make_papers("2025-04") + make_papers("2025-05")
+    write_jsonl(tmp_path / "papers.jsonl.gz", papers, gz=True)
+    return tmp_path
+
+
+def email_config_file(workdir: Path, port: int, extra: str = "") -> None:
+    (workdir / "config").mkdir()
+    (workdir / "config" / "trenddigest.toml").write_text(
+        f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f'sender = "digest@example.org"\nto = ["ana@example.org"]\n{extra}'
+    )
+
+
+RUN_EMAIL = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--email", "-q"]
+
+
+def test_run_with_email_sends_the_written_digest(
+    workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port)
+    assert main(RUN_EMAIL) == 0, capsys.readouterr().err
+    msg = recorder.message()
+    assert msg["Subject"] == "Research trends, May, 2025"
+    plain, related = msg.get_payload()
+    written = (workdir / "digests" / "2025" / "2025-05.md").read_text()
+    text = plain.get_content().replace("\r\n", "\n")
+    assert text.splitlines()[0] == written.splitlines()[0] == "# Research Trends: May, 2025"
+    assert "```mermaid" in written and "```mermaid" not in text  # the chart is a PNG here
+    html, image = related.get_payload()
+    assert image.get_content_type() == "image/png"
+    assert "<h1>Research Trends: May, 2025</h1>" in html.get_content()
+
+
+def test_run_with_email_to_an_unreachable_server_is_one_line_and_keeps_the_digest(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    email_config_file(workdir, port)
+    code = main(RUN_EMAIL)
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        f"trenddigest: error: cannot reach SMTP server 127.0.0.1:{port}: Connection refused\n"
+    )
+    assert (workdir / "digests" / "2025" / "2025-05.md").is_file()
+
+
+def test_run_with_email_and_a_refused_login_is_one_line_and_keeps_the_digest(
+    workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    recorder, port, server = smtp_server
+    # The test server runs in this process; its own warnings are not the CLI's output.
+    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
+    server["start"](
+        authenticator=accept_only("bot", "s3cret"), auth_require_tls=False, auth_required=True
+    )
+    email_config_file(workdir, port, 'username = "bot"\n')
+    monkeypatch.setenv("TRENDDIGEST_SMTP_PASSWORD", "wrong")
+    code = main(RUN_EMAIL)
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err.startswith(
+        f"trenddigest: error: SMTP server 127.0.0.1:{port} refused the login for bot: 535"
+    )
+    assert err.count("\n") == 1
+    assert (workdir / "digests" / "2025" / "2025-05.md").is_file()
     assert recorder.envelopes == []

@@ -29,7 +29,8 @@ def may_2025(shared_dir, tmp_path_factory):
     out = str(work / "digests/{year}/{year}-{month}.md")
     assert main(["import", str(source), "--store", store, "-q"]) == 0
     common = ["run", "--month", "2025-05", "--offline", "--store", store, "--output", out, "-q"]
-    assert main(common) == 0
+    # Every placed paper listed, so that the Markdown shows where each one landed.
+    assert main([*common, "--top", "100000"]) == 0
     assert main([*common, "--format", "json", "--top", "100000"]) == 0
     markdown = (work / "digests/2025/2025-05.md").read_text()
     ranking = json.loads((work / "digests/2025/2025-05.json").read_text())
@@ -53,9 +54,25 @@ def test_every_month_paper_is_considered_once(may_2025):
 
 
 def test_obvious_papers_land_under_the_right_heading(may_2025):
-    _, ranking = may_2025
+    markdown, ranking = may_2025
     placed = {p["id"]: c["name"] for c in ranking["categories"] for p in c["papers"]}
     assert {pid: placed.get(pid) for pid in OBVIOUS} == OBVIOUS
+    sections = markdown.split("\n## ")
+    headings = {
+        pid: [s.split("\n", 1)[0] for s in sections if f"](https://arxiv.org/abs/{pid})**" in s]
+        for pid in OBVIOUS
+    }
+    assert headings == {pid: [md_escape(name)] for pid, name in OBVIOUS.items()}
+
+
+def test_listed_papers_are_of_the_month_with_their_authors(may_2025):
+    markdown, ranking = may_2025
+    papers = [p for c in ranking["categories"] for p in c["papers"]]
+    assert {p["id"][:4] for p in papers} == {"2505"}
+    assert all(p["authors"] and p["title"] for p in papers)
+    first = ranking["categories"][0]["papers"][0]
+    authors = ", ".join(first["authors"][:3]) + (" et al." if len(first["authors"]) > 3 else "")
+    assert f"\n   {md_escape(authors)} · `{first['primary_category']}` · score " in markdown
 
 
 def test_listed_papers_link_to_arxiv_and_carry_why_terms(may_2025):

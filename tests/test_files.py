@@ -214,7 +214,100 @@ def test_truncated_listing_file_raises_input_error_naming_the_file(tmp_path: Pat
         list(iter_file(path))
 
 
+# ------------------------------------------------------ saved API responses
+
+
+def recording(path: Path, body: str, status: int = 200) -> Path:
+    """An API response saved with its request, pretty-printed like arxiv.py's fixtures."""
+    url = "https://export.arxiv.org/api/query?search_query=cat:cs.CV&start=0&max_results=4"
+    path.write_text(json.dumps({"url": url, "status_code": status, "body": body}, indent=2))
+    return path
+
+
+def test_a_saved_api_response_is_recognised_and_its_body_imported(tmp_path: Path) -> None:
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    path = recording(tmp_path / "page.json", body)
+    assert sniff_format(path) is FileFormat.API_RECORDING
+    from_recording = [r.paper for r in iter_file(path) if isinstance(r, Parsed)]
+    from_xml = [r.paper for r in iter_file(FIXTURES / "api_page.xml") if isinstance(r, Parsed)]
+    assert from_recording == from_xml and len(from_xml) >= 2
+
+
+def test_a_saved_api_response_decoded_as_latin1_gets_its_accents_back(tmp_path: Path) -> None:
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    body = body.replace("Ada Example", "Ada Exämple")
+    mangled = body.encode("utf-8").decode("latin-1")  # "ExÃ¤mple", as some recorders store it
+    papers = [
+        r.paper for r in iter_file(recording(tmp_path / "m.json", mangled)) if isinstance(r, Parsed)
+    ]
+    assert papers[0].authors[0] == "Ada Exämple"
+
+
+def test_a_saved_api_response_with_correct_accents_is_kept_as_is(tmp_path: Path) -> None:
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    body = body.replace("Ada Example", "Ada Exämple")
+    papers = [
+        r.paper for r in iter_file(recording(tmp_path / "ok.json", body)) if isinstance(r, Parsed)
+    ]
+    assert papers[0].authors[0] == "Ada Exämple"
+
+
+def test_a_saved_api_error_response_is_one_clear_error(tmp_path: Path) -> None:
+    body = (FIXTURES / "api_error.xml").read_text(encoding="utf-8")
+    path = recording(tmp_path / "error.json", body, status=400)
+    with pytest.raises(InputError, match=r"error.json: arXiv API error feed: .*no papers in it"):
+        list(iter_file(path))
+
+
+def test_a_pretty_printed_json_document_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({"id": "2505.01001", "title": "One record"}, indent=2))
+    with pytest.raises(InputError) as info:
+        sniff_format(path)
+    assert str(info.value) == (
+        f"{path}: one JSON document over several lines, not JSON Lines; "
+        "write one JSON object per line (e.g. jq -c . FILE)"
+    )
+
+
+def test_json_lines_with_a_broken_first_line_are_still_read_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken-first.jsonl"
+    good = json.dumps({"id": "2505.01001", "title": "Kept"})
+    path.write_text('{"id": "2505.0\n' + good + "\n")
+    records = list(iter_file(path))
+    assert isinstance(records[0], Rejected) and records[0].line == 1
+    assert isinstance(records[1], Parsed) and records[1].paper.title == "Kept"
+
+
+def test_an_empty_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(gzip.compress(b"\n"))
+    with pytest.raises(InputError) as info:
+        sniff_format(path)
+    assert str(info.value) == f"{path}: the file is empty; nothing to import"
+
+
+def test_a_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        sniff_format(tmp_path)
+    assert str(info.value) == (
+        f"cannot read {tmp_path}: it is a folder; name the files in it, e.g. {tmp_path}/*.jsonl.gz"
+    )
+
+
 # ------------------------------------------------------------------ import
+
+
+def test_a_broken_feed_among_the_files_fails_the_import_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    body = (FIXTURES / "listing_rss.xml").read_bytes()
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(body[: len(body) // 2])
+    sink = RecordingSink()
+    with pytest.raises(InputError, match="cut.xml: malformed listing feed"):
+        import_files(sink, [FIXTURES / "papers.jsonl", FIXTURES / "listing_rss.xml", cut])
+    assert sink.batches == []
 
 
 def test_import_counts_new_papers_and_rejections(store: Store) -> None:
@@ -301,6 +394,29 @@ def test_real_shared_jsonl_file_parses_every_record(shared_dir: Path) -> None:
         else:
             rejected += 1
     assert (parsed, rejected) == (19_682, 0)
+
+
+@pytest.mark.shared
+def test_real_saved_api_responses_import_with_their_accents_repaired(
+    shared_dir: Path, store: Store
+) -> None:
+    folder = shared_dir / "data/arxiv/arxivpy-fixtures/api-json"
+    paths = sorted(p for p in folder.glob("*.json") if not p.name.startswith("id_abc"))
+    summary = import_files(store, paths)
+    assert {f.format for f in summary.files} == {FileFormat.API_RECORDING.value}
+    assert (summary.new, summary.rejected_count) == (105, 0)
+    assert summary.new + summary.unchanged == 221  # the entries of all recorded pages
+    assert import_files(store, paths).new == 0
+    paper = store.get_paper("gr-qc/0103067")
+    assert paper is not None and "C. Lämmerzahl" in paper.authors
+
+
+@pytest.mark.shared
+def test_real_saved_api_error_response_is_one_clear_error(shared_dir: Path, store: Store) -> None:
+    [path] = (shared_dir / "data/arxiv/arxivpy-fixtures/api-json").glob("id_abc_*.json")
+    with pytest.raises(InputError, match="arXiv API error feed: incorrect id format for abc"):
+        import_files(store, [path])
+    assert store.count_papers() == 0
 
 
 @pytest.mark.shared

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trenddigest.errors import LockError
+from trenddigest.errors import LockError, StoreError
 from trenddigest.lock import lock_path_for, store_lock
 
 # A second process that takes the lock, says so, and keeps it until its stdin closes.
@@ -113,3 +113,15 @@ def test_lock_is_released_when_the_holder_dies(holder) -> None:
     proc.wait(timeout=10)
     with store_lock(store, timeout=0):
         pass
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_store_error_not_a_busy_store(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    with pytest.raises(StoreError) as caught, store_lock(blocker / "store.sqlite3"):
+        pass
+    assert caught.value.exit_code == 3
+    assert str(caught.value) == (
+        f"cannot create lock file {blocker / 'store.sqlite3.lock'}: File exists; "
+        "check that the store's folder can be written (or choose one with --store)"
+    )

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from trenddigest.models import Month, Paper
 from trenddigest.rank import RankedPaper, Ranking
 from trenddigest.render import (
@@ -73,6 +75,55 @@ def test_newlines_in_titles_cannot_end_the_list_item():
     assert md_escape("A title\n\n# that breaks") == "A title # that breaks"
 
 
+def test_brackets_emphasis_html_pipes_and_backticks_are_escaped():
+    assert md_escape("a] *b* <script>x</script> | `c`") == (
+        "a\\] \\*b\\* \\<script\\>x\\</script\\> \\| \\`c\\`"
+    )
+
+
+def test_text_that_would_open_a_block_at_line_start_is_escaped():
+    # The author line of an entry starts with this text: it must not become a list,
+    # a heading or a setext underline.
+    assert md_escape("- Dash") == "\\- Dash"
+    assert md_escape("+ Plus") == "\\+ Plus"
+    assert md_escape("# Hash") == "\\# Hash"
+    assert md_escape("1. One") == "1\\. One"
+    assert md_escape("2) Two") == "2\\) Two"
+    assert md_escape("2.5D Detection at #SMM4H") == "2.5D Detection at #SMM4H"
+
+
+def test_only_an_ampersand_that_starts_an_entity_is_escaped():
+    assert md_escape("R&D &amp; &#35;") == "R&D \\&amp; \\&#35;"
+
+
+def test_hostile_title_and_authors_stay_inside_their_entry():
+    hostile = ranked(
+        "2505.00003",
+        "Evil ] title * <script>alert(1)</script> | `x`\n- not a list",
+        "Knowledge Distillation",
+        0.5,
+        authors=["- Dash Start", "1. Numbered"],
+        why=["a|b"],
+    )
+    ranking = Ranking(1, {"Knowledge Distillation": [hostile]}, 0)
+    text = render_markdown(
+        build_digest(
+            Month.parse("2025-05"),
+            ranking,
+            {},
+            top=10,
+            by="submitted",
+            arxiv_categories=["cs.CV"],
+        )
+    )
+    assert (
+        "1. **[Evil \\] title \\* \\<script\\>alert(1)\\</script\\> \\| \\`x\\` - not a list]"
+        "(https://arxiv.org/abs/2505.00003)** ([PDF](https://arxiv.org/pdf/2505.00003))  \n"
+        "   \\- Dash Start, 1. Numbered · `cs.CV` · score 0.500 · why: a\\|b\n"
+    ) in text
+    assert "<script>" not in text
+
+
 def test_authors_are_shortened_past_three():
     assert short_authors(["A", "B", "C"]) == "A, B, C"
     assert short_authors(["A", "B", "C", "D"]) == "A, B, C et al."
@@ -86,7 +137,7 @@ def test_anchor_matches_github_heading_ids():
 def test_digest_has_month_heading_overview_and_one_section_per_category():
     text = render_markdown(sample_digest())
     assert text.startswith("# Research Trends: May, 2025\n")
-    assert "5 arXiv papers first submitted in 2025-05 (cs.CV, cs.LG)" in text
+    assert "5 arXiv papers first submitted in 2025-05 were ranked; 2 matched" in text
     assert "| [Knowledge Distillation](#knowledge-distillation) | 2 |" in text
     assert "| No category | 3 |" in text
     assert "## Knowledge Distillation\n" in text
@@ -157,6 +208,22 @@ def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path):
     write_atomic(target, "second")
     assert target.read_text() == "second"
     assert [p.name for p in target.parent.iterdir()] == ["d.md"]
+
+
+def test_a_failed_write_leaves_the_earlier_file_and_no_temp_file(tmp_path):
+    target = tmp_path / "d.md"
+    write_atomic(target, "earlier digest\n")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "half written \udc80 cannot be encoded")
+    assert target.read_text() == "earlier digest\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["d.md"]
+
+
+def test_templates_in_the_working_folder_override_the_packaged_template(tmp_path, monkeypatch):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "digest.md.j2").write_text("local {{ d.month }}\n")
+    monkeypatch.chdir(tmp_path)
+    assert render_markdown(sample_digest()) == "local 2025-05\n"
 
 
 def test_a_user_template_directory_overrides_the_packaged_template(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from trenddigest.cli import build_parser
 from trenddigest.config import Config
 from trenddigest.errors import ConfigError, FetchError
 from trenddigest.models import Month
@@ -331,6 +333,29 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
         assert last_job_run(store, POLL_JOB) is None
 
 
+def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:
+    # The scheduler kept running but the machine slept through the 1st for longer than
+    # the misfire grace time: the next poll notices the missing month.
+    clock = FakeClock(datetime(2025, 5, 2, tzinfo=UTC))
+    digest = DigestRecorder()
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 6, 3, 0, 30, tzinfo=UTC)
+    polls: list[str] = []
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        digest,
+        lambda: polls.append("polled"),
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    scheduler.get_job(POLL_JOB).func()
+    assert polls == ["polled"]
+    assert digest.months == [m("2025-04"), m("2025-05")]
+    scheduler.get_job(POLL_JOB).func()  # up to date now: the poll alone
+    assert digest.months == [m("2025-04"), m("2025-05")]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_shuts_the_scheduler_down_and_restores_handlers(store_path: str, sig) -> None:
     scheduler = build_scheduler(
@@ -396,8 +421,7 @@ def run_with_stub_trenddigest(script: str, tmp_path: Path, **env: str) -> list[s
 
 
 def parse_cli(args: list[str]):
-    cli = pytest.importorskip("trenddigest.cli")
-    return cli.build_parser().parse_args(args)
+    return build_parser().parse_args(args)
 
 
 def month_before_now() -> str:
@@ -467,9 +491,60 @@ def test_crontab_example_runs_last_months_digest_on_the_first(tmp_path: Path, gn
 
 
 def test_readme_shows_the_tested_crontab_example() -> None:
-    readme = ROOT / "README.md"
-    if not readme.is_file() or "Running it unattended" not in readme.read_text():
-        pytest.skip("README has no 'Running it unattended' section yet")
-    text = readme.read_text()
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Running it unattended") :]
     for line in CRONTAB_EXAMPLE.splitlines():
-        assert line in text
+        assert line in section
+
+
+def test_readme_shows_all_three_unattended_ways() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Running it unattended") :]
+    section = section[: section.index("\n## ", 1)]
+    assert "`trenddigest schedule`" in section
+    assert "```crontab" in section
+    assert ".github/workflows/monthly-digest.yml" in section
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    """The workflow as GitHub reads it (YAML 1.1: the key ``on`` parses as True)."""
+    import yaml  # PyYAML, a test dependency
+
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True)
+    return data
+
+
+def test_workflow_yaml_triggers_on_the_first_and_by_hand_with_a_month(workflow: dict) -> None:
+    assert workflow["on"]["schedule"] == [{"cron": "0 6 1 * *"}]
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"month"} and inputs["month"]["required"] is False
+    assert workflow["permissions"] == {"contents": "write"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def test_workflow_yaml_steps_install_the_cli_and_run_it_on_a_fresh_store(
+    workflow: dict, tmp_path: Path, gnu_date
+) -> None:
+    (job,) = workflow["jobs"].values()
+    steps = job["steps"]
+    uses = [step.get("uses", "") for step in steps]
+    assert uses[:2] == ["actions/checkout@v4", "actions/setup-python@v5"]
+    assert not any(u.startswith("actions/cache") for u in uses)  # no store carried over
+    assert steps[1]["with"]["python-version"] == "3.11"
+    runs = [step for step in steps if "run" in step]
+    assert runs[0]["run"].strip() == "pip install ."
+    # What "pip install ." puts on PATH is this project's CLI.
+    (script,) = entry_points(group="console_scripts", name="trenddigest")
+    assert script.value == "trenddigest.cli:main"
+    digest = runs[-1]
+    env = digest["env"]
+    assert env["TRENDDIGEST_STORE"].startswith("${{ runner.temp }}/")
+    assert env["TRENDDIGEST_SMTP_PASSWORD"] == "${{ secrets.TRENDDIGEST_SMTP_PASSWORD }}"
+    assert "${{" not in digest["run"]  # inputs reach the script only through env
+    for month_input, month in (("", month_before_now()), ("2025-05", "2025-05")):
+        args = run_with_stub_trenddigest(digest["run"], tmp_path, MONTH_INPUT=month_input)
+        assert args == ["run", "--month", month, "--commit", "--push"]
+        parsed = parse_cli(args)
+        assert (parsed.month, parsed.commit, parsed.push) == (month, True, True)

@@ -29,14 +29,17 @@ import logging
 import sqlite3
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Month, Paper
-from .rank import RankedPaper, Ranking
 from .store import Store
+
+if TYPE_CHECKING:  # the ranker (numpy) is loaded only when a ranking is decoded or made
+    from .rank import Ranking
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,8 @@ def cached_ranking(
 
 def encode_ranking(ranking: Ranking) -> bytes:
     """A compact, deterministic serialisation: ids and per-paper fields, no paper data."""
+    from .rank import RankedPaper, Ranking
+
     extra_fields = _fields(RankedPaper, "paper")
     categories = []
     for name, ranked in ranking.by_category.items():
@@ -140,6 +145,8 @@ def decode_ranking(data: bytes, papers: Sequence[Paper]) -> Ranking:
     Raises :class:`KeyError` when a ranked id is not among ``papers`` and
     :class:`ValueError` for data of another format.
     """
+    from .rank import RankedPaper, Ranking
+
     payload = json.loads(zlib.decompress(data))
     if payload.get("v") != FORMAT_VERSION:
         raise ValueError(f"cached ranking format {payload.get('v')!r}, not {FORMAT_VERSION}")
@@ -235,3 +242,153 @@ def _code_version(module_name: str | None) -> str:
 
             h.update(__version__.encode())
     return h.hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- outputs
+
+# A repeated run of an unchanged month should cost a lookup, not a ranking: the
+# rendered digest (Markdown and JSON) is kept too, valid while nothing it was made
+# from has changed.  Bump when the stored layout changes.
+OUTPUTS_FORMAT = 1
+# The digest of month M reads M and the 12 months before it (baselines, chart).
+OUTPUT_MONTHS = 13
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    """What a run reports of its digest (the CLI's one-line summary)."""
+
+    considered: int
+    matched: int
+    unmatched: int
+    categories: int
+    categories_used: int
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A month's rendered digest, as written to disk."""
+
+    markdown: str
+    json: str
+    summary: DigestSummary
+
+
+@dataclass(frozen=True)
+class OutputsSnapshot:
+    """The state of the store a digest is made from, taken before making it."""
+
+    paper_rev: str
+    months: list[str]
+
+
+def outputs_key(month: Month | str, by: str) -> str:
+    return f"outputs:{by}:{month}"
+
+
+def _output_months(month: Month) -> list[str]:
+    return [str(month.shift(-i)) for i in range(OUTPUT_MONTHS - 1, -1, -1)]
+
+
+def outputs_snapshot(store: Store, month: Month, by: str) -> OutputsSnapshot:
+    """Taken before the digest is built: should papers change meanwhile, the saved
+    outputs carry the older state and the next run rebuilds rather than trust them."""
+    return OutputsSnapshot(
+        store.get_meta("paper_rev") or "0",
+        [store.month_fingerprint(m, by) for m in _output_months(month)],
+    )
+
+
+def load_outputs(store: Store, month: Month, by: str, setup: str) -> Outputs | None:
+    """The month's saved digest if ``setup`` (config, categories, templates, code) and
+    every month it reads are as they were; else None.
+
+    The store's paper revision answers "nothing changed" in one read; only when other
+    papers were written since are the 13 months' fingerprints compared.
+    """
+    key = outputs_key(month, by)
+    row = store.conn.execute(
+        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
+    ).fetchone()
+    if row is None or row[0] != setup:
+        return None
+    try:
+        payload = json.loads(zlib.decompress(bytes(row[1])))
+        if payload.get("v") != OUTPUTS_FORMAT:
+            return None
+        outputs = Outputs(payload["markdown"], payload["json"], DigestSummary(**payload["summary"]))
+    except (ValueError, KeyError, TypeError, zlib.error) as exc:
+        log.warning("ignoring unreadable saved digest of %s: %s", month, exc)
+        return None
+    if payload["paper_rev"] != (store.get_meta("paper_rev") or "0"):
+        now = outputs_snapshot(store, month, by)
+        if now.months != payload["months"]:
+            return None
+        save_outputs(store, month, by, setup, outputs, now)  # next time: one read again
+    log.info("%s: digest unchanged since it was last made; reusing it", month)
+    return outputs
+
+
+def save_outputs(
+    store: Store,
+    month: Month,
+    by: str,
+    setup: str,
+    outputs: Outputs,
+    snapshot: OutputsSnapshot,
+) -> None:
+    payload = {
+        "v": OUTPUTS_FORMAT,
+        "paper_rev": snapshot.paper_rev,
+        "months": snapshot.months,
+        "markdown": outputs.markdown,
+        "json": outputs.json,
+        "summary": dataclasses.asdict(outputs.summary),
+    }
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    _put(store, outputs_key(month, by), setup, zlib.compress(text.encode("utf-8"), 6))
+
+
+def outputs_setup(*parts: Any) -> str:
+    """One hash of everything besides the papers that shapes a digest: the caller's
+    ``parts`` (settings, the categories file, templates) plus trenddigest's own code
+    and the versions of the libraries whose numbers end up in it."""
+    return _digest(
+        {
+            "format": OUTPUTS_FORMAT,
+            "parts": [_plain(p) for p in parts],
+            "code": _package_code_version(),
+            "libraries": _library_versions(),
+        }
+    )
+
+
+def file_digest(paths: Sequence[Path]) -> str:
+    """A hash of files' names and contents (missing files count as empty)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(str(path).encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"\0missing")
+    return h.hexdigest()[:16]
+
+
+@cache
+def _package_code_version() -> str:
+    package = Path(__file__).resolve().parent
+    return file_digest(sorted(package.rglob("*.py")))
+
+
+@cache
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("numpy", "scipy", "scikit-learn", "jinja2"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - always installed with us
+            found[name] = "?"
+    return found

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         metavar="FILE",
-        help="API Atom, listing RSS/Atom, or JSON Lines (optionally gzipped)",
+        help="arXiv API Atom (or a saved API response in JSON), listing RSS/Atom, "
+        "JSON Lines (shared-data or Kaggle arxiv-metadata-oai-snapshot); gzipped or not",
     )
     p.set_defaults(handler=cmd_import)
 
@@ -196,6 +197,18 @@ def _month(text: str) -> Month:
     return Month.parse(text)
 
 
+def _check_readable(paths: Sequence[Path], given: str = "") -> None:
+    """Fail before the store is opened when a named file is missing or a folder."""
+    for path in paths:
+        if path.is_dir():
+            raise InputError(
+                f"cannot read {path}: it is a folder{given}; name the files in it, "
+                f"e.g. {path}/*.jsonl.gz"
+            )
+        if not path.is_file():
+            raise InputError(f"cannot read {path}: no such file{given}")
+
+
 # -- commands ------------------------------------------------------------------
 
 
@@ -203,9 +216,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .sources.files import import_files
 
     config = _load(args)
-    for path in args.files:
-        if not path.is_file():
-            raise InputError(f"cannot read {path}: no such file")
+    _check_readable(args.files)
     with _open_store(config) as store:
         summary = import_files(store, args.files)
     for line in summary.report_lines():
@@ -217,6 +228,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import RunOptions, run_month
 
     month = _month(args.month)
+    if args.top is not None and args.top < 1:
+        raise InputError(f"--top must be at least 1, not {args.top}")
     config = _load(
         args,
         digest={
@@ -228,11 +241,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         git={"commit": args.commit, "push": args.push},
         email={"enabled": args.email},
     )
-    if args.top is not None and args.top < 1:
-        raise InputError(f"--top must be at least 1, not {args.top}")
-    for path in args.from_files:
-        if not path.is_file():
-            raise InputError(f"cannot read {path}: no such file (given with --from)")
+    _check_readable(args.from_files, " (given with --from)")
     opts = RunOptions(
         month=month,
         offline=args.offline,
@@ -250,10 +259,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(result.text)
         return 0
-    d = result.digest
+    d = result.summary
     print(
-        f"{month}: {d.considered:,} papers, {d.matched:,} under {len(d.sections)} categories, "
-        f"{d.unmatched:,} in none; wrote {', '.join(str(p) for p in result.written)}"
+        f"{month}: {d.considered:,} papers, {d.matched:,} placed in {d.categories_used} of "
+        f"{d.categories} categories, {d.unmatched:,} in none; "
+        f"wrote {', '.join(str(p) for p in result.written)}"
     )
     return 0
 

@@ -72,6 +72,13 @@ class RankConfig:
     k1: float = 5.0  # BM25 saturation: higher lets repeated keywords keep counting
     b: float = 0.75  # BM25 length normalisation
     word_weight: float = 0.25  # each word of a multi-word keyword, as weak evidence
+    profile_weight: float = 0.0  # each word of the name, description, exemplar titles
+    profile_scope: str = "all"
+    cosine_weight: float = 0.0
+    cosine_scale: str = "top"
+    prf_model: str = "rocchio"
+    prf_alpha: float = 1.0
+    prf_negatives: str = "rest"
     stemming: str = "prefix"  # "prefix" (distillation ~ distilled), "plural" or "none"
     threshold: float = 0.6  # lowest score (0..1) that places a paper; a category may set its own
     relative_threshold: float = 0.0  # also require this share of the category's top-10 mean
@@ -155,6 +162,20 @@ def _type_name(tp: Any) -> str:
     )
 
 
+def _value_type(value: Any) -> str:
+    """What the user wrote, in TOML's words (the file is TOML, not Python)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    for kind, name in ((int, "an integer"), (float, "a number"), (str, "a string")):
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check ``value`` against a dataclass field type; ints are accepted for floats."""
     origin = typing.get_origin(tp)
@@ -169,7 +190,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return value
     elif isinstance(tp, type) and isinstance(value, tp) or isinstance(tp, types.UnionType):
         return value
-    raise ConfigError(f"{where} must be {_type_name(tp)}, not {type(value).__name__} {value!r}")
+    raise ConfigError(f"{where} must be {_type_name(tp)}, not {_value_type(value)} ({value!r})")
 
 
 def _apply_section(target: Any, values: dict[str, Any], where: str) -> None:

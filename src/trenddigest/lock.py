@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import LockError
+from .errors import LockError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,11 @@ def store_lock(
         # "a+" so that opening never truncates the holder's pid before we own the lock.
         fh = open(path, "a+", encoding="ascii")  # noqa: SIM115 - closed in finally
     except OSError as exc:
-        raise LockError(f"cannot create lock file {path}: {exc.strerror or exc}") from exc
+        # Not "another run holds the store" (exit 6): the store's folder is the problem.
+        raise StoreError(
+            f"cannot create lock file {path}: {exc.strerror or exc}; "
+            "check that the store's folder can be written (or choose one with --store)"
+        ) from exc
     try:
         deadline = clock() + timeout
         while not _try_lock(fh):

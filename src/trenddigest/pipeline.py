@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cache import cached_ranking
+from .cache import DigestSummary, Outputs, load_outputs, outputs_setup, outputs_snapshot
 from .categories import Category, find_categories_file, load_categories
 from .config import Config
 from .errors import DeliveryError, InputError
 from .models import Month
-from .rank import rank_papers
-from .render import (
-    Digest,
-    build_digest,
-    output_path,
-    render_json,
-    render_markdown,
-    write_atomic,
-)
 from .store import Store
+
+# The ranker, trends and templates (numpy, scikit-learn, jinja2) are imported where
+# they are used: a run whose digest is unchanged never needs them.
+if TYPE_CHECKING:
+    from .render import Digest
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,13 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    digest: Digest
+    summary: DigestSummary
     text: str
     written: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The digest and its trends section when they were built in this run (None when
+    # the saved digest of an unchanged month was reused).
+    digest: Digest | None = None
     trends: Any = None
 
 
@@ -90,6 +90,10 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
             f"in {month}; import a file (trenddigest import FILE), use --from FILE, "
             "or run without --offline to fetch the month from arXiv"
         )
+    from .cache import cached_ranking
+    from .rank import rank_papers
+    from .render import build_digest
+
     categories = effective_categories(config)
     ranking = cached_ranking(
         store, month, papers, categories, config.rank, rank_papers,
@@ -126,25 +130,81 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
+    from .render import output_path, write_atomic
+
     notes = fill_month(store, config, opts, **fetch_kwargs)
-    digest, section = build_month_digest(store, config, opts.month)
-    markdown_path = output_path(config.digest.output, opts.month)
-    json_path = output_path(config.digest.output, opts.month, "json")
-    json_text = render_json(digest)
-    text = json_text if opts.fmt == "json" else render_markdown(digest, config.digest.templates_dir)
-    result = RunResult(digest=digest, text=text, notes=notes, trends=section)
+    outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)
+    text = outputs.json if opts.fmt == "json" else outputs.markdown
+    result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)
     if opts.dry_run:
         return result
+    markdown_path = output_path(config.digest.output, opts.month)
+    json_path = output_path(config.digest.output, opts.month, "json")
     if opts.fmt == "json":
-        write_atomic(json_path, json_text)
+        write_atomic(json_path, outputs.json)
         result.written.append(json_path)
     else:
         # The JSON twin is what other tools (and the README index) read.
-        write_atomic(markdown_path, text)
-        write_atomic(json_path, json_text)
+        write_atomic(markdown_path, outputs.markdown)
+        write_atomic(json_path, outputs.json)
         result.written += [markdown_path, json_path]
     deliver(config, opts, result)
     return result
+
+
+def month_outputs(
+    store: Store, config: Config, month: Month, *, reuse: bool = True
+) -> tuple[Outputs, Any, Digest | None]:
+    """The month's digest as Markdown and JSON: the saved one when nothing it depends
+    on changed (``reuse``), else built, rendered and saved.
+
+    Returns the outputs, and the trends section and digest when they were built.
+    """
+    from .cache import save_outputs
+
+    by = config.digest.by
+    setup = _outputs_setup(config)
+    if reuse:
+        saved = load_outputs(store, month, by, setup)
+        if saved is not None:
+            return saved, None, None
+    snapshot = outputs_snapshot(store, month, by)
+    digest, section = build_month_digest(store, config, month)
+    from .render import render_json, render_markdown
+
+    outputs = Outputs(
+        render_markdown(digest, config.digest.templates_dir),
+        render_json(digest),
+        DigestSummary(
+            considered=digest.considered,
+            matched=digest.matched,
+            unmatched=digest.unmatched,
+            categories=len(digest.sections),
+            categories_used=sum(1 for _name, _desc, total, _top in digest.sections if total),
+        ),
+    )
+    save_outputs(store, month, by, setup, outputs, snapshot)
+    return outputs, section, digest
+
+
+def _outputs_setup(config: Config) -> str:
+    """Everything besides the papers that a digest depends on (see :mod:`.cache`)."""
+    from .cache import file_digest
+
+    categories_file = find_categories_file(
+        Path(config.digest.categories_file) if config.digest.categories_file else None
+    )
+    packaged = Path(str(files("trenddigest.templates")))
+    folders = [Path(config.digest.templates_dir)] if config.digest.templates_dir else []
+    folders += [Path("templates"), packaged]
+    templates = sorted(t.resolve() for f in folders if f.is_dir() for t in f.glob("*.j2"))
+    return outputs_setup(
+        config.digest,
+        config.rank,
+        list(config.arxiv.categories),
+        file_digest([categories_file.resolve()]),
+        file_digest(templates),
+    )
 
 
 def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
@@ -188,8 +248,15 @@ def category_counts(
         month = Month.parse(max(months)) if months else None
     if month is None:
         return None, [(c.name, None, c) for c in categories]
-    papers = store.papers_for_month(month, by=config.digest.by)
-    ranking = rank_papers(papers, categories, config.rank, min_score=config.digest.threshold)
+    from .cache import cached_ranking
+    from .rank import rank_papers
+
+    by = config.digest.by
+    papers = store.papers_for_month(month, by=by)
+    ranking = cached_ranking(
+        store, month, papers, categories, config.rank, rank_papers,
+        by=by, min_score=config.digest.threshold,
+    )  # fmt: skip
     return month, [(c.name, len(ranking.by_category[c.name]), c) for c in categories]
 
 
@@ -198,9 +265,12 @@ def email_body(config: Config, result: RunResult) -> tuple[str, bytes | None]:
     import dataclasses
 
     from .chart import render_png
+    from .render import render_markdown
     from .trends import render_trends_section
 
     section = result.trends
+    # run_month never reuses a saved digest when it emails, so both were built.
+    assert result.digest is not None and section is not None
     digest = dataclasses.replace(
         result.digest,
         trends_markdown=render_trends_section(

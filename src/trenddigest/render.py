@@ -23,20 +23,28 @@ from .rank import RankedPaper, Ranking
 
 TEMPLATE_NAME = "digest.md.j2"
 
-# Characters that Markdown (CommonMark + GitHub) would interpret inside running text.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$])")
+# Characters that Markdown (CommonMark + GitHub) would interpret inside running text:
+# emphasis, code, links, HTML, table cells, strike-through, math; "&" only where it
+# would start an entity ("&amp;" must stay five characters, "R&D" needs nothing).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$]|&(?=#?[A-Za-z0-9]+;))")
+# What starts a block when it opens a line (headings, list items, setext underlines):
+# the author line of a digest entry begins with the escaped text.
+_MD_LINE_START = re.compile(r"^(?:([-+=#])|(\d{1,9})([.)])(?=\s|$))")
 _WS = re.compile(r"\s+")
 
 
 def md_escape(text: str) -> str:
     """Make arbitrary title/author text inert in Markdown.
 
-    arXiv titles carry LaTeX ($\\alpha$), brackets and underscores; unescaped they
-    turn into links, emphasis or math and can break the page.  Whitespace (including
-    newlines that would end a list item) is collapsed.
+    arXiv titles carry LaTeX ($\\alpha$), brackets, underscores and the odd ``<think>``
+    or ``#hashtag``; unescaped they turn into links, emphasis, math, HTML or headings
+    and can break the page.  Whitespace (including newlines that would end a list
+    item) is collapsed, and a leading list marker ("- ", "1. ") is escaped too, since
+    the text may open a line.  Every escape is a CommonMark backslash escape, so the
+    rendered page shows the text exactly as written.
     """
-    flat = _WS.sub(" ", text).strip()
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    flat = _MD_SPECIAL.sub(r"\\\1", _WS.sub(" ", text).strip())
+    return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", flat)
 
 
 def short_authors(authors: list[str], limit: int = 3) -> str:

@@ -165,6 +165,14 @@ def run_due_digests(
     return done
 
 
+def digest_is_due(store_path: str | Path, *, clock: Clock = utc_now, tz: tzinfo = UTC) -> bool:
+    """Whether a monthly digest is missing (cheap: one read of ``job_runs``)."""
+    with Store.open(store_path) as store:
+        last = last_job_run(store, DIGEST_JOB)
+    last_target = Month.parse(last.last_target) if last and last.last_target else None
+    return bool(months_due(last_target, month_just_ended(clock(), tz)))
+
+
 def run_poll(
     store_path: str | Path, poll: Callable[[], object], *, clock: Clock = utc_now
 ) -> object:
@@ -304,6 +312,12 @@ def build_scheduler(
             run_poll(store_path, poll, clock=clock)
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
+        # A digest fire missed by more than the grace time (the machine was asleep
+        # over the 1st, with the scheduler still running) would otherwise wait for
+        # next month's fire; the nightly poll notices it instead.
+        if digest_is_due(store_path, clock=clock, tz=tz):
+            log.info("a monthly digest is due but its scheduled run was missed; producing it")
+            digest_job()
 
     scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="nightly poll", **common)
     scheduler.add_job(

@@ -26,7 +26,6 @@ next to 5,000-paper months reads as a collapse that never happened.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
 import hashlib
@@ -36,9 +35,9 @@ import logging
 import re
 import sqlite3
 import sys
+import warnings
 import zlib
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +54,8 @@ from .errors import InputError
 from .models import Month, Paper
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
-from .tfidf import TfidfVectorizer, english_stop_words
+from .terms import TermCounts, TermMatrix, document_terms, term_matrix
+from .tfidf import TfidfVectorizer
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,13 @@ class TrendOptions:
     smoothing: float = 10.0  # pseudo-papers added to both sides of the growth ratio
     max_terms: int = 10
     term_examples: int = 2
+    min_title_papers: int = 2  # a rising term stands in at least this many titles
+    title_share: float = 1 / 12  # ... and in at least this share of its papers' titles
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
-    max_topics: int = 8
-    papers_per_topic: int = 60  # unmatched papers per NMF component asked for
+    max_topics: int = 16  # NMF components asked for, at most
+    papers_per_topic: int = 40  # unmatched papers per NMF component asked for
+    shown_topics: int = 8  # the largest coherent clusters reported
+    min_topic_lift: float = 4.0  # share * lift of a topic's most telling term, at least
     min_unmatched: int = 30  # fewer unmatched papers than this: no clustering
     min_topic_size: int = 10
     min_topic_coverage: float = 0.5  # share of members that must contain a name term
@@ -94,72 +98,22 @@ DEFAULT_OPTIONS = TrendOptions()
 
 # --------------------------------------------------------------------------- terms
 
-# Words, plus the punctuation that ends a phrase: a bigram never spans a comma or a
-# full stop ("images, videos" is not the phrase "images videos").  Hyphens and
-# slashes do not break ("vision-language" is the bigram "vision language").
-_TOKEN = re.compile(r"\w+|[.,;:!?()\[\]{}\"]")
-_STOP_WORDS = frozenset(english_stop_words() | {"https", "http", "www", "com", "org", "io", "html"})
-
-# Words that say a paper is a paper, not what it is about.  Topic names skip terms
-# made of them; rising terms do not need this (boilerplate does not rise).
+# Words that say a paper is a paper, not what it is about.  Topic names and rising
+# terms skip terms made of them.
 _BOILERPLATE = frozenset(
     """propose proposed proposes novel approach approaches method methods paper results
     result demonstrate demonstrates experiments experimental extensive existing state art
     outperforms outperform achieves achieve achieving significantly significant code
     available publicly furthermore however address introduce introduces present presents
-    leverage leverages leveraging various superior show shows work effectively""".split()  # noqa: SIM905
+    leverage leverages leveraging various superior show shows work effectively exhibit
+    exhibits findings reveal reveals insights""".split()  # noqa: SIM905
 )
 _GENERIC = frozenset(
     """model models data learning framework performance task tasks dataset datasets
     benchmark benchmarks based using use used new study effective improve improves improved
-    key challenges challenge large high information training method different""".split()  # noqa: SIM905
+    key challenges challenge large high information training method different real world
+    ai artificial intelligence problem problems system systems quality specific complex""".split()  # noqa: SIM905
 )
-
-
-# token -> whether it is a word of a term; tokens repeat so much that remembering the
-# answer halves tokenizing time.  Bounded so a long-running scheduler does not grow it.
-_WORD_MEMO: dict[str, bool] = {}
-_WORD_MEMO_LIMIT = 500_000
-
-
-def _is_word(token: str) -> bool:
-    ok = _WORD_MEMO.get(token)
-    if ok is None:
-        ok = (
-            len(token) > 1
-            and token not in _STOP_WORDS
-            and not token.isdigit()
-            and bool(token.strip("_"))
-        )
-        if len(_WORD_MEMO) >= _WORD_MEMO_LIMIT:
-            _WORD_MEMO.clear()
-        _WORD_MEMO[token] = ok
-    return ok
-
-
-def _term_stream(text: str) -> list[str]:
-    """Unigrams and bigrams of ``text`` in order, repeats kept (term frequencies).
-
-    A word is 2+ characters, not all digits, not an English stop word; a bigram is two
-    such words next to each other with nothing but spaces, hyphens or slashes between.
-    """
-    out: list[str] = []
-    append = out.append
-    prev: str | None = None
-    for token in _TOKEN.findall(text.lower()):
-        if not _is_word(token):
-            prev = None
-            continue
-        append(token)
-        if prev is not None:
-            append(f"{prev} {token}")
-        prev = token
-    return out
-
-
-def document_terms(text: str) -> set[str]:
-    """The distinct unigrams and bigrams of a text (see :func:`_term_stream`)."""
-    return set(_term_stream(text))
 
 
 def _is_topical(term: str) -> bool:
@@ -170,44 +124,23 @@ def _is_topical(term: str) -> bool:
     return not any(w in _BOILERPLATE for w in words) and not all(w in _GENERIC for w in words)
 
 
-@dataclass
-class TermCounts:
-    """Document frequency of every term in one month's papers (sorted for lookups)."""
+def month_terms(papers: Sequence[Paper]) -> TermMatrix:
+    """The month's paper x term matrix over title + abstract (rows in ``papers`` order)."""
+    return term_matrix([paper_text(p) for p in papers])
 
-    papers: int
-    terms: list[str]
-    df: list[int]
 
-    @classmethod
-    def from_papers(cls, papers: Iterable[Paper]) -> TermCounts:
-        return cls.from_streams(_term_stream(paper_text(p)) for p in papers)
+class _LazyTerms:
+    """The month's term matrix, built on first use: when its term counts and topics
+    come from the cache, the few examples are cheaper found by scanning the texts."""
 
-    @classmethod
-    def from_streams(cls, streams: Iterable[list[str]]) -> TermCounts:
-        counts: Counter[str] = Counter()
-        n = 0
-        for stream in streams:
-            n += 1
-            counts.update(set(stream))
-        terms = sorted(counts)
-        return cls(n, terms, [counts[t] for t in terms])
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self.papers = papers
+        self.built: TermMatrix | None = None
 
-    def get(self, term: str) -> int:
-        i = bisect.bisect_left(self.terms, term)
-        return self.df[i] if i < len(self.terms) and self.terms[i] == term else 0
-
-    def at_least(self, support: int) -> Iterable[tuple[str, int]]:
-        return ((t, d) for t, d in zip(self.terms, self.df, strict=True) if d >= support)
-
-    def to_bytes(self) -> bytes:
-        payload = {"papers": self.papers, "terms": "\n".join(self.terms), "df": self.df}
-        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), 6)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TermCounts:
-        payload = json.loads(zlib.decompress(data))
-        terms = payload["terms"].split("\n") if payload["terms"] else []
-        return cls(int(payload["papers"]), terms, list(payload["df"]))
+    def __call__(self) -> TermMatrix:
+        if self.built is None:
+            self.built = month_terms(self.papers)
+        return self.built
 
 
 # --------------------------------------------------------------------------- cache
@@ -383,13 +316,19 @@ class EmergingTopic:
     """A cluster of uncategorised papers, offered as a candidate category."""
 
     name: str
-    terms: tuple[str, ...]  # best first; the name uses the first three
+    terms: tuple[str, ...]  # the name's terms first, then the others, best first
     size: int
     paper_ids: tuple[str, ...]
     term_support: dict[str, int]  # members containing each term
     examples: tuple[ExamplePaper, ...]
     toml: str
     growth: float | None = None  # of the lead term, as for rising terms
+    named: int = 3  # how many of ``terms`` make the name
+
+    @property
+    def also(self) -> tuple[str, ...]:
+        """The topic's terms that are not in its name."""
+        return self.terms[self.named :]
 
 
 @dataclass
@@ -521,42 +460,36 @@ def month_category_counts(
     return counts
 
 
-class _Streams:
-    """Each paper's term stream, tokenized on first use and shared by the analyses."""
-
-    def __init__(self, papers: Sequence[Paper]) -> None:
-        self.papers = papers
-        self._streams: dict[str, list[str]] = {}
-
-    def of(self, paper: Paper) -> list[str]:
-        stream = self._streams.get(paper.id)
-        if stream is None:
-            stream = self._streams[paper.id] = _term_stream(paper_text(paper))
-        return stream
-
-    def all(self) -> Iterable[list[str]]:
-        return (self.of(p) for p in self.papers)
-
-
 def month_term_counts(
     store: Store,
     month: Month | str,
     *,
     by: str = "submitted",
-    papers: list[Paper] | None = None,
-    streams: _Streams | None = None,
+    matrix: Callable[[], TermMatrix] | None = None,
 ) -> TermCounts:
-    """A month's term document frequencies, from the cache or counted and cached."""
+    """A month's term document frequencies, from the cache or counted and cached.
+
+    ``matrix`` gives the month's term matrix when the caller has one (the digest's
+    month); it is only called when the counts are not cached.
+    """
     key = f"termdf:{by}:{month}"
-    fingerprint = f"{store.month_fingerprint(month, by)}|terms-{_own_code_hash()}"
+    fingerprint = f"{store.month_fingerprint(month, by)}|terms-{_terms_code_hash()}"
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
-        return TermCounts.from_bytes(cached)
-    if streams is None:
-        streams = _Streams(papers if papers is not None else store.papers_for_month(month, by=by))
-    counts = TermCounts.from_streams(streams.all())
+        try:
+            return TermCounts.from_bytes(cached)
+        except (ValueError, KeyError, zlib.error) as exc:
+            log.warning("ignoring unreadable cached term counts of %s: %s", month, exc)
+    built = matrix() if matrix is not None else month_terms(store.papers_for_month(month, by=by))
+    counts = built.document_counts()
     _cache_put(store, key, fingerprint, counts.to_bytes())
     return counts
+
+
+def _terms_code_hash() -> str:
+    from . import terms
+
+    return f"{_own_code_hash()}-{_code_hash(terms)}"
 
 
 def _pooled(months: list[MonthCounts], name: str | None) -> tuple[float | None, float | None]:
@@ -601,23 +534,25 @@ def _uses(text: str, term: str, pattern: re.Pattern[str]) -> bool:
     return bool(pattern.search(text)) and term in document_terms(text)
 
 
-def example_papers(papers: Sequence[Paper], term: str, limit: int) -> tuple[ExamplePaper, ...]:
+def example_papers(
+    papers: Sequence[Paper], term: str, limit: int, matrix: TermMatrix | None = None
+) -> tuple[ExamplePaper, ...]:
     """Papers using ``term``, those with it in the title first (they show it best).
 
-    Id order within each group, so the choice is stable.
+    Id order within each group, so the choice is stable.  ``matrix`` (the term matrix
+    of ``papers``, same order) answers "which papers use it" without scanning texts.
     """
     if limit <= 0:
         return ()
+    if matrix is not None:
+        using = [papers[i] for i in matrix.rows_using(term)]
+    else:
+        pattern = _term_pattern(term)
+        using = [p for p in papers if _uses(paper_text(p), term, pattern)]
+    using.sort(key=lambda p: p.id)
     pattern = _term_pattern(term)
-    ordered = sorted(papers, key=lambda p: p.id)
-    chosen = [p for p in ordered if _uses(p.title, term, pattern)][:limit]
-    if len(chosen) < limit:
-        seen = {p.id for p in chosen}
-        for paper in ordered:
-            if paper.id not in seen and _uses(paper_text(paper), term, pattern):
-                chosen.append(paper)
-                if len(chosen) == limit:
-                    break
+    in_title = [p for p in using if _uses(p.title, term, pattern)][:limit]
+    chosen = in_title + [p for p in using if p not in in_title][: limit - len(in_title)]
     return tuple(ExamplePaper.of(p) for p in chosen)
 
 
@@ -629,22 +564,44 @@ def term_growth(
     return (support + smoothing) / (expected + smoothing)
 
 
+def _titled(term: str, support: int, titles: TermCounts | None, options: TrendOptions) -> bool:
+    """Whether enough of the papers using ``term`` name it in their title.
+
+    Titles say what a paper is about; abstracts also say how it is written.  Words
+    like "accompanied" or "theoretical analysis" can grow in abstracts for no reason a
+    reader cares about, but hardly ever stand in a title, while "verifiable rewards"
+    or "vision language action" do.
+    """
+    if titles is None:
+        return True
+    in_titles = titles.get(term)
+    return in_titles >= options.min_title_papers and in_titles >= options.title_share * support
+
+
 def rising_terms(
     current: TermCounts,
     baseline: Sequence[TermCounts],
     papers: Sequence[Paper] = (),
     options: TrendOptions = DEFAULT_OPTIONS,
+    *,
+    titles: TermCounts | None = None,
+    matrix: TermMatrix | None = None,
 ) -> list[RisingTerm]:
     """The terms that grew most against ``baseline``, sub-phrases of listed phrases dropped.
 
-    Only terms in at least ``options.min_support`` papers this month qualify, and only
-    those that grew (growth > 1).  ``papers`` (the month's) supply the examples.
+    Only topical terms (no boilerplate like "novel approach") in at least
+    ``options.min_support`` papers this month qualify, and only those that grew
+    (growth > 1).  With ``titles`` (the month's title-only counts) a term must also
+    stand in enough titles (:func:`_titled`).  ``papers`` (the month's, with their
+    term ``matrix`` if at hand) supply the examples.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
         return []
     candidates: list[RisingTerm] = []
     for term, support in current.at_least(options.min_support):
+        if not _is_topical(term) or not _titled(term, support, titles, options):
+            continue
         base_support = sum(b.get(term) for b in baseline)
         growth = term_growth(support, current.papers, base_support, base_papers, options.smoothing)
         if growth > 1.0:
@@ -664,7 +621,9 @@ def rising_terms(
         chosen.append(cand)
     if papers:
         chosen = [
-            dataclasses.replace(r, examples=example_papers(papers, r.term, options.term_examples))
+            dataclasses.replace(
+                r, examples=example_papers(papers, r.term, options.term_examples, matrix)
+            )
             for r in chosen
         ]
     return chosen
@@ -683,10 +642,83 @@ def unmatched_papers(papers: Sequence[Paper], ranking: Ranking) -> list[Paper]:
 
 
 _TOPIC_FEATURES = 3000
+_TOPIC_MIN_DF = 3  # a term in fewer of the unmatched papers cannot mark a group
+_TOPIC_MAX_DF = 0.5  # nor one in more than half of them
 
 
-def _identity(terms: list[str]) -> list[str]:
-    return terms
+def _topic_features(matrix: TermMatrix) -> tuple[Any, list[str]]:
+    """The clustering's input: term counts over the most used topical terms.
+
+    Terms in fewer than 3 or more than half of the papers, and boilerplate, are left
+    out; of the rest the ``_TOPIC_FEATURES`` most frequent (ties by name).  Columns
+    come in term order, so the same papers always give the same matrix.
+    """
+    counts = matrix.counts
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    usable = np.flatnonzero((df >= _TOPIC_MIN_DF) & (df <= _TOPIC_MAX_DF * n))
+    totals = np.asarray(counts.sum(axis=0)).ravel()
+    named = [
+        (int(j), t) for j, t in zip(usable, matrix.terms(usable), strict=True) if _is_topical(t)
+    ]
+    named.sort(key=lambda jt: (-totals[jt[0]], jt[1]))
+    chosen = sorted(named[:_TOPIC_FEATURES], key=lambda jt: jt[1])
+    if not chosen:
+        return counts[:, []], []
+    return counts[:, [j for j, _ in chosen]], [t for _, t in chosen]
+
+
+def _distinctive_terms(
+    present: Any,
+    rows: np.ndarray,
+    order: np.ndarray,
+    vocab: list[str],
+    doc_share: np.ndarray,
+    options: TrendOptions,
+) -> list[tuple[str, float]]:
+    """A cluster's terms by how much they set it apart, or none for a grab-bag.
+
+    For each of the component's strongest terms: ``share``, the part of the members
+    using it, and ``lift``, that share over its share among all unmatched papers.  A
+    term scores ``share * log2(lift)`` (its part of the members' information), so
+    "retrieval augmented" beats "llms" in a RAG cluster although both are common
+    there.  NMF also makes leftover piles such as "image / images / 3d" that no reader
+    would call a topic: a cluster counts only when some term is both widely used in it
+    and concentrated there, ``share * lift >= min_topic_lift`` (RAG: 0.8 * 16; a pile of
+    vision papers: 0.35 * 5).  ``share * lift`` cannot exceed the unmatched papers per
+    member, so for a large cluster among few papers the bar is lowered to 80% of that.
+    """
+    share = np.asarray(present[rows][:, order].mean(axis=0)).ravel()
+    lift = share / np.maximum(doc_share[order], 1e-12)
+    needed = min(options.min_topic_lift, 0.8 * present.shape[0] / len(rows))
+    if not np.any(share * lift >= needed):
+        return []
+    scored = [
+        (vocab[j], float(sh * np.log2(li)))
+        for j, sh, li in zip(order, share, lift, strict=True)
+        if li > 1.0
+    ]
+    scored.sort(key=lambda tw: (-tw[1], tw[0]))
+    return scored
+
+
+def _stem(term: str) -> str:
+    """A crude key that plural and -ing/-ed forms share ("images" ~ "image",
+    "fine tuned" ~ "fine tuning"), so a topic is not named twice for one thing."""
+    out = []
+    for word in term.split(" "):
+        if word.endswith("ies") and len(word) > 4:
+            word = word[:-3] + "y"
+        elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+            word = word[:-2]
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as")) and len(word) > 3:
+            word = word[:-1]
+        for suffix in ("ing", "ed"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        out.append(word)
+    return " ".join(out)
 
 
 def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str]:
@@ -707,6 +739,8 @@ def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str
         words = term.split(" ")
         if term in chosen or (len(words) == 1 and any(term in c.split(" ") for c in chosen)):
             continue
+        if any(_stem(term) == _stem(c) for c in chosen):
+            continue  # "images" after "image"
         inside = [i for i, c in enumerate(chosen) if c in words]
         if inside:
             chosen[inside[0]] = term
@@ -714,6 +748,22 @@ def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str
         else:
             chosen.append(term)
         if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _name_terms(terms: list[str], count: int = 3) -> list[str]:
+    """The terms a topic is named by: its best ones, each adding a new word
+    ("retrieval augmented / RAG", not "retrieval augmented / augmented generation")."""
+    chosen: list[str] = []
+    used: set[str] = set()
+    for term in terms:
+        words = {_stem(w) for w in term.split(" ")}
+        if words & used:
+            continue
+        chosen.append(term)
+        used |= words
+        if len(chosen) == count:
             break
     return chosen
 
@@ -759,47 +809,43 @@ def emerging_topics(
     month: Month | str,
     options: TrendOptions = DEFAULT_OPTIONS,
     existing: Iterable[str] = (),
-    streams: _Streams | None = None,
+    matrix: TermMatrix | None = None,
 ) -> list[EmergingTopic]:
     """Clusters (NMF over TF-IDF, fixed seed) of the papers that fit no category.
 
     Each paper joins its strongest component; a cluster is kept when it has at least
     ``min_topic_size`` members and most members contain one of its name terms (an
-    incoherent cluster is not a topic).  Largest first.
+    incoherent cluster is not a topic).  Largest first.  ``matrix`` is the term
+    matrix of ``unmatched`` (same rows) when the caller has it.
     """
     if len(unmatched) < max(options.min_unmatched, 2):
         return []
-    # Imported here: scikit-learn takes over a second to import, and a run whose
+    # Imported here: scikit-learn takes most of a second to import, and a run whose
     # topics are cached (or too few to cluster) never needs it.
     from sklearn.decomposition import NMF
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.feature_extraction.text import TfidfTransformer
 
-    streams = streams or _Streams(unmatched)
-    counter = CountVectorizer(analyzer=_identity, min_df=3, max_df=0.5)
-    try:
-        counts = counter.fit_transform([streams.of(p) for p in unmatched])
-    except ValueError:  # no term left after pruning
+    if matrix is None:
+        matrix = month_terms(unmatched)
+    counts, vocab = _topic_features(matrix)
+    if not vocab:
         return []
-    # Boilerplate leaves the vocabulary, not every document: far cheaper, same matrix.
-    all_terms = counter.get_feature_names_out()
-    totals = np.asarray(counts.sum(axis=0)).ravel()
-    topical = [j for j, t in enumerate(all_terms) if _is_topical(str(t))]
-    topical.sort(key=lambda j: (-totals[j], str(all_terms[j])))
-    columns = sorted(topical[:_TOPIC_FEATURES])
-    if not columns:
-        return []
-    counts = counts[:, columns]
-    vocab = [str(all_terms[j]) for j in columns]
-    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     n_topics = max(2, min(options.max_topics, len(unmatched) // options.papers_per_topic))
-    n_topics = min(n_topics, matrix.shape[0], matrix.shape[1])
+    n_topics = min(n_topics, tfidf.shape[0], tfidf.shape[1])
     if n_topics < 2:
         return []
-    model = NMF(n_components=n_topics, init="nndsvda", random_state=0, max_iter=300)
-    with np.errstate(invalid="ignore"):  # sklearn's error sqrt of a rounding-negative 0
-        weights = model.fit_transform(matrix)
+    # tol 1e-3: the error is flat to 5 digits well before the default tol stops it.
+    model = NMF(n_components=n_topics, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
+    # sklearn takes the square root of a rounding-negative 0 in its error; and a
+    # fit that stops at max_iter is still a fixed, usable factorisation.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=ConvergenceWarning)
+        weights = model.fit_transform(tfidf)
     column = {t: j for j, t in enumerate(vocab)}
     present = (counts > 0).tocsc()  # counts are per paper, so this is "paper uses term"
+    doc_share = np.asarray(present.mean(axis=0)).ravel()
     strongest = weights.argmax(axis=1)
     has_topic = weights.max(axis=1) > 0
     taken = {name.casefold() for name in existing}
@@ -808,14 +854,15 @@ def emerging_topics(
         members = [i for i in range(len(unmatched)) if has_topic[i] and strongest[i] == k]
         if len(members) < options.min_topic_size:
             continue
+        rows = np.asarray(members)
         order = np.argsort(-model.components_[k], kind="stable")[:40]
-        ranked = [(vocab[j], float(model.components_[k, j])) for j in order]
+        ranked = _distinctive_terms(present, rows, order, vocab, doc_share, options)
         terms = _distinct_terms(ranked, options.topic_terms)
         if not terms:
             continue
-        rows = np.asarray(members)
         support = {t: int(present[rows, column[t]].sum()) for t in terms}
-        name_terms = terms[:3]
+        name_terms = _name_terms(terms)
+        terms = name_terms + [t for t in terms if t not in name_terms]
         in_name = np.zeros(len(members), dtype=bool)
         for t in name_terms:
             in_name |= present[rows, column[t]].toarray().ravel()
@@ -842,6 +889,7 @@ def emerging_topics(
                 term_support=support,
                 examples=examples,
                 toml=category_to_toml(category),
+                named=len(name_terms),
             )
         )
     topics.sort(key=lambda t: (-t.size, t.name))
@@ -971,14 +1019,17 @@ def build_trends_section(
     rows, no_category = category_trends(current, base_3, base_12, names)
 
     term_months = [m for m in _trailing(month, options.term_window) if m in history]
-    streams = _Streams(papers)
-    current_terms = month_term_counts(store, month, by=by, streams=streams)
+    matrix = _LazyTerms(papers)
+    current_terms = month_term_counts(store, month, by=by, matrix=matrix)
     baseline_terms = [month_term_counts(store, m, by=by) for m in term_months]
-    rising = rising_terms(current_terms, baseline_terms, papers, options)
+    titles = TermCounts.from_texts([p.title for p in papers])
+    rising = rising_terms(
+        current_terms, baseline_terms, papers, options, titles=titles, matrix=matrix.built
+    )
 
     unmatched = unmatched_papers(papers, ranking)
-    emerging = _cached_emerging(store, month, by, setup, unmatched, names, options, streams)
-    _add_topic_growth(emerging, current_terms, baseline_terms, options)
+    emerging = _cached_emerging(store, month, by, setup, unmatched, names, options, matrix, papers)
+    emerging = _emerging_first(emerging, current_terms, baseline_terms, options)
 
     volume_months = [*[m for m in _trailing(month, 11) if m in history], str(month)]
     by_month = {**history, str(month): current}
@@ -1037,7 +1088,8 @@ def _cached_emerging(
     unmatched: list[Paper],
     names: list[str],
     options: TrendOptions,
-    streams: _Streams,
+    matrix: Callable[[], TermMatrix],
+    papers: Sequence[Paper],
 ) -> list[EmergingTopic]:
     key = f"emerging:{by}:{month}"
     ids = _digest(sorted(p.id for p in unmatched))
@@ -1046,27 +1098,36 @@ def _cached_emerging(
     cached = _cache_get(store, key, fingerprint)
     if cached is not None:
         return _topics_from_json(cached)
-    topics = emerging_topics(unmatched, month, options, existing=names, streams=streams)
+    row = {p.id: i for i, p in enumerate(papers)}
+    rows = matrix().rows([row[p.id] for p in unmatched])
+    topics = emerging_topics(unmatched, month, options, existing=names, matrix=rows)
     _cache_put(store, key, fingerprint, _topics_to_json(topics))
     return topics
 
 
-def _add_topic_growth(
+def _emerging_first(
     topics: list[EmergingTopic],
     current: TermCounts,
     baseline: Sequence[TermCounts],
     options: TrendOptions,
-) -> None:
+) -> list[EmergingTopic]:
+    """The topics to report: each with the growth of its lead term (as for rising
+    terms), fastest growing first, at most ``shown_topics``.  Without earlier months
+    to compare with, the largest first."""
     base_papers = sum(b.papers for b in baseline)
-    if not base_papers:
-        return
-    for i, topic in enumerate(topics):
-        lead = topic.terms[0]
-        growth = term_growth(
-            current.get(lead), current.papers, sum(b.get(lead) for b in baseline), base_papers,
-            options.smoothing,
-        )  # fmt: skip
-        topics[i] = dataclasses.replace(topic, growth=growth)
+    if base_papers:
+        topics = [
+            dataclasses.replace(
+                topic,
+                growth=term_growth(
+                    current.get(topic.terms[0]), current.papers,
+                    sum(b.get(topic.terms[0]) for b in baseline), base_papers, options.smoothing,
+                ),
+            )
+            for topic in topics
+        ]  # fmt: skip
+    topics.sort(key=lambda t: (-(t.growth or 0.0), -t.size, t.name))
+    return topics[: options.shown_topics]
 
 
 # --------------------------------------------------------------------------- report

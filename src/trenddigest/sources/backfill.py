@@ -23,6 +23,7 @@ the recorded total.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -215,14 +216,32 @@ class _Backfill:
         self.reporter = reporter
         self.summary = summary
 
-    def _page(self, window: _Window, start: int, size: int, fetch: CategoryFetch) -> ApiPage:
+    def _query(
+        self,
+        window: _Window,
+        start: int,
+        size: int,
+        fetch: CategoryFetch,
+        on_page: Callable[[int, ApiPage], bool],
+    ) -> None:
         before = self.client.requests_made
         try:
-            return self.client.fetch_api_page(_search(window.query), start, size)
+            self.client.query(_search(window.query), start, size, on_page)
         finally:
             spent = self.client.requests_made - before
             fetch.requests += spent
             self.summary.requests += spent
+
+    def _page(self, window: _Window, start: int, size: int, fetch: CategoryFetch) -> ApiPage:
+        """One page (the cheap check of a complete month asks for a single result)."""
+        pages: list[ApiPage] = []
+
+        def first(offset: int, page: ApiPage) -> bool:
+            pages.append(page)
+            return False
+
+        self._query(window, start, size, fetch, first)
+        return pages[0]
 
     def window(
         self,
@@ -294,17 +313,26 @@ class _Backfill:
         base: int,
         overall: int | None,
     ) -> _Progress:
+        """Page through the window from ``received`` until arXiv's total is reached.
+
+        ``arxiv.Client`` does the paging; each page is stored (with the progress it
+        represents) the moment it arrives, before the next request.  When arxiv stops
+        at an empty page, or at the total of its first page while a later page
+        reported more, paging starts again here from what was received.
+        """
         size = self.config.page_size
         total = known_total
         empty_tries = 0
+        done: _Progress | None = None
+        empty_total: int | None = None  # totalResults of the empty page arxiv stopped at
 
         def show() -> None:
             shown = overall if overall is not None else None if total is None else base + total
             fetch.received, fetch.total = base + received, shown
             self.reporter.update(label, base + received, shown)
 
-        while True:
-            page = self._page(window, received, size, fetch)
+        def on_page(offset: int, page: ApiPage) -> bool:
+            nonlocal received, total, empty_tries, done, empty_total
             reported = page.total_results
             if not fetch.started:
                 # Only once arXiv has answered: a run that cannot reach it prints
@@ -314,37 +342,49 @@ class _Backfill:
             if window.splittable and reported > API_QUERY_LIMIT:
                 raise _TooManyResults(reported)
             consumed = len(page.papers) + len(page.rejected)
-            if consumed:
-                empty_tries = 0
-                received += consumed
-                total = max(reported, received)
-                stamp = _stamp(self.client)
-                with self.store.transaction():  # the page and its progress, atomically
-                    counts = self.store.upsert_papers(page.papers)
-                    _save_progress(
-                        self.store,
-                        window.category,
-                        window.key,
-                        total,
-                        received,
-                        received >= total,
-                        stamp,
-                    )
-                fetch.counts += counts
-                self.summary.counts += counts
-                show()
-                if received >= total:
-                    return _Progress(total, received, True, stamp)
-                if consumed < size:
-                    log.info(
-                        "%s: short page (%d of %d) at %d; %d results remain",
-                        label,
-                        consumed,
-                        size,
-                        received - consumed,
-                        total - received,
-                    )
-                continue
+            if not consumed:
+                empty_total = reported
+                return False
+            empty_tries = 0
+            received = offset + consumed
+            total = max(reported, received)
+            stamp = _stamp(self.client)
+            with self.store.transaction():  # the page and its progress, atomically
+                counts = self.store.upsert_papers(page.papers)
+                _save_progress(
+                    self.store,
+                    window.category,
+                    window.key,
+                    total,
+                    received,
+                    received >= total,
+                    stamp,
+                )
+            fetch.counts += counts
+            self.summary.counts += counts
+            show()
+            if received >= total:
+                done = _Progress(total, received, True, stamp)
+                return False
+            if consumed < size:
+                log.info(
+                    "%s: short page (%d of %d) at %d; %d results remain",
+                    label,
+                    consumed,
+                    size,
+                    offset,
+                    total - received,
+                )
+            return True
+
+        while True:
+            empty_total = None
+            self._query(window, received, size, fetch, on_page)
+            if done is not None:
+                return done
+            if empty_total is None:
+                continue  # arxiv stopped at its first page's total; more were reported since
+            reported = empty_total
             # An empty page.  A total of 0 where results were seen before is an API
             # hiccup, not news that the papers vanished; with nothing known yet, "no
             # results at all" is confirmed once (the API has served spurious empty

@@ -2,21 +2,33 @@
 
 arXiv's terms of use for its legacy APIs (query API, RSS feeds, OAI-PMH) ask for no
 more than one request every three seconds over a single connection.  Everything
-that goes over the network in trenddigest goes through one :class:`ArxivClient`, so
-that those rules hold in one place whatever the caller does.
+that goes over the network in trenddigest goes through an :class:`ArxivClient`, so
+that those rules hold in one place whatever the caller does.  Query-API requests are
+made by the ``arxiv`` package's own ``arxiv.Client`` (it builds the query URLs and
+pages through the results); it is handed a session whose GETs go through
+:meth:`ArxivClient.get`, so pacing, retries, timeouts and the User-Agent apply to them
+too.  The package's own pacing and retries are switched off: it sleeps on the real
+clock and cannot read ``Retry-After``.
 
 Waiting is injected (``sleep``, ``clock``, ``wall_clock``) so that tests run the real
-retry and pacing logic against local servers without ever sleeping.
+retry and pacing logic against local servers without ever sleeping.  Clients built
+without an injected clock share one pacing record, so that two clients in one
+process (the scheduler's poll and digest, or a catch-up of several months) still
+keep three seconds apart.
 
 Failure policy (see README, "Talking to arXiv"):
 
 * HTTP 429 and 5xx: retried up to ``max_retries`` times; the wait is the server's
   ``Retry-After`` (seconds or HTTP-date) when given, otherwise exponential backoff
-  from ``backoff_seconds``; both capped at ``max_backoff_seconds``.
+  from ``backoff_seconds`` capped at ``max_backoff_seconds``.  A ``Retry-After``
+  longer than ``max_backoff_seconds`` ends the retries at once (asking again sooner
+  would ignore what arXiv said).
 * Timeouts, connection resets, truncated or malformed bodies: retried the same way.
-* No connection at all (name resolution failed, connection refused, connect
-  timeout): at most :data:`UNREACHABLE_RETRIES` retries, so that a machine without
-  network gets one clear line in well under a minute instead of minutes of backoff.
+* No connection at all (connection refused, connect timeout): at most
+  :data:`UNREACHABLE_RETRIES` retries; a failed name lookup (no network, wrong host)
+  only :data:`NAME_RESOLUTION_RETRIES`, after ``delay_seconds``, because waiting does
+  not bring a network back: a machine without network gets one clear line within
+  seconds.
 * HTTP 400 with an arXiv error feed: :class:`~trenddigest.errors.ArxivAPIError`
   with arXiv's message, never retried (the same query would fail again).
 * Any other 4xx: :class:`~trenddigest.errors.FetchError` at once.
@@ -27,9 +39,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import arxiv
 import requests
@@ -42,9 +55,12 @@ from .parse import ApiPage, parse_api_page
 
 log = logging.getLogger(__name__)
 
-# Retries for "no connection could be made at all"; a lower bound than max_retries
-# because backing off cannot fix a missing network, and cron should hear about it soon.
+# Retries for "a connection could not be made" (refused, connect timeout): fewer
+# than max_retries because backing off rarely fixes them, and cron should hear soon.
 UNREACHABLE_RETRIES = 2
+# A failed name lookup means no network or a wrong host: one quick retry covers a
+# resolver hiccup; anything longer only delays the error.
+NAME_RESOLUTION_RETRIES = 1
 # Connecting to arXiv takes well under a second; a read may legitimately take a
 # minute for a 2000-entry page, so the two timeouts differ.
 MAX_CONNECT_TIMEOUT = 10.0
@@ -73,6 +89,7 @@ class HttpResult:
     status: int
     body: bytes
     headers: Mapping[str, str]
+    response: requests.Response = field(repr=False, compare=False)
 
     @property
     def not_modified(self) -> bool:
@@ -81,11 +98,25 @@ class HttpResult:
 
 @dataclass(frozen=True)
 class _Failure:
-    """Why an attempt failed and how long the server asked us to wait (if it did)."""
+    """Why an attempt failed, and what that means for retrying it."""
 
     reason: str
     retry_after: float | None = None
     unreachable: bool = False
+    max_retries: int | None = None  # a lower retry budget for this kind of failure
+    wait: float | None = None  # a fixed wait instead of the backoff
+
+
+@dataclass
+class _Pacing:
+    """When the last response arrived (on the client's clock)."""
+
+    last_done: float | None = None
+
+
+# Shared by every client that runs on the real clock: the terms of use count
+# requests per machine, not per client object.
+_PROCESS_PACING = _Pacing()
 
 
 def endpoint_of(url: str) -> str:
@@ -111,18 +142,27 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _classify(exc: requests.RequestException) -> _Failure:
+def _unreachable(reason: str) -> _Failure:
+    return _Failure(reason, unreachable=True, max_retries=UNREACHABLE_RETRIES)
+
+
+def _classify(exc: requests.RequestException, delay: float) -> _Failure:
     chain = _chain(exc)
     if any(isinstance(e, urllib3.exceptions.NameResolutionError) for e in chain):
-        return _Failure("name resolution failed", unreachable=True)
+        return _Failure(
+            "name resolution failed",
+            unreachable=True,
+            max_retries=NAME_RESOLUTION_RETRIES,
+            wait=delay,
+        )
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return _Failure("connection refused", unreachable=True)
+        return _unreachable("connection refused")
     if isinstance(exc, requests.exceptions.SSLError):
-        return _Failure("TLS handshake failed", unreachable=True)
+        return _unreachable("TLS handshake failed")
     if isinstance(exc, requests.ConnectTimeout):
-        return _Failure("connect timed out", unreachable=True)
+        return _unreachable("connect timed out")
     if any(isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain):
-        return _Failure("could not connect", unreachable=True)
+        return _unreachable("could not connect")
     if isinstance(exc, requests.Timeout) or any(
         isinstance(e, urllib3.exceptions.ReadTimeoutError | TimeoutError) for e in chain
     ):
@@ -132,6 +172,39 @@ def _classify(exc: requests.RequestException) -> _Failure:
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return _Failure("connection reset")
     return _Failure(f"connection error ({type(exc).__name__})")
+
+
+def _query_url_format(api_url: str) -> str:
+    """``arxiv.Client.query_url_format`` for a configured endpoint (``{}`` takes the query)."""
+    escaped = api_url.replace("{", "{{").replace("}", "}}")
+    return f"{escaped}{'&' if '?' in api_url else '?'}{{}}"
+
+
+def _param(url: str, name: str) -> str:
+    values = parse_qs(urlsplit(url).query, keep_blank_values=True).get(name)
+    return values[0] if values else ""
+
+
+PageHandler = Callable[[int, ApiPage], bool]
+
+
+class _ArxivPackageSession(requests.Session):
+    """The session given to ``arxiv.Client``: its GETs go through :meth:`ArxivClient.get`.
+
+    ``arxiv.Client`` would otherwise send its requests through a plain session: no
+    timeout, its own User-Agent, and retries without regard to ``Retry-After``.
+    """
+
+    def __init__(self, owner: ArxivClient) -> None:
+        super().__init__()
+        self.owner = owner
+        self.on_page: Callable[[int, ApiPage], None] | None = None
+        # True from handing a body to arxiv until it yields a result from it: an
+        # error in between is arxiv's parser failing, not the caller's handler.
+        self.arxiv_parsing = False
+
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        return self.owner._api_response(url.decode() if isinstance(url, bytes) else url, self)
 
 
 class ArxivClient:
@@ -159,8 +232,13 @@ class ArxivClient:
         self.wall_clock = wall_clock or time.time
         self.timeout = config.timeout_seconds if timeout is None else timeout
         self.requests_made = 0
-        self._last_done: float | None = None
+        self._pacing = _Pacing() if clock is not None else _PROCESS_PACING
         self._session = session or self._new_session()
+        self._arxiv_session = _ArxivPackageSession(self)
+        self._arxiv = arxiv.Client(page_size=config.page_size, delay_seconds=0.0, num_retries=0)
+        self._arxiv._session.close()
+        self._arxiv._session = self._arxiv_session
+        self._arxiv.query_url_format = _query_url_format(config.api_url)
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -173,6 +251,7 @@ class ArxivClient:
 
     def close(self) -> None:
         self._session.close()
+        self._arxiv_session.close()
 
     def __enter__(self) -> ArxivClient:
         return self
@@ -183,16 +262,19 @@ class ArxivClient:
     # -- pacing and backoff ------------------------------------------------------
 
     def _wait_turn(self) -> None:
-        if self._last_done is None:
+        last = self._pacing.last_done
+        if last is None:
             return
-        remaining = self.config.delay_seconds - (self.clock() - self._last_done)
+        remaining = self.config.delay_seconds - (self.clock() - last)
         if remaining > 0:
             log.debug("waiting %.1f s between requests (arXiv terms of use)", remaining)
             self.sleep(remaining)
 
-    def _backoff(self, failures: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            wait = retry_after
+    def _backoff(self, failures: int, failure: _Failure) -> float:
+        if failure.wait is not None:
+            wait = failure.wait
+        elif failure.retry_after is not None:
+            wait = failure.retry_after
         else:
             wait = self.config.backoff_seconds * 2 ** (failures - 1)
         return max(0.0, min(wait, self.config.max_backoff_seconds))
@@ -238,14 +320,20 @@ class ArxivClient:
             if isinstance(failure, HttpResult):
                 return failure
             failures += 1
-            if failure.unreachable:
-                budget = min(budget, UNREACHABLE_RETRIES)
+            if failure.max_retries is not None:
+                budget = min(budget, failure.max_retries)
             if failures > budget:
                 if failure.unreachable:
+                    # The way around it only exists for the API (the digest can be
+                    # built from the store or a file); the poll has nothing to fall back on.
+                    fallback = (
+                        "; use --offline or --from FILE to work without arXiv"
+                        if setting == "api_url"
+                        else ""
+                    )
                     raise UnreachableError(
                         f"cannot reach {what} at {endpoint} ({failure.reason}): check the "
-                        f"network or set [arxiv] {setting}; use --offline or --from FILE to "
-                        "work without arXiv"
+                        f"network or set [arxiv] {setting}{fallback}"
                     )
                 raise RetriesExhaustedError(
                     f"{what} at {endpoint} kept failing after {failures} tries "
@@ -254,7 +342,17 @@ class ArxivClient:
                     tries=failures,
                     last=failure.reason,
                 )
-            wait = self._backoff(failures, failure.retry_after)
+            limit = self.config.max_backoff_seconds
+            if failure.retry_after is not None and failure.retry_after > limit:
+                raise RetriesExhaustedError(
+                    f"{what} at {endpoint} asked to wait {failure.retry_after:.0f} s before "
+                    f"asking again ({failure.reason}), longer than [arxiv] "
+                    f"max_backoff_seconds = {limit:g}",
+                    endpoint=endpoint,
+                    tries=failures,
+                    last=failure.reason,
+                )
+            wait = self._backoff(failures, failure)
             # INFO, not WARNING: retries are routine with arXiv, and if they run out the
             # error says so in one line; -v shows each one.
             log.info(
@@ -282,11 +380,15 @@ class ArxivClient:
             )
             body = resp.content
         except requests.RequestException as exc:
-            return _classify(exc)
+            return _classify(exc, self.config.delay_seconds)
         finally:
-            self._last_done = self.clock()
+            self._pacing.last_done = self.clock()
         result = HttpResult(
-            url=resp.url or url, status=resp.status_code, body=body, headers=resp.headers
+            url=resp.url or url,
+            status=resp.status_code,
+            body=body,
+            headers=resp.headers,
+            response=resp,
         )
         status = resp.status_code
         if status in _RETRY_STATUSES:
@@ -305,50 +407,96 @@ class ArxivClient:
 
     # -- the query API -----------------------------------------------------------
 
-    def search_url(self, search: arxiv.Search, start: int, max_results: int) -> str:
-        """The query URL, built like ``arxiv.Client._format_url`` but from public fields.
+    def query(self, search: arxiv.Search, start: int, page_size: int, on_page: PageHandler) -> None:
+        """Page through ``search`` from result ``start`` with ``arxiv.Client.results``.
 
-        ``api_url`` comes from the config, so a mirror or a test server can stand in.
+        ``arxiv.Client`` builds each URL from the configured ``api_url``, asks for the
+        next page at the offset of the results received so far, and stops at the
+        first page's ``opensearch:totalResults`` or at an empty page.  Each page is
+        handed to ``on_page(offset, page)`` as soon as it has arrived and passed the
+        checks (before arxiv reads it), so the caller can store it before the next
+        request; ``on_page`` returns False to stop paging.  Whether the results are
+        complete is the caller's to judge: an empty page ends this call either way.
+        ``search.max_results`` is ignored (paging is bounded by the total and by
+        ``on_page``).
         """
-        args = {
-            "search_query": search.query,
-            "id_list": ",".join(search.id_list),
-            "sortBy": search.sort_by.value,
-            "sortOrder": search.sort_order.value,
-            "start": str(start),
-            "max_results": str(max_results),
-        }
-        base = self.config.api_url
-        return f"{base}{'&' if '?' in base else '?'}{urlencode(args)}"
+        wanted = True
+
+        def receive(offset: int, page: ApiPage) -> None:
+            nonlocal wanted
+            wanted = on_page(offset, page)
+
+        unbounded = arxiv.Search(
+            query=search.query,
+            id_list=search.id_list,
+            max_results=None,
+            sort_by=search.sort_by,
+            sort_order=search.sort_order,
+        )
+        session = self._arxiv_session
+        self._arxiv.page_size = page_size
+        session.on_page = receive
+        try:
+            for _result in self._arxiv.results(unbounded, offset=start):
+                session.arxiv_parsing = False
+                if not wanted:
+                    break
+        except arxiv.UnexpectedEmptyPageError:
+            pass  # already handed to on_page, which decides what an empty page means
+        except (ValueError, TypeError) as exc:
+            if not session.arxiv_parsing:
+                raise
+            # arxiv's parser gives up on a whole page for one bad timestamp; the page
+            # was already read entry by entry and handed over, so paging ends here
+            # and the caller goes on from the results it has.
+            log.warning("arxiv could not parse a page (%s); its other entries were kept", exc)
+        finally:
+            session.on_page = None
+            session.arxiv_parsing = False
 
     def fetch_api_page(self, search: arxiv.Search, start: int, max_results: int) -> ApiPage:
-        """One parsed page of results; truncated or malformed bodies are retried.
+        """One page of results (``max_results`` of them from ``start``): one request.
 
-        Raises :class:`ArxivAPIError` with arXiv's own message for an error feed.
+        Truncated or malformed bodies are retried; raises :class:`ArxivAPIError` with
+        arXiv's own message for an error feed.
         """
-        url = self.search_url(search, start, max_results)
+        pages: list[ApiPage] = []
+
+        def first(offset: int, page: ApiPage) -> bool:
+            pages.append(page)
+            return False
+
+        self.query(search, start, max_results, first)
+        return pages[0]
+
+    def _api_response(self, url: str, session: _ArxivPackageSession) -> requests.Response:
+        """Answer one of ``arxiv.Client``'s GETs: paced, retried, checked, error feeds read."""
         parsed: dict[str, ApiPage] = {}
 
         def usable(result: HttpResult) -> str | None:
             page = parse_api_page(result.body)
-            parsed["page"] = page
             if page.malformed:
                 return f"malformed response ({page.malformed_reason})"
+            parsed["page"] = page
             return None
 
         result = self.get(url, what="arXiv API", check=usable)
+        query = _param(url, "search_query")
         if result.status == 400:
-            page = parse_api_page(result.body)
-            message = page.error or "HTTP 400 without an arXiv error entry"
+            message = parse_api_page(result.body).error or "HTTP 400 without an arXiv error entry"
             raise ArxivAPIError(
-                f"arXiv API rejected the query {search.query!r}: {message} ({endpoint_of(url)})"
+                f"arXiv API rejected the query {query!r}: {message} ({endpoint_of(url)})"
             )
         page = parsed["page"]
         if page.error:
-            raise ArxivAPIError(f"arXiv API rejected the query {search.query!r}: {page.error}")
+            raise ArxivAPIError(f"arXiv API rejected the query {query!r}: {page.error}")
         for ref, why in page.rejected:
             log.warning("skipped an entry of %s: %s (%s)", endpoint_of(url), why, ref)
-        return page
+        session.arxiv_parsing = False
+        if session.on_page is not None:
+            session.on_page(int(_param(url, "start") or 0), page)
+        session.arxiv_parsing = True
+        return result.response
 
     # -- listing feeds -----------------------------------------------------------
 

@@ -4,7 +4,9 @@ Files come from users (a Kaggle snapshot of several GB, a saved API page, a feed
 downloaded by hand), so the importer trusts neither extensions nor content: gzip is
 detected by its magic bytes, the format by the first bytes, and one bad record costs
 one record, never the file.  JSON Lines are streamed line by line so memory stays
-flat whatever the file size.
+flat whatever the file size.  An API page saved as JSON together with its request
+(``{"url", "status_code", "body"}``, the way recorders keep responses) is imported
+from its body.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 16 * 1024
+_LEADING_NOISE = b"\xef\xbb\xbf \t\r\n"  # a UTF-8 byte order mark and blank space
+# A JSON document spread over several lines (not JSON Lines) is read whole to see what
+# it is; anything larger is taken for JSON Lines with a broken first line.
+_MAX_JSON_DOCUMENT = 64 * 1024 * 1024
 _READ_BUFFER = 1024 * 1024
 # Rejections kept per file for the report; the counts stay exact beyond this, the
 # cap only stops a file of garbage from filling memory with reasons.
@@ -43,6 +49,9 @@ class FileFormat(enum.Enum):
 
     JSONL = "JSON Lines"
     API_ATOM = "arXiv API Atom"
+    # {"url": ..., "status_code": ..., "body": "<feed ...>"}: an API response saved with
+    # its request, as the arxiv package's test recordings (and many scrapers) keep them.
+    API_RECORDING = "arXiv API response saved as JSON"
     LISTING_RSS = "listing RSS"
     LISTING_ATOM = "listing Atom"
 
@@ -199,7 +208,7 @@ def _unreadable(path: Path, exc: BaseException) -> InputError:
 
 
 def _classify(head: bytes) -> FileFormat | None:
-    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = head.lstrip(_LEADING_NOISE)
     if head.startswith(b"{"):
         return FileFormat.JSONL
     if not head.startswith(b"<"):
@@ -219,21 +228,84 @@ def _classify(head: bytes) -> FileFormat | None:
 def sniff_format(path: str | os.PathLike[str]) -> FileFormat:
     """Recognise a file's format from its first bytes (after gunzipping).
 
-    Raises :class:`InputError` for an unreadable file or an unknown format, so an
+    Raises :class:`InputError` for an unreadable, empty or unrecognised file, so an
     import can check every file before writing anything.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError(
+            f"cannot read {p}: it is a folder; name the files in it, e.g. {p}/*.jsonl.gz"
+        )
     try:
         with _open(p) as stream:
             head = stream.read(_SNIFF_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
         raise _unreadable(p, exc) from exc
+    if not head.strip(_LEADING_NOISE):
+        raise InputError(f"{p}: the file is empty; nothing to import")
     fmt = _classify(head)
     if fmt is None:
         raise InputError(
-            f"{p}: unrecognised format; expected arXiv API Atom, listing RSS/Atom or JSON Lines"
+            f"{p}: unrecognised format; expected arXiv API Atom, listing RSS/Atom or "
+            "JSON Lines (optionally gzipped)"
         )
+    if fmt is FileFormat.JSONL and _json_document(p, head) is not None:
+        return FileFormat.API_RECORDING
     return fmt
+
+
+def _json_document(path: Path, head: bytes) -> dict[str, Any] | None:
+    """The file as one JSON object when it is a pretty-printed document, not JSON Lines.
+
+    Only the first line decides cheaply: a JSON Lines file starts with a complete
+    object.  When it does not and the whole file parses as one object, that object is
+    an API recording (``body`` holds the Atom page) or a mistake worth one clear error
+    instead of a rejection per line.  Returns ``None`` for JSON Lines.
+    """
+    first, newline, _rest = head.lstrip(_LEADING_NOISE).partition(b"\n")
+    if not newline:
+        return None  # one line longer than the sniffed bytes: a JSON Lines record
+    with contextlib.suppress(ValueError):
+        json.loads(first)
+        return None
+    try:
+        with _open(path) as stream:
+            content = stream.read(_MAX_JSON_DOCUMENT + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(path, exc) from exc
+    if len(content) > _MAX_JSON_DOCUMENT:
+        return None
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return None  # JSON Lines whose first record is broken: rejected line by line
+    if isinstance(document, dict) and isinstance(document.get("body"), str):
+        return document
+    raise InputError(
+        f"{path}: one JSON document over several lines, not JSON Lines; "
+        "write one JSON object per line (e.g. jq -c . FILE)"
+    )
+
+
+def _recorded_body(path: Path) -> bytes:
+    """The Atom bytes inside an API recording, as arXiv sent them.
+
+    Recorders that decoded the UTF-8 response as Latin-1 (requests does for some
+    content types) store "LÃ¤mmerzahl" for "Lämmerzahl"; such text re-encodes to
+    Latin-1 as valid UTF-8, which correct text with accents practically never does.
+    """
+    with _open(path) as stream:
+        head = stream.read(_SNIFF_BYTES)
+    document = _json_document(path, head)
+    if document is None:  # pragma: no cover - sniffed as a recording just before
+        raise InputError(f"{path}: not an arXiv API recording")
+    body: str = document["body"]
+    try:
+        raw = body.encode("latin-1")
+        raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return body.encode("utf-8")
+    return raw
 
 
 def _iter_jsonl(path: Path) -> Iterator[Record]:
@@ -267,24 +339,42 @@ def _iter_jsonl(path: Path) -> Iterator[Record]:
 def _iter_xml(path: Path, fmt: FileFormat) -> Iterator[Record]:
     # Feeds and API pages are small (one page, one day), so they are read whole.
     try:
-        with _open(path) as stream:
-            content = stream.read()
+        if fmt is FileFormat.API_RECORDING:
+            content = _recorded_body(path)
+            inner = _classify(content)
+            if inner is None or inner is FileFormat.JSONL:
+                raise InputError(
+                    f"{path}: the recorded body is not an arXiv API or listing feed; "
+                    "import the feed itself"
+                )
+            fmt = inner
+        else:
+            with _open(path) as stream:
+                content = stream.read()
     except (OSError, EOFError, zlib.error) as exc:
         raise _unreadable(path, exc) from exc
     records: list[Record] = []
     if fmt is FileFormat.API_ATOM:
         page, paper_entries, rejected_entries = _parse_api(content)
         if page.malformed:
-            raise InputError(f"{path}: malformed arXiv API response ({page.malformed_reason})")
+            raise InputError(
+                f"{path}: malformed arXiv API response ({page.malformed_reason}); "
+                "the file is cut short or is not an API page: download it again"
+            )
         if page.error:
-            raise InputError(f"{path}: arXiv API error feed: {page.error}")
+            raise InputError(
+                f"{path}: arXiv API error feed: {page.error}; the request was refused, "
+                "so there are no papers in it to import"
+            )
         records += (Parsed(n, p) for n, p in zip(paper_entries, page.papers, strict=True))
         rejected = page.rejected
     else:
         try:
             feed, paper_entries, rejected_entries = _parse_listing(content)
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from exc
+            raise InputError(
+                f"{path}: {exc}; the file is cut short or is not a feed: download it again"
+            ) from exc
         records += (
             Parsed(n, item.paper, item.announce_type)
             for n, item in zip(paper_entries, feed.papers, strict=True)
@@ -414,15 +504,23 @@ def import_files(
 ) -> ImportSummary:
     """Stream files into the store, one transaction per ``batch_size`` papers.
 
-    Every file is sniffed before anything is written, so a typo in the last path
-    fails the command up front.  Batches already written stay written if a later
-    file turns out truncated; upserts are idempotent, so re-running is safe.
+    Every file is sniffed (and every feed or API page parsed) before anything is
+    written, so a typo or a broken feed anywhere fails the command up front.  Batches
+    already written stay written if a JSON Lines file turns out truncated mid-way;
+    upserts are idempotent, so re-running is safe.
     ``on_progress`` gets the running :class:`FileSummary` after each batch.  A sink
     with ``bulk_writes()`` (the store) is told a bulk write is under way.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     formats = [(Path(p), sniff_format(p)) for p in paths]
+    # Feeds and API pages are small and fail as a whole (cut short, error feed): parse
+    # each once up front, so that a bad one fails the import before anything is
+    # written.  Only a JSON Lines file cut short mid-way leaves earlier batches stored.
+    for path, fmt in formats:
+        if fmt is not FileFormat.JSONL:
+            for _record in _iter_xml(path, fmt):
+                pass
     summary = ImportSummary()
     bulk = getattr(store, "bulk_writes", None)
     with bulk() if bulk is not None else contextlib.nullcontext():

@@ -411,6 +411,16 @@ def _feed_item(entry: Any, raw: dict[str, str], channel_date: str | None) -> Fee
     return FeedItem(paper=paper, announce_type=announce_type, announced=date)
 
 
+def _bozo_reason(parsed: Any) -> str:
+    """feedparser's complaint without expat's "<unknown>:2:42:" prefix.
+
+    The position counts lines of feedparser's own rewrite of the document, not of
+    the file, so it would send the user to the wrong place.
+    """
+    text = _collapse(str(parsed.get("bozo_exception") or "not well-formed"))
+    return re.sub(r"^<unknown>:\d+:\d+:\s*", "", text) or "not well-formed"
+
+
 def _parse_listing(content: bytes) -> tuple[FeedPage, list[int], list[int]]:
     """:func:`parse_listing_feed` plus the 1-based item number of each paper and rejection."""
     if not isinstance(content, bytes | bytearray):
@@ -421,10 +431,10 @@ def _parse_listing(content: bytes) -> tuple[FeedPage, list[int], list[int]]:
     is_rss = version.startswith("rss")
     closing = b"</rss>" if is_rss else b"</feed>"
     if not version:
-        problem = parsed.get("bozo_exception") if parsed.bozo else None
-        raise InputError(f"malformed listing feed: {_collapse(str(problem or 'not RSS or Atom'))}")
+        problem = _bozo_reason(parsed) if parsed.bozo else "not RSS or Atom"
+        raise InputError(f"malformed listing feed: {problem}")
     if parsed.bozo:
-        problem = _collapse(str(parsed.get("bozo_exception")))
+        problem = _bozo_reason(parsed)
         if not _ends_with(content, closing):
             raise InputError(f"malformed listing feed: {problem}")
         logger.warning("listing feed is not well-formed, using what was recovered: %s", problem)

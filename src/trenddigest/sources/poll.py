@@ -62,8 +62,9 @@ class PollSummary:
         for feed in self.feeds:
             by_status[feed.status] = by_status.get(feed.status, 0) + 1
         parts = [f"{n} {status}" for status, n in sorted(by_status.items())]
+        feeds = f"{len(self.feeds)} arXiv feed{'' if len(self.feeds) == 1 else 's'}"
         return (
-            f"polled {len(self.feeds)} arXiv feeds ({', '.join(parts) or 'none'}): "
+            f"polled {feeds} ({', '.join(parts) or 'none'}): "
             f"{self.counts.new} new, {self.counts.updated} updated, "
             f"{self.counts.unchanged} unchanged papers"
         )

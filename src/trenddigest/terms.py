@@ -1,0 +1,263 @@
+"""Words and two-word phrases of papers, counted as arrays rather than token by token.
+
+The trends of a month (rising terms, emerging topics, examples) all start from the
+same question: which terms does each paper use?  A term is a *word* (2+ characters,
+not all digits, not an English stop word) or two words next to each other with only
+spaces, hyphens or slashes between them ("vision-language" is the phrase "vision
+language"; "images, videos" is no phrase).
+
+Counting that per token in Python (a string per bigram, a set per paper) cost more
+than ranking the month.  Here each paper is tokenized once with one regex, tokens are
+numbered at C speed, and unigrams and bigrams become integer keys counted with numpy:
+a paper x term matrix in a fraction of the time, from which document frequencies,
+cluster inputs and "papers using this term" are slices.  Term strings are made only
+for the terms someone asks about.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .tfidf import english_stop_words
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+# Words, plus the punctuation that ends a phrase.  Hyphens and slashes do not break.
+TOKEN = re.compile(r"\w+|[.,;:!?()\[\]{}\"]")
+# English stop words, the fragments a tokenizer leaves of contractions ("don't" ->
+# "don"), and the pieces of links.
+STOP_WORDS = frozenset(
+    english_stop_words()
+    | {"https", "http", "www", "com", "org", "io", "html"}
+    | {"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "wouldn", "shouldn"}
+    | {"couldn", "haven", "hasn", "hadn", "ll", "ve", "re"}
+)
+
+
+def is_word(token: str) -> bool:
+    """Whether a (lower-case) token can be part of a term."""
+    return (
+        len(token) > 1
+        and token not in STOP_WORDS
+        and not token.isdigit()
+        and bool(token.strip("_"))
+    )
+
+
+def term_stream(text: str) -> list[str]:
+    """Unigrams and bigrams of ``text`` in order, repeats kept: the definition of a term
+    that :func:`term_matrix` computes in bulk (kept for single texts and tests)."""
+    out: list[str] = []
+    prev: str | None = None
+    for token in TOKEN.findall(text.lower()):
+        if not is_word(token):
+            prev = None
+            continue
+        out.append(token)
+        if prev is not None:
+            out.append(f"{prev} {token}")
+        prev = token
+    return out
+
+
+def document_terms(text: str) -> set[str]:
+    """The distinct unigrams and bigrams of a text."""
+    return set(term_stream(text))
+
+
+class _TokenIds(dict[str, int]):
+    """token -> id, numbering new tokens in order of first sight (at C speed via map)."""
+
+    def __missing__(self, token: str) -> int:
+        self[token] = index = len(self)
+        return index
+
+
+class _Vocabulary:
+    """A term <-> integer key mapping over one corpus's tokens.
+
+    Key ``w`` (< V) is the unigram of token ``w``; key ``V + a * V + b`` the bigram
+    "a b".  Keys sort unigrams first, then bigrams by their words' ids.
+    """
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.size = len(tokens)
+        self._ids: dict[str, int] | None = None
+
+    def term(self, key: int) -> str:
+        v = self.size
+        if key < v:
+            return self.tokens[key]
+        first, second = divmod(key - v, v)
+        return f"{self.tokens[first]} {self.tokens[second]}"
+
+    def terms(self, keys: Iterable[int]) -> list[str]:
+        return [self.term(int(k)) for k in keys]
+
+    def key(self, term: str) -> int | None:
+        if self._ids is None:
+            self._ids = {t: i for i, t in enumerate(self.tokens)}
+        words = term.split(" ")
+        ids = [self._ids.get(w) for w in words]
+        if None in ids or len(ids) > 2:
+            return None
+        if len(ids) == 1:
+            return ids[0]
+        return self.size + ids[0] * self.size + ids[1]  # type: ignore[operator]
+
+
+def _sparse() -> Any:
+    import scipy.sparse
+
+    return scipy.sparse
+
+
+@dataclass
+class TermMatrix:
+    """How often each paper (row, input order) uses each term (column, by key)."""
+
+    vocabulary: _Vocabulary
+    keys: np.ndarray  # int64, sorted, one per column
+    counts: csr_matrix  # int32 term frequencies, duplicates summed
+    _by_column: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def papers(self) -> int:
+        return int(self.counts.shape[0])
+
+    def column(self, term: str) -> int | None:
+        key = self.vocabulary.key(term)
+        if key is None:
+            return None
+        j = int(np.searchsorted(self.keys, key))
+        return j if j < len(self.keys) and int(self.keys[j]) == key else None
+
+    def terms(self, columns: Iterable[int]) -> list[str]:
+        return self.vocabulary.terms(self.keys[list(columns)])
+
+    def rows_using(self, term: str) -> np.ndarray:
+        """The rows (papers) that use ``term``, ascending."""
+        j = self.column(term)
+        if j is None:
+            return np.zeros(0, dtype=np.int64)
+        if self._by_column is None:
+            self._by_column = self.counts.tocsc()
+        start, end = self._by_column.indptr[j], self._by_column.indptr[j + 1]
+        return np.sort(self._by_column.indices[start:end]).astype(np.int64)
+
+    def rows(self, rows: Sequence[int]) -> TermMatrix:
+        """The same terms for a subset of the papers (rows in the given order)."""
+        return TermMatrix(self.vocabulary, self.keys, self.counts[np.asarray(rows, dtype=np.int64)])
+
+    def document_counts(self) -> TermCounts:
+        df = np.bincount(self.counts.indices, minlength=len(self.keys)).astype(np.int32)
+        return TermCounts(self.papers, self.vocabulary, self.keys, df)
+
+
+def term_matrix(texts: Sequence[str]) -> TermMatrix:
+    """The paper x term count matrix of ``texts`` (see the module docstring)."""
+    ids = _TokenIds()
+    number = ids.__getitem__
+    findall = TOKEN.findall
+    flat = array("q")
+    lengths = array("q")
+    for text in texts:
+        tokens = findall(text.lower())
+        flat.extend(map(number, tokens))
+        lengths.append(len(tokens))
+    vocabulary = _Vocabulary(list(ids))
+    v = vocabulary.size
+    wordy = np.fromiter((is_word(t) for t in vocabulary.tokens), dtype=bool, count=v)
+    token = np.frombuffer(flat, dtype=np.int64) if len(flat) else np.zeros(0, np.int64)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), np.frombuffer(lengths, np.int64))
+    keep = wordy[token] if v else np.zeros(0, dtype=bool)
+    pair = keep[:-1] & keep[1:] & (doc[:-1] == doc[1:])
+    keys = np.concatenate([token[keep], v + token[:-1][pair] * v + token[1:][pair]])
+    rows = np.concatenate([doc[keep], doc[:-1][pair]])
+    unique, column = np.unique(keys, return_inverse=True)
+    sparse = _sparse()
+    counts = sparse.csr_matrix(
+        (np.ones(len(column), dtype=np.int32), (rows, column.ravel())),
+        shape=(len(texts), len(unique)),
+    )
+    counts.sum_duplicates()
+    return TermMatrix(vocabulary, unique.astype(np.int64), counts)
+
+
+@dataclass
+class TermCounts:
+    """Document frequency of every term in one month's papers (the cached unit)."""
+
+    papers: int
+    vocabulary: _Vocabulary
+    keys: np.ndarray  # int64, sorted
+    df: np.ndarray  # int32, papers using each key's term
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> TermCounts:
+        return term_matrix(texts).document_counts()
+
+    def get(self, term: str) -> int:
+        key = self.vocabulary.key(term)
+        if key is None:
+            return 0
+        j = int(np.searchsorted(self.keys, key))
+        return int(self.df[j]) if j < len(self.keys) and int(self.keys[j]) == key else 0
+
+    def at_least(self, support: int) -> list[tuple[str, int]]:
+        """(term, papers) for every term in at least ``support`` papers, by key."""
+        where = np.flatnonzero(self.df >= support)
+        return list(
+            zip(self.vocabulary.terms(self.keys[where]), self.df[where].tolist(), strict=True)
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """Every term and its count (for tests and small corpora: makes every string)."""
+        return dict(zip(self.vocabulary.terms(self.keys), self.df.tolist(), strict=True))
+
+    def to_bytes(self) -> bytes:
+        """Compact: the tokens once, keys as deltas (small, so they compress well)."""
+        header = json.dumps(
+            {"papers": self.papers, "tokens": len(self.vocabulary.tokens), "terms": len(self.keys)}
+        ).encode("ascii")
+        tokens = "\n".join(self.vocabulary.tokens).encode("utf-8")
+        deltas = np.diff(self.keys, prepend=np.int64(0)).astype(np.int64)
+        body = b"".join(
+            [
+                len(header).to_bytes(4, "little"),
+                header,
+                len(tokens).to_bytes(8, "little"),
+                tokens,
+                deltas.tobytes(),
+                self.df.astype(np.int32).tobytes(),
+            ]
+        )
+        return zlib.compress(body, 1)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TermCounts:
+        body = zlib.decompress(data)
+        size = int.from_bytes(body[:4], "little")
+        header = json.loads(body[4 : 4 + size])
+        at = 4 + size
+        length = int.from_bytes(body[at : at + 8], "little")
+        at += 8
+        text = body[at : at + length].decode("utf-8")
+        at += length
+        tokens = text.split("\n") if header["tokens"] else []
+        if len(tokens) != header["tokens"]:
+            raise ValueError("cached term counts: token list does not match its header")
+        n = header["terms"]
+        keys = np.cumsum(np.frombuffer(body, dtype=np.int64, count=n, offset=at))
+        df = np.frombuffer(body, dtype=np.int32, count=n, offset=at + 8 * n).copy()
+        return cls(int(header["papers"]), _Vocabulary(tokens), keys, df)

@@ -1,0 +1,151 @@
+"""A repeated run of an unchanged month reuses its saved digest; anything it depends on
+changing makes the run build the digest again."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from synthetic import make_papers
+from trenddigest import pipeline, trends
+from trenddigest.config import Config, DigestConfig
+from trenddigest.models import Month
+from trenddigest.pipeline import RunOptions, run_month
+from trenddigest.store import Store
+
+MAY = Month(2025, 5)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def store(workdir: Path):
+    with Store.open(workdir / "store.sqlite3") as s:
+        s.upsert_papers(make_papers("2025-04", per_topic=10) + make_papers("2025-05"))
+        yield s
+
+
+@pytest.fixture
+def config(workdir: Path) -> Config:
+    return Config(digest=DigestConfig(output=str(workdir / "out/{year}-{month}.md")))
+
+
+class Builds:
+    """Counts the digests really built (ranked, trended, rendered)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = pipeline.build_month_digest
+
+        def counting(*args, **kwargs):
+            self.count += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "build_month_digest", counting)
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> Builds:
+    return Builds(monkeypatch)
+
+
+def run(store: Store, config: Config, **kw) -> pipeline.RunResult:
+    return run_month(store, config, RunOptions(month=MAY, offline=True, **kw))
+
+
+def test_a_repeated_run_reuses_the_saved_digest_byte_for_byte(store, config, builds, workdir):
+    first = run(store, config)
+    markdown = (workdir / "out/2025-05.md").read_bytes()
+    json_twin = (workdir / "out/2025-05.json").read_bytes()
+    (workdir / "out/2025-05.md").unlink()
+    second = run(store, config)
+    assert builds.count == 1
+    assert second.digest is None  # nothing was ranked or rendered
+    assert (workdir / "out/2025-05.md").read_bytes() == markdown
+    assert (workdir / "out/2025-05.json").read_bytes() == json_twin
+    assert second.summary == first.summary
+    assert second.summary.considered == 60 and second.text == markdown.decode()
+
+
+def test_a_reused_digest_equals_one_built_from_scratch(store, config, workdir):
+    run(store, config)
+    reused = run(store, config).text
+    store.conn.execute("DELETE FROM cache")
+    store.conn.commit()
+    assert run(store, config).text == reused
+
+
+def test_a_changed_paper_of_the_month_builds_the_digest_again(store, config, builds):
+    run(store, config)
+    paper = store.papers_for_month("2025-05")[0]
+    store.upsert_papers([dataclasses.replace(paper, title="A Retitled Paper", version=2)])
+    run(store, config)
+    assert builds.count == 2
+
+
+def test_a_new_paper_in_a_trailing_month_builds_the_digest_again(store, config, builds):
+    run(store, config)
+    store.upsert_papers(make_papers("2025-03", per_topic=1))  # a baseline month of May
+    run(store, config)
+    assert builds.count == 2
+
+
+def test_papers_of_a_later_month_leave_the_saved_digest_valid(store, config, builds):
+    run(store, config)
+    store.upsert_papers(make_papers("2025-07", per_topic=2))
+    run(store, config)
+    run(store, config)
+    assert builds.count == 1
+
+
+def test_other_settings_build_the_digest_again(store, config, builds):
+    run(store, config)
+    run(store, dataclasses.replace(config, digest=dataclasses.replace(config.digest, top_picks=3)))
+    assert builds.count == 2
+
+
+def test_an_edited_categories_file_builds_the_digest_again(store, config, builds, workdir):
+    source = Path(pipeline.find_categories_file(None)).read_text(encoding="utf-8")
+    (workdir / "config").mkdir()
+    local = workdir / "config/categories.toml"
+    local.write_text(source, encoding="utf-8")
+    run(store, config)
+    run(store, config)
+    local.write_text(source.replace("Knowledge Distillation", "Distillation"), encoding="utf-8")
+    text = run(store, config).text
+    assert builds.count == 2
+    assert "## Distillation" in text
+
+
+def test_a_local_template_builds_the_digest_again(store, config, builds, workdir):
+    run(store, config)
+    (workdir / "templates").mkdir()
+    (workdir / "templates/digest.md.j2").write_text("Only {{ d.month }}\n", encoding="utf-8")
+    assert run(store, config).text == "Only 2025-05\n"
+    assert builds.count == 2
+
+
+def test_an_emailed_run_builds_the_digest_for_its_chart(store, config, builds, monkeypatch):
+    sent = []
+    monkeypatch.setattr(pipeline, "deliver", lambda config, opts, result: sent.append(result))
+    run(store, config)
+    result = run(store, config, email=True)
+    assert builds.count == 2
+    assert result.trends is not None and result.digest is not None
+
+
+def test_the_saved_digest_is_reused_without_loading_the_ranker(store, config, monkeypatch):
+    run(store, config)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the saved digest should have been reused")
+
+    monkeypatch.setattr(trends, "build_trends_section", must_not_run)
+    monkeypatch.setattr(pipeline, "build_month_digest", must_not_run)
+    assert run(store, config).summary.considered == 60
