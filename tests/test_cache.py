@@ -180,3 +180,22 @@ def test_encoding_is_deterministic():
     assert encode_ranking(ranking) == encode_ranking(
         decode_ranking(encode_ranking(ranking), papers)
     )
+
+
+def test_background_idf_ranks_with_the_two_earlier_months_and_keys_the_cache_on_them(store):
+    from trenddigest.config import Config
+    from trenddigest.models import Month
+    from trenddigest.pipeline import rank_month
+
+    settings = RankConfig(background_idf=True)
+    config = Config(rank=settings)
+    june = store.papers_for_month("2025-06")
+    may = store.papers_for_month("2025-05")
+    ranking = rank_month(store, config, Month(2025, 6), june, CATEGORIES)
+    assert ranking == rank_papers(june, CATEGORIES, settings, background=may)
+    assert ranking != rank_papers(june, CATEGORIES, settings)  # the background counts
+    changed = dataclasses.replace(may[0], abstract="Object detection everywhere.", version=2)
+    store.upsert_papers([changed])
+    again = rank_month(store, config, Month(2025, 6), june, CATEGORIES)
+    assert again == rank_papers(june, CATEGORIES, settings, background=[changed, *may[1:]])
+    assert again != ranking  # recomputed: the cached one had the old background

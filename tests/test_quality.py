@@ -12,6 +12,7 @@ import pytest
 from trenddigest.categories import Category, Keyword, load_categories
 from trenddigest.config import RankConfig
 from trenddigest.models import Paper
+from trenddigest.rank import Ranking
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,13 +121,88 @@ def test_splitting_keywords_drops_phrases_and_stop_words():
     ]
 
 
-@pytest.mark.shared
-def test_the_default_ranker_beats_the_keyword_baseline_on_may_2025(shared_dir):
-    """About 10 s: reads the 2025 block, ranks May's 5,800 abstracts twice."""
+def test_task_a_hides_every_title_from_every_method():
+    records = {
+        "2505": [quality.Record("2505.00001", "Distilling ViTs", "We distill.", ("cs.CV",))],
+        "2504": [quality.Record("2504.00001", "Pruning CNNs", "We prune.", ("cs.CV",))],
+    }
+    task = quality.curated_task(load_categories(None))
+    papers, background = quality.method_inputs(task, records, "2025-05")
+    assert [p.title for p in papers + background] == ["", ""]
+    assert [p.abstract for p in papers + background] == ["We distill.", "We prune."]
+
+
+def test_task_b_shows_titles_but_never_arxiv_classes():
+    records = {"2505": [quality.Record("2505.00001", "Robot Hands", "Grasping.", ("cs.RO",))]}
+    (paper,), _ = quality.method_inputs(quality.zero_shot_task(), records, "2025-05")
+    assert paper.title == "Robot Hands"
+    assert (paper.categories, paper.primary_category) == ([], "")
+
+
+def test_ours_is_called_as_the_pipeline_calls_it(monkeypatch):
+    calls = []
+
+    def record(papers, categories, settings, **kwargs):
+        calls.append(kwargs)
+        return Ranking(len(papers), {c.name: [] for c in categories}, len(papers))
+
+    monkeypatch.setattr(quality, "rank_papers", record)
+    earlier = [Paper("2504.00001", "", "Older.")]
+    papers = [Paper("2505.00001", "", "A paper.")]
+    quality.ours(RankConfig())(papers, [], background=earlier)
+    quality.ours(RankConfig(background_idf=True))(papers, [], background=earlier)
+    assert calls == [{}, {"background": earlier}]
+
+
+def test_off_topic_papers_count_as_kept_out_only_below_both_baselines():
+    def scores(off_topic: float):
+        return quality.Scores(off_topic=off_topic)
+
+    results = {
+        ("A", "2025-05", "keyword"): scores(0.4),
+        ("A", "2025-05", "tfidf"): scores(1.0),
+        ("A", "2025-05", "ours"): scores(0.15),
+        ("B", "2025-05", "keyword"): scores(0.4),
+        ("B", "2025-05", "tfidf"): scores(1.0),
+        ("B", "2025-05", "ours"): scores(0.4),
+    }
+    assert quality._keeps_off_topic_out(results, "A", "2025-05")
+    assert not quality._keeps_off_topic_out(results, "B", "2025-05")
+
+
+def test_equal_hits_summed_in_another_order_are_a_tie_not_a_win():
+    def scores(p10: list[float], ndcg10: float):
+        per = {f"c{i}": {"p10": v, "ndcg10": ndcg10} for i, v in enumerate(p10)}
+        return quality.Scores(per_category=per)
+
+    # Ours is ahead on nDCG@10, so P@10 alone decides.
+    ours = scores([0.1, 0.2, 0.3, 0.6, 0.7], 0.9)  # P@10 mean 0.38
+    tied = scores([0.1, 0.7, 0.3, 0.6, 0.2], 0.5)  # P@10 mean 0.37999999999999995
+    weaker = scores([0.1, 0.2, 0.3, 0.6, 0.6], 0.5)
+    results = {("B", "2025-06", "ours"): ours, ("B", "2025-06", "keyword"): weaker}
+    results["B", "2025-06", "tfidf"] = tied
+    assert ours.mean("p10") != tied.mean("p10")
+    assert not quality._wins(results, "B", "2025-06")
+    results["B", "2025-06", "tfidf"] = weaker
+    assert quality._wins(results, "B", "2025-06")
+
+
+@pytest.fixture(scope="module")
+def may_2025(shared_dir):
+    """May 2025's real abstracts as task A sees them, with their hidden labels."""
     records = quality.load_records(shared_dir / "data" / "arxiv", files=quality.DATA_FILES[:1])
     task = quality.curated_task(load_categories(None))
-    papers = [quality.ranker_view(r, title=False) for r in records["2505"]]
-    labels = {r.id: task.label(r) for r in records["2505"]}
+    recs = records["2505"]
+    papers = [quality.ranker_view(r, title=False) for r in recs]
+    labels = {r.id: task.label(r) for r in recs}
+    off_topic = [r.id for r in recs if task.off_topic(r)]
+    return task, papers, labels, off_topic
+
+
+@pytest.mark.shared
+def test_the_default_ranker_beats_the_keyword_baseline_on_may_2025(may_2025):
+    """A few seconds: ranks May's 5,800 real abstracts (titles hidden)."""
+    task, papers, labels, _ = may_2025
     ours = quality.ours(RankConfig())(papers, task.categories, background=[])
     keyword = quality.keyword_baseline(papers, task.categories)
 
@@ -139,3 +215,15 @@ def test_the_default_ranker_beats_the_keyword_baseline_on_may_2025(shared_dir):
         return sum(values) / len(values)
 
     assert mean_p10(ours) > mean_p10(keyword) + 0.2
+
+
+@pytest.mark.shared
+def test_the_default_ranker_keeps_most_off_topic_papers_out_on_may_2025(may_2025):
+    """Pure-NLP papers have no place among the vision and learning categories."""
+    task, papers, _, off_topic = may_2025
+    assert len(off_topic) > 100
+    ours = quality.ours(RankConfig())(papers, task.categories, background=[])
+    keyword = quality.keyword_baseline(papers, task.categories)
+    ours_share = quality.placed_share(ours.assigned, off_topic)
+    assert ours_share < 0.25
+    assert ours_share < quality.placed_share(keyword.assigned, off_topic) / 2

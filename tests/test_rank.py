@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 
-from trenddigest.categories import Category, Keyword
+from trenddigest.categories import Category, Exemplar, Keyword
 from trenddigest.config import RankConfig
 from trenddigest.errors import ConfigError
 from trenddigest.models import Paper
@@ -319,3 +321,134 @@ def _tfidf_categories():
             [Keyword("object detection", 2.0), Keyword("bounding boxes")],
         ),
     ]
+
+
+# --------------------------------------------------------------------------- abbreviations
+
+ABBREVIATION_CATEGORY = Category("KD", "d", [Keyword("knowledge distillation", 3.0)])
+
+
+def score_of(papers: list[Paper], paper: Paper, settings: RankConfig) -> float:
+    ranking = rank_papers(month(*papers), [ABBREVIATION_CATEGORY], settings)
+    return next(rp.score for rp in ranking.by_category["KD"] if rp.paper.id == paper.id)
+
+
+def test_an_abbreviation_the_paper_defines_counts_as_its_phrase():
+    defines = Paper(
+        "2505.00050",
+        "Compact Students",
+        "We study knowledge distillation (KD) for detectors. KD transfers soft targets, "
+        "and our KD loss beats plain KD.",
+    )
+    mentions = Paper(
+        "2505.00051",
+        "Compact Students",
+        "We study knowledge distillation for detectors. It transfers soft targets, "
+        "and our new loss beats the plain one.",
+    )
+    papers = [defines, mentions]
+    # Keyword evidence alone: the profile cosine would also see the texts differ.
+    on = RankConfig(threshold=0.0, profile_weight=0.0)
+    off = RankConfig(threshold=0.0, profile_weight=0.0, acronyms=False)
+    assert score_of(papers, defines, on) > score_of(papers, mentions, on)
+    assert score_of(papers, defines, off) == score_of(papers, mentions, off)
+
+
+def test_an_abbreviation_counts_only_in_the_paper_that_defines_it():
+    defines = Paper("2505.00052", "KD", "Knowledge distillation (KD) helps. We use KD twice: KD.")
+    borrows = Paper("2505.00053", "KD", "Knowledge distillation helps. We use KD twice: KD and KD.")
+    papers = [defines, borrows]
+    # Keyword evidence alone: the profile cosine would also see the texts differ.
+    on = RankConfig(threshold=0.0, profile_weight=0.0)
+    off = RankConfig(threshold=0.0, profile_weight=0.0, acronyms=False)
+    assert score_of(papers, borrows, on) == score_of(papers, borrows, off)
+    assert score_of(papers, defines, on) > score_of(papers, defines, off)
+
+
+def test_a_stop_word_after_a_phrase_is_not_taken_for_its_abbreviation():
+    # "instance segmentation is ..." has the initials "is": every "is" would count.
+    category = Category("Seg", "d", [Keyword("instance segmentation", 3.0)])
+    paper = Paper(
+        "2505.00054",
+        "Masks",
+        "Instance segmentation is hard. It is what it is, and it is slow.",
+    )
+
+    def score(settings: RankConfig) -> float:
+        ranking = rank_papers(month(paper), [category], settings)
+        return ranking.by_category["Seg"][0].score
+
+    assert score(RankConfig(threshold=0.0)) == score(RankConfig(threshold=0.0, acronyms=False))
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def test_the_packaged_rank_section_states_the_built_in_defaults():
+    """Both places name the measured defaults: neither may drift from the other."""
+    import dataclasses
+    import tomllib
+
+    from trenddigest.config import packaged_config_path
+
+    with packaged_config_path().open("rb") as fh:
+        section = tomllib.load(fh)["rank"]
+    assert section == dataclasses.asdict(RankConfig())
+
+
+def test_the_default_ranker_never_imports_scikit_learn():
+    code = (
+        "import sys\n"
+        "from trenddigest.categories import Category, Keyword\n"
+        "from trenddigest.models import Paper\n"
+        "from trenddigest.rank import rank_papers\n"
+        "cat = Category('KD', 'd', [Keyword('knowledge distillation', 3.0)])\n"
+        "papers = [Paper(f'2505.{i:05d}', 'T', 'Knowledge distillation (KD) and KD.')"
+        " for i in range(20)]\n"
+        "rank_papers(papers, [cat])\n"
+        "print(any(m.split('.')[0] == 'sklearn' for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- profile
+
+PROFILED = Category(
+    "Knowledge Distillation",
+    "A compact student network learns from the soft targets of a large teacher network.",
+    [Keyword("knowledge distillation", 3.0)],
+    papers=[Exemplar("1503.02531", "Distilling the Knowledge in a Neural Network")],
+)
+
+
+def test_the_description_and_exemplars_order_papers_with_equal_keyword_evidence():
+    on_topic = Paper(
+        "2505.00060",
+        "Knowledge distillation for compact students",
+        "A compact student network learns from the soft targets of a teacher network.",
+    )
+    off_topic = Paper(
+        "2505.00061",
+        "Knowledge distillation for chemistry",
+        "Fractional columns separate crude oil by boiling point in the refinery.",
+    )
+    ranking = rank_papers(month(on_topic, off_topic), [PROFILED], RankConfig(threshold=0.0))
+    assert [rp.paper.id for rp in ranking.by_category[PROFILED.name]] == [
+        on_topic.id,
+        off_topic.id,
+    ]
+    keywords_only = RankConfig(threshold=0.0, profile_weight=0.0)
+    flat = rank_papers(month(on_topic, off_topic), [PROFILED], keywords_only)
+    scores = [rp.score for rp in flat.by_category[PROFILED.name]]
+    assert scores[0] == pytest.approx(scores[1], rel=0.2)  # the keyword alone barely tells
+
+
+def test_the_profile_never_places_a_paper_without_keyword_evidence():
+    lookalike = Paper(
+        "2505.00062",
+        "Teachers and students",
+        "A compact student network learns from the soft targets of a large teacher network.",
+    )
+    ranking = rank_papers(month(lookalike), [PROFILED], RankConfig(threshold=0.0))
+    assert ranking.by_category[PROFILED.name] == []

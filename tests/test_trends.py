@@ -363,7 +363,9 @@ def test_momentum_shows_3_and_12_month_columns_once_they_differ():
     text = render_trends_section(
         build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
     )
-    assert "| Category | Papers | Share | 3-month share | Change | 12-month share | Change |" in text
+    assert (
+        "| Category | Papers | Share | 3-month share | Change | 12-month share | Change |" in text
+    )
     # 3 months: 16 of 50 papers were Detection; 12 months: 18 of 75.
     assert "| Detection | 12 | 40.0% | 32.0% | ▲ +8.0 pp | 24.0% | ▲ +16.0 pp |" in text
 

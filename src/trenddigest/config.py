@@ -72,22 +72,17 @@ class RankConfig:
     k1: float = 5.0  # BM25 saturation: higher lets repeated keywords keep counting
     b: float = 0.75  # BM25 length normalisation
     word_weight: float = 0.25  # each word of a multi-word keyword, as weak evidence
-    profile_weight: float = 0.0  # each word of the name, description, exemplar titles
-    profile_scope: str = "all"
-    cosine_weight: float = 0.0
-    cosine_scale: str = "top"
-    prf_model: str = "rocchio"
-    prf_alpha: float = 1.0
-    prf_negatives: str = "rest"
     stemming: str = "prefix"  # "prefix" (distillation ~ distilled), "plural" or "none"
+    acronyms: bool = True  # "knowledge distillation (KD)": each later "KD" counts as the phrase
     threshold: float = 0.6  # lowest score (0..1) that places a paper; a category may set its own
     relative_threshold: float = 0.0  # also require this share of the category's top-10 mean
-    background_idf: bool = False  # add the earlier months passed as background to the idf
+    background_idf: bool = False  # idf also over the two months before the digest's month
     prf_docs: int = 0  # pseudo-relevance feedback: top papers per category (0: off)
     prf_weight: float = 0.0
     lsa_components: int = 0  # latent semantic analysis re-ranking (0: off)
     lsa_weight: float = 0.0
     diversity: float = 1.0  # near-duplicate similarity demoted in a top 20 (1.0: off)
+    profile_weight: float = 0.25  # TF-IDF cosine to the whole category profile, in the score
 
 
 @dataclass

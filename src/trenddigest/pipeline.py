@@ -7,6 +7,7 @@ digest file is replaced, so a failed run leaves the previous digest as it was.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -23,6 +24,8 @@ from .store import Store
 # The ranker, trends and templates (numpy, scikit-learn, jinja2) are imported where
 # they are used: a run whose digest is unchanged never needs them.
 if TYPE_CHECKING:
+    from .models import Paper
+    from .rank import Ranking
     from .render import Digest
 
 log = logging.getLogger(__name__)
@@ -90,15 +93,10 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
             f"in {month}; import a file (trenddigest import FILE), use --from FILE, "
             "or run without --offline to fetch the month from arXiv"
         )
-    from .cache import cached_ranking
-    from .rank import rank_papers
     from .render import build_digest
 
     categories = effective_categories(config)
-    ranking = cached_ranking(
-        store, month, papers, categories, config.rank, rank_papers,
-        by=by, min_score=config.digest.threshold,
-    )  # fmt: skip
+    ranking = rank_month(store, config, month, papers, categories)
     log.info(
         "%s: ranked %d papers, %d matched no category", month, ranking.considered, ranking.unmatched
     )
@@ -127,6 +125,35 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
     )
     digest.extra["trends"] = section_to_json(section)
     return digest, section
+
+
+BACKGROUND_MONTHS = 2  # earlier months added to the idf when [rank] background_idf is on
+
+
+def rank_month(
+    store: Store, config: Config, month: Month, papers: list[Paper], categories: list[Category]
+) -> Ranking:
+    """The month's ranking, from the store's cache when nothing it depends on changed.
+
+    With ``[rank] background_idf`` the two months before also count for the idf (and
+    their fingerprints for the cache).
+    """
+    from .cache import cached_ranking
+    from .rank import rank_papers
+
+    by = config.digest.by
+    compute: Any = rank_papers
+    extra = ""
+    if config.rank.background_idf:
+        earlier = [str(month.shift(-i)) for i in range(BACKGROUND_MONTHS, 0, -1)]
+        background = [p for m in earlier for p in store.papers_for_month(m, by=by)]
+        compute = functools.partial(rank_papers, background=background)
+        compute.__module__ = rank_papers.__module__  # the cache keys on the ranking code
+        extra = "|".join(store.month_fingerprint(m, by) for m in earlier)
+    return cached_ranking(
+        store, month, papers, categories, config.rank, compute,
+        by=by, min_score=config.digest.threshold, extra=extra,
+    )  # fmt: skip
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
@@ -214,6 +241,8 @@ def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
     not stop the commit, nor the reverse); the first failure is raised afterwards, so
     the run still ends non-zero with a message, while the digest stays written.
     """
+    if not (opts.commit or opts.push or opts.email):
+        return  # nothing to deliver: git, SMTP and the HTML renderer stay unloaded
     from .deliver import deliver_to_git, email_subject, send_digest_email
 
     failures: list[DeliveryError] = []
@@ -248,15 +277,8 @@ def category_counts(
         month = Month.parse(max(months)) if months else None
     if month is None:
         return None, [(c.name, None, c) for c in categories]
-    from .cache import cached_ranking
-    from .rank import rank_papers
-
-    by = config.digest.by
-    papers = store.papers_for_month(month, by=by)
-    ranking = cached_ranking(
-        store, month, papers, categories, config.rank, rank_papers,
-        by=by, min_score=config.digest.threshold,
-    )  # fmt: skip
+    papers = store.papers_for_month(month, by=config.digest.by)
+    ranking = rank_month(store, config, month, papers, categories)
     return month, [(c.name, len(ranking.by_category[c.name]), c) for c in categories]
 
 

@@ -5,7 +5,11 @@ distillation" must appear as those two words in a row), each word stemmed so tha
 "distillation" also finds "distilled" and "distilling".  A paper is scored per
 category with BM25F over title and abstract (a title word counts ``title_weight``
 times), and the words of a multi-word keyword count again as weak evidence
-(``word_weight``), which helps categories written with generic phrases.
+(``word_weight``), which helps categories written with generic phrases.  An
+abbreviation a paper defines for a keyword phrase ("knowledge distillation (KD)")
+counts as the phrase wherever that paper uses it (``acronyms``): a paper about a
+topic names it once and then writes "KD", and without this it would look like a
+paper that mentions distillation once.
 
 Only papers that contain at least one keyword of a category can be placed in it, an
 ``exclude`` term vetoes a category, and a paper goes to the category it scores
@@ -21,13 +25,15 @@ Why this design and these defaults: ``benchmarks/quality.py`` measures them on r
 months against a keyword filter and arxiv-sanity-lite's TF-IDF cosine (results and
 the ablation of each idea in ``benchmarks/results/quality.md``).  Ideas that did not
 pay for themselves there are off by default but kept as settings: pseudo-relevance
-feedback, LSA, an idf fitted on earlier months, per-category relative thresholds and
-near-duplicate demotion.
+feedback, LSA (which, like ``method = "tfidf"``, imports scikit-learn; the default
+path never does), an idf fitted on earlier months, per-category relative thresholds
+and near-duplicate demotion.
 
 Speed: a month of ~6,000 abstracts is tokenized once with ``bytes.translate`` and
 ``split`` (C speed), words become integer ids, and everything after that is numpy /
 scipy array work over the few hundred keyword terms, so ranking takes a fraction of
-a second.  The function does no I/O; callers pass earlier months as ``background``.
+a second.  The function does no I/O; earlier months (``background``) are read only
+with ``background_idf``, and the pipeline passes none.
 """
 
 from __future__ import annotations
@@ -159,6 +165,7 @@ class _Corpus:
     ids: np.ndarray  # word ids in text order; 0 separates texts
     text: np.ndarray  # the text each position belongs to (-1 for separators)
     counts: csr_matrix  # (2n, len(vocab)) word counts per text
+    index: dict[bytes, int]  # word -> id
 
 
 def _corpus(papers: Sequence[Paper]) -> _Corpus:
@@ -184,7 +191,7 @@ def _corpus(papers: Sequence[Paper]) -> _Corpus:
         shape=(2 * len(papers), len(index)),
     )
     counts.sum_duplicates()
-    return _Corpus(len(papers), list(index), ids, np.where(sep, -1, text), counts)
+    return _Corpus(len(papers), list(index), ids, np.where(sep, -1, text), counts, index)
 
 
 def _key_matrix(vocab: list[bytes], keys: list[Key]) -> np.ndarray:
@@ -209,23 +216,35 @@ def _key_matrix(vocab: list[bytes], keys: list[Key]) -> np.ndarray:
     return out
 
 
-def _term_counts(corpus: _Corpus, terms: list[tuple[Key, ...]]) -> csr_matrix:
-    """(2n, len(terms)) occurrences of each term per text; a phrase needs its words in a row."""
+def _term_counts(
+    corpus: _Corpus, terms: list[tuple[Key, ...]], acronyms: bool = False
+) -> csr_matrix:
+    """(2n, len(terms)) occurrences of each term per text; a phrase needs its words in a row.
+
+    With ``acronyms``, an abbreviation a paper defines for a phrase keyword ("knowledge
+    distillation (KD)") counts as the phrase wherever that paper uses it: papers about
+    a topic name it once and then write the abbreviation, so without this the paper
+    that is most about distillation looks like it mentions it once.
+    """
     sp = _sparse()
+    rows = 2 * corpus.n
+    if not terms:
+        return sp.csr_matrix((rows, 0))
     keys = sorted({k for term in terms for k in term})
     kidx = {k: i for i, k in enumerate(keys)}
     km = _key_matrix(corpus.vocab, keys)
-    rows = 2 * corpus.n
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, term, count)
     single = [i for i, term in enumerate(terms) if len(term) == 1]
-    columns: dict[int, Any] = {}
     if single:
-        rows_k, cols_k = np.nonzero(km[:, [kidx[terms[i][0]] for i in single]])
+        words, cols = np.nonzero(km[:, [kidx[terms[i][0]] for i in single]])
         pick = sp.csr_matrix(
-            (np.ones(len(rows_k)), (rows_k, cols_k)), shape=(km.shape[0], len(single))
+            (np.ones(len(words)), (words, np.asarray(single)[cols])),
+            shape=(km.shape[0], len(terms)),
         )
-        uni = (corpus.counts @ pick).tocsc()
-        columns.update({i: uni[:, c] for c, i in enumerate(single)})
+        uni = (corpus.counts @ pick).tocoo()
+        parts.append((uni.row, uni.col, uni.data))
     multi = [i for i, term in enumerate(terms) if len(term) > 1]
+    defined: list[tuple[int, np.ndarray]] = []  # (term, positions of its abbreviation)
     if multi:
         ids, text = corpus.ids, corpus.text
         firsts = sorted({kidx[terms[i][0]] for i in multi})
@@ -239,18 +258,89 @@ def _term_counts(corpus: _Corpus, terms: list[tuple[Key, ...]]) -> csr_matrix:
         for i in multi:
             ks = [kidx[k] for k in terms[i]]
             if ks[0] not in starts:
-                parts = [pos_all[bounds[v] : bounds[v + 1]] for v in np.flatnonzero(km[:, ks[0]])]
-                starts[ks[0]] = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+                found = [pos_all[bounds[v] : bounds[v + 1]] for v in np.flatnonzero(km[:, ks[0]])]
+                starts[ks[0]] = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
             pos = starts[ks[0]]
             for step, k in enumerate(ks[1:], start=1):
                 pos = pos[pos + step <= last]
                 nxt = pos + step
                 pos = pos[km[ids[nxt], k] & (text[nxt] == text[pos])]
-            hits = np.bincount(text[pos], minlength=rows).astype(np.float64)
-            columns[i] = sp.csc_matrix(hits[:, None])
-    if not terms:
-        return sp.csr_matrix((rows, 0))
-    return sp.hstack([columns[i] for i in range(len(terms))]).tocsr()
+            if not len(pos):
+                continue
+            hit_rows, hit_counts = np.unique(text[pos], return_counts=True)
+            parts.append((hit_rows, np.full(len(hit_rows), i), hit_counts))
+            if acronyms:
+                after = _abbreviation_after(corpus, pos, terms[i])
+                if len(after):
+                    defined.append((i, after))
+    if defined:
+        parts.append(_abbreviation_counts(corpus, defined, len(terms)))
+    if not parts:
+        return sp.csr_matrix((rows, len(terms)))
+    # A phrase and its abbreviation in one text are two entries of one cell: summed.
+    return sp.csr_matrix(
+        (
+            np.concatenate([p[2] for p in parts]).astype(np.float64),
+            (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),
+        ),
+        shape=(rows, len(terms)),
+    )
+
+
+def _abbreviation_after(corpus: _Corpus, pos: np.ndarray, term: tuple[Key, ...]) -> np.ndarray:
+    """Positions right after a phrase that hold its initials ("... distillation kd"),
+    i.e. where the paper defines an abbreviation; stop words ("is", "in") never count."""
+    initials = bytes(stem[0] for stem, _ in term)
+    candidates = [
+        corpus.index[w] for w in (initials, initials + b"s") if w in corpus.index and w not in _STOP
+    ]
+    if not candidates:
+        return np.zeros(0, np.int64)
+    nxt = pos + len(term)
+    nxt = nxt[nxt < len(corpus.ids)]
+    word = corpus.ids[nxt]
+    match = word == candidates[0]
+    for c in candidates[1:]:
+        match |= word == c
+    nxt = nxt[match]
+    return nxt[corpus.text[nxt] == corpus.text[nxt - len(term)]]
+
+
+def _abbreviation_counts(
+    corpus: _Corpus, defined: list[tuple[int, np.ndarray]], n_terms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every use of a defined abbreviation in its paper's title and abstract, as extra
+    occurrences of the phrase: (row, term, count), the defining mentions left out."""
+    term = np.concatenate([np.full(len(p), i, np.int64) for i, p in defined])
+    pos = np.concatenate([p for _, p in defined])
+    word = corpus.ids[pos].astype(np.int64)
+    text = corpus.text[pos].astype(np.int64)
+    n_words = len(corpus.vocab)
+    # Occurrences of the abbreviations, per (text, word).
+    used = np.unique(word)
+    at = np.flatnonzero(np.isin(corpus.ids, used))
+    occ_keys, occ = np.unique(
+        corpus.text[at].astype(np.int64) * n_words + corpus.ids[at], return_counts=True
+    )
+    # Defining mentions, per (text, term, word): already counted as the phrase.
+    def_keys, defs = np.unique((text * n_terms + term) * n_words + word, return_counts=True)
+
+    def lookup(keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
+        i = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+        return np.where(table[i] == keys, values[i], 0)
+
+    pairs = np.unique(np.stack([text // 2, term, word], axis=1), axis=0)
+    paper, term, word = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    rows, cols, data = [], [], []
+    for row in (2 * paper, 2 * paper + 1):
+        extra = lookup(row * n_words + word, occ_keys, occ) - lookup(
+            (row * n_terms + term) * n_words + word, def_keys, defs
+        )
+        keep = extra > 0
+        rows.append(row[keep])
+        cols.append(term[keep])
+        data.append(extra[keep])
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(data)
 
 
 # --------------------------------------------------------------------------- queries
@@ -392,7 +482,7 @@ def rank_papers(
         return _rank_tfidf_cosine(papers, categories, min_score)
     queries = _queries(categories, settings)
     corpus = _corpus(papers)
-    counts = _term_counts(corpus, queries.terms)
+    counts = _term_counts(corpus, queries.terms, settings.acronyms)
     tw = settings.title_weight
     tf = (counts[0::2] * tw + counts[1::2]).tocsr()
     text_len = np.asarray(corpus.counts.sum(axis=1)).ravel()
@@ -400,7 +490,7 @@ def rank_papers(
     df, n_docs = _document_frequency(counts), float(len(papers))
     if background and settings.background_idf:
         bg = _corpus(background)
-        df = df + _document_frequency(_term_counts(bg, queries.terms))
+        df = df + _document_frequency(_term_counts(bg, queries.terms, settings.acronyms))
         n_docs += bg.n
     idf = _idf(df, n_docs)
     sat = _saturate(tf, doc_len, settings.k1, settings.b)
@@ -414,6 +504,9 @@ def rank_papers(
         for i in terms:
             eligible[present[:, i].indices, j] = False
     raw = np.where(eligible, raw, 0.0)
+    if settings.profile_weight > 0:
+        raw = raw + settings.profile_weight * _profile_cosine(corpus, categories) * _scale(raw)
+        raw = np.where(eligible, raw, 0.0)
     if (settings.prf_docs > 0 and settings.prf_weight > 0) or (
         settings.lsa_components > 0 and settings.lsa_weight > 0
     ):
@@ -578,6 +671,51 @@ def _diversify(order: list[int], corpus: _Corpus, cutoff: float) -> list[int]:
 
 
 # --------------------------------------------------------------------------- tfidf
+
+
+def _profile_cosine(corpus: _Corpus, categories: Sequence[Category]) -> np.ndarray:
+    """(papers, categories) TF-IDF cosine of each paper to each category's profile.
+
+    The profile is the whole category as its curators wrote it (name, description,
+    weighted keywords, exemplar titles), so the words they used but did not list as
+    keywords count too.  Weighting as scikit-learn's ``TfidfVectorizer(sublinear_tf=True,
+    stop_words="english")`` fitted on the month (smoothed idf, L2 norm), over the words
+    the ranker has already read, so the month is not tokenized a second time.
+    """
+    sp = _sparse()
+    n = corpus.n
+    words = (corpus.counts[0::2] + corpus.counts[1::2]).tocsr().astype(np.float64)
+    words.data = 1.0 + np.log(words.data)
+    df = np.bincount(words.indices, minlength=len(corpus.vocab)).astype(np.float64)
+    useful = np.array([len(w) > 1 and w not in _STOP for w in corpus.vocab])
+    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0) * useful
+    rows, cols = [], []
+    for j, category in enumerate(categories):
+        for word in _words(_profile_text(category)):
+            if (k := corpus.index.get(word)) is not None and useful[k]:
+                rows.append(j)
+                cols.append(k)
+    profiles = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(len(categories), len(corpus.vocab))
+    )
+    profiles.sum_duplicates()
+    profiles.data = 1.0 + np.log(profiles.data)
+    unit = [_l2_rows(m @ sp.diags(idf)) for m in (words, profiles)]
+    return np.asarray((unit[0] @ unit[1].T).toarray())
+
+
+def _l2_rows(matrix: csr_matrix) -> csr_matrix:
+    sp = _sparse()
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return (sp.diags(1 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
+
+
+def _scale(raw: np.ndarray) -> np.ndarray:
+    """Per category, the mean keyword score of its (up to) 10 best matching papers: puts
+    a cosine (0..1) on the scale of that category's keyword scores."""
+    top = -np.sort(-raw, axis=0)[:10]
+    matched = np.maximum((top > 0).sum(axis=0), 1)
+    return np.asarray(top.sum(axis=0) / matched)
 
 
 def _profile_text(category: Category) -> str:

@@ -14,12 +14,16 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from .models import Month, Paper
-from .rank import RankedPaper, Ranking
+
+# Types only: writing a saved digest (an unchanged month) needs neither the ranker
+# (numpy) nor jinja2, which are imported when a digest is really rendered.
+if TYPE_CHECKING:
+    import jinja2
+
+    from .rank import RankedPaper, Ranking
 
 TEMPLATE_NAME = "digest.md.j2"
 
@@ -108,6 +112,8 @@ def build_digest(
 
 def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
     """User templates (config ``templates_dir``, else ./templates/) shadow the packaged ones."""
+    import jinja2
+
     search: list[str] = []
     if templates_dir:
         search.append(str(templates_dir))
