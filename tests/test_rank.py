@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 
 import pytest
@@ -297,7 +296,6 @@ def test_tfidf_method_ranks_by_scikit_learn_cosine_to_the_profile() -> None:
 
 
 def make_synthetic_for_tfidf():
-    import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -394,22 +392,6 @@ def test_the_packaged_rank_section_states_the_built_in_defaults():
     with packaged_config_path().open("rb") as fh:
         section = tomllib.load(fh)["rank"]
     assert section == dataclasses.asdict(RankConfig())
-
-
-def test_the_default_ranker_never_imports_scikit_learn():
-    code = (
-        "import sys\n"
-        "from trenddigest.categories import Category, Keyword\n"
-        "from trenddigest.models import Paper\n"
-        "from trenddigest.rank import rank_papers\n"
-        "cat = Category('KD', 'd', [Keyword('knowledge distillation', 3.0)])\n"
-        "papers = [Paper(f'2505.{i:05d}', 'T', 'Knowledge distillation (KD) and KD.')"
-        " for i in range(20)]\n"
-        "rank_papers(papers, [cat])\n"
-        "print(any(m.split('.')[0] == 'sklearn' for m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- profile

@@ -677,37 +677,32 @@ def _profile_cosine(corpus: _Corpus, categories: Sequence[Category]) -> np.ndarr
     """(papers, categories) TF-IDF cosine of each paper to each category's profile.
 
     The profile is the whole category as its curators wrote it (name, description,
-    weighted keywords, exemplar titles), so the words they used but did not list as
-    keywords count too.  Weighting as scikit-learn's ``TfidfVectorizer(sublinear_tf=True,
-    stop_words="english")`` fitted on the month (smoothed idf, L2 norm), over the words
-    the ranker has already read, so the month is not tokenized a second time.
+    keywords repeated by weight, exemplar titles), so the words they used but did not
+    list as keywords count too.  scikit-learn's ``TfidfTransformer`` (sublinear tf,
+    smoothed idf fitted on the month, L2 norm) over the words the ranker has already
+    read, stop words left out, so the month is not tokenized a second time.  (The
+    digest loads scikit-learn anyway, for the emerging-topics clustering.)
     """
+    from sklearn.feature_extraction.text import TfidfTransformer
+
     sp = _sparse()
-    n = corpus.n
-    words = (corpus.counts[0::2] + corpus.counts[1::2]).tocsr().astype(np.float64)
-    words.data = 1.0 + np.log(words.data)
-    df = np.bincount(words.indices, minlength=len(corpus.vocab)).astype(np.float64)
-    useful = np.array([len(w) > 1 and w not in _STOP for w in corpus.vocab])
-    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0) * useful
+    useful = np.flatnonzero([len(w) > 1 and w not in _STOP for w in corpus.vocab])
+    column = np.full(len(corpus.vocab), -1)
+    column[useful] = np.arange(len(useful))
+    words = (corpus.counts[0::2] + corpus.counts[1::2]).tocsc()[:, useful].tocsr()
     rows, cols = [], []
     for j, category in enumerate(categories):
         for word in _words(_profile_text(category)):
-            if (k := corpus.index.get(word)) is not None and useful[k]:
+            k = corpus.index.get(word)
+            if k is not None and column[k] >= 0:
                 rows.append(j)
-                cols.append(k)
+                cols.append(column[k])
     profiles = sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(categories), len(corpus.vocab))
+        (np.ones(len(rows)), (rows, cols)), shape=(len(categories), len(useful))
     )
     profiles.sum_duplicates()
-    profiles.data = 1.0 + np.log(profiles.data)
-    unit = [_l2_rows(m @ sp.diags(idf)) for m in (words, profiles)]
-    return np.asarray((unit[0] @ unit[1].T).toarray())
-
-
-def _l2_rows(matrix: csr_matrix) -> csr_matrix:
-    sp = _sparse()
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    return (sp.diags(1 / np.maximum(norms, 1e-12)) @ matrix).tocsr()
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(words)
+    return np.asarray((tfidf.transform(words) @ tfidf.transform(profiles).T).toarray())
 
 
 def _scale(raw: np.ndarray) -> np.ndarray:
