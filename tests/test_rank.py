@@ -434,3 +434,20 @@ def test_the_profile_never_places_a_paper_without_keyword_evidence():
     )
     ranking = rank_papers(month(lookalike), [PROFILED], RankConfig(threshold=0.0))
     assert ranking.by_category[PROFILED.name] == []
+
+
+def test_a_clear_paper_is_placed_even_in_a_month_of_three_papers():
+    """The idf of a tiny month (a small --from file) is taken as of a real month's size,
+    or every keyword would look common and nothing would clear the threshold."""
+    papers = [
+        Paper(
+            "2505.00070",
+            "Knowledge Distillation from a Teacher Network",
+            "We study teacher-student training for compact models.",
+        ),
+        Paper("2505.00071", "Anchor-Free Object Detection", "Boxes without anchors."),
+        Paper("2505.00072", "Sourdough", "Bread."),
+    ]
+    ranking = rank_papers(papers, [PROFILED], RankConfig())
+    assert [rp.paper.id for rp in ranking.by_category[PROFILED.name]] == ["2505.00070"]
+    assert ranking.unmatched == 2

@@ -60,6 +60,7 @@ METHODS = ("bm25", "tfidf")
 STEMMING = ("prefix", "plural", "none")
 # score = raw / (raw + SCORE_SCALE): maps BM25 sums to 0..1 so thresholds read as shares.
 SCORE_SCALE = 10.0
+MIN_IDF_PAPERS = 1000
 WHY_TERMS = 5
 WHY_WORD_SHARE = 0.02  # most papers a keyword's single word may occur in to be shown as why
 DIVERSITY_WINDOW = 20
@@ -487,7 +488,10 @@ def rank_papers(
     tf = (counts[0::2] * tw + counts[1::2]).tocsr()
     text_len = np.asarray(corpus.counts.sum(axis=1)).ravel()
     doc_len = text_len[0::2] * tw + text_len[1::2]
-    df, n_docs = _document_frequency(counts), float(len(papers))
+    # A small month (a file of a few papers, a store filled on the 2nd) would make every
+    # keyword look common; its idf is taken as if the month had at least MIN_IDF_PAPERS
+    # papers, the others without the keyword (real months have thousands: no change).
+    df, n_docs = _document_frequency(counts), float(max(len(papers), MIN_IDF_PAPERS))
     if background and settings.background_idf:
         bg = _corpus(background)
         df = df + _document_frequency(_term_counts(bg, queries.terms, settings.acronyms))
