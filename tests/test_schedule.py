@@ -8,7 +8,7 @@ import subprocess
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, requires
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -459,7 +459,7 @@ def test_workflow_may_push_and_installs_the_project_on_python_3_11() -> None:
     text = WORKFLOW.read_text()
     assert "permissions:\n  contents: write\n" in text
     assert 'python-version: "3.11"' in text
-    assert "run: pip install .\n" in text
+    assert "run: pip install '.[plot]'\n" in text  # the emailed digest's PNG chart
     assert 'git config user.name "github-actions[bot]"' in text
     assert "actions/cache" not in text  # no store carried over: a fresh backfill each month
 
@@ -534,8 +534,9 @@ def test_workflow_yaml_steps_install_the_cli_and_run_it_on_a_fresh_store(
     assert not any(u.startswith("actions/cache") for u in uses)  # no store carried over
     assert steps[1]["with"]["python-version"] == "3.11"
     runs = [step for step in steps if "run" in step]
-    assert runs[0]["run"].strip() == "pip install ."
-    # What "pip install ." puts on PATH is this project's CLI.
+    assert runs[0]["run"].strip() == "pip install '.[plot]'"
+    # What "pip install ." puts on PATH is this project's CLI; [plot] adds matplotlib.
+    assert any(r.startswith("matplotlib") for r in requires("trenddigest") or [] if "plot" in r)
     (script,) = entry_points(group="console_scripts", name="trenddigest")
     assert script.value == "trenddigest.cli:main"
     digest = runs[-1]
