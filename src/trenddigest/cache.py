@@ -69,7 +69,7 @@ def ranking_fingerprint(
     ``extra`` is for callers whose ranking depends on more than the month's papers
     (say, trailing months used as background): pass their fingerprints.
     """
-    setup = _digest(
+    setup = digest(
         {
             "format": FORMAT_VERSION,
             "categories": [_plain(c) for c in categories],
@@ -103,12 +103,10 @@ def cached_ranking(
     fingerprint = ranking_fingerprint(
         store, month, categories, settings, compute, by=by, min_score=min_score, extra=extra
     )
-    row = store.conn.execute(
-        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
-    ).fetchone()
-    if row is not None and row[0] == fingerprint:
+    cached = read_cached(store, key, fingerprint)
+    if cached is not None:
         try:
-            ranking = decode_ranking(bytes(row[1]), papers)
+            ranking = decode_ranking(cached, papers)
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             log.warning("ignoring unreadable cached ranking of %s: %s", month, exc)
         else:
@@ -117,7 +115,7 @@ def cached_ranking(
     ranking = compute(list(papers), list(categories), settings, min_score=min_score)
     value = _encode_checked(ranking, papers)
     if value is not None:
-        _put(store, key, fingerprint, value)
+        write_cached(store, key, fingerprint, value)
     return ranking
 
 
@@ -190,7 +188,18 @@ def _json_default(value: Any) -> Any:
 # --------------------------------------------------------------------------- store
 
 
-def _put(store: Store, key: str, fingerprint: str, value: bytes) -> None:
+def read_cached(store: Store, key: str, fingerprint: str) -> bytes | None:
+    """The value cached under ``key`` if it was made for ``fingerprint``, else None."""
+    row = store.conn.execute(
+        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
+    ).fetchone()
+    if row is None or row[0] != fingerprint:
+        return None
+    value = row[1]
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def write_cached(store: Store, key: str, fingerprint: str, value: bytes) -> None:
     """Best effort: a store that cannot be written (a read-only copy) only costs time."""
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     try:
@@ -214,7 +223,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _digest(payload: Any) -> str:
+def digest(payload: Any) -> str:
+    """A short, stable hash of JSON-able data (cache fingerprints)."""
     text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -307,13 +317,11 @@ def load_outputs(store: Store, month: Month, by: str, setup: str) -> Outputs | N
     papers were written since are the 13 months' fingerprints compared.
     """
     key = outputs_key(month, by)
-    row = store.conn.execute(
-        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
-    ).fetchone()
-    if row is None or row[0] != setup:
+    cached = read_cached(store, key, setup)
+    if cached is None:
         return None
     try:
-        payload = json.loads(zlib.decompress(bytes(row[1])))
+        payload = json.loads(zlib.decompress(cached))
         if payload.get("v") != OUTPUTS_FORMAT:
             return None
         outputs = Outputs(payload["markdown"], payload["json"], DigestSummary(**payload["summary"]))
@@ -346,14 +354,14 @@ def save_outputs(
         "summary": dataclasses.asdict(outputs.summary),
     }
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    _put(store, outputs_key(month, by), setup, zlib.compress(text.encode("utf-8"), 6))
+    write_cached(store, outputs_key(month, by), setup, zlib.compress(text.encode("utf-8"), 6))
 
 
 def outputs_setup(*parts: Any) -> str:
     """One hash of everything besides the papers that shapes a digest: the caller's
     ``parts`` (settings, the categories file, templates) plus trenddigest's own code
     and the versions of the libraries whose numbers end up in it."""
-    return _digest(
+    return digest(
         {
             "format": OUTPUTS_FORMAT,
             "parts": [_plain(p) for p in parts],

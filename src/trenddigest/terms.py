@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .tfidf import english_stop_words
+from .tfidf import WordIds, english_stop_words
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -72,14 +72,6 @@ def term_stream(text: str) -> list[str]:
 def document_terms(text: str) -> set[str]:
     """The distinct unigrams and bigrams of a text."""
     return set(term_stream(text))
-
-
-class _TokenIds(dict[str, int]):
-    """token -> id, numbering new tokens in order of first sight (at C speed via map)."""
-
-    def __missing__(self, token: str) -> int:
-        self[token] = index = len(self)
-        return index
 
 
 class _Vocabulary:
@@ -166,7 +158,7 @@ class TermMatrix:
 
 def term_matrix(texts: Sequence[str]) -> TermMatrix:
     """The paper x term count matrix of ``texts`` (see the module docstring)."""
-    ids = _TokenIds()
+    ids = WordIds()
     number = ids.__getitem__
     findall = TOKEN.findall
     flat = array("q")

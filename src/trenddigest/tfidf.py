@@ -90,10 +90,10 @@ def english_stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
-class _WordIds(dict[bytes, int]):
+class WordIds(dict[Any, int]):
     """word -> id, numbering new words in order of first sight (at C speed via map)."""
 
-    def __missing__(self, word: bytes) -> int:
+    def __missing__(self, word: Any) -> int:
         self[word] = index = len(self)
         return index
 
@@ -165,7 +165,7 @@ class FastTfidfVectorizer:
         fitted, matrix = self._fitted_docs, self._fitted_matrix
         if fitted is not None and matrix is not None and docs == fitted[: len(docs)]:
             return matrix[: len(docs)].copy()
-        words = _WordIds(self._words)
+        words = WordIds(self._words)
         pairs = self._pairs(docs, words, len(self._words))
         return self._weigh(self._matrix(*pairs, len(docs)))
 
@@ -180,7 +180,7 @@ class FastTfidfVectorizer:
 
     # ------------------------------------------------------------------ analysis
 
-    def _tokenize(self, docs: list[str], words: _WordIds) -> tuple[np.ndarray, np.ndarray]:
+    def _tokenize(self, docs: list[str], words: WordIds) -> tuple[np.ndarray, np.ndarray]:
         """Word ids of every token of every document, in order, and tokens per document.
 
         Words are keyed by their UTF-8 bytes.  With the default token pattern an ASCII
@@ -210,7 +210,7 @@ class FastTfidfVectorizer:
         return np.frombuffer(ids, dtype=np.intc), np.frombuffer(lengths, dtype=np.int64)
 
     def _pairs(
-        self, docs: list[str], words: _WordIds, known: int | None
+        self, docs: list[str], words: WordIds, known: int | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Distinct (document, term code) pairs and their counts, by document then code.
 
@@ -275,7 +275,7 @@ class FastTfidfVectorizer:
     def _fit(self, docs: list[str]) -> csr_matrix:
         import numpy as np
 
-        words = _WordIds()
+        words = WordIds()
         pair_docs, pair_codes, pair_counts, known = self._pairs(docs, words, None)
         if len(pair_codes) == 0:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")

@@ -33,13 +33,11 @@ import inspect
 import json
 import logging
 import re
-import sqlite3
 import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ import jinja2
 import numpy as np
 
 from . import rank as rank_module
+from .cache import digest, read_cached, write_cached
 from .categories import Category, Exemplar, Keyword, category_to_toml
 from .chart import VolumeSeries, legend_markdown, mermaid_xychart
 from .config import RankConfig
@@ -146,31 +145,6 @@ class _LazyTerms:
 # --------------------------------------------------------------------------- cache
 
 
-def _cache_get(store: Store, key: str, fingerprint: str) -> bytes | None:
-    row = store.conn.execute(
-        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
-    ).fetchone()
-    if row is None or row[0] != fingerprint:
-        return None
-    value = row[1]
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def _cache_put(store: Store, key: str, fingerprint: str, value: bytes) -> None:
-    """Best effort: a store that cannot be written (read-only copy) only costs time."""
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    try:
-        with store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO cache (key, fingerprint, value, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-                "value = excluded.value, created_at = excluded.created_at",
-                (key, fingerprint, sqlite3.Binary(value), stamp),
-            )
-    except sqlite3.Error as exc:
-        log.warning("could not cache %s in %s: %s", key, store.path, exc)
-
-
 @functools.cache
 def _code_hash(module: Any) -> str:
     """Cached values are only valid for the code that produced them."""
@@ -187,16 +161,11 @@ def _own_code_hash() -> str:
     return str(_code_hash(sys.modules[__name__]))
 
 
-def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def ranking_fingerprint(
     categories: Sequence[Category], settings: RankConfig | None, min_score: float = 0.0
 ) -> str:
     """Everything besides the papers that decides a month's category counts."""
-    return _digest(
+    return digest(
         {
             "v": CACHE_VERSION,
             "categories": [dataclasses.asdict(c) for c in categories],
@@ -447,7 +416,7 @@ def month_category_counts(
     if ranking is not None:
         counts = MonthCounts.from_ranking(str(month), ranking)
     else:
-        cached = _cache_get(store, key, fingerprint)
+        cached = read_cached(store, key, fingerprint)
         if cached is not None:
             data = json.loads(cached)
             return MonthCounts(str(month), data["total"], data["counts"], data["unmatched"])
@@ -456,7 +425,7 @@ def month_category_counts(
         ranked = rank_papers(papers, list(categories), settings, min_score=min_score)
         counts = MonthCounts.from_ranking(str(month), ranked)
     value = {"total": counts.total, "counts": counts.counts, "unmatched": counts.unmatched}
-    _cache_put(store, key, fingerprint, json.dumps(value, sort_keys=True).encode("utf-8"))
+    write_cached(store, key, fingerprint, json.dumps(value, sort_keys=True).encode("utf-8"))
     return counts
 
 
@@ -474,7 +443,7 @@ def month_term_counts(
     """
     key = f"termdf:{by}:{month}"
     fingerprint = f"{store.month_fingerprint(month, by)}|terms-{_terms_code_hash()}"
-    cached = _cache_get(store, key, fingerprint)
+    cached = read_cached(store, key, fingerprint)
     if cached is not None:
         try:
             return TermCounts.from_bytes(cached)
@@ -482,7 +451,7 @@ def month_term_counts(
             log.warning("ignoring unreadable cached term counts of %s: %s", month, exc)
     built = matrix() if matrix is not None else month_terms(store.papers_for_month(month, by=by))
     counts = built.document_counts()
-    _cache_put(store, key, fingerprint, counts.to_bytes())
+    write_cached(store, key, fingerprint, counts.to_bytes())
     return counts
 
 
@@ -1092,16 +1061,16 @@ def _cached_emerging(
     papers: Sequence[Paper],
 ) -> list[EmergingTopic]:
     key = f"emerging:{by}:{month}"
-    ids = _digest(sorted(p.id for p in unmatched))
-    settings = _digest([dataclasses.asdict(options), _own_code_hash()])
+    ids = digest(sorted(p.id for p in unmatched))
+    settings = digest([dataclasses.asdict(options), _own_code_hash()])
     fingerprint = f"{store.month_fingerprint(month, by)}|{setup}|{ids}|{settings}"
-    cached = _cache_get(store, key, fingerprint)
+    cached = read_cached(store, key, fingerprint)
     if cached is not None:
         return _topics_from_json(cached)
     row = {p.id: i for i, p in enumerate(papers)}
     rows = matrix().rows([row[p.id] for p in unmatched])
     topics = emerging_topics(unmatched, month, options, existing=names, matrix=rows)
-    _cache_put(store, key, fingerprint, _topics_to_json(topics))
+    write_cached(store, key, fingerprint, _topics_to_json(topics))
     return topics
 
 
