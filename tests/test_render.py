@@ -1,6 +1,8 @@
 """Rendering a ranked month: Markdown that cannot be broken, JSON, atomic writes."""
 
 import json
+import os
+import time
 
 import pytest
 
@@ -229,3 +231,12 @@ def test_templates_in_the_working_folder_override_the_packaged_template(tmp_path
 def test_a_user_template_directory_overrides_the_packaged_template(tmp_path):
     (tmp_path / "digest.md.j2").write_text("custom {{ d.month }}\n")
     assert render_markdown(sample_digest(), tmp_path) == "custom 2025-05\n"
+
+
+def test_an_edited_template_is_read_again_by_a_long_running_process(tmp_path):
+    template = tmp_path / "digest.md.j2"
+    template.write_text("first {{ d.month }}\n")
+    assert render_markdown(sample_digest(), tmp_path) == "first 2025-05\n"
+    template.write_text("second {{ d.month }}\n")
+    os.utime(template, (time.time() + 5, time.time() + 5))  # a later mtime, as an edit has
+    assert render_markdown(sample_digest(), tmp_path) == "second 2025-05\n"

@@ -153,6 +153,23 @@ def test_term_matrix_counts_what_the_term_definition_says():
     }
 
 
+def test_term_matrix_splits_non_ascii_and_control_characters_as_the_term_definition_does():
+    texts = [
+        "Naïve Bayes — état-of-the-art “quoted” models’ Übersicht",
+        "İstanbul ŞEHİR and ﬁne ligatures",
+        "a\x01separator inside\x01 a title",
+        "tabs\tand\nnewlines; and 2×2 grids",
+    ]
+    matrix = term_matrix(texts)
+    for row, text in enumerate(texts):
+        expected: dict[str, int] = {}
+        for term in term_stream(text):
+            expected[term] = expected.get(term, 0) + 1
+        got = {term: int(matrix.counts[row, matrix.column(term)]) for term in expected}
+        assert got == expected, text
+        assert int(matrix.counts[row].sum()) == sum(expected.values()), text
+
+
 def test_contraction_fragments_are_not_words():
     assert "don" not in document_terms("Don't forget")
     assert "forget" in document_terms("Don't forget")

@@ -49,7 +49,7 @@ from .categories import Category
 from .config import RankConfig
 from .errors import ConfigError
 from .models import Paper
-from .tfidf import english_stop_words
+from .tfidf import WordIds, english_stop_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from scipy.sparse import csr_matrix
@@ -173,15 +173,13 @@ def _corpus(papers: Sequence[Paper]) -> _Corpus:
     """Tokenize in chunks: the word objects of a 13,500-paper month at once would hold
     a few hundred MB; the integer ids of all of them hold a few tens."""
     sp = _sparse()
-    index = {_SEP: 0}
+    index = WordIds({_SEP: 0})
     parts: list[np.ndarray] = []
     for start in range(0, len(papers), _CHUNK):
         texts = [t for p in papers[start : start + _CHUNK] for t in (p.title, p.abstract)]
         # Every text, the chunk's last included, is followed by a separator.
         joined = "".join(t.replace("\x01", " ") + " \x01 " for t in texts)
         tokens = joined.encode("utf-8", "replace").translate(_TABLE).split()
-        for word in dict.fromkeys(tokens):
-            index.setdefault(word, len(index))
         parts.append(np.fromiter(map(index.__getitem__, tokens), np.int32, len(tokens)))
     ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
     sep = ids == 0
@@ -192,7 +190,7 @@ def _corpus(papers: Sequence[Paper]) -> _Corpus:
         shape=(2 * len(papers), len(index)),
     )
     counts.sum_duplicates()
-    return _Corpus(len(papers), list(index), ids, np.where(sep, -1, text), counts, index)
+    return _Corpus(len(papers), list(index), ids, np.where(sep, -1, text), counts, dict(index))
 
 
 def _key_matrix(vocab: list[bytes], keys: list[Key]) -> np.ndarray:

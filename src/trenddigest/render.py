@@ -7,6 +7,7 @@ that a crash never leaves a half-written digest where the last good one was.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -110,18 +111,36 @@ def build_digest(
     )
 
 
-def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
+def template_search_path(templates_dir: str | Path | None = None) -> tuple[str, ...]:
     """User templates (config ``templates_dir``, else ./templates/) shadow the packaged ones."""
-    import jinja2
-
     search: list[str] = []
     if templates_dir:
-        search.append(str(templates_dir))
+        search.append(str(Path(templates_dir).resolve()))
     elif Path("templates", TEMPLATE_NAME).is_file():
-        search.append("templates")
+        search.append(str(Path("templates").resolve()))
     search.append(str(files("trenddigest.templates")))
+    return tuple(search)
+
+
+def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
+    """The digest's template environment, one per search path and process: compiling
+    the templates is a large part of a small month's run, and a process that renders
+    several months (the scheduler catching up) need do it once.  Jinja re-reads a
+    template whose file changed, so an edit is still seen."""
+    return _environment(template_search_path(templates_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(search: tuple[str, ...]) -> jinja2.Environment:
+    return new_environment(search)
+
+
+def new_environment(search: tuple[str, ...]) -> jinja2.Environment:
+    """A fresh environment over ``search`` with the digest's filters."""
+    import jinja2
+
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
+        loader=jinja2.FileSystemLoader(list(search)),
         autoescape=False,  # Markdown, escaped explicitly with the md filter
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -156,22 +155,54 @@ class TermMatrix:
         return TermCounts(self.papers, self.vocabulary, self.keys, df)
 
 
+_SEP = b"\x01"
+_CHUNK = 2048  # texts tokenized at a time: bytes objects of a whole big month hold 100s of MB
+# Phrase-breaking punctuation (the non-word alternatives of TOKEN), as bytes.
+_BREAKS = tuple(bytes([c]) for c in b'.,;:!?()[]{}"')
+# ASCII word characters (TOKEN's \w on lower-case ASCII), the separator, the breaks and
+# every non-ASCII byte (only present in texts already split by TOKEN) stay; the rest of
+# ASCII (spaces, hyphens, slashes, quotes...) becomes a space.
+_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_\x01" + b"".join(_BREAKS))
+_TABLE = bytes(c if (c in _KEEP or c >= 0x80) else 0x20 for c in range(256))
+
+
+def _tokens(texts: Sequence[str]) -> list[bytes]:
+    """TOKEN's matches of every lower-cased text, as bytes, each text followed by _SEP.
+
+    The same tokens as ``TOKEN.findall(text.lower())``, about four times faster: an
+    ASCII text (nearly all of them) is split by byte translation, where ``\\w`` is
+    ``[a-z0-9_]``; any other text goes through the regex and is joined back with spaces.
+    """
+    parts = []
+    for text in texts:
+        lower = text.lower()
+        if not lower.isascii():
+            lower = " ".join(TOKEN.findall(lower))
+        elif "\x01" in lower:
+            lower = lower.replace("\x01", " ")
+        parts.append(lower)
+    joined = " \x01 ".join(parts).encode("utf-8") + b" \x01"
+    for mark in _BREAKS:
+        if mark in joined:
+            joined = joined.replace(mark, b" " + mark + b" ")
+    return joined.translate(_TABLE).split()
+
+
 def term_matrix(texts: Sequence[str]) -> TermMatrix:
     """The paper x term count matrix of ``texts`` (see the module docstring)."""
-    ids = WordIds()
-    number = ids.__getitem__
-    findall = TOKEN.findall
-    flat = array("q")
-    lengths = array("q")
-    for text in texts:
-        tokens = findall(text.lower())
-        flat.extend(map(number, tokens))
-        lengths.append(len(tokens))
-    vocabulary = _Vocabulary(list(ids))
+    index = WordIds({_SEP: 0})
+    parts: list[np.ndarray] = []
+    for start in range(0, len(texts), _CHUNK):
+        tokens = _tokens(texts[start : start + _CHUNK])
+        parts.append(np.fromiter(map(index.__getitem__, tokens), np.int64, len(tokens)))
+    # Token ids in order of first sight; id 0, the separator, closes each text.
+    stream = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    sep = stream == 0
+    doc_all = np.cumsum(sep) - sep
+    token, doc = stream[~sep] - 1, doc_all[~sep]
+    vocabulary = _Vocabulary([w.decode("utf-8") for w in list(index)[1:]])
     v = vocabulary.size
     wordy = np.fromiter((is_word(t) for t in vocabulary.tokens), dtype=bool, count=v)
-    token = np.frombuffer(flat, dtype=np.int64) if len(flat) else np.zeros(0, np.int64)
-    doc = np.repeat(np.arange(len(texts), dtype=np.int64), np.frombuffer(lengths, np.int64))
     keep = wordy[token] if v else np.zeros(0, dtype=bool)
     pair = keep[:-1] & keep[1:] & (doc[:-1] == doc[1:])
     keys = np.concatenate([token[keep], v + token[:-1][pair] * v + token[1:][pair]])
