@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import textwrap
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points, requires
 from pathlib import Path
@@ -34,6 +36,7 @@ from trenddigest.schedule import (
     last_job_run,
     month_just_ended,
     months_due,
+    record_job_success,
     run_due_digests,
     run_poll,
     run_scheduler,
@@ -202,6 +205,47 @@ def test_machine_off_on_the_first_catches_up_missed_months_oldest_first(store_pa
     ]
     assert digest.months == [m("2025-02"), m("2025-03"), m("2025-04"), m("2025-05")]
     assert last_digest(store_path) == "2025-05"
+
+
+def test_a_month_another_scheduler_produced_while_we_waited_for_the_lock_is_skipped(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+
+    @contextlib.contextmanager
+    def lock_after_the_other_scheduler() -> Iterator[None]:
+        # The other process held the lock, produced May, recorded it, and let go.
+        with Store.open(store_path) as store:
+            record_job_success(store, DIGEST_JOB, when=clock(), target="2025-05", detail="x")
+        yield
+
+    digest = DigestRecorder()
+    done = run_due_digests(
+        store_path, digest, clock=clock, tz=EASTERN, lock=lock_after_the_other_scheduler
+    )
+    assert (done, digest.months) == ([], [])
+    assert last_digest(store_path) == "2025-05"
+
+
+def test_each_due_month_is_produced_and_recorded_while_the_lock_is_held(store_path: str) -> None:
+    held: list[bool] = []
+    state = {"held": False}
+
+    @contextlib.contextmanager
+    def lock() -> Iterator[None]:
+        state["held"] = True
+        yield
+        state["held"] = False
+
+    def produce(month: Month) -> str:
+        held.append(state["held"])
+        return f"digests/{month}.md"
+
+    clock = FakeClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, produce, clock=clock, tz=EASTERN, lock=lock)
+    clock.now = datetime(2025, 5, 2, tzinfo=UTC)
+    run_due_digests(store_path, produce, clock=clock, tz=EASTERN, lock=lock)
+    assert held == [True, True, True]  # 2025-02, then 2025-03 and 2025-04
 
 
 def test_failed_month_keeps_earlier_months_and_is_retried_first(store_path: str) -> None:

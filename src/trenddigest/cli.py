@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -308,20 +309,21 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         with store_lock(path, timeout=timeout), Store.open(path) as store:
             return poll_feeds(store, config.arxiv).describe()
 
-    def run_digest(month: Month) -> str:
+    def run_digest(month: Month) -> str:  # called with the store lock held
         opts = RunOptions(
             month=month,
             commit=config.git.commit,
             push=config.git.push,
             email=config.email.enabled,
         )
-        with store_lock(path, timeout=timeout), Store.open(path) as store:
+        with Store.open(path) as store:
             result = run_month(store, config, opts, reporter=_reporter(args))
         return ", ".join(str(p) for p in result.written)
 
     # The scheduler logs each job's outcome; show them even without -v.
     logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
-    run_scheduler(build_scheduler(config, path, run_digest, poll))
+    lock = functools.partial(store_lock, path, timeout=timeout)
+    run_scheduler(build_scheduler(config, path, run_digest, poll, lock=lock))
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -140,37 +141,49 @@ def run_due_digests(
     clock: Clock = utc_now,
     tz: tzinfo = UTC,
     limit: int = MAX_CATCH_UP_MONTHS,
+    lock: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Month]:
     """Produce every digest that is due, oldest first; returns the months done.
 
     Each month is recorded as soon as it succeeds, so an error part-way keeps the
     earlier months and the next attempt starts at the failed one.  Errors propagate.
+    ``lock`` (the store's lock) is held while a month is checked, produced and
+    recorded: a second scheduler on the same store that found the same month due
+    waits, then sees it done and skips it, so no month is produced twice.
     """
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-    last_target = Month.parse(last.last_target) if last and last.last_target else None
-    due = months_due(last_target, month_just_ended(clock(), tz), limit)
+    due = months_due(_target(last), month_just_ended(clock(), tz), limit)
     if not due:
-        log.info("monthly digests are up to date (last: %s)", last_target)
+        log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
     done: list[Month] = []
     for month in due:
-        log.info("producing the digest for %s", month)
-        result = run_digest(month)
-        with Store.open(store_path) as store:
-            record_job_success(
-                store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
-            )
+        with lock():
+            with Store.open(store_path) as store:
+                latest = _target(last_job_run(store, DIGEST_JOB))
+            if latest is not None and (latest.year, latest.month) >= (month.year, month.month):
+                log.info("the digest for %s was produced meanwhile; skipping it", month)
+                continue
+            log.info("producing the digest for %s", month)
+            result = run_digest(month)
+            with Store.open(store_path) as store:
+                record_job_success(
+                    store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
+                )
         done.append(month)
     return done
+
+
+def _target(run: JobRun | None) -> Month | None:
+    return Month.parse(run.last_target) if run and run.last_target else None
 
 
 def digest_is_due(store_path: str | Path, *, clock: Clock = utc_now, tz: tzinfo = UTC) -> bool:
     """Whether a monthly digest is missing (cheap: one read of ``job_runs``)."""
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-    last_target = Month.parse(last.last_target) if last and last.last_target else None
-    return bool(months_due(last_target, month_just_ended(clock(), tz)))
+    return bool(months_due(_target(last), month_just_ended(clock(), tz)))
 
 
 def run_poll(
@@ -269,6 +282,7 @@ def build_scheduler(
     *,
     clock: Clock = utc_now,
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
+    lock: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> BaseScheduler:
     """A scheduler (not started) with the poll job and the digest job.
 
@@ -291,7 +305,7 @@ def build_scheduler(
 
     def digest_job() -> None:
         try:
-            run_due_digests(store_path, run_digest, clock=clock, tz=tz)
+            run_due_digests(store_path, run_digest, clock=clock, tz=tz, lock=lock)
         except (FetchError, LockError) as exc:
             retry_at = clock() + RETRY_DELAY
             log.error("monthly digest failed: %s; trying again at %s", exc, retry_at)
