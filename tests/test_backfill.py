@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from arxiv_server import (
     ArxivTestServer,
     FakeClock,
+    Seen,
     fast_arxiv_config,
     synthetic_papers,
     unused_port,
@@ -455,3 +462,71 @@ def test_reporter_writes_plain_lines_when_not_a_terminal() -> None:
         "cs.CV 2025-05: 5/13 papers\n"
         "cs.CV 2025-05: 13/13 papers (fetched)\n"
     )
+
+
+def test_a_fetch_killed_mid_month_leaves_a_sound_store_and_the_next_run_resumes(
+    server: ArxivTestServer, tmp_path: Path
+) -> None:
+    """kill -9 while the third page is on its way: the two pages received are stored
+    (one transaction each), the store passes SQLite's integrity check, the lock dies
+    with the process, and the next run asks only for what is missing."""
+    store_path = tmp_path / "store.sqlite3"
+    config = tmp_path / "trenddigest.toml"
+    config.write_text(
+        f'[arxiv]\napi_url = "{server.api_url}"\ncategories = ["cs.CV"]\n'
+        "page_size = 5\ntimeout_seconds = 120\n"
+        f'[store]\npath = "{store_path}"\n',
+        encoding="utf-8",
+    )
+    third_page = threading.Event()
+
+    def hold_third_page(seen: Seen) -> bool:
+        if seen.start == 10:
+            third_page.set()
+            return True
+        return False
+
+    server.fail("delay", delay=60, when=hold_third_page)
+    # The child process waits on no real clock either: its time.sleep (the client's
+    # default for the 3-second pacing) returns at once.
+    fake_time = tmp_path / "fake_time"
+    fake_time.mkdir()
+    (fake_time / "sitecustomize.py").write_text(
+        "import time\ntime.sleep = lambda seconds: None\n", encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "TRENDDIGEST_ARXIV_API_URL": server.api_url,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(fake_time), os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, "-m", "trenddigest", "--config", str(config), "-q"]
+    fetch = subprocess.Popen(
+        [*command, "fetch", "--month", "2025-05"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert third_page.wait(60), "the fetch never asked for its third page"
+    finally:
+        fetch.kill()
+        fetch.communicate()
+    assert fetch.returncode == -signal.SIGKILL
+
+    with Store.open(store_path) as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.count_papers() == 10
+        assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
+    server.seen.clear()
+    again = subprocess.run(
+        [*command, "fetch", "--month", "2025-05"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert [s.start for s in server.api_requests] == [10]
+    with Store.open(store_path) as store:
+        assert store.count_papers() == 13
+        assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
