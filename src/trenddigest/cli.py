@@ -100,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="which papers belong to the month (default: submitted)",
     )
     p.add_argument("--output", metavar="PATTERN", help="output path pattern with {year}, {month}")
-    p.add_argument("--dry-run", action="store_true", help="print to standard output, write nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the digest to standard output: no files, no delivery "
+        "(papers fetched or imported are still stored)",
+    )
     p.add_argument("--commit", action="store_true", default=None, help="git commit the digest")
     p.add_argument("--push", action="store_true", default=None, help="git push after committing")
     p.add_argument("--email", action="store_true", default=None, help="email the digest")
