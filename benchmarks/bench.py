@@ -233,15 +233,12 @@ class _StageClock:
         setattr(owner, attribute, timed)
 
 
-def probe_run(month: str, store_path: str, output: str) -> dict[str, Any]:
-    """One ``trenddigest run`` in this process, with the time of each stage inside it."""
-    start = time.perf_counter()
-    from trenddigest import cache, cli, pipeline, rank, render, store
+def _stage_clock() -> _StageClock:
+    """A clock on the stages of a run.  The pipeline imports its stages where it calls
+    them, so wrapping the functions in their own modules catches every call."""
+    from trenddigest import cache, pipeline, rank, render, store, trends
 
-    imported = time.perf_counter() - start
     clock = _StageClock()
-    # The pipeline imports its stages where it calls them, so wrapping the functions
-    # in their own modules catches every call.
     clock.wrap(store.Store, "papers_for_month", "load papers (all calls)")
     clock.wrap(cache, "load_outputs", "look up the saved digest")
     clock.wrap(pipeline, "build_month_digest", "build the digest (rank + trends)")
@@ -250,20 +247,24 @@ def probe_run(month: str, store_path: str, output: str) -> dict[str, Any]:
     clock.wrap(render, "render_markdown", "render Markdown + JSON")
     clock.wrap(render, "render_json", "render Markdown + JSON")
     clock.wrap(render, "write_atomic", "write files")
-    try:
-        start = time.perf_counter()
-        from trenddigest import trends
+    clock.wrap(trends, "build_trends_section", "trends section")
+    clock.wrap(trends, "rank_papers", "trends: rank trailing months")
+    clock.wrap(trends, "month_term_counts", "trends: term counts")
+    clock.wrap(trends, "_cached_emerging", "trends: emerging topics")
+    clock.wrap(trends, "top_picks", "trends: top picks")
+    clock.wrap(trends, "render_trends_section", "trends: render")
+    return clock
 
-        imported += time.perf_counter() - start
-        clock.wrap(trends, "build_trends_section", "trends section")
-        clock.wrap(trends, "rank_papers", "trends: rank trailing months")
-        clock.wrap(trends, "month_term_counts", "trends: term counts")
-        clock.wrap(trends, "_cached_emerging", "trends: emerging topics")
-        clock.wrap(trends, "top_picks", "trends: top picks")
-        clock.wrap(trends, "render_trends_section", "trends: render")
-    except ImportError:  # pragma: no cover - older trees without trends
-        pass
-    del render
+
+def probe_run(month: str, store_path: str, output: str) -> dict[str, Any]:
+    """One ``trenddigest run`` in this process, with the time of each stage inside it."""
+    start = time.perf_counter()
+    from trenddigest import cli
+
+    imported = time.perf_counter() - start
+    start = time.perf_counter()
+    clock = _stage_clock()
+    imported += time.perf_counter() - start
     start = time.perf_counter()
     code = cli.main(["-q", "run", "--month", month, "--offline", "--store", store_path,
                      "--output", output])  # fmt: skip
@@ -289,8 +290,9 @@ def probe_run_months(store_path: str, output: str, *months: str) -> dict[str, An
     import sklearn.decomposition  # noqa: F401
     import sklearn.feature_extraction.text  # noqa: F401
 
-    from trenddigest import cli, pipeline, rank, render, trends  # noqa: F401
+    from trenddigest import cli
 
+    clock = _stage_clock()
     imported = time.perf_counter() - start
     runs: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -307,6 +309,7 @@ def probe_run_months(store_path: str, output: str, *months: str) -> dict[str, An
         "import_s": imported,
         "runs_s": runs,
         "runs_cpu_s": cpu,
+        "stages": clock.seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -605,6 +608,10 @@ def bench_months(real: Path, work: Path, repeats: int) -> dict:
             "runs_cpu_s": median([sum(r["runs_cpu_s"].values()) for r in one_process]),
             "per_month_s": {m: median([r["runs_s"][m] for r in one_process]) for m in REAL_MONTHS},
             "peak_mb": max(r["peak_mb"] for r in one_process),
+            "stages": {
+                stage: median([r["stages"].get(stage, 0.0) for r in one_process])
+                for stage in one_process[0]["stages"]
+            },
         },
         "cold_total_s": sum(m["cold"]["wall_s"] for m in months.values()),
         "cold_total_cpu_s": sum(m["cold"]["cpu_s"] for m in months.values()),
@@ -1241,9 +1248,8 @@ def explain(results: dict) -> list[str]:
         one = months.get("one_process")
         if one:
             allowed = TARGET_ASL_RATIO * reference
-            inside = sum(p["run_s"] for p in cold.values())
             share = {
-                label: sum(p["stages"].get(stage, 0.0) for p in cold.values()) / inside
+                label: one["stages"].get(stage, 0.0) / one["runs_s"]
                 for label, stage in (
                     ("ranking", "rank the month: cache or rank"),
                     ("counting every term and phrase", "trends: term counts"),
@@ -1253,7 +1259,7 @@ def explain(results: dict) -> list[str]:
             work = ", ".join(f"{label} {v:.0%}" for label, v in share.items())
             verdict_text = (
                 "So the target is missed even with no start-up at all: the work of the "
-                f"cold runs ({work} of the time inside the probe runs) would have to "
+                f"cold runs ({work} of it) would have to "
                 f"shrink by a further {1 - allowed / one['runs_s']:.0%}."
                 if one["runs_s"] > allowed
                 else "Without start-up the runs fit in the time the target allows."
