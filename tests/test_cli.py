@@ -319,8 +319,13 @@ def stored_rows(workdir):
             'trenddigest: error: broken.toml: category 1 ("X"): missing required key '
             "'description'; add description = \"A paragraph describing the topic.\"\n",
         ),
+        (
+            ["run", "--month", "2025-05", "--offline", "--output", "notes.txt/{year}-{month}.md"],
+            "trenddigest: error: cannot write notes.txt/2025-05.md: notes.txt is a file, not a "
+            "folder; check the path and that its folder can be written\n",
+        ),
     ],
-    ids=["bad-month", "config-key", "malformed-feed", "missing-file", "bad-categories"],
+    ids=["bad-month", "config-key", "malformed-feed", "missing-file", "bad-categories", "output"],
 )
 def test_a_failed_run_leaves_the_store_and_the_earlier_digest_untouched(
     workdir, capsys, argv, message
@@ -334,6 +339,7 @@ def test_a_failed_run_leaves_the_store_and_the_earlier_digest_untouched(
     (workdir / "bad.toml").write_text("[digest]\npapers_per_categroy = 5\n")
     (workdir / "broken.xml").write_text(BROKEN_FEED)
     (workdir / "broken.toml").write_text("[[category]]\nname = 'X'\n")
+    (workdir / "notes.txt").write_text("not a folder\n")
     code, out, err = run_cli(capsys, *argv)
     assert (code, out, err) == (2, "", message)
     assert digest.read_bytes() == before

@@ -28,7 +28,7 @@ import markdown
 from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig
-from .errors import ConfigError, DeliveryError
+from .errors import ConfigError, DeliveryError, InputError
 from .models import Month
 from .render import md_escape, write_atomic
 
@@ -268,7 +268,10 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
         )
     if text == original:
         return False
-    write_atomic(readme, text)
+    try:
+        write_atomic(readme, text)
+    except InputError as exc:  # the digest is written; only its index entry is not
+        raise DeliveryError(str(exc)) from exc
     return True
 
 

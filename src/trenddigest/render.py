@@ -17,6 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import InputError
 from .models import Month, Paper
 
 # Types only: writing a saved digest (an unchanged month) needs neither the ranker
@@ -204,7 +205,23 @@ def output_path(pattern: str, month: Month, fmt: str = "markdown") -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename.
+
+    A folder that cannot be made or written (a typo in ``--output``, a read-only
+    mount) is the user's to fix: :class:`InputError`, and any earlier file stays.
+    """
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+            reason = f"{exc.filename} is a file, not a folder"
+        raise InputError(
+            f"cannot write {path}: {reason}; check the path and that its folder can be written"
+        ) from exc
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
