@@ -500,6 +500,20 @@ def test_trends_command_writes_a_report_for_a_range(workdir, capsys):
     assert "2025-05" in text and "2025-06" in text and "xychart-beta" in text
 
 
+def test_trends_for_a_range_the_store_holds_nothing_of_is_one_line_and_writes_nothing(
+    workdir, capsys
+):
+    imported(capsys)
+    code, out, err = run_cli(capsys, "trends", "--from", "2024-01", "--to", "2024-03")
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers first submitted "
+        "from 2024-01 to 2024-03; import a file (trenddigest import FILE) or fetch the months "
+        "(trenddigest fetch --month M)\n"
+    )
+    assert not (workdir / "digests" / "trends-2024-01-to-2024-03.md").exists()
+
+
 def test_trends_with_a_reversed_range_is_one_line(workdir, capsys):
     code, _, err = run_cli(capsys, "trends", "--from", "2025-06", "--to", "2025-05")
     assert code == 2 and err.count("\n") == 1

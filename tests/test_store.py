@@ -154,3 +154,12 @@ def test_meta_values_round_trip(store):
     store.set_meta("k", "v2")
     assert store.get_meta("k") == "v2"
     assert store.get_meta("missing") is None
+
+
+def test_a_folder_given_as_the_store_is_named_as_such(tmp_path):
+    with pytest.raises(StoreError) as raised:
+        Store.open(tmp_path)
+    assert str(raised.value) == (
+        f"cannot open store {tmp_path}: it is a folder; give the store's file, "
+        f"e.g. {tmp_path / 'trenddigest.sqlite3'}"
+    )

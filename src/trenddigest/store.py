@@ -210,6 +210,11 @@ class Store:
     @classmethod
     def open(cls, path: str | Path) -> Store:
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
+        if path_str != ":memory:" and Path(path_str).is_dir():
+            raise StoreError(
+                f"cannot open store {path_str}: it is a folder; give the store's file, "
+                f"e.g. {Path(path_str) / 'trenddigest.sqlite3'}"
+            )
         try:
             if path_str != ":memory:":
                 Path(path_str).parent.mkdir(parents=True, exist_ok=True)

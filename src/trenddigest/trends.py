@@ -1130,6 +1130,12 @@ def build_trend_report(
         raise InputError(f"--from {start} is after --to {end}; give the earlier month first")
     span = (end.year - start.year) * 12 + end.month - start.month + 1
     held = store.month_counts(by)
+    if not any(held.get(str(start.shift(offset))) for offset in range(span)):
+        which = "first submitted" if by == "submitted" else "announced"
+        raise InputError(
+            f"the store {store.path} has no papers {which} from {start} to {end}; import "
+            "a file (trenddigest import FILE) or fetch the months (trenddigest fetch --month M)"
+        )
     sections: list[TrendsSection] = []
     missing: list[str] = []
     for offset in range(span):
