@@ -233,26 +233,37 @@ class _StageClock:
         setattr(owner, attribute, timed)
 
 
+# (module, attribute, stage): the functions timed inside a run.  The pipeline imports
+# its stages where it calls them, so wrapping them in their own modules catches every call.
+STAGES = (
+    ("store", "Store.papers_for_month", "load papers (all calls)"),
+    ("cache", "load_outputs", "look up the saved digest"),
+    ("pipeline", "build_month_digest", "build the digest (rank + trends)"),
+    ("cache", "cached_ranking", "rank the month: cache or rank"),
+    ("rank", "rank_papers", "rank_papers (all calls)"),
+    ("render", "render_markdown", "render Markdown + JSON"),
+    ("render", "render_json", "render Markdown + JSON"),
+    ("render", "write_atomic", "write files"),
+    ("trends", "build_trends_section", "trends section"),
+    ("trends", "rank_papers", "trends: rank trailing months"),
+    ("trends", "month_term_counts", "trends: term counts"),
+    ("trends", "_cached_emerging", "trends: emerging topics"),
+    ("trends", "top_picks", "trends: top picks"),
+    ("trends", "render_trends_section", "trends: render"),
+)
+
+
 def _stage_clock() -> _StageClock:
-    """A clock on the stages of a run.  The pipeline imports its stages where it calls
-    them, so wrapping the functions in their own modules catches every call."""
-    from trenddigest import cache, pipeline, rank, render, store, trends
+    """A clock on the :data:`STAGES` of a run."""
+    import importlib
 
     clock = _StageClock()
-    clock.wrap(store.Store, "papers_for_month", "load papers (all calls)")
-    clock.wrap(cache, "load_outputs", "look up the saved digest")
-    clock.wrap(pipeline, "build_month_digest", "build the digest (rank + trends)")
-    clock.wrap(cache, "cached_ranking", "rank the month: cache or rank")
-    clock.wrap(rank, "rank_papers", "rank_papers (all calls)")
-    clock.wrap(render, "render_markdown", "render Markdown + JSON")
-    clock.wrap(render, "render_json", "render Markdown + JSON")
-    clock.wrap(render, "write_atomic", "write files")
-    clock.wrap(trends, "build_trends_section", "trends section")
-    clock.wrap(trends, "rank_papers", "trends: rank trailing months")
-    clock.wrap(trends, "month_term_counts", "trends: term counts")
-    clock.wrap(trends, "_cached_emerging", "trends: emerging topics")
-    clock.wrap(trends, "top_picks", "trends: top picks")
-    clock.wrap(trends, "render_trends_section", "trends: render")
+    for module, attribute, stage in STAGES:
+        owner: Any = importlib.import_module(f"trenddigest.{module}")
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        clock.wrap(owner, name, stage)
     return clock
 
 

@@ -11,6 +11,7 @@ import gzip
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from trenddigest.errors import InputError
 from trenddigest.models import Month, Paper
 from trenddigest.rank import RankedPaper, Ranking, paper_text
 from trenddigest.store import Store
-from trenddigest.terms import term_matrix, term_stream
+from trenddigest.terms import TermMatrix, term_matrix, term_stream
 from trenddigest.trends import (
     MonthCounts,
     TermCounts,
@@ -133,6 +134,17 @@ def test_term_counts_survive_a_round_trip_through_bytes():
     }  # fmt: skip
 
 
+def assert_rows_count_the_term_stream(texts: list[str]) -> TermMatrix:
+    """Each row of the bulk matrix holds exactly the terms term_stream gives its text."""
+    matrix = term_matrix(texts)
+    for row, text in enumerate(texts):
+        expected = Counter(term_stream(text))
+        got = {term: int(matrix.counts[row, matrix.column(term)]) for term in expected}
+        assert got == expected, text
+        assert int(matrix.counts[row].sum()) == sum(expected.values()), text
+    return matrix
+
+
 def test_term_matrix_counts_what_the_term_definition_says():
     texts = [
         "Vision-language models see images, videos; and 3D scenes (in 2025).",
@@ -140,34 +152,21 @@ def test_term_matrix_counts_what_the_term_definition_says():
         "",
         "Don't stop: the model/data split is a_b_c and __init__ 42x",
     ]
-    matrix = term_matrix(texts)
-    for row, text in enumerate(texts):
-        expected: dict[str, int] = {}
-        for term in term_stream(text):
-            expected[term] = expected.get(term, 0) + 1
-        got = {term: int(matrix.counts[row, matrix.column(term)]) for term in expected}
-        assert got == expected, text
-        assert int(matrix.counts[row].sum()) == sum(expected.values()), text
+    matrix = assert_rows_count_the_term_stream(texts)
     assert matrix.document_counts().as_dict() == {
         t: sum(t in document_terms(x) for x in texts) for x in texts for t in document_terms(x)
     }
 
 
 def test_term_matrix_splits_non_ascii_and_control_characters_as_the_term_definition_does():
-    texts = [
-        "Naïve Bayes — état-of-the-art “quoted” models’ Übersicht",
-        "İstanbul ŞEHİR and ﬁne ligatures",
-        "a\x01separator inside\x01 a title",
-        "tabs\tand\nnewlines; and 2×2 grids",
-    ]
-    matrix = term_matrix(texts)
-    for row, text in enumerate(texts):
-        expected: dict[str, int] = {}
-        for term in term_stream(text):
-            expected[term] = expected.get(term, 0) + 1
-        got = {term: int(matrix.counts[row, matrix.column(term)]) for term in expected}
-        assert got == expected, text
-        assert int(matrix.counts[row].sum()) == sum(expected.values()), text
+    assert_rows_count_the_term_stream(
+        [
+            "Naïve Bayes — état-of-the-art “quoted” models’ Übersicht",
+            "İstanbul ŞEHİR and ﬁne ligatures",
+            "a\x01separator inside\x01 a title",
+            "tabs\tand\nnewlines; and 2×2 grids",
+        ]
+    )
 
 
 def test_contraction_fragments_are_not_words():
