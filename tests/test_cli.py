@@ -177,24 +177,26 @@ def test_bad_month_is_one_line_and_exit_2(workdir, capsys, month):
     assert not (workdir / "data").exists()
 
 
-def test_wrong_config_key_is_one_line_with_a_suggestion(workdir, capsys):
-    (workdir / "bad.toml").write_text("[digest]\npapers_per_categroy = 5\n")
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[digest]\npapers_per_categroy = 5\n",
+            "bad.toml [digest]: unknown key 'papers_per_categroy' "
+            "(did you mean 'papers_per_category'?)",
+        ),
+        (
+            '[arxiv]\ncategories = "cs.CV"\n',
+            "bad.toml [arxiv]: 'categories' must be a list of strings, not a string ('cs.CV')",
+        ),
+    ],
+    ids=["wrong-key-with-a-suggestion", "wrong-type-named"],
+)
+def test_a_config_mistake_is_one_line_naming_it(workdir, capsys, toml, message):
+    (workdir / "bad.toml").write_text(toml)
     code, _, err = run_cli(capsys, "--config", "bad.toml", "run", "--month", "2025-05", "--offline")
     assert code == 2
-    assert err == (
-        "trenddigest: error: bad.toml [digest]: unknown key 'papers_per_categroy' "
-        "(did you mean 'papers_per_category'?)\n"
-    )
-
-
-def test_config_value_of_the_wrong_type_is_named(workdir, capsys):
-    (workdir / "bad.toml").write_text('[arxiv]\ncategories = "cs.CV"\n')
-    code, _, err = run_cli(capsys, "--config", "bad.toml", "run", "--month", "2025-05", "--offline")
-    assert code == 2
-    assert err == (
-        "trenddigest: error: bad.toml [arxiv]: 'categories' must be a list of strings, "
-        "not a string ('cs.CV')\n"
-    )
+    assert err == f"trenddigest: error: {message}\n"
 
 
 def test_top_below_one_is_refused_naming_the_flag(workdir, capsys):

@@ -229,14 +229,19 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-@cache
 def _code_version(module_name: str | None) -> str:
-    """A hash of the source files of the ranking code: new code, new rankings.
+    """The ranking code's version: its modules, this one and ``compute``'s own."""
+    return code_version(*_RANKING_MODULES, __name__, *([module_name] if module_name else []))
+
+
+@cache
+def code_version(*module_names: str) -> str:
+    """A hash of the named modules' source files: values cached by older code are stale.
 
     Files are found without importing them, so the hash does not depend on which
     modules a run happened to load before asking.
     """
-    names = sorted({*_RANKING_MODULES, __name__, *([module_name] if module_name else [])})
+    names = sorted(set(module_names))
     h = hashlib.sha256()
     for name in names:
         h.update(name.encode())

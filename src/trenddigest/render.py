@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -123,21 +124,21 @@ def template_search_path(templates_dir: str | Path | None = None) -> tuple[str, 
     return tuple(search)
 
 
-def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
-    """The digest's template environment, one per search path and process: compiling
-    the templates is a large part of a small month's run, and a process that renders
-    several months (the scheduler catching up) need do it once.  Jinja re-reads a
-    template whose file changed, so an edit is still seen."""
-    return _environment(template_search_path(templates_dir))
+def template_environment(
+    templates_dir: str | Path | None = None,
+    setup: Callable[[jinja2.Environment], None] | None = None,
+) -> jinja2.Environment:
+    """The template environment, one per search path, ``setup`` (extra filters) and
+    process: compiling the templates is a large part of a small month's run, and a
+    process that renders several months (the scheduler catching up) need do it once.
+    Jinja re-reads a template whose file changed, so an edit is still seen."""
+    return _environment(template_search_path(templates_dir), setup)
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(search: tuple[str, ...]) -> jinja2.Environment:
-    return new_environment(search)
-
-
-def new_environment(search: tuple[str, ...]) -> jinja2.Environment:
-    """A fresh environment over ``search`` with the digest's filters."""
+def _environment(
+    search: tuple[str, ...], setup: Callable[[jinja2.Environment], None] | None
+) -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(
@@ -152,6 +153,8 @@ def new_environment(search: tuple[str, ...]) -> jinja2.Environment:
     env.filters["authors"] = short_authors
     env.filters["anchor"] = github_anchor
     env.filters["thousands"] = lambda n: f"{n:,}"
+    if setup is not None:
+        setup(env)
     return env
 
 

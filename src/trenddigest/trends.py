@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import inspect
 import json
 import logging
 import re
-import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -45,7 +42,7 @@ import jinja2
 import numpy as np
 
 from . import rank as rank_module
-from .cache import digest, read_cached, write_cached
+from .cache import code_version, digest, read_cached, write_cached
 from .categories import Category, Exemplar, Keyword, category_to_toml
 from .chart import VolumeSeries, legend_markdown, mermaid_xychart
 from .config import RankConfig
@@ -146,20 +143,9 @@ class _LazyTerms:
 # --------------------------------------------------------------------------- cache
 
 
-@functools.cache
-def _code_hash(module: Any) -> str:
-    """Cached values are only valid for the code that produced them."""
-    try:
-        source = inspect.getsource(module)
-    except (OSError, TypeError):  # pragma: no cover - frozen or source-less installs
-        from . import __version__
-
-        source = str(__version__)
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
-
-
 def _own_code_hash() -> str:
-    return str(_code_hash(sys.modules[__name__]))
+    """This module's code version: cached counts, terms and topics depend on it."""
+    return code_version(__name__)
 
 
 def ranking_fingerprint(
@@ -172,7 +158,7 @@ def ranking_fingerprint(
             "categories": [dataclasses.asdict(c) for c in categories],
             "settings": dataclasses.asdict(settings) if settings is not None else None,
             "min_score": min_score,
-            "ranker": _code_hash(rank_module),
+            "ranker": code_version(rank_module.__name__),
         }
     )
 
@@ -457,9 +443,7 @@ def month_term_counts(
 
 
 def _terms_code_hash() -> str:
-    from . import terms
-
-    return f"{_own_code_hash()}-{_code_hash(terms)}"
+    return code_version(__name__, "trenddigest.terms")
 
 
 def _pooled(months: list[MonthCounts], name: str | None) -> tuple[float | None, float | None]:
@@ -1277,23 +1261,18 @@ def _per_thousand(value: float) -> str:
 
 
 def _environment(templates_dir: str | Path | None) -> jinja2.Environment:
-    from .render import template_search_path
+    from .render import template_environment
 
-    return _trends_environment(template_search_path(templates_dir))
+    return template_environment(templates_dir, setup=_trend_filters)
 
 
-@functools.lru_cache(maxsize=8)  # compiled once per process (see render.template_environment)
-def _trends_environment(search: tuple[str, ...]) -> jinja2.Environment:
-    from .render import new_environment
-
-    env = new_environment(search)
+def _trend_filters(env: jinja2.Environment) -> None:
     env.filters["pct"] = _pct
     env.filters["pp"] = _pp
     env.filters["ratio"] = _ratio
     env.filters["per1000"] = _per_thousand
     env.globals["mermaid_xychart"] = mermaid_xychart
     env.globals["chart_legend"] = legend_markdown
-    return env
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
