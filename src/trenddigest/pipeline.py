@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,13 +216,13 @@ def month_outputs(
 def _outputs_setup(config: Config) -> str:
     """Everything besides the papers that a digest depends on (see :mod:`.cache`)."""
     from .cache import file_digest
+    from .render import template_search_path
 
     categories_file = find_categories_file(
         Path(config.digest.categories_file) if config.digest.categories_file else None
     )
-    packaged = Path(str(files("trenddigest.templates")))
-    folders = [Path(config.digest.templates_dir)] if config.digest.templates_dir else []
-    folders += [Path("templates"), packaged]
+    # The folders the templates are really read from, in the renderer's own order.
+    folders = [Path(f) for f in template_search_path(config.digest.templates_dir or None)]
     templates = sorted(t.resolve() for f in folders if f.is_dir() for t in f.glob("*.j2"))
     return outputs_setup(
         config.digest,
