@@ -11,7 +11,7 @@ from trenddigest.categories import Category, Exemplar, Keyword
 from trenddigest.config import RankConfig
 from trenddigest.errors import ConfigError
 from trenddigest.models import Paper
-from trenddigest.rank import Ranking, rank_papers
+from trenddigest.rank import Ranking, category_scores, rank_papers
 
 DISTILLATION = Category(
     "Knowledge Distillation",
@@ -179,6 +179,40 @@ def test_each_paper_is_placed_at_most_once():
     ids = [rp.paper.id for rp in ranking.all_ranked()]
     assert len(ids) == len(set(ids))
     assert placed_in(ranking, both) in {"Knowledge Distillation", "Object Detection"}
+
+
+BOTH = Paper(
+    "2505.00013",
+    "Knowledge Distillation for Object Detection",
+    "Knowledge distillation from a teacher detector improves object detection; the "
+    "student model predicts every bounding box.",
+)
+
+
+def test_category_scores_give_a_two_topic_paper_a_score_in_both_categories():
+    papers = month(BOTH, DISTILLED)
+    scores = category_scores(papers, CATEGORIES)
+    row = scores[papers.index(BOTH)]
+    assert row[0] > 0 and row[1] > 0  # distillation and detection, though placed once
+    assert row[2] == 0  # no segmentation keyword: no score there
+
+
+def test_category_scores_match_the_score_of_each_placed_paper():
+    papers = month(BOTH, DISTILLED, DETECTOR)
+    scores = category_scores(papers, CATEGORIES)
+    ranking = rank_papers(papers, CATEGORIES)
+    names = [c.name for c in CATEGORIES]
+    placed = ranking.all_ranked()
+    assert placed
+    for rp in placed:
+        row = scores[papers.index(rp.paper)]
+        assert round(float(row[names.index(rp.category)]), 4) == rp.score
+        assert row.argmax() == names.index(rp.category)
+
+
+def test_category_scores_refuse_the_tfidf_method():
+    with pytest.raises(ConfigError, match="bm25"):
+        category_scores(month(DISTILLED), CATEGORIES, RankConfig(method="tfidf"))
 
 
 def test_the_order_is_deterministic_and_does_not_depend_on_input_order():

@@ -456,29 +456,26 @@ def _document_frequency(counts: csr_matrix) -> np.ndarray:
     return np.diff(present.indptr).astype(np.float64)
 
 
-def rank_papers(
-    papers: Sequence[Paper],
-    categories: Sequence[Category],
-    settings: RankConfig | None = None,
-    *,
-    background: Sequence[Paper] | None = None,
-    min_score: float = 0.0,
-) -> Ranking:
-    """Place each paper under its best category (or none) and rank every category.
+@dataclass
+class _Scored:
+    """Every paper's raw score in every category, with what explaining it needs."""
 
-    ``background``: papers of earlier months; used only for the idf and only when
-    ``settings.background_idf`` is on.  ``min_score``: an extra lower bound on every
-    threshold (the digest's ``threshold`` setting).  Papers are never modified; ties
-    are broken by arXiv id, so the same input always gives the same ranking.
-    """
-    settings = settings or RankConfig()
-    _check(settings)
-    papers = list(papers)
-    by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
-    if not papers or not categories:
-        return Ranking(len(papers), by_category, len(papers))
-    if settings.method == "tfidf":
-        return _rank_tfidf_cosine(papers, categories, min_score)
+    raw: np.ndarray  # (papers, categories); 0 where a paper may not be placed
+    corpus: _Corpus
+    queries: _Queries
+    sat: csr_matrix  # saturated keyword-term frequencies per paper
+    strong_q: np.ndarray  # keyword weights per (term, category), idf included
+    idf: np.ndarray
+    df: np.ndarray
+    n_docs: float
+
+
+def _score(
+    papers: list[Paper],
+    categories: Sequence[Category],
+    settings: RankConfig,
+    background: Sequence[Paper] | None,
+) -> _Scored:
     queries = _queries(categories, settings)
     corpus = _corpus(papers)
     counts = _term_counts(corpus, queries.terms, settings.acronyms)
@@ -518,7 +515,58 @@ def rank_papers(
         if settings.lsa_components > 0 and settings.lsa_weight > 0:
             raw = raw + _lsa(unit, raw, settings)
         raw = np.where(eligible, raw, 0.0)
+    return _Scored(raw, corpus, queries, sat, strong_q, idf, df, n_docs)
 
+
+def category_scores(
+    papers: Sequence[Paper],
+    categories: Sequence[Category],
+    settings: RankConfig | None = None,
+    *,
+    background: Sequence[Paper] | None = None,
+) -> np.ndarray:
+    """(papers, categories) scores on the digest's 0..1 scale, before any placement.
+
+    :func:`rank_papers` puts each paper under its best category only; this is every
+    category's full ordering, for evaluating the ranking apart from that placement
+    (0 where a paper holds no keyword of the category or an ``exclude`` term).
+    """
+    settings = settings or RankConfig()
+    _check(settings)
+    if settings.method == "tfidf":
+        raise ConfigError('category_scores needs method = "bm25"')
+    if not papers or not categories:
+        return np.zeros((len(papers), len(categories)))
+    raw = _score(list(papers), categories, settings, background).raw
+    return raw / (raw + SCORE_SCALE)
+
+
+def rank_papers(
+    papers: Sequence[Paper],
+    categories: Sequence[Category],
+    settings: RankConfig | None = None,
+    *,
+    background: Sequence[Paper] | None = None,
+    min_score: float = 0.0,
+) -> Ranking:
+    """Place each paper under its best category (or none) and rank every category.
+
+    ``background``: papers of earlier months; used only for the idf and only when
+    ``settings.background_idf`` is on.  ``min_score``: an extra lower bound on every
+    threshold (the digest's ``threshold`` setting).  Papers are never modified; ties
+    are broken by arXiv id, so the same input always gives the same ranking.
+    """
+    settings = settings or RankConfig()
+    _check(settings)
+    papers = list(papers)
+    by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
+    if not papers or not categories:
+        return Ranking(len(papers), by_category, len(papers))
+    if settings.method == "tfidf":
+        return _rank_tfidf_cosine(papers, categories, min_score)
+    scored = _score(papers, categories, settings, background)
+    raw, corpus, queries, sat = scored.raw, scored.corpus, scored.queries, scored.sat
+    strong_q, idf, df, n_docs = scored.strong_q, scored.idf, scored.df, scored.n_docs
     best = np.argmax(raw, axis=1)
     top = raw[np.arange(len(papers)), best]
     score = top / (top + SCORE_SCALE)
