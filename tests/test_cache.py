@@ -199,3 +199,16 @@ def test_background_idf_ranks_with_the_two_earlier_months_and_keys_the_cache_on_
     again = rank_month(store, config, Month(2025, 6), june, CATEGORIES)
     assert again == rank_papers(june, CATEGORIES, settings, background=[changed, *may[1:]])
     assert again != ranking  # recomputed: the cached one had the old background
+
+
+def test_a_read_only_store_is_warned_about_once_and_the_run_goes_on(store, caplog):
+    store.conn.execute("PRAGMA query_only = ON")  # as a read-only file refuses writes
+    ranker = CountingRanker()
+    with caplog.at_level("WARNING", logger="trenddigest.cache"):
+        first = rank_month(store, ranker, "2025-05")
+        second = rank_month(store, ranker, "2025-06")
+    assert first.considered and second.considered
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"not caching results in {store.path} this run: attempt to write a readonly database"
+    ]

@@ -259,7 +259,7 @@ def test_config_folder_in_the_working_folder_is_used_without_flags(workdir, caps
 
 def test_global_options_work_after_the_command_too(workdir, capsys):
     imported(capsys)
-    code, _, _ = run_cli(
+    code, _, err = run_cli(
         capsys,
         "run",
         "--month",
@@ -270,11 +270,70 @@ def test_global_options_work_after_the_command_too(workdir, capsys):
         "--categories",
         "cats.toml",
     )
-    assert code == 2  # the other store is empty
-    assert Path("other.sqlite3").exists()
+    assert code == 3  # the option was read: that other store does not exist
+    assert err.startswith("trenddigest: error: there is no store at other.sqlite3;")
+
+
+def test_an_offline_run_on_a_missing_store_is_one_line_and_creates_nothing(workdir, capsys):
+    code, out, err = run_cli(
+        capsys, "run", "--month", "2025-05", "--offline", "--store", "typo/s.sqlite3"
+    )
+    assert (code, out) == (3, "")
+    assert err == (
+        "trenddigest: error: there is no store at typo/s.sqlite3; check --store (or [store] "
+        "path), or fill one first with 'trenddigest import FILE' or 'trenddigest fetch "
+        "--month YYYY-MM'\n"
+    )
+    assert not Path("typo").exists()
+
+
+def test_categories_list_without_a_store_lists_the_categories_and_creates_none(workdir, capsys):
+    code, out, _ = run_cli(capsys, "categories", "list", "--categories", "cats.toml")
+    assert code == 0
+    assert "papers (no store yet)" in out.splitlines()[0]
+    assert not Path("data").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--offline", "--from", "papers.jsonl"],
+            "--offline and --from cannot be combined: --offline uses only what the store "
+            "holds, --from imports the file first; drop one of them",
+        ),
+        (
+            ["--dry-run", "--commit"],
+            "--dry-run cannot be combined with --commit: a dry run prints the digest and "
+            "writes or delivers nothing; drop one of them",
+        ),
+        (
+            ["--dry-run", "--push", "--email"],
+            "--dry-run cannot be combined with --push or --email: a dry run prints the "
+            "digest and writes or delivers nothing; drop one of them",
+        ),
+    ],
+)
+def test_contradicting_run_flags_are_refused_before_anything_happens(
+    workdir, capsys, flags, message
+):
+    Path("papers.jsonl").write_text("", encoding="utf-8")
+    code, out, err = run_cli(capsys, "run", "--month", "2025-05", *flags)
+    assert (code, out, err) == (2, "", f"trenddigest: error: {message}\n")
+    assert not Path("data").exists()
+
+
+def test_a_file_without_the_month_says_so_not_to_fetch_it(workdir, capsys):
+    code, _, err = run_cli(capsys, "run", "--month", "2024-01", "--from", "papers.jsonl.gz", "-q")
+    assert code == 2
+    assert err == (
+        "trenddigest: error: no papers first submitted in 2024-01 in papers.jsonl.gz or the "
+        "store; check --month, or give the file that holds that month\n"
+    )
 
 
 def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
+    imported(capsys)
     code, _, err = run_cli(
         capsys, "run", "--month", "2024-01", "--offline", "--categories", "cats.toml"
     )

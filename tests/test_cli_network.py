@@ -47,6 +47,25 @@ def test_run_backfills_the_month_from_arxiv_and_renders_it(
     assert no_arxiv_waits.sleeps  # paced on the fake clock, never for real
 
 
+def test_a_month_arxiv_has_no_papers_for_is_one_line_that_does_not_blame_offline(
+    workdir,
+    monkeypatch,
+    capsys,
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits,
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    code = main(["run", "--month", "2025-02", "-q"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: arXiv lists no papers first submitted in 2025-02 in the "
+        "categories cs.CV, cs.LG, cs.AI, cs.CL, stat.ML, eess.IV; check --month and "
+        "[arxiv] categories\n"
+    )
+    assert not (workdir / "digests").exists()
+
+
 def test_second_run_of_a_complete_month_asks_arxiv_nothing(
     workdir,
     monkeypatch,

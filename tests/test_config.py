@@ -106,3 +106,61 @@ def test_output_pattern_must_name_year_and_month(tmp_path):
     path = write(tmp_path, '[digest]\noutput = "digest.md"\n')
     with pytest.raises(ConfigError, match=r"must contain \{year\}"):
         load_config(path, env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[digest]\nthreshold = 5\n",
+            "[digest] threshold must be between 0 and 1 (a score on the digest's 0..1 scale), "
+            "not 5.0",
+        ),
+        (
+            "[digest]\ntop_picks = -1\n",
+            "[digest] top_picks must be 0 or more (0 leaves the top picks out), not -1",
+        ),
+        ("[email]\nport = 99999\n", "[email] port must be between 1 and 65535, not 99999"),
+        ("[git]\nindex_months = 0\n", "[git] index_months must be at least 1, not 0"),
+        (
+            "[store]\nlock_timeout_seconds = -1\n",
+            "[store] lock_timeout_seconds must be 0 or more (0: fail at once when another run "
+            "holds it), not -1.0",
+        ),
+        (
+            "[schedule]\nmisfire_grace_seconds = 0\n",
+            "[schedule] misfire_grace_seconds must be at least 1 (how late a missed job may "
+            "still run), not 0",
+        ),
+        ("[rank]\nprofile_weight = -1\n", "[rank] profile_weight must be 0 or more, not -1.0"),
+        (
+            "[rank]\nthreshold = 2\n",
+            "[rank] threshold must be between 0 and 1 (a score on the 0..1 scale), not 2.0",
+        ),
+    ],
+)
+def test_a_number_outside_its_range_is_refused_with_the_range(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused(tmp_path, value):
+    path = write(tmp_path, f"[digest]\nthreshold = {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == f"{path} [digest]: 'threshold' must be a finite number, not {value}"
+
+
+def test_a_templates_dir_that_does_not_exist_is_refused(tmp_path):
+    path = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path / "nowhere"}"\n')
+    with pytest.raises(ConfigError, match=r"templates_dir '.*nowhere' is not a folder; create"):
+        load_config(path, env={})
+
+
+def test_an_existing_templates_dir_is_accepted(tmp_path):
+    (tmp_path / "mine").mkdir()
+    path = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path / "mine"}"\n')
+    config = load_config(path, env={})
+    assert config.digest.templates_dir == str(tmp_path / "mine")

@@ -309,8 +309,8 @@ def test_diversity_moves_a_near_duplicate_below_other_papers():
     [
         (RankConfig(method="svm"), "method 'svm' is unknown"),
         (RankConfig(stemming="porter"), "stemming must be one of"),
-        (RankConfig(title_weight=-1.0), "title_weight must not be negative"),
-        (RankConfig(b=2.0), "b must be between 0 and 1"),
+        (RankConfig(title_weight=-1.0), r"title_weight must be 0 or more, not -1.0"),
+        (RankConfig(b=2.0), r"b must be between 0 and 1, not 2.0"),
     ],
 )
 def test_bad_settings_are_a_config_error(settings, message):

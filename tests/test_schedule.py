@@ -133,6 +133,15 @@ def test_invalid_crontab_is_a_config_error_naming_the_key(expr: str) -> None:
         crontab_trigger(expr, EASTERN, "poll_cron")
 
 
+def test_a_crontab_line_that_never_fires_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        crontab_trigger("0 6 31 2 *", EASTERN, "digest_cron")
+    assert str(err.value) == (
+        "[schedule] digest_cron = '0 6 31 2 *' is not a valid crontab line: it names a date "
+        "that never comes (such as 31 February)"
+    )
+
+
 def test_unknown_timezone_is_a_config_error(store_path: str) -> None:
     config = Config()
     config.schedule.timezone = "Mars/Olympus"

@@ -163,3 +163,39 @@ def test_a_folder_given_as_the_store_is_named_as_such(tmp_path):
         f"cannot open store {tmp_path}: it is a folder; give the store's file, "
         f"e.g. {tmp_path / 'trenddigest.sqlite3'}"
     )
+
+
+def test_a_database_of_another_program_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "customers.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as err:
+        Store.open(path)
+    assert str(err.value) == (
+        f"cannot use {path} as a store: it is an SQLite database of another program "
+        "(tables: customers); give --store a new file name"
+    )
+    assert path.read_bytes() == before
+    assert not (tmp_path / "customers.db-wal").exists()
+
+
+def test_an_empty_sqlite_file_becomes_a_store(tmp_path):
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    with Store.open(path) as store:
+        assert store.schema_version == MIGRATIONS[-1][0]
+
+
+def test_writing_to_a_read_only_store_is_a_store_error_saying_how_to_fix_it(store):
+    store.conn.execute("PRAGMA query_only = ON")  # what a read-only file does to writes
+    with pytest.raises(StoreError) as err:
+        store.upsert_papers([paper()])
+    assert str(err.value) == (
+        f"cannot write to store {store.path}: attempt to write a readonly database; make the "
+        "file and its folder writable (and the disk not full), or use another --store"
+    )
+    store.conn.execute("PRAGMA query_only = OFF")
+    assert store.count_papers() == 0

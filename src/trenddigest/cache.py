@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import StoreError
 from .models import Month, Paper
 from .store import Store
 
@@ -200,7 +201,12 @@ def read_cached(store: Store, key: str, fingerprint: str) -> bytes | None:
 
 
 def write_cached(store: Store, key: str, fingerprint: str, value: bytes) -> None:
-    """Best effort: a store that cannot be written (a read-only copy) only costs time."""
+    """Best effort: a store that cannot be written (a read-only copy) only costs time.
+
+    The first failure is reported once; the rest of the run does not try again.
+    """
+    if not store.caching:
+        return
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     try:
         with store.transaction() as conn:
@@ -210,8 +216,9 @@ def write_cached(store: Store, key: str, fingerprint: str, value: bytes) -> None
                 "value = excluded.value, created_at = excluded.created_at",
                 (key, fingerprint, sqlite3.Binary(value), stamp),
             )
-    except sqlite3.Error as exc:
-        log.warning("could not cache %s in %s: %s", key, store.path, exc)
+    except (sqlite3.Error, StoreError) as exc:
+        store.caching = False
+        log.warning("not caching results in %s this run: %s", store.path, exc.__cause__ or exc)
 
 
 # --------------------------------------------------------------------------- hashing

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, load_config
-from .errors import InputError, TrendDigestError
+from .errors import InputError, StoreError, TrendDigestError
 from .lock import store_lock
 from .models import Month
 from .store import Store
@@ -199,6 +199,33 @@ def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
         yield store
 
 
+def _check_run_flags(args: argparse.Namespace) -> None:
+    """Flags that contradict each other are refused rather than one silently winning."""
+    if args.offline and args.from_files:
+        raise InputError(
+            "--offline and --from cannot be combined: --offline uses only what the store "
+            "holds, --from imports the file first; drop one of them"
+        )
+    delivery = [f for f, on in (("--commit", args.commit), ("--push", args.push)) if on]
+    delivery += ["--email"] if args.email else []
+    if args.dry_run and delivery:
+        raise InputError(
+            f"--dry-run cannot be combined with {' or '.join(delivery)}: a dry run prints "
+            "the digest and writes or delivers nothing; drop one of them"
+        )
+
+
+def _require_store(config: Config) -> None:
+    """Commands that only read papers need a store to exist: a mistyped --store would
+    otherwise create an empty one (and its folders) just to report it empty."""
+    path = Path(config.store.path)
+    if not path.exists():
+        raise StoreError(
+            f"there is no store at {path}; check --store (or [store] path), or fill one "
+            "first with 'trenddigest import FILE' or 'trenddigest fetch --month YYYY-MM'"
+        )
+
+
 def _month(text: str) -> Month:
     return Month.parse(text)
 
@@ -248,6 +275,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         email={"enabled": args.email},
     )
     _check_readable(args.from_files, " (given with --from)")
+    _check_run_flags(args)
+    if args.offline:
+        _require_store(config)
     opts = RunOptions(
         month=month,
         offline=args.offline,
@@ -336,10 +366,12 @@ def cmd_trends(args: argparse.Namespace) -> int:
     from .chart import write_png
     from .pipeline import effective_categories
     from .render import write_atomic
-    from .trends import build_trend_report, render_trend_report
+    from .trends import build_trend_report, month_span, render_trend_report
 
     start, end = _month(args.start), _month(args.end)
+    month_span(start, end)
     config = _load(args, digest={"categories_file": args.categories})
+    _require_store(config)
     with _open_store(config) as store:
         report = build_trend_report(
             store,
@@ -368,14 +400,19 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 
 def cmd_categories_list(args: argparse.Namespace) -> int:
-    from .pipeline import category_counts
+    from .pipeline import category_counts, effective_categories
 
     config = _load(args, digest={"categories_file": args.categories})
     month = _month(args.month) if args.month else None
-    with _open_store(config, write=False) as store:
-        shown_month, rows = category_counts(store, config, month)
+    store_exists = Path(config.store.path).exists()
+    if store_exists:
+        with _open_store(config, write=False) as store:
+            shown_month, rows = category_counts(store, config, month)
+    else:  # list the categories without creating a store
+        shown_month, rows = None, [(c.name, None, c) for c in effective_categories(config)]
     width = max((len(name) for name, _, _ in rows), default=8)
-    header = f"papers in {shown_month}" if shown_month else "papers (store is empty)"
+    empty = "store is empty" if store_exists else "no store yet"
+    header = f"papers in {shown_month}" if shown_month else f"papers ({empty})"
     print(f"{'category':<{width}}  {header:>18}  keywords  exemplars")
     for name, count, cat in rows:
         shown = "-" if count is None else f"{count:,}"

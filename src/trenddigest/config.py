@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 import types
@@ -179,6 +180,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return list(value)
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number, not {value!r}")
             return float(value)
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -259,14 +262,79 @@ def load_config(
     return config
 
 
+# (section, key, lowest, highest, why): numbers outside their range are refused at
+# load time rather than producing an empty digest or failing at send time.
+_RANGES: list[tuple[str, str, float, float | None, str]] = [
+    ("arxiv", "max_retries", 0, None, ""),
+    ("arxiv", "timeout_seconds", 0.001, None, ""),
+    ("arxiv", "backoff_seconds", 0, None, ""),
+    ("arxiv", "max_backoff_seconds", 0, None, ""),
+    ("store", "lock_timeout_seconds", 0, None, " (0: fail at once when another run holds it)"),
+    ("digest", "papers_per_category", 1, None, ""),
+    ("digest", "threshold", 0, 1, " (a score on the digest's 0..1 scale)"),
+    ("digest", "top_picks", 0, None, " (0 leaves the top picks out)"),
+    ("schedule", "misfire_grace_seconds", 1, None, " (how late a missed job may still run)"),
+    ("git", "index_months", 1, None, ""),
+    ("email", "port", 1, 65535, ""),
+    ("email", "timeout_seconds", 0.001, None, ""),
+]
+_RANK_RANGES: list[tuple[str, float, float | None, str]] = [
+    ("title_weight", 0, None, ""),
+    ("k1", 0, None, ""),
+    ("b", 0, 1, ""),
+    ("word_weight", 0, None, ""),
+    ("threshold", 0, 1, " (a score on the 0..1 scale)"),
+    ("relative_threshold", 0, 1, " (a share of the category's top-10 mean)"),
+    ("prf_docs", 0, None, " (0 turns feedback off)"),
+    ("prf_weight", 0, None, ""),
+    ("lsa_components", 0, None, " (0 turns LSA off)"),
+    ("lsa_weight", 0, None, ""),
+    ("diversity", 0, 1, " (1.0 turns demotion off)"),
+    ("profile_weight", 0, None, ""),
+]
+RANK_METHODS = ("bm25", "tfidf")
+RANK_STEMMING = ("prefix", "plural", "none")
+
+
+def _check_range(where: str, value: float, low: float, high: float | None, why: str) -> None:
+    if value < low or (high is not None and value > high):
+        if high is not None:
+            bound = f"between {low:g} and {high:g}"
+        elif low == 0:
+            bound = "0 or more"
+        elif low < 1:
+            bound = "more than 0"
+        else:
+            bound = f"at least {low:g}"
+        raise ConfigError(f"{where} must be {bound}{why}, not {value!r}")
+
+
+def check_rank(settings: RankConfig) -> None:
+    """The [rank] section's values; also checked by the ranker for settings built in code."""
+    if settings.method not in RANK_METHODS:
+        raise ConfigError(
+            f"[rank] method {settings.method!r} is unknown; "
+            f"use {' or '.join(map(repr, RANK_METHODS))}"
+        )
+    if settings.stemming not in RANK_STEMMING:
+        raise ConfigError(
+            f"[rank] stemming must be one of {', '.join(map(repr, RANK_STEMMING))}, "
+            f"not {settings.stemming!r}"
+        )
+    for key, low, high, why in _RANK_RANGES:
+        _check_range(f"[rank] {key}", getattr(settings, key), low, high, why)
+
+
 def validate(config: Config) -> None:
-    """Checks that span more than one key's type."""
+    """Checks of allowed values, and of those that span more than one key."""
+    for section, key, low, high, why in _RANGES:
+        value = getattr(config.section(section), key)
+        _check_range(f"[{section}] {key}", value, low, high, why)
+    check_rank(config.rank)
     if config.digest.by not in ("submitted", "announced"):
         raise ConfigError(
             f"[digest] by must be 'submitted' or 'announced', not {config.digest.by!r}"
         )
-    if config.digest.papers_per_category < 1:
-        raise ConfigError("[digest] papers_per_category must be at least 1")
     if not config.arxiv.categories:
         raise ConfigError("[arxiv] categories must name at least one arXiv category, e.g. cs.CV")
     if config.arxiv.delay_seconds < 3.0:
@@ -279,6 +347,13 @@ def validate(config: Config) -> None:
     if config.email.security not in ("starttls", "ssl", "none"):
         raise ConfigError(
             f"[email] security must be 'starttls', 'ssl' or 'none', not {config.email.security!r}"
+        )
+    tdir = config.digest.templates_dir
+    if tdir and not Path(tdir).is_dir():
+        raise ConfigError(
+            f"[digest] templates_dir {tdir!r} is not a folder; create it with your own "
+            "digest.md.j2 (start from a copy of templates/digest.md.j2) or leave the key "
+            "out to use the packaged templates"
         )
     for key in ("{year}", "{month}"):
         if key not in config.digest.output:

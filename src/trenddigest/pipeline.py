@@ -76,6 +76,25 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
     return notes
 
 
+def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
+    """After filling, an empty month is an error whose advice fits how it was filled
+    (offline, the store alone: :func:`build_month_digest` says how to fill it)."""
+    by = config.digest.by
+    if opts.offline or store.month_counts(by).get(str(opts.month)):
+        return
+    which = "first submitted" if by == "submitted" else "announced"
+    if opts.from_files:
+        names = ", ".join(str(f) for f in opts.from_files)
+        raise InputError(
+            f"no papers {which} in {opts.month} in {names} or the store; "
+            "check --month, or give the file that holds that month"
+        )
+    raise InputError(
+        f"arXiv lists no papers {which} in {opts.month} in the categories "
+        f"{', '.join(config.arxiv.categories)}; check --month and [arxiv] categories"
+    )
+
+
 def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Digest, Any]:
     """Rank the stored month, add its trends, and assemble everything its page shows.
 
@@ -159,6 +178,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     from .render import output_path, write_atomic
 
     notes = fill_month(store, config, opts, **fetch_kwargs)
+    _require_papers(store, config, opts)
     outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)
     text = outputs.json if opts.fmt == "json" else outputs.markdown
     result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)

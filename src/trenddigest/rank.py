@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .categories import Category
-from .config import RankConfig
+from .config import RankConfig, check_rank
 from .errors import ConfigError
 from .models import Paper
 from .tfidf import WordIds, english_stop_words
@@ -56,8 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-METHODS = ("bm25", "tfidf")
-STEMMING = ("prefix", "plural", "none")
 # score = raw / (raw + SCORE_SCALE): maps BM25 sums to 0..1 so thresholds read as shares.
 SCORE_SCALE = 10.0
 MIN_IDF_PAPERS = 1000
@@ -412,28 +410,7 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
 
 
 def _check(settings: RankConfig) -> None:
-    if settings.method not in METHODS:
-        raise ConfigError(
-            f"[rank] method {settings.method!r} is unknown; use {' or '.join(map(repr, METHODS))}"
-        )
-    if settings.stemming not in STEMMING:
-        raise ConfigError(
-            f"[rank] stemming must be one of {', '.join(map(repr, STEMMING))}, "
-            f"not {settings.stemming!r}"
-        )
-    for name in (
-        "title_weight",
-        "k1",
-        "word_weight",
-        "prf_weight",
-        "lsa_weight",
-        "threshold",
-        "relative_threshold",
-    ):
-        if getattr(settings, name) < 0:
-            raise ConfigError(f"[rank] {name} must not be negative")
-    if not 0 <= settings.b <= 1:
-        raise ConfigError("[rank] b must be between 0 and 1")
+    check_rank(settings)  # settings built in code never went through the config file
 
 
 def _saturate(tf: csr_matrix, lengths: np.ndarray, k1: float, b: float) -> csr_matrix:

@@ -255,7 +255,10 @@ def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
                 f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
             )
         fields[4] = crontab_weekdays(fields[4])
-        return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+        if trigger.get_next_fire_time(None, datetime.now(tz)) is None:
+            raise ValueError("it names a date that never comes (such as 31 February)")
+        return trigger
     except ValueError as exc:
         raise ConfigError(
             f"[schedule] {key} = {expr!r} is not a valid crontab line: {exc}"

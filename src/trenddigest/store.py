@@ -196,6 +196,23 @@ def _merge(old: Paper, new: Paper) -> Paper:
     )
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Never migrate (write into) a database of another program given as --store by
+    mistake: one with tables but no trenddigest schema history is left untouched."""
+    tables = sorted(
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not name.startswith("sqlite_")
+    )
+    if tables and "schema_migrations" not in tables:
+        conn.close()
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(
+            f"cannot use {path} as a store: it is an SQLite database of another program "
+            f"(tables: {shown}); give --store a new file name"
+        )
+
+
 class Store:
     """A trenddigest SQLite database.
 
@@ -206,6 +223,9 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        # Cleared after a cache write fails (a read-only store): the run goes on
+        # without offering further results to the cache.
+        self.caching = True
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -219,6 +239,7 @@ class Store:
             if path_str != ":memory:":
                 Path(path_str).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path_str, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            _refuse_foreign(conn, path_str)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -296,14 +317,21 @@ class Store:
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # A read-only file, a full disk: the user's to fix, not a crash.
+            raise StoreError(
+                f"cannot write to store {self.path}: {exc}; make the file and its folder "
+                "writable (and the disk not full), or use another --store"
+            ) from exc
 
     # -- papers -----------------------------------------------------------------
 
@@ -457,7 +485,7 @@ class Store:
                     " value = excluded.value, created_at = excluded.created_at",
                     (key, fingerprint, value, _now()),
                 )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             log.debug("not caching %s in %s: %s", key, self.path, exc)
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")

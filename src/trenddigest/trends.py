@@ -1094,6 +1094,13 @@ def _emerging_first(
 # --------------------------------------------------------------------------- report
 
 
+def month_span(start: Month, end: Month) -> int:
+    """How many months from ``start`` to ``end`` inclusive; a reversed range is an error."""
+    if (end.year, end.month) < (start.year, start.month):
+        raise InputError(f"--from {start} is after --to {end}; give the earlier month first")
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
 def build_trend_report(
     store: Store,
     categories: Sequence[Category],
@@ -1110,9 +1117,7 @@ def build_trend_report(
     Months are built oldest first, so each month's counts are cached before the next
     month's baselines need them.
     """
-    if (end.year, end.month) < (start.year, start.month):
-        raise InputError(f"--from {start} is after --to {end}; give the earlier month first")
-    span = (end.year - start.year) * 12 + end.month - start.month + 1
+    span = month_span(start, end)
     held = store.month_counts(by)
     if not any(held.get(str(start.shift(offset))) for offset in range(span)):
         which = "first submitted" if by == "submitted" else "announced"
