@@ -332,6 +332,15 @@ def test_a_file_without_the_month_says_so_not_to_fetch_it(workdir, capsys):
     )
 
 
+@pytest.mark.parametrize("command", ["run", "fetch"])
+def test_a_month_that_has_not_begun_is_refused_before_asking_arxiv(workdir, capsys, command):
+    code, out, err = run_cli(capsys, command, "--month", "2099-01")
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: 2099-01 has not begun yet (today is ")
+    assert err.count("\n") == 1
+    assert not Path("data").exists()
+
+
 def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
     imported(capsys)
     code, _, err = run_cli(

@@ -13,6 +13,7 @@ import functools
 import logging
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -230,6 +231,18 @@ def _month(text: str) -> Month:
     return Month.parse(text)
 
 
+def _past_month(text: str) -> Month:
+    """A month that has begun (UTC): arXiv cannot hold papers of a later one."""
+    month = _month(text)
+    today = datetime.now(UTC).date()
+    if month.first_day > today:
+        raise InputError(
+            f"{month} has not begun yet (today is {today:%Y-%m-%d}); give a month up to "
+            f"{today:%Y-%m}"
+        )
+    return month
+
+
 def _check_readable(paths: Sequence[Path], given: str = "") -> None:
     """Fail before the store is opened when a named file is missing or a folder."""
     for path in paths:
@@ -260,7 +273,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import RunOptions, run_month
 
-    month = _month(args.month)
+    month = _past_month(args.month)
     if args.top is not None and args.top < 1:
         raise InputError(f"--top must be at least 1, not {args.top}")
     config = _load(
@@ -313,7 +326,7 @@ def _reporter(args: argparse.Namespace) -> Any:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from .sources.backfill import fetch_month
 
-    month = _month(args.month)
+    month = _past_month(args.month)
     config = _load(args)
     with _open_store(config) as store:
         summary = fetch_month(store, config.arxiv, month, reporter=_reporter(args))
