@@ -32,9 +32,14 @@ from trenddigest.errors import ArxivAPIError, FetchError
 from trenddigest.models import Month
 from trenddigest.progress import StreamReporter
 from trenddigest.sources import backfill
-from trenddigest.sources.backfill import FetchSummary, fetch_month, month_query
+from trenddigest.sources.backfill import (
+    FetchSummary,
+    IncompleteMonthError,
+    fetch_month,
+    month_query,
+)
 from trenddigest.sources.client import ArxivClient, UnreachableError
-from trenddigest.store import Store
+from trenddigest.store import Store, UpsertCounts
 
 MAY_CV = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
 
@@ -226,25 +231,172 @@ def test_a_category_with_no_papers_is_confirmed_once_then_complete(
     assert progress(store) == {"q-bio.NC 2025-05": (0, 0, 1)}
 
 
-def test_an_entry_arxiv_cannot_parse_costs_that_paper_not_the_month(
-    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    # arxiv's own parser raises for the whole page on one bad timestamp.
-    server.fail("bad-date", when=lambda seen: seen.start == 5)
-    with caplog.at_level(logging.WARNING):
-        run(store, server, clock, categories=["cs.CV"])
-    assert [s.start for s in server.api_requests] == [0, 5, 10]
-    assert store.count_papers() == 12
-    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
-    assert "unparseable entry" in caplog.text
-
-
 def test_error_feed_is_reported_with_arxivs_message(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
     server.fail("error", message="unknown category cs.XX")
     with pytest.raises(ArxivAPIError, match="unknown category cs.XX"):
         run(store, server, clock, categories=["cs.XX"])
+
+
+# -- entries arXiv sends that cannot be read --------------------------------------------
+
+# The entry at offset 5 of cs.CV's May (the first of the second page) is 2505.00110.
+UNREADABLE = (
+    "http://arxiv.org/abs/2505.00110v1: unparseable entry: Invalid isoformat string: 'soon'"
+)
+
+
+def second_page_has_an_unreadable_entry(server: ArxivTestServer) -> None:
+    # arxiv's own parser raises for the whole page on one bad timestamp.
+    server.fail("bad-date", when=lambda seen: seen.start == 5)
+
+
+def test_an_unreadable_entry_costs_that_paper_and_the_rest_of_the_month_is_stored(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 5, 10]
+    assert store.count_papers() == 12
+    assert store.get_paper("2505.00110") is None
+
+
+def test_a_month_with_an_unreadable_entry_is_recorded_incomplete_from_that_page(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    assert progress(store) == {"cs.CV 2025-05": (13, 5, 0)}
+
+
+def test_an_unreadable_entry_fails_the_fetch_in_one_line_saying_the_month_stays_incomplete(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with pytest.raises(IncompleteMonthError) as err:
+        run(store, server, clock, categories=["cs.CV"])
+    assert str(err.value) == (
+        "2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in 1 category "
+        f"(3 requests); 1 entry arXiv sent could not be read ({UNREADABLE}), so "
+        "cs.CV 2025-05 stays incomplete and the next run asks for it again"
+    )
+
+
+def test_an_incomplete_month_is_a_fetch_error_like_other_incomplete_fetches(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with pytest.raises(FetchError) as err:
+        run(store, server, clock, categories=["cs.CV"])
+    assert err.value.exit_code == 4
+
+
+def test_other_categories_are_still_fetched_after_an_unreadable_entry(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("bad-date", when=lambda seen: seen.start == 5 and "cs.CV" in seen.query)
+    with pytest.raises(IncompleteMonthError) as err:
+        run(store, server, clock, categories=["cs.CV", "cs.CL"])
+    assert progress(store)["cs.CL 2025-05"] == (3, 3, 1)
+    assert err.value.summary.unreadable == [
+        ("http://arxiv.org/abs/2505.00110v1", "unparseable entry: Invalid isoformat string: 'soon'")
+    ]
+
+
+def test_the_next_run_asks_again_from_the_page_with_the_unreadable_entry(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    server.seen.clear()
+    summary = run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [5, 10]
+    assert summary.counts == UpsertCounts(new=1, updated=0, unchanged=7)
+    assert store.count_papers() == 13
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_an_unreadable_entry_is_logged_once(
+    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    second_page_has_an_unreadable_entry(server)
+    with caplog.at_level(logging.DEBUG), pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    about_it = [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if "2505.00110" in r.getMessage() and r.levelno >= logging.INFO
+    ]
+    assert about_it == [
+        (
+            "WARNING",
+            "skipped an arXiv API entry: unparseable entry: Invalid isoformat string: 'soon' "
+            "(http://arxiv.org/abs/2505.00110v1)",
+        )
+    ]
+
+
+def test_an_entry_with_an_impossible_id_is_not_stored_and_the_month_stays_incomplete(
+    clock: FakeClock, store: Store
+) -> None:
+    impossible = synthetic_papers(1, first_number=1)[0] | {"id": "2513.00001"}
+    with (
+        ArxivTestServer(papers=synthetic_papers(3) + [impossible]) as server,
+        pytest.raises(IncompleteMonthError) as err,
+    ):
+        run(store, server, clock, categories=["cs.CV"])
+    assert store.count_papers() == 3
+    assert progress(store) == {"cs.CV 2025-05": (4, 0, 0)}
+    assert err.value.summary.unreadable == [
+        (
+            "http://arxiv.org/abs/2513.00001v1",
+            "bad id 'http://arxiv.org/abs/2513.00001v1': month 13 in YYMM 2513 does not exist",
+        )
+    ]
+
+
+def test_a_day_with_an_unreadable_entry_leaves_a_month_fetched_by_day_incomplete(
+    server: ArxivTestServer, clock: FakeClock, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backfill, "API_QUERY_LIMIT", 10)
+    server.fail("bad-date", when=lambda seen: "[202505020000 TO 202505022359]" in seen.query)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    recorded = progress(store)
+    assert recorded["cs.CV 2025-05"][2] == 0
+    assert recorded["cs.CV 2025-05-02"][1:] == (0, 0)
+    assert recorded["cs.CV 2025-05-01"][2] == 1
+
+
+def test_fetch_command_with_an_unreadable_entry_exits_4_with_one_error_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits: FakeClock,
+) -> None:
+    from trenddigest.cli import main
+
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\napi_url = "{arxiv_server.api_url}"\n'
+    )
+    second_page_has_an_unreadable_entry(arxiv_server)
+    argv = ["--config", str(config), "--store", str(tmp_path / "n.db"), "-q", "fetch"]
+    code = main([*argv, "--month", "2025-05"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (4, "")
+    assert err.splitlines()[-1] == (
+        "trenddigest: error: 2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in "
+        f"1 category (3 requests); 1 entry arXiv sent could not be read ({UNREADABLE}), so "
+        "cs.CV 2025-05 stays incomplete and the next run asks for it again"
+    )
 
 
 # -- failures and resuming ------------------------------------------------------------
@@ -530,3 +682,32 @@ def test_a_fetch_killed_mid_month_leaves_a_sound_store_and_the_next_run_resumes(
     with Store.open(store_path) as store:
         assert store.count_papers() == 13
         assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_run_with_an_unreadable_entry_still_writes_the_digest_and_warns(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arxiv_server: ArxivTestServer,
+    no_arxiv_waits: FakeClock,
+) -> None:
+    from trenddigest.cli import main
+
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\napi_url = "{arxiv_server.api_url}"\n'
+    )
+    second_page_has_an_unreadable_entry(arxiv_server)
+    output = str(tmp_path / "d" / "{year}-{month}.md")
+    argv = ["--config", str(config), "--store", str(tmp_path / "n.db"), "run"]
+    code = main([*argv, "--month", "2025-05", "--output", output])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "2025-05: 12 papers" in out
+    assert (tmp_path / "d" / "2025-05.md").exists()
+    assert (
+        "cs.CV 2025-05 stays incomplete and the next run asks for it again; the digest "
+        "lists the papers that could be read" in err
+    )

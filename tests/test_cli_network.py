@@ -227,3 +227,16 @@ def test_second_process_on_the_same_store_stops_with_a_clear_message(
     )
     assert arxiv_server.seen == []  # nothing fetched, so nothing written twice
     assert not (workdir / "digests").exists()
+
+
+def test_a_feed_that_fails_is_one_stderr_line_with_its_reason(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\n')
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", arxiv_server.feed_url)
+    arxiv_server.set_listing("cs.LG", "2025-05-14", [{"id": "2505.00108", "type": "new"}])
+    code = main(["poll"])  # no cs.CV listing: the server answers 404
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert err.count("\n") == 1
+    assert err.startswith("trenddigest: error: 1 of 2 arXiv feeds failed: cs.CV (arXiv feed at ")

@@ -6,16 +6,21 @@ to a fake clock, so the requested sleeps are asserted instead of slept.
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import arxiv
 import pytest
 
 from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
+from trenddigest.config import ArxivConfig
 from trenddigest.errors import ArxivAPIError, FetchError
 from trenddigest.sources.client import (
     ArxivClient,
@@ -345,3 +350,50 @@ def test_clients_on_the_real_clock_share_one_pacing(
     ArxivClient(config).fetch_api_page(search(), 0, 5)
     ArxivClient(config).fetch_api_page(search(), 5, 5)
     assert no_arxiv_waits.sleeps == [3.0]
+
+
+# -- entries arXiv's parser skips -------------------------------------------------------
+
+
+@pytest.fixture
+def fixed_page_url() -> Iterator[str]:
+    """An API endpoint on 127.0.0.1 that answers every query with tests/fixtures/api_page.xml.
+
+    Its fourth entry has no ``<published>``: arxiv's parser logs "Skipping entry"
+    for it each time it reads the page.
+    """
+    body = (Path(__file__).parent / "fixtures" / "api_page.xml").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/atom+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/api/query"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_an_entry_arxiv_skips_is_logged_once_per_page(
+    fixed_page_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = ArxivConfig(api_url=fixed_page_url, categories=["cs.CV"], timeout_seconds=0.5)
+    client = ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
+    with caplog.at_level(logging.DEBUG):
+        page = client.fetch_api_page(search(), 0, 4)
+    assert page.rejected == [("http://arxiv.org/abs/2505.01004v1", "missing <published>")]
+    assert [r.getMessage() for r in caplog.records if "2505.01004" in r.getMessage()] == [
+        "skipped an arXiv API entry: missing <published> (http://arxiv.org/abs/2505.01004v1)"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import tracemalloc
 from collections.abc import Iterable
@@ -375,6 +376,114 @@ def test_report_lines_name_each_file_and_the_total(store: Store) -> None:
     lines = summary.report_lines()
     assert lines[0].endswith("papers.jsonl (JSON Lines): 3 new, 0 updated, 0 unchanged, 2 rejected")
     assert lines[-1] == "total 1 file: 3 new, 0 updated, 0 unchanged, 2 rejected"
+
+
+def test_import_rejects_an_impossible_id_with_its_line_and_reason(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_text('{"id": "2505.10001", "title": "T"}\n{"id": "2513.12345", "title": "T"}\n')
+    summary = import_files(store, [path])
+    assert (summary.new, summary.rejected_count) == (1, 1)
+    assert str(summary.rejected[0]) == (
+        f"{path}: line 2: bad id '2513.12345': month 13 in YYMM 2513 does not exist"
+    )
+
+
+def test_an_impossible_id_never_reaches_the_store(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_text('{"id": "2513.12345", "title": "T"}\n{"id": "9999.99999", "title": "T"}\n')
+    import_files(store, [path])
+    assert store.count_papers() == 0
+
+
+def test_importing_an_api_page_logs_each_skipped_entry_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        summary = import_files(store, [FIXTURES / "api_page.xml"])
+    assert summary.rejected_count == 1
+    assert [r.getMessage() for r in caplog.records if "2505.01004" in r.getMessage()] == [
+        "skipped an arXiv API entry: missing <published> (http://arxiv.org/abs/2505.01004v1)"
+    ]
+
+
+# ----------------------------------------------- papers repeated within a file
+
+
+def write_jsonl(path: Path, records: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_every_record_of_a_file_with_repeats_is_counted(tmp_path: Path, store: Store) -> None:
+    papers = [{"id": f"2505.1000{n}", "title": f"Paper {n}"} for n in range(1, 6)]
+    path = write_jsonl(
+        tmp_path / "repeats.jsonl",
+        [
+            *papers,
+            papers[0],  # the same record again
+            {"id": "2505.10006v1", "title": "First version"},
+            {"id": "2505.10006v2", "title": "Second version"},
+            {"title": "no id"},
+        ],
+    )
+    summary = import_files(store, [path])
+    assert summary.report_lines()[0] == (
+        f"{path} (JSON Lines): 6 new, 1 updated, 1 unchanged, 1 rejected"
+    )
+
+
+def test_a_record_repeated_in_a_file_counts_as_unchanged(tmp_path: Path, store: Store) -> None:
+    record = {"id": "2505.10001", "title": "Paper"}
+    summary = import_files(store, [write_jsonl(tmp_path / "r.jsonl", [record, record])])
+    assert (summary.new, summary.updated, summary.unchanged) == (1, 0, 1)
+
+
+def test_v1_then_v2_in_one_file_counts_v2_as_updated_and_keeps_it(
+    tmp_path: Path, store: Store
+) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [{"id": "2505.10006v1", "title": "First"}, {"id": "2505.10006v2", "title": "Second"}],
+    )
+    summary = import_files(store, [path])
+    stored = store.get_paper("2505.10006")
+    assert (summary.new, summary.updated, summary.unchanged) == (1, 1, 0)
+    assert stored is not None and (stored.version, stored.title) == (2, "Second")
+
+
+def test_v2_then_v1_in_one_file_keeps_v2_and_counts_v1_as_unchanged(
+    tmp_path: Path, store: Store
+) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [{"id": "2505.10006v2", "title": "Second"}, {"id": "2505.10006v1", "title": "First"}],
+    )
+    summary = import_files(store, [path])
+    stored = store.get_paper("2505.10006")
+    assert (summary.new, summary.updated, summary.unchanged) == (1, 0, 1)
+    assert stored is not None and (stored.version, stored.title) == (2, "Second")
+
+
+def test_repeats_count_the_same_within_one_batch_as_across_batches(
+    tmp_path: Path, store: Store
+) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            {"id": "2505.10001", "title": "Paper"},
+            {"id": "2505.10006v1", "title": "First"},
+            {"id": "2505.10001", "title": "Paper"},
+            {"id": "2505.10006v2", "title": "Second"},
+            {"id": "2505.10006v2", "title": "Second"},
+        ],
+    )
+    with Store.open(":memory:") as apart:
+        one_by_one = import_files(apart, [path], batch_size=1)
+    together = import_files(store, [path], batch_size=100)
+    counts = [(s.new, s.updated, s.unchanged) for s in (one_by_one, together)]
+    assert counts == [(2, 1, 2), (2, 1, 2)]
 
 
 # ------------------------------------------------ real data in ../shared

@@ -3,7 +3,7 @@
 import pytest
 
 from trenddigest.errors import InputError
-from trenddigest.models import Month, Paper, split_id, yymm_to_month
+from trenddigest.models import InvalidArxivIdError, Month, Paper, id_month, split_id
 
 
 @pytest.mark.parametrize(
@@ -31,10 +31,93 @@ def test_split_id_rejects_what_is_not_an_arxiv_id(raw):
         split_id(raw)
 
 
-def test_yymm_maps_to_the_right_century():
-    assert yymm_to_month("9108") == "1991-08"
-    assert yymm_to_month("0704") == "2007-04"
-    assert yymm_to_month("2505") == "2025-05"
+def rejection(raw: str) -> str:
+    """Why split_id refuses ``raw`` (it must refuse it)."""
+    with pytest.raises(InvalidArxivIdError) as err:
+        split_id(raw)
+    return err.value.reason
+
+
+# -- new-style ids (YYMM.NNNN / YYMM.NNNNN): April 2007 onwards, always 20YY ----------
+
+
+def test_new_style_id_of_the_first_month_is_april_2007():
+    assert id_month("0704.0001") == "2007-04"
+
+
+def test_new_style_id_before_april_2007_is_rejected():
+    assert rejection("0703.0001") == (
+        "YYMM 0703 is too early: ids like 0704.0001 start at 0704, April 2007"
+    )
+
+
+def test_new_style_id_with_month_13_is_rejected():
+    assert rejection("2513.12345") == "month 13 in YYMM 2513 does not exist"
+
+
+def test_new_style_id_with_month_00_is_rejected():
+    assert rejection("0000.00000") == "month 00 in YYMM 0000 does not exist"
+
+
+def test_new_style_id_9999_is_month_99_of_2099_and_rejected():
+    assert rejection("9999.99999") == "month 99 in YYMM 9999 does not exist"
+
+
+def test_new_style_id_from_the_nineties_digits_is_in_the_2090s():
+    assert id_month("9912.12345") == "2099-12"
+
+
+def test_new_style_id_with_month_12_is_accepted():
+    assert id_month("2512.00001") == "2025-12"
+
+
+def test_impossible_id_is_rejected_whatever_its_spelling():
+    assert rejection("https://arxiv.org/abs/2513.12345v2") == "month 13 in YYMM 2513 does not exist"
+
+
+def test_impossible_id_error_is_a_value_error_naming_the_id_and_the_reason():
+    with pytest.raises(ValueError) as err:
+        split_id("2513.12345")
+    assert str(err.value) == (
+        "not an arXiv identifier: '2513.12345' (month 13 in YYMM 2513 does not exist)"
+    )
+
+
+# -- old-style ids (archive/YYMMNNN): August 1991 to March 2007 -----------------------
+
+
+def test_old_style_id_of_the_first_month_is_august_1991():
+    assert id_month("hep-th/9108001") == "1991-08"
+
+
+def test_old_style_id_before_august_1991_is_rejected():
+    assert rejection("hep-th/9107001") == (
+        "YYMM 9107 is out of range: ids like math/0601001 ran from 9108 to 0703, "
+        "August 1991 to March 2007"
+    )
+
+
+def test_old_style_id_of_the_last_month_is_march_2007():
+    assert id_month("math/0703001") == "2007-03"
+
+
+def test_old_style_id_after_march_2007_is_rejected():
+    assert rejection("math/0704001") == (
+        "YYMM 0704 is out of range: ids like math/0601001 ran from 9108 to 0703, "
+        "August 1991 to March 2007"
+    )
+
+
+def test_old_style_id_from_the_nineties_is_in_the_1990s():
+    assert id_month("hep-th/9912001") == "1999-12"
+
+
+def test_old_style_id_with_month_13_is_rejected():
+    assert rejection("math/0613001") == "month 13 in YYMM 0613 does not exist"
+
+
+def test_old_style_id_with_month_00_is_rejected():
+    assert rejection("math/0000001") == "month 00 in YYMM 0000 does not exist"
 
 
 def test_paper_month_comes_from_the_new_style_id():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -101,6 +102,29 @@ def test_api_unparseable_timestamp_rejects_only_that_entry() -> None:
         "http://arxiv.org/abs/2505.01002v1",
         "http://arxiv.org/abs/2505.01004v1",
     ]
+
+
+def test_api_entry_without_published_date_is_logged_once_by_us_not_by_arxiv(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        parse_api_page(fixture_bytes("api_page.xml"))
+    assert [(r.name, r.getMessage()) for r in caplog.records if "2505.01004" in r.getMessage()] == [
+        (
+            "trenddigest.sources.parse",
+            "skipped an arXiv API entry: missing <published> (http://arxiv.org/abs/2505.01004v1)",
+        )
+    ]
+
+
+def test_api_entry_with_an_impossible_id_is_rejected_with_the_reason() -> None:
+    body = fixture_bytes("api_page.xml").replace(b"2505.01002", b"2513.01002")
+    page = parse_api_page(body)
+    assert [p.id for p in page.papers] == ["2505.01001", "math/0601001"]
+    assert page.rejected[0] == (
+        "http://arxiv.org/abs/2513.01002v1",
+        "bad id 'http://arxiv.org/abs/2513.01002v1': month 13 in YYMM 2513 does not exist",
+    )
 
 
 def test_api_legacy_format_parses() -> None:
@@ -232,6 +256,18 @@ def test_rss_item_without_an_arxiv_id_is_rejected() -> None:
     assert len(page.papers) == 3
     assert page.rejected[0][0] == "urn:something-else"
     assert "no arXiv id" in page.rejected[0][1]
+
+
+def test_rss_item_with_an_impossible_id_is_rejected_with_the_reason() -> None:
+    body = fixture_bytes("listing_rss.xml").replace(b"2505.01002", b"2513.01002")
+    page = parse_listing_feed(body)
+    assert [i.paper.id for i in page.papers] == ["2505.01001", "2504.00003", "2409.00004"]
+    assert page.rejected == [
+        (
+            "oai:arXiv.org:2513.01002v1",
+            "bad id 'oai:arXiv.org:2513.01002v1': month 13 in YYMM 2513 does not exist",
+        )
+    ]
 
 
 def test_atom_listing_feed_parses() -> None:
@@ -383,6 +419,36 @@ def test_record_without_title_raises_value_error() -> None:
 def test_record_with_bad_id_raises_value_error() -> None:
     with pytest.raises(ValueError, match="bad id 'not-an-id'"):
         parse_jsonl_record(shared_record(id="not-an-id"))
+
+
+def test_record_with_month_13_in_its_id_is_rejected() -> None:
+    with pytest.raises(ValueError) as err:
+        parse_jsonl_record(shared_record(id="2513.12345"))
+    assert str(err.value) == "bad id '2513.12345': month 13 in YYMM 2513 does not exist"
+
+
+def test_record_with_month_00_in_its_id_is_rejected() -> None:
+    with pytest.raises(ValueError, match="^bad id '2500.12345': month 00 in YYMM 2500"):
+        parse_jsonl_record(shared_record(id="2500.12345"))
+
+
+def test_record_with_id_9999_is_rejected_not_filed_under_1999() -> None:
+    with pytest.raises(ValueError, match="^bad id '9999.99999': month 99 in YYMM 9999"):
+        parse_jsonl_record(shared_record(id="9999.99999"))
+
+
+def test_record_with_a_new_style_id_before_april_2007_is_rejected() -> None:
+    with pytest.raises(ValueError, match="^bad id '0703.00001': YYMM 0703 is too early"):
+        parse_jsonl_record(shared_record(id="0703.00001"))
+
+
+def test_record_with_the_first_new_style_month_is_kept() -> None:
+    assert parse_jsonl_record(shared_record(id="0704.0001")).month == "2007-04"
+
+
+def test_record_with_an_old_style_id_after_march_2007_is_rejected() -> None:
+    with pytest.raises(ValueError, match="^bad id 'math/0704001': YYMM 0704 is out of range"):
+        parse_jsonl_record(shared_record(id="math/0704001"))
 
 
 def test_record_without_id_raises_value_error() -> None:

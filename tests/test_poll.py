@@ -174,7 +174,7 @@ def test_a_failing_feed_does_not_stop_the_others(
     with pytest.raises(FetchError) as err:  # no cs.CV listing: the server answers 404
         poll(store, server, clock, categories=["cs.CV", "cs.LG"])
     assert str(err.value) == (
-        f"1 of 2 arXiv feeds failed: cs.CV (first error: arXiv feed at {server.feed_url}cs.CV "
+        f"1 of 2 arXiv feeds failed: cs.CV (arXiv feed at {server.feed_url}cs.CV "
         "answered HTTP 404 Not Found: check [arxiv] feed_url and the category names); "
         "the other feeds were stored"
     )

@@ -485,3 +485,9 @@ def test_a_clear_paper_is_placed_even_in_a_month_of_three_papers():
     ranking = rank_papers(papers, [PROFILED], RankConfig())
     assert [rp.paper.id for rp in ranking.by_category[PROFILED.name]] == ["2505.00070"]
     assert ranking.unmatched == 2
+
+
+def test_a_month_of_papers_without_a_usable_word_ranks_to_nothing():
+    papers = [Paper("2505.12345", "T", "a"), Paper("2505.12346", "", "x y")]
+    ranking = rank_papers(papers, CATEGORIES)
+    assert ranking.unmatched == 2 and not ranking.all_ranked()

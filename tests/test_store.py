@@ -199,3 +199,18 @@ def test_writing_to_a_read_only_store_is_a_store_error_saying_how_to_fix_it(stor
     )
     store.conn.execute("PRAGMA query_only = OFF")
     assert store.count_papers() == 0
+
+
+def test_papers_of_impossible_months_stored_before_ids_were_checked_are_dropped(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with Store.open(path) as store:
+        store.upsert_papers([paper("2505.01234")])
+        store.conn.execute(  # what an older trenddigest let in from an id like 2513.12345
+            "INSERT INTO papers (id, title, month, stored_at) "
+            "VALUES ('2513.12345', 'T', '2025-13', '2025-05-01')"
+        )
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
+        assert set(store.month_counts()) == {"2025-05", "2025-13"}
+    with Store.open(path) as store:
+        assert store.month_counts() == {"2025-05": 1}
+        assert store.schema_version == MIGRATIONS[-1][0]

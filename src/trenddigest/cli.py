@@ -310,7 +310,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     d = result.summary
     print(
-        f"{month}: {d.considered:,} papers, {d.matched:,} placed in {d.categories_used} of "
+        f"{month}: {d.considered:,} paper{'' if d.considered == 1 else 's'}, "
+        f"{d.matched:,} placed in {d.categories_used} of "
         f"{d.categories} categories, {d.unmatched:,} in none; "
         f"wrote {', '.join(str(p) for p in result.written)}"
     )

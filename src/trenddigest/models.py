@@ -31,14 +31,63 @@ _PREFIXES = (
     "arxiv:",
 )
 _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$")
+# (year, month) of the first new-style id (0704.0001) and of the first and last
+# months that old-style ids (archive/YYMMNNN) were issued in.
+NEW_STYLE_START = (2007, 4)
+OLD_STYLE_START = (1991, 8)
+OLD_STYLE_END = (2007, 3)
+
+
+class InvalidArxivIdError(ValueError):
+    """Text that is not an arXiv id; ``reason`` says why when it only looks like one.
+
+    A ``ValueError`` so that callers that only care whether an id parses need not
+    know this class; parsers use ``reason`` to tell the user what is wrong.
+    """
+
+    def __init__(self, raw: str, reason: str = "") -> None:
+        super().__init__(f"not an arXiv identifier: {raw!r}" + (f" ({reason})" if reason else ""))
+        self.raw = raw
+        self.reason = reason
+
+
+def _id_year(yymm: str, new_style: bool) -> int:
+    """The year of an id's YYMM.
+
+    New-style ids exist only from 2007 on, so their YY is always 20YY (``9912`` is
+    December 2099, not 1999); old-style ids ran from 1991 to 2007, so theirs is 19YY
+    from 91 on and 20YY below.
+    """
+    yy = int(yymm[:2])
+    if new_style or yy < 91:
+        return 2000 + yy
+    return 1900 + yy
+
+
+def _yymm_problem(yymm: str, new_style: bool) -> str | None:
+    """Why the YYMM of an id names no month in which arXiv issued such ids, or None."""
+    mm = int(yymm[2:])
+    if not 1 <= mm <= 12:
+        return f"month {yymm[2:]} in YYMM {yymm} does not exist"
+    when = (_id_year(yymm, new_style), mm)
+    if new_style and when < NEW_STYLE_START:
+        return f"YYMM {yymm} is too early: ids like 0704.0001 start at 0704, April 2007"
+    if not new_style and not OLD_STYLE_START <= when <= OLD_STYLE_END:
+        return (
+            f"YYMM {yymm} is out of range: ids like math/0601001 ran from 9108 to 0703, "
+            "August 1991 to March 2007"
+        )
+    return None
 
 
 def split_id(raw: str) -> tuple[str, int | None]:
     """Return ``(id_without_version, version)`` for any spelling arXiv uses.
 
     Accepts bare ids, ``arXiv:`` prefixes, OAI identifiers and abs/pdf/api URLs, so
-    that every source keys the same paper the same way.  Raises :class:`ValueError`
-    for anything that is not an arXiv id.
+    that every source keys the same paper the same way.  Raises
+    :class:`InvalidArxivIdError` (a ValueError) for anything that is not an arXiv id,
+    including ids shaped right whose YYMM is not a month arXiv issued them in
+    (``2513.12345``): stored, such an id would file the paper under month 13.
     """
     text = raw.strip()
     lowered = text.lower()
@@ -50,26 +99,41 @@ def split_id(raw: str) -> tuple[str, int | None]:
         text = text[:-4]
     m = _NEW_ID.match(text)
     if m:
+        problem = _yymm_problem(m["yymm"], new_style=True)
+        if problem:
+            raise InvalidArxivIdError(raw, problem)
         base = f"{m['yymm']}.{m['num']}"
         return base, int(m["v"]) if m["v"] else None
     m = _OLD_ID.match(text)
     if m:
+        problem = _yymm_problem(m["yymm"], new_style=False)
+        if problem:
+            raise InvalidArxivIdError(raw, problem)
         archive = m["archive"].split(".")[0].lower()
         return f"{archive}/{m['yymm']}{m['num']}", int(m["v"]) if m["v"] else None
-    raise ValueError(f"not an arXiv identifier: {raw!r}")
+    raise InvalidArxivIdError(raw)
 
 
-def id_yymm(arxiv_id: str) -> str:
-    """The YYMM embedded in an id: when the paper was first submitted."""
-    tail = arxiv_id.split("/")[-1]
-    return tail[:4]
+def id_month(arxiv_id: str) -> str:
+    """The month (``YYYY-MM``) a canonical id was issued in: when the paper was first submitted.
 
-
-def yymm_to_month(yymm: str) -> str:
-    """``"2505"`` -> ``"2025-05"``; ids from 1991..2090 are unambiguous."""
-    yy, mm = int(yymm[:2]), yymm[2:]
-    year = 1900 + yy if yy >= 91 else 2000 + yy
-    return f"{year}-{mm}"
+    ``"2505.01234"`` -> ``"2025-05"``, ``"math/9108001"`` -> ``"1991-08"``.  Takes the
+    id as :func:`split_id` returns it (no prefix or version): it runs for every paper
+    stored, so it reads the YYMM directly.  Raises :class:`InvalidArxivIdError` for
+    an id whose YYMM is not a possible month.
+    """
+    yymm = arxiv_id[:4]
+    if arxiv_id[4:5] == "." and yymm.isdigit() and yymm >= "0704" and "01" <= yymm[2:] <= "12":
+        return f"20{yymm[:2]}-{yymm[2:]}"  # the common case, as cheaply as it gets
+    slash = arxiv_id.find("/")
+    new_style = slash < 0
+    yymm = arxiv_id[:4] if new_style else arxiv_id[slash + 1 : slash + 5]
+    if len(yymm) != 4 or not yymm.isdigit():
+        raise InvalidArxivIdError(arxiv_id)
+    problem = _yymm_problem(yymm, new_style)
+    if problem:
+        raise InvalidArxivIdError(arxiv_id, problem)
+    return f"{_id_year(yymm, new_style)}-{yymm[2:]}"
 
 
 @dataclass(frozen=True)
@@ -138,12 +202,12 @@ class Paper:
     def month(self) -> str:
         """The month the paper was first submitted (``YYYY-MM``).
 
-        New-style ids carry it; for old-style ids it is also the id's YYMM.  The v1
-        date is used when an id does not parse (it always should).
+        Both id styles carry it in their YYMM.  The v1 date is used when an id does
+        not parse (the parsers reject such records, so it should not happen).
         """
         try:
-            return yymm_to_month(id_yymm(self.id))
-        except (ValueError, IndexError):
+            return id_month(self.id)
+        except ValueError:
             return (self.published or "")[:7]
 
     @property

@@ -69,9 +69,15 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
         summary = import_files(store, opts.from_files)
         notes.append(f"imported {summary.describe()}")
     elif not opts.offline:
-        from .sources.backfill import fetch_month
+        from .sources.backfill import IncompleteMonthError, fetch_month
 
-        fetched = fetch_month(store, config.arxiv, opts.month, **fetch_kwargs)
+        try:
+            fetched = fetch_month(store, config.arxiv, opts.month, **fetch_kwargs)
+        except IncompleteMonthError as exc:
+            # An entry arXiv keeps sending broken must not stop every month's digest:
+            # it is built from what could be read, and the next run asks again.
+            log.warning("%s; the digest lists the papers that could be read", exc)
+            fetched = exc.summary
         notes.append(f"fetched {fetched.describe()}")
     return notes
 

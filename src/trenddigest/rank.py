@@ -714,6 +714,8 @@ def _profile_cosine(corpus: _Corpus, categories: Sequence[Category]) -> np.ndarr
 
     sp = _sparse()
     useful = np.flatnonzero([len(w) > 1 and w not in _STOP for w in corpus.vocab])
+    if not len(useful):  # papers of one-letter words only: no profile to be near
+        return np.zeros((corpus.n, len(categories)))
     column = np.full(len(corpus.vocab), -1)
     column[useful] = np.arange(len(useful))
     words = (corpus.counts[0::2] + corpus.counts[1::2]).tocsc()[:, useful].tocsr()

@@ -81,6 +81,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "drop papers whose id names no real month (stored before ids were checked)",
+        """
+        DELETE FROM papers WHERE CAST(substr(month, 6, 2) AS INTEGER) NOT BETWEEN 1 AND 12;
+        DELETE FROM cache WHERE key LIKE 'month_counts:%'
+        """,
+    ),
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -95,7 +103,12 @@ _PAPER_COLUMNS = (
 
 @dataclass
 class UpsertCounts:
-    """What one batch of upserts did; ``new + updated + unchanged`` is the batch size."""
+    """What one batch of upserts did.
+
+    ``new + updated + unchanged`` is the number of distinct ids in the batch: copies
+    of one id within a batch are merged first (the importer sends a file's repeats
+    as separate batches, so that each of its records is counted).
+    """
 
     new: int = 0
     updated: int = 0

@@ -14,6 +14,13 @@ for again.  When an empty page persists and only a few papers are missing, arXiv
 total is taken to be an overcount (a known API quirk) and the gap is logged; a
 larger gap is an error, so a month is never silently marked complete with holes.
 
+For the same reason an entry arXiv did send but that cannot be read (a timestamp
+that is not one, an impossible id) is a hole, not a skipped detail: the rest of the
+window is still fetched and stored, but its progress stays incomplete and records
+the offset of the first page with such an entry, so the next run asks for that range
+again (papers already stored count as unchanged), and :func:`fetch_month` ends with
+an :class:`IncompleteMonthError` that says how many entries could not be read.
+
 A month recorded complete is re-checked cheaply: nothing at all when it was checked
 within :data:`RECHECK_AFTER_SECONDS` (arXiv's API results change at most once a day),
 otherwise one ``max_results=1`` request per category comparing ``totalResults`` with
@@ -65,6 +72,9 @@ class CategoryFetch:
     status: str = ""
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     started: bool = field(default=False, repr=False)  # progress shown for it yet
+    # (entry, reason) of every entry arXiv sent that could not be read: each leaves
+    # the category-month incomplete.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +102,40 @@ class FetchSummary:
         if up_to_date:
             text += f"; {up_to_date} already complete"
         return text + ")"
+
+    @property
+    def unreadable(self) -> list[tuple[str, str]]:
+        """``(entry, reason)`` of every entry arXiv sent that could not be read."""
+        return [item for c in self.categories for item in c.unreadable]
+
+    def describe_incomplete(self) -> str:
+        """Why the month stays incomplete, appended to :meth:`describe`; one line."""
+        unreadable = self.unreadable
+        count = len(unreadable)
+        ref, why = unreadable[0]
+        more = f", and {count - 1} more" if count > 1 else ""
+        holes = [f"{c.category} {self.month}" for c in self.categories if c.unreadable]
+        which = (
+            f"{holes[0]} stays incomplete and the next run asks for it again"
+            if len(holes) == 1
+            else f"{', '.join(holes)} stay incomplete and the next run asks for them again"
+        )
+        return (
+            f"{self.describe()}; {count} entr{'y' if count == 1 else 'ies'} arXiv sent could "
+            f"not be read ({ref}: {why}{more}), so {which}"
+        )
+
+
+class IncompleteMonthError(FetchError):
+    """Entries arXiv sent could not be read: everything else is stored, the month is not done.
+
+    ``summary`` is the run's :class:`FetchSummary`, for callers that want to go on
+    with what is stored.
+    """
+
+    def __init__(self, summary: FetchSummary) -> None:
+        super().__init__(summary.describe_incomplete())
+        self.summary = summary
 
 
 # --------------------------------------------------------------------- progress
@@ -325,6 +369,28 @@ class _Backfill:
         empty_tries = 0
         done: _Progress | None = None
         empty_total: int | None = None  # totalResults of the empty page arxiv stopped at
+        # Offset of the first page with an entry that could not be read: what the
+        # progress records as received, so that the next run starts there again.
+        hole: int | None = None
+
+        def save(total_now: int, complete: bool, stamp: str) -> _Progress:
+            """Record the window's progress: never complete, nor past, a hole."""
+            progress = _Progress(
+                total_now,
+                received if hole is None else hole,
+                complete and hole is None,
+                stamp,
+            )
+            _save_progress(
+                self.store,
+                window.category,
+                window.key,
+                progress.total,
+                progress.received,
+                progress.complete,
+                stamp,
+            )
+            return progress
 
         def show() -> None:
             shown = overall if overall is not None else None if total is None else base + total
@@ -332,7 +398,7 @@ class _Backfill:
             self.reporter.update(label, base + received, shown)
 
         def on_page(offset: int, page: ApiPage) -> bool:
-            nonlocal received, total, empty_tries, done, empty_total
+            nonlocal received, total, empty_tries, done, empty_total, hole
             reported = page.total_results
             if not fetch.started:
                 # Only once arXiv has answered: a run that cannot reach it prints
@@ -348,23 +414,18 @@ class _Backfill:
             empty_tries = 0
             received = offset + consumed
             total = max(reported, received)
+            if page.rejected:
+                fetch.unreadable.extend(page.rejected)
+                hole = offset if hole is None else hole
             stamp = _stamp(self.client)
             with self.store.transaction():  # the page and its progress, atomically
                 counts = self.store.upsert_papers(page.papers)
-                _save_progress(
-                    self.store,
-                    window.category,
-                    window.key,
-                    total,
-                    received,
-                    received >= total,
-                    stamp,
-                )
+                progress = save(total, received >= total, stamp)
             fetch.counts += counts
             self.summary.counts += counts
             show()
             if received >= total:
-                done = _Progress(total, received, True, stamp)
+                done = progress
                 return False
             if consumed < size:
                 log.info(
@@ -396,12 +457,9 @@ class _Backfill:
                 continue
             if reported <= received and not flake:
                 total = max(reported, received)
-                stamp = _stamp(self.client)
-                _save_progress(
-                    self.store, window.category, window.key, total, received, True, stamp
-                )
+                progress = save(total, True, _stamp(self.client))
                 show()
-                return _Progress(total, received, True, stamp)
+                return progress
             expected = max(reported, total or 0, known_total or 0) if flake else reported
             empty_tries += 1
             if empty_tries <= self.config.max_retries:
@@ -414,11 +472,19 @@ class _Backfill:
                     self.config.max_retries,
                 )
                 continue
-            return self._persistently_empty(window, label, received, expected, empty_tries)
+            if self._overcount(label, received, expected, empty_tries):
+                return save(expected, True, _stamp(self.client))
+            raise RetriesExhaustedError(
+                f"arXiv API at {endpoint_of(self.config.api_url)} kept returning an empty "
+                f"page for {label} at result {received} of {expected} after {empty_tries} "
+                "tries",
+                endpoint=endpoint_of(self.config.api_url),
+                tries=empty_tries,
+                last="empty page",
+            )
 
-    def _persistently_empty(
-        self, window: _Window, label: str, received: int, expected: int, tries: int
-    ) -> _Progress:
+    def _overcount(self, label: str, received: int, expected: int, tries: int) -> bool:
+        """Whether persistent empty pages are put down to arXiv overcounting (logged)."""
         missing = expected - received
         if missing <= _overcount_tolerance(expected):
             log.warning(
@@ -430,16 +496,8 @@ class _Backfill:
                 tries,
                 missing,
             )
-            stamp = _stamp(self.client)
-            _save_progress(self.store, window.category, window.key, expected, received, True, stamp)
-            return _Progress(expected, received, True, stamp)
-        raise RetriesExhaustedError(
-            f"arXiv API at {endpoint_of(self.config.api_url)} kept returning an empty page "
-            f"for {label} at result {received} of {expected} after {tries} tries",
-            endpoint=endpoint_of(self.config.api_url),
-            tries=tries,
-            last="empty page",
-        )
+            return True
+        return False
 
     def category(self, category: str, month: Month) -> CategoryFetch:
         fetch = CategoryFetch(category)
@@ -458,9 +516,16 @@ class _Backfill:
             if fetch.started:
                 self.reporter.finish(label, fetch.received, fetch.total, "interrupted")
             raise
-        fetch.total, fetch.received = result.total, result.received
-        fetch.status = fetch.status or "fetched"
-        self.reporter.finish(label, result.received, result.total, fetch.status)
+        if fetch.unreadable:
+            # The progress records where the next run starts; what was read this
+            # run is what the bar showed.
+            count = len(fetch.unreadable)
+            fetch.status = f"incomplete: {count} entr{'y' if count == 1 else 'ies'} unreadable"
+            fetch.total = result.total
+        else:
+            fetch.total, fetch.received = result.total, result.received
+            fetch.status = fetch.status or "fetched"
+        self.reporter.finish(label, fetch.received, fetch.total, fetch.status)
         return fetch
 
     def _by_day(
@@ -509,16 +574,19 @@ class _Backfill:
             _stamp(self.client),
         )
         done = 0
+        complete = True
         for day in _days(month):
             window = _Window(
                 whole.category,
                 f"{day:%Y-%m-%d}",
                 f"cat:{whole.category} AND {submitted_window(day, day)}",
             )
-            done += self.window(window, fetch, label, base=done, overall=total).received
+            day_progress = self.window(window, fetch, label, base=done, overall=total)
+            done += day_progress.received
+            complete = complete and day_progress.complete
         stamp = _stamp(self.client)
-        _save_progress(self.store, whole.category, whole.key, total, done, True, stamp)
-        return _Progress(total, done, True, stamp)
+        _save_progress(self.store, whole.category, whole.key, total, done, complete, stamp)
+        return _Progress(total, done, complete, stamp)
 
 
 def fetch_month(
@@ -531,8 +599,10 @@ def fetch_month(
     """Bring every configured category of ``month`` into the store from the arXiv API.
 
     Resumable and idempotent; see the module docstring.  Raises :class:`FetchError`
-    (one line, saying how much is already stored) when arXiv keeps failing, and
-    :class:`~trenddigest.errors.ArxivAPIError` when arXiv rejects the query.
+    (one line, saying how much is already stored) when arXiv keeps failing,
+    :class:`~trenddigest.errors.ArxivAPIError` when arXiv rejects the query, and
+    :class:`IncompleteMonthError` (a FetchError) after fetching every category when
+    entries arXiv sent could not be read, because the month is then not complete.
     """
     month = Month.parse(month) if isinstance(month, str) else month
     own_client = client is None
@@ -554,4 +624,6 @@ def fetch_month(
         if own_client:
             client.close()
     log.info("backfill %s", summary.describe())
+    if summary.unreadable:
+        raise IncompleteMonthError(summary)
     return summary

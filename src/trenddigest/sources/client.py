@@ -51,7 +51,7 @@ from requests.adapters import HTTPAdapter
 
 from ..config import ArxivConfig
 from ..errors import ArxivAPIError, FetchError
-from .parse import ApiPage, parse_api_page
+from .parse import ApiPage, arxiv_skips_unlogged, parse_api_page
 
 log = logging.getLogger(__name__)
 
@@ -437,19 +437,23 @@ class ArxivClient:
         self._arxiv.page_size = page_size
         session.on_page = receive
         try:
-            for _result in self._arxiv.results(unbounded, offset=start):
-                session.arxiv_parsing = False
-                if not wanted:
-                    break
+            # arxiv parses each page again after parse_api_page has (which logged
+            # every entry it skipped): its own lines about them would repeat those.
+            with arxiv_skips_unlogged():
+                for _result in self._arxiv.results(unbounded, offset=start):
+                    session.arxiv_parsing = False
+                    if not wanted:
+                        break
         except arxiv.UnexpectedEmptyPageError:
             pass  # already handed to on_page, which decides what an empty page means
         except (ValueError, TypeError) as exc:
             if not session.arxiv_parsing:
                 raise
             # arxiv's parser gives up on a whole page for one bad timestamp; the page
-            # was already read entry by entry and handed over, so paging ends here
-            # and the caller goes on from the results it has.
-            log.warning("arxiv could not parse a page (%s); its other entries were kept", exc)
+            # was already read entry by entry and handed over (the bad entry logged
+            # as skipped), so paging ends here and the caller goes on from the
+            # results it has.
+            log.debug("arxiv could not parse a page (%s); its other entries were kept", exc)
         finally:
             session.on_page = None
             session.arxiv_parsing = False
@@ -490,8 +494,6 @@ class ArxivClient:
         page = parsed["page"]
         if page.error:
             raise ArxivAPIError(f"arXiv API rejected the query {query!r}: {page.error}")
-        for ref, why in page.rejected:
-            log.warning("skipped an entry of %s: %s (%s)", endpoint_of(url), why, ref)
         session.arxiv_parsing = False
         if session.on_page is not None:
             session.on_page(int(_param(url, "start") or 0), page)

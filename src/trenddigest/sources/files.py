@@ -488,12 +488,40 @@ class ImportSummary:
         return lines
 
 
-def _flush(store: PaperSink, batch: list[Paper], summary: FileSummary) -> None:
-    counts = store.upsert_papers(batch)
-    summary.new += counts.new
-    summary.updated += counts.updated
-    summary.unchanged += counts.unchanged
-    batch.clear()
+class _Batch:
+    """Papers waiting to be written, a paper repeated within them kept apart.
+
+    The store merges the records of one id within a call and counts them as one, so
+    a paper that appears twice in a file (the same record again, or v1 then v2)
+    would vanish from the counts.  Each repeat goes to a later layer instead, written
+    after the layers before it, so the store counts it as updated or unchanged
+    against the copy before it, exactly as when the copies fall in different
+    batches; the store's merge keeps the newest version whatever the order.  A file
+    without repeats has one layer: one call, one transaction per batch.
+    """
+
+    def __init__(self) -> None:
+        self.layers: list[list[Paper]] = []
+        self._seen: dict[str, int] = {}
+        self.size = 0
+
+    def add(self, paper: Paper) -> None:
+        layer = self._seen.get(paper.id, 0)
+        self._seen[paper.id] = layer + 1
+        if layer == len(self.layers):
+            self.layers.append([])
+        self.layers[layer].append(paper)
+        self.size += 1
+
+    def flush(self, store: PaperSink, summary: FileSummary) -> None:
+        for layer in self.layers:
+            counts = store.upsert_papers(layer)
+            summary.new += counts.new
+            summary.updated += counts.updated
+            summary.unchanged += counts.unchanged
+        self.layers.clear()
+        self._seen.clear()
+        self.size = 0
 
 
 def import_files(
@@ -515,47 +543,53 @@ def import_files(
         raise ValueError("batch_size must be at least 1")
     formats = [(Path(p), sniff_format(p)) for p in paths]
     # Feeds and API pages are small and fail as a whole (cut short, error feed): parse
-    # each once up front, so that a bad one fails the import before anything is
-    # written.  Only a JSON Lines file cut short mid-way leaves earlier batches stored.
-    for path, fmt in formats:
-        if fmt is not FileFormat.JSONL:
-            for _record in _iter_xml(path, fmt):
-                pass
+    # each up front, so that a bad one fails the import before anything is written,
+    # and keep what was read: parsing again would log every skipped entry twice.
+    # Only a JSON Lines file cut short mid-way leaves earlier batches stored.
+    sources = [
+        (path, fmt, None if fmt is FileFormat.JSONL else list(_iter_xml(path, fmt)))
+        for path, fmt in formats
+    ]
     summary = ImportSummary()
     bulk = getattr(store, "bulk_writes", None)
     with bulk() if bulk is not None else contextlib.nullcontext():
-        _import_all(store, formats, summary, batch_size, on_progress)
+        _import_all(store, sources, summary, batch_size, on_progress)
     return summary
 
 
 def _import_all(
     store: PaperSink,
-    formats: list[tuple[Path, FileFormat]],
+    sources: list[tuple[Path, FileFormat, list[Record] | None]],
     summary: ImportSummary,
     batch_size: int,
     on_progress: Callable[[FileSummary], None] | None,
 ) -> None:
-    """The body of :func:`import_files`: every file in turn, in batches."""
-    for path, fmt in formats:
+    """The body of :func:`import_files`: every file in turn, in batches.
+
+    ``sources`` holds each file with its format and, for feeds and API pages, the
+    records already read from it (JSON Lines files are streamed here).
+    """
+    for path, fmt, read in sources:
         file_summary = FileSummary(path=str(path), format=fmt.value)
         summary.files.append(file_summary)
         kept = 0
-        batch: list[Paper] = []
-        for record in iter_file(path):
+        batch = _Batch()
+        records: Iterable[Record] = _iter_jsonl(path) if read is None else read
+        for record in records:
             if isinstance(record, Rejected):
                 file_summary.rejected += 1
                 if kept < MAX_REJECTED_KEPT:
                     summary.rejected.append(RejectedRecord(str(path), record.line, record.reason))
                     kept += 1
                 continue
-            batch.append(record.paper)
+            batch.add(record.paper)
             file_summary.read += 1
-            if len(batch) >= batch_size:
-                _flush(store, batch, file_summary)
+            if batch.size >= batch_size:
+                batch.flush(store, file_summary)
                 if on_progress:
                     on_progress(file_summary)
-        if batch:
-            _flush(store, batch, file_summary)
+        if batch.size:
+            batch.flush(store, file_summary)
         if on_progress:
             on_progress(file_summary)
         if file_summary.rejected > kept:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,9 +31,13 @@ from arxiv import _feed as arxiv_feed
 from lxml import etree
 
 from ..errors import InputError
-from ..models import Paper, split_id
+from ..models import InvalidArxivIdError, Paper, split_id
 
 logger = logging.getLogger(__name__)
+# arxiv's parser logs each entry it drops ("Skipping entry ... missing <published>");
+# trenddigest reports every dropped entry itself, with the reason, so those lines
+# would only repeat it (twice, when arxiv.Client parses the same page again).
+_ARXIV_FEED_LOGGER = logging.getLogger(arxiv_feed.__name__)
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _NS = {
@@ -50,13 +55,35 @@ _LISTING_PREFIX = re.compile(
 _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL | re.IGNORECASE)
 _DAY = re.compile(rb"<day>\s*([A-Za-z]+)\s*</day>", re.IGNORECASE)
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
-# A bare new-style id without version: what split_id would return unchanged.
+# A bare new-style id without version: what split_id would return unchanged, when
+# its YYMM is a possible month (checked separately: a string comparison is cheaper).
 _BARE_NEW_ID = re.compile(r"\d{4}\.\d{4,5}")
 # Kaggle author strings: "A, B and C" (the last separator is " and ").
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
 # Announce types whose date is when the paper itself was announced; for replacements
 # the listing date is when the *update* was announced (arXiv RSS spec).
 _FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
+
+
+class _DropArxivSkips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Skipping entry")
+
+
+@contextlib.contextmanager
+def arxiv_skips_unlogged() -> Iterator[None]:
+    """Silence arxiv's own "Skipping entry" warnings while arxiv parses API pages.
+
+    Used around every call that makes arxiv parse a page; the entries it skips come
+    back as ``ApiPage.rejected`` and are logged once, by :func:`parse_api_page`.  A
+    filter per call, so nested uses each remove only their own.
+    """
+    quiet = _DropArxivSkips()
+    _ARXIV_FEED_LOGGER.addFilter(quiet)
+    try:
+        yield
+    finally:
+        _ARXIV_FEED_LOGGER.removeFilter(quiet)
 
 
 def _strict_parser() -> Any:
@@ -171,19 +198,21 @@ def _results_by_entry(content: bytes, entries: list[Any]) -> list[Any]:
     without telling which, and one unparseable timestamp makes it raise for the
     whole page; both are recovered from here so one bad entry costs one paper.
     """
-    try:
-        results = arxiv_feed.parse(content).results
-    except (ValueError, TypeError) as exc:
-        logger.warning("arXiv API page needs per-entry parsing: %s", exc)
-        out: list[Any] = []
-        for entry in entries:
-            try:
-                built = arxiv_feed._build_result(entry)
-            except (ValueError, TypeError) as entry_exc:
-                out.append(f"unparseable entry: {entry_exc}")
-                continue
-            out.append(built if built is not None else _why_skipped(entry))
-        return out
+    with arxiv_skips_unlogged():
+        try:
+            results = arxiv_feed.parse(content).results
+        except (ValueError, TypeError) as exc:
+            # Not a warning: the entry that caused it is rejected, and that is logged.
+            logger.debug("arXiv API page needs per-entry parsing: %s", exc)
+            out: list[Any] = []
+            for entry in entries:
+                try:
+                    built = arxiv_feed._build_result(entry)
+                except (ValueError, TypeError) as entry_exc:
+                    out.append(f"unparseable entry: {entry_exc}")
+                    continue
+                out.append(built if built is not None else _why_skipped(entry))
+            return out
     # Results keep document order and only ever skip entries, so walk both in step.
     out = []
     pending = iter(results)
@@ -201,7 +230,11 @@ def _results_by_entry(content: bytes, entries: list[Any]) -> list[Any]:
 
 def _result_to_paper(result: Any) -> Paper:
     """Map an ``arxiv.Result``; raises ValueError with the reason it cannot be used."""
-    arxiv_id, version = split_id(result.entry_id)
+    try:
+        arxiv_id, version = split_id(result.entry_id)
+    except InvalidArxivIdError as exc:
+        reason = f": {exc.reason}" if exc.reason else ": not an arXiv id"
+        raise ValueError(f"bad id {result.entry_id!r}{reason}") from None
     title = _collapse(result.title)
     if not title:
         raise ValueError("missing title")
@@ -275,6 +308,8 @@ def _parse_api(content: bytes) -> tuple[ApiPage, list[int], list[int]]:
                 outcome = str(exc)
         page.rejected.append((_entry_ref(entry, number), outcome))
         rejected_lines.append(number)
+        # The one line the user sees about it as it happens (arxiv's own is silenced).
+        logger.warning("skipped an arXiv API entry: %s (%s)", outcome, page.rejected[-1][0])
     return page, paper_lines, rejected_lines
 
 
@@ -371,14 +406,18 @@ def _feed_item(entry: Any, raw: dict[str, str], channel_date: str | None) -> Fee
     """Map one feedparser entry; raises ValueError with the reason it cannot be used."""
     arxiv_id: str | None = None
     version: int | None = None
+    impossible: InvalidArxivIdError | None = None
     for candidate in (entry.get("id"), entry.get("link")):
         if candidate:
             try:
                 arxiv_id, version = split_id(candidate)
                 break
-            except ValueError:
+            except InvalidArxivIdError as exc:
+                impossible = impossible or (exc if exc.reason else None)
                 continue
     if arxiv_id is None:
+        if impossible is not None:
+            raise ValueError(f"bad id {impossible.raw!r}: {impossible.reason}")
         raise ValueError(f"no arXiv id in guid/link {entry.get('id') or entry.get('link')!r}")
     title = _collapse(raw.get("title") or entry.get("title"))
     if not title:
@@ -549,13 +588,16 @@ def parse_jsonl_record(obj: dict[str, Any]) -> Paper:
     raw_id = obj.get("id")
     if not isinstance(raw_id, str) or not raw_id:
         raise ValueError("missing id")
-    if _BARE_NEW_ID.fullmatch(raw_id):  # the common case is already canonical
+    if (  # the common case is already canonical, with a possible YYMM
+        _BARE_NEW_ID.fullmatch(raw_id) and "01" <= raw_id[2:4] <= "12" and raw_id[:4] >= "0704"
+    ):
         arxiv_id, id_version = raw_id, None
     else:
         try:
             arxiv_id, id_version = split_id(raw_id)
-        except ValueError:
-            raise ValueError(f"bad id {raw_id!r}") from None
+        except InvalidArxivIdError as exc:
+            reason = f": {exc.reason}" if exc.reason else ""
+            raise ValueError(f"bad id {raw_id!r}{reason}") from None
     title_raw = obj.get("title")
     title = _collapse(title_raw) if isinstance(title_raw, str) else ""
     if not title:

@@ -200,7 +200,7 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
                 raise
             except FetchError as exc:
                 poll = FeedPoll(category, url, status="failed", error=str(exc))
-                log.error("%s: %s", category, exc)
+                log.debug("%s: %s", category, exc)  # every reason is in the final error
             summary.feeds.append(poll)
             summary.counts += poll.counts
     finally:
@@ -209,11 +209,10 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
             client.close()
     if summary.failed:
         failed = summary.failed
-        names = ", ".join(f.category for f in failed)
+        reasons = ", ".join(f"{f.category} ({f.error})" for f in failed)
         others = "the other feeds were stored" if len(failed) < len(summary.feeds) else "none read"
         error = FetchError(
-            f"{len(failed)} of {len(summary.feeds)} arXiv feeds failed: {names} "
-            f"(first error: {failed[0].error}); {others}"
+            f"{len(failed)} of {len(summary.feeds)} arXiv feeds failed: {reasons}; {others}"
         )
         error.summary = summary  # type: ignore[attr-defined]
         raise error
