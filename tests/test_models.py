@@ -133,13 +133,26 @@ def test_month_parses_and_prints_yyyy_mm():
     assert (month.year, month.month, str(month), month.yymm) == (2025, 5, "2025-05", "2505")
 
 
-@pytest.mark.parametrize("bad", ["2025-13", "2025-00", "25-05", "2025/05", "May 2025", "1990-01"])
+@pytest.mark.parametrize("bad", ["2025-13", "2025-00", "25-05", "2025/05", "May 2025"])
 def test_month_rejects_bad_values_with_the_fix(bad):
     with pytest.raises(InputError) as err:
         Month.parse(bad)
     assert str(err.value) == (
         f"invalid month {bad!r}: use YYYY-MM with a month from 01 to 12, e.g. 2025-05"
     )
+
+
+@pytest.mark.parametrize("early", ["1991-07", "1985-01", "0000-01"])
+def test_a_month_before_arxiv_began_is_refused_saying_so(early):
+    with pytest.raises(InputError) as err:
+        Month.parse(early)
+    assert str(err.value) == (
+        f"invalid month {early!r}: arXiv began in August 1991; give 1991-08 or later"
+    )
+
+
+def test_the_first_arxiv_month_is_accepted():
+    assert str(Month.parse("1991-08")) == "1991-08"
 
 
 def test_month_shift_crosses_year_boundaries():

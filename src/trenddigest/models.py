@@ -146,9 +146,13 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         m = _MONTH.match(text.strip())
-        if not m or not 1 <= int(m["m"]) <= 12 or int(m["y"]) < 1991:
+        if not m or not 1 <= int(m["m"]) <= 12:
             raise InputError(
                 f"invalid month {text!r}: use YYYY-MM with a month from 01 to 12, e.g. 2025-05"
+            )
+        if (int(m["y"]), int(m["m"])) < (1991, 8):
+            raise InputError(
+                f"invalid month {text!r}: arXiv began in August 1991; give 1991-08 or later"
             )
         return cls(int(m["y"]), int(m["m"]))
 
