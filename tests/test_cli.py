@@ -587,3 +587,40 @@ def test_trends_for_a_range_the_store_holds_nothing_of_is_one_line_and_writes_no
 def test_trends_with_a_reversed_range_is_one_line(workdir, capsys):
     code, _, err = run_cli(capsys, "trends", "--from", "2025-06", "--to", "2025-05")
     assert code == 2 and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("newdir/", "--output newdir/ names a folder; give a file name such as newdir/trends.md"),
+        (
+            "chart.png",
+            "--output chart.png is where the report's PNG chart goes; give the report a .md name",
+        ),
+    ],
+)
+def test_trends_output_that_cannot_hold_the_report_is_refused_and_nothing_written(
+    workdir, capsys, output, message
+):
+    imported(capsys)
+    code, out, err = run_cli(
+        capsys, "trends", "--from", "2025-05", "--to", "2025-06", "--output", output
+    )
+    assert (code, out, err) == (2, "", f"trenddigest: error: {message}\n")
+    assert not Path("newdir").exists() and not Path("chart.png").exists()
+
+
+def test_a_broken_user_trends_template_names_its_file_and_line(workdir, capsys):
+    imported(capsys)
+    Path("my").mkdir()
+    Path("my/trends.md.j2").write_text("# Trends\n\n{{ report.nope.deeper }}\n")
+    Path("my.toml").write_text('[digest]\ntemplates_dir = "my"\n')
+    code, out, err = run_cli(
+        capsys, "--config", "my.toml", "trends", "--from", "2025-05", "--to", "2025-06"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: template my/trends.md.j2 line 3: ")
+    assert err.endswith(
+        "; fix the template or remove [digest] templates_dir to use the packaged one\n"
+    )
+    assert not Path("digests/trends-2025-05-to-2025-06.md").exists()

@@ -3,7 +3,7 @@
 import pytest
 
 from trenddigest.config import DEFAULT_ARXIV_CATEGORIES, load_config
-from trenddigest.errors import ConfigError
+from trenddigest.errors import ConfigError, TrendDigestError
 
 
 def write(tmp_path, text):
@@ -164,3 +164,13 @@ def test_an_existing_templates_dir_is_accepted(tmp_path):
     path = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path / "mine"}"\n')
     config = load_config(path, env={})
     assert config.digest.templates_dir == str(tmp_path / "mine")
+
+
+def test_an_output_pattern_with_an_unknown_field_is_refused_when_the_config_loads(tmp_path):
+    path = write(tmp_path, '[digest]\noutput = "d/{year}/{month}/{foo}.md"\n')
+    with pytest.raises(TrendDigestError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "output pattern 'd/{year}/{month}/{foo}.md' has an unknown field {foo}: "
+        "use only {year} and {month}"
+    )

@@ -16,6 +16,7 @@ from trenddigest.deliver import (
     INDEX_END,
     INDEX_START,
     IndexEntry,
+    check_commit_targets,
     commit_digest,
     deliver_to_git,
     index_entries_for_pattern,
@@ -298,6 +299,49 @@ def test_deliver_to_git_commits_digest_twin_and_refreshed_readme(
     readme = (repo / "README.md").read_text()
     assert readme.startswith("# My reading\n\n## Research Trends\n")
     assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
+
+
+def test_a_readme_outside_the_repository_is_refused_before_it_is_written(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    head = git(repo, "rev-parse", "HEAD")
+    pattern = str(repo / "digests/{year}/{year}-{month}.md")
+    with pytest.raises(DeliveryError) as caught:
+        deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False)
+    assert str(caught.value) == (
+        f"cannot commit README.md: it is outside the git repository {repo.resolve()}; choose "
+        "paths inside it ([digest] output, [git] readme) or turn off --commit"
+    )
+    assert list(elsewhere.iterdir()) == []
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_staged_changes_are_refused_before_the_readme_is_touched(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    (repo / "notes.txt").write_text("half-finished\n")
+    git(repo, "add", "notes.txt")
+    with pytest.raises(DeliveryError, match="other changes are already staged"):
+        deliver_to_git(
+            GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False
+        )
+    assert (repo / "README.md").read_text() == "# My reading\n"
+
+
+def test_commit_targets_are_checked_for_files_not_written_yet(repo: Path) -> None:
+    root, relative = check_commit_targets(
+        [repo / "digests" / "2025" / "2025-05.md", repo / "README.md"]
+    )
+    assert (root, relative) == (repo.resolve(), ["digests/2025/2025-05.md", "README.md"])
+    assert not (repo / "digests").exists()
 
 
 def test_updating_the_readme_keeps_its_file_mode(tmp_path: Path) -> None:

@@ -3,13 +3,18 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
+from trenddigest.errors import InputError
 from trenddigest.models import Month, Paper
 from trenddigest.rank import RankedPaper, Ranking
 from trenddigest.render import (
     build_digest,
+    check_output_file,
+    check_output_pattern,
+    counted,
     digest_to_json,
     github_anchor,
     md_escape,
@@ -17,7 +22,10 @@ from trenddigest.render import (
     render_json,
     render_markdown,
     short_authors,
+    template_environment,
+    template_errors,
     write_atomic,
+    write_files_atomic,
 )
 
 
@@ -240,3 +248,260 @@ def test_an_edited_template_is_read_again_by_a_long_running_process(tmp_path):
     template.write_text("second {{ d.month }}\n")
     os.utime(template, (time.time() + 5, time.time() + 5))  # a later mtime, as an edit has
     assert render_markdown(sample_digest(), tmp_path) == "second 2025-05\n"
+
+
+# -- output patterns and paths ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "field"),
+    [
+        ("out/{year}/{month}/{foo}.md", "{foo}"),
+        ("out/{year}/{month}/{}.md", "{}"),
+        ("out/{year}/{month}/{0}.md", "{0}"),
+        ("out/{year.real}/{year}-{month}.md", "{year.real}"),
+        ("out/{year}/{month!r}.md", "{month!r}"),
+        ("out/{year:>6}/{month}.md", "{year:>6}"),
+    ],
+)
+def test_an_output_pattern_with_any_field_but_year_and_month_is_refused(pattern, field):
+    with pytest.raises(InputError) as caught:
+        output_path(pattern, Month.parse("2025-06"))
+    assert str(caught.value) == (
+        f"output pattern '{pattern}' has an unknown field {field}: use only {{year}} and {{month}}"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["out/{year}-{month}}.md", "out/{year-{month}.md", "x{"])
+def test_an_output_pattern_with_a_stray_brace_says_to_double_it(pattern):
+    with pytest.raises(InputError) as caught:
+        check_output_pattern(pattern)
+    assert str(caught.value) == (
+        f"output pattern '{pattern}' has a stray brace: write {{{{ or }}}} for a literal "
+        "{ or }, and use only {year} and {month} as fields"
+    )
+
+
+def test_doubled_braces_in_an_output_pattern_are_literal_braces():
+    assert output_path("out/{{x}}/{year}-{month}.md", Month.parse("2025-06")) == Path(
+        "out/{x}/2025-06.md"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "example"),
+    [
+        ("{year}/{month}/", "{year}/{month}/digest.md"),
+        ("out/{year}-{month}/.", "out/{year}-{month}/./digest.md"),
+    ],
+)
+def test_an_output_pattern_ending_in_a_folder_is_refused(pattern, example):
+    with pytest.raises(InputError) as caught:
+        output_path(pattern, Month.parse("2025-06"))
+    assert str(caught.value) == (
+        f"output pattern '{pattern}' names a folder; give a file name such as {example}"
+    )
+
+
+def test_an_output_pattern_naming_an_existing_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d" / "2025" / "06.md").mkdir(parents=True)
+    with pytest.raises(InputError) as caught:
+        output_path("d/{year}/{month}.md", Month.parse("2025-06"))
+    assert str(caught.value) == (
+        "output pattern 'd/{year}/{month}.md' names the folder d/2025/06.md for 2025-06; "
+        "rename or remove that folder, or choose another output pattern"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["out/{year}.{month}", "out/{year}/{month}", "x-{month}"])
+def test_an_output_pattern_without_its_own_extension_is_refused(pattern):
+    with pytest.raises(InputError) as caught:
+        check_output_pattern(pattern)
+    assert str(caught.value) == (
+        f"output pattern '{pattern}' needs a file extension after its fields, such as .md "
+        "(the JSON twin takes the same name with .json)"
+    )
+
+
+def test_an_output_pattern_ending_in_json_is_refused():
+    with pytest.raises(InputError) as caught:
+        check_output_pattern("d/{year}-{month}.json")
+    assert str(caught.value) == (
+        "output pattern 'd/{year}-{month}.json' ends in .json, the name of the digest's JSON "
+        "twin; end it in .md (--format json writes the twin only)"
+    )
+
+
+def test_a_json_twin_that_is_a_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "x-2025-06.json").mkdir(parents=True)
+    pattern = "out/x-{year}-{month}.md"
+    assert output_path(pattern, Month.parse("2025-06")) == Path("out/x-2025-06.md")
+    with pytest.raises(InputError) as caught:
+        output_path(pattern, Month.parse("2025-06"), "json")
+    assert str(caught.value) == (
+        "cannot write the JSON twin out/x-2025-06.json of the 2025-06 digest: it is a folder; "
+        "rename or remove it, or choose another output pattern"
+    )
+
+
+@pytest.mark.parametrize("given", ["newdir/", "sub/newdir/", ".", "existing"])
+def test_an_output_file_that_names_a_folder_is_refused(tmp_path, monkeypatch, given):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    with pytest.raises(InputError) as caught:
+        check_output_file(given, "trends.md")
+    example = given + "trends.md" if given.endswith("/") else f"{given}/trends.md"
+    assert str(caught.value) == (
+        f"--output {given} names a folder; give a file name such as {example}"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+
+
+def test_an_output_file_is_returned_as_a_path(tmp_path):
+    assert check_output_file(str(tmp_path / "new" / "t.md"), "trends.md") == (
+        tmp_path / "new" / "t.md"
+    )
+
+
+# -- writing files together ---------------------------------------------------------------
+
+
+@pytest.fixture
+def umask_027():
+    """A known umask for the test (not the developer's), restored afterwards."""
+    old = os.umask(0o027)
+    yield 0o027
+    os.umask(old)
+
+
+def test_files_written_together_all_appear_with_their_contents(tmp_path):
+    md, js, png = tmp_path / "d" / "x.md", tmp_path / "d" / "x.json", tmp_path / "d" / "x.png"
+    write_files_atomic({md: "# digest\n", js: "{}\n", png: b"\x89PNG"})
+    assert (md.read_text(), js.read_text(), png.read_bytes()) == ("# digest\n", "{}\n", b"\x89PNG")
+    assert sorted(p.name for p in md.parent.iterdir()) == ["x.json", "x.md", "x.png"]
+
+
+def test_a_target_that_is_a_folder_fails_the_set_and_the_earlier_pair_stays(tmp_path):
+    md, js = tmp_path / "x.md", tmp_path / "x.json"
+    write_files_atomic({md: "earlier digest\n", js: "earlier json\n"})
+    js.unlink()
+    js.mkdir()
+    with pytest.raises(InputError) as caught:
+        write_files_atomic({md: "new digest\n", js: "new json\n"})
+    assert str(caught.value) == (
+        f"cannot write {js}: it is a folder; rename or remove it, or choose another file name"
+    )
+    assert md.read_text() == "earlier digest\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.md"]
+
+
+def test_a_failure_on_a_later_file_leaves_the_earlier_ones_and_no_temp_or_new_folder(tmp_path):
+    md = tmp_path / "x.md"
+    write_files_atomic({md: "earlier digest\n"})
+    (tmp_path / "blocker").write_text("a file where a folder should be\n")
+    blocked = tmp_path / "blocker" / "x.png"
+    with pytest.raises(InputError) as caught:
+        write_files_atomic({md: "new digest\n", tmp_path / "new" / "x.json": "{}", blocked: b""})
+    assert str(caught.value) == (
+        f"cannot write {blocked}: {tmp_path / 'blocker'} is a file, not a folder; "
+        "check the path and that its folder can be written"
+    )
+    assert md.read_text() == "earlier digest\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "x.md"]
+
+
+def test_new_files_get_the_mode_the_umask_gives_any_new_file(tmp_path, umask_027):
+    md, png = tmp_path / "x.md", tmp_path / "x.png"
+    write_files_atomic({md: "text\n", png: b"\x89PNG"})
+    assert md.stat().st_mode & 0o777 == 0o640
+    assert png.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_replaced_file_keeps_its_own_mode(tmp_path, umask_027):
+    md = tmp_path / "x.md"
+    md.write_text("earlier\n")
+    md.chmod(0o664)
+    write_atomic(md, "later\n")
+    assert md.read_text() == "later\n"
+    assert md.stat().st_mode & 0o777 == 0o664
+
+
+# -- user templates -------------------------------------------------------------------------
+
+
+def test_a_syntax_error_in_a_user_template_names_its_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my").mkdir()
+    (tmp_path / "my" / "digest.md.j2").write_text("# Digest\n\n{% for x in %}\n")
+    with pytest.raises(InputError) as caught:
+        render_markdown(sample_digest(), "my")
+    assert str(caught.value) == (
+        "template my/digest.md.j2 line 3: Expected an expression, got 'end of statement "
+        "block'; fix the template or remove [digest] templates_dir to use the packaged one"
+    )
+
+
+def test_an_undefined_name_in_a_user_template_names_its_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my").mkdir()
+    (tmp_path / "my" / "digest.md.j2").write_text("# {{ d.month }}\n\n{{ month }}\n")
+    with pytest.raises(InputError) as caught:
+        render_markdown(sample_digest(), "my")
+    assert str(caught.value) == (
+        "template my/digest.md.j2 line 3: 'month' is undefined; "
+        "fix the template or remove [digest] templates_dir to use the packaged one"
+    )
+
+
+def test_a_broken_template_in_the_working_folder_says_to_move_it_away(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "digest.md.j2").write_text("{{ d.nope }}\n")
+    with pytest.raises(InputError) as caught:
+        render_markdown(sample_digest())
+    assert str(caught.value) == (
+        "template templates/digest.md.j2 line 1: 'trenddigest.render.Digest object' has no "
+        "attribute 'nope'; fix the template or move templates/digest.md.j2 away to use the "
+        "packaged one"
+    )
+
+
+def test_an_error_in_a_user_macro_called_from_python_names_the_macro_line(tmp_path):
+    (tmp_path / "m.j2").write_text("{% macro show(x) %}\nvalue\n{{ x.missing }}\n{% endmacro %}\n")
+    with pytest.raises(InputError) as caught, template_errors(tmp_path):
+        template_environment(tmp_path).get_template("m.j2").module.show(sample_digest())
+    assert str(caught.value).startswith(f"template {tmp_path / 'm.j2'} line 3: ")
+
+
+# -- counts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "text"), [(0, "0 papers"), (1, "1 paper"), (2, "2 papers"), (1234, "1,234 papers")]
+)
+def test_a_count_and_its_noun_agree(number, text):
+    assert counted(number, "paper") == text
+
+
+def test_a_month_of_one_paper_says_one_paper_was_ranked():
+    only = ranked("2505.00001", "Alone", "Knowledge Distillation", 0.9)
+    digest = build_digest(
+        Month.parse("2025-05"),
+        Ranking(considered=1, by_category={"Knowledge Distillation": [only]}, unmatched=0),
+        {},
+        top=10,
+        by="submitted",
+        arxiv_categories=["cs.CV"],
+    )
+    assert "**May, 2025**: 1 arXiv paper first submitted in 2025-05 was ranked; " in (
+        render_markdown(digest)
+    )
+
+
+def test_a_template_error_outside_any_user_template_stays_a_jinja_error():
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError), template_errors("my"):
+        raise jinja2.UndefinedError("'x' is undefined")

@@ -15,12 +15,10 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .render import md_escape
+from .render import md_escape, write_files_atomic
 
 log = logging.getLogger(__name__)
 
@@ -152,20 +150,15 @@ def render_png(
 def write_png(
     volume: VolumeSeries, path: str | Path, title: str, limit: int = MAX_SERIES
 ) -> Path | None:
-    """Write :func:`render_png` atomically; ``None`` (and nothing written) if skipped."""
+    """Write :func:`render_png` atomically; ``None`` (and nothing written) if skipped.
+
+    A chart that goes with a page should rather be written together with it
+    (:func:`render_png`, then :func:`~trenddigest.render.write_files_atomic`), so that
+    a failure leaves neither.
+    """
     data = render_png(volume, title, limit)
     if data is None:
         return None
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_files_atomic({target: data})
     return target

@@ -134,8 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
     p.add_argument(
         "--output",
-        type=Path,
-        metavar="FILE",
+        metavar="FILE",  # kept as typed: a Path would drop the "/" of a folder
         help="default: digests/trends-FROM-to-TO.md (a PNG chart beside it)",
     )
     p.add_argument("--dry-run", action="store_true", help="print to standard output")
@@ -377,14 +376,24 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
-    from .chart import write_png
+    from .chart import render_png
     from .pipeline import effective_categories
-    from .render import write_atomic
+    from .render import check_output_file, write_files_atomic
     from .trends import build_trend_report, month_span, render_trend_report
 
     start, end = _month(args.start), _month(args.end)
     month_span(start, end)
     config = _load(args, digest={"categories_file": args.categories})
+    path = (
+        check_output_file(args.output, "trends.md")
+        if args.output
+        else Path("digests") / f"trends-{start}-to-{end}.md"
+    )
+    png_path = path.with_suffix(".png")
+    if png_path == path:
+        raise InputError(
+            f"--output {path} is where the report's PNG chart goes; give the report a .md name"
+        )
     _require_store(config)
     with _open_store(config) as store:
         report = build_trend_report(
@@ -400,16 +409,18 @@ def cmd_trends(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(render_trend_report(report, templates_dir=tdir))
         return 0
-    path = args.output or Path("digests") / f"trends-{start}-to-{end}.md"
-    png = write_png(report.volume, path.with_suffix(".png"), report.chart_title)
+    png = render_png(report.volume, report.chart_title)
     text = render_trend_report(
         report,
         templates_dir=tdir,
         chart="both" if png else "mermaid",
-        png_src=png.name if png else None,
+        png_src=png_path.name if png else None,
     )
-    write_atomic(path, text)
-    print(f"wrote {path}" + (f" and {png}" if png else ""))
+    files: dict[Path, str | bytes] = {path: text}
+    if png is not None:
+        files[png_path] = png
+    write_files_atomic(files)  # the report and its chart together, or neither
+    print(f"wrote {path}" + (f" and {png_path}" if png else ""))
     return 0
 
 

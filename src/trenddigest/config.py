@@ -355,6 +355,9 @@ def validate(config: Config) -> None:
             "digest.md.j2 (start from a copy of templates/digest.md.j2) or leave the key "
             "out to use the packaged templates"
         )
+    from .render import check_output_pattern  # the renderer owns what a pattern may hold
+
+    check_output_pattern(config.digest.output)
     for key in ("{year}", "{month}"):
         if key not in config.digest.output:
             raise ConfigError(

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from .config import EmailConfig, GitConfig
 from .errors import ConfigError, DeliveryError, InputError
 from .models import Month
-from .render import md_escape, write_atomic
+from .render import check_output_pattern, md_escape, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,41 @@ def _staged(root: Path) -> list[str]:
     return [name for name in out.split("\0") if name]
 
 
+def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
+    """Where ``paths`` would be committed: the repository root and each path within it.
+
+    Works for files not written yet (the README index, or a digest before its run
+    writes it), so that every reason a commit would be refused comes before anything
+    is written: no git repository, a path outside it, or someone else's changes
+    already staged there.  The repository is the one holding the first path.
+    """
+    if not paths:
+        raise ValueError("a commit needs at least the digest's path")
+    root = repository_root(_existing_folder(paths[0].resolve().parent))
+    relative: list[str] = []
+    for path in paths:
+        try:
+            relative.append(path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            raise DeliveryError(
+                f"cannot commit {path}: it is outside the git repository {root}; choose "
+                "paths inside it ([digest] output, [git] readme) or turn off --commit"
+            ) from None
+    others = sorted(set(_staged(root)) - set(relative))
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise DeliveryError(
+            f"refusing to commit the digest: other changes are already staged in {root} "
+            f"({shown}); commit or unstage them first"
+        )
+    return root, relative
+
+
+def _existing_folder(folder: Path) -> Path:
+    """``folder``, or its nearest ancestor that exists (git needs a real folder to run in)."""
+    return next(f for f in (folder, *folder.parents) if f.is_dir())
+
+
 def commit_digest(
     paths: list[Path], month: Month | str, push: bool = False, remote: str = "origin"
 ) -> str | None:
@@ -119,22 +154,7 @@ def commit_digest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise DeliveryError(f"cannot commit the digest: {', '.join(missing)} does not exist")
-    root = repository_root(paths[0].resolve().parent)
-    relative: list[str] = []
-    for path in paths:
-        try:
-            relative.append(path.resolve().relative_to(root).as_posix())
-        except ValueError:
-            raise DeliveryError(
-                f"cannot commit {path}: it is outside the git repository {root}"
-            ) from None
-    others = sorted(set(_staged(root)) - set(relative))
-    if others:
-        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-        raise DeliveryError(
-            f"refusing to commit the digest: other changes are already staged in {root} "
-            f"({shown}); commit or unstage them first"
-        )
+    root, relative = check_commit_targets(paths)
     _git(["add", "--", *relative], root)
     commit: str | None = None
     if not _staged(root):
@@ -192,6 +212,7 @@ def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[
     The index is rebuilt from the files each time rather than patched, so deleting
     or re-running a month always ends in the same README.
     """
+    check_output_pattern(output_pattern)
     pattern = Path(
         output_pattern.format(year="[0-9][0-9][0-9][0-9]", month="[0-9][0-9]")
     ).with_suffix(".json")
@@ -278,8 +299,14 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
 def deliver_to_git(
     git: GitConfig, output_pattern: str, month: Month | str, written: list[Path], push: bool
 ) -> str | None:
-    """Refresh the README index from every digest so far, then commit digest and README."""
+    """Refresh the README index from every digest so far, then commit digest and README.
+
+    Everything that would refuse the commit (no repository, a README outside it,
+    other staged changes) is checked before the README is touched, so a refused
+    commit leaves no README written, least of all outside the repository.
+    """
     readme = Path(git.readme)
+    check_commit_targets([*written, readme])
     update_readme_index(readme, index_entries_for_pattern(output_pattern), git.index_months)
     return commit_digest([*written, readme], month, push=push, remote=git.remote)
 

@@ -181,8 +181,12 @@ def rank_month(
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
-    from .render import output_path, write_atomic
+    from .render import output_path, write_files_atomic
 
+    # Targets are checked before anything is fetched, ranked or written.
+    if not opts.dry_run:
+        markdown_path = output_path(config.digest.output, opts.month)
+        json_path = output_path(config.digest.output, opts.month, "json")
     notes = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
     outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)
@@ -190,16 +194,14 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)
     if opts.dry_run:
         return result
-    markdown_path = output_path(config.digest.output, opts.month)
-    json_path = output_path(config.digest.output, opts.month, "json")
     if opts.fmt == "json":
-        write_atomic(json_path, outputs.json)
-        result.written.append(json_path)
+        files: dict[Path, str | bytes] = {json_path: outputs.json}
     else:
-        # The JSON twin is what other tools (and the README index) read.
-        write_atomic(markdown_path, outputs.markdown)
-        write_atomic(json_path, outputs.json)
-        result.written += [markdown_path, json_path]
+        # The JSON twin is what other tools (and the README index) read; the two are
+        # written together or not at all.
+        files = {markdown_path: outputs.markdown, json_path: outputs.json}
+    write_files_atomic(files)
+    result.written += list(files)
     deliver(config, opts, result)
     return result
 

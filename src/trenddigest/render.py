@@ -1,21 +1,24 @@
 """Turning a ranked month into Markdown (jinja2) or JSON, and writing it safely.
 
 Rendering is pure: the same digest data gives byte-identical text (no timestamps, a
-fixed order everywhere).  Writing goes through a temp file and an atomic rename so
-that a crash never leaves a half-written digest where the last good one was.
+fixed order everywhere).  Writing goes through temp files and atomic renames so that
+a crash never leaves a half-written digest where the last good one was, and a digest
+and its twins (JSON, chart) are replaced together or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
+import secrets
+import string
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
@@ -65,6 +68,15 @@ def github_anchor(heading: str) -> str:
     """The fragment GitHub gives a heading, so the overview table can link to sections."""
     slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
     return slug.replace(" ", "-")
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 paper``, ``2 papers``, ``1,234 papers``: a count whose noun agrees with it.
+
+    Any count on a page can be 1 (a small month, a narrow category), and "1 papers"
+    reads like a bug.  ``plural`` for nouns that do not just take an "s".
+    """
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 @dataclass
@@ -153,14 +165,82 @@ def _environment(
     env.filters["authors"] = short_authors
     env.filters["anchor"] = github_anchor
     env.filters["thousands"] = lambda n: f"{n:,}"
+    env.filters["counted"] = counted
     if setup is not None:
         setup(env)
     return env
 
 
 def render_markdown(digest: Digest, templates_dir: str | Path | None = None) -> str:
-    template = template_environment(templates_dir).get_template(TEMPLATE_NAME)
-    return template.render(d=digest)
+    with template_errors(templates_dir):
+        template = template_environment(templates_dir).get_template(TEMPLATE_NAME)
+        return template.render(d=digest)
+
+
+@contextlib.contextmanager
+def template_errors(templates_dir: str | Path | None = None) -> Iterator[None]:
+    """Turn a broken user template into an :class:`InputError` naming its file and line.
+
+    A template in ``templates_dir`` (or ./templates/) is the user's own code: a syntax
+    error or an undefined name there is theirs to fix, not a trenddigest bug.  Wrap
+    every compile and render (a ``get_template``, ``render`` or macro call) in this.
+    An error whose every template frame is in the packaged templates is ours, and
+    stays the jinja error it is.
+    """
+    import jinja2
+
+    try:
+        yield
+    except jinja2.TemplateError as exc:
+        location = _user_template_location(exc)
+        if location is None:
+            raise
+        filename, line = location
+        message = (exc.message or type(exc).__name__).strip().splitlines()[0]
+        fix = (
+            "remove [digest] templates_dir"
+            if templates_dir
+            else f"move {_shown_path(filename)} away"
+        )
+        raise InputError(
+            f"template {_shown_path(filename)} line {line}: {message}; "
+            f"fix the template or {fix} to use the packaged one"
+        ) from exc
+
+
+def _user_template_location(exc: BaseException) -> tuple[str, int] | None:
+    """The innermost place in a user template (file, line) that ``exc`` came from.
+
+    A syntax error carries it; a runtime error is found in the traceback, in frames of
+    compiled template code (``__jinja_template__``) or in the frames jinja substitutes
+    for them once it has rewritten the traceback (``__jinja_exception__``).
+    """
+    import jinja2
+
+    found: list[tuple[str, int]] = []
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.filename:
+        found.append((exc.filename, exc.lineno))
+    else:
+        tb = exc.__traceback__
+        while tb is not None:
+            frame_globals = tb.tb_frame.f_globals
+            template = frame_globals.get("__jinja_template__")
+            if template is not None and template.filename:
+                found.append((template.filename, template.get_corresponding_lineno(tb.tb_lineno)))
+            elif "__jinja_exception__" in frame_globals:
+                found.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+            tb = tb.tb_next
+    packaged = Path(str(files("trenddigest.templates"))).resolve()
+    user = [(f, n) for f, n in found if not Path(f).resolve().is_relative_to(packaged)]
+    return user[-1] if user else None
+
+
+def _shown_path(filename: str | Path) -> str:
+    """A path as the user would type it: relative below the working folder, else as is."""
+    path = Path(filename)
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
 
 
 def _paper_json(rp: RankedPaper) -> dict[str, Any]:
@@ -202,9 +282,103 @@ def render_json(digest: Digest) -> str:
     return json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+OUTPUT_FIELDS = ("year", "month")
+_SEPARATORS = "".join(sorted({os.sep, os.altsep or os.sep}))
+
+
+def check_output_pattern(pattern: str) -> None:
+    """Refuse an output pattern (``--output``, ``[digest] output``) that cannot be used.
+
+    The pattern goes through :meth:`str.format`, so any field but a plain ``{year}``
+    or ``{month}`` (``{foo}``, ``{}``, ``{year.real}``) or a lone brace would end in a
+    KeyError deep in a run; and a pattern ending in a folder would write the digest
+    as a file named like the folder.  Config validation can call it to refuse a bad
+    pattern when the config is loaded.
+    """
+    try:
+        fields = list(string.Formatter().parse(pattern))
+    except ValueError:
+        raise InputError(
+            f"output pattern {pattern!r} has a stray brace: write {{{{ or }}}} for a "
+            "literal { or }, and use only {year} and {month} as fields"
+        ) from None
+    for _text, name, spec, conversion in fields:
+        if name is None or (name in OUTPUT_FIELDS and not spec and not conversion):
+            continue
+        shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        raise InputError(
+            f"output pattern {pattern!r} has an unknown field {{{shown}}}: "
+            "use only {year} and {month}"
+        )
+    if _names_folder(pattern):
+        raise InputError(
+            f"output pattern {pattern!r} names a folder; give a file name such as "
+            f"{_file_in(pattern, 'digest.md')}"
+        )
+    # The JSON twin is the digest's name with its extension replaced by .json: without
+    # a fixed extension of its own ("{year}.{month}") twins of every month would share
+    # one name, and a digest named .json would be overwritten by its twin.
+    suffix = PurePath(pattern).suffix
+    if not suffix or "{" in suffix or "}" in suffix:
+        raise InputError(
+            f"output pattern {pattern!r} needs a file extension after its fields, such as "
+            ".md (the JSON twin takes the same name with .json)"
+        )
+    if suffix.lower() == ".json":
+        raise InputError(
+            f"output pattern {pattern!r} ends in .json, the name of the digest's JSON twin; "
+            "end it in .md (--format json writes the twin only)"
+        )
+
+
 def output_path(pattern: str, month: Month, fmt: str = "markdown") -> Path:
+    """Where ``month``'s digest (``fmt`` markdown) or its JSON twin goes.
+
+    Refuses a pattern that :func:`check_output_pattern` refuses, and a path that is an
+    existing folder, before anything is written.
+    """
+    check_output_pattern(pattern)
     path = Path(pattern.format(year=f"{month.year:04d}", month=f"{month.month:02d}"))
-    return path.with_suffix(".json") if fmt == "json" else path
+    if fmt == "json":
+        path = path.with_suffix(".json")
+    if path.is_dir():
+        if fmt == "json":
+            raise InputError(
+                f"cannot write the JSON twin {path} of the {month} digest: it is a folder; "
+                "rename or remove it, or choose another output pattern"
+            )
+        raise InputError(
+            f"output pattern {pattern!r} names the folder {path} for {month}; rename or "
+            "remove that folder, or choose another output pattern"
+        )
+    return path
+
+
+def check_output_file(text: str | Path, example: str) -> Path:
+    """A file name given on the command line (``trends --output``), as a :class:`Path`.
+
+    Pass the text as typed: a :class:`Path` has already dropped a trailing separator,
+    the only sign that ``newdir/`` was meant as a folder.  ``example`` is the file
+    name the message suggests inside it.
+    """
+    raw = str(text)
+    if _names_folder(raw) or Path(raw).is_dir():
+        raise InputError(
+            f"--output {raw} names a folder; give a file name such as {_file_in(raw, example)}"
+        )
+    return Path(raw)
+
+
+def _names_folder(text: str) -> bool:
+    """Whether a path's text ends in a separator, ``.`` or ``..`` (or is empty)."""
+    return re.split(f"[{re.escape(_SEPARATORS)}]", text)[-1] in {"", ".", ".."}
+
+
+def _file_in(folder: str, name: str) -> str:
+    """``name`` inside ``folder``, spelt the way the user spelt the folder."""
+    if not folder or folder.endswith(tuple(_SEPARATORS)):
+        return folder + name
+    return f"{folder}{os.sep}{name}"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -213,28 +387,85 @@ def write_atomic(path: Path, text: str) -> None:
     A folder that cannot be made or written (a typo in ``--output``, a read-only
     mount) is the user's to fix: :class:`InputError`, and any earlier file stays.
     """
+    write_files_atomic({path: text})
+
+
+def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
+    """Write several files (a digest, its JSON twin, a chart) all or not at all.
+
+    Every target is checked first (none may be a folder), then every file is written
+    to a temp file beside its target, and only when all of them are on disk are they
+    renamed over their targets.  On any failure the temp files (and folders made
+    for them) are removed and every earlier file stays as it was.  Text is written
+    as UTF-8 with the newlines given.
+
+    A new file gets the mode any program would give it (0666 less the umask: the temp
+    file is created with that mode, so the kernel applies the umask); a replaced file
+    keeps its own mode.
+    """
+    data = {
+        Path(path): body if isinstance(body, bytes) else body.encode("utf-8")
+        for path, body in contents.items()
+    }
+    for path in data:
+        if path.is_dir():
+            raise InputError(
+                f"cannot write {path}: it is a folder; rename or remove it, "
+                "or choose another file name"
+            )
+    made: list[Path] = []
+    temps: dict[Path, Path] = {}
+    done = False
+    target = next(iter(data), Path())
     try:
-        _write_atomic(path, text)
+        for target, body in data.items():
+            made += _make_folders(target.parent)
+            temps[target] = _write_temp(target, body)
+        for target, temp in temps.items():
+            os.replace(temp, target)
+        done = True
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
-            reason = f"{exc.filename} is a file, not a folder"
+        blocker = next((f for f in target.parents if f.exists() and not f.is_dir()), None)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)) and blocker is not None:
+            reason = f"{blocker} is a file, not a folder"
         raise InputError(
-            f"cannot write {path}: {reason}; check the path and that its folder can be written"
+            f"cannot write {target}: {reason}; check the path and that its folder can be written"
         ) from exc
+    finally:
+        if not done:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+            for folder in reversed(made):  # innermost first; only if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-            # mkstemp makes the file 0600; keep a replaced file's mode, else the usual 0644.
-            os.fchmod(fh.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; the ones made, outermost first."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _write_temp(path: Path, body: bytes) -> Path:
+    """``body`` in a new temp file beside ``path``, flushed to disk, with the final mode."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
+                fh.flush()
+                if path.exists():  # a replaced file keeps its mode
+                    os.fchmod(fh.fileno(), path.stat().st_mode & 0o7777)
+                os.fsync(fh.fileno())
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return temp
+    raise FileExistsError(f"no free temp file name beside {path}")

@@ -201,7 +201,8 @@ class Baseline:
         first, last = self.months[0], self.months[-1]
         period = first if first == last else f"{first} to {last}"
         held = "all" if len(self.months) == self.span else f"{len(self.months)} of the"
-        return f"{period} ({held} previous {self.span} months, {self.papers:,} papers)"
+        papers = f"{self.papers:,} paper{'' if self.papers == 1 else 's'}"
+        return f"{period} ({held} previous {self.span} months, {papers})"
 
 
 @dataclass(frozen=True)
@@ -972,7 +973,8 @@ def build_trends_section(
         notes.append(_partial_note(partial, coverage, options))
     if current.total < coverage.floor:
         notes.append(
-            f"{month} has only {current.total:,} papers so far, fewer than the months "
+            f"{month} has only {current.total:,} paper{'' if current.total == 1 else 's'} "
+            "so far, fewer than the months "
             "around it: it may be incomplete."
         )
     base_3 = [history[m] for m in _trailing(month, 3) if m in history]
@@ -1303,11 +1305,14 @@ def render_trends_section(
     ``"both"`` or ``"none"``.  Top picks are off by default because the digest page
     lists them itself.
     """
+    from .render import template_errors
+
     _check_chart(chart)
-    module = _environment(templates_dir).get_template(TEMPLATE_NAME).module
-    text = module.section(  # type: ignore[attr-defined]
-        section, heading_level, chart, png_src, include_top_picks, chart_series
-    )
+    with template_errors(templates_dir):
+        module = _environment(templates_dir).get_template(TEMPLATE_NAME).module
+        text = module.section(  # type: ignore[attr-defined]
+            section, heading_level, chart, png_src, include_top_picks, chart_series
+        )
     return _tidy(str(text))
 
 
@@ -1321,11 +1326,15 @@ def render_trend_report(
 ) -> str:
     """The standalone report's Markdown (the body of trends.md.j2); ``chart`` as in
     :func:`render_trends_section`."""
+    from .render import template_errors
+
     _check_chart(chart)
-    template = _environment(templates_dir).get_template(TEMPLATE_NAME)
-    return _tidy(
-        template.render(report=report, chart=chart, png_src=png_src, chart_series=chart_series)
-    )
+    with template_errors(templates_dir):
+        template = _environment(templates_dir).get_template(TEMPLATE_NAME)
+        text = template.render(
+            report=report, chart=chart, png_src=png_src, chart_series=chart_series
+        )
+    return _tidy(text)
 
 
 def _check_chart(chart: str) -> None:
