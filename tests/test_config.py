@@ -174,3 +174,16 @@ def test_an_output_pattern_with_an_unknown_field_is_refused_when_the_config_load
         "output pattern 'd/{year}/{month}/{foo}.md' has an unknown field {foo}: "
         "use only {year} and {month}"
     )
+
+
+def test_email_turned_on_without_a_host_is_refused_when_the_config_loads(tmp_path):
+    path = write(tmp_path, '[email]\nenabled = true\nsender = "a@example.org"\nto = ["b@x.org"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == "[email] host is empty; set it to send the digest by email"
+
+
+def test_the_email_flag_is_checked_like_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./config/trenddigest.toml
+    with pytest.raises(ConfigError, match=r"^\[email\] host is empty"):
+        load_config(None, env={}, overrides={"email": {"enabled": True}})

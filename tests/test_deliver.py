@@ -315,7 +315,7 @@ def test_a_readme_outside_the_repository_is_refused_before_it_is_written(
         deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False)
     assert str(caught.value) == (
         f"cannot commit README.md: it is outside the git repository {repo.resolve()}; choose "
-        "paths inside it ([digest] output, [git] readme) or turn off --commit"
+        "paths inside it ([digest] output, [git] readme) or drop --commit and --push"
     )
     assert list(elsewhere.iterdir()) == []
     assert git(repo, "rev-parse", "HEAD") == head

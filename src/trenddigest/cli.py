@@ -275,6 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     month = _past_month(args.month)
     if args.top is not None and args.top < 1:
         raise InputError(f"--top must be at least 1, not {args.top}")
+    _check_run_flags(args)
     config = _load(
         args,
         digest={
@@ -287,7 +288,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         email={"enabled": args.email},
     )
     _check_readable(args.from_files, " (given with --from)")
-    _check_run_flags(args)
     if args.offline:
         _require_store(config)
     opts = RunOptions(

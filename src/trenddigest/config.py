@@ -325,12 +325,24 @@ def check_rank(settings: RankConfig) -> None:
         _check_range(f"[rank] {key}", getattr(settings, key), low, high, why)
 
 
+def check_email(config: EmailConfig) -> None:
+    """What sending needs; checked when the config loads with email on, and again
+    before sending (settings built in code)."""
+    for key in ("host", "sender"):
+        if not getattr(config, key):
+            raise ConfigError(f"[email] {key} is empty; set it to send the digest by email")
+    if not config.to:
+        raise ConfigError("[email] to is empty; list at least one recipient address")
+
+
 def validate(config: Config) -> None:
     """Checks of allowed values, and of those that span more than one key."""
     for section, key, low, high, why in _RANGES:
         value = getattr(config.section(section), key)
         _check_range(f"[{section}] {key}", value, low, high, why)
     check_rank(config.rank)
+    if config.email.enabled:
+        check_email(config.email)
     if config.digest.by not in ("submitted", "announced"):
         raise ConfigError(
             f"[digest] by must be 'submitted' or 'announced', not {config.digest.by!r}"

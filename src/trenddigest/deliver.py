@@ -27,8 +27,8 @@ import jinja2
 import markdown
 from markupsafe import Markup
 
-from .config import EmailConfig, GitConfig
-from .errors import ConfigError, DeliveryError, InputError
+from .config import EmailConfig, GitConfig, check_email
+from .errors import DeliveryError, InputError
 from .models import Month
 from .render import check_output_pattern, md_escape, write_atomic
 
@@ -92,7 +92,7 @@ def repository_root(folder: Path) -> Path:
         if "not a git repository" in reason:
             raise DeliveryError(
                 f"cannot commit the digest: {folder} is not inside a git repository "
-                "(run 'git init' there, or turn off --commit)"
+                "(run 'git init' there, or drop --commit and --push)"
             )
         raise DeliveryError(f"cannot commit the digest: git cannot use {folder}: {reason}")
     return Path(proc.stdout.strip()).resolve()
@@ -121,7 +121,7 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
         except ValueError:
             raise DeliveryError(
                 f"cannot commit {path}: it is outside the git repository {root}; choose "
-                "paths inside it ([digest] output, [git] readme) or turn off --commit"
+                "paths inside it ([digest] output, [git] readme) or drop --commit and --push"
             ) from None
     others = sorted(set(_staged(root)) - set(relative))
     if others:
@@ -361,14 +361,6 @@ def build_email(
     return msg
 
 
-def _check_email_config(config: EmailConfig) -> None:
-    for key in ("host", "sender"):
-        if not getattr(config, key):
-            raise ConfigError(f"[email] {key} is empty; set it to send the digest by email")
-    if not config.to:
-        raise ConfigError("[email] to is empty; list at least one recipient address")
-
-
 def _smtp_reason(exc: smtplib.SMTPResponseException) -> str:
     text = (
         exc.smtp_error.decode("utf-8", "replace")
@@ -391,7 +383,7 @@ def send_digest_email(
     variable named by ``password_env`` (never from the config file).
     """
     cfg = email_config
-    _check_email_config(cfg)
+    check_email(cfg)
     password = ""
     if cfg.username:
         password = env.get(cfg.password_env, "")
