@@ -372,24 +372,31 @@ def test_a_day_with_an_unreadable_entry_leaves_a_month_fetched_by_day_incomplete
     assert recorded["cs.CV 2025-05-01"][2] == 1
 
 
-def test_fetch_command_with_an_unreadable_entry_exits_4_with_one_error_line(
+@pytest.fixture
+def unreadable_entry_cli(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     arxiv_server: ArxivTestServer,
     no_arxiv_waits: FakeClock,
-) -> None:
-    from trenddigest.cli import main
-
+) -> list[str]:
+    """Global CLI arguments for a cs.CV store whose 2025-05 has an unreadable entry."""
+    server = arxiv_server
     for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
         monkeypatch.delenv(var, raising=False)
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\napi_url = "{arxiv_server.api_url}"\n'
+        f'[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\napi_url = "{server.api_url}"\n'
     )
-    second_page_has_an_unreadable_entry(arxiv_server)
-    argv = ["--config", str(config), "--store", str(tmp_path / "n.db"), "-q", "fetch"]
-    code = main([*argv, "--month", "2025-05"])
+    second_page_has_an_unreadable_entry(server)
+    return ["--config", str(config), "--store", str(tmp_path / "n.db")]
+
+
+def test_fetch_command_with_an_unreadable_entry_exits_4_with_one_error_line(
+    capsys: pytest.CaptureFixture[str], unreadable_entry_cli: list[str]
+) -> None:
+    from trenddigest.cli import main
+
+    code = main([*unreadable_entry_cli, "-q", "fetch", "--month", "2025-05"])
     out, err = capsys.readouterr()
     assert (code, out) == (4, "")
     assert err.splitlines()[-1] == (
@@ -685,24 +692,12 @@ def test_a_fetch_killed_mid_month_leaves_a_sound_store_and_the_next_run_resumes(
 
 
 def test_run_with_an_unreadable_entry_still_writes_the_digest_and_warns(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    arxiv_server: ArxivTestServer,
-    no_arxiv_waits: FakeClock,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], unreadable_entry_cli: list[str]
 ) -> None:
     from trenddigest.cli import main
 
-    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
-        monkeypatch.delenv(var, raising=False)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\napi_url = "{arxiv_server.api_url}"\n'
-    )
-    second_page_has_an_unreadable_entry(arxiv_server)
     output = str(tmp_path / "d" / "{year}-{month}.md")
-    argv = ["--config", str(config), "--store", str(tmp_path / "n.db"), "run"]
-    code = main([*argv, "--month", "2025-05", "--output", output])
+    code = main([*unreadable_entry_cli, "run", "--month", "2025-05", "--output", output])
     out, err = capsys.readouterr()
     assert code == 0
     assert "2025-05: 12 papers" in out

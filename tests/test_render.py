@@ -431,26 +431,24 @@ def test_a_replaced_file_keeps_its_own_mode(tmp_path, umask_027):
 # -- user templates -------------------------------------------------------------------------
 
 
-def test_a_syntax_error_in_a_user_template_names_its_file_and_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("# Digest\n\n{% for x in %}\n", "Expected an expression, got 'end of statement block'"),
+        ("# {{ d.month }}\n\n{{ month }}\n", "'month' is undefined"),
+    ],
+    ids=["syntax error", "undefined name"],
+)
+def test_an_error_in_a_user_template_names_its_file_and_line(
+    tmp_path, monkeypatch, template, error
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my").mkdir()
-    (tmp_path / "my" / "digest.md.j2").write_text("# Digest\n\n{% for x in %}\n")
+    (tmp_path / "my" / "digest.md.j2").write_text(template)
     with pytest.raises(InputError) as caught:
         render_markdown(sample_digest(), "my")
     assert str(caught.value) == (
-        "template my/digest.md.j2 line 3: Expected an expression, got 'end of statement "
-        "block'; fix the template or remove [digest] templates_dir to use the packaged one"
-    )
-
-
-def test_an_undefined_name_in_a_user_template_names_its_file_and_line(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "my").mkdir()
-    (tmp_path / "my" / "digest.md.j2").write_text("# {{ d.month }}\n\n{{ month }}\n")
-    with pytest.raises(InputError) as caught:
-        render_markdown(sample_digest(), "my")
-    assert str(caught.value) == (
-        "template my/digest.md.j2 line 3: 'month' is undefined; "
+        f"template my/digest.md.j2 line 3: {error}; "
         "fix the template or remove [digest] templates_dir to use the packaged one"
     )
 

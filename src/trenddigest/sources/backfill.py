@@ -158,23 +158,24 @@ def _load_progress(store: Store, category: str, key: str) -> _Progress | None:
     return None if row is None else _Progress(row[0], int(row[1]), bool(row[2]), row[3])
 
 
-def _save_progress(
-    store: Store,
-    category: str,
-    key: str,
-    total: int | None,
-    received: int,
-    complete: bool,
-    stamp: str,
-) -> None:
+def _save_progress(store: Store, window: _Window, progress: _Progress) -> _Progress:
+    """Record ``progress`` as the window's; returns it."""
     with store.transaction() as conn:
         conn.execute(
             "INSERT INTO fetch_progress (category, month, total, received, complete, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(category, month) DO UPDATE SET "
             "total=excluded.total, received=excluded.received, complete=excluded.complete, "
             "updated_at=excluded.updated_at",
-            (category, key, total, received, int(complete), stamp),
+            (
+                window.category,
+                window.key,
+                progress.total,
+                progress.received,
+                int(progress.complete),
+                progress.updated_at,
+            ),
         )
+    return progress
 
 
 # ---------------------------------------------------------------------- queries
@@ -316,19 +317,12 @@ class _Backfill:
                     raise _TooManyResults(total)
                 if total == progress.total or (total == 0 and progress.received > 0):
                     # Unchanged (a total of 0 for a month with papers is an API hiccup).
-                    stamp = _stamp(self.client)
-                    _save_progress(
-                        self.store,
-                        window.category,
-                        window.key,
-                        progress.total,
-                        progress.received,
-                        True,
-                        stamp,
-                    )
                     fetch.status = fetch.status or "unchanged"
-                    progress.updated_at = stamp
-                    return progress
+                    return _save_progress(
+                        self.store,
+                        window,
+                        _Progress(progress.total, progress.received, True, _stamp(self.client)),
+                    )
                 # New papers sort after the ones we have; a shrunken total means
                 # offsets moved, so the window is read again (upserts are idempotent).
                 start = progress.received if total > progress.received else 0
@@ -381,16 +375,7 @@ class _Backfill:
                 complete and hole is None,
                 stamp,
             )
-            _save_progress(
-                self.store,
-                window.category,
-                window.key,
-                progress.total,
-                progress.received,
-                progress.complete,
-                stamp,
-            )
-            return progress
+            return _save_progress(self.store, window, progress)
 
         def show() -> None:
             shown = overall if overall is not None else None if total is None else base + total
@@ -550,12 +535,12 @@ class _Backfill:
                     return recorded
                 probe = self._page(whole, 0, 1, fetch).total_results
                 if probe == recorded.total:
-                    stamp = _stamp(self.client)
-                    _save_progress(
-                        self.store, whole.category, whole.key, probe, recorded.received, True, stamp
-                    )
                     fetch.status = "unchanged"
-                    return _Progress(probe, recorded.received, True, stamp)
+                    return _save_progress(
+                        self.store,
+                        whole,
+                        _Progress(probe, recorded.received, True, _stamp(self.client)),
+                    )
                 total = probe
                 fetch.status = "updated"
         log.info(
@@ -564,15 +549,8 @@ class _Backfill:
             total,
             API_QUERY_LIMIT,
         )
-        _save_progress(
-            self.store,
-            whole.category,
-            whole.key,
-            total,
-            recorded.received if recorded else 0,
-            False,
-            _stamp(self.client),
-        )
+        received = recorded.received if recorded else 0
+        _save_progress(self.store, whole, _Progress(total, received, False, _stamp(self.client)))
         done = 0
         complete = True
         for day in _days(month):
@@ -584,9 +562,9 @@ class _Backfill:
             day_progress = self.window(window, fetch, label, base=done, overall=total)
             done += day_progress.received
             complete = complete and day_progress.complete
-        stamp = _stamp(self.client)
-        _save_progress(self.store, whole.category, whole.key, total, done, complete, stamp)
-        return _Progress(total, done, complete, stamp)
+        return _save_progress(
+            self.store, whole, _Progress(total, done, complete, _stamp(self.client))
+        )
 
 
 def fetch_month(
