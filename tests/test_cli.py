@@ -624,3 +624,37 @@ def test_a_broken_user_trends_template_names_its_file_and_line(workdir, capsys):
         "; fix the template or remove [digest] templates_dir to use the packaged one\n"
     )
     assert not Path("digests/trends-2025-05-to-2025-06.md").exists()
+
+
+def test_a_digest_that_would_overwrite_the_store_is_refused_and_the_store_kept(workdir, capsys):
+    assert run_cli(capsys, "--store", "d/2025-05.json", "import", "papers.jsonl.gz")[0] == 0
+    before = Path("d/2025-05.json").read_bytes()
+    code, out, err = run_cli(
+        capsys,
+        *("--store", "d/2025-05.json", "run", "--month", "2025-05", "--offline"),
+        *("--output", "d/{year}-{month}.md", "--categories", "cats.toml"),
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: the output d/2025-05.json is the store d/2025-05.json (or one of "
+        "its files); choose another output pattern or --store\n"
+    )
+    assert Path("d/2025-05.json").read_bytes() == before
+    assert not Path("d/2025-05.md").exists()
+
+
+def test_trends_up_to_a_month_that_has_not_begun_is_refused(workdir, capsys):
+    imported(capsys)
+    code, out, err = run_cli(capsys, "trends", "--from", "2025-05", "--to", "2099-01")
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: 2099-01 has not begun yet (today is ")
+
+
+def test_an_empty_file_given_as_the_store_of_an_offline_run_is_no_store(workdir, capsys):
+    Path("empty.sqlite3").write_bytes(b"")
+    code, _, err = run_cli(
+        capsys, "--store", "empty.sqlite3", "run", "--month", "2025-05", "--offline"
+    )
+    assert code == 3
+    assert err.startswith("trenddigest: error: there is no store at empty.sqlite3;")
+    assert Path("empty.sqlite3").read_bytes() == b""

@@ -187,3 +187,65 @@ def test_the_email_flag_is_checked_like_the_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ./config/trenddigest.toml
     with pytest.raises(ConfigError, match=r"^\[email\] host is empty"):
         load_config(None, env={}, overrides={"email": {"enabled": True}})
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "address"),
+    [
+        ("sender", 'sender = "not an address"', "not an address"),
+        ("to", 'to = ["also not, an address"]', "also not, an address"),
+        ("to", 'to = ["a@example.org, b@example.org"]', "a@example.org, b@example.org"),
+    ],
+)
+def test_an_email_address_that_is_not_one_address_is_refused(tmp_path, key, line, address):
+    base = {"sender": 'sender = "lab@example.org"', "to": 'to = ["me@example.org"]'}
+    base[key] = line
+    text = '[email]\nenabled = true\nhost = "smtp.example.org"\n' + "\n".join(base.values())
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text + "\n"), env={})
+    assert str(err.value) == (
+        f"[email] {key} {address!r} is not an email address; write one address per entry, "
+        "such as name@example.org"
+    )
+
+
+def test_a_named_email_address_with_a_comma_in_quotes_is_one_address(tmp_path):
+    text = (
+        '[email]\nenabled = true\nhost = "smtp.example.org"\nsender = "lab@example.org"\n'
+        "to = ['\"Doe, Jane\" <jane@example.org>']\n"
+    )
+    assert load_config(write(tmp_path, text), env={}).email.to == ['"Doe, Jane" <jane@example.org>']
+
+
+def test_doubled_braces_are_text_not_the_fields_an_output_pattern_needs(tmp_path):
+    path = write(tmp_path, '[digest]\noutput = "d/{{year}}-{{month}}.md"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[digest] output must contain {year}, e.g. digests/{year}/{year}-{month}.md"
+    )
+
+
+def test_an_arxiv_category_outside_arxivs_archives_is_refused_with_a_suggestion(tmp_path):
+    path = write(tmp_path, '[arxiv]\ncategories = ["cs.CV", "sta.ML"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[arxiv] categories: 'sta.ML' is not an arXiv category (archive.SUBJECT such as "
+        "cs.CV or stat.ML) (did you mean 'stat'?)"
+    )
+
+
+def test_an_api_url_that_is_not_http_is_refused(tmp_path):
+    path = write(tmp_path, '[arxiv]\napi_url = "ftp://example.org/api"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[arxiv] api_url 'ftp://example.org/api' must be an http:// or https:// URL"
+    )
+
+
+def test_a_first_wait_longer_than_the_longest_is_refused(tmp_path):
+    path = write(tmp_path, "[arxiv]\nbackoff_seconds = 500\nmax_backoff_seconds = 10\n")
+    with pytest.raises(ConfigError, match=r"backoff_seconds \(500\) is more than"):
+        load_config(path, env={})

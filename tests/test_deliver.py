@@ -284,6 +284,28 @@ def test_index_entries_are_found_through_the_output_pattern(
     assert [e.month for e in absolute] == ["2025-04", "2025-05"]
 
 
+@pytest.mark.parametrize("folder", ["dig[1]", "a*b", "what?", "[0-9]"])
+def test_index_entries_are_found_when_the_output_folder_has_glob_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for month in ("2025-04", "2025-05"):
+        md = tmp_path / folder / f"{month}.md"
+        md.parent.mkdir(exist_ok=True)
+        md.write_text("# Digest\n")
+        write_sidecar(md, month, [("x", month)])
+    (tmp_path / "5").mkdir()  # what the unescaped [0-9] would match instead
+    write_sidecar(tmp_path / "5" / "2025-06.md", "2025-06", [("y", "2025-06")])
+    (tmp_path / "5" / "2025-06.md").write_text("# Another digest\n")
+    pattern = folder + "/{year}-{month}.md"
+    assert [e.month for e in index_entries_for_pattern(pattern)] == ["2025-04", "2025-05"]
+    absolute = index_entries_for_pattern(str(tmp_path / pattern))
+    assert [e.digest_path for e in absolute] == [
+        tmp_path / folder / "2025-04.md",
+        tmp_path / folder / "2025-05.md",
+    ]
+
+
 def test_deliver_to_git_commits_digest_twin_and_refreshed_readme(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -399,3 +421,15 @@ def test_run_with_commit_refuses_staged_changes_but_keeps_the_digest(
     assert (digest_repo / "digests" / "2025" / "2025-05.md").is_file()
     assert git(digest_repo, "rev-parse", "HEAD") == head
     assert git(digest_repo, "diff", "--cached", "--name-only").split() == ["notes.txt"]
+
+
+def test_run_with_commit_indexes_a_digest_in_a_folder_named_with_brackets(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = ["--output", "dig[1]/{year}-{month}.md"]
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", *output, "--commit"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    readme = (digest_repo / "README.md").read_text()
+    assert "**May, 2025** · [full digest](dig%5B1%5D/2025-05.md)" in readme
+    assert "_No digests yet._" not in readme

@@ -120,14 +120,29 @@ def test_a_json_twin_that_is_a_folder_leaves_the_earlier_digest_pair_as_it_was(
             "# {{ d.month }}\n\n{{ month }}\n",
             "template my/digest.md.j2 line 3: 'month' is undefined",
         ),
+        (
+            "# {{ d.month }}\n\n{{ 1 // 0 }}\n",
+            "template my/digest.md.j2 line 3: ZeroDivisionError: integer division or modulo "
+            "by zero",
+        ),
+        (
+            '# {{ d.month }}\n{% include "digest.md.j2" %}\n',
+            "template my/digest.md.j2 line 2: it includes or calls itself without end "
+            "(RecursionError)",
+        ),
+        (
+            "\udcff\udcfe# {{ d.month }}\n",  # the bytes ff fe, as a UTF-16 editor starts a file
+            "template my/digest.md.j2 is not UTF-8 text: 'utf-8' codec can't decode byte 0xff "
+            "in position 0: invalid start byte",
+        ),
     ],
-    ids=["syntax", "undefined"],
+    ids=["syntax", "undefined", "division-by-zero", "self-inclusion", "not-utf-8"],
 )
 def test_a_broken_user_template_is_an_input_error_naming_file_and_line(
     workdir: Path, capsys: pytest.CaptureFixture, template: str, message: str
 ) -> None:
     (workdir / "my").mkdir()
-    (workdir / "my" / "digest.md.j2").write_text(template)
+    (workdir / "my" / "digest.md.j2").write_bytes(template.encode("utf-8", "surrogateescape"))
     (workdir / "my.toml").write_text('[digest]\ntemplates_dir = "my"\n')
     code, err = run(capsys, "--config", "my.toml")
     assert (code, err) == (
@@ -162,3 +177,53 @@ def test_commit_from_outside_the_repository_writes_no_readme_there(
         "--commit and --push\n",
     )
     assert not (workdir / "README.md").exists()
+
+
+TRENDS = ["trends", "--from", "2025-04", "--to", "2025-05", "--categories", "cats.toml", "-q"]
+
+
+@pytest.mark.parametrize("argv", [RUN, TRENDS], ids=["run", "trends"])
+def test_an_exception_in_a_user_trends_template_is_an_input_error_naming_file_and_line(
+    workdir: Path, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    (workdir / "my").mkdir()
+    (workdir / "my" / "trends.md.j2").write_text("# Trends\n\n{{ 1 // 0 }}\n")
+    (workdir / "my.toml").write_text('[digest]\ntemplates_dir = "my"\n')
+    before = files_under(workdir)
+    code = main(["--config", "my.toml", *argv])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "trenddigest: error: template my/trends.md.j2 line 3: ZeroDivisionError: integer "
+        "division or modulo by zero; fix the template or remove [digest] templates_dir to use "
+        "the packaged one\n",
+    )
+    assert files_under(workdir) == before
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (
+            "report",
+            "--output report needs a file extension, such as report.md "
+            "(the PNG chart takes the same name with .png)",
+        ),
+        (
+            "t.json",
+            "--output t.json ends in .json, but the report is Markdown; give it a .md name "
+            "such as t.md",
+        ),
+        (
+            "x.PNG",
+            "--output x.PNG is where the report's PNG chart goes; give the report a .md name",
+        ),
+    ],
+    ids=["no-extension", "json", "png-upper-case"],
+)
+def test_a_trends_output_name_the_report_cannot_use_is_refused_and_nothing_written(
+    workdir: Path, capsys: pytest.CaptureFixture, output: str, message: str
+) -> None:
+    before = files_under(workdir)
+    code = main([*TRENDS, "--output", output])
+    assert (code, capsys.readouterr()) == (2, ("", f"trenddigest: error: {message}\n"))
+    assert files_under(workdir) == before

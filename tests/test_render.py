@@ -359,6 +359,43 @@ def test_an_output_file_that_names_a_folder_is_refused(tmp_path, monkeypatch, gi
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            "report",
+            "--output report needs a file extension, such as report.md "
+            "(the PNG chart takes the same name with .png)",
+        ),
+        (
+            "out/t.json",
+            "--output out/t.json ends in .json, but the report is Markdown; give it a .md name "
+            "such as out/t.md",
+        ),
+        (
+            "t.JSON",
+            "--output t.JSON ends in .json, but the report is Markdown; give it a .md name "
+            "such as t.md",
+        ),
+        (
+            "x.png",
+            "--output x.png is where the report's PNG chart goes; give the report a .md name",
+        ),
+        (
+            "x.PNG",
+            "--output x.PNG is where the report's PNG chart goes; give the report a .md name",
+        ),
+    ],
+    ids=["no extension", "json", "JSON", "png", "PNG"],
+)
+def test_an_output_file_the_report_cannot_use_is_refused(tmp_path, monkeypatch, given, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as caught:
+        check_output_file(given, "trends.md")
+    assert str(caught.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_output_file_is_returned_as_a_path(tmp_path):
     assert check_output_file(str(tmp_path / "new" / "t.md"), "trends.md") == (
         tmp_path / "new" / "t.md"
@@ -471,6 +508,116 @@ def test_an_error_in_a_user_macro_called_from_python_names_the_macro_line(tmp_pa
     with pytest.raises(InputError) as caught, template_errors(tmp_path):
         template_environment(tmp_path).get_template("m.j2").module.show(sample_digest())
     assert str(caught.value).startswith(f"template {tmp_path / 'm.j2'} line 3: ")
+
+
+FIX = "; fix the template or remove [digest] templates_dir to use the packaged one"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"digest.md.j2": b"# Digest\n{{ 1 // 0 }}\n"},
+            "template my/digest.md.j2 line 2: ZeroDivisionError: integer division or modulo "
+            "by zero",
+        ),
+        (
+            {"digest.md.j2": b'{{ d.month.shift("x") }}\n'},
+            "template my/digest.md.j2 line 1: TypeError: unsupported operand type(s) for +: "
+            "'int' and 'str'",
+        ),
+        (
+            {"digest.md.j2": b'# Digest\n{% include "digest.md.j2" %}\n'},
+            "template my/digest.md.j2 line 2: it includes or calls itself without end "
+            "(RecursionError)",
+        ),
+        (
+            {"digest.md.j2": b"{% macro m() %}\n{{ m() }}\n{% endmacro %}\n{{ m() }}\n"},
+            "template my/digest.md.j2 line 2: it includes or calls itself without end "
+            "(RecursionError)",
+        ),
+        (
+            {"digest.md.j2": b"\xff\xfe# {{ d.month }}\n"},
+            "template my/digest.md.j2 is not UTF-8 text: 'utf-8' codec can't decode byte 0xff "
+            "in position 0: invalid start byte",
+        ),
+        (
+            {"digest.md.j2": b'# Digest\n{% include "part.j2" %}\n', "part.j2": b"caf\xe9\n"},
+            "template my/part.j2 is not UTF-8 text: 'utf-8' codec can't decode byte 0xe9 "
+            "in position 3: invalid continuation byte",
+        ),
+        (
+            {"digest.md.j2": b"{{ " + b"(" * 3000 + b"1" + b")" * 3000 + b" }}\n"},
+            "template my/digest.md.j2 nests too deeply to be compiled (RecursionError)",
+        ),
+    ],
+    ids=[
+        "division by zero",
+        "wrong argument type",
+        "self-inclusion",
+        "self-calling macro",
+        "not utf-8",
+        "included file not utf-8",
+        "nested too deeply",
+    ],
+)
+def test_any_exception_in_a_user_template_is_an_input_error_naming_the_file(
+    tmp_path, monkeypatch, files, message
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my").mkdir()
+    for name, body in files.items():
+        (tmp_path / "my" / name).write_bytes(body)
+    with pytest.raises(InputError) as caught:
+        render_markdown(sample_digest(), "my")
+    assert str(caught.value) == message + FIX
+
+
+def test_a_user_template_that_cannot_be_read_says_why(tmp_path, monkeypatch):
+    import jinja2.loaders
+
+    def refuse(file, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", file)
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my").mkdir()
+    (tmp_path / "my" / "digest.md.j2").write_text("# {{ d.month }}\n")
+    monkeypatch.setattr(jinja2.loaders, "open", refuse, raising=False)  # what a chmod 000 does
+    with pytest.raises(InputError) as caught:
+        render_markdown(sample_digest(), "my")
+    assert str(caught.value) == "template my/digest.md.j2 cannot be read: Permission denied" + FIX
+
+
+def test_an_exception_raised_only_in_packaged_templates_stays_a_bug(tmp_path):
+    (tmp_path / "unrelated.j2").write_text("not the digest template\n")
+    digest = sample_digest()
+    digest.considered = "many"  # a bug in our own data, not in any user template
+    with pytest.raises(ValueError, match="Cannot specify ',' with 's'"):
+        render_markdown(digest, tmp_path)
+
+
+class _Raising:
+    """A template variable whose attribute raises ``error`` when the template reads it."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    @property
+    def value(self):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [KeyboardInterrupt(), SystemExit(3), InputError("month 'x' is not YYYY-MM")],
+    ids=["keyboard interrupt", "system exit", "trenddigest error"],
+)
+def test_interrupts_and_trenddigest_errors_in_a_user_template_pass_unchanged(tmp_path, error):
+    (tmp_path / "digest.md.j2").write_text("{{ d.value }}\n")
+    template = template_environment(tmp_path).get_template("digest.md.j2")
+    with pytest.raises(type(error)) as caught, template_errors(tmp_path):
+        template.render(d=_Raising(error))
+    assert caught.value is error
 
 
 # -- counts -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -216,6 +217,25 @@ def test_machine_off_on_the_first_catches_up_missed_months_oldest_first(store_pa
     assert last_digest(store_path) == "2025-05"
 
 
+def test_a_stop_asked_for_during_a_catch_up_ends_it_after_the_current_month(
+    store_path: str,
+) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # February done
+    clock.now = datetime(2025, 6, 9, 8, 0, tzinfo=UTC)  # March, April and May are due
+    stop_after = m("2025-03")  # SIGTERM arrives while March is being produced
+    done = run_due_digests(
+        store_path,
+        digest,
+        clock=clock,
+        tz=EASTERN,
+        stopping=lambda: stop_after in digest.months,
+    )
+    assert done == [m("2025-03")]
+    assert last_digest(store_path) == "2025-03"  # the next start begins at April
+
+
 def test_a_month_another_scheduler_produced_while_we_waited_for_the_lock_is_skipped(
     store_path: str,
 ) -> None:
@@ -415,10 +435,13 @@ def test_signal_shuts_the_scheduler_down_and_restores_handlers(store_path: str, 
         Config(), store_path, DigestRecorder(), lambda: None, scheduler_class=BackgroundScheduler
     )
     before = signal.getsignal(sig)
+    shut_down = threading.Event()
+    scheduler.add_listener(lambda _event: shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
     scheduler.start(paused=True)
     restore = install_signal_handlers(scheduler)
     try:
         os.kill(os.getpid(), sig)
+        assert shut_down.wait(10)  # shut down from a thread of its own
         assert scheduler.state == STATE_STOPPED
         assert signal.getsignal(sig) is before
     finally:
@@ -447,6 +470,41 @@ def test_foreground_scheduler_catches_up_at_start_and_stops_on_sigterm(store_pat
     assert scheduler.state == STATE_STOPPED
     assert digested == [month_just_ended(datetime.now(UTC), EASTERN)]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigterm_during_a_catch_up_stops_after_the_month_being_produced(
+    store_path: str,
+) -> None:
+    """The real blocking loop with three months due; SIGTERM arrives during the first."""
+    just_ended = month_just_ended(datetime.now(UTC), EASTERN)
+    with Store.open(store_path) as store:
+        record_job_success(
+            store, DIGEST_JOB, when=datetime.now(UTC), target=str(just_ended.shift(-3)), detail=""
+        )
+    digested: list[Month] = []
+    shut_down = threading.Event()
+
+    def run_digest(month: Month) -> None:
+        digested.append(month)
+        if len(digested) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            # The month's work goes on while the main thread handles the signal, as
+            # it would in a real month (seconds of fetching and ranking).
+            shut_down.wait(10)
+
+    scheduler = build_scheduler(Config(), store_path, run_digest, lambda: None)
+    scheduler.add_listener(lambda _event: shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
+    job_done = threading.Event()
+    scheduler.add_listener(lambda _event: job_done.set(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    watchdog = threading.Timer(30, lambda: os.kill(os.getpid(), signal.SIGINT))
+    watchdog.start()  # only fires if the test is broken
+    try:
+        run_scheduler(scheduler)
+        assert job_done.wait(10)  # the running job finishes, as before the process exits
+    finally:
+        watchdog.cancel()
+    assert digested == [just_ended.shift(-2)]
+    assert last_digest(store_path) == str(just_ended.shift(-2))
 
 
 # -- ready-made schedules: GitHub Actions and cron ----------------------------------------

@@ -219,7 +219,7 @@ def _require_store(config: Config) -> None:
     """Commands that only read papers need a store to exist: a mistyped --store would
     otherwise create an empty one (and its folders) just to report it empty."""
     path = Path(config.store.path)
-    if not path.exists():
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         raise StoreError(
             f"there is no store at {path}; check --store (or [store] path), or fill one "
             "first with 'trenddigest import FILE' or 'trenddigest fetch --month YYYY-MM'"
@@ -381,7 +381,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     from .render import check_output_file, write_files_atomic
     from .trends import build_trend_report, month_span, render_trend_report
 
-    start, end = _month(args.start), _month(args.end)
+    start, end = _month(args.start), _past_month(args.end)
     month_span(start, end)
     config = _load(args, digest={"categories_file": args.categories})
     path = (
@@ -390,10 +390,6 @@ def cmd_trends(args: argparse.Namespace) -> int:
         else Path("digests") / f"trends-{start}-to-{end}.md"
     )
     png_path = path.with_suffix(".png")
-    if png_path == path:
-        raise InputError(
-            f"--output {path} is where the report's PNG chart goes; give the report a .md name"
-        )
     _require_store(config)
     with _open_store(config) as store:
         report = build_trend_report(

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import math
 import os
+import string
 import tomllib
 import types
 import typing
@@ -23,6 +24,12 @@ from typing import Any
 
 from .errors import ConfigError
 
+# arXiv's archives, the part of a category before the dot (cs.CV, math.AG, hep-th).
+ARXIV_ARCHIVES = [
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
+    "quant-ph", "stat",
+]  # fmt: skip
 DEFAULT_ARXIV_CATEGORIES = ["cs.CV", "cs.LG", "cs.AI", "cs.CL", "stat.ML", "eess.IV"]
 
 
@@ -325,6 +332,18 @@ def check_rank(settings: RankConfig) -> None:
         _check_range(f"[rank] {key}", getattr(settings, key), low, high, why)
 
 
+def _is_address(text: str) -> bool:
+    """One plain or named address ("Lab <lab@example.org>"); a comma or a space inside
+    the address would let SMTP split it into recipients nobody meant."""
+    from email.utils import getaddresses
+
+    found = getaddresses([text])
+    if len(found) != 1:
+        return False
+    local, at, domain = found[0][1].partition("@")
+    return bool(local and at and domain) and " " not in local
+
+
 def check_email(config: EmailConfig) -> None:
     """What sending needs; checked when the config loads with email on, and again
     before sending (settings built in code)."""
@@ -333,6 +352,12 @@ def check_email(config: EmailConfig) -> None:
             raise ConfigError(f"[email] {key} is empty; set it to send the digest by email")
     if not config.to:
         raise ConfigError("[email] to is empty; list at least one recipient address")
+    for key, address in [("sender", config.sender), *(("to", a) for a in config.to)]:
+        if not _is_address(address):
+            raise ConfigError(
+                f"[email] {key} {address!r} is not an email address; write one address "
+                "per entry, such as name@example.org"
+            )
 
 
 def validate(config: Config) -> None:
@@ -349,6 +374,23 @@ def validate(config: Config) -> None:
         )
     if not config.arxiv.categories:
         raise ConfigError("[arxiv] categories must name at least one arXiv category, e.g. cs.CV")
+    for category in config.arxiv.categories:
+        archive = category.split(".", 1)[0]
+        if archive not in ARXIV_ARCHIVES or category.count(".") > 1:
+            raise ConfigError(
+                f"[arxiv] categories: {category!r} is not an arXiv category "
+                f"(archive.SUBJECT such as cs.CV or stat.ML){_suggest(archive, ARXIV_ARCHIVES)}"
+            )
+    for key in ("api_url", "feed_url"):
+        url = getattr(config.arxiv, key)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"[arxiv] {key} {url!r} must be an http:// or https:// URL")
+    if config.arxiv.backoff_seconds > config.arxiv.max_backoff_seconds:
+        raise ConfigError(
+            f"[arxiv] backoff_seconds ({config.arxiv.backoff_seconds:g}) is more than "
+            f"max_backoff_seconds ({config.arxiv.max_backoff_seconds:g}); raise the maximum "
+            "or lower the first wait"
+        )
     if config.arxiv.delay_seconds < 3.0:
         raise ConfigError(
             "[arxiv] delay_seconds must be at least 3 (arXiv's terms of use: "
@@ -370,8 +412,11 @@ def validate(config: Config) -> None:
     from .render import check_output_pattern  # the renderer owns what a pattern may hold
 
     check_output_pattern(config.digest.output)
-    for key in ("{year}", "{month}"):
-        if key not in config.digest.output:
+    # Real fields, not text: "{{year}}" is a literal "{year}", one file for every month.
+    fields = {name for _, name, _, _ in string.Formatter().parse(config.digest.output)}
+    for key in ("year", "month"):
+        if key not in fields:
             raise ConfigError(
-                f"[digest] output must contain {key}, e.g. digests/{{year}}/{{year}}-{{month}}.md"
+                f"[digest] output must contain {{{key}}}, e.g. "
+                "digests/{year}/{year}-{month}.md"
             )

@@ -8,12 +8,14 @@ through :mod:`smtplib`; the password only ever comes from the environment.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
 import re
 import smtplib
 import ssl
+import string
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -213,13 +215,24 @@ def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[
     or re-running a month always ends in the same README.
     """
     check_output_pattern(output_pattern)
-    pattern = Path(
-        output_pattern.format(year="[0-9][0-9][0-9][0-9]", month="[0-9][0-9]")
-    ).with_suffix(".json")
+    pattern = Path(_glob_for_pattern(output_pattern)).with_suffix(".json")
     base = Path(pattern.anchor) if pattern.is_absolute() else Path()
     relative = pattern.relative_to(pattern.anchor) if pattern.is_absolute() else pattern
     found = sorted(p for p in base.glob(str(relative)) if p.with_suffix(".md").is_file())
     return [index_entry_from_json(p, max_picks) for p in found]
+
+
+def _glob_for_pattern(output_pattern: str) -> str:
+    """The glob matching every path ``output_pattern`` gives, and only those.
+
+    The pattern's own text is escaped: a folder named ``dig[1]`` or ``a*b`` is a name,
+    not a glob class or wildcard.  Only ``{year}`` and ``{month}`` become digits.
+    """
+    digits = {"year": "[0-9]" * 4, "month": "[0-9]" * 2}
+    return "".join(
+        glob.escape(literal) + (digits[field] if field is not None else "")
+        for literal, field, _spec, _conversion in string.Formatter().parse(output_pattern)
+    )
 
 
 def _link_target(path: Path, readme_dir: Path) -> str:

@@ -82,6 +82,20 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
     return notes
 
 
+def _refuse_store_as_output(store: Store, targets: list[Path]) -> None:
+    """A digest written over the store (or its journal or lock) would destroy it."""
+    if store.path == ":memory:":
+        return
+    base = Path(store.path).resolve()
+    taken = {base, *(base.with_name(base.name + s) for s in ("-wal", "-shm", ".lock"))}
+    for target in targets:
+        if target.resolve() in taken:
+            raise InputError(
+                f"the output {target} is the store {store.path} (or one of its files); "
+                "choose another output pattern or --store"
+            )
+
+
 def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
     """After filling, an empty month is an error whose advice fits how it was filled
     (offline, the store alone: :func:`build_month_digest` says how to fill it)."""
@@ -187,6 +201,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     if not opts.dry_run:
         markdown_path = output_path(config.digest.output, opts.month)
         json_path = output_path(config.digest.output, opts.month, "json")
+        _refuse_store_as_output(store, [markdown_path, json_path])
     notes = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
     outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)

@@ -12,16 +12,17 @@ import contextlib
 import functools
 import json
 import os
+import posixpath
 import re
 import secrets
 import string
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, TrendDigestError
 from .models import Month, Paper
 
 # Types only: writing a saved digest (an unchanged month) needs neither the ranker
@@ -154,7 +155,7 @@ def _environment(
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(search)),
+        loader=_loader_class()(list(search)),
         autoescape=False,  # Markdown, escaped explicitly with the md filter
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -177,35 +178,139 @@ def render_markdown(digest: Digest, templates_dir: str | Path | None = None) -> 
         return template.render(d=digest)
 
 
+class _BrokenTemplateFile(Exception):
+    """A user template file that cannot be read, decoded or compiled (no line to name)."""
+
+    def __init__(self, filename: str, cause: Exception) -> None:
+        super().__init__(filename, cause)
+        self.filename = filename
+        self.cause = cause
+
+
+@functools.cache
+def _loader_class() -> type[jinja2.FileSystemLoader]:
+    """The template loader: jinja's own, except that a user file it cannot load is
+    reported as that file's fault (:class:`_BrokenTemplateFile`).
+
+    Reading a file that is not UTF-8, or compiling one nested too deeply for jinja's
+    parser, fails in jinja's code with no template frame to blame; only the loader
+    knows which file it was.  Built on first use so that importing this module does
+    not import jinja2.
+    """
+    import jinja2
+    from jinja2.loaders import split_template_path
+
+    class UserFileLoader(jinja2.FileSystemLoader):
+        # ``load`` is meant to be left alone by loaders that other loaders wrap
+        # (they call ``get_source``); this one is always the environment's own loader.
+        def load(
+            self,
+            environment: jinja2.Environment,
+            name: str,
+            globals: MutableMapping[str, Any] | None = None,
+        ) -> jinja2.Template:
+            try:
+                return super().load(environment, name, globals)
+            except jinja2.TemplateError:  # syntax errors name their file and line
+                raise
+            except Exception as exc:
+                filename = self._source_file(name)
+                if filename is None or _is_packaged(filename):
+                    raise
+                raise _BrokenTemplateFile(filename, exc) from exc
+
+        def _source_file(self, name: str) -> str | None:
+            """The file ``get_source`` reads for ``name`` (the first on the search path)."""
+            try:
+                pieces = split_template_path(name)
+            except jinja2.TemplateNotFound:
+                return None
+            for base in self.searchpath:
+                candidate = posixpath.join(base, *pieces)
+                if os.path.isfile(candidate):
+                    return os.path.normpath(candidate)
+            return None
+
+    return UserFileLoader
+
+
 @contextlib.contextmanager
 def template_errors(templates_dir: str | Path | None = None) -> Iterator[None]:
     """Turn a broken user template into an :class:`InputError` naming its file and line.
 
     A template in ``templates_dir`` (or ./templates/) is the user's own code: a syntax
-    error or an undefined name there is theirs to fix, not a trenddigest bug.  Wrap
-    every compile and render (a ``get_template``, ``render`` or macro call) in this.
-    An error whose every template frame is in the packaged templates is ours, and
-    stays the jinja error it is.
+    error, an undefined name, a division by zero, endless self-inclusion, a file that
+    is not UTF-8 text, any exception raised while one of its lines runs is theirs to
+    fix, not a trenddigest bug.  Wrap every compile and render (a ``get_template``,
+    ``render`` or macro call) in this.  An exception whose every template frame is in
+    the packaged templates is ours and is re-raised as it is; so are trenddigest's own
+    errors (already one clear line each) and KeyboardInterrupt and SystemExit.
     """
     import jinja2
 
     try:
         yield
-    except jinja2.TemplateError as exc:
+    except TrendDigestError:
+        raise
+    except _BrokenTemplateFile as exc:
+        raise InputError(
+            f"template {_shown_path(exc.filename)} {_file_problem(exc.cause)}; "
+            f"fix the template or {_fix(templates_dir, exc.filename)} to use the packaged one"
+        ) from exc.cause
+    except Exception as exc:
         location = _user_template_location(exc)
         if location is None:
             raise
         filename, line = location
-        message = (exc.message or type(exc).__name__).strip().splitlines()[0]
-        fix = (
-            "remove [digest] templates_dir"
-            if templates_dir
-            else f"move {_shown_path(filename)} away"
-        )
+        if isinstance(exc, jinja2.TemplateError):
+            message = _first_line(exc.message) or type(exc).__name__
+        elif isinstance(exc, RecursionError):
+            message = "it includes or calls itself without end (RecursionError)"
+        else:
+            text = _first_line(str(exc))
+            message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         raise InputError(
             f"template {_shown_path(filename)} line {line}: {message}; "
-            f"fix the template or {fix} to use the packaged one"
+            f"fix the template or {_fix(templates_dir, filename)} to use the packaged one"
         ) from exc
+
+
+def _file_problem(cause: Exception) -> str:
+    """What is wrong with a template file as a whole (after "template FILE")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"is not UTF-8 text: {cause}"
+    if isinstance(cause, OSError):
+        return f"cannot be read: {cause.strerror or cause}"
+    if isinstance(cause, RecursionError):
+        return "nests too deeply to be compiled (RecursionError)"
+    text = _first_line(str(cause))
+    return f"cannot be compiled: {type(cause).__name__}" + (f": {text}" if text else "")
+
+
+def _fix(templates_dir: str | Path | None, filename: str) -> str:
+    """How to fall back to the packaged template: the setting, or the folder it came from."""
+    if templates_dir:
+        return "remove [digest] templates_dir"
+    return f"move {_shown_path(filename)} away"
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def _is_packaged(filename: str) -> bool:
+    return _resolved(filename).is_relative_to(_packaged_templates())
+
+
+@functools.cache
+def _packaged_templates() -> Path:
+    return Path(str(files("trenddigest.templates"))).resolve()
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(filename: str) -> Path:
+    return Path(filename).resolve()
 
 
 def _user_template_location(exc: BaseException) -> tuple[str, int] | None:
@@ -230,9 +335,8 @@ def _user_template_location(exc: BaseException) -> tuple[str, int] | None:
             elif "__jinja_exception__" in frame_globals:
                 found.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
             tb = tb.tb_next
-    packaged = Path(str(files("trenddigest.templates"))).resolve()
-    user = [(f, n) for f, n in found if not Path(f).resolve().is_relative_to(packaged)]
-    return user[-1] if user else None
+    # Innermost first; an endless recursion leaves a thousand frames of one file.
+    return next(((f, n) for f, n in reversed(found) if not _is_packaged(f)), None)
 
 
 def _shown_path(filename: str | Path) -> str:
@@ -359,14 +463,35 @@ def check_output_file(text: str | Path, example: str) -> Path:
 
     Pass the text as typed: a :class:`Path` has already dropped a trailing separator,
     the only sign that ``newdir/`` was meant as a folder.  ``example`` is the file
-    name the message suggests inside it.
+    name the message suggests inside it.  Refuses, one line each, a folder, a name
+    without an extension, and one ending in .png or .json (in any case).
     """
     raw = str(text)
     if _names_folder(raw) or Path(raw).is_dir():
         raise InputError(
             f"--output {raw} names a folder; give a file name such as {_file_in(raw, example)}"
         )
-    return Path(raw)
+    # As for a digest's output pattern: the chart is written beside the report under
+    # its name with the extension replaced by .png, so the report needs an extension
+    # of its own and not .png in any case (x.PNG and x.png are one file on a
+    # case-insensitive filesystem); .json would hold Markdown under a JSON name.
+    path = Path(raw)
+    suffix = path.suffix.lower()
+    if not suffix:
+        raise InputError(
+            f"--output {raw} needs a file extension, such as {raw}.md "
+            "(the PNG chart takes the same name with .png)"
+        )
+    if suffix == ".png":
+        raise InputError(
+            f"--output {raw} is where the report's PNG chart goes; give the report a .md name"
+        )
+    if suffix == ".json":
+        raise InputError(
+            f"--output {raw} ends in .json, but the report is Markdown; give it a .md name "
+            f"such as {path.with_suffix('.md')}"
+        )
+    return path
 
 
 def _names_folder(text: str) -> bool:

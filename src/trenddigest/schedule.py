@@ -13,8 +13,10 @@ jobs directly with a fake clock instead of waiting for a cron time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -24,7 +26,9 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -142,11 +146,15 @@ def run_due_digests(
     tz: tzinfo = UTC,
     limit: int = MAX_CATCH_UP_MONTHS,
     lock: Callable[[], AbstractContextManager[object]] = nullcontext,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[Month]:
     """Produce every digest that is due, oldest first; returns the months done.
 
     Each month is recorded as soon as it succeeds, so an error part-way keeps the
     earlier months and the next attempt starts at the failed one.  Errors propagate.
+    ``stopping`` is asked before each month: a scheduler told to stop finishes the
+    month it is on and leaves the rest to its next start (a catch-up of a year of
+    months would otherwise outlast a service manager's patience and be killed).
     ``lock`` (the store's lock) is held while a month is checked, produced and
     recorded: a second scheduler on the same store that found the same month due
     waits, then sees it done and skips it, so no month is produced twice.
@@ -159,6 +167,9 @@ def run_due_digests(
         return []
     done: list[Month] = []
     for month in due:
+        if stopping():
+            log.info("stopping before the digest for %s; the next start catches it up", month)
+            break
         with lock():
             with Store.open(store_path) as store:
                 latest = _target(last_job_run(store, DIGEST_JOB))
@@ -300,6 +311,9 @@ def build_scheduler(
     scheduler = scheduler_class(
         timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=1)}
     )
+    # Set when the scheduler shuts down (SIGTERM): a catch-up stops between months.
+    stopped = threading.Event()
+    scheduler.add_listener(lambda _event: stopped.set(), EVENT_SCHEDULER_SHUTDOWN)
     common: dict[str, Any] = {
         "max_instances": 1,
         "coalesce": True,
@@ -308,7 +322,14 @@ def build_scheduler(
 
     def digest_job() -> None:
         try:
-            run_due_digests(store_path, run_digest, clock=clock, tz=tz, lock=lock)
+            run_due_digests(
+                store_path,
+                run_digest,
+                clock=clock,
+                tz=tz,
+                lock=lock,
+                stopping=stopped.is_set,
+            )
         except (FetchError, LockError) as exc:
             retry_at = clock() + RETRY_DELAY
             log.error("monthly digest failed: %s; trying again at %s", exc, retry_at)
@@ -368,12 +389,19 @@ def install_signal_handlers(scheduler: BaseScheduler) -> Callable[[], None]:
             "received %s: stopping the scheduler (a running job finishes first)",
             signal.Signals(signum).name,
         )
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        # Shut down from another thread: the signal can land while the main thread
+        # holds the executor's lock (handing a job to a worker), and shutting the
+        # executor down takes that lock; from the handler itself that deadlocks.
+        threading.Thread(target=_shutdown, args=(scheduler,), name="shutdown").start()
 
     for sig in previous:
         signal.signal(sig, stop)
     return restore
+
+
+def _shutdown(scheduler: BaseScheduler) -> None:
+    with contextlib.suppress(SchedulerNotRunningError):  # already stopping
+        scheduler.shutdown(wait=False)
 
 
 def run_scheduler(scheduler: BaseScheduler) -> None:
