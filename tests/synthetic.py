@@ -77,9 +77,14 @@ TOPICS: dict[str, dict[str, list[str]]] = {
 
 
 def make_papers(month: str = "2025-05", per_topic: int = 12, seed: int = 7) -> list[Paper]:
-    """``per_topic`` papers for each topic, ids numbered within ``month`` (YYYY-MM)."""
+    """``per_topic`` papers for each topic, ids numbered within ``month`` (YYYY-MM).
+
+    Numbers have 4 digits up to 2014 and 5 from 2015 on, as arXiv's do, so that the
+    ids pass the importer's checks.
+    """
     rng = random.Random(seed)
     yymm = month[2:4] + month[5:7]
+    digits = 5 if month >= "2015-01" else 4
     papers: list[Paper] = []
     number = 1
     for topic, parts in TOPICS.items():
@@ -90,7 +95,7 @@ def make_papers(month: str = "2025-05", per_topic: int = 12, seed: int = 7) -> l
             sentences = rng.sample(parts["sentences"], k=min(3, len(parts["sentences"])))
             papers.append(
                 Paper(
-                    id=f"{yymm}.{number:05d}",
+                    id=f"{yymm}.{number:0{digits}d}",
                     title=title,
                     abstract=" ".join(sentences),
                     authors=[f"Author {topic.title()} {i}", "Second Author", "Third Author"],

@@ -359,6 +359,26 @@ def test_an_entry_with_an_impossible_id_is_not_stored_and_the_month_stays_incomp
     ]
 
 
+def test_an_entry_with_an_id_after_the_current_month_is_not_stored_and_says_why(
+    clock: FakeClock, store: Store
+) -> None:
+    # The fake clock reads 2 June 2025: no id of July 2025 exists yet.
+    future = synthetic_papers(1, first_number=1)[0] | {"id": "2507.00001"}
+    with (
+        ArxivTestServer(papers=synthetic_papers(3) + [future]) as server,
+        pytest.raises(IncompleteMonthError) as err,
+    ):
+        run(store, server, clock, categories=["cs.CV"])
+    assert store.count_papers() == 3
+    assert err.value.summary.unreadable == [
+        (
+            "http://arxiv.org/abs/2507.00001v1",
+            "bad id 'http://arxiv.org/abs/2507.00001v1': YYMM 2507 is July 2025, after the "
+            "current month (June 2025): arXiv has issued no such id yet",
+        )
+    ]
+
+
 def test_a_day_with_an_unreadable_entry_leaves_a_month_fetched_by_day_incomplete(
     server: ArxivTestServer, clock: FakeClock, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

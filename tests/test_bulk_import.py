@@ -71,6 +71,44 @@ def test_an_older_record_of_a_stored_paper_is_merged_not_inserted(store):
     assert (stored.title, stored.version, stored.announced) == ("v3", 3, "2025-05-06")
 
 
+def test_a_same_version_record_with_a_later_update_time_replaces_the_stored_one(store):
+    paper = make_papers("2025-05", per_topic=1)[0]
+    store.upsert_papers([paper])
+    fixed = dataclasses.replace(paper, title="Fixed", updated="2025-06-01T00:00:00+00:00")
+    counts = store.upsert_papers([fixed])
+    assert (counts.updated, store.get_paper(paper.id).title) == (1, "Fixed")
+
+
+def test_a_same_version_record_with_an_earlier_update_time_is_unchanged(store):
+    paper = make_papers("2025-05", per_topic=1)[0]
+    store.upsert_papers([paper])
+    stale = dataclasses.replace(paper, title="Stale", updated="2025-04-30T00:00:00+00:00")
+    counts = store.upsert_papers([stale])
+    assert (counts.unchanged, store.get_paper(paper.id).title) == (1, paper.title)
+
+
+def test_a_same_version_record_without_an_update_time_does_not_replace_one_with_it(store):
+    paper = make_papers("2025-05", per_topic=1)[0]  # has an update time
+    store.upsert_papers([paper])
+    undated = dataclasses.replace(paper, title="From a feed", updated=None, source="feed")
+    counts = store.upsert_papers([undated])
+    assert (counts.unchanged, store.get_paper(paper.id).title) == (1, paper.title)
+
+
+def test_a_same_version_record_with_the_same_update_time_replaces_the_stored_one(store):
+    paper = make_papers("2025-05", per_topic=1)[0]
+    store.upsert_papers([paper])
+    counts = store.upsert_papers([dataclasses.replace(paper, title="Fixed")])
+    assert (counts.updated, store.get_paper(paper.id).title) == (1, "Fixed")
+
+
+def test_the_same_paper_from_another_source_is_unchanged_and_keeps_its_source(store):
+    paper = make_papers("2025-05", per_topic=1)[0]
+    store.upsert_papers([paper])
+    counts = store.upsert_papers([dataclasses.replace(paper, source="kaggle", comment="")])
+    assert (counts.unchanged, store.get_paper(paper.id)) == (1, paper)
+
+
 # ------------------------------------------------------------------ gzip
 
 

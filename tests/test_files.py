@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trenddigest.errors import InputError
-from trenddigest.models import Paper
+from trenddigest.models import Paper, current_month
 from trenddigest.sources.files import (
     FileFormat,
     FileSummary,
@@ -397,6 +397,74 @@ def test_an_impossible_id_never_reaches_the_store(tmp_path: Path, store: Store) 
     assert store.count_papers() == 0
 
 
+def test_import_rejects_every_id_arxiv_cannot_have_issued_each_with_its_line_and_reason(
+    tmp_path: Path, store: Store
+) -> None:
+    ids = [
+        "2611.00001",  # the current month: kept
+        "9107.00001",
+        "3001.00001",
+        "2612.00001",
+        "2505.0001",
+        "2505.99999v0",
+        "foo/0601001",
+    ]
+    path = write_jsonl(
+        tmp_path / "b.jsonl", [{"id": i, "title": "T", "abstract": "a"} for i in ids]
+    )
+    summary = import_files(store, [path], latest="2026-11")
+    future = "after the current month (November 2026): arXiv has issued no such id yet"
+    assert [str(r) for r in summary.rejected] == [
+        f"{path}: line 2: bad id '9107.00001': YYMM 9107 is July 2091, {future}",
+        f"{path}: line 3: bad id '3001.00001': YYMM 3001 is January 2030, {future}",
+        f"{path}: line 4: bad id '2612.00001': YYMM 2612 is December 2026, {future}",
+        f"{path}: line 5: bad id '2505.0001': YYMM 2505 takes a 5-digit number, as in "
+        "2505.00001: 4-digit numbers ended at 1412, December 2014",
+        f"{path}: line 6: bad id '2505.99999v0': version v0 does not exist: versions start at v1",
+        f"{path}: line 7: bad id 'foo/0601001': archive 'foo' is not an arXiv archive: "
+        "old-style ids begin with one such as math, hep-th or cond-mat, as in math/0601001",
+    ]
+    assert store.month_counts() == {"2026-11": 1}
+
+
+def test_an_import_reads_the_current_month_from_the_clock_by_default(
+    tmp_path: Path, store: Store
+) -> None:
+    too_late = current_month().shift(1)
+    path = write_jsonl(tmp_path / "b.jsonl", [{"id": f"{too_late.yymm}.00001", "title": "T"}])
+    summary = import_files(store, [path])
+    assert (summary.new, summary.rejected_count) == (0, 1)
+
+
+def test_an_api_page_import_rejects_an_entry_after_the_current_month(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "page.xml"
+    path.write_bytes((FIXTURES / "api_page.xml").read_bytes().replace(b"2505.01002", b"2506.01002"))
+    summary = import_files(store, [path], latest="2025-05")
+    assert [str(r) for r in summary.rejected] == [
+        f"{path}: line 2: entry http://arxiv.org/abs/2506.01002v1: bad id "
+        "'http://arxiv.org/abs/2506.01002v1': YYMM 2506 is June 2025, after the current "
+        "month (May 2025): arXiv has issued no such id yet",
+        f"{path}: line 4: entry http://arxiv.org/abs/2505.01004v1: missing <published>",
+    ]
+
+
+def test_a_listing_feed_import_rejects_an_item_after_the_current_month(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(
+        (FIXTURES / "listing_rss.xml").read_bytes().replace(b"2505.01002", b"2506.01002")
+    )
+    summary = import_files(store, [path], latest="2025-05")
+    assert [str(r) for r in summary.rejected] == [
+        f"{path}: line 2: entry oai:arXiv.org:2506.01002v1: bad id "
+        "'oai:arXiv.org:2506.01002v1': YYMM 2506 is June 2025, after the current month "
+        "(May 2025): arXiv has issued no such id yet"
+    ]
+
+
 def test_importing_an_api_page_logs_each_skipped_entry_once(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -484,6 +552,56 @@ def test_repeats_count_the_same_within_one_batch_as_across_batches(
     together = import_files(store, [path], batch_size=100)
     counts = [(s.new, s.updated, s.unchanged) for s in (one_by_one, together)]
     assert counts == [(2, 1, 2), (2, 1, 2)]
+
+
+def test_a_corrected_record_of_the_same_version_later_in_a_file_replaces_the_earlier(
+    tmp_path: Path, store: Store
+) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            {"id": "2505.10001", "title": "Sparse Veiw"},
+            {"id": "2505.10001", "title": "Sparse View"},
+        ],
+    )
+    summary = import_files(store, [path])
+    stored = store.get_paper("2505.10001")
+    assert (summary.new, summary.updated, summary.unchanged) == (1, 1, 0)
+    assert stored is not None and (stored.version, stored.title) == (1, "Sparse View")
+
+
+def test_a_corrected_record_of_the_same_version_in_a_later_import_replaces_the_stored_one(
+    tmp_path: Path, store: Store
+) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [{"id": "2505.10001", "title": "Sparse Veiw"}])
+    second = write_jsonl(tmp_path / "b.jsonl", [{"id": "2505.10001", "title": "Sparse View"}])
+    import_files(store, [first])
+    summary = import_files(store, [second])
+    stored = store.get_paper("2505.10001")
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 0)
+    assert stored is not None and stored.title == "Sparse View"
+
+
+def test_a_corrected_record_counts_the_same_within_one_batch_as_across_batches(
+    tmp_path: Path, store: Store
+) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            {"id": "2505.10001", "title": "Sparse Veiw"},
+            {"id": "2505.10002", "title": "Other"},
+            {"id": "2505.10001", "title": "Sparse View"},
+        ],
+    )
+    with Store.open(":memory:") as apart:
+        one_by_one = import_files(apart, [path], batch_size=1)
+        kept_apart = apart.get_paper("2505.10001")
+    together = import_files(store, [path], batch_size=100)
+    kept_together = store.get_paper("2505.10001")
+    counts = [(s.new, s.updated, s.unchanged) for s in (one_by_one, together)]
+    assert counts == [(2, 1, 0), (2, 1, 0)]
+    assert kept_apart is not None and kept_together is not None
+    assert kept_apart.title == kept_together.title == "Sparse View"
 
 
 # ------------------------------------------------ real data in ../shared

@@ -1,9 +1,19 @@
 """arXiv ids and months: the keys every other stage relies on."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from trenddigest.errors import InputError
-from trenddigest.models import InvalidArxivIdError, Month, Paper, id_month, split_id
+from trenddigest.models import (
+    OLD_ARCHIVES,
+    InvalidArxivIdError,
+    Month,
+    Paper,
+    current_month,
+    id_month,
+    split_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,10 +41,10 @@ def test_split_id_rejects_what_is_not_an_arxiv_id(raw):
         split_id(raw)
 
 
-def rejection(raw: str) -> str:
-    """Why split_id refuses ``raw`` (it must refuse it)."""
+def rejection(raw: str, latest: str = "2026-11") -> str:
+    """Why split_id refuses ``raw`` (it must refuse it) in ``latest``, the current month."""
     with pytest.raises(InvalidArxivIdError) as err:
-        split_id(raw)
+        split_id(raw, latest)
     return err.value.reason
 
 
@@ -81,6 +91,121 @@ def test_impossible_id_error_is_a_value_error_naming_the_id_and_the_reason():
     assert str(err.value) == (
         "not an arXiv identifier: '2513.12345' (month 13 in YYMM 2513 does not exist)"
     )
+
+
+# -- new-style ids end at the current month ------------------------------------------
+
+
+def test_new_style_id_of_the_current_month_is_accepted():
+    assert split_id("2611.00001", latest="2026-11") == ("2611.00001", None)
+
+
+def test_new_style_id_of_the_month_after_the_current_one_is_rejected():
+    assert rejection("2612.00001", latest="2026-11") == (
+        "YYMM 2612 is December 2026, after the current month (November 2026): "
+        "arXiv has issued no such id yet"
+    )
+
+
+def test_new_style_id_9107_is_july_2091_and_rejected_as_in_the_future():
+    assert rejection("9107.00001", latest="2026-11") == (
+        "YYMM 9107 is July 2091, after the current month (November 2026): "
+        "arXiv has issued no such id yet"
+    )
+
+
+def test_the_current_month_may_be_given_as_a_month():
+    assert split_id("2611.00001", latest=Month(2026, 11)) == ("2611.00001", None)
+
+
+def test_without_a_current_month_split_id_reads_the_clock():
+    too_late = current_month().shift(1)
+    with pytest.raises(InvalidArxivIdError, match="after the current month"):
+        split_id(f"{too_late.yymm}.00001")
+
+
+def test_the_current_month_is_that_of_utc_now():
+    assert current_month(datetime(2026, 11, 15, 12, 0, tzinfo=UTC)) == Month(2026, 11)
+
+
+def test_the_current_month_turns_when_it_is_next_month_in_utc_plus_14():
+    last_evening = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # 1 December, 00:00 in UTC+14
+    assert current_month(last_evening - timedelta(seconds=1)) == Month(2026, 11)
+    assert current_month(last_evening) == Month(2026, 12)
+
+
+# -- new-style numbers: 4 digits up to 1412, 5 digits from 1501 ------------------------
+
+
+def test_new_style_id_of_1412_with_a_4_digit_number_is_accepted():
+    assert split_id("1412.9999") == ("1412.9999", None)
+
+
+def test_new_style_id_before_1501_with_a_5_digit_number_names_its_month():
+    # Not a number arXiv issued (4 digits until 1412), but a real month: kept, because
+    # the benchmark's synthetic store of all of arXiv numbers 13,500 papers a month so.
+    assert split_id("1412.00001") == ("1412.00001", None)
+
+
+def test_new_style_id_of_1501_with_a_5_digit_number_is_accepted():
+    assert split_id("1501.00001") == ("1501.00001", None)
+
+
+def test_new_style_id_of_1501_with_a_4_digit_number_is_rejected():
+    assert rejection("1501.0001") == (
+        "YYMM 1501 takes a 5-digit number, as in 1501.00001: 4-digit numbers ended at 1412, "
+        "December 2014"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("2505.00000", "number 00000 does not exist: numbering starts at 00001"),
+        ("1205.0000", "number 0000 does not exist: numbering starts at 0001"),
+        ("math/0601000", "number 000 does not exist: numbering starts at 001"),
+    ],
+)
+def test_paper_number_zero_is_rejected(raw, reason):
+    assert rejection(raw) == reason
+
+
+# -- versions start at v1 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["2505.99999v0", "math/0601001v0"])
+def test_version_0_is_rejected(raw):
+    assert rejection(raw) == "version v0 does not exist: versions start at v1"
+
+
+def test_version_1_is_accepted():
+    assert split_id("2505.99999v1") == ("2505.99999", 1)
+
+
+# -- old-style ids (archive/YYMMNNN): August 1991 to March 2007 -----------------------
+
+
+def test_old_style_id_with_an_archive_arxiv_never_had_is_rejected_naming_it():
+    assert rejection("foo/0601001") == (
+        "archive 'foo' is not an arXiv archive: old-style ids begin with one such as "
+        "math, hep-th or cond-mat, as in math/0601001"
+    )
+
+
+def test_old_style_id_with_a_subject_class_of_an_unknown_archive_names_the_archive():
+    assert rejection("foo.AI/0601001").startswith("archive 'foo' is not an arXiv archive")
+
+
+@pytest.mark.parametrize("archive", sorted(OLD_ARCHIVES))
+def test_old_style_id_of_every_arxiv_archive_is_accepted(archive):
+    assert split_id(f"{archive}/0601001") == (f"{archive}/0601001", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("math.GT/0309136", "math/0309136"), ("cs.AI/0101001", "cs/0101001")]
+)
+def test_old_style_id_with_a_subject_class_is_keyed_by_its_archive(raw, expected):
+    assert split_id(raw) == (expected, None)
 
 
 # -- old-style ids (archive/YYMMNNN): August 1991 to March 2007 -----------------------

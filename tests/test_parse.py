@@ -127,11 +127,31 @@ def test_api_entry_with_an_impossible_id_is_rejected_with_the_reason() -> None:
     )
 
 
+def test_api_entry_with_an_id_after_the_current_month_is_rejected() -> None:
+    body = fixture_bytes("api_page.xml").replace(b"2505.01002", b"2612.01002")
+    page = parse_api_page(body, latest="2026-11")
+    assert [p.id for p in page.papers] == ["2505.01001", "math/0601001"]
+    assert page.rejected[0] == (
+        "http://arxiv.org/abs/2612.01002v1",
+        "bad id 'http://arxiv.org/abs/2612.01002v1': YYMM 2612 is December 2026, after the "
+        "current month (November 2026): arXiv has issued no such id yet",
+    )
+
+
+def test_api_entry_with_version_0_is_rejected() -> None:
+    body = fixture_bytes("api_page.xml").replace(b"2505.01002v1", b"2505.01002v0")
+    page = parse_api_page(body)
+    assert page.rejected[0][1] == (
+        "bad id 'http://arxiv.org/abs/2505.01002v0': version v0 does not exist: "
+        "versions start at v1"
+    )
+
+
 def test_api_legacy_format_parses() -> None:
     page = parse_api_page(fixture_bytes("api_page_legacy.xml"))
     assert (page.total_results, page.items_per_page, page.malformed) == (2, 10, False)
     assert [(p.id, p.version, p.primary_category) for p in page.papers] == [
-        ("1205.00011", 3, "cond-mat.str-el"),
+        ("1205.0011", 3, "cond-mat.str-el"),
         ("cond-mat/0607999", 1, "cond-mat.supr-con"),
     ]
 
@@ -268,6 +288,24 @@ def test_rss_item_with_an_impossible_id_is_rejected_with_the_reason() -> None:
             "bad id 'oai:arXiv.org:2513.01002v1': month 13 in YYMM 2513 does not exist",
         )
     ]
+
+
+def test_rss_item_with_an_id_after_the_current_month_is_rejected() -> None:
+    body = fixture_bytes("listing_rss.xml").replace(b"2505.01002", b"2506.01002")
+    page = parse_listing_feed(body, latest="2025-05")
+    assert [i.paper.id for i in page.papers] == ["2505.01001", "2504.00003", "2409.00004"]
+    assert page.rejected == [
+        (
+            "oai:arXiv.org:2506.01002v1",
+            "bad id 'oai:arXiv.org:2506.01002v1': YYMM 2506 is June 2025, after the current "
+            "month (May 2025): arXiv has issued no such id yet",
+        )
+    ]
+
+
+def test_rss_item_of_the_current_month_is_kept() -> None:
+    page = parse_listing_feed(fixture_bytes("listing_rss.xml"), latest="2025-05")
+    assert "2505.01002" in [i.paper.id for i in page.papers]
 
 
 def test_atom_listing_feed_parses() -> None:
@@ -449,6 +487,61 @@ def test_record_with_the_first_new_style_month_is_kept() -> None:
 def test_record_with_an_old_style_id_after_march_2007_is_rejected() -> None:
     with pytest.raises(ValueError, match="^bad id 'math/0704001': YYMM 0704 is out of range"):
         parse_jsonl_record(shared_record(id="math/0704001"))
+
+
+def test_record_with_an_id_after_the_current_month_is_rejected() -> None:
+    with pytest.raises(ValueError) as err:
+        parse_jsonl_record(shared_record(id="2612.00001"), latest="2026-11")
+    assert str(err.value) == (
+        "bad id '2612.00001': YYMM 2612 is December 2026, after the current month "
+        "(November 2026): arXiv has issued no such id yet"
+    )
+
+
+def test_record_of_the_current_month_is_kept() -> None:
+    assert parse_jsonl_record(shared_record(id="2611.00001"), latest="2026-11").id == "2611.00001"
+
+
+def test_record_with_id_9107_is_rejected_not_filed_under_2091() -> None:
+    with pytest.raises(ValueError, match="^bad id '9107.00001': YYMM 9107 is July 2091, after"):
+        parse_jsonl_record(shared_record(id="9107.00001"), latest="2026-11")
+
+
+def test_record_with_a_5_digit_number_before_1501_is_kept_under_its_month() -> None:
+    assert parse_jsonl_record(shared_record(id="1412.00001")).month == "2014-12"
+
+
+def test_record_with_a_4_digit_number_from_1501_is_rejected() -> None:
+    with pytest.raises(ValueError, match="^bad id '2505.0001': YYMM 2505 takes a 5-digit"):
+        parse_jsonl_record(shared_record(id="2505.0001"))
+
+
+def test_record_with_number_zero_is_rejected() -> None:
+    with pytest.raises(ValueError, match="^bad id '2505.00000': number 00000 does not exist"):
+        parse_jsonl_record(shared_record(id="2505.00000"))
+
+
+def test_record_with_version_0_is_rejected() -> None:
+    with pytest.raises(ValueError) as err:
+        parse_jsonl_record(shared_record(id="2505.99999v0"))
+    assert str(err.value) == (
+        "bad id '2505.99999v0': version v0 does not exist: versions start at v1"
+    )
+
+
+def test_kaggle_record_whose_last_version_is_v0_is_rejected() -> None:
+    record = kaggle_record(versions=[{"version": "v0", "created": "Fri, 2 May 2025 17:59:01 GMT"}])
+    with pytest.raises(ValueError, match="^version v0 does not exist: versions start at v1$"):
+        parse_jsonl_record(record)
+
+
+def test_record_with_an_old_style_archive_arxiv_never_had_is_rejected() -> None:
+    with pytest.raises(ValueError) as err:
+        parse_jsonl_record(shared_record(id="foo/0601001"))
+    assert str(err.value) == (
+        "bad id 'foo/0601001': archive 'foo' is not an arXiv archive: old-style ids begin "
+        "with one such as math, hep-th or cond-mat, as in math/0601001"
+    )
 
 
 def test_record_without_id_raises_value_error() -> None:

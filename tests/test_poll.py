@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -112,6 +113,25 @@ def test_replacement_of_a_paper_not_in_the_store_is_skipped(
     summary = poll(store, server, clock)
     assert store.count_papers() == 0
     assert summary.feeds[0].skipped_replacements == 1
+
+
+def test_a_feed_item_with_an_id_after_the_current_month_is_skipped_with_the_reason(
+    server: ArxivTestServer, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    april = FakeClock(datetime(2025, 4, 30, 9, 0, tzinfo=UTC).timestamp())  # April in UTC+14
+    server.set_listing(
+        "cs.CV",
+        "2025-04-30",
+        [{"id": "2504.21990", "type": "new"}, {"id": "2505.00107", "type": "new"}],
+    )
+    with caplog.at_level(logging.WARNING):
+        summary = poll(store, server, april)
+    assert (summary.counts.new, [p.id for p in store.iter_papers()]) == (1, ["2504.21990"])
+    assert [r.getMessage() for r in caplog.records if "2505.00107" in r.getMessage()] == [
+        "cs.CV: skipped a feed item: bad id 'oai:arXiv.org:2505.00107v1': YYMM 2505 is May "
+        "2025, after the current month (April 2025): arXiv has issued no such id yet "
+        "(oai:arXiv.org:2505.00107v1)"
+    ]
 
 
 def test_unchanged_feed_costs_a_conditional_get_answered_304(

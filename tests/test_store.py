@@ -214,3 +214,20 @@ def test_papers_of_impossible_months_stored_before_ids_were_checked_are_dropped(
     with Store.open(path) as store:
         assert store.month_counts() == {"2025-05": 1}
         assert store.schema_version == MIGRATIONS[-1][0]
+
+
+def test_papers_under_ids_arxiv_cannot_have_issued_are_dropped_when_the_store_upgrades(
+    tmp_path,
+):
+    path = tmp_path / "old.sqlite3"
+    with Store.open(path) as store:
+        store.upsert_papers([paper("2505.01234")])
+        for pid, month in [("9107.00001", "2091-07"), ("2505.0001", "2025-05")]:
+            store.conn.execute(  # let in by an older trenddigest
+                "INSERT INTO papers (id, title, month, stored_at) VALUES (?, 'T', ?, '2025')",
+                (pid, month),
+            )
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 3")
+    with Store.open(path) as store:
+        assert [p.id for p in store.papers_for_month("2025-05")] == ["2505.01234"]
+        assert store.month_counts() == {"2025-05": 1}

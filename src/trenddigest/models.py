@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from .errors import InputError
 
@@ -36,6 +36,23 @@ _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$")
 NEW_STYLE_START = (2007, 4)
 OLD_STYLE_START = (1991, 8)
 OLD_STYLE_END = (2007, 3)
+# New-style ids numbered papers within a month with 4 digits up to 1412 (December
+# 2014) and with 5 digits from 1501 on.
+FIVE_DIGITS_START = "1501"
+# The archives old-style ids were issued in (the part before the slash, less any
+# subject class: math.GT/0309136 is in math).
+OLD_ARCHIVES = frozenset(
+    {
+        "acc-phys", "adap-org", "alg-geom", "ao-sci", "astro-ph", "atom-ph", "bayes-an",
+        "chao-dyn", "chem-ph", "cmp-lg", "comp-gas", "cond-mat", "cs", "dg-ga", "funct-an",
+        "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math", "math-ph", "mtrl-th", "nlin",
+        "nucl-ex", "nucl-th", "patt-sol", "physics", "plasm-ph", "q-alg", "q-bio", "quant-ph",
+        "solv-int", "supr-con",
+    }
+)  # fmt: skip
+# The time zone furthest ahead (UTC+14): it is next month there up to 14 hours before
+# it is in UTC, and an id of that month may already exist.
+_EARLIEST_ZONE = timedelta(hours=14)
 
 
 class InvalidArxivIdError(ValueError):
@@ -80,14 +97,74 @@ def _yymm_problem(yymm: str, new_style: bool) -> str | None:
     return None
 
 
-def split_id(raw: str) -> tuple[str, int | None]:
+def current_month(now: datetime | None = None) -> Month:
+    """The latest month an arXiv id can belong to at ``now`` (default: the system clock).
+
+    That is the month of ``now`` in UTC+14, the time zone furthest ahead, so that an
+    id of next month is not refused on the last evening of a month in UTC.  Parsers
+    take the result as ``latest`` (tests pass a fixed month), so that they stay
+    deterministic and only their entry points read the clock.
+    """
+    moment = (now or datetime.now(UTC)).astimezone(UTC) + _EARLIEST_ZONE
+    return Month(moment.year, moment.month)
+
+
+def latest_month(latest: Month | str | None = None) -> Month:
+    """``latest`` as a :class:`Month`: a month, ``"YYYY-MM"``, or None for :func:`current_month`."""
+    if latest is None:
+        return current_month()
+    if isinstance(latest, Month):
+        return latest
+    return Month.parse(latest)
+
+
+def _future_problem(yymm: str, latest: Month | str | None) -> str | None:
+    """Why a new-style YYMM is after ``latest`` (no such id exists yet), or None."""
+    when = Month(_id_year(yymm, new_style=True), int(yymm[2:]))
+    limit = latest_month(latest)
+    if (when.year, when.month) <= (limit.year, limit.month):
+        return None
+    return (
+        f"YYMM {yymm} is {when.spelled}, after the current month ({limit.spelled}): "
+        "arXiv has issued no such id yet"
+    )
+
+
+def _number_problem(yymm: str, num: str, new_style: bool) -> str | None:
+    """Why a paper number cannot follow its YYMM (digit count, or zero), or None."""
+    # A 5-digit number before 1501 is not one arXiv issued, but it names a real month
+    # and harms nothing: the benchmark's store of all of arXiv (13,500 papers a month
+    # for 200 months) numbers its synthetic papers that way.  A 4-digit number from
+    # 1501 on is refused, so a truncated id is not taken for another paper.
+    if new_style and yymm >= FIVE_DIGITS_START and len(num) == 4:
+        return (
+            f"YYMM {yymm} takes a 5-digit number, as in {yymm}.00001: 4-digit numbers "
+            "ended at 1412, December 2014"
+        )
+    if not num.strip("0"):
+        return f"number {num} does not exist: numbering starts at {num[:-1]}1"
+    return None
+
+
+def _version_problem(version: str | None) -> str | None:
+    if version is not None and int(version) == 0:
+        return "version v0 does not exist: versions start at v1"
+    return None
+
+
+def split_id(raw: str, latest: Month | str | None = None) -> tuple[str, int | None]:
     """Return ``(id_without_version, version)`` for any spelling arXiv uses.
 
     Accepts bare ids, ``arXiv:`` prefixes, OAI identifiers and abs/pdf/api URLs, so
     that every source keys the same paper the same way.  Raises
     :class:`InvalidArxivIdError` (a ValueError) for anything that is not an arXiv id,
-    including ids shaped right whose YYMM is not a month arXiv issued them in
-    (``2513.12345``): stored, such an id would file the paper under month 13.
+    including ids shaped right that arXiv never issued: a YYMM that is no month
+    (``2513.12345``: stored, it would file the paper under month 13) or outside the
+    months of its style, a new-style YYMM after ``latest`` (``9107.00001`` would be
+    July 2091; ``latest`` is a :class:`Month` or ``"YYYY-MM"``, by default
+    :func:`current_month`), a 4-digit number from 1501 on (``2505.0001``, a
+    truncated id) or number zero, version ``v0``, and an old-style
+    archive arXiv never had (``foo/0601001``).
     """
     text = raw.strip()
     lowered = text.lower()
@@ -99,17 +176,35 @@ def split_id(raw: str) -> tuple[str, int | None]:
         text = text[:-4]
     m = _NEW_ID.match(text)
     if m:
-        problem = _yymm_problem(m["yymm"], new_style=True)
+        yymm, num = m["yymm"], m["num"]
+        problem = (
+            _yymm_problem(yymm, new_style=True)
+            or _future_problem(yymm, latest)
+            or _number_problem(yymm, num, new_style=True)
+            or _version_problem(m["v"])
+        )
         if problem:
             raise InvalidArxivIdError(raw, problem)
-        base = f"{m['yymm']}.{m['num']}"
-        return base, int(m["v"]) if m["v"] else None
+        return f"{yymm}.{num}", int(m["v"]) if m["v"] else None
     m = _OLD_ID.match(text)
     if m:
-        problem = _yymm_problem(m["yymm"], new_style=False)
+        archive = m["archive"].split(".")[0].lower()
+        problem = (
+            (
+                f"archive {archive!r} is not an arXiv archive: old-style ids begin with "
+                "one such as math, hep-th or cond-mat, as in math/0601001"
+            )
+            if archive not in OLD_ARCHIVES
+            else None
+        )
+        problem = (
+            problem
+            or _yymm_problem(m["yymm"], new_style=False)
+            or _number_problem(m["yymm"], m["num"], new_style=False)
+            or _version_problem(m["v"])
+        )
         if problem:
             raise InvalidArxivIdError(raw, problem)
-        archive = m["archive"].split(".")[0].lower()
         return f"{archive}/{m['yymm']}{m['num']}", int(m["v"]) if m["v"] else None
     raise InvalidArxivIdError(raw)
 
@@ -174,6 +269,11 @@ class Month:
     def shift(self, months: int) -> Month:
         index = self.year * 12 + (self.month - 1) + months
         return Month(index // 12, index % 12 + 1)
+
+    @property
+    def spelled(self) -> str:
+        """The month in words: ``"May 2025"``."""
+        return f"{self.first_day.strftime('%B')} {self.year}"
 
     @property
     def label(self) -> str:

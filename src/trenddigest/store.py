@@ -12,21 +12,38 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
 
 from .errors import StoreError
-from .models import Month, Paper
+from .models import InvalidArxivIdError, Month, Paper, split_id
 
 log = logging.getLogger(__name__)
 
+
 # Each migration is (version, description, SQL script).  Append only: never edit a
 # migration that has shipped, add a new one.
-MIGRATIONS: list[tuple[int, str, str]] = [
+def _drop_impossible_ids(conn: sqlite3.Connection) -> None:
+    """Papers under ids arXiv cannot have issued (a month in the future, a number of the
+    wrong length, an archive arXiv never had), let in before ids were checked."""
+    bad = []
+    for (pid,) in conn.execute("SELECT id FROM papers"):
+        try:
+            split_id(pid)
+        except InvalidArxivIdError:
+            bad.append((pid,))
+    conn.executemany("DELETE FROM papers WHERE id = ?", bad)
+    conn.execute("DELETE FROM cache WHERE key LIKE 'month_counts:%'")
+    if bad:
+        log.warning("dropped %d stored paper(s) whose arXiv id cannot exist", len(bad))
+
+
+# (version, description, SQL script or a function of the connection)
+MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = [
     (
         1,
         "papers, metadata, fetch progress, feed state, job runs, caches",
@@ -89,6 +106,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DELETE FROM cache WHERE key LIKE 'month_counts:%'
         """,
     ),
+    (3, "drop papers whose id arXiv cannot have issued", _drop_impossible_ids),
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -181,19 +199,22 @@ def _paper_values(p: Paper) -> tuple:
 def _merge(old: Paper, new: Paper) -> Paper:
     """Combine a stored paper with an incoming record of the same id.
 
-    The newer version's content wins; facts only one source knows (the v1 date from
-    the API, the announce date from a listing feed) are kept whichever side has them,
-    so that importing sources in any order ends in the same row.
+    The newer version's content wins.  Within one version the record with the later
+    ``updated`` time wins (one with a time beats one without); when neither is later,
+    the incoming record wins: it is the correction (a fixed title in a newer crawl or
+    snapshot, a later line of the same file).  Facts only one source knows (the v1
+    date from the API, the announce date from a listing feed) are kept whichever side
+    has them.  An incoming record that would change nothing but ``source`` leaves the
+    stored row as it is, so the same paper arriving from another source is unchanged.
     """
-    if new.version > old.version or (
-        new.version == old.version and (new.updated or "") > (old.updated or "")
-    ):
-        base, other = new, old
+    if new.version != old.version:
+        incoming_wins = new.version > old.version
     else:
-        base, other = old, new
+        incoming_wins = (new.updated or "") >= (old.updated or "")
+    base, other = (new, old) if incoming_wins else (old, new)
     published = min(filter(None, [old.published, new.published]), default=None)
     announced = min(filter(None, [old.announced, new.announced]), default=None)
-    return Paper(
+    merged = Paper(
         id=old.id,
         version=max(old.version, new.version),
         title=base.title or other.title,
@@ -207,6 +228,9 @@ def _merge(old: Paper, new: Paper) -> Paper:
         announced=announced,
         source=base.source or other.source,
     )
+    if merged.source != old.source and replace(merged, source=old.source) == old:
+        return old
+    return merged
 
 
 def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
@@ -292,8 +316,11 @@ class Store:
                 continue
             log.debug("migrating store %s to schema %d: %s", self.path, version, description)
             with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
-                    self.conn.execute(statement)
+                if callable(script):
+                    script(self.conn)
+                else:
+                    for statement in filter(str.strip, script.split(";")):
+                        self.conn.execute(statement)
                 self.conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, description, _now())
                 )

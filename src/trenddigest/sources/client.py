@@ -40,6 +40,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +52,7 @@ from requests.adapters import HTTPAdapter
 
 from ..config import ArxivConfig
 from ..errors import ArxivAPIError, FetchError
+from ..models import Month, current_month
 from .parse import ApiPage, arxiv_skips_unlogged, parse_api_page
 
 log = logging.getLogger(__name__)
@@ -405,6 +407,14 @@ class ArxivClient:
         problem = check(result) if check else None
         return _Failure(problem) if problem else result
 
+    def latest_month(self) -> Month:
+        """The latest month an arXiv id can belong to, by this client's wall clock.
+
+        Pages and feeds it fetches are parsed against it (an id of a later month is
+        rejected), on the injected clock so that tests can move it.
+        """
+        return current_month(datetime.fromtimestamp(self.wall_clock(), UTC))
+
     # -- the query API -----------------------------------------------------------
 
     def query(self, search: arxiv.Search, start: int, page_size: int, on_page: PageHandler) -> None:
@@ -478,7 +488,7 @@ class ArxivClient:
         parsed: dict[str, ApiPage] = {}
 
         def usable(result: HttpResult) -> str | None:
-            page = parse_api_page(result.body)
+            page = parse_api_page(result.body, self.latest_month())
             if page.malformed:
                 return f"malformed response ({page.malformed_reason})"
             parsed["page"] = page

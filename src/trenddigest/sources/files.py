@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ..errors import InputError
-from ..models import Paper
+from ..models import Month, Paper, latest_month
 from .parse import _parse_api, _parse_listing, parse_jsonl_record
 
 logger = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def _recorded_body(path: Path) -> bytes:
     return raw
 
 
-def _iter_jsonl(path: Path) -> Iterator[Record]:
+def _iter_jsonl(path: Path, latest: Month) -> Iterator[Record]:
     loads = json.loads
     lineno = 0
     try:
@@ -328,7 +328,7 @@ def _iter_jsonl(path: Path) -> Iterator[Record]:
                     yield Rejected(lineno, "not a JSON object")
                     continue
                 try:
-                    yield Parsed(lineno, parse_jsonl_record(obj))
+                    yield Parsed(lineno, parse_jsonl_record(obj, latest))
                 except ValueError as exc:
                     yield Rejected(lineno, str(exc))
     except (OSError, EOFError, zlib.error) as exc:
@@ -336,7 +336,7 @@ def _iter_jsonl(path: Path) -> Iterator[Record]:
         raise InputError(f"cannot read {path}: {exc} (after line {lineno})") from exc
 
 
-def _iter_xml(path: Path, fmt: FileFormat) -> Iterator[Record]:
+def _iter_xml(path: Path, fmt: FileFormat, latest: Month) -> Iterator[Record]:
     # Feeds and API pages are small (one page, one day), so they are read whole.
     try:
         if fmt is FileFormat.API_RECORDING:
@@ -355,7 +355,7 @@ def _iter_xml(path: Path, fmt: FileFormat) -> Iterator[Record]:
         raise _unreadable(path, exc) from exc
     records: list[Record] = []
     if fmt is FileFormat.API_ATOM:
-        page, paper_entries, rejected_entries = _parse_api(content)
+        page, paper_entries, rejected_entries = _parse_api(content, latest)
         if page.malformed:
             raise InputError(
                 f"{path}: malformed arXiv API response ({page.malformed_reason}); "
@@ -370,7 +370,7 @@ def _iter_xml(path: Path, fmt: FileFormat) -> Iterator[Record]:
         rejected = page.rejected
     else:
         try:
-            feed, paper_entries, rejected_entries = _parse_listing(content)
+            feed, paper_entries, rejected_entries = _parse_listing(content, latest)
         except InputError as exc:
             raise InputError(
                 f"{path}: {exc}; the file is cut short or is not a feed: download it again"
@@ -388,18 +388,20 @@ def _iter_xml(path: Path, fmt: FileFormat) -> Iterator[Record]:
     yield from records
 
 
-def iter_file(path: str | os.PathLike[str]) -> Iterator[Record]:
+def iter_file(path: str | os.PathLike[str], latest: Month | str | None = None) -> Iterator[Record]:
     """Yield every record of a metadata file, good (:class:`Parsed`) or bad (:class:`Rejected`).
 
     Raises :class:`InputError` when the file as a whole cannot be used (unreadable,
-    unknown format, truncated gzip, malformed API page or feed).
+    unknown format, truncated gzip, malformed API page or feed).  A record whose id
+    arXiv cannot have issued by ``latest`` (default: the current month) is rejected.
     """
     p = Path(path)
+    limit = latest_month(latest)
     fmt = sniff_format(p)
     if fmt is FileFormat.JSONL:
-        yield from _iter_jsonl(p)
+        yield from _iter_jsonl(p, limit)
     else:
-        yield from _iter_xml(p, fmt)
+        yield from _iter_xml(p, fmt, limit)
 
 
 # --------------------------------------------------------------------- import
@@ -529,6 +531,7 @@ def import_files(
     paths: Sequence[str | os.PathLike[str]],
     batch_size: int = 2000,
     on_progress: Callable[[FileSummary], None] | None = None,
+    latest: Month | str | None = None,
 ) -> ImportSummary:
     """Stream files into the store, one transaction per ``batch_size`` papers.
 
@@ -537,23 +540,27 @@ def import_files(
     already written stay written if a JSON Lines file turns out truncated mid-way;
     upserts are idempotent, so re-running is safe.
     ``on_progress`` gets the running :class:`FileSummary` after each batch.  A sink
-    with ``bulk_writes()`` (the store) is told a bulk write is under way.
+    with ``bulk_writes()`` (the store) is told a bulk write is under way.  Records
+    whose ids arXiv cannot have issued by ``latest`` (a :class:`Month` or
+    ``"YYYY-MM"``; default: the current month, read once for the whole import) are
+    rejected like any other unusable record.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    limit = latest_month(latest)
     formats = [(Path(p), sniff_format(p)) for p in paths]
     # Feeds and API pages are small and fail as a whole (cut short, error feed): parse
     # each up front, so that a bad one fails the import before anything is written,
     # and keep what was read: parsing again would log every skipped entry twice.
     # Only a JSON Lines file cut short mid-way leaves earlier batches stored.
     sources = [
-        (path, fmt, None if fmt is FileFormat.JSONL else list(_iter_xml(path, fmt)))
+        (path, fmt, None if fmt is FileFormat.JSONL else list(_iter_xml(path, fmt, limit)))
         for path, fmt in formats
     ]
     summary = ImportSummary()
     bulk = getattr(store, "bulk_writes", None)
     with bulk() if bulk is not None else contextlib.nullcontext():
-        _import_all(store, sources, summary, batch_size, on_progress)
+        _import_all(store, sources, summary, batch_size, on_progress, limit)
     return summary
 
 
@@ -563,6 +570,7 @@ def _import_all(
     summary: ImportSummary,
     batch_size: int,
     on_progress: Callable[[FileSummary], None] | None,
+    latest: Month,
 ) -> None:
     """The body of :func:`import_files`: every file in turn, in batches.
 
@@ -574,7 +582,7 @@ def _import_all(
         summary.files.append(file_summary)
         kept = 0
         batch = _Batch()
-        records: Iterable[Record] = _iter_jsonl(path) if read is None else read
+        records: Iterable[Record] = _iter_jsonl(path, latest) if read is None else read
         for record in records:
             if isinstance(record, Rejected):
                 file_summary.rejected += 1

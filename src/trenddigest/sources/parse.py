@@ -18,6 +18,7 @@ Three formats are handled:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from arxiv import _feed as arxiv_feed
 from lxml import etree
 
 from ..errors import InputError
-from ..models import InvalidArxivIdError, Paper, split_id
+from ..models import FIVE_DIGITS_START, InvalidArxivIdError, Month, Paper, latest_month, split_id
 
 logger = logging.getLogger(__name__)
 # arxiv's parser logs each entry it drops ("Skipping entry ... missing <published>");
@@ -56,8 +57,10 @@ _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL | re.IGNORECAS
 _DAY = re.compile(rb"<day>\s*([A-Za-z]+)\s*</day>", re.IGNORECASE)
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 # A bare new-style id without version: what split_id would return unchanged, when
-# its YYMM is a possible month (checked separately: a string comparison is cheaper).
+# its YYMM is a possible month and its number fits it (checked separately: string
+# comparisons are cheaper).
 _BARE_NEW_ID = re.compile(r"\d{4}\.\d{4,5}")
+_ZERO_NUMBERS = frozenset({"0000", "00000"})
 # Kaggle author strings: "A, B and C" (the last separator is " and ").
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
 # Announce types whose date is when the paper itself was announced; for replacements
@@ -228,10 +231,10 @@ def _results_by_entry(content: bytes, entries: list[Any]) -> list[Any]:
     return out
 
 
-def _result_to_paper(result: Any) -> Paper:
+def _result_to_paper(result: Any, latest: Month) -> Paper:
     """Map an ``arxiv.Result``; raises ValueError with the reason it cannot be used."""
     try:
-        arxiv_id, version = split_id(result.entry_id)
+        arxiv_id, version = split_id(result.entry_id, latest)
     except InvalidArxivIdError as exc:
         reason = f": {exc.reason}" if exc.reason else ": not an arXiv id"
         raise ValueError(f"bad id {result.entry_id!r}{reason}") from None
@@ -254,10 +257,13 @@ def _result_to_paper(result: Any) -> Paper:
     )
 
 
-def _parse_api(content: bytes) -> tuple[ApiPage, list[int], list[int]]:
+def _parse_api(
+    content: bytes, latest: Month | str | None = None
+) -> tuple[ApiPage, list[int], list[int]]:
     """:func:`parse_api_page` plus the 1-based entry number of each paper and rejection."""
     if not isinstance(content, bytes | bytearray):
         raise TypeError("parse_api_page expects bytes")
+    limit = latest_month(latest)
     content = bytes(content)
     if not content.strip():
         return ApiPage(malformed=True, malformed_reason="empty body"), [], []
@@ -301,7 +307,7 @@ def _parse_api(content: bytes) -> tuple[ApiPage, list[int], list[int]]:
     ):
         if not isinstance(outcome, str):
             try:
-                page.papers.append(_result_to_paper(outcome))
+                page.papers.append(_result_to_paper(outcome, limit))
                 paper_lines.append(number)
                 continue
             except ValueError as exc:
@@ -313,13 +319,15 @@ def _parse_api(content: bytes) -> tuple[ApiPage, list[int], list[int]]:
     return page, paper_lines, rejected_lines
 
 
-def parse_api_page(content: bytes) -> ApiPage:
+def parse_api_page(content: bytes, latest: Month | str | None = None) -> ApiPage:
     """Parse one arXiv query-API response body (current or legacy Atom layout).
 
     Never raises for bad input: a fetcher must decide between retrying (``malformed``),
     giving up (``error``) and storing (``papers``), so all three come back as data.
+    An entry whose id arXiv cannot have issued by ``latest`` (see
+    :func:`~trenddigest.models.split_id`; default: the current month) is rejected.
     """
-    return _parse_api(content)[0]
+    return _parse_api(content, latest)[0]
 
 
 # ----------------------------------------------------------------- listing feeds
@@ -402,7 +410,9 @@ def _raw_item_texts(content: bytes) -> dict[str, dict[str, str]]:
     return texts
 
 
-def _feed_item(entry: Any, raw: dict[str, str], channel_date: str | None) -> FeedItem:
+def _feed_item(
+    entry: Any, raw: dict[str, str], channel_date: str | None, latest: Month
+) -> FeedItem:
     """Map one feedparser entry; raises ValueError with the reason it cannot be used."""
     arxiv_id: str | None = None
     version: int | None = None
@@ -410,7 +420,7 @@ def _feed_item(entry: Any, raw: dict[str, str], channel_date: str | None) -> Fee
     for candidate in (entry.get("id"), entry.get("link")):
         if candidate:
             try:
-                arxiv_id, version = split_id(candidate)
+                arxiv_id, version = split_id(candidate, latest)
                 break
             except InvalidArxivIdError as exc:
                 impossible = impossible or (exc if exc.reason else None)
@@ -431,7 +441,7 @@ def _feed_item(entry: Any, raw: dict[str, str], channel_date: str | None) -> Fee
         announce_type = announce_type or prefix["type"].lower()
         if version is None:
             with contextlib.suppress(ValueError):
-                version = split_id(prefix["id"])[1]
+                version = split_id(prefix["id"], latest)[1]
 
     creators = raw.get("creator") or entry.get("author") or ""
     categories = [t["term"] for t in entry.get("tags", []) if t.get("term")]
@@ -460,10 +470,13 @@ def _bozo_reason(parsed: Any) -> str:
     return re.sub(r"^<unknown>:\d+:\d+:\s*", "", text) or "not well-formed"
 
 
-def _parse_listing(content: bytes) -> tuple[FeedPage, list[int], list[int]]:
+def _parse_listing(
+    content: bytes, latest: Month | str | None = None
+) -> tuple[FeedPage, list[int], list[int]]:
     """:func:`parse_listing_feed` plus the 1-based item number of each paper and rejection."""
     if not isinstance(content, bytes | bytearray):
         raise TypeError("parse_listing_feed expects bytes")
+    limit = latest_month(latest)
     content = bytes(content)
     parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
     version = parsed.get("version") or ""
@@ -500,7 +513,7 @@ def _parse_listing(content: bytes) -> tuple[FeedPage, list[int], list[int]]:
     for number, entry in enumerate(parsed.entries, start=1):
         raw = raw_texts.get((entry.get("id") or entry.get("link") or "").strip(), {})
         try:
-            page.papers.append(_feed_item(entry, raw, channel_date))
+            page.papers.append(_feed_item(entry, raw, channel_date, limit))
             paper_lines.append(number)
         except ValueError as exc:
             page.rejected.append((entry.get("id") or f"item {number}", str(exc)))
@@ -509,14 +522,15 @@ def _parse_listing(content: bytes) -> tuple[FeedPage, list[int], list[int]]:
     return page, paper_lines, rejected_lines
 
 
-def parse_listing_feed(content: bytes) -> FeedPage:
+def parse_listing_feed(content: bytes, latest: Month | str | None = None) -> FeedPage:
     """Parse an arXiv daily listing feed (RSS 2.0 or Atom, 2024+ layout).
 
     A weekend or holiday feed is valid and empty (``is_empty``); a feed that is cut
     short or is not a feed at all raises :class:`InputError`, because silently
-    storing part of a day would make that day look complete.
+    storing part of a day would make that day look complete.  An item whose id
+    arXiv cannot have issued by ``latest`` (default: the current month) is rejected.
     """
-    return _parse_listing(content)[0]
+    return _parse_listing(content, latest)[0]
 
 
 # ------------------------------------------------------------------ JSON Lines
@@ -575,26 +589,48 @@ def _version_dates(versions: Any) -> tuple[int, str | None, str | None]:
     number = len(versions)
     if isinstance(label, str) and label[1:].isdigit():
         number = int(label[1:])
+        if number == 0:
+            raise ValueError("version v0 does not exist: versions start at v1")
     return number, dates[0], dates[-1]
 
 
-def parse_jsonl_record(obj: dict[str, Any]) -> Paper:
+@functools.lru_cache(maxsize=8)
+def _new_style_bound(latest: Month) -> str:
+    """The last new-style YYMM issued by ``latest``, for comparing YYMMs as strings.
+
+    New-style YYMMs are 20YY: up to 9912 from 2100 on, none before 2000 (the empty
+    string is below every YYMM, so those go to :func:`split_id` for the reason).
+    """
+    if latest.year >= 2100:
+        return "9912"
+    return latest.yymm if latest.year >= 2000 else ""
+
+
+def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -> Paper:
     """Map one JSON Lines record (shared crawl format or Kaggle snapshot) to a Paper.
 
     Raises :class:`ValueError` with a short reason for a record that cannot be used,
-    so that the importer can reject that line and carry on.  Kept lean: it runs once
-    per line of multi-GB files.
+    so that the importer can reject that line and carry on; that includes an id arXiv
+    cannot have issued by ``latest`` (default: the current month; an importer passes
+    one :class:`Month` for the whole file).  Kept lean: it runs once per line of
+    multi-GB files.
     """
     raw_id = obj.get("id")
     if not isinstance(raw_id, str) or not raw_id:
         raise ValueError("missing id")
-    if (  # the common case is already canonical, with a possible YYMM
-        _BARE_NEW_ID.fullmatch(raw_id) and "01" <= raw_id[2:4] <= "12" and raw_id[:4] >= "0704"
+    limit = latest if isinstance(latest, Month) else latest_month(latest)
+    yymm = raw_id[:4]
+    if (  # the common case: already canonical, of a possible month, its number fitting it
+        _BARE_NEW_ID.fullmatch(raw_id)
+        and "0704" <= yymm <= _new_style_bound(limit)
+        and "01" <= raw_id[2:4] <= "12"
+        and (len(raw_id) == 10 or yymm < FIVE_DIGITS_START)
+        and raw_id[5:] not in _ZERO_NUMBERS
     ):
         arxiv_id, id_version = raw_id, None
     else:
         try:
-            arxiv_id, id_version = split_id(raw_id)
+            arxiv_id, id_version = split_id(raw_id, limit)
         except InvalidArxivIdError as exc:
             reason = f": {exc.reason}" if exc.reason else ""
             raise ValueError(f"bad id {raw_id!r}{reason}") from None

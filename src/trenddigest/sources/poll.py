@@ -132,7 +132,7 @@ def poll_one(store: Store, client: ArxivClient, category: str, url: str) -> Feed
 
     def usable(result: HttpResult) -> str | None:
         try:
-            parsed["page"] = parse_listing_feed(result.body)
+            parsed["page"] = parse_listing_feed(result.body, client.latest_month())
         except InputError as exc:
             return str(exc)
         return None
