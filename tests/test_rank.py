@@ -491,3 +491,17 @@ def test_a_month_of_papers_without_a_usable_word_ranks_to_nothing():
     papers = [Paper("2505.12345", "T", "a"), Paper("2505.12346", "", "x y")]
     ranking = rank_papers(papers, CATEGORIES)
     assert ranking.unmatched == 2 and not ranking.all_ranked()
+
+
+def test_a_word_of_a_phrase_shown_alone_in_why_names_its_phrase():
+    paper = Paper(
+        "2505.00014",
+        "A Teacher for Compact Students",
+        "A teacher network guides the student through distillation of its soft targets.",
+    )
+    category = Category(
+        "KD", "d", [Keyword("knowledge distillation", 3.0), Keyword("teacher", 2.0)]
+    )
+    ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
+    (entry,) = ranking.by_category["KD"]
+    assert entry.why == ["teacher", "distillation (of knowledge distillation)"]

@@ -353,6 +353,9 @@ class _Queries:
     strong: np.ndarray  # (T, C) keyword weights: a match here makes a paper eligible
     weak: np.ndarray  # (T, C) weights of keyword words: re-rank only
     excluded: list[list[int]]  # per category, terms that veto it
+    # per category, the keyword phrase each weak word comes from: "law" alone in a
+    # "why" reads like noise, "law (of scaling law)" says what it stands for
+    origins: list[dict[int, str]] = field(default_factory=list)
 
 
 def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
@@ -373,8 +376,10 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
 
     strong: list[dict[int, float]] = []
     weak: list[dict[int, float]] = []
+    origins: list[dict[int, str]] = []
     excluded: list[list[int]] = []
     for cat in categories:
+        origin: dict[int, str] = {}
         s: dict[int, float] = {}
         for kw in cat.keywords:
             i = term(kw.term)
@@ -392,8 +397,10 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
                     i = term(word.decode())
                     if i is not None and i not in s:
                         w[i] = max(w.get(i, 0.0), settings.word_weight * kw.weight)
+                        origin.setdefault(i, " ".join(kw.term.split()))
         strong.append(s)
         weak.append(w)
+        origins.append(origin)
         excluded.append([i for i in map(term, cat.exclude) if i is not None])
     shape = (len(terms), len(categories))
     s_matrix, w_matrix = np.zeros(shape), np.zeros(shape)
@@ -403,7 +410,7 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
         for i, weight in w.items():
             w_matrix[i, j] = weight
     padded = [" " + " ".join(w.decode() for w in _words(label)) + " " for label in labels]
-    return _Queries(terms, labels, padded, s_matrix, w_matrix, excluded)
+    return _Queries(terms, labels, padded, s_matrix, w_matrix, excluded, origins)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -568,7 +575,7 @@ def rank_papers(
             order = _diversify(order, corpus, settings.diversity)
         ranked = by_category[cat.name]
         for d in order:
-            why = _why(sat_rows, d, strong_q[:, j], weak_shown[:, j], queries)
+            why = _why(sat_rows, d, strong_q[:, j], weak_shown[:, j], queries, j)
             ranked.append(RankedPaper(papers[d], cat.name, round(float(score[d]), 4), why))
     unmatched = len(papers) - int(placed.sum())
     log.debug(
@@ -587,9 +594,15 @@ def _top_means(raw: np.ndarray, best: np.ndarray, placed: np.ndarray) -> np.ndar
 
 
 def _why(
-    sat: csr_matrix, d: int, strong: np.ndarray, weak: np.ndarray, queries: _Queries
+    sat: csr_matrix,
+    d: int,
+    strong: np.ndarray,
+    weak: np.ndarray,
+    queries: _Queries,
+    category: int,
 ) -> list[str]:
-    """The terms that added most to paper ``d``'s score; a phrase replaces its own words."""
+    """The terms that added most to paper ``d``'s score; a phrase replaces its own words,
+    and a word shown without its phrase names the phrase: "law (of scaling law)"."""
     lo, hi = sat.indptr[d], sat.indptr[d + 1]
     cols, values = sat.indices[lo:hi], sat.data[lo:hi]
     gain, weak_gain = values * strong[cols], values * weak[cols]
@@ -607,7 +620,13 @@ def _why(
         chosen.append(c)
         if len(chosen) == WHY_TERMS:
             break
-    return [queries.labels[c] for c in chosen]
+    origin = queries.origins[category]
+    return [
+        f"{queries.labels[c]} (of {origin[c]})"
+        if strong[c] == 0 and c in origin
+        else queries.labels[c]
+        for c in chosen
+    ]
 
 
 # --------------------------------------------------------------------------- options
