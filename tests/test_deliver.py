@@ -323,6 +323,24 @@ def test_deliver_to_git_commits_digest_twin_and_refreshed_readme(
     assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
 
 
+def test_the_index_leaves_out_a_digest_on_disk_that_was_never_committed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    pattern = "digests/{year}/{year}-{month}.md"
+    may = write_digest(repo, "2025-05")
+    deliver_to_git(GitConfig(), pattern, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
+    june = write_digest(repo, "2025-06")  # its commit was refused, or made without --commit
+    write_sidecar(june, "2025-06", [])
+    july = write_digest(repo, "2025-07")
+    deliver_to_git(
+        GitConfig(), pattern, "2025-07", [july, write_sidecar(july, "2025-07", [])], False
+    )
+    readme = git(repo, "show", "HEAD:README.md")
+    assert "**July, 2025**" in readme and "**May, 2025**" in readme
+    assert "June, 2025" not in readme
+
+
 def test_a_readme_outside_the_repository_is_refused_before_it_is_written(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

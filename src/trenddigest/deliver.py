@@ -8,6 +8,7 @@ through :mod:`smtplib`; the password only ever comes from the environment.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -319,9 +320,35 @@ def deliver_to_git(
     commit leaves no README written, least of all outside the repository.
     """
     readme = Path(git.readme)
-    check_commit_targets([*written, readme])
-    update_readme_index(readme, index_entries_for_pattern(output_pattern), git.index_months)
+    root, _ = check_commit_targets([*written, readme])
+    entries = _committed_or_written(root, index_entries_for_pattern(output_pattern), written)
+    update_readme_index(readme, entries, git.index_months)
     return commit_digest([*written, readme], month, push=push, remote=git.remote)
+
+
+def _committed_or_written(
+    root: Path, entries: list[IndexEntry], written: list[Path]
+) -> list[IndexEntry]:
+    """The index entries whose digest is in the repository or is being committed now.
+
+    A digest on disk whose commit was refused (or that was made without --commit)
+    would otherwise be linked from the committed README while not committed itself:
+    a broken link on the repository's page.
+    """
+    now = {p.resolve() for p in written}
+    relative: dict[str, IndexEntry] = {}
+    for entry in entries:
+        path = entry.digest_path.resolve()
+        if path in now:
+            continue
+        with contextlib.suppress(ValueError):  # outside the repository: never committed
+            relative[path.relative_to(root).as_posix()] = entry
+    tracked: set[str] = set()
+    if relative:  # literal: a folder named "dig[1]" is not a pattern
+        listed = _git(["--literal-pathspecs", "ls-files", "-z", "--", *relative], root)
+        tracked = set(listed.split("\0"))
+    keep = {id(relative[name]) for name in tracked if name in relative}
+    return [e for e in entries if e.digest_path.resolve() in now or id(e) in keep]
 
 
 # -- email --------------------------------------------------------------------------------
