@@ -832,3 +832,19 @@ def test_candidate_entry_with_case_only_duplicate_terms_loads_back() -> None:
         "RAG",
         "retrieval",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (0.0, "±0.0 pp"),
+        (0.0004, "▲ <0.1 pp"),
+        (-0.0004, "▼ <0.1 pp"),
+        (0.012, "▲ +1.2 pp"),
+        (-0.012, "▼ −1.2 pp"),
+    ],
+)
+def test_a_change_of_share_too_small_to_show_still_says_its_direction(change, shown):
+    from trenddigest.trends import _pp
+
+    assert _pp(change) == shown

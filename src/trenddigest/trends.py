@@ -1253,9 +1253,13 @@ def _pp(value: float | None) -> str:
     if value is None:
         return "n/a"
     points = 100 * value
-    if round(points, 1) == 0:
+    if abs(points) < 1e-9:
         return "±0.0 pp"
     mark = "▲" if points > 0 else "▼"
+    if round(points, 1) == 0:
+        # Shares shown as 1.6% and 1.5% can differ by 0.04 pp: "±0.0" would read as if
+        # the two numbers beside it were wrong.
+        return f"{mark} <0.1 pp"
     return f"{mark} {points:+.1f} pp".replace("-", "−")
 
 
