@@ -459,6 +459,21 @@ def test_interrupted_backfill_resumes_at_the_next_offset(
     assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
 
 
+def test_a_fetch_resumed_after_arxivs_total_changed_reads_the_window_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
+    with pytest.raises(FetchError):
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    early = late_paper("2505.00133", "2025-05-01T00:01:00Z") | {"categories": ["cs.CV"]}
+    server.papers.append(early)  # listed first: every offset after it moves by one
+    server.seen.clear()
+    run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests][:2] == [10, 0]
+    assert store.get_paper("2505.00133") is not None
+    assert progress(store)["cs.CV 2025-05"] == (14, 14, 1)
+
+
 def test_ctrl_c_between_pages_keeps_every_page_received_and_resumes_there(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
@@ -503,28 +518,55 @@ def test_complete_month_checked_later_costs_one_small_request_per_category(
     assert summary.counts.new == 0
 
 
-def test_new_papers_in_a_checked_month_are_fetched_from_where_it_stopped(
+def late_paper(pid: str, submitted: str) -> dict:
+    return {
+        "id": pid,
+        "version": 1,
+        "submitted": submitted,
+        "categories": ["cs.CL"],
+        "title": "A Late Synthetic Paper",
+        "abstract": "Invented.",
+        "authors": ["Late Author"],
+        "comment": "",
+    }
+
+
+def test_a_grown_total_reads_a_checked_month_again_from_the_start(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
     run(store, server, clock, categories=["cs.CL"])
-    server.papers.append(
-        {
-            "id": "2505.00130",
-            "version": 1,
-            "submitted": "2025-05-31T12:00:00Z",
-            "categories": ["cs.CL"],
-            "title": "A Late Synthetic Paper",
-            "abstract": "Invented.",
-            "authors": ["Late Author"],
-            "comment": "",
-        }
-    )
+    server.papers.append(late_paper("2505.00130", "2025-05-31T12:00:00Z"))
     server.seen.clear()
     clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
     summary = run(store, server, clock, categories=["cs.CL"])
-    assert [(s.start, s.max_results) for s in server.api_requests] == [(0, 1), (3, 5)]
-    assert summary.counts.new == 1
+    assert [(s.start, s.max_results) for s in server.api_requests] == [(0, 1), (0, 5)]
+    assert (summary.counts.new, summary.counts.unchanged) == (1, 3)
     assert progress(store) == {"cs.CL 2025-05": (4, 4, 1)}
+
+
+def test_a_paper_that_appears_mid_month_after_a_check_is_fetched(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    run(store, server, clock, categories=["cs.CL"])
+    # Held in moderation: submitted on the 2nd, listed only now, before the others.
+    server.papers.append(late_paper("2505.00131", "2025-05-02T00:30:00Z"))
+    clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
+    run(store, server, clock, categories=["cs.CL"])
+    assert store.get_paper("2505.00131") is not None
+
+
+def test_a_month_taken_with_an_overcount_is_read_again_at_its_next_check(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.papers.append(late_paper("2505.00132", "2025-05-31T12:00:00Z"))
+    server.fail("short", when=lambda seen: seen.start == 0 and seen.max_results > 1)
+    server.fail("empty", times=99, when=lambda seen: seen.start == 2)
+    run(store, server, clock, categories=["cs.CL"])  # 2 of 4 served: taken as an overcount
+    assert progress(store) == {"cs.CL 2025-05": (4, 2, 1)}
+    server.faults.clear()
+    run(store, server, clock, categories=["cs.CL"])  # no 12-hour grace for a short month
+    assert progress(store) == {"cs.CL 2025-05": (4, 4, 1)}
+    assert store.count_papers() == 4
 
 
 def test_a_shrunken_total_reads_the_category_again_from_the_start(
@@ -726,3 +768,13 @@ def test_run_with_an_unreadable_entry_still_writes_the_digest_and_warns(
         "cs.CV 2025-05 stays incomplete and the next run asks for it again; the digest "
         "lists the papers that could be read" in err
     )
+
+
+def test_a_category_arxiv_answered_empty_is_asked_again_on_the_next_run(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("zero", times=2, when=lambda seen: "cs.CL" in seen.query)  # a hiccup
+    run(store, server, clock, categories=["cs.CL"])
+    assert progress(store) == {"cs.CL 2025-05": (0, 0, 1)}
+    run(store, server, clock, categories=["cs.CL"])  # no 12-hour grace for an empty answer
+    assert progress(store) == {"cs.CL 2025-05": (3, 3, 1)}

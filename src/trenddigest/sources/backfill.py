@@ -2,10 +2,11 @@
 
 One query per configured category, restricted to the month's submission window
 (``cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]``, GMT), sorted by
-submission date ascending so that offsets stay stable while arXiv adds papers (new
-submissions sort after everything already fetched).  Each page is stored together
-with the progress it represents in one transaction, so an interrupted backfill never
-loses a received page and resumes at the next offset.
+submission date ascending.  Each page is stored together with the progress it
+represents in one transaction, so an interrupted backfill never loses a received page
+and resumes at the next offset, unless arXiv's total changed meanwhile: a paper listed
+late (after moderation) sorts by its submission date, anywhere in the window, and
+moves every offset after it, so the window is then read again from the start.
 
 arXiv is sometimes wrong: a page can come back empty or short while the feed's
 ``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
@@ -24,7 +25,11 @@ an :class:`IncompleteMonthError` that says how many entries could not be read.
 A month recorded complete is re-checked cheaply: nothing at all when it was checked
 within :data:`RECHECK_AFTER_SECONDS` (arXiv's API results change at most once a day),
 otherwise one ``max_results=1`` request per category comparing ``totalResults`` with
-the recorded total.
+the recorded total; a changed total reads the window again from the start.  A window
+that ended empty, or was taken as an overcount with fewer papers than the total, is
+never considered fresh: an empty answer and a persistent empty page can both be
+arXiv's hiccup, and checking costs one request.  (A paper withdrawn and another added
+leave the total as it was and go unnoticed by this check.)
 """
 
 from __future__ import annotations
@@ -186,6 +191,11 @@ def _stamp(client: ArxivClient) -> str:
 
 
 def _is_fresh(progress: _Progress, client: ArxivClient) -> bool:
+    """Whether a complete window may go unchecked.  Never for a window that ended with
+    no results (an empty answer can be arXiv's hiccup, and asking costs one request)
+    or with fewer papers than arXiv's total (an accepted overcount may have been a gap)."""
+    if not progress.total or progress.received < progress.total:
+        return False
     try:
         checked = datetime.fromisoformat(progress.updated_at)
     except ValueError:
@@ -315,7 +325,8 @@ class _Backfill:
                 total = probe.total_results
                 if window.splittable and total > API_QUERY_LIMIT:
                     raise _TooManyResults(total)
-                if total == progress.total or (total == 0 and progress.received > 0):
+                whole = progress.received >= (progress.total or 0)
+                if (total == progress.total and whole) or (total == 0 and progress.received > 0):
                     # Unchanged (a total of 0 for a month with papers is an API hiccup).
                     fetch.status = fetch.status or "unchanged"
                     return _save_progress(
@@ -323,15 +334,17 @@ class _Backfill:
                         window,
                         _Progress(progress.total, progress.received, True, _stamp(self.client)),
                     )
-                # New papers sort after the ones we have; a shrunken total means
-                # offsets moved, so the window is read again (upserts are idempotent).
-                start = progress.received if total > progress.received else 0
+                # arXiv lists a window in submission order, so papers that arrive late
+                # (held in moderation, say) can land anywhere in it, and an accepted
+                # overcount may have been a gap: read the whole window again.  Upserts
+                # are idempotent; the papers already stored count as unchanged.
                 log.info(
-                    "%s: arXiv now reports %d results (was %s); fetching from %d",
+                    "%s: arXiv now reports %d results (was %s, %d received); reading the "
+                    "window again",
                     label,
                     total,
                     progress.total,
-                    start,
+                    progress.received,
                 )
                 fetch.status = "updated"
             else:
@@ -382,9 +395,17 @@ class _Backfill:
             fetch.received, fetch.total = base + received, shown
             self.reporter.update(label, base + received, shown)
 
+        resumed_at = received if received and known_total is not None else None
+        moved = False
+
         def on_page(offset: int, page: ApiPage) -> bool:
-            nonlocal received, total, empty_tries, done, empty_total, hole
+            nonlocal received, total, empty_tries, done, empty_total, hole, moved
             reported = page.total_results
+            if offset == resumed_at and reported != known_total:
+                # arXiv lists a window in submission order: a changed total since the
+                # fetch stopped may have moved papers past the offset it stopped at.
+                moved = True
+                return False
             if not fetch.started:
                 # Only once arXiv has answered: a run that cannot reach it prints
                 # nothing but its one-line error.
@@ -426,6 +447,16 @@ class _Backfill:
         while True:
             empty_total = None
             self._query(window, received, size, fetch, on_page)
+            if moved:
+                log.info(
+                    "%s: arXiv's total changed from %s since the fetch stopped at %d; "
+                    "reading the window again",
+                    label,
+                    known_total,
+                    received,
+                )
+                moved, resumed_at, received = False, None, 0
+                continue
             if done is not None:
                 return done
             if empty_total is None:
