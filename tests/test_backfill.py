@@ -778,3 +778,41 @@ def test_a_category_arxiv_answered_empty_is_asked_again_on_the_next_run(
     assert progress(store) == {"cs.CL 2025-05": (0, 0, 1)}
     run(store, server, clock, categories=["cs.CL"])  # no 12-hour grace for an empty answer
     assert progress(store) == {"cs.CL 2025-05": (3, 3, 1)}
+
+
+# -- spacing across commands on one store ---------------------------------------------
+
+
+def test_a_command_right_after_another_waits_out_arxivs_spacing_first(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    from trenddigest.sources.poll import poll_feeds
+
+    server.set_listing("cs.CL", "2025-05-14", [{"id": "2505.00105", "type": "new"}])
+    cfg = fast_arxiv_config(server, categories=["cs.CL"])
+    poll_feeds(store, cfg, client=client_for(cfg, clock))
+    clock.sleeps.clear()
+    fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock))  # a new process
+    assert clock.sleeps[0] == pytest.approx(cfg.delay_seconds)
+
+
+def test_a_wait_arxiv_asked_for_is_kept_by_the_next_command(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("status", times=9, status=503, headers={"Retry-After": "20"})
+    with pytest.raises(FetchError):
+        run(store, server, clock, categories=["cs.CL"], max_retries=1)
+    server.faults.clear()
+    clock.sleeps.clear()
+    run(store, server, clock, categories=["cs.CL"])  # a new command, right away
+    assert clock.sleeps[0] == pytest.approx(20.0)
+
+
+def test_a_wait_longer_than_the_longest_backoff_stops_the_next_command_saying_until_when(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    store.set_meta("arxiv_not_before", f"{clock.now + 3600:.3f}")
+    server.seen.clear()
+    with pytest.raises(FetchError, match=r"arXiv asked an earlier run to wait until .* UTC"):
+        run(store, server, clock, categories=["cs.CL"])
+    assert server.api_requests == []

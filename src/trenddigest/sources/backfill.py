@@ -47,6 +47,7 @@ from ..models import Month
 from ..progress import NullReporter, Reporter
 from ..store import Store, UpsertCounts
 from .client import ArxivClient, RetriesExhaustedError, UnreachableError, endpoint_of
+from .pacing import record_pacing, resume_pacing
 from .parse import ApiPage
 
 log = logging.getLogger(__name__)
@@ -616,6 +617,7 @@ def fetch_month(
     month = Month.parse(month) if isinstance(month, str) else month
     own_client = client is None
     client = client or ArxivClient(config)
+    resume_pacing(store, client)
     summary = FetchSummary(str(month))
     run = _Backfill(store, config, client, reporter or NullReporter(), summary)
     try:
@@ -630,6 +632,7 @@ def fetch_month(
             raise FetchError(f"{exc}; {summary.stored} papers already stored") from exc
         raise
     finally:
+        record_pacing(store, client)
         if own_client:
             client.close()
     log.info("backfill %s", summary.describe())

@@ -235,6 +235,10 @@ class ArxivClient:
         self.timeout = config.timeout_seconds if timeout is None else timeout
         self.requests_made = 0
         self._pacing = _Pacing() if clock is not None else _PROCESS_PACING
+        # Wall-clock time before which no request may go: what another process (an
+        # earlier command on the same store) left for this one; see :meth:`next_allowed`.
+        self.not_before: float | None = None
+        self._asked_to_wait_until: float | None = None  # from arXiv's Retry-After
         self._session = session or self._new_session()
         self._arxiv_session = _ArxivPackageSession(self)
         self._arxiv = arxiv.Client(page_size=config.page_size, delay_seconds=0.0, num_retries=0)
@@ -263,7 +267,33 @@ class ArxivClient:
 
     # -- pacing and backoff ------------------------------------------------------
 
+    def next_allowed(self) -> float | None:
+        """Wall-clock time before which nobody should ask arXiv again: the end of the
+        3-second spacing after this client's last response, or a wait arXiv asked for
+        (Retry-After), whichever is later.  None before the first request."""
+        times = [t for t in (self.not_before, self._asked_to_wait_until) if t is not None]
+        last = self._pacing.last_done
+        if last is not None:
+            spacing = self.config.delay_seconds - (self.clock() - last)
+            times.append(self.wall_clock() + max(0.0, spacing))
+        return max(times) if times else None
+
     def _wait_turn(self) -> None:
+        if self.not_before is not None:
+            remaining = self.not_before - self.wall_clock()
+            if remaining > self.config.max_backoff_seconds:
+                until = datetime.fromtimestamp(self.not_before, UTC)
+                raise RetriesExhaustedError(
+                    f"arXiv asked an earlier run to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
+                    "run again after that",
+                    endpoint=endpoint_of(self.config.api_url),
+                    tries=0,
+                    last="Retry-After",
+                )
+            self.not_before = None
+            if remaining > 0:
+                log.info("waiting %.0f s: an earlier run asked arXiv moments ago", remaining)
+                self.sleep(remaining)
         last = self._pacing.last_done
         if last is None:
             return
@@ -322,6 +352,8 @@ class ArxivClient:
             if isinstance(failure, HttpResult):
                 return failure
             failures += 1
+            if failure.retry_after is not None:  # remembered for the next command too
+                self._asked_to_wait_until = self.wall_clock() + failure.retry_after
             if failure.max_retries is not None:
                 budget = min(budget, failure.max_retries)
             if failures > budget:

@@ -25,6 +25,7 @@ from ..errors import FetchError, InputError
 from ..models import Paper
 from ..store import Store, UpsertCounts
 from .client import ArxivClient, HttpResult, UnreachableError
+from .pacing import record_pacing, resume_pacing
 from .parse import FeedPage, parse_listing_feed
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
     """
     own_client = client is None
     client = client or ArxivClient(config)
+    resume_pacing(store, client)
     summary = PollSummary()
     before = client.requests_made
     try:
@@ -205,6 +207,7 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
             summary.counts += poll.counts
     finally:
         summary.requests = client.requests_made - before
+        record_pacing(store, client)
         if own_client:
             client.close()
     if summary.failed:
