@@ -209,7 +209,8 @@ def test_persistent_empty_pages_with_many_results_missing_fail(
             run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert str(err.value) == (
         f"arXiv API at {server.api_url} kept returning an empty page for cs.CV 2025-05 at "
-        "result 10 of 60 after 3 tries; 10 papers already stored; run again later to resume"
+        "result 10 of 60 after 3 tries; 10 papers received by this run are stored; "
+        "run again later to resume"
     )
     assert progress(store) == {"cs.CV 2025-05": (60, 10, 0)}
 
@@ -437,7 +438,7 @@ def test_giving_up_keeps_every_received_page_and_says_so(
         run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert str(err.value) == (
         f"arXiv API at {server.api_url} kept failing after 3 tries (last: HTTP 503); "
-        "10 papers already stored; run again later to resume"
+        "10 papers received by this run are stored; run again later to resume"
     )
     assert store.count_papers() == 10
     assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}

@@ -187,7 +187,7 @@ def test_arxiv_failing_midway_is_one_line_and_keeps_the_pages_received(
     assert code == 4
     assert err == (
         f"trenddigest: error: arXiv API at {arxiv_server.api_url} kept failing after 3 tries "
-        "(last: HTTP 503); 10 papers already stored; run again later to resume\n"
+        "(last: HTTP 503); 10 papers received by this run are stored; run again later to resume\n"
     )
     with Store.open(workdir / "data/trenddigest.sqlite3") as store:
         assert store.count_papers() == 10

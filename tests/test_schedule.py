@@ -362,6 +362,26 @@ def test_scheduled_digest_job_produces_due_months(store_path: str) -> None:
     assert digest.months == [m("2025-05")]
 
 
+def test_a_failed_digest_says_in_one_line_when_it_is_tried_again(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 1, 10, 0, 12, 345678, tzinfo=UTC))
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        DigestRecorder(fail_on=m("2025-05")),
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    with caplog.at_level("ERROR", logger="trenddigest.schedule"):
+        scheduler.get_job(DIGEST_JOB).func()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "monthly digest failed: arXiv unreachable; trying again at 2025-06-01 11:00 UTC "
+        "(or at the next poll)"
+    ]
+
+
 def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
     scheduler = build_scheduler(

@@ -182,6 +182,7 @@ def run_due_digests(
                 record_job_success(
                     store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
                 )
+            log.info("the digest for %s is done: %s", month, _detail(result))
         done.append(month)
     return done
 
@@ -332,7 +333,11 @@ def build_scheduler(
             )
         except (FetchError, LockError) as exc:
             retry_at = clock() + RETRY_DELAY
-            log.error("monthly digest failed: %s; trying again at %s", exc, retry_at)
+            log.error(
+                "monthly digest failed: %s; trying again at %s (or at the next poll)",
+                exc,
+                f"{retry_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            )
             scheduler.add_job(
                 digest_job,
                 "date",
@@ -354,7 +359,10 @@ def build_scheduler(
         # over the 1st, with the scheduler still running) would otherwise wait for
         # next month's fire; the nightly poll notices it instead.
         if digest_is_due(store_path, clock=clock, tz=tz):
-            log.info("a monthly digest is due but its scheduled run was missed; producing it")
+            log.info(
+                "a monthly digest is still due (its scheduled run was missed or failed); "
+                "producing it"
+            )
             digest_job()
 
     scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="nightly poll", **common)

@@ -625,11 +625,14 @@ def fetch_month(
             summary.categories.append(run.category(category, month))
     except RetriesExhaustedError as exc:
         raise FetchError(
-            f"{exc}; {summary.stored} papers already stored; run again later to resume"
+            f"{exc}; {summary.stored} papers received by this run are stored; "
+            "run again later to resume"
         ) from exc
     except UnreachableError as exc:
         if summary.stored:
-            raise FetchError(f"{exc}; {summary.stored} papers already stored") from exc
+            raise FetchError(
+                f"{exc}; {summary.stored} papers received by this run are stored"
+            ) from exc
         raise
     finally:
         record_pacing(store, client)
