@@ -8,7 +8,7 @@ import signal
 import subprocess
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points, requires
 from pathlib import Path
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from trenddigest.cli import build_parser
@@ -68,6 +68,15 @@ class DigestRecorder:
             raise self.error
         self.months.append(month)
         return f"digests/{month}.md"
+
+
+def background_scheduler(
+    store_path: str, digest: Callable[[Month], object], poll: Callable[[], object], clock: FakeClock
+) -> BaseScheduler:
+    """The scheduler with the default config, not started: tests call its jobs directly."""
+    return build_scheduler(
+        Config(), store_path, digest, poll, clock=clock, scheduler_class=BackgroundScheduler
+    )
 
 
 @pytest.fixture
@@ -350,14 +359,7 @@ def test_digest_job_also_runs_at_start_to_catch_up(store_path: str) -> None:
 def test_scheduled_digest_job_produces_due_months(store_path: str) -> None:
     digest = DigestRecorder()
     clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
-    scheduler = build_scheduler(
-        Config(),
-        store_path,
-        digest,
-        lambda: None,
-        clock=clock,
-        scheduler_class=BackgroundScheduler,
-    )
+    scheduler = background_scheduler(store_path, digest, lambda: None, clock)
     scheduler.get_job(DIGEST_JOB).func()
     assert digest.months == [m("2025-05")]
 
@@ -366,13 +368,8 @@ def test_a_failed_digest_says_in_one_line_when_it_is_tried_again(
     store_path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(datetime(2025, 6, 1, 10, 0, 12, 345678, tzinfo=UTC))
-    scheduler = build_scheduler(
-        Config(),
-        store_path,
-        DigestRecorder(fail_on=m("2025-05")),
-        lambda: None,
-        clock=clock,
-        scheduler_class=BackgroundScheduler,
+    scheduler = background_scheduler(
+        store_path, DigestRecorder(fail_on=m("2025-05")), lambda: None, clock
     )
     with caplog.at_level("ERROR", logger="trenddigest.schedule"):
         scheduler.get_job(DIGEST_JOB).func()
@@ -384,13 +381,8 @@ def test_a_failed_digest_says_in_one_line_when_it_is_tried_again(
 
 def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
-    scheduler = build_scheduler(
-        Config(),
-        store_path,
-        DigestRecorder(fail_on=m("2025-05")),
-        lambda: None,
-        clock=clock,
-        scheduler_class=BackgroundScheduler,
+    scheduler = background_scheduler(
+        store_path, DigestRecorder(fail_on=m("2025-05")), lambda: None, clock
     )
     scheduler.get_job(DIGEST_JOB).func()  # logs the error, does not raise
     retry = scheduler.get_job(DIGEST_RETRY_JOB)
@@ -402,14 +394,7 @@ def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: 
 def test_digest_job_does_not_retry_a_configuration_problem(store_path: str) -> None:
     digest = DigestRecorder(fail_on=m("2025-05"), error=ConfigError("bad categories file"))
     clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
-    scheduler = build_scheduler(
-        Config(),
-        store_path,
-        digest,
-        lambda: None,
-        clock=clock,
-        scheduler_class=BackgroundScheduler,
-    )
+    scheduler = background_scheduler(store_path, digest, lambda: None, clock)
     scheduler.get_job(DIGEST_JOB).func()
     assert scheduler.get_job(DIGEST_RETRY_JOB) is None
 
@@ -434,14 +419,7 @@ def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -
     run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
     clock.now = datetime(2025, 6, 3, 0, 30, tzinfo=UTC)
     polls: list[str] = []
-    scheduler = build_scheduler(
-        Config(),
-        store_path,
-        digest,
-        lambda: polls.append("polled"),
-        clock=clock,
-        scheduler_class=BackgroundScheduler,
-    )
+    scheduler = background_scheduler(store_path, digest, lambda: polls.append("polled"), clock)
     scheduler.get_job(POLL_JOB).func()
     assert polls == ["polled"]
     assert digest.months == [m("2025-04"), m("2025-05")]

@@ -13,7 +13,6 @@ import dataclasses
 import difflib
 import math
 import os
-import string
 import tomllib
 import types
 import typing
@@ -411,9 +410,8 @@ def validate(config: Config) -> None:
         )
     from .render import check_output_pattern  # the renderer owns what a pattern may hold
 
-    check_output_pattern(config.digest.output)
     # Real fields, not text: "{{year}}" is a literal "{year}", one file for every month.
-    fields = {name for _, name, _, _ in string.Formatter().parse(config.digest.output)}
+    fields = check_output_pattern(config.digest.output)
     for key in ("year", "month"):
         if key not in fields:
             raise ConfigError(

@@ -336,19 +336,18 @@ def _committed_or_written(
     a broken link on the repository's page.
     """
     now = {p.resolve() for p in written}
-    relative: dict[str, IndexEntry] = {}
+    others: dict[str, Path] = {}  # path inside the repository -> the digest
     for entry in entries:
         path = entry.digest_path.resolve()
-        if path in now:
-            continue
-        with contextlib.suppress(ValueError):  # outside the repository: never committed
-            relative[path.relative_to(root).as_posix()] = entry
-    tracked: set[str] = set()
-    if relative:  # literal: a folder named "dig[1]" is not a pattern
-        listed = _git(["--literal-pathspecs", "ls-files", "-z", "--", *relative], root)
-        tracked = set(listed.split("\0"))
-    keep = {id(relative[name]) for name in tracked if name in relative}
-    return [e for e in entries if e.digest_path.resolve() in now or id(e) in keep]
+        if path not in now:
+            with contextlib.suppress(ValueError):  # outside the repository: never committed
+                others[path.relative_to(root).as_posix()] = path
+    committed: set[Path] = set()
+    if others:  # literal: a folder named "dig[1]" is not a pattern
+        listed = _git(["--literal-pathspecs", "ls-files", "-z", "--", *others], root)
+        committed = {others[name] for name in listed.split("\0") if name in others}
+    keep = now | committed
+    return [e for e in entries if e.digest_path.resolve() in keep]
 
 
 # -- email --------------------------------------------------------------------------------

@@ -245,7 +245,7 @@ class Month:
             raise InputError(
                 f"invalid month {text!r}: use YYYY-MM with a month from 01 to 12, e.g. 2025-05"
             )
-        if (int(m["y"]), int(m["m"])) < (1991, 8):
+        if (int(m["y"]), int(m["m"])) < OLD_STYLE_START:
             raise InputError(
                 f"invalid month {text!r}: arXiv began in August 1991; give 1991-08 or later"
             )

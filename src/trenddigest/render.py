@@ -390,8 +390,9 @@ OUTPUT_FIELDS = ("year", "month")
 _SEPARATORS = "".join(sorted({os.sep, os.altsep or os.sep}))
 
 
-def check_output_pattern(pattern: str) -> None:
-    """Refuse an output pattern (``--output``, ``[digest] output``) that cannot be used.
+def check_output_pattern(pattern: str) -> set[str]:
+    """Refuse an output pattern (``--output``, ``[digest] output``) that cannot be used;
+    return the fields it has (a subset of :data:`OUTPUT_FIELDS`).
 
     The pattern goes through :meth:`str.format`, so any field but a plain ``{year}``
     or ``{month}`` (``{foo}``, ``{}``, ``{year.real}``) or a lone brace would end in a
@@ -433,6 +434,7 @@ def check_output_pattern(pattern: str) -> None:
             f"output pattern {pattern!r} ends in .json, the name of the digest's JSON twin; "
             "end it in .md (--format json writes the twin only)"
         )
+    return {name for _text, name, _spec, _conversion in fields if name is not None}
 
 
 def output_path(pattern: str, month: Month, fmt: str = "markdown") -> Path:
