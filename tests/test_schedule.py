@@ -35,6 +35,7 @@ from trenddigest.schedule import (
     crontab_weekdays,
     install_signal_handlers,
     last_job_run,
+    latest_due_month,
     month_just_ended,
     months_due,
     record_job_success,
@@ -131,10 +132,46 @@ def test_default_poll_fires_after_each_arxiv_announcement_sunday_to_thursday() -
     assert all(f.tzinfo is not None and f.utcoffset() == timedelta(hours=-4) for f in fires)
 
 
-def test_default_digest_fires_on_the_first_of_each_month() -> None:
-    trigger = crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
-    fire = trigger.get_next_fire_time(None, datetime(2025, 5, 17, tzinfo=EASTERN))
-    assert fire == datetime(2025, 6, 1, 6, 0, tzinfo=EASTERN)
+def default_digest_trigger():
+    return crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
+
+
+def test_default_digest_fires_on_the_fifth_of_each_month() -> None:
+    fire = default_digest_trigger().get_next_fire_time(None, datetime(2025, 5, 17, tzinfo=EASTERN))
+    assert fire == datetime(2025, 6, 5, 6, 0, tzinfo=EASTERN)
+
+
+def announced(submitted: datetime) -> datetime:
+    """When arXiv announces a submission (its published schedule, US/Eastern): the
+    deadline is 14:00 Monday to Friday, and each deadline's batch is announced at 20:00
+    that day, except Friday's, announced on Sunday."""
+    day = submitted
+    while day.weekday() >= 5 or (day.date() == submitted.date() and submitted.hour >= 14):
+        day = datetime(day.year, day.month, day.day, tzinfo=EASTERN) + timedelta(days=1)
+    deadline = datetime(day.year, day.month, day.day, 14, 0, tzinfo=EASTERN)
+    return deadline.replace(hour=20) + timedelta(days=2 if deadline.weekday() == 4 else 0)
+
+
+@pytest.mark.parametrize(
+    "last_day",
+    # Months ending on each day of the week, Monday (2025-03-31) to Sunday (2025-08-31).
+    [
+        "2025-03-31",
+        "2025-09-30",
+        "2025-04-30",
+        "2025-07-31",
+        "2025-10-31",
+        "2025-05-31",
+        "2025-08-31",
+    ],
+)
+def test_default_digest_fires_a_day_after_arxiv_announces_the_months_last_submission(
+    last_day: str,
+) -> None:
+    year, month, day = map(int, last_day.split("-"))
+    last_submission = datetime(year, month, day, 23, 59, tzinfo=EASTERN)
+    fire = default_digest_trigger().get_next_fire_time(None, last_submission)
+    assert fire - announced(last_submission) >= timedelta(days=1)
 
 
 @pytest.mark.parametrize("expr", ["30 20 * *", "61 20 * * *", "0 6 1 * 9", "0 6 1 * fri-mon"])
@@ -167,6 +204,22 @@ def test_month_just_ended_is_taken_in_the_schedule_timezone() -> None:
     now = datetime(2025, 6, 1, 3, 0, tzinfo=UTC)
     assert month_just_ended(now, EASTERN) == m("2025-04")
     assert month_just_ended(now, UTC) == m("2025-05")
+
+
+def test_a_month_is_not_due_before_the_digest_crons_first_fire_after_it() -> None:
+    # June 4th, 23:00 in New York: May's last submissions may be announced, but the
+    # digest cron (the 5th, 06:00) has not fired in June yet.
+    now = datetime(2025, 6, 5, 3, 0, tzinfo=UTC)
+    assert latest_due_month(now, EASTERN, default_digest_trigger()) == m("2025-04")
+
+
+def test_a_month_is_due_from_the_digest_crons_first_fire_after_it() -> None:
+    now = datetime(2025, 6, 5, 10, 0, tzinfo=UTC)  # 06:00 in New York
+    assert latest_due_month(now, EASTERN, default_digest_trigger()) == m("2025-05")
+
+
+def test_without_a_trigger_the_month_just_ended_is_due_at_once() -> None:
+    assert latest_due_month(datetime(2025, 6, 1, 10, 0, tzinfo=UTC), EASTERN) == m("2025-05")
 
 
 def test_nothing_is_due_when_the_month_just_ended_is_done() -> None:
@@ -358,29 +411,42 @@ def test_digest_job_also_runs_at_start_to_catch_up(store_path: str) -> None:
 
 def test_scheduled_digest_job_produces_due_months(store_path: str) -> None:
     digest = DigestRecorder()
-    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
     scheduler = background_scheduler(store_path, digest, lambda: None, clock)
     scheduler.get_job(DIGEST_JOB).func()
     assert digest.months == [m("2025-05")]
 
 
+def test_scheduler_started_before_the_fifth_leaves_the_month_just_ended_for_later(
+    store_path: str,
+) -> None:
+    digest = DigestRecorder()
+    clock = FakeClock(datetime(2025, 5, 5, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+    scheduler = background_scheduler(store_path, digest, lambda: None, clock)
+    scheduler.get_job(DIGEST_JOB).func()  # the run at start
+    scheduler.get_job(POLL_JOB).func()
+    assert digest.months == [m("2025-04")]
+
+
 def test_a_failed_digest_says_in_one_line_when_it_is_tried_again(
     store_path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = FakeClock(datetime(2025, 6, 1, 10, 0, 12, 345678, tzinfo=UTC))
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, 12, 345678, tzinfo=UTC))
     scheduler = background_scheduler(
         store_path, DigestRecorder(fail_on=m("2025-05")), lambda: None, clock
     )
     with caplog.at_level("ERROR", logger="trenddigest.schedule"):
         scheduler.get_job(DIGEST_JOB).func()
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
-        "monthly digest failed: arXiv unreachable; trying again at 2025-06-01 11:00 UTC "
+        "monthly digest failed: arXiv unreachable; trying again at 2025-06-05 11:00 UTC "
         "(or at the next poll)"
     ]
 
 
 def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: str) -> None:
-    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
     scheduler = background_scheduler(
         store_path, DigestRecorder(fail_on=m("2025-05")), lambda: None, clock
     )
@@ -393,7 +459,7 @@ def test_digest_job_retries_an_hour_later_when_arxiv_is_unreachable(store_path: 
 
 def test_digest_job_does_not_retry_a_configuration_problem(store_path: str) -> None:
     digest = DigestRecorder(fail_on=m("2025-05"), error=ConfigError("bad categories file"))
-    clock = FakeClock(datetime(2025, 6, 1, 10, 0, tzinfo=UTC))
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
     scheduler = background_scheduler(store_path, digest, lambda: None, clock)
     scheduler.get_job(DIGEST_JOB).func()
     assert scheduler.get_job(DIGEST_RETRY_JOB) is None
@@ -412,12 +478,12 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
 
 
 def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:
-    # The scheduler kept running but the machine slept through the 1st for longer than
+    # The scheduler kept running but the machine slept through the 5th for longer than
     # the misfire grace time: the next poll notices the missing month.
     clock = FakeClock(datetime(2025, 5, 2, tzinfo=UTC))
     digest = DigestRecorder()
     run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 6, 3, 0, 30, tzinfo=UTC)
+    clock.now = datetime(2025, 6, 6, 0, 30, tzinfo=UTC)
     polls: list[str] = []
     scheduler = background_scheduler(store_path, digest, lambda: polls.append("polled"), clock)
     scheduler.get_job(POLL_JOB).func()
@@ -466,7 +532,7 @@ def test_foreground_scheduler_catches_up_at_start_and_stops_on_sigterm(store_pat
     finally:
         watchdog.cancel()
     assert scheduler.state == STATE_STOPPED
-    assert digested == [month_just_ended(datetime.now(UTC), EASTERN)]
+    assert digested == [latest_due_month(datetime.now(UTC), EASTERN, default_digest_trigger())]
     assert signal.getsignal(signal.SIGTERM) is before
 
 
@@ -474,7 +540,7 @@ def test_sigterm_during_a_catch_up_stops_after_the_month_being_produced(
     store_path: str,
 ) -> None:
     """The real blocking loop with three months due; SIGTERM arrives during the first."""
-    just_ended = month_just_ended(datetime.now(UTC), EASTERN)
+    just_ended = latest_due_month(datetime.now(UTC), EASTERN, default_digest_trigger())
     with Store.open(store_path) as store:
         record_job_success(
             store, DIGEST_JOB, when=datetime.now(UTC), target=str(just_ended.shift(-3)), detail=""
@@ -557,10 +623,10 @@ def workflow_run_script(text: str) -> str:
     return textwrap.dedent("\n".join(block))
 
 
-def test_workflow_runs_on_the_first_of_the_month_and_by_hand() -> None:
+def test_workflow_runs_on_the_fifth_of_the_month_and_by_hand() -> None:
     text = WORKFLOW.read_text()
     assert "\non:\n  schedule:\n    # " in text
-    assert '- cron: "0 6 1 * *"' in text
+    assert '- cron: "0 6 5 * *"' in text
     assert "\n  workflow_dispatch:\n" in text
 
 
@@ -587,11 +653,11 @@ def test_workflow_script_takes_the_month_given_by_hand(tmp_path: Path, gnu_date)
     assert args[:3] == ["run", "--month", "2025-05"]
 
 
-def test_crontab_example_runs_last_months_digest_on_the_first(tmp_path: Path, gnu_date) -> None:
+def test_crontab_example_runs_last_months_digest_on_the_fifth(tmp_path: Path, gnu_date) -> None:
     path_line, entry = CRONTAB_EXAMPLE.splitlines()
     assert path_line.startswith("PATH=")
     fields = entry.split(None, 5)
-    assert fields[:5] == ["15", "6", "1", "*", "*"]
+    assert fields[:5] == ["15", "6", "5", "*", "*"]
     # What cron does with the command: unescape % and hand it to /bin/sh.
     command = fields[5].replace("\\%", "%").replace("/path/to/digest-repo", str(tmp_path))
     args = run_with_stub_trenddigest(command, tmp_path)
@@ -625,8 +691,8 @@ def workflow() -> dict:
     return data
 
 
-def test_workflow_yaml_triggers_on_the_first_and_by_hand_with_a_month(workflow: dict) -> None:
-    assert workflow["on"]["schedule"] == [{"cron": "0 6 1 * *"}]
+def test_workflow_yaml_triggers_on_the_fifth_and_by_hand_with_a_month(workflow: dict) -> None:
+    assert workflow["on"]["schedule"] == [{"cron": "0 6 5 * *"}]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"month"} and inputs["month"]["required"] is False
     assert workflow["permissions"] == {"contents": "write"}

@@ -2,9 +2,11 @@
 
 APScheduler 3.x does the timing; this module decides *what* is due.  Each job's
 last success is kept in the store (table ``job_runs``), so the digest job is really
-"produce every monthly digest that is due": a machine that was off on the 1st
+"produce every monthly digest that is due": a machine that was off on the 5th
 produces the missed months on its next start, oldest first, and a second fire for
-a month already done does nothing.
+a month already done does nothing.  A month becomes due at the digest cron's first
+fire in the month after it, never earlier (a start or a poll on the 2nd does not
+make May's digest before arXiv has announced May's last submissions).
 
 The jobs themselves (fetch + rank + render, and the nightly poll) are injected as
 callables so that this module knows nothing about arXiv, and tests can run the
@@ -46,7 +48,7 @@ DIGEST_RETRY_JOB = "digest-retry"
 # A machine off for years should not start by writing dozens of digests.
 MAX_CATCH_UP_MONTHS = 12
 # A digest that failed because arXiv was unreachable or the store was busy is tried
-# again this much later instead of waiting for next month's 1st.
+# again this much later instead of waiting for next month's fire.
 RETRY_DELAY = timedelta(hours=1)
 
 # What README shows for plain cron (kept here so that a test runs it): cron's PATH
@@ -54,7 +56,7 @@ RETRY_DELAY = timedelta(hours=1)
 # ended (GNU date).
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 6 1 * * cd /path/to/digest-repo && trenddigest run "
+    "15 6 5 * * cd /path/to/digest-repo && trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
     "--commit --push >> trenddigest.log 2>&1"
 )
@@ -111,6 +113,26 @@ def month_just_ended(now: datetime, tz: tzinfo) -> Month:
     return Month(local.year, local.month).shift(-1)
 
 
+def latest_due_month(now: datetime, tz: tzinfo, trigger: CronTrigger | None = None) -> Month:
+    """The newest month whose digest is due at ``now``.
+
+    A month is due from the digest trigger's first fire in the month after it (by
+    default the 5th, 06:00 US/Eastern), not from its last day: arXiv announces a
+    month's last submissions up to the 3rd at 20:00 ET (a month ending on a Thursday
+    or Friday waits for the Sunday or Monday announcement), so a digest built on the
+    1st would lack them.  Without ``trigger`` the month just ended is due at
+    once (``trenddigest run`` by hand, and tests of the catch-up itself).
+    """
+    just_ended = month_just_ended(now, tz)
+    if trigger is None:
+        return just_ended
+    local = now.astimezone(tz)
+    first_fire = trigger.get_next_fire_time(None, datetime(local.year, local.month, 1, tzinfo=tz))
+    if first_fire is None or first_fire > now:
+        return just_ended.shift(-1)
+    return just_ended
+
+
 def months_due(
     last_target: Month | None, just_ended: Month, limit: int = MAX_CATCH_UP_MONTHS
 ) -> list[Month]:
@@ -147,6 +169,7 @@ def run_due_digests(
     limit: int = MAX_CATCH_UP_MONTHS,
     lock: Callable[[], AbstractContextManager[object]] = nullcontext,
     stopping: Callable[[], bool] = lambda: False,
+    trigger: CronTrigger | None = None,
 ) -> list[Month]:
     """Produce every digest that is due, oldest first; returns the months done.
 
@@ -158,10 +181,12 @@ def run_due_digests(
     ``lock`` (the store's lock) is held while a month is checked, produced and
     recorded: a second scheduler on the same store that found the same month due
     waits, then sees it done and skips it, so no month is produced twice.
+    ``trigger`` (the digest cron) decides when a month becomes due: see
+    :func:`latest_due_month`.
     """
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-    due = months_due(_target(last), month_just_ended(clock(), tz), limit)
+    due = months_due(_target(last), latest_due_month(clock(), tz, trigger), limit)
     if not due:
         log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
@@ -191,11 +216,17 @@ def _target(run: JobRun | None) -> Month | None:
     return Month.parse(run.last_target) if run and run.last_target else None
 
 
-def digest_is_due(store_path: str | Path, *, clock: Clock = utc_now, tz: tzinfo = UTC) -> bool:
+def digest_is_due(
+    store_path: str | Path,
+    *,
+    clock: Clock = utc_now,
+    tz: tzinfo = UTC,
+    trigger: CronTrigger | None = None,
+) -> bool:
     """Whether a monthly digest is missing (cheap: one read of ``job_runs``)."""
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-    return bool(months_due(_target(last), month_just_ended(clock(), tz)))
+    return bool(months_due(_target(last), latest_due_month(clock(), tz, trigger)))
 
 
 def run_poll(
@@ -330,6 +361,7 @@ def build_scheduler(
                 tz=tz,
                 lock=lock,
                 stopping=stopped.is_set,
+                trigger=digest_trigger,
             )
         except (FetchError, LockError) as exc:
             retry_at = clock() + RETRY_DELAY
@@ -356,9 +388,9 @@ def build_scheduler(
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         # A digest fire missed by more than the grace time (the machine was asleep
-        # over the 1st, with the scheduler still running) would otherwise wait for
+        # over the 5th, with the scheduler still running) would otherwise wait for
         # next month's fire; the nightly poll notices it instead.
-        if digest_is_due(store_path, clock=clock, tz=tz):
+        if digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger):
             log.info(
                 "a monthly digest is still due (its scheduled run was missed or failed); "
                 "producing it"
