@@ -313,6 +313,13 @@ Some intro text with a [non-arXiv link](https://example.org).
 ## Research Trends
 ### June, 2022
 - [SIoU Loss: More Powerful Learning for Bounding Box Regression](https://arxiv.org/abs/2205.12740)
+### May, 2022
+- [Align before Fuse](https://arxiv.org/abs/2107.07651)
+
+## Self-supervised learning
+- [Emerging Properties in Self-Supervised Vision Transformers](https://arxiv.org/abs/2104.14294)
+### Wk13 - 2020.10.20
+- [A Simple Framework for Contrastive Learning of Visual Representations](https://arxiv.org/abs/2002.05709)
 
 ## Resources
 - [A blog post](https://example.org/blog)
@@ -330,7 +337,7 @@ def test_import_makes_one_category_per_heading_with_arxiv_links() -> None:
     assert [c.name for c in imported()] == [
         "Knowledge Distillation",
         "Object Detection",
-        "Research Trends",
+        "Self-supervised learning",
     ]
 
 
@@ -349,8 +356,28 @@ def test_import_titles_come_from_link_text_or_the_item_a_bare_link_belongs_to() 
 
 
 def test_import_files_papers_under_dated_headings_in_the_enclosing_topic() -> None:
-    trends = next(c for c in imported() if c.name == "Research Trends")
-    assert [p.id for p in trends.papers] == ["2205.12740"]
+    ssl = next(c for c in imported() if c.name == "Self-supervised learning")
+    assert [p.id for p in ssl.papers] == ["2104.14294", "2002.05709"]
+
+
+def test_import_leaves_out_a_section_whose_papers_all_sit_under_dated_headings() -> None:
+    text = import_markdown(READING_LIST, "list.md")
+    assert "2205.12740" not in text and "2107.07651" not in text
+    assert (
+        '# Left out: "Research Trends" (2 papers, all under dated headings such as '
+        '"June, 2022"): a list by date, not a topic.\n'
+    ) in text
+
+
+def test_import_of_a_list_only_by_date_is_an_input_error() -> None:
+    text = "## Weekly picks\n### Wk1 - 2020.06.22\n- [A](https://arxiv.org/abs/1905.08094)\n"
+    with pytest.raises(InputError) as caught:
+        import_markdown(text, "log.md")
+    assert str(caught.value) == (
+        'log.md: every arXiv link sits under a dated heading (such as "Wk1 - 2020.06.22"), '
+        "a list by date rather than by topic; put the papers under topical headings "
+        "(# Topic or **Topic**) to import them"
+    )
 
 
 def test_import_merges_sections_that_share_a_name() -> None:
@@ -378,7 +405,7 @@ def test_import_of_a_list_without_arxiv_links_is_an_input_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prefix", "at_least"), [("000", 10), ("001", 2), ("002", 30), ("003", 15)]
+    ("prefix", "at_least"), [("000", 10), ("001", 1), ("002", 30), ("003", 15)]
 )
 def test_a_seed_reading_list_imports_into_a_loadable_file(
     shared_dir: Path, prefix: str, at_least: int
@@ -389,6 +416,13 @@ def test_a_seed_reading_list_imports_into_a_loadable_file(
     assert len(categories) >= at_least
     assert all(c.papers and c.keywords for c in categories)
     assert all(p.id in text for c in categories for p in c.papers)
+
+
+def test_the_seed_lists_monthly_research_trends_are_not_made_a_category(shared_dir: Path) -> None:
+    [seed] = (shared_dir / "seeds").glob("001_*.txt")
+    text = import_markdown(seed.read_text(encoding="utf-8"), seed.name)
+    assert [c.name for c in loads_categories(text, "imported.toml")] == ["Computer Vision"]
+    assert '# Left out: "Research Trends" (27 papers' in text
 
 
 def test_the_seed_list_without_arxiv_links_is_one_clear_error(shared_dir: Path) -> None:

@@ -485,6 +485,13 @@ _MIN_IMPORTED_KEYWORDS = 5
 class _Section:
     name: str
     papers: dict[str, str] = field(default_factory=dict)  # id -> title, in first-seen order
+    undated: int = 0  # papers not under a dated sub-heading
+    first_date: str = ""  # the first dated sub-heading papers came through
+
+    @property
+    def by_date(self) -> bool:
+        """Every paper came through a dated sub-heading: a log by date, not a topic."""
+        return bool(self.papers) and self.undated == 0
 
 
 def import_markdown(text: str, source_name: str = "") -> str:
@@ -493,16 +500,27 @@ def import_markdown(text: str, source_name: str = "") -> str:
     One category per topical heading (``#`` headings, ``**bold**`` lines, or a short
     label line directly above a bullet list) that has at least one arXiv link; dated
     headings ("June, 2022", "Wk13 - 2020.10.20") are not topics, so their papers go to
-    the enclosing topic.  Sections with the same name are merged.  The output is
-    deterministic, so re-importing an unchanged list gives an unchanged file.
+    the enclosing topic.  A section whose papers *all* sit under dated headings (a
+    list's own monthly picks, such as "Research Trends") is a log by date whose papers
+    share no topic: ranking a month against it would file random papers under it, so
+    it is left out, and named in a comment.  Sections with the same name are merged.
+    The output is deterministic, so re-importing an unchanged list gives an unchanged
+    file.
     """
+    where = source_name or "the Markdown text"
     sections = _collect_sections(text)
-    usable = [s for s in sections if s.papers]
-    if not usable:
-        where = source_name or "the Markdown text"
+    with_papers = [s for s in sections if s.papers]
+    if not with_papers:
         raise InputError(
             f"{where}: no heading with an arXiv link found; the list needs headings "
             f"(# Topic or **Topic**) followed by links like https://arxiv.org/abs/1503.02531"
+        )
+    usable = [s for s in with_papers if not s.by_date]
+    if not usable:
+        raise InputError(
+            f"{where}: every arXiv link sits under a dated heading (such as "
+            f'"{with_papers[0].first_date}"), a list by date rather than by topic; put the '
+            "papers under topical headings (# Topic or **Topic**) to import them"
         )
     header = [
         "# Categories imported by trenddigest from "
@@ -510,8 +528,16 @@ def import_markdown(text: str, source_name: str = "") -> str:
         + ".",
         "# One category per heading with arXiv links; keywords come from the heading and",
         "# frequent title phrases. Review names, descriptions and keywords before use.",
-        "",
     ]
+    for section in with_papers:
+        if section.by_date:
+            count = len(section.papers)
+            header.append(
+                f'# Left out: "{section.name}" ({count} paper{"s" if count != 1 else ""}, all '
+                f'under dated headings such as "{section.first_date}"): a list by date, '
+                "not a topic."
+            )
+    header.append("")
     blocks = [category_to_toml(_section_to_category(s, source_name)) for s in usable]
     return "\n".join(header) + "\n" + "\n".join(blocks)
 
@@ -519,8 +545,8 @@ def import_markdown(text: str, source_name: str = "") -> str:
 def _collect_sections(text: str) -> list[_Section]:
     lines = _HTML_COMMENT.sub("", text).splitlines()
     sections: dict[str, _Section] = {}
-    # Stack of (level, name or None for non-topical headings).
-    stack: list[tuple[int, str | None]] = []
+    # Stack of (level, name or None for non-topical headings, the heading if dated).
+    stack: list[tuple[int, str | None, str]] = []
     parent_text = ""
     in_fence = False
 
@@ -529,17 +555,21 @@ def _collect_sections(text: str) -> list[_Section]:
         while stack and stack[-1][0] >= level:
             stack.pop()
         name = _clean_heading(raw)
-        stack.append((level, name if name and not _is_date_like(name) else None))
+        dated = name if name and _is_date_like(name) else ""
+        stack.append((level, name if name and not dated else None, dated))
         parent_text = ""
 
-    def current_section() -> _Section | None:
-        for _level, name in reversed(stack):
+    def current_section() -> tuple[_Section | None, str]:
+        """The enclosing topic, and the dated heading in between, if any."""
+        date = ""
+        for _level, name, dated in reversed(stack):
             if name is not None:
                 key = name.casefold()
                 if key not in sections:
                     sections[key] = _Section(name)
-                return sections[key]
-        return None
+                return sections[key], date
+            date = date or dated
+        return None, ""
 
     for number, line in enumerate(lines):
         if _FENCE.match(line):
@@ -564,7 +594,7 @@ def _collect_sections(text: str) -> list[_Section]:
                 if cleaned:
                     parent_text = cleaned
             continue
-        section = current_section()
+        section, date = current_section()
         if section is None:
             log.info("skipping %d arXiv link(s) before any topical heading", len(found))
             continue
@@ -573,6 +603,10 @@ def _collect_sections(text: str) -> list[_Section]:
             if not title or _is_generic_link_text(title):
                 title = _clean_title(_row_text(line)) or parent_text or f"arXiv:{arxiv_id}"
             section.papers.setdefault(arxiv_id, title)
+            if date:
+                section.first_date = section.first_date or date
+            else:
+                section.undated += 1
     return list(sections.values())
 
 
