@@ -167,3 +167,11 @@ def test_write_png_writes_nothing_without_matplotlib(monkeypatch, tmp_path):
 )
 def test_top_series_are_the_largest_categories_over_the_span(limit, expected):
     assert [name for name, _ in volume().top(limit)] == expected
+
+
+def test_one_month_is_no_chart_in_either_form():
+    # One point per line says nothing; the Markdown shows no chart for one month, so an
+    # e-mail would show a chart of dots and `trends` would write a PNG nothing links to.
+    one = VolumeSeries(months=["2025-04"], series={"Object Detection": [85]}, totals=[900])
+    assert mermaid_xychart(one, "t") == ""
+    assert render_png(one, "t") is None

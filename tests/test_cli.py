@@ -287,6 +287,18 @@ def test_an_offline_run_on_a_missing_store_is_one_line_and_creates_nothing(workd
     assert not Path("typo").exists()
 
 
+@pytest.mark.parametrize("argv", [["import", "papers.jsonl.gz"], ["categories", "list"]])
+def test_an_empty_store_flag_is_one_line_and_leaves_no_lock_file(workdir, capsys, argv):
+    before = sorted(p.name for p in workdir.iterdir())
+    code, out, err = run_cli(capsys, "--store", "", *argv)
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: --store is empty; give the store's file, "
+        "e.g. data/trenddigest.sqlite3\n"
+    )
+    assert sorted(p.name for p in workdir.iterdir()) == before
+
+
 def test_categories_list_without_a_store_lists_the_categories_and_creates_none(workdir, capsys):
     code, out, _ = run_cli(capsys, "categories", "list", "--categories", "cats.toml")
     assert code == 0
@@ -339,6 +351,14 @@ def test_a_month_that_has_not_begun_is_refused_before_asking_arxiv(workdir, caps
     assert err.startswith("trenddigest: error: 2099-01 has not begun yet (today is ")
     assert err.count("\n") == 1
     assert not Path("data").exists()
+
+
+def test_categories_list_for_a_month_that_has_not_begun_is_refused(workdir, capsys):
+    imported(capsys)
+    code, out, err = run_cli(capsys, "categories", "list", "--month", "2099-01")
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: 2099-01 has not begun yet (today is ")
+    assert err.count("\n") == 1
 
 
 def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
@@ -450,6 +470,27 @@ def test_import_of_a_malformed_feed_loses_nothing(workdir, capsys):
     code, out, err = run_cli(capsys, "import", "papers.jsonl.gz", "broken.xml")
     assert (code, out, err) == (2, "", BROKEN_FEED_ERROR)
     assert stored_rows(workdir) == rows
+
+
+def test_run_help_says_what_from_imports_and_where_each_default_comes_from(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0
+    for says in [
+        "--from FILE import a local file (all of it, every month in it) into the store "
+        "instead of fetching from arXiv; may be given more than once",
+        "--format {markdown,json} markdown writes the .md and its .json twin, json the .json "
+        "only (default: markdown)",
+        "--top N papers per category (default: [digest] papers_per_category)",
+        "--by {submitted,announced} which papers belong to the month (default: [digest] by)",
+        "--output PATTERN where to write, with {year} and {month} (default: [digest] output)",
+        "--commit git commit the digest, its .json twin and the README index (default: "
+        "[git] commit)",
+        "--push commit as --commit does, then git push (default: [git] push)",
+        "--email email the digest as [email] says (default: [email] enabled)",
+    ]:
+        assert says in help_text
 
 
 def test_unknown_option_is_one_line(workdir, capsys):

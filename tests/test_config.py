@@ -249,3 +249,79 @@ def test_a_first_wait_longer_than_the_longest_is_refused(tmp_path):
     path = write(tmp_path, "[arxiv]\nbackoff_seconds = 500\nmax_backoff_seconds = 10\n")
     with pytest.raises(ConfigError, match=r"backoff_seconds \(500\) is more than"):
         load_config(path, env={})
+
+
+def test_a_config_file_named_by_the_environment_that_is_missing_names_the_variable(tmp_path):
+    missing = str(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"TRENDDIGEST_CONFIG": missing})
+    assert str(err.value) == (
+        f"config file {missing} not found (named by TRENDDIGEST_CONFIG); point "
+        "TRENDDIGEST_CONFIG at an existing file or unset it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[store]\npath = ""\n',
+            "[store] path is empty; give the store's file, e.g. data/trenddigest.sqlite3",
+        ),
+        (
+            '[git]\nremote = ""\n',
+            "[git] remote '' is not a remote's name; give one such as origin "
+            "(git remote -v lists them)",
+        ),
+        (
+            '[git]\nremote = "--force"\n',
+            "[git] remote '--force' is not a remote's name; give one such as origin "
+            "(git remote -v lists them)",
+        ),
+        (
+            '[git]\nreadme = ""\n',
+            "[git] readme is empty; give the file the digest index goes into, e.g. README.md",
+        ),
+        (
+            '[arxiv]\nuser_agent = " "\n',
+            "[arxiv] user_agent is empty; arXiv asks API users to identify themselves: "
+            "name your installation and a contact",
+        ),
+    ],
+    ids=["store-path", "git-remote-empty", "git-remote-option", "git-readme", "user-agent"],
+)
+def test_an_empty_path_or_name_is_refused_when_the_config_loads(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert str(err.value) == message
+
+
+def test_an_smtp_login_without_a_password_variable_is_refused_when_the_config_loads(tmp_path):
+    text = (
+        '[email]\nenabled = true\nhost = "smtp.example.org"\nsender = "lab@example.org"\n'
+        'to = ["me@example.org"]\nusername = "bot"\npassword_env = ""\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert str(err.value) == (
+        "[email] password_env is empty but username is set; name the environment variable "
+        "that holds the SMTP password, e.g. TRENDDIGEST_SMTP_PASSWORD"
+    )
+
+
+def test_the_documented_config_file_lists_every_key_with_its_default():
+    import dataclasses
+    import tomllib
+    from pathlib import Path
+
+    from trenddigest.config import SECTIONS, Config
+
+    documented = tomllib.loads(
+        (Path(__file__).parent.parent / "config" / "trenddigest.toml").read_text("utf-8")
+    )
+    defaults = Config()
+    assert list(documented) == SECTIONS
+    for name in SECTIONS:
+        section = defaults.section(name)
+        expected = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+        assert documented[name] == expected, name

@@ -148,6 +148,45 @@ def test_failed_push_is_a_delivery_error_after_the_commit(repo: Path) -> None:
     assert git(repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
 
 
+def test_a_detached_head_is_refused_before_anything_is_staged_or_committed(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--detach")
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([write_digest(repo)], "2025-05", push=True)
+    assert str(caught.value) == (
+        f"cannot commit the digest: {repo.resolve()} has a detached HEAD (no branch checked "
+        "out), where a commit belongs to no branch; check out the branch the digests go on "
+        "(git switch BRANCH) or drop --commit and --push"
+    )
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+
+
+def test_a_refused_commit_unstages_its_files_so_the_next_month_is_not_blocked(repo: Path) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'lint says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    may = write_digest(repo, "2025-05")
+    with pytest.raises(DeliveryError, match=r"^git commit failed in .*: lint says no$"):
+        commit_digest([may], "2025-05")
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+    assert may.is_file()
+    hook.unlink()
+    commit_digest([write_digest(repo, "2025-06")], "2025-06")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "digests/2025/2025-06.md"
+    ]
+
+
+def test_a_failed_push_says_the_digest_is_committed_and_how_to_deliver_it(repo: Path) -> None:
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([write_digest(repo)], "2025-05", push=True, remote="nowhere")
+    assert str(caught.value).endswith(
+        "; the digest is committed: fix the remote, then run again with --push "
+        "(or: git push nowhere HEAD)"
+    )
+
+
 # -- README index ---------------------------------------------------------------------------
 
 
@@ -376,6 +415,39 @@ def test_staged_changes_are_refused_before_the_readme_is_touched(
     assert (repo / "README.md").read_text() == "# My reading\n"
 
 
+def test_unstaged_readme_edits_stay_out_of_the_digest_commit_and_in_the_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "README.md").write_text("# My reading\nA paragraph I am still writing.\n")
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    deliver_to_git(GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False)
+    committed = git(repo, "show", "HEAD:README.md")
+    assert committed.startswith("# My reading\n\n## Research Trends\n\n" + INDEX_START)
+    assert "still writing" not in committed
+    on_disk = (repo / "README.md").read_text()
+    assert on_disk.startswith("# My reading\nA paragraph I am still writing.\n\n## Research")
+    assert on_disk.endswith(committed.split("# My reading\n", 1)[1])
+    assert git(repo, "status", "--porcelain").splitlines() == [" M README.md"]
+
+
+def test_a_rerun_with_unstaged_readme_edits_makes_no_second_commit(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    pattern = "digests/{year}/{year}-{month}.md"
+    deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False)
+    head = git(repo, "rev-parse", "HEAD")
+    with (repo / "README.md").open("a") as fh:
+        fh.write("Notes for later.\n")
+    assert deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False) is None
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert (repo / "README.md").read_text().endswith("Notes for later.\n")
+
+
 def test_commit_targets_are_checked_for_files_not_written_yet(repo: Path) -> None:
     root, relative = check_commit_targets(
         [repo / "digests" / "2025" / "2025-05.md", repo / "README.md"]
@@ -451,3 +523,35 @@ def test_run_with_commit_indexes_a_digest_in_a_folder_named_with_brackets(
     readme = (digest_repo / "README.md").read_text()
     assert "**May, 2025** · [full digest](dig%5B1%5D/2025-05.md)" in readme
     assert "_No digests yet._" not in readme
+
+
+def test_run_with_commit_on_a_detached_head_is_one_line_and_leaves_the_readme_alone(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(digest_repo, "checkout", "-q", "--detach")
+    head = git(digest_repo, "rev-parse", "HEAD")
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        f"trenddigest: error: cannot commit the digest: {digest_repo.resolve()} has a detached "
+        "HEAD (no branch checked out), where a commit belongs to no branch; check out the "
+        "branch the digests go on (git switch BRANCH) or drop --commit and --push\n"
+    )
+    assert (digest_repo / "digests" / "2025" / "2025-05.md").is_file()
+    assert (digest_repo / "README.md").read_text() == "# My reading\n"
+    assert git(digest_repo, "rev-parse", "HEAD") == head
+
+
+def test_run_with_commit_says_what_it_committed_and_a_rerun_that_nothing_changed(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"]
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    head = git(digest_repo, "rev-parse", "HEAD").strip()
+    assert out.splitlines()[-1] == f"committed {head}"
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[-1] == "nothing new to commit"
+    assert git(digest_repo, "rev-parse", "HEAD").strip() == head

@@ -7,8 +7,10 @@ import logging
 import shutil
 import smtplib
 import socket
+import socketserver
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -181,6 +183,68 @@ def test_refused_login_is_one_clear_delivery_error(smtp_server) -> None:
     assert recorder.envelopes == []
 
 
+class RefuseSome(Recorder):
+    """Refuses every recipient whose address starts with "gone"."""
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("gone"):
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_recipient_is_named_with_the_servers_reason_and_the_rest_get_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = RefuseSome()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        cfg = config(controller.port, to=["Ana <ana@example.org>", "Gone <gone@example.org>"])
+        with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+            accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
+    finally:
+        controller.stop()
+    assert recorder.envelopes[0].rcpt_tos == ["ana@example.org"]
+    assert accepted == ["Ana <ana@example.org>"]
+    assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
+        f"SMTP server 127.0.0.1:{controller.port} refused gone@example.org (550 5.1.1 "
+        "<gone@example.org>: mailbox unavailable), who did not get the digest; "
+        "check [email] to"
+    ]
+
+
+class DropsMidData(socketserver.StreamRequestHandler):
+    """Speaks SMTP up to DATA, reads a few lines of the message, then hangs up."""
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 test ESMTP\r\n")
+        for line in self.rfile:
+            if line.upper().startswith(b"DATA"):
+                self.wfile.write(b"354 go ahead\r\n")
+                for _ in range(5):
+                    self.rfile.readline()
+                return
+            self.wfile.write(b"250 ok\r\n")
+
+
+def test_a_server_that_hangs_up_mid_message_is_one_line() -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), DropsMidData) as server:
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        port = server.server_address[1]
+        try:
+            with pytest.raises(DeliveryError) as caught:
+                send_digest_email(config(port), "Digest", DIGEST * 50, env={})
+        finally:
+            server.shutdown()
+    # smtplib notices at its next write or read, whichever the timing makes first.
+    message = str(caught.value)
+    assert message.startswith(f"sending the digest email via 127.0.0.1:{port} failed: ")
+    assert "\n" not in message
+
+
 def test_username_without_password_in_the_environment_fails_before_connecting() -> None:
     cfg = config(free_port(), username="bot")
     with pytest.raises(DeliveryError, match="environment variable TRENDDIGEST_SMTP_PASSWORD"):
@@ -331,6 +395,20 @@ def test_untrusted_certificate_is_refused(smtp_server, self_signed) -> None:
     server["start"](ssl_context=server_context(cert, key))
     with pytest.raises(DeliveryError, match=r"^TLS with SMTP server .* failed: .*certificate"):
         send_digest_email(config(port, security="ssl"), "Digest", DIGEST, env={})
+    assert recorder.envelopes == []
+
+
+def test_ssl_against_a_plain_server_names_the_settings_to_check(smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()  # no TLS at all: the port of a plain or STARTTLS server
+    with pytest.raises(DeliveryError) as caught:
+        send_digest_email(config(port, security="ssl"), "Digest", DIGEST, env={})
+    message = str(caught.value)
+    assert message.startswith(f"TLS with SMTP server 127.0.0.1:{port} failed: ")
+    assert message.endswith(
+        "; check [email] security and port: ssl speaks TLS from the start (usually port "
+        "465), starttls upgrades a plain connection (usually port 587)"
+    )
     assert recorder.envelopes == []
 
 

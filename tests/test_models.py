@@ -35,6 +35,26 @@ def test_split_id_accepts_every_spelling_arxiv_uses(raw, expected):
     assert split_id(raw) == expected
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\uff12\uff15\uff10\uff15.\uff10\uff11\uff12\uff13\uff14",  # full-width digits
+        "\u0662\u0665\u0660\u0665.01234",  # Arabic-Indic digits
+        "math/\uff10\uff16\uff10\uff11001",
+    ],
+)
+def test_an_id_with_digits_other_than_ascii_is_not_an_arxiv_id(raw):
+    # Unicode digits would key the same paper twice and file it under a month
+    # such as "2025-\uff10\uff15" that no month lookup finds.
+    with pytest.raises(ValueError, match="not an arXiv identifier"):
+        split_id(raw)
+
+
+def test_id_month_of_an_id_with_unicode_digits_is_no_month():
+    with pytest.raises(ValueError, match="not an arXiv identifier"):
+        id_month("\uff12\uff15\uff10\uff15.\uff10\uff11\uff12\uff13\uff14")
+
+
 @pytest.mark.parametrize("raw", ["", "hello", "2505.123", "12345.67890", "http://example.com/x"])
 def test_split_id_rejects_what_is_not_an_arxiv_id(raw):
     with pytest.raises(ValueError, match="not an arXiv identifier"):
@@ -258,7 +278,10 @@ def test_month_parses_and_prints_yyyy_mm():
     assert (month.year, month.month, str(month), month.yymm) == (2025, 5, "2025-05", "2505")
 
 
-@pytest.mark.parametrize("bad", ["2025-13", "2025-00", "25-05", "2025/05", "May 2025"])
+@pytest.mark.parametrize(
+    "bad",
+    ["2025-13", "2025-00", "25-05", "2025/05", "May 2025", "\uff12\uff10\uff12\uff15-\uff10\uff15"],
+)
 def test_month_rejects_bad_values_with_the_fix(bad):
     with pytest.raises(InputError) as err:
         Month.parse(bad)

@@ -227,3 +227,12 @@ def test_a_trends_output_name_the_report_cannot_use_is_refused_and_nothing_writt
     code = main([*TRENDS, "--output", output])
     assert (code, capsys.readouterr()) == (2, ("", f"trenddigest: error: {message}\n"))
     assert files_under(workdir) == before
+
+
+def test_a_one_month_trends_report_writes_no_chart_it_does_not_show(
+    workdir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("matplotlib")
+    code = main([*TRENDS[:1], "--from", "2025-05", "--to", "2025-05", *TRENDS[5:]])
+    assert (code, capsys.readouterr().out) == (0, "wrote digests/trends-2025-05-to-2025-05.md\n")
+    assert files_under(workdir / "digests") == ["trends-2025-05-to-2025-05.md"]

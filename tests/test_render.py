@@ -650,3 +650,22 @@ def test_a_template_error_outside_any_user_template_stays_a_jinja_error():
 
     with pytest.raises(jinja2.UndefinedError), template_errors("my"):
         raise jinja2.UndefinedError("'x' is undefined")
+
+
+def test_a_paper_without_authors_leaves_no_dangling_separator():
+    # A file import can carry a paper with no authors: no " / " before nothing in the
+    # top picks and no line opening with " · " in its section.
+    anonymous = ranked("2505.00003", "Nobody wrote this", "Knowledge Distillation", 0.9, ())
+    digest = build_digest(
+        Month.parse("2025-05"),
+        Ranking(considered=1, by_category={"Knowledge Distillation": [anonymous]}, unmatched=0),
+        {},
+        top=10,
+        by="submitted",
+        arxiv_categories=["cs.CV"],
+        top_picks=[anonymous],
+    )
+    text = render_markdown(digest)
+    assert "    - [Original Paper Link](https://arxiv.org/pdf/2505.00003)\n" in text
+    assert "\n   `cs.CV` · score 0.900 · why: distillation\n" in text
+    assert " / \n" not in text and "\n    · " not in text and "\n   · " not in text

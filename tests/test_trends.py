@@ -24,7 +24,7 @@ from trenddigest.errors import InputError
 from trenddigest.models import Month, Paper
 from trenddigest.rank import RankedPaper, Ranking, paper_text
 from trenddigest.store import Store
-from trenddigest.terms import TermMatrix, term_matrix, term_stream
+from trenddigest.terms import MODIFIERS, TermMatrix, term_matrix, term_stream
 from trenddigest.trends import (
     MonthCounts,
     TermCounts,
@@ -110,11 +110,37 @@ def store_with(papers: list[Paper]) -> Store:
 
 
 def test_document_terms_pair_adjacent_words_across_hyphens_but_not_punctuation():
-    terms = document_terms("Vision-language models, images. The 3D scene in 2025")
-    assert {"vision language", "language models", "3d scene"} <= terms
+    terms = document_terms("Vision-language, images. The 3D scene in 2025")
+    assert {"vision language", "3d scene"} <= terms
     assert "models images" not in terms  # a comma ends the phrase
     assert "images 3d" not in terms  # so does a full stop (and "the" between)
     assert not terms & {"the", "in", "2025"}  # stop words and bare numbers
+
+
+def test_a_pair_that_cuts_a_hyphenated_compound_in_two_is_no_term():
+    terms = document_terms("On-policy self-distillation for multi-agent reinforcement learning")
+    assert {"self distillation", "multi agent", "reinforcement learning"} <= terms
+    assert not terms & {"policy self", "agent reinforcement", "distillation multi"}
+    assert "supervised fine" not in document_terms("Supervised fine-tuning")
+    assert "language models" not in document_terms("Vision-language models")
+
+
+def test_a_modifier_compound_keeps_the_phrase_it_modifies():
+    terms = document_terms("A language model-based agent")
+    assert {"language model", "model based"} <= terms
+    assert "based agent" not in terms  # the compound's tail starts no phrase
+
+
+def test_term_matrix_cuts_no_compound_in_two_as_the_term_definition_says():
+    assert_rows_count_the_term_stream(
+        [
+            "On-policy self-distillation for multi-agent reinforcement learning",
+            "Supervised fine-tuning of a language model-based, task-aware agent",
+            "State-of-the-art vision--language models - and model - data splits",
+            "Naïve-Bayes état-de-l'art self-supervised models",
+            "a-b c-d-e f\x02g-h",
+        ]
+    )
 
 
 def test_term_counts_count_papers_not_occurrences():
@@ -358,7 +384,7 @@ def test_first_month_in_the_store_renders_na_baselines():
     section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 4))
     text = render_trends_section(section)
     assert "| Detection | 8 | 32.0% | n/a | n/a |" in text
-    assert "n/a: the store holds no earlier month" in text
+    assert "n/a: none of the 3 months before 2025-04 is in the store in full" in text
     assert "```mermaid" not in text  # one month is no chart
 
 
@@ -625,18 +651,36 @@ _NOT_WORDS = (
 
 
 def recount_terms(text: str) -> set[str]:
-    """Words (2+ chars, not stop words or numbers) and adjacent pairs, written anew."""
+    """Words (2+ chars, not stop words or numbers) and adjacent pairs, written anew.
+
+    A pair joined by a hyphen counts; a pair of words next to each other counts unless
+    the first ends a hyphenated compound or the second starts one (other than a
+    modifier compound such as "model-based")."""
     found: set[str] = set()
     for fragment in _BREAKS.split(text.lower()):
-        run: list[str] = []
-        for token in re.findall(r"\w+", fragment):
-            if len(token) > 1 and token not in _NOT_WORDS and token.strip("_0123456789"):
-                found.add(token)
-                if run:
-                    found.add(f"{run[-1]} {token}")
-                run.append(token)
-            else:
-                run = []
+        # Words with the text between each and the next.
+        words = [(m.group(), m.end()) for m in re.finditer(r"\w+", fragment)]
+        glue = [
+            fragment[end : words[i + 1][1] - len(words[i + 1][0])] if i + 1 < len(words) else ""
+            for i, (_, end) in enumerate(words)
+        ]
+        hyphen = [bool(re.fullmatch(r"-+", g)) for g in glue]  # joined to the next word
+        for i, (word, _) in enumerate(words):
+            if not (len(word) > 1 and word not in _NOT_WORDS and word.strip("_0123456789")):
+                continue
+            found.add(word)
+            if i == 0:
+                continue
+            before, _ = words[i - 1]
+            if not (len(before) > 1 and before not in _NOT_WORDS and before.strip("_0123456789")):
+                continue
+            if hyphen[i - 1]:
+                found.add(f"{before} {word}")
+                continue
+            ends_compound = i >= 2 and hyphen[i - 2]
+            starts_compound = hyphen[i] and words[i + 1][0] not in MODIFIERS
+            if not (ends_compound or starts_compound):
+                found.add(f"{before} {word}")
     return found
 
 
@@ -826,7 +870,7 @@ def test_candidate_entry_with_case_only_duplicate_terms_loads_back() -> None:
     from trenddigest.trends import _candidate_category
 
     cat = _candidate_category(
-        "RAG", ["RAG", "rag", "retrieval"], [3.0, 2.0, 1.0], [], 30, "2025-06"
+        "RAG", ["RAG", "rag", "retrieval"], [3.0, 2.0, 1.0], [], 30, "2025-06", named=1, covered=30
     )
     assert [k.term for k in loads_categories(category_to_toml(cat))[0].keywords] == [
         "RAG",
@@ -848,3 +892,154 @@ def test_a_change_of_share_too_small_to_show_still_says_its_direction(change, sh
     from trenddigest.trends import _pp
 
     assert _pp(change) == shown
+
+
+# --------------------------------------------------------------------------- read as a reader
+
+
+def section_with(**changes: object) -> trends.TrendsSection:
+    """The 2025-06 section of :func:`three_months`, with some fields replaced."""
+    import dataclasses
+
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    return dataclasses.replace(section, **changes)
+
+
+def test_a_change_of_share_agrees_with_the_two_shares_shown_beside_it():
+    from trenddigest.trends import _pp_between
+
+    # 92 of 7,124 papers (1.29%) against 1.05%: shown as 1.3% and 1.0%, so +0.3, not +0.2.
+    assert _pp_between(0.012914, 0.010493) == "▲ +0.3 pp"
+    # 0.97% against 1.04%: both shown as 1.0%, so no visible change, only its direction.
+    assert _pp_between(0.0097, 0.01039) == "▼ <0.1 pp"
+    assert _pp_between(0.05, 0.05) == "±0.0 pp"
+    assert _pp_between(0.05, None) == "n/a"
+
+
+def test_momentum_rows_show_a_change_that_adds_up_with_their_shares():
+    row = trends.CategoryTrend("Training", 92, 0.012914, 0.010493, 0.010493)
+    text = render_trends_section(section_with(categories=[row]))
+    assert "| Training | 92 | 1.3% | 1.0% | ▲ +0.3 pp |" in text
+
+
+def test_momentum_rows_are_ordered_by_the_change_they_show():
+    # A gains 0.26 points (1.34% from 1.08%: shown 1.3% and 1.1%, +0.2), B 0.24 points
+    # (1.26% from 1.02%: shown 1.3% and 1.0%, +0.3): B is listed first.
+    current = month_counts("2025-06", 10_000, A=134, B=126)
+    base = [month_counts("2025-05", 10_000, A=108, B=102)]
+    rows, _ = category_trends(current, base, base, ["A", "B"])
+    assert [r.name for r in rows] == ["B", "A"]
+
+
+def test_report_change_agrees_with_the_first_and_last_shares_shown():
+    report_row = trends.ReportRow("A", (2, 81), (0.0047, 0.0114))
+    assert report_row.change == pytest.approx(0.0114 - 0.0047)
+    store = store_with(three_months())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 4), Month(2025, 6))
+    report.rows = [trends.ReportRow("A", (2, 80, 81), (0.0047, 0.0125, 0.0114)), *report.rows]
+    assert "| A | 2 (0.5%) | 80 (1.2%) | 81 (1.1%) | ▲ +0.6 pp |" in render_trend_report(report)
+
+
+def partial_first_month() -> list[Paper]:
+    """:func:`three_months` and two papers of March: a month the store holds a sliver of."""
+    return three_months() + [detection("2025-03", 0), segmentation("2025-03", 0)]
+
+
+def test_trend_report_measures_change_between_full_months_only():
+    store = store_with(partial_first_month())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 3), Month(2025, 6))
+    assert report.months == ["2025-03", "2025-04", "2025-05", "2025-06"]
+    assert report.partial == ["2025-03"]
+    detection_row = next(r for r in report.rows if r.name == "Detection")
+    assert detection_row.counts == (1, 8, 8, 12)
+    assert detection_row.change == pytest.approx(12 / 30 - 8 / 25)  # not 12/30 - 1/2
+
+
+def test_trend_report_chart_leaves_a_partial_month_out_and_is_titled_by_its_months():
+    store = store_with(partial_first_month())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 3), Month(2025, 7))
+    assert report.volume.months == ["2025-04", "2025-05", "2025-06"]
+    assert report.chart_title == "Papers per category, 2025-04 to 2025-06"
+
+
+def test_trend_report_says_which_months_are_partial_and_what_the_change_compares():
+    store = store_with(partial_first_month())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 3), Month(2025, 6))
+    text = render_trend_report(report)
+    assert "the change compares 2025-06's share with 2025-04's" in text
+    assert (
+        "2025-03 (2 papers) holds under 25% of the papers of the range's busiest month: "
+        "it is likely partial, so the change and the chart leave it out." in text
+    )
+    march = text[text.index("\n## March, 2025\n") :]
+    assert "2025-03 has only 2 papers" in march
+
+
+def test_email_trends_carry_the_candidate_toml_without_raw_html():
+    # The email renders the digest's Markdown with raw HTML shown as text, so a
+    # <details> block would reach the reader as "<details><summary>…" literally.
+    store = store_with(three_months() + topic_papers("2025-06"))
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    assert section.emerging
+    for_email = render_trends_section(section, chart="none")
+    assert "<details>" not in for_email and "</summary>" not in for_email
+    assert "Add it to the categories file:\n\n```toml\n[[category]]" in for_email
+    for_github = render_trends_section(section)
+    assert "<details><summary>Add it to the categories file</summary>" in for_github
+
+
+def test_emerging_topics_do_not_claim_growth_when_no_lead_term_grew():
+    import dataclasses
+
+    store = store_with(three_months() + topic_papers("2025-06"))
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    shrinking = [dataclasses.replace(t, growth=0.9) for t in section.emerging]
+    text = render_trends_section(dataclasses.replace(section, emerging=shrinking))
+    assert "fastest growing first" not in text
+    assert "ordered by the growth of their lead term" in text
+    assert "None of their lead terms grew against the months before.\n\n**1. " in text
+
+
+def test_na_baselines_do_not_deny_the_partial_months_the_store_holds():
+    store = store_with(partial_first_month())
+    text = render_trends_section(
+        build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 4))
+    )
+    assert "is in the store)" not in text and "the store holds no earlier month" not in text
+    assert "Months before: n/a (none of the previous 3 months is in the store in full)." in text
+    assert "n/a: none of the 3 months before 2025-04 is in the store in full" in text
+
+
+def test_topic_names_read_as_headings_whatever_case_the_papers_use():
+    # "Codes / upper bound / Linear" and "f1 score / Zero-Shot" mixed cases in one name.
+    assert trends._name_form("upper bound", ["A new upper bound for codes"], []) == "Upper Bound"
+    assert trends._name_form("f1 score", ["Raising the f1 score"], []) == "F1 Score"
+    assert trends._name_form("llms", ["LLMs as judges", "Small LLMs"], []) == "LLMs"
+    assert trends._name_form("multi agent", ["x"], ["Many multi-agent systems."]) == "Multi-Agent"
+
+
+def test_emerging_topic_names_are_capitalised_even_when_no_title_uses_their_terms():
+    topics = emerging_topics(topic_papers("2025-05"), "2025-05", TrendOptions(min_unmatched=30))
+    for topic in topics:
+        for part in topic.name.split(" / "):
+            assert part[:1].isupper() or not part[:1].isalpha(), topic.name
+        assert loads_categories(topic.toml)[0].name == topic.name
+
+
+def test_a_candidate_category_says_how_many_of_its_papers_use_its_name_terms():
+    # "157 papers ... share the terms user, multi turn, dialogue" read as if every
+    # paper used them all, while 22 used none of them: the count is now stated.
+    papers = topic_papers("2025-05")
+    by_id = {p.id: p for p in papers}
+    for topic in emerging_topics(papers, "2025-05", TrendOptions(min_unmatched=30)):
+        (category,) = loads_categories(topic.toml)
+        named = topic.terms[: topic.named]
+        using = sum(
+            1 for pid in topic.paper_ids if document_terms(paper_text(by_id[pid])) & set(named)
+        )
+        listed = ", ".join(named[:-1]) + " or " + named[-1]
+        assert category.description == (
+            f"Candidate topic found in 2025-05: {topic.size} papers that matched no category, "
+            f"{using} of them using {listed}. Review the name and keywords before use."
+        )

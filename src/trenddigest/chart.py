@@ -41,6 +41,12 @@ class VolumeSeries:
     series: dict[str, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
 
+    @property
+    def drawable(self) -> bool:
+        """Whether a line chart says anything: two months at least (one month's
+        single point per line is no trend, and the Markdown shows no chart for it)."""
+        return len(self.months) > 1
+
     def top(self, limit: int = MAX_SERIES) -> list[tuple[str, list[int]]]:
         """The ``limit`` largest categories over the whole span (ties by name)."""
         ranked = sorted(self.series.items(), key=lambda item: (-sum(item[1]), item[0]))
@@ -70,10 +76,10 @@ def mermaid_xychart(volume: VolumeSeries, title: str, limit: int = MAX_SERIES) -
 
     Labels are quoted (the grammar needs quotes for anything but one plain word) and
     the data are plain integers (the grammar accepts no exponent notation).  Empty
-    string when there is nothing to draw.
+    string when there is nothing to draw (no category with papers, or one month).
     """
     chosen = volume.top(limit)
-    if not volume.months or not chosen:
+    if not volume.drawable or not chosen:
         return ""
     palette = ", ".join(PALETTE[: len(chosen)])
     peak = max(max(values) for _, values in chosen)
@@ -101,14 +107,15 @@ def legend_markdown(volume: VolumeSeries, limit: int = MAX_SERIES) -> str:
 def render_png(
     volume: VolumeSeries, title: str, limit: int = MAX_SERIES, dpi: int = 100
 ) -> bytes | None:
-    """The chart as PNG bytes, or ``None`` when matplotlib (``[plot]`` extra) is missing.
+    """The chart as PNG bytes, or ``None`` when matplotlib (``[plot]`` extra) is missing
+    or there is nothing to draw (as for :func:`mermaid_xychart`).
 
     Uses the object-oriented API with the Agg canvas (no pyplot state, safe in a
     scheduler thread) and drops the ``Software`` text chunk so the bytes depend only
     on the data.
     """
     chosen = volume.top(limit)
-    if not volume.months or not chosen:
+    if not volume.drawable or not chosen:
         return None
     try:
         import matplotlib

@@ -90,26 +90,56 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=[],
         metavar="FILE",
-        help="fill the month from a local file instead of arXiv",
+        help="import a local file (all of it, every month in it) into the store instead "
+        "of fetching from arXiv; may be given more than once",
     )
-    p.add_argument("--format", choices=["markdown", "json"], default="markdown")
-    p.add_argument("--top", type=int, metavar="N", help="papers per category")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "json"],
+        default="markdown",
+        help="markdown writes the .md and its .json twin, json the .json only (default: markdown)",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        metavar="N",
+        help="papers per category (default: [digest] papers_per_category)",
+    )
     p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
     p.add_argument(
         "--by",
         choices=["submitted", "announced"],
-        help="which papers belong to the month (default: submitted)",
+        help="which papers belong to the month (default: [digest] by)",
     )
-    p.add_argument("--output", metavar="PATTERN", help="output path pattern with {year}, {month}")
+    p.add_argument(
+        "--output",
+        metavar="PATTERN",
+        help="where to write, with {year} and {month} (default: [digest] output)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the digest to standard output: no files, no delivery "
         "(papers fetched or imported are still stored)",
     )
-    p.add_argument("--commit", action="store_true", default=None, help="git commit the digest")
-    p.add_argument("--push", action="store_true", default=None, help="git push after committing")
-    p.add_argument("--email", action="store_true", default=None, help="email the digest")
+    p.add_argument(
+        "--commit",
+        action="store_true",
+        default=None,
+        help="git commit the digest, its .json twin and the README index (default: [git] commit)",
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        default=None,
+        help="commit as --commit does, then git push (default: [git] push)",
+    )
+    p.add_argument(
+        "--email",
+        action="store_true",
+        default=None,
+        help="email the digest as [email] says (default: [email] enabled)",
+    )
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("fetch", parents=[common], help="backfill one month from the arXiv API")
@@ -180,6 +210,8 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def _load(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
+    if args.store == "":  # --store "$UNSET_VARIABLE" in a script
+        raise InputError("--store is empty; give the store's file, e.g. data/trenddigest.sqlite3")
     merged: dict[str, dict[str, Any]] = {"store": {"path": args.store}}
     merged.update(overrides)
     return load_config(args.config, overrides=merged)
@@ -302,9 +334,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     with _open_store(config) as store:
         result = run_month(store, config, opts, reporter=_reporter(args))
-    for note in result.notes:
-        log.info("%s", note)
     if args.dry_run:
+        for note in result.notes:
+            log.info("%s", note)
         sys.stdout.write(result.text)
         return 0
     d = result.summary
@@ -314,6 +346,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{d.categories} categories, {d.unmatched:,} in none; "
         f"wrote {', '.join(str(p) for p in result.written)}"
     )
+    # What was imported or fetched, committed, emailed: a run by hand or a cron log
+    # should say that delivery happened, not only that nothing failed.
+    for note in result.notes:
+        print(note)
     return 0
 
 
@@ -423,8 +459,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
 def cmd_categories_list(args: argparse.Namespace) -> int:
     from .pipeline import category_counts, effective_categories
 
+    month = _past_month(args.month) if args.month else None
     config = _load(args, digest={"categories_file": args.categories})
-    month = _month(args.month) if args.month else None
     store_exists = Path(config.store.path).exists()
     if store_exists:
         with _open_store(config, write=False) as store:

@@ -216,11 +216,16 @@ def apply_mapping(config: Config, data: dict[str, Any], origin: str) -> None:
         _apply_section(config.section(name), values, f"{origin} [{name}]")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, *, from_env: bool = False) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
+        if from_env:  # the user may not know a variable chose it: name the variable
+            raise ConfigError(
+                f"config file {path} not found (named by TRENDDIGEST_CONFIG); point "
+                "TRENDDIGEST_CONFIG at an existing file or unset it"
+            ) from None
         raise ConfigError(
             f"config file {path} not found; pass an existing file to --config"
         ) from None
@@ -256,7 +261,8 @@ def load_config(
     apply_mapping(config, _read_toml(packaged_config_path()), "packaged trenddigest.toml")
     user_file = find_config_file(path, env)
     if user_file is not None:
-        apply_mapping(config, _read_toml(user_file), str(user_file))
+        from_env = not path and bool(env.get("TRENDDIGEST_CONFIG"))
+        apply_mapping(config, _read_toml(user_file, from_env=from_env), str(user_file))
         config.source = str(user_file)
     for var, (section, key) in ENV_OVERRIDES.items():
         if env.get(var):
@@ -351,6 +357,11 @@ def check_email(config: EmailConfig) -> None:
             raise ConfigError(f"[email] {key} is empty; set it to send the digest by email")
     if not config.to:
         raise ConfigError("[email] to is empty; list at least one recipient address")
+    if config.username and not config.password_env:
+        raise ConfigError(
+            "[email] password_env is empty but username is set; name the environment "
+            "variable that holds the SMTP password, e.g. TRENDDIGEST_SMTP_PASSWORD"
+        )
     for key, address in [("sender", config.sender), *(("to", a) for a in config.to)]:
         if not _is_address(address):
             raise ConfigError(
@@ -365,6 +376,26 @@ def validate(config: Config) -> None:
         value = getattr(config.section(section), key)
         _check_range(f"[{section}] {key}", value, low, high, why)
     check_rank(config.rank)
+    # Empty names fail late and obscurely otherwise: a stray ".lock" beside no store,
+    # "git push '' HEAD", a README that is the working folder.
+    if not config.store.path:
+        raise ConfigError(
+            "[store] path is empty; give the store's file, e.g. data/trenddigest.sqlite3"
+        )
+    if not config.git.remote or config.git.remote.startswith("-"):
+        raise ConfigError(
+            f"[git] remote {config.git.remote!r} is not a remote's name; give one such as "
+            "origin (git remote -v lists them)"
+        )
+    if not config.arxiv.user_agent.strip():
+        raise ConfigError(
+            "[arxiv] user_agent is empty; arXiv asks API users to identify themselves: "
+            "name your installation and a contact"
+        )
+    if not config.git.readme:
+        raise ConfigError(
+            "[git] readme is empty; give the file the digest index goes into, e.g. README.md"
+        )
     if config.email.enabled:
         check_email(config.email)
     if config.digest.by not in ("submitted", "announced"):

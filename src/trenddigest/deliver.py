@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
@@ -54,7 +54,9 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", " ".join(lines))[:400]
 
 
-def _run_git(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def _run_git(
+    args: list[str], cwd: Path, timeout: float, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     # Never stop an unattended run at a username/password prompt.
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
@@ -62,8 +64,11 @@ def _run_git(args: list[str], cwd: Path, timeout: float) -> subprocess.Completed
             ["git", *args],
             cwd=cwd,
             env=env,
+            input=stdin,
             capture_output=True,
-            text=True,
+            # File contents pass through byte for byte, whatever the locale says.
+            encoding="utf-8",
+            errors="surrogateescape",
             timeout=timeout,
             check=False,
         )
@@ -79,9 +84,11 @@ def _reason(proc: subprocess.CompletedProcess[str]) -> str:
     return _one_line(proc.stderr) or _one_line(proc.stdout) or f"exit code {proc.returncode}"
 
 
-def _git(args: list[str], cwd: Path, *, timeout: float = GIT_TIMEOUT_SECONDS) -> str:
+def _git(
+    args: list[str], cwd: Path, *, timeout: float = GIT_TIMEOUT_SECONDS, stdin: str | None = None
+) -> str:
     """Run ``git args`` in ``cwd``; its stdout, or a DeliveryError with git's own reason."""
-    proc = _run_git(args, cwd, timeout)
+    proc = _run_git(args, cwd, timeout, stdin)
     if proc.returncode != 0:
         raise DeliveryError(f"git {args[0]} failed in {cwd}: {_reason(proc)}")
     return proc.stdout
@@ -111,12 +118,21 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
 
     Works for files not written yet (the README index, or a digest before its run
     writes it), so that every reason a commit would be refused comes before anything
-    is written: no git repository, a path outside it, or someone else's changes
-    already staged there.  The repository is the one holding the first path.
+    is written: no git repository, a detached HEAD, a path outside the repository, or
+    someone else's changes already staged there.  The repository is the one holding
+    the first path.
     """
     if not paths:
         raise ValueError("a commit needs at least the digest's path")
     root = repository_root(_existing_folder(paths[0].resolve().parent))
+    if _run_git(["symbolic-ref", "-q", "HEAD"], root, GIT_TIMEOUT_SECONDS).returncode != 0:
+        # A commit on a detached HEAD is reachable from no branch: the next checkout
+        # leaves it behind, and "git push REMOTE HEAD" has no branch to push to.
+        raise DeliveryError(
+            f"cannot commit the digest: {root} has a detached HEAD (no branch checked out), "
+            "where a commit belongs to no branch; check out the branch the digests go on "
+            "(git switch BRANCH) or drop --commit and --push"
+        )
     relative: list[str] = []
     for path in paths:
         try:
@@ -142,15 +158,23 @@ def _existing_folder(folder: Path) -> Path:
 
 
 def commit_digest(
-    paths: list[Path], month: Month | str, push: bool = False, remote: str = "origin"
+    paths: list[Path],
+    month: Month | str,
+    push: bool = False,
+    remote: str = "origin",
+    *,
+    contents: Mapping[Path, str] | None = None,
 ) -> str | None:
     """Commit ``paths`` (the digest, its JSON twin, the README) as ``digest: YYYY-MM``.
 
     Returns the new commit's hash, or ``None`` when the files are unchanged (a re-run
     of the same month).  Refuses when something else is already staged, so a digest
-    commit never sweeps in someone's half-finished work.  With ``push`` the current
-    branch is pushed to ``remote`` even when nothing new was committed, which also
-    delivers a commit whose earlier push failed.
+    commit never sweeps in someone's half-finished work; ``contents`` gives the text
+    to commit for a path instead of the file on disk (the README: its index, without
+    the owner's unstaged edits).  A refused commit unstages what it staged, so the
+    next month's commit is not refused for this one's files.  With ``push`` the
+    current branch is pushed to ``remote`` even when nothing new was committed, which
+    also delivers a commit whose earlier push failed.
     """
     if not paths:
         raise ValueError("commit_digest needs at least the digest's path")
@@ -158,18 +182,53 @@ def commit_digest(
     if missing:
         raise DeliveryError(f"cannot commit the digest: {', '.join(missing)} does not exist")
     root, relative = check_commit_targets(paths)
-    _git(["add", "--", *relative], root)
+    contents = contents or {}
+    given = {rel: contents[p] for p, rel in zip(paths, relative, strict=True) if p in contents}
     commit: str | None = None
-    if not _staged(root):
-        log.info("digest for %s unchanged since the last commit; nothing to commit", month)
-    else:
-        _git(["commit", "--quiet", "-m", f"digest: {month}", "--", *relative], root)
-        commit = _git(["rev-parse", "HEAD"], root).strip()
-        log.info("committed %s digest: %s", commit[:12], month)
+    try:
+        plain = [rel for rel in relative if rel not in given]
+        if plain:
+            _git(["add", "--", *plain], root)
+        for rel, text in given.items():
+            _stage_text(root, rel, text)
+        if not _staged(root):
+            log.info("digest for %s unchanged since the last commit; nothing to commit", month)
+        else:
+            # Only this digest's paths are staged (checked above): commit the index,
+            # not the work tree, so that what was staged is what is committed.
+            _git(["commit", "--quiet", "-m", f"digest: {month}"], root)
+            commit = _git(["rev-parse", "HEAD"], root).strip()
+            log.info("committed %s digest: %s", commit[:12], month)
+    except DeliveryError:
+        with contextlib.suppress(DeliveryError):
+            _git(["--literal-pathspecs", "reset", "--quiet", "--", *relative], root)
+        raise
     if push:
-        _git(["push", "--quiet", remote, "HEAD"], root)
+        proc = _run_git(["push", "--quiet", remote, "HEAD"], root, GIT_TIMEOUT_SECONDS)
+        if proc.returncode != 0:
+            raise DeliveryError(
+                f"git push failed in {root}: {_reason(proc)}; the digest is committed: fix "
+                f"the remote, then run again with --push (or: git push {remote} HEAD)"
+            )
         log.info("pushed to %s", remote)
     return commit
+
+
+def _stage_text(root: Path, relative: str, text: str) -> None:
+    """Stage ``text`` as the content of ``relative`` without touching the file on disk."""
+    listed = _git(["--literal-pathspecs", "ls-files", "--stage", "-z", "--", relative], root)
+    mode = listed.split(" ", 1)[0] if listed else "100644"
+    blob = _git(["hash-object", "-w", "--stdin"], root, stdin=text).strip()
+    _git(["update-index", "--add", "--cacheinfo", f"{mode},{blob},{relative}"], root)
+
+
+def _staged_text(root: Path, relative: str) -> str | None:
+    """The staged content of ``relative`` (the last commit's, unless staged since), or
+    None when git does not track it as a plain file (untracked, or a symlink)."""
+    listed = _git(["--literal-pathspecs", "ls-files", "--stage", "-z", "--", relative], root)
+    if listed.split(" ", 1)[0] not in ("100644", "100755"):
+        return None
+    return _git(["cat-file", "blob", f":{relative}"], root)
 
 
 # -- README index ------------------------------------------------------------------------
@@ -283,6 +342,20 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
         raise DeliveryError(f"{readme} is not UTF-8 text; cannot update its digest index") from None
     except OSError as exc:
         raise DeliveryError(f"cannot read {readme}: {exc.strerror or exc}") from None
+    text = readme_with_index(original, readme, entries, max_months)
+    if text == original:
+        return False
+    try:
+        write_atomic(readme, text)
+    except InputError as exc:  # the digest is written; only its index entry is not
+        raise DeliveryError(str(exc)) from exc
+    return True
+
+
+def readme_with_index(
+    original: str, readme: Path, entries: Iterable[IndexEntry], max_months: int = 12
+) -> str:
+    """``original`` (the text of ``readme``) with its index block replaced, or appended."""
     newline = "\r\n" if "\r\n" in original else "\n"
     block = render_index(entries, readme.parent, max_months).replace("\n", newline)
     start = original.find(INDEX_START)
@@ -301,13 +374,7 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
             f"{readme} has only one of the markers {INDEX_START} / {INDEX_END} "
             "(or they are in the wrong order); fix them by hand or remove both"
         )
-    if text == original:
-        return False
-    try:
-        write_atomic(readme, text)
-    except InputError as exc:  # the digest is written; only its index entry is not
-        raise DeliveryError(str(exc)) from exc
-    return True
+    return text
 
 
 def deliver_to_git(
@@ -317,13 +384,19 @@ def deliver_to_git(
 
     Everything that would refuse the commit (no repository, a README outside it,
     other staged changes) is checked before the README is touched, so a refused
-    commit leaves no README written, least of all outside the repository.
+    commit leaves no README written, least of all outside the repository.  The
+    commit changes only the README's index: edits its owner has not staged stay in
+    the file and out of the commit.
     """
     readme = Path(git.readme)
-    root, _ = check_commit_targets([*written, readme])
+    root, relative = check_commit_targets([*written, readme])
     entries = _committed_or_written(root, index_entries_for_pattern(output_pattern), written)
     update_readme_index(readme, entries, git.index_months)
-    return commit_digest([*written, readme], month, push=push, remote=git.remote)
+    contents: dict[Path, str] = {}
+    tracked = _staged_text(root, relative[-1])
+    if tracked is not None:
+        contents[readme] = readme_with_index(tracked, readme, entries, git.index_months)
+    return commit_digest([*written, readme], month, push=push, remote=git.remote, contents=contents)
 
 
 def _committed_or_written(
@@ -400,13 +473,22 @@ def build_email(
     return msg
 
 
+def _smtp_answer(code: int, text: bytes | str) -> str:
+    """An SMTP reply as one line: ``550 5.1.1 no such user``."""
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {_one_line(decoded)}"
+
+
 def _smtp_reason(exc: smtplib.SMTPResponseException) -> str:
-    text = (
-        exc.smtp_error.decode("utf-8", "replace")
-        if isinstance(exc.smtp_error, bytes)
-        else str(exc.smtp_error)
+    return _smtp_answer(exc.smtp_code, exc.smtp_error)
+
+
+def _refusals(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
+    """``a@x.org (550 5.1.1 no such user), ...``: each refused address and the reason."""
+    return ", ".join(
+        f"{address} ({_smtp_answer(code, text)})"
+        for address, (code, text) in sorted(refused.items())
     )
-    return f"{exc.smtp_code} {_one_line(text)}"
 
 
 def send_digest_email(
@@ -415,8 +497,9 @@ def send_digest_email(
     markdown_text: str,
     png_attachment: bytes | None = None,
     env: Mapping[str, str] = os.environ,
-) -> None:
-    """Send the digest over SMTP (``security``: starttls, ssl or none).
+) -> list[str]:
+    """Send the digest over SMTP (``security``: starttls, ssl or none); returns the
+    recipients the server accepted (a refused one is named in a warning).
 
     Logs in only when ``username`` is set, with the password from the environment
     variable named by ``password_env`` (never from the config file).
@@ -459,7 +542,8 @@ def send_digest_email(
         ) from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(
-            f"SMTP server {server} refused every recipient: {', '.join(sorted(exc.recipients))}"
+            f"SMTP server {server} refused every recipient: {_refusals(exc.recipients)}; "
+            "check [email] to"
         ) from None
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(
@@ -470,12 +554,25 @@ def send_digest_email(
             f"sending the digest email via {server} failed: {_one_line(str(exc))}"
         ) from None
     except ssl.SSLError as exc:
-        reason = getattr(exc, "verify_message", None) or exc.reason or exc
-        raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}") from None
+        verify = getattr(exc, "verify_message", None)
+        # Not a certificate problem: most often implicit TLS against a plain port.
+        hint = (
+            ""
+            if verify
+            else "; check [email] security and port: ssl speaks TLS from the start (usually "
+            "port 465), starttls upgrades a plain connection (usually port 587)"
+        )
+        reason = verify or exc.reason or exc
+        raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}{hint}") from None
     except OSError as exc:
         raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
-    if refused:
+    if refused:  # the others have it: sending again would give them a second copy
         log.warning(
-            "SMTP server %s refused some recipients: %s", server, ", ".join(sorted(refused))
+            "SMTP server %s refused %s, who did not get the digest; check [email] to",
+            server,
+            _refusals(refused),
         )
-    log.info("emailed the digest to %s", ", ".join(cfg.to))
+    # smtplib keys refusals by the bare address it sent in RCPT TO.
+    accepted = [address for address in cfg.to if parseaddr(address)[1] not in refused]
+    log.info("emailed the digest to %s", ", ".join(accepted))
+    return accepted

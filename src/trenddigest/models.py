@@ -13,10 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from .errors import InputError
 
 # New-style ids (0704.0001 onwards): YYMM.NNNN or YYMM.NNNNN, optional vN.
-_NEW_ID = re.compile(r"^(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>\d+))?$")
+# re.ASCII: \d would also match full-width and other Unicode digits, keying one paper
+# twice and filing it under a month no lookup finds.
+_NEW_ID = re.compile(r"^(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>\d+))?$", re.ASCII)
 # Old-style ids: archive(.SUBJ)?/YYMMNNN, optional vN (math/0601001, math.AG/0601001v2).
 _OLD_ID = re.compile(
-    r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:v(?P<v>\d+))?$"
+    r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:v(?P<v>\d+))?$",
+    re.ASCII,
 )
 _PREFIXES = (
     "https://arxiv.org/abs/",
@@ -30,7 +33,7 @@ _PREFIXES = (
     "oai:arxiv.org:",
     "arxiv:",
 )
-_MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$")
+_MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$", re.ASCII)
 # (year, month) of the first new-style id (0704.0001) and of the first and last
 # months that old-style ids (archive/YYMMNNN) were issued in.
 NEW_STYLE_START = (2007, 4)
@@ -223,7 +226,7 @@ def id_month(arxiv_id: str) -> str:
     slash = arxiv_id.find("/")
     new_style = slash < 0
     yymm = arxiv_id[:4] if new_style else arxiv_id[slash + 1 : slash + 5]
-    if len(yymm) != 4 or not yymm.isdigit():
+    if len(yymm) != 4 or not (yymm.isascii() and yymm.isdigit()):
         raise InvalidArxivIdError(arxiv_id)
     problem = _yymm_problem(yymm, new_style)
     if problem:

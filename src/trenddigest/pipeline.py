@@ -338,7 +338,12 @@ def email_body(config: Config, result: RunResult) -> tuple[str, bytes | None]:
     digest = dataclasses.replace(
         result.digest,
         trends_markdown=render_trends_section(
-            section, templates_dir=config.digest.templates_dir or None, chart="none"
+            section,
+            templates_dir=config.digest.templates_dir or None,
+            chart="none",
+            # Mail readers show <details> as literal text: the candidate entries are
+            # written out instead of folded away.
+            collapsible=False,
         ),
     )
     text = render_markdown(digest, config.digest.templates_dir)

@@ -77,7 +77,7 @@ class TrendOptions:
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
-    shown_topics: int = 8  # the largest coherent clusters reported
+    shown_topics: int = 8  # coherent clusters reported: fastest growing (else largest) first
     min_topic_lift: float = 4.0  # share * lift of a topic's most telling term, at least
     min_unmatched: int = 30  # fewer unmatched papers than this: no clustering
     min_topic_size: int = 10
@@ -197,7 +197,8 @@ class Baseline:
     def label(self) -> str:
         """ "2025-04 to 2025-05 (2 of the previous 3 months, 9,893 papers)" or n/a."""
         if not self.months:
-            return f"n/a (none of the previous {self.span} months is in the store)"
+            # "in full": the store may hold a sliver of one, left out as partial.
+            return f"n/a (none of the previous {self.span} months is in the store in full)"
         first, last = self.months[0], self.months[-1]
         period = first if first == last else f"{first} to {last}"
         held = "all" if len(self.months) == self.span else f"{len(self.months)} of the"
@@ -322,11 +323,23 @@ class ReportRow:
     name: str
     counts: tuple[int, ...]
     shares: tuple[float, ...]
+    # The months (indices) the change compares, the first and the last full month of
+    # the range; None: the first and the last month.
+    compared: tuple[int, int] | None = None
+
+    @property
+    def ends(self) -> tuple[float, float] | None:
+        """(first, last) share the change compares, or None with fewer than 2 months."""
+        first, last = self.compared if self.compared is not None else (0, len(self.shares) - 1)
+        if first >= last:
+            return None
+        return self.shares[first], self.shares[last]
 
     @property
     def change(self) -> float | None:
-        """Share in the last month minus share in the first (None for one month)."""
-        return self.shares[-1] - self.shares[0] if len(self.shares) > 1 else None
+        """Share in the last compared month minus share in the first (None for one)."""
+        ends = self.ends
+        return None if ends is None else ends[1] - ends[0]
 
 
 @dataclass
@@ -340,14 +353,43 @@ class TrendReport:
     rows: list[ReportRow]  # categories by their change over the range, then no category
     volume: VolumeSeries
     missing: list[str] = field(default_factory=list)  # months of the range not in the store
+    # Months of the range with papers, but under ``partial_ratio`` of the busiest one's:
+    # shown, but left out of the change and the chart (a sliver reads as a collapse).
+    partial: list[str] = field(default_factory=list)
+    partial_ratio: float = DEFAULT_OPTIONS.partial_ratio
 
     @property
     def months(self) -> list[str]:
         return [str(s.month) for s in self.sections]
 
     @property
+    def compared(self) -> tuple[str, str] | None:
+        """The first and last full month, which the change column compares."""
+        full = [m for m in self.months if m not in self.partial]
+        return (full[0], full[-1]) if len(full) > 1 else None
+
+    @property
+    def partial_note(self) -> str:
+        """One sentence naming the partial months and what is left out for them."""
+        if not self.partial:
+            return ""
+        papers = {str(s.month): s.papers for s in self.sections}
+        named = [f"{m} ({papers[m]:,} paper{'' if papers[m] == 1 else 's'})" for m in self.partial]
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        one = len(named) == 1
+        return (
+            f"{listed} {'holds' if one else 'hold'} under {self.partial_ratio:.0%} of the "
+            f"papers of the range's busiest month: {'it is' if one else 'they are'} likely "
+            f"partial, so the change and the chart leave {'it' if one else 'them'} out."
+        )
+
+    @property
     def chart_title(self) -> str:
-        return f"Papers per category, {self.start} to {self.end}"
+        months = self.volume.months
+        if not months:
+            return f"Papers per category, {self.start} to {self.end}"
+        span = months[0] if len(months) < 2 else f"{months[0]} to {months[-1]}"
+        return f"Papers per category, {span}"
 
 
 # --------------------------------------------------------------------------- months
@@ -472,7 +514,11 @@ def category_trends(
         return CategoryTrend(label, count, share, share_3, share_12, avg_3, avg_12)
 
     rows = [trend(name, name) for name in names]
-    rows.sort(key=lambda t: (-(t.change_3 or 0.0), -t.count, t.name))
+    # By the change the table shows (from the rounded shares), then the exact one, so
+    # that the column reads in order.
+    rows.sort(
+        key=lambda t: (-_shown_points(t.share, t.share_3), -(t.change_3 or 0.0), -t.count, t.name)
+    )
     return rows, trend("No category", None)
 
 
@@ -723,7 +769,7 @@ def _name_terms(terms: list[str], count: int = 3) -> list[str]:
     return chosen
 
 
-def _surface_form(term: str, texts: Iterable[str]) -> str:
+def _most_used_form(term: str, texts: Iterable[str]) -> str | None:
     """How the papers write ``term`` most often ("llms" -> "LLMs", "3d" -> "3D")."""
     pattern = _term_pattern(term)
     forms: dict[str, int] = {}
@@ -731,8 +777,22 @@ def _surface_form(term: str, texts: Iterable[str]) -> str:
         for match in pattern.finditer(text):
             forms[match.group(0)] = forms.get(match.group(0), 0) + 1
     if not forms:
-        return term
+        return None
     return min(forms, key=lambda f: (-forms[f], f))
+
+
+_WORD_START = re.compile(r"(?<![\w'])([a-z])")
+
+
+def _name_form(term: str, titles: Sequence[str], abstracts: Sequence[str]) -> str:
+    """``term`` as a part of a topic's name: as the members' titles write it, else as
+    their abstracts do ("multi agent" -> "Multi-Agent"), with each word capitalised
+    when the papers write it in lower case.  A name is a heading: "Codes / upper
+    bound / Linear" reads as three things of different kinds."""
+    form = _most_used_form(term, titles) or _most_used_form(term, abstracts) or term
+    if form == form.lower():
+        form = _WORD_START.sub(lambda m: m[1].upper(), form)
+    return form
 
 
 def _candidate_category(
@@ -742,7 +802,13 @@ def _candidate_category(
     examples: Sequence[ExamplePaper],
     size: int,
     month: str,
+    *,
+    named: int,
+    covered: int,
 ) -> Category:
+    """The ``[[category]]`` a topic is offered as.  Its description says how many of
+    the ``size`` papers use one of the ``named`` name terms (``covered``): "share the
+    terms" would claim every paper uses them all."""
     top = max(weights, default=0.0)
     keywords: list[Keyword] = []
     seen: set[str] = set()
@@ -751,9 +817,15 @@ def _candidate_category(
             continue
         seen.add(term.lower())
         keywords.append(Keyword(term, round(1.0 + w / top, 1) if top > 0 else 1.0))
+    name_terms = terms[:named]
+    listed = (
+        name_terms[0]
+        if len(name_terms) == 1
+        else ", ".join(name_terms[:-1]) + " or " + name_terms[-1]
+    )
     description = (
-        f"Candidate topic found in {month}: {size} papers that matched no category "
-        f"share the terms {', '.join(terms[:4])}. Review the name and keywords before use."
+        f"Candidate topic found in {month}: {size} papers that matched no category, "
+        f"{covered} of them using {listed}. Review the name and keywords before use."
     )
     papers = [Exemplar(e.id, e.title) for e in examples]
     return Category(name, description, keywords, [], papers)
@@ -833,14 +905,15 @@ def emerging_topics(
         members.sort(key=lambda i: (-weights[i, k], unmatched[i].id))
         examples = tuple(ExamplePaper.of(unmatched[i]) for i in members[: options.topic_examples])
         titles = [unmatched[i].title for i in members]
-        name = " / ".join(_surface_form(t, titles) for t in name_terms)
+        abstracts = [unmatched[i].abstract for i in members]
+        name = " / ".join(_name_form(t, titles, abstracts) for t in name_terms)
         if name.casefold() in taken:
             name += f" ({month})"
         taken.add(name.casefold())
         weight_of = dict(ranked)
         category = _candidate_category(
             name, terms, [weight_of.get(t, 0.0) for t in terms], examples, len(members),
-            str(month),
+            str(month), named=len(name_terms), covered=int(in_name.sum()),
         )  # fmt: skip
         topics.append(
             EmergingTopic(
@@ -972,11 +1045,7 @@ def build_trends_section(
     if partial:
         notes.append(_partial_note(partial, coverage, options))
     if current.total < coverage.floor:
-        notes.append(
-            f"{month} has only {current.total:,} paper{'' if current.total == 1 else 's'} "
-            "so far, fewer than the months "
-            "around it: it may be incomplete."
-        )
+        notes.append(_incomplete_note(month, current.total))
     base_3 = [history[m] for m in _trailing(month, 3) if m in history]
     base_12 = [history[m] for m in _trailing(month, 12) if m in history]
     rows, no_category = category_trends(current, base_3, base_12, names)
@@ -1020,6 +1089,13 @@ def build_trends_section(
         notes=notes,
         options=options,
         ranking=ranking,
+    )
+
+
+def _incomplete_note(month: Month | str, total: int) -> str:
+    return (
+        f"{month} has only {total:,} paper{'' if total == 1 else 's'} so far, fewer than "
+        "the months around it: it may be incomplete."
     )
 
 
@@ -1140,30 +1216,51 @@ def build_trend_report(
                 options=options,
             )
         )  # fmt: skip
+    # A month of the range with a sliver of the busiest one's papers (the late days
+    # of a month announced with the next one, a month still being fetched) would make
+    # every share's change and the chart's lines about that sliver.
+    busiest = max(s.papers for s in sections)
+    floor = max(1, int(options.partial_ratio * busiest + 0.999999))
+    partial = [str(s.month) for s in sections if s.papers < floor]
+    for s in sections:
+        note = _incomplete_note(s.month, s.papers)
+        if str(s.month) in partial and note not in s.notes:
+            s.notes.append(note)
+    full = [i for i, s in enumerate(sections) if str(s.month) not in partial]
+    compared = (full[0], full[-1]) if len(full) > 1 else None
     names = [c.name for c in categories]
     rows = [
         ReportRow(
             name,
             tuple(_count_of(s, name) for s in sections),
             tuple(_count_of(s, name) / s.papers if s.papers else 0.0 for s in sections),
+            compared,
         )
         for name in names
     ]
-    rows.sort(key=lambda r: (-(r.change or 0.0), -sum(r.counts), r.name))
+    rows.sort(key=lambda r: (-_row_shown_change(r), -(r.change or 0.0), -sum(r.counts), r.name))
     rows.append(
         ReportRow(
             "No category",
             tuple(s.unmatched for s in sections),
             tuple(s.unmatched / s.papers if s.papers else 0.0 for s in sections),
+            compared,
         )
     )
-    months = [str(s.month) for s in sections]
+    charted = [sections[i] for i in full]
     volume = VolumeSeries(
-        months=months,
-        series={name: [_count_of(s, name) for s in sections] for name in names},
-        totals=[s.papers for s in sections],
+        months=[str(s.month) for s in charted],
+        series={name: [_count_of(s, name) for s in charted] for name in names},
+        totals=[s.papers for s in charted],
     )
-    return TrendReport(start, end, by, sections, rows, volume, missing)
+    return TrendReport(
+        start, end, by, sections, rows, volume, missing, partial, options.partial_ratio
+    )
+
+
+def _row_shown_change(row: ReportRow) -> float:
+    ends = row.ends
+    return 0.0 if ends is None else _shown_points(ends[1], ends[0])
 
 
 def _count_of(section: TrendsSection, name: str) -> int:
@@ -1263,6 +1360,28 @@ def _pp(value: float | None) -> str:
     return f"{mark} {points:+.1f} pp".replace("-", "−")
 
 
+def _shown_points(share: float, base: float | None) -> float:
+    """The change in points between two shares as the page shows them (0.0 for none)."""
+    if base is None:
+        return 0.0
+    return float(_pct(share).rstrip("%")) - float(_pct(base).rstrip("%"))
+
+
+def _pp_between(share: float | None, base: float | None) -> str:
+    """The change from ``base`` to ``share`` as :func:`_pp` writes it, but from the two
+    shares as rounded on the page: "1.3%" beside "1.0%" is "+0.3 pp", even when the
+    exact change is 0.24.  Two shares shown alike keep only the exact direction
+    ("▲ <0.1 pp"), or "±0.0 pp" when they are equal."""
+    if share is None or base is None:
+        return "n/a"
+    shown = _shown_points(share, base)
+    if round(shown, 1) == 0:
+        if share == base:
+            return "±0.0 pp"
+        return "▲ <0.1 pp" if share > base else "▼ <0.1 pp"
+    return _pp(shown / 100)
+
+
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"×{value:.1f}"
 
@@ -1280,6 +1399,7 @@ def _environment(templates_dir: str | Path | None) -> jinja2.Environment:
 def _trend_filters(env: jinja2.Environment) -> None:
     env.filters["pct"] = _pct
     env.filters["pp"] = _pp
+    env.filters["pp_from"] = _pp_between
     env.filters["ratio"] = _ratio
     env.filters["per1000"] = _per_thousand
     env.globals["mermaid_xychart"] = mermaid_xychart
@@ -1302,18 +1422,23 @@ def render_trends_section(
     png_src: str | None = None,
     include_top_picks: bool = False,
     chart_series: int = DEFAULT_OPTIONS.chart_series,
+    collapsible: bool | None = None,
 ) -> str:
     """The Markdown of a month's trends (the ``section`` macro of trends.md.j2).
 
     ``chart``: ``"mermaid"`` (GitHub), ``"png"`` (e-mail: an image at ``png_src``),
     ``"both"`` or ``"none"``.  Top picks are off by default because the digest page
-    lists them itself.
+    lists them itself.  ``collapsible``: whether the candidate categories' TOML may
+    fold away in a ``<details>`` block; by default only beside a Mermaid chart, that
+    is on GitHub.  The e-mail renders the Markdown with raw HTML shown as text (paper
+    titles are not ours), where the tags would reach the reader literally.
     """
     from .render import template_errors
 
     _check_chart(chart)
     with template_errors(templates_dir):
-        module = _environment(templates_dir).get_template(TEMPLATE_NAME).module
+        template = _environment(templates_dir).get_template(TEMPLATE_NAME)
+        module = template.make_module({"collapsible": _collapsible(chart, collapsible)})
         text = module.section(  # type: ignore[attr-defined]
             section, heading_level, chart, png_src, include_top_picks, chart_series
         )
@@ -1327,18 +1452,29 @@ def render_trend_report(
     chart: str = "mermaid",
     png_src: str | None = None,
     chart_series: int = DEFAULT_OPTIONS.chart_series,
+    collapsible: bool | None = None,
 ) -> str:
-    """The standalone report's Markdown (the body of trends.md.j2); ``chart`` as in
-    :func:`render_trends_section`."""
+    """The standalone report's Markdown (the body of trends.md.j2); ``chart`` and
+    ``collapsible`` as in :func:`render_trends_section`."""
     from .render import template_errors
 
     _check_chart(chart)
     with template_errors(templates_dir):
         template = _environment(templates_dir).get_template(TEMPLATE_NAME)
         text = template.render(
-            report=report, chart=chart, png_src=png_src, chart_series=chart_series
+            report=report,
+            chart=chart,
+            png_src=png_src,
+            chart_series=chart_series,
+            collapsible=_collapsible(chart, collapsible),
         )
     return _tidy(text)
+
+
+def _collapsible(chart: str, collapsible: bool | None) -> bool:
+    """Raw HTML (``<details>``) only in Markdown meant for GitHub (see
+    :func:`render_trends_section`)."""
+    return chart in {"mermaid", "both"} if collapsible is None else collapsible
 
 
 def _check_chart(chart: str) -> None:
