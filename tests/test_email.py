@@ -23,10 +23,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from synthetic import make_papers, write_jsonl
 from trenddigest.cli import main
-from trenddigest.config import EmailConfig
-from trenddigest.deliver import email_subject, send_digest_email
+from trenddigest.config import EmailConfig, load_config
+from trenddigest.deliver import email_subject, render_email_html, send_digest_email
 from trenddigest.errors import ConfigError, DeliveryError
 from trenddigest.models import Month
+from trenddigest.pipeline import RunOptions, RunResult, run_month
+from trenddigest.store import Store
 
 DIGEST = """# Research trends, May 2025
 
@@ -453,7 +455,7 @@ def test_run_with_email_sends_the_written_digest(
     assert "```mermaid" in written and "```mermaid" not in text  # the chart is a PNG here
     html, image = related.get_payload()
     assert image.get_content_type() == "image/png"
-    assert "<h1>Research Trends: May, 2025</h1>" in html.get_content()
+    assert '<h1 id="research-trends-may-2025">Research Trends: May, 2025</h1>' in html.get_content()
 
 
 def test_run_with_email_to_an_unreachable_server_is_one_line_and_keeps_the_digest(
@@ -490,3 +492,105 @@ def test_run_with_email_and_a_refused_login_is_one_line_and_keeps_the_digest(
     assert err.count("\n") == 1
     assert (workdir / "digests" / "2025" / "2025-05.md").is_file()
     assert recorder.envelopes == []
+
+
+# -- delivery by the pipeline: each channel once, every failure named -----------------------
+
+
+def scheduled_run(workdir: Path, *, email_once: bool = True) -> RunResult:
+    """What the scheduler's digest job does: fetch (here: import), write, commit, email."""
+    config = load_config(env={})
+    opts = RunOptions(
+        month=Month.parse("2025-05"),
+        from_files=[workdir / "papers.jsonl.gz"],
+        commit=True,
+        email=True,
+        email_once=email_once,
+    )
+    with Store.open(workdir / "store.sqlite3") as store:
+        return run_month(store, config, opts)
+
+
+def test_a_retried_month_whose_commit_failed_is_not_emailed_again(
+    workdir: Path, smtp_server
+) -> None:
+    # workdir is no git repository: the commit fails every time, the email succeeds.
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port)
+    for _attempt in range(3):  # the scheduler's retries, one a night
+        with pytest.raises(DeliveryError, match="is not inside a git repository"):
+            scheduled_run(workdir)
+    assert len(recorder.envelopes) == 1
+
+
+def test_a_retry_that_skips_the_email_says_when_it_was_sent(workdir: Path, smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port, "[git]\nreadme = 'README.md'\n")
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    for key, value in (("user.name", "T"), ("user.email", "t@example.org")):
+        subprocess.run(["git", "-C", str(workdir), "config", key, value], check=True)
+    first = scheduled_run(workdir)
+    second = scheduled_run(workdir)
+    assert first.notes[-1] == "emailed to ana@example.org"
+    assert second.notes[-2:] == ["nothing new to commit", second.notes[-1]]
+    assert second.notes[-1].startswith("already emailed (")
+    assert second.notes[-1].endswith(" to ana@example.org); not sent again")
+    assert len(recorder.envelopes) == 1
+
+
+def test_a_run_by_hand_emails_the_month_again(workdir: Path, smtp_server) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port)
+    for _attempt in range(2):
+        with pytest.raises(DeliveryError):
+            scheduled_run(workdir, email_once=False)
+    assert len(recorder.envelopes) == 2
+
+
+def test_when_commit_and_email_both_fail_both_reasons_are_given(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    email_config_file(workdir, port)
+    code = main([*RUN_EMAIL, "--commit"])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err.count("\n") == 1
+    assert "cannot commit the digest" in err
+    assert err.endswith(f"; and cannot reach SMTP server 127.0.0.1:{port}: Connection refused\n")
+
+
+def test_the_run_names_only_the_recipients_the_server_accepted(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    controller = Controller(RefuseSome(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        email_config_file(
+            workdir, controller.port, 'to = ["ana@example.org", "gone@example.org"]\n'
+        )
+        config_file = workdir / "config" / "trenddigest.toml"
+        text = config_file.read_text().replace('to = ["ana@example.org"]\n', "", 1)
+        config_file.write_text(text)
+        code = main([a for a in RUN_EMAIL if a != "-q"])
+    finally:
+        controller.stop()
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "emailed to ana@example.org" in out and "gone@example.org" not in out
+
+
+def test_email_html_shows_escaped_title_characters_without_backslashes() -> None:
+    html = render_email_html("S", "M\\$^3\\$-VQA reads \\<think\\> and a\\~b\n")
+    assert "M$^3$-VQA reads &lt;think&gt; and a~b" in html
+    assert "\\" not in html
+
+
+def test_email_html_headings_carry_the_anchors_the_overview_links_to() -> None:
+    text = "[GANs](#generative-models-gans--diffusion)\n\n## Generative Models: GANs & Diffusion\n"
+    html = render_email_html("S", text)
+    assert '<a href="#generative-models-gans--diffusion">GANs</a>' in html
+    assert '<h2 id="generative-models-gans--diffusion">' in html

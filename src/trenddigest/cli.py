@@ -399,6 +399,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             commit=config.git.commit,
             push=config.git.push,
             email=config.email.enabled,
+            email_once=True,
         )
         with Store.open(path) as store:
             result = run_month(store, config, opts, reporter=_reporter(args))

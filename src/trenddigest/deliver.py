@@ -28,12 +28,13 @@ from urllib.parse import quote
 
 import jinja2
 import markdown
+from markdown.extensions.toc import TocExtension
 from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig, check_email
 from .errors import DeliveryError, InputError
 from .models import Month
-from .render import check_output_pattern, md_escape, write_atomic
+from .render import check_output_pattern, github_anchor, md_escape, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -427,15 +428,24 @@ def _committed_or_written(
 
 
 class _NoRawHtml(markdown.Extension):
-    """Show raw HTML in the Markdown as text: paper titles and abstracts are not ours."""
+    """Show raw HTML in the Markdown as text: paper titles and abstracts are not ours.
+
+    The digest escapes what GitHub (CommonMark) would read as markup in a title:
+    ``\\$``, ``\\<``, ``\\~``...  Python-Markdown honours fewer escapes and would
+    show the backslashes ("M\\$^3\\$-VQA"), so every ASCII punctuation character is
+    escapable here, as in CommonMark.
+    """
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - markdown's API
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
+        md.ESCAPED_CHARS = sorted(set(md.ESCAPED_CHARS) | set(string.punctuation))
 
 
 def render_email_html(subject: str, markdown_text: str, chart_cid: str | None = None) -> str:
-    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", _NoRawHtml()])
+    # Headings get GitHub's anchors, so the Overview's links work in the email too.
+    toc = TocExtension(slugify=lambda value, _separator: github_anchor(value))
+    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", _NoRawHtml(), toc])
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import DigestSummary, Outputs, load_outputs, outputs_setup, outputs_snapshot
 from .categories import Category, find_categories_file, load_categories
 from .config import Config
-from .errors import DeliveryError, InputError
+from .errors import DeliveryError, InputError, StoreError
 from .models import Month
 from .store import Store
 
@@ -40,6 +42,10 @@ class RunOptions:
     commit: bool = False
     push: bool = False
     email: bool = False
+    # Skip the email when this month's digest was emailed before: the scheduler
+    # retries a month whose delivery failed (a push refused night after night), and
+    # the channels that did deliver must not deliver again.  By hand it is sent.
+    email_once: bool = False
 
 
 @dataclass
@@ -217,7 +223,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         files = {markdown_path: outputs.markdown, json_path: outputs.json}
     write_files_atomic(files)
     result.written += list(files)
-    deliver(config, opts, result)
+    deliver(store, config, opts, result)
     return result
 
 
@@ -276,12 +282,16 @@ def _outputs_setup(config: Config) -> str:
     )
 
 
-def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
+EMAILED_KEY = "emailed:{month}"
+
+
+def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -> None:
     """Commit and/or email a written digest.
 
     Each channel is tried even when an earlier one failed (a broken SMTP login should
-    not stop the commit, nor the reverse); the first failure is raised afterwards, so
-    the run still ends non-zero with a message, while the digest stays written.
+    not stop the commit, nor the reverse); the failures are raised afterwards, all in
+    one message, so the run still ends non-zero while the digest stays written.  A
+    sent email is recorded in the store (see ``RunOptions.email_once``).
     """
     if not (opts.commit or opts.push or opts.email):
         return  # nothing to deliver: git, SMTP and the HTML renderer stay unloaded
@@ -296,17 +306,33 @@ def deliver(config: Config, opts: RunOptions, result: RunResult) -> None:
             result.notes.append(f"committed {commit}" if commit else "nothing new to commit")
         except DeliveryError as exc:
             failures.append(exc)
-    if opts.email:
+    emailed_key = EMAILED_KEY.format(month=opts.month)
+    sent_before = store.get_meta(emailed_key) if opts.email else None
+    if opts.email and opts.email_once and sent_before:
+        result.notes.append(f"already emailed ({sent_before}); not sent again")
+    elif opts.email:
         try:
             markdown_text, png = email_body(config, result)
-            send_digest_email(
+            accepted = send_digest_email(
                 config.email, email_subject(opts.month), markdown_text, png_attachment=png
             )
-            result.notes.append(f"emailed to {', '.join(config.email.to)}")
+            result.notes.append(f"emailed to {', '.join(accepted)}")
+            _record_email(store, emailed_key, accepted)
         except DeliveryError as exc:
             failures.append(exc)
-    if failures:
+    if len(failures) == 1:
         raise failures[0]
+    if failures:
+        raise DeliveryError("; and ".join(str(f) for f in failures))
+
+
+def _record_email(store: Store, key: str, recipients: list[str]) -> None:
+    """Best effort: a read-only store only loses the guard against sending twice."""
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        store.set_meta(key, f"{stamp} to {', '.join(recipients)}")
+    except (sqlite3.Error, StoreError) as exc:
+        log.warning("could not record in %s that the digest was emailed: %s", store.path, exc)
 
 
 def category_counts(
