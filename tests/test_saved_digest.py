@@ -133,7 +133,9 @@ def test_a_local_template_builds_the_digest_again(store, config, builds, workdir
 
 def test_an_emailed_run_builds_the_digest_for_its_chart(store, config, builds, monkeypatch):
     sent = []
-    monkeypatch.setattr(pipeline, "deliver", lambda config, opts, result: sent.append(result))
+    monkeypatch.setattr(
+        pipeline, "deliver", lambda store, config, opts, result: sent.append(result)
+    )
     run(store, config)
     result = run(store, config, email=True)
     assert builds.count == 2
