@@ -166,7 +166,12 @@ class Fault:
     entry's ``<published>`` is not a timestamp),
     ``truncate`` (Content-Length says more than is sent), ``truncate-unframed`` (no
     Content-Length, the connection closes half-way), ``garbage`` (200 with an HTML
-    body), ``delay`` (answer after ``delay`` seconds), ``reset`` (TCP reset).
+    body), ``delay`` (answer after ``delay`` seconds), ``reset`` (TCP reset),
+    ``change`` (``action(server)`` changes the server's papers, then the request is
+    answered from them: a paper listed late or withdrawn between two pages),
+    ``repeat`` (the page starts one result early, so its first entry is the last of
+    the page before and its own last one is left out: an unstable order of results),
+    ``no-published`` (the first entry has no ``<published>``: arxiv's parser skips it).
     """
 
     kind: str
@@ -176,6 +181,7 @@ class Fault:
     delay: float = 0.6
     message: str = "incorrect query"
     when: Callable[[Seen], bool] | None = None
+    action: Callable[[ArxivTestServer], None] | None = None
 
 
 # ---------------------------------------------------------------------- rendering
@@ -379,6 +385,9 @@ class ArxivTestServer:
         self.papers = load_papers() if papers is None else papers
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
+        # Called with every request as it arrives (before any fault), e.g. to note the
+        # fake clock's time of each request.
+        self.watchers: list[Callable[[Seen], None]] = []
         self.overcount = 0
         self.listings: dict[str, Listing] = {}
         self.open_connections = 0
@@ -520,9 +529,17 @@ class _Handler(BaseHTTPRequestHandler):
         seen = Seen(parts.path, params, dict(self.headers.items()), parts.query)
         with owner._lock:
             owner.seen.append(seen)
+            watchers = list(owner.watchers)
+        for watch in watchers:
+            watch(seen)
         fault = owner._take_fault(seen)
         if fault is not None and fault.kind == "delay":
             threading.Event().wait(fault.delay)  # not time.sleep: tests may fake ``time``
+            fault = None
+        if fault is not None and fault.kind == "change":
+            if fault.action is not None:
+                with owner._lock:
+                    fault.action(owner)
             fault = None
         if fault is not None and fault.kind == "reset":
             self._reset()
@@ -540,7 +557,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/api/"):
             kind = fault.kind if fault is not None else ""
             body, ctype, headers = self._api(
-                seen, empty=kind in ("empty", "zero"), short=kind == "short", zero=kind == "zero"
+                seen,
+                empty=kind in ("empty", "zero"),
+                short=kind == "short",
+                zero=kind == "zero",
+                repeat=kind == "repeat",
             )
         elif parts.path.startswith(("/rss/", "/atom/")):
             answer = self._listing(parts.path)
@@ -550,6 +571,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found", "text/plain")
             return
+        if fault is not None and fault.kind == "no-published":
+            body = re.sub(rb"\s*<published>[^<]*</published>", b"", body, count=1)
         if fault is not None and fault.kind == "bad-date":
             body = re.sub(
                 rb"<published>[^<]*</published>", b"<published>soon</published>", body, count=1
@@ -575,14 +598,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, ctype, headers)
 
     def _api(
-        self, seen: Seen, *, empty: bool, short: bool, zero: bool
+        self, seen: Seen, *, empty: bool, short: bool, zero: bool, repeat: bool = False
     ) -> tuple[bytes, str, dict[str, str]]:
         owner = self.server.owner
         found = owner.matching(seen.query)
         if seen.params.get("sortOrder") == "descending":
             found.reverse()
         total = 0 if zero else len(found) + owner.overcount
-        entries = [] if empty else found[seen.start : seen.start + seen.max_results]
+        first = max(0, seen.start - 1) if repeat else seen.start
+        entries = [] if empty else found[first : first + seen.max_results]
         if short:
             entries = entries[: len(entries) // 2]
         body = render_api_feed(

@@ -2,7 +2,8 @@
 
 The real backfill runs against tests/arxiv_server.py on 127.0.0.1; waits go to a
 fake clock.  The default server holds 24 synthetic papers (22 submitted in May 2025,
-one on 30 April, one on 1 June); page size is 5 so that every category pages.
+one on 20 April, before May's window, one on 1 June); page size is 5 so that every
+category pages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,14 @@ from trenddigest.sources.backfill import (
     fetch_month,
     month_query,
 )
-from trenddigest.sources.client import ArxivClient, UnreachableError
+from trenddigest.sources.client import (
+    MAX_REMEMBERED_WAIT_SECONDS,
+    ArxivClient,
+    UnreachableError,
+)
 from trenddigest.store import Store, UpsertCounts
 
-MAY_CV = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
+MAY_CV = "cat:cs.CV AND submittedDate:[202504240000 TO 202505312359]"
 
 
 @pytest.fixture
@@ -111,11 +116,23 @@ def test_backfills_a_month_end_to_end_into_the_store(
     assert paper.categories == ["cs.CV"] and paper.source == "api"
 
 
-def test_query_is_one_category_and_the_months_gmt_submission_window() -> None:
+def test_query_is_one_category_and_a_gmt_window_from_a_week_before_the_month() -> None:
     assert month_query("cs.CV", Month(2025, 5)) == MAY_CV
-    assert month_query("stat.ML", Month(2024, 2)) == (
-        "cat:stat.ML AND submittedDate:[202402010000 TO 202402292359]"
+    assert month_query("stat.ML", Month(2024, 3)) == (
+        "cat:stat.ML AND submittedDate:[202402230000 TO 202403312359]"
     )
+
+
+def test_a_paper_submitted_before_the_month_but_announced_in_it_is_fetched_with_it(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arXiv gives a paper the id of the month it is first announced in: submitted on
+    # Wednesday 30 April 2025 after the 14:00 ET cutoff, this one was announced on
+    # Thursday 1 May as 2505.00199, so it is May's, and a fresh store fetching May
+    # must bring it in.
+    server.papers.append(late_paper("2505.00199", "2025-04-30T20:00:00Z"))
+    run(store, server, clock, categories=["cs.CL"])
+    assert "2505.00199" in {p.id for p in store.papers_for_month("2025-05")}
 
 
 def test_one_query_per_category_paged_with_the_configured_page_size(
@@ -589,8 +606,8 @@ def test_category_month_above_the_api_limit_is_fetched_day_by_day(
     run(store, server, clock, categories=["cs.CV"])
     assert store.count_papers() == 13
     day_queries = [s.query for s in server.api_requests[1:]]
-    assert len(set(day_queries)) == 31
-    assert day_queries[0] == "cat:cs.CV AND submittedDate:[202505010000 TO 202505012359]"
+    assert len(set(day_queries)) == 7 + 31  # the week before the month, then May
+    assert day_queries[0] == "cat:cs.CV AND submittedDate:[202504240000 TO 202504242359]"
     assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
     assert progress(store)["cs.CV 2025-05-31"] == (1, 1, 1)
 
@@ -671,6 +688,19 @@ def test_reporter_redraws_one_bar_line_on_a_terminal() -> None:
     text = out.getvalue()
     assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
     assert "\rcs.CV 2025-05 [#####.....]  50% 10/20 papers" in text
+
+
+def test_reporter_says_paper_for_a_single_one() -> None:
+    out = io.StringIO()
+    reporter = StreamReporter(out)
+    reporter.start("cs.CV 2025-04", 1)
+    reporter.update("cs.CV 2025-04", 1, 1)
+    reporter.finish("cs.CV 2025-04", 1, 1, "fetched")
+    assert out.getvalue() == (
+        "cs.CV 2025-04: fetching (1 paper)\n"
+        "cs.CV 2025-04: 1/1 paper\n"
+        "cs.CV 2025-04: 1/1 paper (fetched)\n"
+    )
 
 
 def test_reporter_writes_plain_lines_when_not_a_terminal() -> None:
@@ -817,3 +847,127 @@ def test_a_wait_longer_than_the_longest_backoff_stops_the_next_command_saying_un
     with pytest.raises(FetchError, match=r"arXiv asked an earlier run to wait until .* UTC"):
         run(store, server, clock, categories=["cs.CL"])
     assert server.api_requests == []
+
+
+def test_a_retry_after_of_years_does_not_stop_every_later_run_for_years(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # A proxy in the way answering "wait until the year 9999" must not leave an
+    # unattended installation refusing to run ever after: a day at most is kept.
+    far = "Fri, 31 Dec 9999 23:59:59 GMT"
+    server.fail("status", status=503, headers={"Retry-After": far})
+    with pytest.raises(FetchError):
+        run(store, server, clock, categories=["cs.CL"])
+    clock.advance(MAX_REMEMBERED_WAIT_SECONDS + 60)
+    summary = run(store, server, clock, categories=["cs.CL"])
+    assert summary.counts.new == 3
+
+
+def test_a_fetch_stopped_by_an_earlier_runs_wait_says_only_until_when(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Nothing was asked nor stored: no "0 papers ... stored", no second "run again".
+    store.set_meta("arxiv_not_before", f"{clock.now + 3600:.3f}")
+    with pytest.raises(FetchError) as err:
+        run(store, server, clock, categories=["cs.CL"])
+    assert str(err.value) == (
+        "arXiv asked an earlier run to wait until 2025-06-02 01:00:00 UTC; run again after that"
+    )
+
+
+# -- arXiv's results changing while a window is read -----------------------------------
+
+
+def withdraw(pid: str) -> Callable[[ArxivTestServer], None]:
+    def action(srv: ArxivTestServer) -> None:
+        srv.papers[:] = [p for p in srv.papers if p["id"] != pid]
+
+    return action
+
+
+def list_late(paper: dict) -> Callable[[ArxivTestServer], None]:
+    def action(srv: ArxivTestServer) -> None:
+        srv.papers.append(paper)
+
+    return action
+
+
+def cv_may(server: ArxivTestServer) -> set[str]:
+    return may_papers(server, ["cs.CV"])
+
+
+def stored_ids(store: Store) -> set[str]:
+    return {row[0] for row in store.conn.execute("SELECT id FROM papers")}
+
+
+def test_a_paper_withdrawn_between_two_pages_does_not_cost_the_paper_it_moved(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Page 2 is answered after 2505.00101 (on page 1) was withdrawn: every result after
+    # it moves up one place, and the first of page 2 (2505.00110) onto page 1.
+    server.fail("change", action=withdraw("2505.00101"), when=lambda seen: seen.start == 5)
+    run(store, server, clock, categories=["cs.CV"])
+    assert cv_may(server) - stored_ids(store) == set()
+    assert progress(store) == {"cs.CV 2025-05": (12, 12, 1)}
+
+
+def test_a_paper_listed_early_between_two_pages_is_fetched_in_the_same_run(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    early = late_paper("2505.00190", "2025-05-01T00:05:00Z") | {"categories": ["cs.CV"]}
+    server.fail("change", action=list_late(early), when=lambda seen: seen.start == 5)
+    run(store, server, clock, categories=["cs.CV"])
+    assert store.get_paper("2505.00190") is not None
+    assert progress(store) == {"cs.CV 2025-05": (14, 14, 1)}
+
+
+def test_a_window_whose_total_changed_midway_is_read_again_from_the_start(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("change", action=withdraw("2505.00101"), when=lambda seen: seen.start == 5)
+    summary = run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 5, 0, 5, 10]
+    # The withdrawn paper came on page 1 and stays stored; page 1 read again holds
+    # 2505.00110 (new) and four papers already stored (unchanged).
+    assert (summary.counts.new, summary.counts.unchanged) == (13, 4)
+
+
+def test_an_entry_repeated_from_the_page_before_reads_the_window_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # An unstable order: page 2 starts with the last entry of page 1 and so leaves out
+    # one paper, which only a second reading brings in.
+    server.fail("repeat", when=lambda seen: seen.start == 5)
+    run(store, server, clock, categories=["cs.CV"])
+    assert cv_may(server) - stored_ids(store) == set()
+    assert [s.start for s in server.api_requests] == [0, 5, 0, 5, 10]
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_an_entry_arxiv_skips_does_not_make_its_overlapping_next_page_look_repeated(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arxiv.Client asks for the next page at the count of entries it could parse, one
+    # short of what arXiv sent: that page starts with the last entry of the one before,
+    # which is arxiv's offset, not arXiv repeating itself.
+    server.fail("no-published", when=lambda seen: seen.start == 0 and seen.max_results > 1)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 4, 9]
+    assert store.count_papers() == 12  # all but the entry without a date
+
+
+def test_results_that_keep_changing_stop_the_fetch_incomplete_saying_why(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("repeat", times=99, when=lambda seen: seen.start == 5)
+    with pytest.raises(FetchError) as err:
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept changing its results for cs.CV 2025-05 "
+        "while they were read (an entry of an earlier page came again at result 5) "
+        "after 3 tries; 5 papers received by this run are stored; run again later "
+        "to resume"
+    )
+    assert store.count_papers() == 5  # page 1, read three times
+    assert progress(store)["cs.CV 2025-05"][2] == 0

@@ -240,3 +240,26 @@ def test_a_feed_that_fails_is_one_stderr_line_with_its_reason(
     assert code == 4
     assert err.count("\n") == 1
     assert err.startswith("trenddigest: error: 1 of 2 arXiv feeds failed: cs.CV (arXiv feed at ")
+
+
+def test_a_mistyped_feed_url_is_one_config_error_line_and_leaves_the_store_alone(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\n')
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", arxiv_server.feed_url)
+    arxiv_server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00107", "type": "new"}])
+    arxiv_server.set_listing("cs.LG", "2025-05-14", [{"id": "2505.00108", "type": "new"}])
+    assert main(["poll", "-q"]) == 0
+    store = workdir / "data/trenddigest.sqlite3"
+    before = store.read_bytes()
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", "http://127.0.0.1:99999/rss/")
+    code = main(["poll"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "trenddigest: error: [arxiv] feed_url is not a valid URL: "
+        "'http://127.0.0.1:99999/rss/cs.CV'; correct it in the config file or "
+        "$TRENDDIGEST_ARXIV_FEED_URL\n"
+    )
+    assert no_arxiv_waits.sleeps == [] or max(no_arxiv_waits.sleeps) <= 3.0
+    assert store.read_bytes() == before

@@ -21,7 +21,7 @@ import pytest
 
 from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
 from trenddigest.config import ArxivConfig
-from trenddigest.errors import ArxivAPIError, FetchError
+from trenddigest.errors import ArxivAPIError, ConfigError, FetchError
 from trenddigest.sources.client import (
     ArxivClient,
     RetriesExhaustedError,
@@ -276,6 +276,29 @@ def test_other_http_errors_are_not_retried(server: ArxivTestServer, clock: FakeC
     with pytest.raises(FetchError, match="answered HTTP 404"):
         make_client(server, clock).fetch_api_page(search(), 0, 5)
     assert len(server.api_requests) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/api/query",  # no such port
+        "http://exa mple.org/api/query",
+        "http://[::1/api/query",
+        "http:///api/query",
+    ],
+)
+def test_a_url_that_is_not_one_is_a_config_error_at_once_not_retried(
+    url: str, clock: FakeClock
+) -> None:
+    config = ArxivConfig(api_url=url, categories=["cs.CV"])
+    client = ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
+    with pytest.raises(ConfigError) as err:
+        client.fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"[arxiv] api_url is not a valid URL: {url!r}; correct it in the config file "
+        "or $TRENDDIGEST_ARXIV_API_URL"
+    )
+    assert clock.sleeps == []
 
 
 def test_connection_refused_fails_fast_with_one_clear_line(clock: FakeClock) -> None:

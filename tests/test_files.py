@@ -260,6 +260,30 @@ def test_a_saved_api_error_response_is_one_clear_error(tmp_path: Path) -> None:
         list(iter_file(path))
 
 
+def test_a_saved_api_response_on_one_line_is_recognised_and_its_body_imported(
+    tmp_path: Path,
+) -> None:
+    # json.dump without indent, jq -c: one line, which is not JSON Lines of papers.
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    path = tmp_path / "page.json"
+    url = "https://export.arxiv.org/api/query?search_query=cat:cs.CV&start=0&max_results=4"
+    path.write_text(json.dumps({"url": url, "status_code": 200, "body": body}) + "\n")
+    assert sniff_format(path) is FileFormat.API_RECORDING
+    from_recording = [r.paper for r in iter_file(path) if isinstance(r, Parsed)]
+    from_xml = [r.paper for r in iter_file(FIXTURES / "api_page.xml") if isinstance(r, Parsed)]
+    assert from_recording == from_xml
+
+
+def test_a_saved_response_of_a_busy_arxiv_is_one_error_naming_its_status(tmp_path: Path) -> None:
+    path = recording(tmp_path / "busy.json", "<html><body>Service unavailable</body></html>", 503)
+    with pytest.raises(InputError) as info:
+        list(iter_file(path))
+    assert str(info.value) == (
+        f"{path}: the saved response is HTTP 503, not a page of results; "
+        "fetch the page again and save it once arXiv answers 200"
+    )
+
+
 def test_a_pretty_printed_json_document_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps({"id": "2505.01001", "title": "One record"}, indent=2))

@@ -196,7 +196,7 @@ def test_a_failing_feed_does_not_stop_the_others(
     assert str(err.value) == (
         f"1 of 2 arXiv feeds failed: cs.CV (arXiv feed at {server.feed_url}cs.CV "
         "answered HTTP 404 Not Found: check [arxiv] feed_url and the category names); "
-        "the other feeds were stored"
+        "the other feed was read (1 stored): 1 new, 0 updated, 0 unchanged papers"
     )
     assert store.get_paper("2505.00108") is not None
     assert [f.status for f in err.value.summary.feeds] == ["failed", "stored"]  # type: ignore[attr-defined]
@@ -220,3 +220,66 @@ def test_feed_url_is_the_base_plus_the_category() -> None:
     assert feed_url_for(ArxivConfig(), "cs.CV") == "https://rss.arxiv.org/rss/cs.CV"
     mirror = ArxivConfig(feed_url="http://mirror.example/feeds/{category}.xml")
     assert feed_url_for(mirror, "cs.CV") == "http://mirror.example/feeds/cs.CV.xml"
+
+
+# -- arXiv asking the poll to wait -----------------------------------------------------
+
+
+def request_times(server: ArxivTestServer, clock: FakeClock) -> list[tuple[str, float]]:
+    """(path, fake time) of every request the server receives from now on."""
+    times: list[tuple[str, float]] = []
+    server.watchers.append(lambda seen: times.append((seen.path, clock.now)))
+    return times
+
+
+def test_the_feed_after_one_that_ran_out_of_retries_waits_the_retry_after_arxiv_sent(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    times = request_times(server, clock)
+    server.fail("status", times=2, path="/rss/cs.CV", status=503, headers={"Retry-After": "30"})
+    with pytest.raises(FetchError):
+        poll(store, server, clock, categories=["cs.CV", "cs.LG"], max_retries=1)
+    assert [path for path, _ in times] == ["/rss/cs.CV", "/rss/cs.CV", "/rss/cs.LG"]
+    assert times[2][1] - times[1][1] >= 30.0
+
+
+def test_a_wait_longer_than_the_longest_backoff_stops_the_poll_in_one_line(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": "new"}])
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    server.fail("status", path="/rss/cs.LG", status=503, headers={"Retry-After": "3600"})
+    with pytest.raises(FetchError) as err:
+        poll(store, server, clock, categories=["cs.CV", "cs.LG", "cs.CL"])
+    assert str(err.value) == (
+        f"arXiv feed at {server.feed_url}cs.LG asked to wait 3600 s before asking again "
+        "(HTTP 503), longer than [arxiv] max_backoff_seconds = 300; the poll stopped "
+        "there (1 of 3 feeds read); poll again after 2025-06-02 01:00:03 UTC"
+    )
+    assert [s.path for s in server.feed_requests] == ["/rss/cs.CV", "/rss/cs.LG"]
+    assert store.get_paper("2505.00107") is not None
+
+
+def test_a_wait_an_earlier_run_was_asked_for_stops_the_poll_once_not_per_feed(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    store.set_meta("arxiv_not_before", f"{clock.now + 3600:.3f}")
+    with pytest.raises(FetchError) as err:
+        poll(store, server, clock, categories=["cs.CV", "cs.LG"])
+    assert str(err.value) == (
+        "arXiv asked an earlier run to wait until 2025-06-02 01:00:00 UTC; run again after that"
+    )
+    assert server.feed_requests == []
+
+
+def test_a_failed_feed_names_what_the_other_feeds_brought(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    server.set_listing("cs.CL", "2025-05-17", [])  # a Saturday: nothing announced
+    with pytest.raises(FetchError) as err:  # no cs.CV listing: the server answers 404
+        poll(store, server, clock, categories=["cs.CV", "cs.LG", "cs.CL"])
+    assert str(err.value).endswith(
+        "; the other 2 feeds were read (1 empty, 1 stored): 1 new, 0 updated, 0 unchanged papers"
+    )

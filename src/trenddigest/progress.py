@@ -36,8 +36,15 @@ class NullReporter:
         pass
 
 
+def _papers(count: int) -> str:
+    return "paper" if count == 1 else "papers"
+
+
 def _count(done: int, total: int | None) -> str:
-    return f"{done}/{total}" if total is not None else f"{done}/?"
+    """``5/13 papers``; the noun agrees with the total (``1/1 paper``)."""
+    if total is None:
+        return f"{done}/? papers"
+    return f"{done}/{total} {_papers(total)}"
 
 
 class StreamReporter:
@@ -59,7 +66,7 @@ class StreamReporter:
         else:
             filled, percent = 0, "  ?%"
         bar = "#" * filled + "." * (self.width - filled)
-        return f"{label} [{bar}] {percent} {_count(done, total)} papers"
+        return f"{label} [{bar}] {percent} {_count(done, total)}"
 
     def _draw(self, text: str) -> None:
         pad = " " * max(0, self._drawn - len(text))
@@ -75,13 +82,15 @@ class StreamReporter:
         if self.tty:
             self._draw(self._bar(label, 0, total))
         else:
-            self._line(f"{label}: fetching ({total} papers)" if total else f"{label}: fetching")
+            self._line(
+                f"{label}: fetching ({total} {_papers(total)})" if total else f"{label}: fetching"
+            )
 
     def update(self, label: str, done: int, total: int | None) -> None:
         if self.tty:
             self._draw(self._bar(label, done, total))
         else:
-            self._line(f"{label}: {_count(done, total)} papers")
+            self._line(f"{label}: {_count(done, total)}")
 
     def finish(self, label: str, done: int, total: int | None, note: str = "") -> None:
         suffix = f" ({note})" if note else ""
@@ -91,4 +100,4 @@ class StreamReporter:
             self.stream.flush()
             self._drawn = 0
         else:
-            self._line(f"{label}: {_count(done, total)} papers{suffix}")
+            self._line(f"{label}: {_count(done, total)}{suffix}")

@@ -1,12 +1,20 @@
 """Fill one month from the arXiv query API, resumably.
 
 One query per configured category, restricted to the month's submission window
-(``cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]``, GMT), sorted by
-submission date ascending.  Each page is stored together with the progress it
+(``cat:cs.CV AND submittedDate:[202504240000 TO 202505312359]``, GMT), sorted by
+submission date ascending.  The window starts :data:`LEAD_IN_DAYS` before the month
+because a paper's id, whose ``YYMM`` decides its month, is assigned when arXiv first
+announces it: whatever was submitted after the cutoff of the previous month's last
+announcement (up to three days before the month's first day, more over arXiv's
+holidays) carries this month's id.  Each page is stored together with the progress it
 represents in one transaction, so an interrupted backfill never loses a received page
 and resumes at the next offset, unless arXiv's total changed meanwhile: a paper listed
 late (after moderation) sorts by its submission date, anywhere in the window, and
-moves every offset after it, so the window is then read again from the start.
+moves every offset after it, so the window is then read again from the start.  The
+same goes between two pages of one run: a page with another total than the pages
+before it, or with an entry an earlier page already brought (an unstable order),
+means a paper may have slid past the offsets unseen, so the window is read again
+from the start, at most ``max_retries`` times before the fetch stops incomplete.
 
 arXiv is sometimes wrong: a page can come back empty or short while the feed's
 ``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
@@ -46,7 +54,13 @@ from ..errors import FetchError
 from ..models import Month
 from ..progress import NullReporter, Reporter
 from ..store import Store, UpsertCounts
-from .client import ArxivClient, RetriesExhaustedError, UnreachableError, endpoint_of
+from .client import (
+    ArxivClient,
+    RetriesExhaustedError,
+    UnreachableError,
+    WaitRequestedError,
+    endpoint_of,
+)
 from .pacing import record_pacing, resume_pacing
 from .parse import ApiPage
 
@@ -57,6 +71,13 @@ log = logging.getLogger(__name__)
 API_QUERY_LIMIT = 30000
 # A complete month checked more recently than this is not asked about again.
 RECHECK_AFTER_SECONDS = 12 * 3600
+# Days before the month that its window also covers.  arXiv assigns ids "in the month
+# of first announcement" (arXiv help, "Availability of submissions"): a paper
+# submitted after 14:00 ET on the day of a month's last announcement carries the next
+# month's YYMM.  That day is up to three days before the month ends (Thursday, for a
+# month ending on a Sunday) and earlier over arXiv's holidays, so a week covers it;
+# the papers of those days that belong to the month before are stored as well.
+LEAD_IN_DAYS = 7
 
 
 def _overcount_tolerance(total: int) -> int:
@@ -91,11 +112,14 @@ class FetchSummary:
     categories: list[CategoryFetch] = field(default_factory=list)
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     requests: int = 0
+    # Every paper this run stored, once: the counts add up entries received, which
+    # repeat a paper listed in two categories or read twice.
+    paper_ids: set[str] = field(default_factory=set, repr=False)
 
     @property
     def stored(self) -> int:
-        """Papers written (or confirmed) in the store by this run."""
-        return self.counts.new + self.counts.updated + self.counts.unchanged
+        """Distinct papers written (or confirmed) in the store by this run."""
+        return len(self.paper_ids)
 
     def describe(self) -> str:
         up_to_date = sum(1 for c in self.categories if c.status in ("up to date", "unchanged"))
@@ -211,17 +235,24 @@ def submitted_window(first: datetime, last: datetime) -> str:
     return f"submittedDate:[{first:%Y%m%d}0000 TO {last:%Y%m%d}2359]"
 
 
-def month_query(category: str, month: Month) -> str:
-    """``cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]``."""
-    first = datetime(month.year, month.month, 1)
+def _first_and_last_day(month: Month) -> tuple[datetime, datetime]:
+    """The days the month's window runs from and to: :data:`LEAD_IN_DAYS` before it
+    (papers submitted then can carry its id) to its last day."""
+    first = datetime(month.year, month.month, 1) - timedelta(days=LEAD_IN_DAYS)
     last = datetime.combine(month.next_first_day - timedelta(days=1), datetime.min.time())
-    return f"cat:{category} AND {submitted_window(first, last)}"
+    return first, last
+
+
+def month_query(category: str, month: Month) -> str:
+    """``cat:cs.CV AND submittedDate:[202504240000 TO 202505312359]`` for May 2025."""
+    return f"cat:{category} AND {submitted_window(*_first_and_last_day(month))}"
 
 
 def _days(month: Month) -> list[datetime]:
-    day = datetime(month.year, month.month, 1)
+    """Every day of the month's window, for a category-month fetched day by day."""
+    day, last = _first_and_last_day(month)
     out = []
-    while day.month == month.month:
+    while day <= last:
         out.append(day)
         day += timedelta(days=1)
     return out
@@ -396,17 +427,40 @@ class _Backfill:
             fetch.received, fetch.total = base + received, shown
             self.reporter.update(label, base + received, shown)
 
-        resumed_at = received if received and known_total is not None else None
-        moved = False
+        # The total this reading of the window expects every page to repeat: the one
+        # recorded when resuming, else the first page's.  arXiv lists a window in
+        # submission order, so another total (a paper listed late or withdrawn since)
+        # or an entry an earlier page already brought (an unstable order) means the
+        # results moved under the offsets: a paper may have slid past them unseen.
+        # The window is then read again from the start (upserts are idempotent).
+        expected: int | None = known_total if received else None
+        # Ids of the pages before the last one, and of the last one: arxiv.Client asks
+        # for the next page at the count of entries it could parse, so after an entry
+        # it skipped (no <published>, say) that page overlaps the last one, and those
+        # are not repeats.
+        seen_ids: set[str] = set()
+        last_ids: set[str] = set()
+        moved: str | None = None  # why the results are known to have moved
+        readings = 1
+        unreadable_before = len(fetch.unreadable)
 
         def on_page(offset: int, page: ApiPage) -> bool:
-            nonlocal received, total, empty_tries, done, empty_total, hole, moved
+            nonlocal received, total, empty_tries, done, empty_total, hole, moved, expected
             reported = page.total_results
-            if offset == resumed_at and reported != known_total:
-                # arXiv lists a window in submission order: a changed total since the
-                # fetch stopped may have moved papers past the offset it stopped at.
-                moved = True
+            consumed = len(page.papers) + len(page.rejected)
+            # A total of 0 is arXiv's hiccup (handled below), not a change.
+            if expected is not None and reported and reported != expected:
+                moved = f"its total went from {expected} to {reported} at result {offset}"
                 return False
+            earlier = seen_ids if offset < received else seen_ids | last_ids
+            if any(paper.id in earlier for paper in page.papers):
+                moved = f"an entry of an earlier page came again at result {offset}"
+                return False
+            if expected is None and reported:
+                expected = reported
+            seen_ids.update(last_ids)
+            last_ids.clear()
+            last_ids.update(paper.id for paper in page.papers)
             if not fetch.started:
                 # Only once arXiv has answered: a run that cannot reach it prints
                 # nothing but its one-line error.
@@ -414,7 +468,6 @@ class _Backfill:
                 self.reporter.start(label, base + max(reported, received))
             if window.splittable and reported > API_QUERY_LIMIT:
                 raise _TooManyResults(reported)
-            consumed = len(page.papers) + len(page.rejected)
             if not consumed:
                 empty_total = reported
                 return False
@@ -430,6 +483,7 @@ class _Backfill:
                 progress = save(total, received >= total, stamp)
             fetch.counts += counts
             self.summary.counts += counts
+            self.summary.paper_ids.update(paper.id for paper in page.papers)
             show()
             if received >= total:
                 done = progress
@@ -448,15 +502,27 @@ class _Backfill:
         while True:
             empty_total = None
             self._query(window, received, size, fetch, on_page)
-            if moved:
+            if moved is not None:
+                if readings > self.config.max_retries:
+                    endpoint = endpoint_of(self.config.api_url)
+                    raise RetriesExhaustedError(
+                        f"arXiv API at {endpoint} kept changing its results for {label} "
+                        f"while they were read ({moved}) after {readings} tries",
+                        endpoint=endpoint,
+                        tries=readings,
+                        last=moved,
+                    )
                 log.info(
-                    "%s: arXiv's total changed from %s since the fetch stopped at %d; "
-                    "reading the window again",
+                    "%s: arXiv's results moved while they were read (%s); reading the "
+                    "window again from the start",
                     label,
-                    known_total,
-                    received,
+                    moved,
                 )
-                moved, resumed_at, received = False, None, 0
+                readings += 1
+                moved, expected, received, hole = None, None, 0, None
+                seen_ids.clear()
+                last_ids.clear()
+                del fetch.unreadable[unreadable_before:]  # they come again
                 continue
             if done is not None:
                 return done
@@ -624,6 +690,8 @@ def fetch_month(
         for category in config.categories:
             summary.categories.append(run.category(category, month))
     except RetriesExhaustedError as exc:
+        if isinstance(exc, WaitRequestedError) and exc.tries == 0 and not summary.stored:
+            raise  # an earlier run's wait: nothing was asked, the message says until when
         raise FetchError(
             f"{exc}; {summary.stored} papers received by this run are stored; "
             "run again later to resume"

@@ -32,6 +32,11 @@ Failure policy (see README, "Talking to arXiv"):
 * HTTP 400 with an arXiv error feed: :class:`~trenddigest.errors.ArxivAPIError`
   with arXiv's message, never retried (the same query would fail again).
 * Any other 4xx: :class:`~trenddigest.errors.FetchError` at once.
+* A configured URL that is not one (no host, a port above 65535, a space in the
+  host): :class:`~trenddigest.errors.ConfigError` before any request or wait.
+* A ``Retry-After`` is kept for every later request of the client, also after the
+  request it answered gave up (the next feed of a poll waits for it too), and for the
+  next command on the store; at most :data:`MAX_REMEMBERED_WAIT_SECONDS` of it.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from ..config import ArxivConfig
-from ..errors import ArxivAPIError, FetchError
+from ..errors import ArxivAPIError, ConfigError, FetchError
 from ..models import Month, current_month
 from .parse import ApiPage, arxiv_skips_unlogged, parse_api_page
 
@@ -67,6 +72,10 @@ NAME_RESOLUTION_RETRIES = 1
 # minute for a 2000-entry page, so the two timeouts differ.
 MAX_CONNECT_TIMEOUT = 10.0
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The longest Retry-After kept for later requests and runs.  arXiv asks for seconds
+# or minutes; a proxy in the way that says "the year 9999" must not leave an
+# unattended installation refusing to run ever after.
+MAX_REMEMBERED_WAIT_SECONDS = 24 * 3600
 
 
 class UnreachableError(FetchError):
@@ -81,6 +90,15 @@ class RetriesExhaustedError(FetchError):
         self.endpoint = endpoint
         self.tries = tries
         self.last = last
+
+
+class WaitRequestedError(RetriesExhaustedError):
+    """arXiv asked for a wait longer than ``max_backoff_seconds``: nothing may be asked
+    of it before ``until`` (wall-clock time), by this run or the next."""
+
+    def __init__(self, message: str, *, endpoint: str, tries: int, last: str, until: float) -> None:
+        super().__init__(message, endpoint=endpoint, tries=tries, last=last)
+        self.until = until
 
 
 @dataclass(frozen=True)
@@ -123,8 +141,19 @@ _PROCESS_PACING = _Pacing()
 
 def endpoint_of(url: str) -> str:
     """The URL without its query string: what a user recognises from the config."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL (an unclosed "[", say): the error must still name it
+        return url.split("?", 1)[0]
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _not_a_url(url: str, setting: str) -> ConfigError:
+    """A configured endpoint requests cannot even parse: a typo, not an outage."""
+    return ConfigError(
+        f"[arxiv] {setting} is not a valid URL: {endpoint_of(url)!r}; correct it in the "
+        f"config file or $TRENDDIGEST_ARXIV_{setting.upper()}"
+    )
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -279,20 +308,39 @@ class ArxivClient:
         return max(times) if times else None
 
     def _wait_turn(self) -> None:
+        """Wait until the next request may go: what an earlier run left, what arXiv's
+        last ``Retry-After`` asked for (also when the request it answered gave up, so
+        that the next feed of a poll keeps it too), and the spacing."""
         if self.not_before is not None:
             remaining = self.not_before - self.wall_clock()
             if remaining > self.config.max_backoff_seconds:
                 until = datetime.fromtimestamp(self.not_before, UTC)
-                raise RetriesExhaustedError(
+                raise WaitRequestedError(
                     f"arXiv asked an earlier run to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
                     "run again after that",
                     endpoint=endpoint_of(self.config.api_url),
                     tries=0,
                     last="Retry-After",
+                    until=self.not_before,
                 )
             self.not_before = None
             if remaining > 0:
                 log.info("waiting %.0f s: an earlier run asked arXiv moments ago", remaining)
+                self.sleep(remaining)
+        if self._asked_to_wait_until is not None:
+            remaining = self._asked_to_wait_until - self.wall_clock()
+            if remaining > self.config.max_backoff_seconds:
+                until = datetime.fromtimestamp(self._asked_to_wait_until, UTC)
+                raise WaitRequestedError(
+                    f"arXiv asked to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
+                    "run again after that",
+                    endpoint=endpoint_of(self.config.api_url),
+                    tries=0,
+                    last="Retry-After",
+                    until=self._asked_to_wait_until,
+                )
+            if remaining > 0:
+                log.info("waiting %.0f s: arXiv asked to wait (Retry-After)", remaining)
                 self.sleep(remaining)
         last = self._pacing.last_done
         if last is None:
@@ -344,6 +392,10 @@ class ArxivClient:
         None.  A 304 is returned as is (the caller sent the conditional headers).
         HTTP 400 is returned unchecked: only the caller knows how to read the error.
         """
+        try:  # before any wait: a typo in the URL is not mended by asking again
+            requests.Request("GET", url).prepare()
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            raise _not_a_url(url, setting) from exc
         endpoint = endpoint_of(url)
         budget = self.config.max_retries
         failures = 0
@@ -353,7 +405,8 @@ class ArxivClient:
                 return failure
             failures += 1
             if failure.retry_after is not None:  # remembered for the next command too
-                self._asked_to_wait_until = self.wall_clock() + failure.retry_after
+                kept = min(failure.retry_after, MAX_REMEMBERED_WAIT_SECONDS)
+                self._asked_to_wait_until = self.wall_clock() + kept
             if failure.max_retries is not None:
                 budget = min(budget, failure.max_retries)
             if failures > budget:
@@ -378,13 +431,14 @@ class ArxivClient:
                 )
             limit = self.config.max_backoff_seconds
             if failure.retry_after is not None and failure.retry_after > limit:
-                raise RetriesExhaustedError(
+                raise WaitRequestedError(
                     f"{what} at {endpoint} asked to wait {failure.retry_after:.0f} s before "
                     f"asking again ({failure.reason}), longer than [arxiv] "
                     f"max_backoff_seconds = {limit:g}",
                     endpoint=endpoint,
                     tries=failures,
                     last=failure.reason,
+                    until=self._asked_to_wait_until or self.wall_clock(),
                 )
             wait = self._backoff(failures, failure)
             # INFO, not WARNING: retries are routine with arXiv, and if they run out the

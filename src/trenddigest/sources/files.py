@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -263,6 +264,14 @@ def _json_document(path: Path, head: bytes) -> dict[str, Any] | None:
     instead of a rejection per line.  Returns ``None`` for JSON Lines.
     """
     first, newline, _rest = head.lstrip(_LEADING_NOISE).partition(b"\n")
+    if _RECORDING_START.match(first):
+        # A response saved on one line (json.dump without indent, jq -c) parses as
+        # one JSON Lines record, but it is a page of papers, not a paper.
+        with contextlib.suppress(ValueError):
+            line = _first_line(path)
+            document = json.loads(line)
+            if _is_recording(document):
+                return document
     if not newline:
         return None  # one line longer than the sniffed bytes: a JSON Lines record
     with contextlib.suppress(ValueError):
@@ -279,12 +288,35 @@ def _json_document(path: Path, head: bytes) -> dict[str, Any] | None:
         document = json.loads(content)
     except ValueError:
         return None  # JSON Lines whose first record is broken: rejected line by line
-    if isinstance(document, dict) and isinstance(document.get("body"), str):
+    if _is_recording(document):
         return document
     raise InputError(
         f"{path}: one JSON document over several lines, not JSON Lines; "
         "write one JSON object per line (e.g. jq -c . FILE)"
     )
+
+
+# How a saved response starts: with one of its keys, where a paper starts with "id".
+_RECORDING_START = re.compile(rb'\{\s*"(?:url|status_code|body)"\s*:')
+
+
+def _is_recording(document: Any) -> bool:
+    """``{"url", "status_code", "body"}``: a response saved with its request."""
+    return (
+        isinstance(document, dict)
+        and isinstance(document.get("body"), str)
+        and "id" not in document
+    )
+
+
+def _first_line(path: Path) -> bytes:
+    """The file's first line (after any byte order mark), up to the largest document."""
+    try:
+        with _open(path) as stream:
+            line = stream.readline(_MAX_JSON_DOCUMENT + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(path, exc) from exc
+    return line.lstrip(_LEADING_NOISE)
 
 
 def _recorded_body(path: Path) -> bytes:
@@ -299,6 +331,12 @@ def _recorded_body(path: Path) -> bytes:
     document = _json_document(path, head)
     if document is None:  # pragma: no cover - sniffed as a recording just before
         raise InputError(f"{path}: not an arXiv API recording")
+    status = document.get("status_code")
+    if isinstance(status, int) and status not in (200, 400):  # 400: an error feed, read below
+        raise InputError(
+            f"{path}: the saved response is HTTP {status}, not a page of results; "
+            "fetch the page again and save it once arXiv answers 200"
+        )
     body: str = document["body"]
     try:
         raw = body.encode("latin-1")

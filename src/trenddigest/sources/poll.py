@@ -24,7 +24,7 @@ from ..config import ArxivConfig
 from ..errors import FetchError, InputError
 from ..models import Paper
 from ..store import Store, UpsertCounts
-from .client import ArxivClient, HttpResult, UnreachableError
+from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError
 from .pacing import record_pacing, resume_pacing
 from .parse import FeedPage, parse_listing_feed
 
@@ -58,17 +58,29 @@ class PollSummary:
     def failed(self) -> list[FeedPoll]:
         return [f for f in self.feeds if f.status == "failed"]
 
-    def describe(self) -> str:
+    def _statuses(self, feeds: list[FeedPoll]) -> str:
         by_status: dict[str, int] = {}
-        for feed in self.feeds:
+        for feed in feeds:
             by_status[feed.status] = by_status.get(feed.status, 0) + 1
-        parts = [f"{n} {status}" for status, n in sorted(by_status.items())]
-        feeds = f"{len(self.feeds)} arXiv feed{'' if len(self.feeds) == 1 else 's'}"
+        return ", ".join(f"{n} {status}" for status, n in sorted(by_status.items())) or "none"
+
+    def _papers(self) -> str:
         return (
-            f"polled {feeds} ({', '.join(parts) or 'none'}): "
             f"{self.counts.new} new, {self.counts.updated} updated, "
             f"{self.counts.unchanged} unchanged papers"
         )
+
+    def describe(self) -> str:
+        feeds = f"{len(self.feeds)} arXiv feed{'' if len(self.feeds) == 1 else 's'}"
+        return f"polled {feeds} ({self._statuses(self.feeds)}): {self._papers()}"
+
+    def describe_others(self) -> str:
+        """What the feeds that did not fail brought, for the error naming those that did."""
+        read = [f for f in self.feeds if f.status != "failed"]
+        if not read:
+            return "none read"
+        feeds = "feed was" if len(read) == 1 else f"{len(read)} feeds were"
+        return f"the other {feeds} read ({self._statuses(read)}): {self._papers()}"
 
 
 def feed_url_for(config: ArxivConfig, category: str) -> str:
@@ -200,6 +212,16 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
                 poll = poll_one(store, client, category, url)
             except UnreachableError:
                 raise
+            except WaitRequestedError as exc:
+                # Every other feed would have to wait as long: stop, in one line.
+                if exc.tries == 0 and not summary.feeds:
+                    raise  # an earlier run's wait: nothing was asked
+                read = len(summary.feeds) - len(summary.failed)
+                until = datetime.fromtimestamp(exc.until, UTC)
+                raise FetchError(
+                    f"{exc}; the poll stopped there ({read} of {len(config.categories)} "
+                    f"feeds read); poll again after {until:%Y-%m-%d %H:%M:%S} UTC"
+                ) from exc
             except FetchError as exc:
                 poll = FeedPoll(category, url, status="failed", error=str(exc))
                 log.debug("%s: %s", category, exc)  # every reason is in the final error
@@ -213,9 +235,9 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
     if summary.failed:
         failed = summary.failed
         reasons = ", ".join(f"{f.category} ({f.error})" for f in failed)
-        others = "the other feeds were stored" if len(failed) < len(summary.feeds) else "none read"
         error = FetchError(
-            f"{len(failed)} of {len(summary.feeds)} arXiv feeds failed: {reasons}; {others}"
+            f"{len(failed)} of {len(summary.feeds)} arXiv feeds failed: {reasons}; "
+            f"{summary.describe_others()}"
         )
         error.summary = summary  # type: ignore[attr-defined]
         raise error
