@@ -136,20 +136,18 @@ def default_digest_trigger():
     return crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
 
 
-def test_default_digest_fires_on_the_fifth_of_each_month() -> None:
+def test_default_digest_fires_on_the_first_of_each_month() -> None:
     fire = default_digest_trigger().get_next_fire_time(None, datetime(2025, 5, 17, tzinfo=EASTERN))
-    assert fire == datetime(2025, 6, 5, 6, 0, tzinfo=EASTERN)
+    assert fire == datetime(2025, 6, 1, 6, 0, tzinfo=EASTERN)
 
 
-def announced(submitted: datetime) -> datetime:
-    """When arXiv announces a submission (its published schedule, US/Eastern): the
-    deadline is 14:00 Monday to Friday, and each deadline's batch is announced at 20:00
-    that day, except Friday's, announced on Sunday."""
-    day = submitted
-    while day.weekday() >= 5 or (day.date() == submitted.date() and submitted.hour >= 14):
-        day = datetime(day.year, day.month, day.day, tzinfo=EASTERN) + timedelta(days=1)
-    deadline = datetime(day.year, day.month, day.day, 14, 0, tzinfo=EASTERN)
-    return deadline.replace(hour=20) + timedelta(days=2 if deadline.weekday() == 4 else 0)
+def last_announcement(last_day: datetime) -> datetime:
+    """arXiv announces at 20:00 US/Eastern, Sunday to Thursday: a month's last
+    announcement (whose papers carry its YYMM) is on its last such day."""
+    day = last_day
+    while day.weekday() in (4, 5):  # Friday, Saturday
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 20, 0, tzinfo=EASTERN)
 
 
 @pytest.mark.parametrize(
@@ -165,13 +163,11 @@ def announced(submitted: datetime) -> datetime:
         "2025-08-31",
     ],
 )
-def test_default_digest_fires_a_day_after_arxiv_announces_the_months_last_submission(
-    last_day: str,
-) -> None:
-    year, month, day = map(int, last_day.split("-"))
-    last_submission = datetime(year, month, day, 23, 59, tzinfo=EASTERN)
-    fire = default_digest_trigger().get_next_fire_time(None, last_submission)
-    assert fire - announced(last_submission) >= timedelta(days=1)
+def test_default_digest_fires_hours_after_the_months_last_announcement(last_day: str) -> None:
+    day = datetime.fromisoformat(last_day).replace(tzinfo=EASTERN)
+    fire = default_digest_trigger().get_next_fire_time(None, day)
+    assert fire.month != day.month  # the digest of the month, after it
+    assert fire - last_announcement(day) >= timedelta(hours=8)  # the API has caught up
 
 
 @pytest.mark.parametrize("expr", ["30 20 * *", "61 20 * * *", "0 6 1 * 9", "0 6 1 * fri-mon"])
@@ -206,16 +202,21 @@ def test_month_just_ended_is_taken_in_the_schedule_timezone() -> None:
     assert month_just_ended(now, UTC) == m("2025-05")
 
 
+ON_THE_THIRD = "0 6 3 * *"
+
+
 def test_a_month_is_not_due_before_the_digest_crons_first_fire_after_it() -> None:
-    # June 4th, 23:00 in New York: May's last submissions may be announced, but the
-    # digest cron (the 5th, 06:00) has not fired in June yet.
-    now = datetime(2025, 6, 5, 3, 0, tzinfo=UTC)
-    assert latest_due_month(now, EASTERN, default_digest_trigger()) == m("2025-04")
+    # June 2nd, 23:00 in New York: the digest cron (the 3rd, 06:00) has not fired in
+    # June yet, so May is not due.
+    now = datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
+    trigger = crontab_trigger(ON_THE_THIRD, EASTERN, "digest_cron")
+    assert latest_due_month(now, EASTERN, trigger) == m("2025-04")
 
 
 def test_a_month_is_due_from_the_digest_crons_first_fire_after_it() -> None:
-    now = datetime(2025, 6, 5, 10, 0, tzinfo=UTC)  # 06:00 in New York
-    assert latest_due_month(now, EASTERN, default_digest_trigger()) == m("2025-05")
+    now = datetime(2025, 6, 3, 10, 0, tzinfo=UTC)  # 06:00 in New York
+    trigger = crontab_trigger(ON_THE_THIRD, EASTERN, "digest_cron")
+    assert latest_due_month(now, EASTERN, trigger) == m("2025-05")
 
 
 def test_without_a_trigger_the_month_just_ended_is_due_at_once() -> None:
@@ -417,14 +418,18 @@ def test_scheduled_digest_job_produces_due_months(store_path: str) -> None:
     assert digest.months == [m("2025-05")]
 
 
-def test_scheduler_started_before_the_fifth_leaves_the_month_just_ended_for_later(
+def test_scheduler_started_before_the_digest_day_leaves_the_month_just_ended_for_later(
     store_path: str,
 ) -> None:
     digest = DigestRecorder()
     clock = FakeClock(datetime(2025, 5, 5, 12, 0, tzinfo=UTC))
     run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
     clock.now = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
-    scheduler = background_scheduler(store_path, digest, lambda: None, clock)
+    config = Config()
+    config.schedule.digest_cron = ON_THE_THIRD
+    scheduler = build_scheduler(
+        config, store_path, digest, lambda: None, clock=clock, scheduler_class=BackgroundScheduler
+    )
     scheduler.get_job(DIGEST_JOB).func()  # the run at start
     scheduler.get_job(POLL_JOB).func()
     assert digest.months == [m("2025-04")]
@@ -478,12 +483,12 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
 
 
 def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:
-    # The scheduler kept running but the machine slept through the 5th for longer than
+    # The scheduler kept running but the machine slept through the 1st for longer than
     # the misfire grace time: the next poll notices the missing month.
     clock = FakeClock(datetime(2025, 5, 2, tzinfo=UTC))
     digest = DigestRecorder()
     run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 6, 6, 0, 30, tzinfo=UTC)
+    clock.now = datetime(2025, 6, 3, 0, 30, tzinfo=UTC)
     polls: list[str] = []
     scheduler = background_scheduler(store_path, digest, lambda: polls.append("polled"), clock)
     scheduler.get_job(POLL_JOB).func()
@@ -623,10 +628,10 @@ def workflow_run_script(text: str) -> str:
     return textwrap.dedent("\n".join(block))
 
 
-def test_workflow_runs_on_the_fifth_of_the_month_and_by_hand() -> None:
+def test_workflow_runs_on_the_first_of_the_month_and_by_hand() -> None:
     text = WORKFLOW.read_text()
     assert "\non:\n  schedule:\n    # " in text
-    assert '- cron: "0 6 5 * *"' in text
+    assert '- cron: "0 6 1 * *"' in text
     assert "\n  workflow_dispatch:\n" in text
 
 
@@ -653,11 +658,11 @@ def test_workflow_script_takes_the_month_given_by_hand(tmp_path: Path, gnu_date)
     assert args[:3] == ["run", "--month", "2025-05"]
 
 
-def test_crontab_example_runs_last_months_digest_on_the_fifth(tmp_path: Path, gnu_date) -> None:
+def test_crontab_example_runs_last_months_digest_on_the_first(tmp_path: Path, gnu_date) -> None:
     path_line, entry = CRONTAB_EXAMPLE.splitlines()
     assert path_line.startswith("PATH=")
     fields = entry.split(None, 5)
-    assert fields[:5] == ["15", "6", "5", "*", "*"]
+    assert fields[:5] == ["15", "6", "1", "*", "*"]
     # What cron does with the command: unescape % and hand it to /bin/sh.
     command = fields[5].replace("\\%", "%").replace("/path/to/digest-repo", str(tmp_path))
     args = run_with_stub_trenddigest(command, tmp_path)
@@ -691,8 +696,8 @@ def workflow() -> dict:
     return data
 
 
-def test_workflow_yaml_triggers_on_the_fifth_and_by_hand_with_a_month(workflow: dict) -> None:
-    assert workflow["on"]["schedule"] == [{"cron": "0 6 5 * *"}]
+def test_workflow_yaml_triggers_on_the_first_and_by_hand_with_a_month(workflow: dict) -> None:
+    assert workflow["on"]["schedule"] == [{"cron": "0 6 1 * *"}]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"month"} and inputs["month"]["required"] is False
     assert workflow["permissions"] == {"contents": "write"}

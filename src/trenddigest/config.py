@@ -95,7 +95,7 @@ class RankConfig:
 @dataclass
 class ScheduleConfig:
     poll_cron: str = "30 20 * * 0-4"
-    digest_cron: str = "0 6 5 * *"
+    digest_cron: str = "0 6 1 * *"
     timezone: str = "US/Eastern"
     misfire_grace_seconds: int = 6 * 3600
 

@@ -2,11 +2,11 @@
 
 APScheduler 3.x does the timing; this module decides *what* is due.  Each job's
 last success is kept in the store (table ``job_runs``), so the digest job is really
-"produce every monthly digest that is due": a machine that was off on the 5th
+"produce every monthly digest that is due": a machine that was off on the 1st
 produces the missed months on its next start, oldest first, and a second fire for
 a month already done does nothing.  A month becomes due at the digest cron's first
-fire in the month after it, never earlier (a start or a poll on the 2nd does not
-make May's digest before arXiv has announced May's last submissions).
+fire in the month after it, never earlier (with a digest cron on the 3rd, a start
+or a poll on the 2nd does not make May's digest before the day chosen for it).
 
 The jobs themselves (fetch + rank + render, and the nightly poll) are injected as
 callables so that this module knows nothing about arXiv, and tests can run the
@@ -56,7 +56,7 @@ RETRY_DELAY = timedelta(hours=1)
 # ended (GNU date).
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 6 5 * * cd /path/to/digest-repo && trenddigest run "
+    "15 6 1 * * cd /path/to/digest-repo && trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
     "--commit --push >> trenddigest.log 2>&1"
 )
@@ -117,11 +117,11 @@ def latest_due_month(now: datetime, tz: tzinfo, trigger: CronTrigger | None = No
     """The newest month whose digest is due at ``now``.
 
     A month is due from the digest trigger's first fire in the month after it (by
-    default the 5th, 06:00 US/Eastern), not from its last day: arXiv announces a
-    month's last submissions up to the 3rd at 20:00 ET (a month ending on a Thursday
-    or Friday waits for the Sunday or Monday announcement), so a digest built on the
-    1st would lack them.  Without ``trigger`` the month just ended is due at
-    once (``trenddigest run`` by hand, and tests of the catch-up itself).
+    default the 1st, 06:00 US/Eastern), not from its last day: whoever moves the
+    digest later in the month (to leave arXiv's API time to catch up, or to suit the
+    group) means it, and a scheduler started or a poll run before that day must not
+    build the month anyway.  Without ``trigger`` the month just ended is due at once
+    (``trenddigest run`` by hand, and tests of the catch-up itself).
     """
     just_ended = month_just_ended(now, tz)
     if trigger is None:
@@ -388,7 +388,7 @@ def build_scheduler(
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         # A digest fire missed by more than the grace time (the machine was asleep
-        # over the 5th, with the scheduler still running) would otherwise wait for
+        # over the 1st, with the scheduler still running) would otherwise wait for
         # next month's fire; the nightly poll notices it instead.
         if digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger):
             log.info(
