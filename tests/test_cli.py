@@ -1,10 +1,12 @@
 """The command line: what a user types, the exit code, and the exact message."""
 
 import dataclasses
+import gzip
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from synthetic import make_papers, write_jsonl
+from trenddigest import cli
 from trenddigest.cli import main
 from trenddigest.store import Store
 
@@ -699,3 +702,52 @@ def test_an_empty_file_given_as_the_store_of_an_offline_run_is_no_store(workdir,
     assert code == 3
     assert err.startswith("trenddigest: error: there is no store at empty.sqlite3;")
     assert Path("empty.sqlite3").read_bytes() == b""
+
+
+def test_sigterm_during_a_command_stops_it_in_one_line_with_exit_143(workdir, capsys, monkeypatch):
+    def killed(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM should have stopped the command")
+
+    monkeypatch.setattr(cli, "cmd_import", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    code, out, err = run_cli(capsys, "import", "papers.jsonl.gz")
+    assert (code, out) == (143, "")
+    assert err == "trenddigest: stopped (SIGTERM); everything received so far is saved\n"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_ctrl_c_during_a_command_is_exit_130(workdir, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_import", interrupted)
+    code, _, err = run_cli(capsys, "import", "papers.jsonl.gz")
+    assert code == 130
+    assert err == "trenddigest: interrupted; everything received so far is saved\n"
+
+
+def test_import_of_a_file_whose_every_record_is_rejected_fails_after_its_report(workdir, capsys):
+    (workdir / "wrong.jsonl").write_text('{"title": "no id"}\n{"id": "bad"}\n')
+    code, out, err = run_cli(capsys, "import", "wrong.jsonl")
+    assert code == 2
+    assert (
+        out.splitlines()[0] == "wrong.jsonl (JSON Lines): 0 new, 0 updated, 0 unchanged, 2 rejected"
+    )
+    assert err == (
+        "trenddigest: error: no record of wrong.jsonl (2 rejected) could be imported; see the "
+        "rejections above (trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines "
+        "with an id per record)\n"
+    )
+
+
+def test_import_with_some_records_rejected_still_succeeds(workdir, capsys):
+    lines = workdir / "papers.jsonl.gz"
+    (workdir / "mixed.jsonl").write_text(
+        '{"id": "bad"}\n' + gzip.decompress(lines.read_bytes()).decode().splitlines()[0] + "\n"
+    )
+    code, out, _ = run_cli(capsys, "import", "mixed.jsonl")
+    assert code == 0
+    assert (
+        out.splitlines()[0] == "mixed.jsonl (JSON Lines): 1 new, 0 updated, 0 unchanged, 1 rejected"
+    )

@@ -11,10 +11,13 @@ import argparse
 import contextlib
 import functools
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from . import __version__
@@ -298,6 +301,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary = import_files(store, args.files)
     for line in summary.report_lines():
         print(line)
+    # A file none of whose records could be read is the wrong file, not a quiet success
+    # (a cron job would never hear of it).
+    useless = [f for f in summary.files if f.rejected and not (f.new + f.updated + f.unchanged)]
+    if useless:
+        names = ", ".join(f"{f.path} ({f.rejected} rejected)" for f in useless)
+        raise InputError(
+            f"no record of {names} could be imported; see the rejections above "
+            "(trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id "
+            "per record)"
+        )
     return 0
 
 
@@ -495,15 +508,44 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (cron's timeout, a service manager, ``kill``), handled like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(enabled: bool) -> Iterator[None]:
+    """Let SIGTERM unwind like Ctrl-C: open transactions roll back, the received pages
+    stay stored, arXiv's spacing is recorded, and the user gets a line, not silence.
+    (``schedule`` installs its own handlers: it finishes the running job first.)"""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.handler(args))
+        with _sigterm_as_interrupt(args.handler is not cmd_schedule):
+            return int(args.handler(args))
     except TrendDigestError as exc:
         print(f"trenddigest: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(
+            "trenddigest: stopped (SIGTERM); everything received so far is saved", file=sys.stderr
+        )
+        return 143
     except KeyboardInterrupt:
         print("trenddigest: interrupted; everything received so far is saved", file=sys.stderr)
         return 130
