@@ -307,41 +307,34 @@ class ArxivClient:
             times.append(self.wall_clock() + max(0.0, spacing))
         return max(times) if times else None
 
+    def _wait_until(self, until: float, whom: str, why: str) -> None:
+        """Sleep until ``until`` (wall clock), or stop the command when that is further
+        away than the longest backoff: a wait of hours is better told than slept."""
+        remaining = until - self.wall_clock()
+        if remaining > self.config.max_backoff_seconds:
+            at = datetime.fromtimestamp(until, UTC)
+            raise WaitRequestedError(
+                f"arXiv asked {whom}to wait until {at:%Y-%m-%d %H:%M:%S} UTC; run again after that",
+                endpoint=endpoint_of(self.config.api_url),
+                tries=0,
+                last="Retry-After",
+                until=until,
+            )
+        if remaining > 0:
+            log.info("waiting %.0f s: %s", remaining, why)
+            self.sleep(remaining)
+
     def _wait_turn(self) -> None:
         """Wait until the next request may go: what an earlier run left, what arXiv's
         last ``Retry-After`` asked for (also when the request it answered gave up, so
         that the next feed of a poll keeps it too), and the spacing."""
         if self.not_before is not None:
-            remaining = self.not_before - self.wall_clock()
-            if remaining > self.config.max_backoff_seconds:
-                until = datetime.fromtimestamp(self.not_before, UTC)
-                raise WaitRequestedError(
-                    f"arXiv asked an earlier run to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
-                    "run again after that",
-                    endpoint=endpoint_of(self.config.api_url),
-                    tries=0,
-                    last="Retry-After",
-                    until=self.not_before,
-                )
-            self.not_before = None
-            if remaining > 0:
-                log.info("waiting %.0f s: an earlier run asked arXiv moments ago", remaining)
-                self.sleep(remaining)
+            not_before, self.not_before = self.not_before, None
+            self._wait_until(
+                not_before, "an earlier run ", "an earlier run asked arXiv moments ago"
+            )
         if self._asked_to_wait_until is not None:
-            remaining = self._asked_to_wait_until - self.wall_clock()
-            if remaining > self.config.max_backoff_seconds:
-                until = datetime.fromtimestamp(self._asked_to_wait_until, UTC)
-                raise WaitRequestedError(
-                    f"arXiv asked to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
-                    "run again after that",
-                    endpoint=endpoint_of(self.config.api_url),
-                    tries=0,
-                    last="Retry-After",
-                    until=self._asked_to_wait_until,
-                )
-            if remaining > 0:
-                log.info("waiting %.0f s: arXiv asked to wait (Retry-After)", remaining)
-                self.sleep(remaining)
+            self._wait_until(self._asked_to_wait_until, "", "arXiv asked to wait (Retry-After)")
         last = self._pacing.last_done
         if last is None:
             return
