@@ -329,10 +329,10 @@ class ArxivClient:
         last ``Retry-After`` asked for (also when the request it answered gave up, so
         that the next feed of a poll keeps it too), and the spacing."""
         if self.not_before is not None:
-            not_before, self.not_before = self.not_before, None
             self._wait_until(
-                not_before, "an earlier run ", "an earlier run asked arXiv moments ago"
+                self.not_before, "an earlier run ", "an earlier run asked arXiv moments ago"
             )
+            self.not_before = None  # kept when the wait stops the command, as before
         if self._asked_to_wait_until is not None:
             self._wait_until(self._asked_to_wait_until, "", "arXiv asked to wait (Retry-After)")
         last = self._pacing.last_done
