@@ -332,7 +332,7 @@ class ArxivClient:
             self._wait_until(
                 self.not_before, "an earlier run ", "an earlier run asked arXiv moments ago"
             )
-            self.not_before = None  # kept when the wait stops the command, as before
+            self.not_before = None  # honoured; a wait that stops the command keeps it
         if self._asked_to_wait_until is not None:
             self._wait_until(self._asked_to_wait_until, "", "arXiv asked to wait (Retry-After)")
         last = self._pacing.last_done
