@@ -681,3 +681,10 @@ def test_real_abs_derived_records_map_with_version_dates(arxiv_data: Path) -> No
     assert len(papers) == 1001
     assert all(p.published and p.published <= (p.updated or "") for p in papers)
     assert papers[0].id == "0704.0001"
+
+
+def test_control_characters_in_a_title_or_abstract_are_dropped():
+    record = shared_record(title="Bell\x07 and \x1b[31mred\x1b[0m", abstract="A\x00b\tc\x85d")
+    paper = parse_jsonl_record(record)
+    assert paper.title == "Bell and [31mred [0m"
+    assert paper.abstract == "A b c d"

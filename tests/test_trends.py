@@ -586,6 +586,12 @@ def test_top_picks_skip_a_near_duplicate_of_an_earlier_pick():
     assert [rp.paper.id for rp in picks] == [first.paper.id, other.paper.id]
 
 
+def test_top_picks_of_papers_made_only_of_stop_words_are_picked_without_comparing():
+    lists = [[ranked("Systems", 0.9, "System"), ranked("Systems", 0.8, "The system")]]
+    picks = top_picks(ranking_of(*lists), limit=10)
+    assert [rp.paper.title for rp in picks] == ["System", "The system"]
+
+
 def test_top_picks_are_deterministic():
     words = iter(
         ["amber", "basil", "cedar", "delta", "ember", "fjord"]

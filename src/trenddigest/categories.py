@@ -40,6 +40,12 @@ _TOP_KEYS = ("category",)
 _CATEGORY_KEYS = ("name", "description", "keywords", "exclude", "papers", "threshold")
 _KEYWORD_KEYS = ("term", "weight")
 _PAPER_KEYS = ("id", "title")
+# Weights are relative (0.5 weak, 2.0 strong); far above this a single occurrence already
+# scores 1.0, and a weight near the float limit overflows the scores to nan.
+MAX_KEYWORD_WEIGHT = 100.0
+# The ranker reads ASCII letters and digits as words (see rank._words): a term with
+# none of them can never match.
+_MATCHABLE = re.compile(r"[A-Za-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -174,11 +180,18 @@ def _parse_category(table: dict[str, Any], where: str) -> Category:
             raise ConfigError(f"{where}: {_unknown_key(key, _CATEGORY_KEYS)}")
 
     name = _required_text(table, "name", where, 'name = "Object Detection"')
+    if not re.search(r"[^\W_]", name):  # letters and digits of any script
+        # The section's anchor is made of its letters and digits: "🧪" would give "#".
+        raise ConfigError(
+            f"{where}: 'name' has no letter or digit, so the Overview cannot link to its "
+            "section; add a word naming the topic"
+        )
     description = _required_text(
         table, "description", where, 'description = "A paragraph describing the topic."'
     )
     keywords = _parse_keywords(table, where)
     exclude = _parse_exclude(table, where)
+    _check_exclude_keeps_keywords(keywords, exclude, where)
     papers = _parse_papers(table, where)
     threshold = _parse_threshold(table, where)
     return Category(name, description, keywords, exclude, papers, threshold)
@@ -225,10 +238,10 @@ def _parse_keywords(table: dict[str, Any], where: str) -> list[Keyword]:
                 raise ConfigError(
                     f"{at}: 'weight' must be a positive number, got {_type_name(weight)}"
                 )
-            if not math.isfinite(weight) or weight <= 0:
+            problem = weight_problem(weight)
+            if problem:
                 raise ConfigError(
-                    f"{at}: 'weight' must be a positive number, got {weight}; "
-                    f"use e.g. 0.5 for a weak term or 2.0 for a strong one"
+                    f"{at}: {problem}; use e.g. 0.5 for a weak term or 2.0 for a strong one"
                 )
         else:
             raise ConfigError(
@@ -238,11 +251,53 @@ def _parse_keywords(table: dict[str, Any], where: str) -> list[Keyword]:
         term = " ".join(term.split())
         if not term:
             raise ConfigError(f"{at}: empty term; remove it or write the phrase to match")
+        _check_matchable(term, at)
         if term.casefold() in seen:
             raise ConfigError(f"{at}: duplicate keyword {_quote(term)}; list each term once")
         seen.add(term.casefold())
         keywords.append(Keyword(term, float(weight)))
     return keywords
+
+
+def weight_problem(weight: float) -> str | None:
+    """Why a keyword weight cannot be used, or None; shared with the ranker, which
+    also gets categories built in code that never went through this loader."""
+    if not math.isfinite(weight) or weight <= 0:
+        return f"'weight' must be a positive number, got {weight}"
+    if weight > MAX_KEYWORD_WEIGHT:
+        return f"'weight' must be at most {MAX_KEYWORD_WEIGHT:g}, got {weight}"
+    return None
+
+
+def _check_matchable(term: str, at: str) -> None:
+    """Refuse a term the ranker can never find, rather than ignore it silently: a
+    category keyed only on "知识蒸馏" would stay empty month after month."""
+    if not _MATCHABLE.search(term):
+        raise ConfigError(
+            f"{at}: {_quote(term)} has no ASCII letter or digit, so it can never match "
+            "(papers are ranked on their English title and abstract); write the term in "
+            "English, or remove it"
+        )
+
+
+def _ascii_words(term: str) -> list[str]:
+    """A term's words as the ranker reads them (ASCII letters and digits, lowercased)."""
+    return re.findall(r"[a-z0-9]+", term.lower())
+
+
+def _check_exclude_keeps_keywords(keywords: list[Keyword], exclude: list[str], where: str) -> None:
+    """Refuse an exclude term made of words a keyword holds in a row: every paper with
+    that keyword contains it, so the keyword could only ever veto its own matches."""
+    for position, term in enumerate(exclude, start=1):
+        veto = _ascii_words(term)
+        for keyword in keywords:
+            words = _ascii_words(keyword.term)
+            if any(words[i : i + len(veto)] == veto for i in range(len(words) - len(veto) + 1)):
+                raise ConfigError(
+                    f"{where}: exclude[{position}]: {_quote(term)} is part of keyword "
+                    f"{_quote(keyword.term)}, so every paper with that keyword is vetoed; "
+                    "remove one of them"
+                )
 
 
 def _parse_exclude(table: dict[str, Any], where: str) -> list[str]:
@@ -258,6 +313,7 @@ def _parse_exclude(table: dict[str, Any], where: str) -> list[str]:
         term = " ".join(item.split())
         if not term:
             raise ConfigError(f"{where}: exclude[{position}] is empty; remove it")
+        _check_matchable(term, f"{where}: exclude[{position}]")
         terms.append(term)
     return terms
 
@@ -466,6 +522,7 @@ _STOPWORDS = {
     "v2", "v3", "part", "use", "about", "make", "making", "there", "this", "that", "between",
     "rather", "only", "same", "things", "really", "everywhere", "everything", "where", "look",
     "everyone", "should", "both", "worth", "own", "yourself", "let", "matters",
+    "arxiv",  # an untitled link's stand-in title "arXiv:1503.02531" names no topic
 }  # fmt: skip
 # Too general to stand alone as a keyword, though fine inside a phrase ("image registration").
 _WEAK_UNIGRAMS = {
@@ -537,8 +594,24 @@ def import_markdown(text: str, source_name: str = "") -> str:
                 f'under dated headings such as "{section.first_date}"): a list by date, '
                 "not a topic."
             )
+    categories = [_section_to_category(s, source_name) for s in usable]
+    for section, category in zip(usable, categories, strict=True):
+        if not category.keywords:
+            count = len(section.papers)
+            header.append(
+                f'# Left out: "{section.name}" ({count} paper{"s" if count != 1 else ""}): '
+                "no English keyword could be derived from its heading or titles; add it "
+                "by hand with keywords in English."
+            )
+    kept = [c for c in categories if c.keywords]
+    if not kept:
+        raise InputError(
+            f"{where}: no English keyword could be derived from the headings or paper "
+            "titles (papers are ranked on their English title and abstract); give the "
+            "headings or link texts in English"
+        )
     header.append("")
-    blocks = [category_to_toml(_section_to_category(s, source_name)) for s in usable]
+    blocks = [category_to_toml(c) for c in kept]
     return "\n".join(header) + "\n" + "\n".join(blocks)
 
 
@@ -695,16 +768,24 @@ def _clean_heading(text: str) -> str:
 
 
 def _is_date_like(name: str) -> bool:
-    """Headings made only of months, years, week numbers and dates name no topic."""
-    for token in re.findall(r"[a-z0-9]+", name.casefold()):
-        if token in _MONTHS or token.isdigit() or re.fullmatch(r"(?:wk|week)\d*", token):
-            continue
+    """Headings made only of months, years, week numbers and dates name no topic.
+
+    A heading in another script ("目标检测", object detection) has no ASCII word to
+    test, and is a topic: only its date characters (2022年6月) may stand beside them.
+    """
+    folded = name.casefold()
+    if re.search(r"[^\W\d_]", re.sub(r"[a-z0-9]+|[年月日周]", " ", folded)):
         return False
-    return True
+    tokens = re.findall(r"[a-z0-9]+", folded)
+    return bool(tokens) and all(
+        token in _MONTHS or token.isdigit() or re.fullmatch(r"(?:wk|week)\d*", token)
+        for token in tokens
+    )
 
 
 def _is_generic_link_text(text: str) -> bool:
-    words = re.findall(r"[a-z]+", text.casefold())
+    # Words in any script: "一篇论文" is a title, not a bare "[link]".
+    words = re.findall(r"[^\W\d_]+", text.casefold())
     return not words or all(w in _GENERIC_LINK_WORDS for w in words)
 
 
@@ -807,7 +888,7 @@ def _section_keywords(section: _Section) -> tuple[list[Keyword], list[str]]:
         if handle and handle not in taken:
             taken.add(handle)
             keywords.append(Keyword(handle))
-    if not keywords:
+    if not keywords and _MATCHABLE.search(section.name):
         keywords = [Keyword(section.name.casefold())]
     return keywords, shared
 

@@ -34,6 +34,14 @@ _PREFIXES = (
     "arxiv:",
 )
 _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$", re.ASCII)
+# The notice arXiv shows instead of the abstract of a withdrawn paper ("This paper has
+# been withdrawn by the authors.", "Paper withdrawn due to ...", "Withdrawn."): only
+# at the start, so an abstract about "withdrawn users" is not taken for one.
+_WITHDRAWN = re.compile(
+    r"\s*(?:(?:this\s+)?(?:paper|article|manuscript|submission|preprint|work|version|report)"
+    r"\s+(?:has\s+been\s+|is\s+being\s+|was\s+|is\s+)?withdrawn\b|withdrawn\W*$)",
+    re.IGNORECASE,
+)
 # (year, month) of the first new-style id (0704.0001) and of the first and last
 # months that old-style ids (archive/YYMMNNN) were issued in.
 NEW_STYLE_START = (2007, 4)
@@ -316,6 +324,14 @@ class Paper:
             return id_month(self.id)
         except ValueError:
             return (self.published or "")[:7]
+
+    @property
+    def withdrawn(self) -> bool:
+        """The abstract is a withdrawal notice: the authors retracted the paper.
+
+        Its title still names the topic, so the ranker would otherwise recommend it.
+        """
+        return bool(self.abstract) and _WITHDRAWN.match(self.abstract) is not None
 
     @property
     def abs_url(self) -> str:

@@ -12,9 +12,10 @@ topic names it once and then writes "KD", and without this it would look like a
 paper that mentions distillation once.
 
 Only papers that contain at least one keyword of a category can be placed in it, an
-``exclude`` term vetoes a category, and a paper goes to the category it scores
-highest in when the score clears the threshold; the rest are counted as unmatched
-rather than forced somewhere.  Every placed paper carries up to five terms that
+``exclude`` term vetoes a category, a paper whose abstract is a withdrawal notice is
+never placed, and a paper goes to the category it scores highest in among those whose
+threshold its score clears; the rest are counted as unmatched rather than forced
+somewhere.  Every placed paper carries up to five terms that
 contributed most ("why"): its matched keywords as the category spells them, a phrase
 instead of its own words, then rare single words of keywords ("logit", never
 "learning").  The score is ``raw / (raw + 10)``, 0..1; the default threshold 0.6 was
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .categories import Category
+from .categories import Category, weight_problem
 from .config import RankConfig, check_rank
 from .errors import ConfigError
 from .models import Paper
@@ -416,8 +417,15 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
 # --------------------------------------------------------------------------- scoring
 
 
-def _check(settings: RankConfig) -> None:
+def _check(settings: RankConfig, categories: Sequence[Category] = ()) -> None:
     check_rank(settings)  # settings built in code never went through the config file
+    # Nor did categories built in code: a weight near the float limit overflows the
+    # scores to nan (and the profile text to a list of that many copies).
+    for category in categories:
+        for kw in category.keywords:
+            problem = weight_problem(kw.weight)
+            if problem:
+                raise ConfigError(f"category {category.name!r}: keyword {kw.term!r}: {problem}")
 
 
 def _saturate(tf: csr_matrix, lengths: np.ndarray, k1: float, b: float) -> csr_matrix:
@@ -486,6 +494,9 @@ def _score(
     for j, terms in enumerate(queries.excluded):
         for i in terms:
             eligible[present[:, i].indices, j] = False
+    # A withdrawn paper (its abstract a withdrawal notice) is nothing to recommend,
+    # however well its title matches.
+    eligible[[d for d, paper in enumerate(papers) if paper.withdrawn]] = False
     raw = np.where(eligible, raw, 0.0)
     if settings.profile_weight > 0:
         raw = raw + settings.profile_weight * _profile_cosine(corpus, categories) * _scale(raw)
@@ -516,7 +527,7 @@ def category_scores(
     (0 where a paper holds no keyword of the category or an ``exclude`` term).
     """
     settings = settings or RankConfig()
-    _check(settings)
+    _check(settings, categories)
     if settings.method == "tfidf":
         raise ConfigError('category_scores needs method = "bm25"')
     if not papers or not categories:
@@ -535,13 +546,16 @@ def rank_papers(
 ) -> Ranking:
     """Place each paper under its best category (or none) and rank every category.
 
+    The best category is the highest-scoring one whose threshold (its own, else
+    ``settings.threshold``, at least ``min_score``) the paper clears.
+
     ``background``: papers of earlier months; used only for the idf and only when
     ``settings.background_idf`` is on.  ``min_score``: an extra lower bound on every
     threshold (the digest's ``threshold`` setting).  Papers are never modified; ties
     are broken by arXiv id, so the same input always gives the same ranking.
     """
     settings = settings or RankConfig()
-    _check(settings)
+    _check(settings, categories)
     papers = list(papers)
     by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
     if not papers or not categories:
@@ -551,16 +565,21 @@ def rank_papers(
     scored = _score(papers, categories, settings, background)
     raw, corpus, queries, sat = scored.raw, scored.corpus, scored.queries, scored.sat
     strong_q, idf, df, n_docs = scored.strong_q, scored.idf, scored.df, scored.n_docs
-    best = np.argmax(raw, axis=1)
-    top = raw[np.arange(len(papers)), best]
-    score = top / (top + SCORE_SCALE)
     thresholds = np.array(
         [
             max(min_score, c.threshold if c.threshold is not None else settings.threshold)
             for c in categories
         ]
     )
-    placed = (top > 0) & (score >= thresholds[best])
+    # A paper goes to the best category whose threshold it clears: a strict threshold
+    # on one category keeps weak papers out of it, not out of the digest.  (With one
+    # threshold for all, that is simply the best category.)
+    clears = (raw > 0) & (raw / (raw + SCORE_SCALE) >= thresholds)
+    best = np.argmax(np.where(clears, raw, -1.0), axis=1)
+    rows = np.arange(len(papers))
+    top = raw[rows, best]
+    score = top / (top + SCORE_SCALE)
+    placed = clears[rows, best]
     if settings.relative_threshold > 0:
         placed &= top >= settings.relative_threshold * _top_means(raw, best, placed)[best]
     ids = [p.id for p in papers]
@@ -780,16 +799,30 @@ def _rank_tfidf_cosine(
     """
     from sklearn.feature_extraction.text import TfidfVectorizer as SkTfidf
 
+    by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
+    # A month of fewer than 4 papers cannot have a word in 2 papers and in at most half
+    # of them (scikit-learn refuses such a vocabulary), so it keeps every word.
+    few = len(papers) < 4
     vectorizer = SkTfidf(
-        stop_words="english", ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_df=0.5
+        stop_words="english",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=1 if few else 2,
+        max_df=1.0 if few else 0.5,
     )
-    paper_vecs = vectorizer.fit_transform([paper_text(p) for p in papers])
+    try:
+        paper_vecs = vectorizer.fit_transform([paper_text(p) for p in papers])
+    except ValueError:  # no word left (stop words only, or all pruned): nothing can match
+        log.debug("tfidf: no vocabulary in %d papers; none matched", len(papers))
+        return Ranking(len(papers), by_category, len(papers))
     cat_vecs = vectorizer.transform([_profile_text(c) for c in categories])
     sims = (paper_vecs @ cat_vecs.T).toarray()
     vocab = vectorizer.get_feature_names_out()
-    by_category: dict[str, list[RankedPaper]] = {c.name: [] for c in categories}
     unmatched = 0
     for i, paper in enumerate(papers):
+        if paper.withdrawn:  # nothing to recommend, however well its title matches
+            unmatched += 1
+            continue
         lowered = paper_text(paper).lower()
         placed = False
         for j in np.argsort(-sims[i], kind="stable"):

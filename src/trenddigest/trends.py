@@ -967,9 +967,12 @@ def top_picks(
     pool = [rp for name in order for rp in queues[name][:depth]]
     if not pool or limit <= 0:
         return []
-    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
-        [paper_text(rp.paper) for rp in pool]
-    )
+    try:
+        vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
+            [paper_text(rp.paper) for rp in pool]
+        )
+    except ValueError:  # no word left but stop words ("System"): nothing to compare
+        vectors = None
     row = {id(rp): i for i, rp in enumerate(pool)}
     picks: list[RankedPaper] = []
     picked_rows: list[int] = []
@@ -985,7 +988,7 @@ def top_picks(
                 rp = candidates[cursor[name]]
                 cursor[name] += 1
                 i = row[id(rp)]
-                if picked_rows:
+                if picked_rows and vectors is not None:
                     sims = (vectors[picked_rows] @ vectors[i].T).toarray().ravel()
                     if float(sims.max()) > duplicate_similarity:
                         log.debug("top picks: %s skipped as a near duplicate", rp.paper.id)

@@ -56,6 +56,7 @@ _LISTING_PREFIX = re.compile(
 _SKIP_DAYS = re.compile(rb"<skipDays>(.*?)</skipDays>", re.DOTALL | re.IGNORECASE)
 _DAY = re.compile(rb"<day>\s*([A-Za-z]+)\s*</day>", re.IGNORECASE)
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A bare new-style id without version: what split_id would return unchanged, when
 # its YYMM is a possible month and its number fits it (checked separately: string
 # comparisons are cheaper).
@@ -114,7 +115,9 @@ def _collapse(text: str | None) -> str:
         printable = flat.isprintable()
     if printable and "  " not in flat and flat[0] != " " and flat[-1] != " ":
         return flat
-    return " ".join(text.split())
+    # Control characters (a bell, a terminal colour code's ESC) are no text: written
+    # raw they would reach the digest and, with --dry-run, the terminal.
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def _clean_names(names: list[Any]) -> list[str]:
