@@ -149,7 +149,7 @@ def test_by_announced_selects_the_month_by_announce_date(workdir, capsys):
     code, out, _ = run_cli(capsys, *args, "--by", "announced", "--format", "json")
     assert code == 0 and json.loads(out)["considered"] == 60 + 3
     code, out, _ = run_cli(capsys, *args, "--by", "announced")
-    assert "63 arXiv papers first announced in 2025-05 were ranked" in out
+    assert "63 arXiv papers announced in 2025-05 were ranked" in out
     code, out, _ = run_cli(capsys, *args, "--format", "json")
     assert json.loads(out)["considered"] == 60
 
@@ -486,7 +486,8 @@ def test_run_help_says_what_from_imports_and_where_each_default_comes_from(capsy
         "--format {markdown,json} markdown writes the .md and its .json twin, json the .json "
         "only (default: markdown)",
         "--top N papers per category (default: [digest] papers_per_category)",
-        "--by {submitted,announced} which papers belong to the month (default: [digest] by)",
+        "--by {submitted,announced} which papers belong to the month: submitted = by arXiv "
+        "id, announced = by announce date (default: [digest] by)",
         "--output PATTERN where to write, with {year} and {month} (default: [digest] output)",
         "--commit git commit the digest, its .json twin and the README index (default: "
         "[git] commit)",
@@ -621,8 +622,8 @@ def test_trends_for_a_range_the_store_holds_nothing_of_is_one_line_and_writes_no
     code, out, err = run_cli(capsys, "trends", "--from", "2024-01", "--to", "2024-03")
     assert (code, out) == (2, "")
     assert err == (
-        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers first submitted "
-        "from 2024-01 to 2024-03; import a file (trenddigest import FILE) or fetch the months "
+        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers from 2024-01 to "
+        "2024-03 (by arXiv id); import a file (trenddigest import FILE) or fetch the months "
         "(trenddigest fetch --month M)\n"
     )
     assert not (workdir / "digests" / "trends-2024-01-to-2024-03.md").exists()

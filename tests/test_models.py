@@ -12,6 +12,7 @@ from trenddigest.models import (
     Paper,
     current_month,
     id_month,
+    papers_of,
     split_id,
 )
 
@@ -311,3 +312,10 @@ def test_month_shift_crosses_year_boundaries():
 
 def test_month_label_matches_the_seed_headings():
     assert Month.parse("2022-06").label == "June, 2022"
+
+
+def test_messages_name_a_months_papers_by_id_or_by_announce_date():
+    assert papers_of("submitted", "2025-05") == "from 2025-05 (by arXiv id)"
+    assert papers_of("announced", "2025-05") == "announced in 2025-05"
+    assert papers_of("submitted", "2025-04", "2025-07") == "from 2025-04 to 2025-07 (by arXiv id)"
+    assert papers_of("announced", "2025-04", "2025-07") == "announced from 2025-04 to 2025-07"

@@ -147,7 +147,7 @@ def test_anchor_matches_github_heading_ids():
 def test_digest_has_month_heading_overview_and_one_section_per_category():
     text = render_markdown(sample_digest())
     assert text.startswith("# Research Trends: May, 2025\n")
-    assert "5 arXiv papers first submitted in 2025-05 were ranked; 2 matched" in text
+    assert "5 arXiv papers from 2025-05 (by arXiv id) were ranked; 2 matched" in text
     assert "| [Knowledge Distillation](#knowledge-distillation) | 2 |" in text
     assert "| No category | 3 |" in text
     assert "## Knowledge Distillation\n" in text
@@ -640,7 +640,7 @@ def test_a_month_of_one_paper_says_one_paper_was_ranked():
         by="submitted",
         arxiv_categories=["cs.CV"],
     )
-    assert "**May, 2025**: 1 arXiv paper first submitted in 2025-05 was ranked; " in (
+    assert "**May, 2025**: 1 arXiv paper from 2025-05 (by arXiv id) was ranked; " in (
         render_markdown(digest)
     )
 

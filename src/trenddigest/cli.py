@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--by",
         choices=["submitted", "announced"],
-        help="which papers belong to the month (default: [digest] by)",
+        help="which papers belong to the month: submitted = by arXiv id, announced = by "
+        "announce date (default: [digest] by)",
     )
     p.add_argument(
         "--output",

@@ -220,8 +220,19 @@ def split_id(raw: str, latest: Month | str | None = None) -> tuple[str, int | No
     raise InvalidArxivIdError(raw)
 
 
+def papers_of(by: str, first: Month | str, last: Month | str | None = None) -> str:
+    """How messages name the papers of a month (or a range of months) under ``by``:
+    "from 2025-05 (by arXiv id)" or "announced in 2025-05"."""
+    span = f"{first}" if last is None or str(last) == str(first) else f"{first} to {last}"
+    if by == "submitted":
+        return f"from {span} (by arXiv id)"
+    return f"announced {'in' if last is None or str(last) == str(first) else 'from'} {span}"
+
+
 def id_month(arxiv_id: str) -> str:
-    """The month (``YYYY-MM``) a canonical id was issued in: when the paper was first submitted.
+    """The month (``YYYY-MM``) a canonical id was issued in: arXiv numbers a paper in the
+    month of its first announcement (a paper submitted on the evening of the 31st is
+    announced, and numbered, in the next month).
 
     ``"2505.01234"`` -> ``"2025-05"``, ``"math/9108001"`` -> ``"1991-08"``.  Takes the
     id as :func:`split_id` returns it (no prefix or version): it runs for every paper
@@ -315,7 +326,7 @@ class Paper:
 
     @property
     def month(self) -> str:
-        """The month the paper was first submitted (``YYYY-MM``).
+        """The month arXiv first announced the paper in (``YYYY-MM``), from its id.
 
         Both id styles carry it in their YYMM.  The v1 date is used when an id does
         not parse (the parsers reject such records, so it should not happen).

@@ -47,7 +47,7 @@ from .categories import Category, Exemplar, Keyword, category_to_toml
 from .chart import VolumeSeries, legend_markdown, mermaid_xychart
 from .config import RankConfig
 from .errors import InputError
-from .models import Month, Paper
+from .models import Month, Paper, papers_of
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
 from .terms import TermCounts, TermMatrix, document_terms, term_matrix
@@ -1201,9 +1201,8 @@ def build_trend_report(
     span = month_span(start, end)
     held = store.month_counts(by)
     if not any(held.get(str(start.shift(offset))) for offset in range(span)):
-        which = "first submitted" if by == "submitted" else "announced"
         raise InputError(
-            f"the store {store.path} has no papers {which} from {start} to {end}; import "
+            f"the store {store.path} has no papers {papers_of(by, start, end)}; import "
             "a file (trenddigest import FILE) or fetch the months (trenddigest fetch --month M)"
         )
     sections: list[TrendsSection] = []
