@@ -342,7 +342,7 @@ def test_a_file_without_the_month_says_so_not_to_fetch_it(workdir, capsys):
     code, _, err = run_cli(capsys, "run", "--month", "2024-01", "--from", "papers.jsonl.gz", "-q")
     assert code == 2
     assert err == (
-        "trenddigest: error: no papers first submitted in 2024-01 in papers.jsonl.gz or the "
+        "trenddigest: error: no papers from 2024-01 (by arXiv id) in papers.jsonl.gz or the "
         "store; check --month, or give the file that holds that month\n"
     )
 
@@ -371,8 +371,8 @@ def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
     )
     assert code == 2
     assert err == (
-        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers first submitted "
-        "in 2024-01; import a file (trenddigest import FILE), use --from FILE, or run without "
+        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers from 2024-01 (by "
+        "arXiv id); import a file (trenddigest import FILE), use --from FILE, or run without "
         "--offline to fetch the month from arXiv\n"
     )
 

@@ -59,7 +59,7 @@ def test_a_month_arxiv_has_no_papers_for_is_one_line_that_does_not_blame_offline
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == (
-        "trenddigest: error: arXiv lists no papers first submitted in 2025-02 in the "
+        "trenddigest: error: arXiv lists no papers from 2025-02 (by arXiv id) in the "
         "categories cs.CV, cs.LG, cs.AI, cs.CL, stat.ML, eess.IV; check --month and "
         "[arxiv] categories\n"
     )

@@ -151,3 +151,41 @@ def test_the_saved_digest_is_reused_without_loading_the_ranker(store, config, mo
     monkeypatch.setattr(trends, "build_trends_section", must_not_run)
     monkeypatch.setattr(pipeline, "build_month_digest", must_not_run)
     assert run(store, config).summary.considered == 60
+
+
+def test_a_new_paper_twelve_months_back_builds_the_digest_again(store, config, builds):
+    run(store, config)
+    store.upsert_papers(make_papers("2024-05", per_topic=1))  # the oldest month May compares with
+    run(store, config)
+    assert builds.count == 2
+
+
+def test_papers_thirteen_months_back_leave_the_saved_digest_valid(store, config, builds):
+    run(store, config)
+    store.upsert_papers(make_papers("2024-04", per_topic=1))  # older than the digest reads
+    run(store, config)
+    assert builds.count == 1
+
+
+def test_upgraded_code_builds_the_digest_again(store, config, builds, monkeypatch):
+    from trenddigest import cache
+
+    run(store, config)
+    monkeypatch.setattr(cache, "_package_code_version", lambda: "the next release")
+    run(store, config)
+    assert builds.count == 2
+
+
+def test_an_edited_trends_template_builds_the_digest_again(store, config, builds, workdir):
+    from trenddigest.render import template_search_path
+
+    packaged = Path(template_search_path(None)[-1])
+    (workdir / "templates").mkdir()
+    for name in ("digest.md.j2", "trends.md.j2"):
+        (workdir / "templates" / name).write_bytes((packaged / name).read_bytes())
+    run(store, config)
+    trends_template = workdir / "templates/trends.md.j2"
+    text = trends_template.read_text(encoding="utf-8")
+    trends_template.write_text(text.replace("Category momentum", "Momentum"), encoding="utf-8")
+    assert " Momentum\n" in run(store, config).text
+    assert builds.count == 2

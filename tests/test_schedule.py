@@ -22,7 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from trenddigest.cli import build_parser
 from trenddigest.config import Config
-from trenddigest.errors import ConfigError, FetchError
+from trenddigest.errors import ConfigError, DeliveryError, FetchError
 from trenddigest.models import Month
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
@@ -219,6 +219,30 @@ def test_a_month_is_due_from_the_digest_crons_first_fire_after_it() -> None:
     assert latest_due_month(now, EASTERN, trigger) == m("2025-05")
 
 
+@pytest.mark.parametrize(
+    ("utc", "due"),
+    [
+        ((10, 59), "2026-09"),  # 05:59 EST: October is not due yet
+        ((11, 0), "2026-10"),  # 06:00 EST, not 06:00 EDT (10:00 UTC)
+    ],
+)
+def test_on_the_first_when_daylight_saving_ends_the_month_is_due_at_six_local_time(
+    utc: tuple[int, int], due: str
+) -> None:
+    # Daylight saving time ends at 02:00 on Sunday 2026-11-01, four hours before the fire.
+    trigger = crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
+    now = datetime(2026, 11, 1, *utc, tzinfo=UTC)
+    assert latest_due_month(now, EASTERN, trigger) == m(due)
+
+
+def test_the_poll_stays_at_half_past_eight_local_time_across_daylight_saving_changes() -> None:
+    trigger = crontab_trigger(Config().schedule.poll_cron, EASTERN, "poll_cron")
+    spring = trigger.get_next_fire_time(None, datetime(2026, 3, 8, tzinfo=EASTERN))
+    autumn = trigger.get_next_fire_time(None, datetime(2026, 11, 1, tzinfo=EASTERN))
+    assert spring == datetime(2026, 3, 9, 0, 30, tzinfo=UTC)  # 20:30 EDT on the 8th
+    assert autumn == datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # 20:30 EST on the 1st
+
+
 def test_without_a_trigger_the_month_just_ended_is_due_at_once() -> None:
     assert latest_due_month(datetime(2025, 6, 1, 10, 0, tzinfo=UTC), EASTERN) == m("2025-05")
 
@@ -354,6 +378,36 @@ def test_failed_month_keeps_earlier_months_and_is_retried_first(store_path: str)
     assert healthy.months == [m("2025-04"), m("2025-05")]
 
 
+def test_a_failed_delivery_does_not_hold_back_the_later_months_digests(store_path: str) -> None:
+    # A push refused (or SMTP down) for May: its digest is written; June's must be too.
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    refused = DigestRecorder(fail_on=m("2025-05"), error=DeliveryError("git push failed"))
+    with pytest.raises(DeliveryError) as failed:
+        run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
+    assert refused.months == [m("2025-06")]
+    assert (
+        str(failed.value) == "the digest for 2025-05 is written but not delivered: git push failed"
+    )
+
+
+def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    refused = DigestRecorder(fail_on=m("2025-05"), error=DeliveryError("git push failed"))
+    with pytest.raises(DeliveryError):
+        run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
+    assert last_digest(store_path) == "2025-04"
+    delivered = DigestRecorder()
+    assert run_due_digests(store_path, delivered, clock=clock, tz=EASTERN) == [
+        m("2025-05"),
+        m("2025-06"),
+    ]
+    assert last_digest(store_path) == "2025-06"
+
+
 def test_poll_records_its_last_success(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 5, 6, 0, 45, tzinfo=UTC))
     assert run_poll(store_path, lambda: "412 new papers", clock=clock) == "412 new papers"
@@ -480,6 +534,27 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
     scheduler.get_job(POLL_JOB).func()
     with Store.open(store_path) as store:
         assert last_job_run(store, POLL_JOB) is None
+
+
+def test_a_store_that_cannot_be_opened_after_the_poll_is_logged_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Say the disk holding the store was unmounted and a folder stands in its place.
+    store_path = tmp_path / "store.sqlite3"
+    store_path.mkdir()
+
+    def poll() -> None:
+        raise FetchError("feed unreachable")
+
+    clock = FakeClock(datetime(2025, 6, 3, 0, 30, tzinfo=UTC))
+    scheduler = background_scheduler(str(store_path), DigestRecorder(), poll, clock)
+    with caplog.at_level("ERROR", logger="trenddigest.schedule"):
+        scheduler.get_job(POLL_JOB).func()  # logs, does not raise
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert messages[0] == "nightly poll failed: feed unreachable"
+    assert messages[1].startswith(
+        f"cannot check for a due monthly digest: cannot open store {store_path}"
+    )
 
 
 def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:

@@ -19,7 +19,7 @@ from .cache import DigestSummary, Outputs, load_outputs, outputs_setup, outputs_
 from .categories import Category, find_categories_file, load_categories
 from .config import Config
 from .errors import DeliveryError, InputError, StoreError
-from .models import Month
+from .models import Month, papers_of
 from .store import Store
 
 # The ranker, trends and templates (numpy, scikit-learn, jinja2) are imported where
@@ -108,15 +108,15 @@ def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
     by = config.digest.by
     if opts.offline or store.month_counts(by).get(str(opts.month)):
         return
-    which = "first submitted" if by == "submitted" else "announced"
+    which = papers_of(by, opts.month)
     if opts.from_files:
         names = ", ".join(str(f) for f in opts.from_files)
         raise InputError(
-            f"no papers {which} in {opts.month} in {names} or the store; "
+            f"no papers {which} in {names} or the store; "
             "check --month, or give the file that holds that month"
         )
     raise InputError(
-        f"arXiv lists no papers {which} in {opts.month} in the categories "
+        f"arXiv lists no papers {which} in the categories "
         f"{', '.join(config.arxiv.categories)}; check --month and [arxiv] categories"
     )
 
@@ -131,10 +131,9 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
     by = config.digest.by
     papers = store.papers_for_month(month, by=by)
     if not papers:
-        which = "first submitted" if by == "submitted" else "announced"
         raise InputError(
-            f"the store {store.path} has no papers {which} "
-            f"in {month}; import a file (trenddigest import FILE), use --from FILE, "
+            f"the store {store.path} has no papers {papers_of(by, month)}; import a file "
+            "(trenddigest import FILE), use --from FILE, "
             "or run without --offline to fetch the month from arXiv"
         )
     from .render import build_digest

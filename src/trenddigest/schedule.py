@@ -36,7 +36,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Config
-from .errors import ConfigError, FetchError, LockError, TrendDigestError
+from .errors import ConfigError, DeliveryError, FetchError, LockError, TrendDigestError
 from .models import Month
 from .store import Store
 
@@ -175,6 +175,12 @@ def run_due_digests(
 
     Each month is recorded as soon as it succeeds, so an error part-way keeps the
     earlier months and the next attempt starts at the failed one.  Errors propagate.
+    A failed delivery (a push refused, SMTP down) is the exception to stopping there:
+    that month's digest is written, and a remote broken for weeks must not keep the
+    months after it from being written (and committed locally) too.  They are made,
+    but neither they nor the failed month are recorded, so the next attempt delivers
+    them all again (reusing their saved digests; an email already sent is not sent
+    twice), and the first delivery error is raised once the rest are done.
     ``stopping`` is asked before each month: a scheduler told to stop finishes the
     month it is on and leaves the rest to its next start (a catch-up of a year of
     months would otherwise outlast a service manager's patience and be killed).
@@ -191,6 +197,7 @@ def run_due_digests(
         log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
     done: list[Month] = []
+    undelivered: list[tuple[Month, DeliveryError]] = []
     for month in due:
         if stopping():
             log.info("stopping before the digest for %s; the next start catches it up", month)
@@ -202,13 +209,25 @@ def run_due_digests(
                 log.info("the digest for %s was produced meanwhile; skipping it", month)
                 continue
             log.info("producing the digest for %s", month)
-            result = run_digest(month)
+            try:
+                result = run_digest(month)
+            except DeliveryError as exc:
+                log.warning("the digest for %s is written but not delivered: %s", month, exc)
+                undelivered.append((month, exc))
+                continue
+            if undelivered:  # an earlier month is still to deliver: record nothing yet
+                log.info("the digest for %s is written: %s", month, _detail(result))
+                continue
             with Store.open(store_path) as store:
                 record_job_success(
                     store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
                 )
             log.info("the digest for %s is done: %s", month, _detail(result))
         done.append(month)
+    if undelivered:
+        (first, error), later = undelivered[0], len(undelivered) - 1
+        also = f" (and {later} later month{'s' if later > 1 else ''})" if later else ""
+        raise DeliveryError(f"the digest for {first}{also} is written but not delivered: {error}")
     return done
 
 
@@ -389,8 +408,14 @@ def build_scheduler(
             log.error("nightly poll failed: %s", exc)
         # A digest fire missed by more than the grace time (the machine was asleep
         # over the 1st, with the scheduler still running) would otherwise wait for
-        # next month's fire; the nightly poll notices it instead.
-        if digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger):
+        # next month's fire; the nightly poll notices it instead.  A store that cannot
+        # be read is the operator's to fix: one line, not a job traceback.
+        try:
+            due = digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger)
+        except TrendDigestError as exc:
+            log.error("cannot check for a due monthly digest: %s", exc)
+            return
+        if due:
             log.info(
                 "a monthly digest is still due (its scheduled run was missed or failed); "
                 "producing it"
