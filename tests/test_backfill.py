@@ -570,7 +570,10 @@ def test_a_paper_that_appears_mid_month_after_a_check_is_fetched(
     server.papers.append(late_paper("2505.00131", "2025-05-02T00:30:00Z"))
     clock.advance(backfill.RECHECK_AFTER_SECONDS + 60)
     run(store, server, clock, categories=["cs.CL"])
-    assert store.get_paper("2505.00131") is not None
+    late = store.get_paper("2505.00131")
+    assert late is not None
+    assert (late.title, late.authors) == ("A Late Synthetic Paper", ["Late Author"])
+    assert progress(store) == {"cs.CL 2025-05": (4, 4, 1)}
 
 
 def test_a_month_taken_with_an_overcount_is_read_again_at_its_next_check(

@@ -133,7 +133,10 @@ def test_png_is_skipped_with_a_log_line_without_matplotlib(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with caplog.at_level(logging.INFO, logger="trenddigest.chart"):
         assert render_png(volume(), "t") is None
-    assert "trenddigest[plot]" in caplog.text
+    assert caplog.messages == [
+        "matplotlib is not installed, skipping the PNG chart "
+        "(install it with: pip install 'trenddigest[plot]')"
+    ]
 
 
 def test_write_png_writes_the_rendered_bytes_and_no_temp_file(tmp_path):

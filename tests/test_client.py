@@ -190,6 +190,34 @@ def test_retry_after_beyond_max_backoff_stops_instead_of_asking_early(
     assert len(server.api_requests) == 1
 
 
+def test_an_earlier_runs_wait_that_stops_the_command_is_kept_for_the_next_one(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    # What record_pacing leaves the next command: the wait was not honoured, so it stays.
+    client = make_client(server, clock, max_backoff_seconds=120.0)
+    client.not_before = clock.now + 3600
+    with pytest.raises(RetriesExhaustedError) as stopped:
+        client.fetch_api_page(search(), 0, 5)
+    until = datetime.fromtimestamp(clock.now + 3600, UTC)
+    assert str(stopped.value) == (
+        f"arXiv asked an earlier run to wait until {until:%Y-%m-%d %H:%M:%S} UTC; "
+        "run again after that"
+    )
+    assert (client.not_before, client.next_allowed()) == (clock.now + 3600, clock.now + 3600)
+    assert (server.api_requests, clock.sleeps) == ([], [])
+
+
+def test_an_earlier_runs_wait_once_honoured_is_not_waited_again(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    client = make_client(server, clock, max_backoff_seconds=120.0)
+    client.not_before = clock.now + 60
+    client.fetch_api_page(search(), 0, 5)
+    client.fetch_api_page(search(), 5, 5)
+    assert client.not_before is None
+    assert clock.sleeps == [60.0, 3.0]
+
+
 def test_short_retry_after_still_keeps_three_seconds_between_requests(
     server: ArxivTestServer, clock: FakeClock
 ) -> None:

@@ -111,8 +111,9 @@ def test_lock_is_released_when_the_holder_dies(holder) -> None:
     proc, store = holder
     proc.kill()
     proc.wait(timeout=10)
-    with store_lock(store, timeout=0):
-        pass
+    with store_lock(store, timeout=0) as path:  # timeout=0: granted at once or LockError
+        assert path is not None
+        assert path.read_text().strip() == str(os.getpid())
 
 
 def test_a_lock_file_that_cannot_be_created_is_a_store_error_not_a_busy_store(tmp_path):

@@ -190,7 +190,9 @@ def test_api_empty_body_is_malformed() -> None:
 def test_api_feed_without_opensearch_header_is_malformed() -> None:
     page = parse_api_page(fixture_bytes("listing_atom.xml"))
     assert page.malformed
-    assert "opensearch" in (page.malformed_reason or "")
+    assert page.malformed_reason == (
+        "no opensearch:totalResults header (not an arXiv API response)"
+    )
 
 
 def test_api_complete_page_with_a_stray_control_character_is_still_read() -> None:

@@ -48,14 +48,15 @@ def distillation_papers() -> list[Paper]:
 # --------------------------------------------------------------------------- weights
 
 
-@pytest.mark.parametrize("weight", ["1e308", "1000.0"])
-def test_a_keyword_weight_above_the_maximum_is_refused_with_the_range(weight: str) -> None:
-    message = error_of(ONE.replace("WEIGHT", weight))
-    assert message.startswith(
+@pytest.mark.parametrize(("weight", "shown"), [("1e308", "1e+308"), ("1000.0", "1000.0")])
+def test_a_keyword_weight_above_the_maximum_is_refused_with_the_range(
+    weight: str, shown: str
+) -> None:
+    assert error_of(ONE.replace("WEIGHT", weight)) == (
         'my.toml: category 1 ("Knowledge Distillation"): keywords[1]: '
-        "'weight' must be at most 100"
+        f"'weight' must be at most 100, got {shown}; "
+        "use e.g. 0.5 for a weak term or 2.0 for a strong one"
     )
-    assert "2.0 for a strong one" in message
 
 
 def test_the_largest_allowed_weight_loads() -> None:
@@ -163,14 +164,17 @@ def test_import_leaves_out_a_section_it_can_derive_no_english_keyword_for() -> N
 
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_the_tfidf_method_ranks_a_month_of_a_few_papers(count: int) -> None:
-    papers = [
-        Paper(f"2505.{i:05d}", "Knowledge Distillation", "Knowledge distillation for students.")
-        for i in range(1, count + 1)
+    # Its words are in one paper only: a month this small keeps every word.
+    kd = Paper("2505.00001", "Knowledge Distillation", "Knowledge distillation for students.")
+    others = [
+        Paper(f"2505.{i:05d}", "Protein Folding", "Protein folding on graphs.")
+        for i in range(2, count + 1)
     ]
     category = Category("KD", "Teacher to student.", [Keyword("knowledge distillation")])
-    ranking = rank_papers(papers, [category], RankConfig(method="tfidf"))
-    assert ranking.considered == count
-    assert len(ranking.by_category["KD"]) + ranking.unmatched == count
+    ranking = rank_papers([kd, *others], [category], RankConfig(method="tfidf"))
+    assert (ranking.considered, ranking.unmatched) == (count, count - 1)
+    [placed] = ranking.by_category["KD"]
+    assert (placed.paper.id, placed.why[:2]) == ("2505.00001", ["distillation", "knowledge"])
 
 
 def test_the_tfidf_method_leaves_a_month_of_stop_words_unmatched() -> None:
@@ -332,3 +336,17 @@ def test_a_paper_that_clears_no_category_threshold_stays_unmatched() -> None:
     ranking = rank_papers([TWO_TOPICS], [strict, also])
     assert ranking.unmatched == 1
     assert ranking.by_category == {"Detection": [], "KD": []}
+
+
+def test_the_tfidf_method_also_places_a_paper_in_the_next_category_it_clears() -> None:
+    filler = [
+        Paper(f"2505.{i:05d}", f"Poetry of {topic}", f"We write verse about {topic}.")
+        for i, topic in enumerate(["rivers", "mountains", "forests", "deserts"], start=2)
+    ]
+    strict = Category("Detection", "Boxes.", [Keyword("object detection")], threshold=0.99)
+    lenient = Category("KD", "Teacher to student.", [Keyword("knowledge distillation")])
+    twin = Paper("2505.00009", TWO_TOPICS.title, TWO_TOPICS.abstract)  # words in 2 papers
+    papers = [TWO_TOPICS, twin, *filler]
+    ranking = rank_papers(papers, [strict, lenient], RankConfig(method="tfidf"))
+    assert ranking.by_category["Detection"] == []
+    assert [rp.paper.id for rp in ranking.by_category["KD"]] == ["2505.00001", "2505.00009"]

@@ -819,6 +819,9 @@ def _rank_tfidf_cosine(
     sims = (paper_vecs @ cat_vecs.T).toarray()
     vocab = vectorizer.get_feature_names_out()
     unmatched = 0
+    # As with BM25, a paper goes to the best category whose own threshold it clears.
+    thresholds = [max(min_score, c.threshold or 0.0) for c in categories]
+    floor = min(thresholds)
     for i, paper in enumerate(papers):
         if paper.withdrawn:  # nothing to recommend, however well its title matches
             unmatched += 1
@@ -827,8 +830,10 @@ def _rank_tfidf_cosine(
         placed = False
         for j in np.argsort(-sims[i], kind="stable"):
             cat, score = categories[j], float(sims[i, j])
-            if score <= 0 or score < max(min_score, cat.threshold or 0.0):
+            if score <= 0 or score < floor:
                 break
+            if score < thresholds[j]:
+                continue
             if any(term.lower() in lowered for term in cat.exclude):
                 continue
             contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
