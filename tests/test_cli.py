@@ -788,3 +788,15 @@ def test_import_with_some_records_rejected_still_succeeds(workdir, capsys):
     assert (
         out.splitlines()[0] == "mixed.jsonl (JSON Lines): 1 new, 0 updated, 0 unchanged, 1 rejected"
     )
+
+
+def test_import_of_a_device_or_fifo_says_it_is_no_regular_file(workdir, capsys):
+    os.mkfifo(workdir / "pipe")
+    for name in ("pipe", "/dev/zero"):
+        code, out, err = run_cli(capsys, "import", name)
+        assert (code, out) == (2, "")
+        assert err == (
+            f"trenddigest: error: cannot read {name}: it is not a regular file; give the path "
+            "of a saved file\n"
+        )
+    assert not (workdir / "data").exists()

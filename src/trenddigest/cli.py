@@ -286,6 +286,12 @@ def _check_readable(paths: Sequence[Path], given: str = "") -> None:
                 f"cannot read {path}: it is a folder{given}; name the files in it, "
                 f"e.g. {path}/*.jsonl.gz"
             )
+        if path.exists() and not path.is_file():
+            # A FIFO or a device (/dev/zero) would be read forever or as garbage.
+            raise InputError(
+                f"cannot read {path}: it is not a regular file{given}; give the path of a "
+                "saved file"
+            )
         if not path.is_file():
             raise InputError(f"cannot read {path}: no such file{given}")
 

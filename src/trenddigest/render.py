@@ -42,6 +42,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$]|&(?=#?[A-Za-z0-9]+;))")
 # the author line of a digest entry begins with the escaped text.
 _MD_LINE_START = re.compile(r"^(?:([-+=#])|(\d{1,9})([.)])(?=\s|$))")
 _WS = re.compile(r"\s+")
+# C0/C1 control characters: no text, and an ESC or CSI in a digest printed with
+# --dry-run would drive the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def md_escape(text: str) -> str:
@@ -54,8 +57,20 @@ def md_escape(text: str) -> str:
     the text may open a line.  Every escape is a CommonMark backslash escape, so the
     rendered page shows the text exactly as written.
     """
-    flat = _MD_SPECIAL.sub(r"\\\1", _WS.sub(" ", text).strip())
+    flat = _MD_SPECIAL.sub(r"\\\1", _WS.sub(" ", _CONTROL.sub(" ", text)).strip())
     return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", flat)
+
+
+def code_span(text: str) -> str:
+    """``text`` as an inline code span that nothing in it can end or spread out of.
+
+    Backslash escapes do not work inside code spans, so a backtick (which would close
+    the span and let the rest be read as links or images), a control character or a
+    line break is dropped instead; the digest's code spans hold arXiv categories,
+    where none of these belongs.
+    """
+    inner = _WS.sub(" ", _CONTROL.sub(" ", text).replace("`", " ")).strip()
+    return f"`{inner}`" if inner else ""
 
 
 def short_authors(authors: list[str], limit: int = 3) -> str:
@@ -163,6 +178,7 @@ def _environment(
         undefined=jinja2.StrictUndefined,
     )
     env.filters["md"] = md_escape
+    env.filters["code"] = code_span
     env.filters["authors"] = short_authors
     env.filters["anchor"] = github_anchor
     env.filters["thousands"] = lambda n: f"{n:,}"

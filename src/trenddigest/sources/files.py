@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import gzip
 import io
 import json
@@ -40,6 +41,13 @@ _LEADING_NOISE = b"\xef\xbb\xbf \t\r\n"  # a UTF-8 byte order mark and blank spa
 # it is; anything larger is taken for JSON Lines with a broken first line.
 _MAX_JSON_DOCUMENT = 64 * 1024 * 1024
 _READ_BUFFER = 1024 * 1024
+# The longest JSON Lines record read: the largest arXiv records (collaborations with
+# thousands of authors) are a few hundred KB, so a longer line is a corrupt or foreign
+# file, and reading it whole (a gzip of zeros inflates to GBs) would exhaust memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+# The largest API page or listing feed read: they are read whole and parsed as one
+# tree, and the largest real ones (2,000 API results, a busy day of cs.LG) are a few MB.
+MAX_XML_BYTES = 64 * 1024 * 1024
 # Rejections kept per file for the report; the counts stay exact beyond this, the
 # cap only stops a file of garbage from filling memory with reasons.
 MAX_REJECTED_KEPT = 1000
@@ -349,9 +357,19 @@ def _recorded_body(path: Path) -> bytes:
 def _iter_jsonl(path: Path, latest: Month) -> Iterator[Record]:
     loads = json.loads
     lineno = 0
+    cap = MAX_LINE_BYTES
     try:
         with _open(path, background=True) as stream:
-            for lineno, line in enumerate(stream, start=1):
+            read_line = functools.partial(stream.readline, cap + 1)
+            for lineno, line in enumerate(iter(read_line, b""), start=1):
+                if len(line) > cap and not line.endswith(b"\n"):
+                    _skip_rest_of_line(stream, cap)
+                    yield Rejected(
+                        lineno,
+                        f"line longer than {cap:,} bytes: no arXiv record is that long "
+                        "(a corrupt or foreign file?)",
+                    )
+                    continue
                 if line.isspace():
                     continue
                 try:
@@ -374,6 +392,25 @@ def _iter_jsonl(path: Path, latest: Month) -> Iterator[Record]:
         raise InputError(f"cannot read {path}: {exc} (after line {lineno})") from exc
 
 
+def _skip_rest_of_line(stream: IO[bytes], chunk: int) -> None:
+    """Read past the end of an overlong line, ``chunk`` bytes at a time."""
+    while (piece := stream.readline(chunk)) and not piece.endswith(b"\n"):
+        pass
+
+
+def _read_xml(path: Path) -> bytes:
+    """A feed or API page whole, refusing one larger than :data:`MAX_XML_BYTES`."""
+    cap = MAX_XML_BYTES
+    with _open(path) as stream:
+        content = stream.read(cap + 1)
+    if len(content) > cap:
+        raise InputError(
+            f"{path}: more than {cap:,} bytes (uncompressed); an arXiv API page or listing "
+            "feed is a few MB at most: is it the right file?"
+        )
+    return content
+
+
 def _iter_xml(path: Path, fmt: FileFormat, latest: Month) -> Iterator[Record]:
     # Feeds and API pages are small (one page, one day), so they are read whole.
     try:
@@ -387,8 +424,7 @@ def _iter_xml(path: Path, fmt: FileFormat, latest: Month) -> Iterator[Record]:
                 )
             fmt = inner
         else:
-            with _open(path) as stream:
-                content = stream.read()
+            content = _read_xml(path)
     except (OSError, EOFError, zlib.error) as exc:
         raise _unreadable(path, exc) from exc
     records: list[Record] = []

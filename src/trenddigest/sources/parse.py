@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import feedparser
 from arxiv import _feed as arxiv_feed
@@ -67,6 +67,13 @@ _AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
 # Announce types whose date is when the paper itself was announced; for replacements
 # the listing date is when the *update* was announced (arXiv RSS spec).
 _FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
+# An arXiv category ("cs.CV", "hep-th", "cond-mat.stat-mech", old "chao-dyn"): the
+# digest shows the primary one in a code span, so anything else (a backtick that
+# closes the span and adds a link, a terminal escape, a newline) must not be stored.
+_CATEGORY = r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)?"
+_IS_CATEGORY = re.compile(_CATEGORY, re.ASCII).fullmatch
+# A Kaggle-style category string ("cs.CV cs.LG") made only of categories: the fast path.
+_IS_CATEGORY_LIST = re.compile(rf"{_CATEGORY}(?: {_CATEGORY})*", re.ASCII).fullmatch
 
 
 class _DropArxivSkips(logging.Filter):
@@ -184,7 +191,7 @@ def _header_int(root: Any, path: str) -> int:
 
 def _entry_ref(entry: Any, number: int) -> str:
     found = entry.find("atom:id", _NS)
-    text = (found.text or "").strip() if found is not None else ""
+    text = _collapse(found.text) if found is not None else ""
     return text or f"entry {number}"
 
 
@@ -244,7 +251,8 @@ def _result_to_paper(result: Any, latest: Month) -> Paper:
     title = _collapse(result.title)
     if not title:
         raise ValueError("missing title")
-    categories = [c for c in result.categories if c]
+    categories = _arxiv_categories(result.categories)
+    primary = result.primary_category
     return Paper(
         id=arxiv_id,
         version=version or 1,
@@ -252,7 +260,7 @@ def _result_to_paper(result: Any, latest: Month) -> Paper:
         abstract=_collapse(result.summary),
         authors=[name for a in result.authors if (name := _collapse(a.name))],
         categories=categories,
-        primary_category=result.primary_category or (categories[0] if categories else ""),
+        primary_category=primary if _is_category(primary) else _first(categories),
         comment=_collapse(result.comment),
         published=_iso_utc(result.published),
         updated=_iso_utc(result.updated),
@@ -447,7 +455,7 @@ def _feed_item(
                 version = split_id(prefix["id"], latest)[1]
 
     creators = raw.get("creator") or entry.get("author") or ""
-    categories = [t["term"] for t in entry.get("tags", []) if t.get("term")]
+    categories = _arxiv_categories(t.get("term") for t in entry.get("tags", []))
     date = _local_date(entry.get("published"), entry.get("published_parsed")) or channel_date
     paper = Paper(
         id=arxiv_id,
@@ -519,7 +527,9 @@ def _parse_listing(
             page.papers.append(_feed_item(entry, raw, channel_date, limit))
             paper_lines.append(number)
         except ValueError as exc:
-            page.rejected.append((entry.get("id") or f"item {number}", str(exc)))
+            # The guid is printed as the rejection's name: no terminal escapes in it.
+            ref = _collapse(entry.get("id")) or f"item {number}"
+            page.rejected.append((ref, str(exc)))
             rejected_lines.append(number)
     page.is_empty = not parsed.entries
     return page, paper_lines, rejected_lines
@@ -539,11 +549,32 @@ def parse_listing_feed(content: bytes, latest: Month | str | None = None) -> Fee
 # ------------------------------------------------------------------ JSON Lines
 
 
+def _is_category(value: Any) -> TypeGuard[str]:
+    """Whether ``value`` is spelt like an arXiv category (see ``_CATEGORY``)."""
+    return isinstance(value, str) and _IS_CATEGORY(value) is not None
+
+
+def _first(categories: list[str]) -> str:
+    return categories[0] if categories else ""
+
+
+def _arxiv_categories(values: Any) -> list[str]:
+    """The values spelt like arXiv categories, in order; anything else is dropped.
+
+    Categories are no free text: every source (API, feeds, files) could carry a
+    backtick, markup or a terminal escape there, and the digest prints the primary
+    category verbatim inside a code span.
+    """
+    return [c for c in values if _is_category(c)]
+
+
 def _categories(value: Any) -> list[str]:
     if isinstance(value, str):
-        return value.split()
+        if _IS_CATEGORY_LIST(value):
+            return value.split(" ")
+        return _arxiv_categories(value.split())
     if isinstance(value, list):
-        return [c for c in value if isinstance(c, str) and c]
+        return _arxiv_categories(value)
     return []
 
 
@@ -642,9 +673,8 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
     if not title:
         raise ValueError("missing title")
     categories = _categories(obj.get("categories"))
-    primary = obj.get("primary_category")
-    if not isinstance(primary, str) or not primary:
-        primary = categories[0] if categories else ""
+    raw_primary = obj.get("primary_category")
+    primary = raw_primary if _is_category(raw_primary) else _first(categories)
     abstract = obj.get("abstract")
     if abstract is None:
         abstract = obj.get("summary")
