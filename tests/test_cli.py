@@ -800,3 +800,16 @@ def test_import_of_a_device_or_fifo_says_it_is_no_regular_file(workdir, capsys):
             "of a saved file\n"
         )
     assert not (workdir / "data").exists()
+
+
+def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir, capsys):
+    # workdir is no git repository: the digest is written, the commit is refused.
+    code, out, err = run_cli(
+        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"
+    )
+    assert code == 5
+    first = out.splitlines()[0]
+    assert first.startswith("2025-05: 60 papers, ")
+    assert first.endswith("wrote digests/2025/2025-05.md, digests/2025/2025-05.json")
+    assert err.startswith("trenddigest: error: cannot commit the digest: ")
+    assert err.count("\n") == 1

@@ -21,6 +21,7 @@ from trenddigest.deliver import (
     deliver_to_git,
     index_entries_for_pattern,
     index_entry_from_json,
+    readme_with_index,
     render_index,
     update_readme_index,
 )
@@ -555,3 +556,22 @@ def test_run_with_commit_says_what_it_committed_and_a_rerun_that_nothing_changed
     out, _ = capsys.readouterr()
     assert out.splitlines()[-1] == "nothing new to commit"
     assert git(digest_repo, "rev-parse", "HEAD").strip() == head
+
+
+def test_index_markers_quoted_in_prose_or_a_code_block_are_not_the_index(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    original = (
+        f"# Project\n\nThe index lives between `{INDEX_START}` and `{INDEX_END}`.\n\n"
+        f"```markdown\n{INDEX_START}\n(the index)\n{INDEX_END}\n```\n"
+    )
+    text = readme_with_index(original, readme, [])
+    assert text.startswith(original)  # nothing of it rewritten: the index is appended
+    assert text.count(INDEX_START) == 3 and text.count(INDEX_END) == 3
+
+
+def test_index_markers_on_lines_of_their_own_are_replaced(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    original = f"# Project\n\n  {INDEX_START}\nold index\n{INDEX_END}\n\nMore prose.\n"
+    text = readme_with_index(original, readme, [])
+    assert "old index" not in text
+    assert text.endswith("\n\nMore prose.\n") and text.count(INDEX_START) == 1

@@ -804,3 +804,14 @@ def test_workflow_yaml_steps_install_the_cli_and_run_it_on_a_fresh_store(
         assert args == ["run", "--month", month, "--commit", "--push"]
         parsed = parse_cli(args)
         assert (parsed.month, parsed.commit, parsed.push) == (month, True, True)
+
+
+def test_a_successful_poll_is_logged_in_one_line(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime(2025, 5, 6, 0, 45, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    scheduler = background_scheduler(store_path, DigestRecorder(), lambda: "6 feeds: 3 new", clock)
+    with caplog.at_level("INFO", logger="trenddigest.schedule"):
+        scheduler.get_job(POLL_JOB).func()
+    assert "nightly poll done: 6 feeds: 3 new" in [r.getMessage() for r in caplog.records]

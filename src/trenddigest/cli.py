@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, load_config
-from .errors import InputError, StoreError, TrendDigestError
+from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import store_lock
 from .models import Month
 from .store import Store
@@ -353,12 +353,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         email=config.email.enabled,
     )
     with _open_store(config) as store:
-        result = run_month(store, config, opts, reporter=_reporter(args))
+        try:
+            result = run_month(store, config, opts, reporter=_reporter(args))
+        except DeliveryError as exc:
+            if exc.result is not None:  # say what was written before the error line
+                _print_run_summary(month, exc.result)
+            raise
     if args.dry_run:
         for note in result.notes:
             log.info("%s", note)
         sys.stdout.write(result.text)
         return 0
+    _print_run_summary(month, result)
+    return 0
+
+
+def _print_run_summary(month: Month, result: Any) -> None:
     d = result.summary
     print(
         f"{month}: {d.considered:,} paper{'' if d.considered == 1 else 's'}, "
@@ -370,7 +380,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     # should say that delivery happened, not only that nothing failed.
     for note in result.notes:
         print(note)
-    return 0
 
 
 def _reporter(args: argparse.Namespace) -> Any:

@@ -353,14 +353,34 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
     return True
 
 
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+
+
+def _marker_at(text: str, marker: str, start: int = 0) -> int:
+    """Where ``marker`` stands on a line of its own, outside code fences, or -1.
+
+    A README that explains the index (this project's own does) quotes the markers in
+    its prose or in a code block; only a marker line is the index's place.
+    """
+    offset, fenced = 0, False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and stripped == marker and offset >= start:
+            return offset + line.index(marker)
+        offset += len(line)
+    return -1
+
+
 def readme_with_index(
     original: str, readme: Path, entries: Iterable[IndexEntry], max_months: int = 12
 ) -> str:
     """``original`` (the text of ``readme``) with its index block replaced, or appended."""
     newline = "\r\n" if "\r\n" in original else "\n"
     block = render_index(entries, readme.parent, max_months).replace("\n", newline)
-    start = original.find(INDEX_START)
-    end = original.find(INDEX_END, start if start >= 0 else 0)
+    start = _marker_at(original, INDEX_START)
+    end = _marker_at(original, INDEX_END, start if start >= 0 else 0)
     if start >= 0 and end >= 0:
         text = original[:start] + block + original[end + len(INDEX_END) :]
     elif start < 0 and end < 0:

@@ -46,6 +46,8 @@ class DeliveryError(TrendDigestError):
     """Committing, pushing or emailing a digest failed (the digest itself was written)."""
 
     exit_code = 5
+    # The run's result (what was written), set by the pipeline for the CLI's summary.
+    result: object = None
 
 
 class LockError(TrendDigestError):

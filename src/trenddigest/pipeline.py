@@ -222,7 +222,12 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         files = {markdown_path: outputs.markdown, json_path: outputs.json}
     write_files_atomic(files)
     result.written += list(files)
-    deliver(store, config, opts, result)
+    try:
+        deliver(store, config, opts, result)
+    except DeliveryError as exc:
+        # The digest is written: the caller can still say what was (a cron log should).
+        exc.result = result
+        raise
     return result
 
 

@@ -403,9 +403,11 @@ def build_scheduler(
 
     def poll_job() -> None:
         try:
-            run_poll(store_path, poll, clock=clock)
+            result = run_poll(store_path, poll, clock=clock)
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
+        else:
+            log.info("nightly poll done: %s", _detail(result))
         # A digest fire missed by more than the grace time (the machine was asleep
         # over the 1st, with the scheduler still running) would otherwise wait for
         # next month's fire; the nightly poll notices it instead.  A store that cannot
