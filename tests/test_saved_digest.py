@@ -11,6 +11,7 @@ import pytest
 from synthetic import make_papers
 from trenddigest import pipeline, trends
 from trenddigest.config import Config, DigestConfig
+from trenddigest.errors import EmptyMonthError
 from trenddigest.models import Month
 from trenddigest.pipeline import RunOptions, run_month
 from trenddigest.store import Store
@@ -189,3 +190,9 @@ def test_an_edited_trends_template_builds_the_digest_again(store, config, builds
     trends_template.write_text(text.replace("Category momentum", "Momentum"), encoding="utf-8")
     assert " Momentum\n" in run(store, config).text
     assert builds.count == 2
+
+
+def test_a_month_without_papers_is_an_empty_month_error(store, config):
+    # The scheduler tells it apart from other input errors (see test_schedule.py).
+    with pytest.raises(EmptyMonthError, match="has no papers from 2024-01 "):
+        run_month(store, config, RunOptions(month=Month.parse("2024-01"), offline=True))

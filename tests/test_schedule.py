@@ -22,7 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from trenddigest.cli import build_parser
 from trenddigest.config import Config
-from trenddigest.errors import ConfigError, DeliveryError, FetchError
+from trenddigest.errors import ConfigError, DeliveryError, EmptyMonthError, FetchError
 from trenddigest.models import Month
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
@@ -406,6 +406,34 @@ def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_
         m("2025-06"),
     ]
     assert last_digest(store_path) == "2025-06"
+
+
+def test_a_month_without_papers_does_not_hold_back_the_months_after_it(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    quiet = DigestRecorder(fail_on=m("2025-05"), error=EmptyMonthError("arXiv lists no papers"))
+    with pytest.raises(EmptyMonthError) as failed:
+        run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)
+    assert quiet.months == [m("2025-06")]
+    assert str(failed.value) == "no digest for 2025-05: arXiv lists no papers"
+    assert last_digest(store_path) == "2025-04"  # May is tried again next time
+
+
+def test_a_month_without_papers_that_gets_some_is_made_with_the_months_after_it(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    quiet = DigestRecorder(fail_on=m("2025-05"), error=EmptyMonthError("arXiv lists no papers"))
+    with pytest.raises(EmptyMonthError):
+        run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)
+    later = DigestRecorder()
+    assert run_due_digests(store_path, later, clock=clock, tz=EASTERN) == [
+        m("2025-05"),
+        m("2025-06"),
+    ]
 
 
 def test_poll_records_its_last_success(store_path: str) -> None:

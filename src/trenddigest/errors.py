@@ -26,6 +26,14 @@ class InputError(TrendDigestError):
     exit_code = 2
 
 
+class EmptyMonthError(InputError):
+    """No paper belongs to the month: there is nothing to make a digest of.
+
+    Apart from other input errors because the scheduler must not let such a month (a
+    narrow category with a quiet month) hold back the months after it.
+    """
+
+
 class StoreError(TrendDigestError):
     """The SQLite store cannot be opened, migrated or written."""
 

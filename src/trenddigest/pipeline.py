@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .cache import DigestSummary, Outputs, load_outputs, outputs_setup, outputs_snapshot
 from .categories import Category, find_categories_file, load_categories
 from .config import Config
-from .errors import DeliveryError, InputError, StoreError
+from .errors import DeliveryError, EmptyMonthError, InputError, StoreError
 from .models import Month, papers_of
 from .store import Store
 
@@ -111,11 +111,11 @@ def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
     which = papers_of(by, opts.month)
     if opts.from_files:
         names = ", ".join(str(f) for f in opts.from_files)
-        raise InputError(
+        raise EmptyMonthError(
             f"no papers {which} in {names} or the store; "
             "check --month, or give the file that holds that month"
         )
-    raise InputError(
+    raise EmptyMonthError(
         f"arXiv lists no papers {which} in the categories "
         f"{', '.join(config.arxiv.categories)}; check --month and [arxiv] categories"
     )
@@ -131,7 +131,7 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
     by = config.digest.by
     papers = store.papers_for_month(month, by=by)
     if not papers:
-        raise InputError(
+        raise EmptyMonthError(
             f"the store {store.path} has no papers {papers_of(by, month)}; import a file "
             "(trenddigest import FILE), use --from FILE, "
             "or run without --offline to fetch the month from arXiv"

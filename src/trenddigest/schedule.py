@@ -36,7 +36,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Config
-from .errors import ConfigError, DeliveryError, FetchError, LockError, TrendDigestError
+from .errors import (
+    ConfigError,
+    DeliveryError,
+    EmptyMonthError,
+    FetchError,
+    LockError,
+    TrendDigestError,
+)
 from .models import Month
 from .store import Store
 
@@ -180,7 +187,10 @@ def run_due_digests(
     months after it from being written (and committed locally) too.  They are made,
     but neither they nor the failed month are recorded, so the next attempt delivers
     them all again (reusing their saved digests; an email already sent is not sent
-    twice), and the first delivery error is raised once the rest are done.
+    twice), and the first delivery error is raised once the rest are done.  A month
+    with no papers at all is held the same way: tried again at each attempt (an empty
+    answer may be arXiv's passing fault), without stopping the months after it; after
+    twelve months it leaves the catch-up window.
     ``stopping`` is asked before each month: a scheduler told to stop finishes the
     month it is on and leaves the rest to its next start (a catch-up of a year of
     months would otherwise outlast a service manager's patience and be killed).
@@ -198,6 +208,7 @@ def run_due_digests(
         return []
     done: list[Month] = []
     undelivered: list[tuple[Month, DeliveryError]] = []
+    empty: list[tuple[Month, EmptyMonthError]] = []
     for month in due:
         if stopping():
             log.info("stopping before the digest for %s; the next start catches it up", month)
@@ -215,7 +226,11 @@ def run_due_digests(
                 log.warning("the digest for %s is written but not delivered: %s", month, exc)
                 undelivered.append((month, exc))
                 continue
-            if undelivered:  # an earlier month is still to deliver: record nothing yet
+            except EmptyMonthError as exc:
+                log.warning("no digest for %s: %s", month, exc)
+                empty.append((month, exc))
+                continue
+            if undelivered or empty:  # an earlier month is still due: record nothing yet
                 log.info("the digest for %s is written: %s", month, _detail(result))
                 continue
             with Store.open(store_path) as store:
@@ -228,6 +243,9 @@ def run_due_digests(
         (first, error), later = undelivered[0], len(undelivered) - 1
         also = f" (and {later} later month{'s' if later > 1 else ''})" if later else ""
         raise DeliveryError(f"the digest for {first}{also} is written but not delivered: {error}")
+    if empty:
+        month, problem = empty[0]
+        raise EmptyMonthError(f"no digest for {month}: {problem}")
     return done
 
 
