@@ -76,6 +76,16 @@ TOPICS: dict[str, dict[str, list[str]]] = {
 }
 
 
+# A categories file of one topic the synthetic papers cover (knowledge distillation).
+KD_CATEGORY_TOML = """
+[[category]]
+name = "Knowledge Distillation"
+description = "Transferring what a large teacher network knows into a small student network."
+keywords = ["knowledge distillation", { term = "teacher", weight = 2.0 }, "student", "distill"]
+papers = [{ id = "1503.02531", title = "Distilling the Knowledge in a Neural Network" }]
+"""
+
+
 def make_papers(month: str = "2025-05", per_topic: int = 12, seed: int = 7) -> list[Paper]:
     """``per_topic`` papers for each topic, ids numbered within ``month`` (YYYY-MM).
 

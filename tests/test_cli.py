@@ -16,20 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from synthetic import make_papers, write_jsonl
+from synthetic import KD_CATEGORY_TOML, make_papers, write_jsonl
 from trenddigest import cli
 from trenddigest.cli import main
 from trenddigest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
-CATEGORIES = """
-[[category]]
-name = "Knowledge Distillation"
-description = "Transferring what a large teacher network knows into a small student network."
-keywords = ["knowledge distillation", { term = "teacher", weight = 2.0 }, "student", "distill"]
-papers = [{ id = "1503.02531", title = "Distilling the Knowledge in a Neural Network" }]
-
+CATEGORIES = (
+    KD_CATEGORY_TOML
+    + """
 [[category]]
 name = "Object Detection"
 description = "Locating and classifying objects in images with bounding boxes."
@@ -42,6 +38,7 @@ description = "Medical image analysis: MRI and CT segmentation, registration and
 keywords = ["medical image", "mri", "ct", { term = "registration", weight = 2.0 }, "clinical"]
 papers = [{ id = "1809.05231", title = "VoxelMorph: Deformable Medical Image Registration" }]
 """
+)
 
 
 @pytest.fixture

@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from synthetic import make_papers, write_jsonl
+from synthetic import KD_CATEGORY_TOML, make_papers, write_jsonl
 from trenddigest.cli import main
 
-CATEGORIES = """
-[[category]]
-name = "Knowledge Distillation"
-description = "Transferring what a large teacher network knows into a small student network."
-keywords = ["knowledge distillation", { term = "teacher", weight = 2.0 }, "student", "distill"]
-papers = [{ id = "1503.02531", title = "Distilling the Knowledge in a Neural Network" }]
-"""
+CATEGORIES = KD_CATEGORY_TOML
 
 RUN = ["run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "-q"]
 

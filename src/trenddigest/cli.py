@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .config import Config, load_config
@@ -26,6 +26,9 @@ from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import store_lock
 from .models import Month
 from .store import Store
+
+if TYPE_CHECKING:  # the pipeline is imported by the commands that run it
+    from .pipeline import RunResult
 
 log = logging.getLogger("trenddigest")
 
@@ -322,7 +325,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .pipeline import RunOptions, run_month
+    from .pipeline import RunOptions, RunResult, run_month
 
     month = _past_month(args.month)
     if args.top is not None and args.top < 1:
@@ -356,7 +359,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             result = run_month(store, config, opts, reporter=_reporter(args))
         except DeliveryError as exc:
-            if exc.result is not None:  # say what was written before the error line
+            if isinstance(exc.result, RunResult):  # say what was written before the error
                 _print_run_summary(month, exc.result)
             raise
     if args.dry_run:
@@ -368,7 +371,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run_summary(month: Month, result: Any) -> None:
+def _print_run_summary(month: Month, result: RunResult) -> None:
     d = result.summary
     print(
         f"{month}: {d.considered:,} paper{'' if d.considered == 1 else 's'}, "

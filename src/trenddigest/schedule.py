@@ -207,8 +207,8 @@ def run_due_digests(
         log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
     done: list[Month] = []
-    undelivered: list[tuple[Month, DeliveryError]] = []
-    empty: list[tuple[Month, EmptyMonthError]] = []
+    # Months not done that do not stop the later ones: undelivered or without papers.
+    held: list[tuple[Month, DeliveryError | EmptyMonthError]] = []
     for month in due:
         if stopping():
             log.info("stopping before the digest for %s; the next start catches it up", month)
@@ -222,15 +222,11 @@ def run_due_digests(
             log.info("producing the digest for %s", month)
             try:
                 result = run_digest(month)
-            except DeliveryError as exc:
-                log.warning("the digest for %s is written but not delivered: %s", month, exc)
-                undelivered.append((month, exc))
+            except (DeliveryError, EmptyMonthError) as exc:
+                log.warning("%s", _held_message([month], exc))
+                held.append((month, exc))
                 continue
-            except EmptyMonthError as exc:
-                log.warning("no digest for %s: %s", month, exc)
-                empty.append((month, exc))
-                continue
-            if undelivered or empty:  # an earlier month is still due: record nothing yet
+            if held:  # an earlier month is still due: record nothing yet
                 log.info("the digest for %s is written: %s", month, _detail(result))
                 continue
             with Store.open(store_path) as store:
@@ -239,14 +235,22 @@ def run_due_digests(
                 )
             log.info("the digest for %s is done: %s", month, _detail(result))
         done.append(month)
-    if undelivered:
-        (first, error), later = undelivered[0], len(undelivered) - 1
-        also = f" (and {later} later month{'s' if later > 1 else ''})" if later else ""
-        raise DeliveryError(f"the digest for {first}{also} is written but not delivered: {error}")
-    if empty:
-        month, problem = empty[0]
-        raise EmptyMonthError(f"no digest for {month}: {problem}")
+    if held:
+        # A delivery to finish is named first: its digests exist and only wait for it.
+        undelivered = [(m, e) for m, e in held if isinstance(e, DeliveryError)]
+        named = undelivered or held
+        error = named[0][1]
+        raise type(error)(_held_message([m for m, _ in named], error))
     return done
+
+
+def _held_message(months: list[Month], error: TrendDigestError) -> str:
+    """ "the digest for 2025-05 (and 1 later month) is written but not delivered: ..."."""
+    if not isinstance(error, DeliveryError):
+        return f"no digest for {months[0]}: {error}"
+    later = len(months) - 1
+    also = f" (and {later} later month{'s' if later > 1 else ''})" if later else ""
+    return f"the digest for {months[0]}{also} is written but not delivered: {error}"
 
 
 def _target(run: JobRun | None) -> Month | None:
