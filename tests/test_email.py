@@ -596,3 +596,10 @@ def test_email_html_headings_carry_the_anchors_the_overview_links_to() -> None:
     html = render_email_html("S", text)
     assert '<a href="#generative-models-gans--diffusion">GANs</a>' in html
     assert '<h2 id="generative-models-gans--diffusion">' in html
+
+
+def test_email_html_numbers_repeated_heading_anchors_as_github_does() -> None:
+    text = "[O](#overview-1)\n\n## Overview\n\n## Overview\n"
+    html = render_email_html("S", text)
+    assert '<h2 id="overview">' in html
+    assert '<h2 id="overview-1">' in html

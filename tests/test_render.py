@@ -17,6 +17,7 @@ from trenddigest.render import (
     counted,
     digest_to_json,
     github_anchor,
+    heading_slugs,
     md_escape,
     output_path,
     render_json,
@@ -142,6 +143,51 @@ def test_authors_are_shortened_past_three():
 def test_anchor_matches_github_heading_ids():
     assert github_anchor("Explainable AI (XAI)") == "explainable-ai-xai"
     assert github_anchor("Semi-/Weakly Supervised") == "semi-weakly-supervised"
+
+
+def digest_of_categories(names, trends_markdown=""):
+    """A digest whose categories are ``names``, one paper in each."""
+    by_category = {
+        name: [ranked(f"2505.{i:05d}", f"Paper {i}", name, 0.5)] for i, name in enumerate(names)
+    }
+    ranking = Ranking(considered=len(names), by_category=by_category, unmatched=0)
+    return build_digest(
+        Month.parse("2025-05"),
+        ranking,
+        {},
+        top=10,
+        by="submitted",
+        arxiv_categories=["cs.CV"],
+        trends_markdown=trends_markdown,
+    )
+
+
+def test_overview_links_a_category_named_like_a_fixed_heading_to_its_own_section():
+    text = render_markdown(digest_of_categories(["Overview"]))
+    # GitHub numbers a repeated heading's anchor: the digest's own Overview comes first.
+    assert "| [Overview](#overview-1) | 1 |" in text
+
+
+def test_categories_whose_names_differ_only_in_punctuation_link_to_their_own_sections():
+    text = render_markdown(digest_of_categories(["Self-Supervised", "Self Supervised"]))
+    assert "| [Self-Supervised](#self-supervised) | 1 |" in text
+    assert "| [Self Supervised](#self-supervised-1) | 1 |" in text
+
+
+def test_a_trends_heading_named_like_a_category_does_not_take_the_category_anchor():
+    trends = "## Rising terms\n\nsome terms\n"
+    text = render_markdown(digest_of_categories(["Rising Terms"], trends_markdown=trends))
+    assert "| [Rising Terms](#rising-terms-1) | 1 |" in text
+
+
+def test_headings_inside_code_fences_are_not_counted_for_anchors():
+    trends = "```toml\n# Overview\n```\n"
+    text = render_markdown(digest_of_categories(["Detection"], trends_markdown=trends))
+    assert "| [Detection](#detection) | 1 |" in text
+
+
+def test_heading_slugs_number_repeats_as_github_does():
+    assert heading_slugs(["A", "A", "A-1", "a"]) == ["a", "a-1", "a-1-1", "a-2"]
 
 
 def test_digest_has_month_heading_overview_and_one_section_per_category():

@@ -34,7 +34,12 @@ from markupsafe import Markup
 from .config import EmailConfig, GitConfig, check_email
 from .errors import DeliveryError, InputError
 from .models import Month
-from .render import check_output_pattern, github_anchor, md_escape, write_atomic
+from .render import (
+    HeadingSlugger,
+    check_output_pattern,
+    md_escape,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -463,8 +468,10 @@ class _NoRawHtml(markdown.Extension):
 
 
 def render_email_html(subject: str, markdown_text: str, chart_cid: str | None = None) -> str:
-    # Headings get GitHub's anchors, so the Overview's links work in the email too.
-    toc = TocExtension(slugify=lambda value, _separator: github_anchor(value))
+    # Headings get GitHub's anchors (a repeat numbered as GitHub numbers it), so the
+    # Overview's links work in the email too; the slugger sees them in page order.
+    slugger = HeadingSlugger()
+    toc = TocExtension(slugify=lambda value, _separator: slugger(value))
     body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", _NoRawHtml(), toc])
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True

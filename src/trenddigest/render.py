@@ -16,7 +16,7 @@ import posixpath
 import re
 import secrets
 import string
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path, PurePath
@@ -81,9 +81,89 @@ def short_authors(authors: list[str], limit: int = 3) -> str:
 
 
 def github_anchor(heading: str) -> str:
-    """The fragment GitHub gives a heading, so the overview table can link to sections."""
+    """The fragment GitHub gives a heading, so the overview table can link to sections.
+
+    This is the first such heading's; a repeat is numbered (see :class:`HeadingSlugger`).
+    """
     slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
     return slug.replace(" ", "-")
+
+
+class HeadingSlugger:
+    """GitHub's anchors for a page's headings, given in page order.
+
+    A category named "Overview", or two names that differ only in punctuation, give a
+    heading whose plain anchor an earlier heading already took; GitHub then appends
+    ``-1``, ``-2`` (as github-slugger does), and a link made from the name alone would
+    jump to the wrong section.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def __call__(self, heading: str) -> str:
+        base = slug = github_anchor(heading)
+        while slug in self._seen:
+            self._seen[base] += 1
+            slug = f"{base}-{self._seen[base]}"
+        self._seen[slug] = 0
+        return slug
+
+
+def heading_slugs(headings: Iterable[str]) -> list[str]:
+    """The anchors of ``headings`` on one page, in order (repeats numbered)."""
+    slugger = HeadingSlugger()
+    return [slugger(heading) for heading in headings]
+
+
+# The ``anchor`` filter leaves a mark (the name in hex, so nothing in a name can end
+# it) that :func:`resolve_anchors` replaces once the whole page, with every heading
+# before the category's, is known.
+_ANCHOR_MARK = re.compile("\ue000([0-9a-f]*)\ue001")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_HEADING_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_HEADING_LINK = re.compile(r"(?<!\\)\[([^\]]*)\]\([^)]*\)")
+_HEADING_MARKUP = re.compile(r"\\(.)|[*_`]")
+
+
+def _anchor_mark(name: str) -> str:
+    return f"\ue000{name.encode('utf-8').hex()}\ue001"
+
+
+def _heading_text(markdown_heading: str) -> str:
+    """A heading's text as GitHub shows it: links reduced to their text, emphasis and
+    code marks dropped, backslash escapes undone (what ``md`` escaped reads as itself)."""
+    text = _HEADING_LINK.sub(r"\1", markdown_heading)
+    return _HEADING_MARKUP.sub(lambda m: m[1] or "", text).strip()
+
+
+def page_headings(markdown_text: str) -> list[str]:
+    """The text of every ATX heading outside code fences, in page order."""
+    headings, fenced = [], False
+    for line in markdown_text.splitlines():
+        if _HEADING_FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (match := _HEADING.match(line)):
+            headings.append(_heading_text(match[1] or ""))
+    return headings
+
+
+def resolve_anchors(markdown_text: str) -> str:
+    """Replace the ``anchor`` filter's marks with the anchor GitHub gives the name's
+    heading: the last heading reading as the name (the category sections come after
+    the digest's fixed headings and the trends section's).  A name with no heading of
+    its own keeps its plain anchor."""
+    if "\ue000" not in markdown_text:
+        return markdown_text
+    headings = page_headings(markdown_text)
+    anchors = dict(zip(headings, heading_slugs(headings), strict=True))  # the last wins
+
+    def anchor(match: re.Match[str]) -> str:
+        name = bytes.fromhex(match[1]).decode("utf-8")
+        shown = _WS.sub(" ", _CONTROL.sub(" ", name)).strip()
+        return anchors.get(shown, github_anchor(name))
+
+    return _ANCHOR_MARK.sub(anchor, markdown_text)
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
@@ -180,7 +260,7 @@ def _environment(
     env.filters["md"] = md_escape
     env.filters["code"] = code_span
     env.filters["authors"] = short_authors
-    env.filters["anchor"] = github_anchor
+    env.filters["anchor"] = _anchor_mark
     env.filters["thousands"] = lambda n: f"{n:,}"
     env.filters["counted"] = counted
     if setup is not None:
@@ -191,7 +271,7 @@ def _environment(
 def render_markdown(digest: Digest, templates_dir: str | Path | None = None) -> str:
     with template_errors(templates_dir):
         template = template_environment(templates_dir).get_template(TEMPLATE_NAME)
-        return template.render(d=digest)
+        return resolve_anchors(template.render(d=digest))
 
 
 class _BrokenTemplateFile(Exception):

@@ -1458,7 +1458,7 @@ def render_trend_report(
 ) -> str:
     """The standalone report's Markdown (the body of trends.md.j2); ``chart`` and
     ``collapsible`` as in :func:`render_trends_section`."""
-    from .render import template_errors
+    from .render import resolve_anchors, template_errors
 
     _check_chart(chart)
     with template_errors(templates_dir):
@@ -1470,7 +1470,7 @@ def render_trend_report(
             chart_series=chart_series,
             collapsible=_collapsible(chart, collapsible),
         )
-    return _tidy(text)
+    return _tidy(resolve_anchors(text))
 
 
 def _collapsible(chart: str, collapsible: bool | None) -> bool:
