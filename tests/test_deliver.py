@@ -575,3 +575,55 @@ def test_index_markers_on_lines_of_their_own_are_replaced(tmp_path: Path) -> Non
     text = readme_with_index(original, readme, [])
     assert "old index" not in text
     assert text.endswith("\n\nMore prose.\n") and text.count(INDEX_START) == 1
+
+
+def test_a_new_output_pattern_keeps_the_months_indexed_under_the_old_one(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    may = write_digest(repo, "2025-05")
+    old = "digests/{year}/{year}-{month}.md"
+    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
+    june = repo / "reports" / "2025-06.md"
+    june.parent.mkdir()
+    june.write_text("# Digest\n")
+    new = "reports/{year}-{month}.md"
+    deliver_to_git(GitConfig(), new, "2025-06", [june, write_sidecar(june, "2025-06", [])], False)
+    readme = git(repo, "show", "HEAD:README.md")
+    assert "**June, 2025** · [full digest](reports/2025-06.md)" in readme
+    assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
+
+
+def test_a_month_indexed_under_an_old_pattern_whose_digest_was_deleted_leaves_the_index(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    may = write_digest(repo, "2025-05")
+    old = "digests/{year}/{year}-{month}.md"
+    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
+    git(repo, "rm", "-q", "digests/2025/2025-05.md", "digests/2025/2025-05.json")
+    git(repo, "commit", "-q", "-m", "drop May")
+    june = repo / "reports" / "2025-06.md"
+    june.parent.mkdir()
+    june.write_text("# Digest\n")
+    new = "reports/{year}-{month}.md"
+    deliver_to_git(GitConfig(), new, "2025-06", [june, write_sidecar(june, "2025-06", [])], False)
+    readme = git(repo, "show", "HEAD:README.md")
+    assert "**June, 2025**" in readme and "May, 2025" not in readme
+
+
+def test_the_current_pattern_wins_for_a_month_indexed_under_both(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    may = write_digest(repo, "2025-05")
+    old = "digests/{year}/{year}-{month}.md"
+    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
+    again = repo / "reports" / "2025-05.md"
+    again.parent.mkdir()
+    again.write_text("# Digest\n")
+    new = "reports/{year}-{month}.md"
+    deliver_to_git(GitConfig(), new, "2025-05", [again, write_sidecar(again, "2025-05", [])], False)
+    readme = git(repo, "show", "HEAD:README.md")
+    assert readme.count("**May, 2025**") == 1
+    assert "**May, 2025** · [full digest](reports/2025-05.md)" in readme

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import jinja2
 import markdown
@@ -278,7 +278,8 @@ def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[
     """Every digest written so far under the config's ``digest.output`` pattern.
 
     The index is rebuilt from the files each time rather than patched, so deleting
-    or re-running a month always ends in the same README.
+    or re-running a month always ends in the same README (the months found under an
+    earlier pattern come from :func:`index_entries_linked_from`).
     """
     check_output_pattern(output_pattern)
     pattern = Path(_glob_for_pattern(output_pattern)).with_suffix(".json")
@@ -286,6 +287,40 @@ def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[
     relative = pattern.relative_to(pattern.anchor) if pattern.is_absolute() else pattern
     found = sorted(p for p in base.glob(str(relative)) if p.with_suffix(".md").is_file())
     return [index_entry_from_json(p, max_picks) for p in found]
+
+
+_INDEX_LINK = re.compile(r"^\*\*.+\*\* · \[full digest\]\(([^)\s]+)\)$")
+
+
+def index_entries_linked_from(readme: Path, max_picks: int = 10) -> list[IndexEntry]:
+    """The months the README's index already lists whose digest is still on disk.
+
+    Changing ``digest.output`` must not drop the months written under the old pattern
+    from the index: the README itself remembers where they are.  A month whose digest
+    (or its JSON twin) was deleted, or cannot be read, is left out.
+    """
+    try:
+        text = readme.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):  # update_readme_index says what is wrong
+        return []
+    start = _marker_at(text, INDEX_START)
+    end = _marker_at(text, INDEX_END, max(start, 0))
+    if start < 0 or end < start:
+        return []
+    entries = []
+    for line in text[start:end].splitlines():
+        match = _INDEX_LINK.match(line.strip())
+        if match is None:
+            continue
+        digest = readme.parent / unquote(match[1])
+        twin = digest.with_suffix(".json")
+        if digest.suffix != ".md" or not digest.is_file() or not twin.is_file():
+            continue
+        try:
+            entries.append(index_entry_from_json(twin, max_picks))
+        except DeliveryError as exc:
+            log.warning("leaving %s out of the index: %s", digest, exc)
+    return entries
 
 
 def _glob_for_pattern(output_pattern: str) -> str:
@@ -416,7 +451,10 @@ def deliver_to_git(
     """
     readme = Path(git.readme)
     root, relative = check_commit_targets([*written, readme])
-    entries = _committed_or_written(root, index_entries_for_pattern(output_pattern), written)
+    current = index_entries_for_pattern(output_pattern)
+    months = {entry.month for entry in current}
+    earlier = [e for e in index_entries_linked_from(readme) if e.month not in months]
+    entries = _committed_or_written(root, current + earlier, written)
     update_readme_index(readme, entries, git.index_months)
     contents: dict[Path, str] = {}
     tracked = _staged_text(root, relative[-1])
