@@ -5,7 +5,7 @@ arXiv's own formats, honouring ``search_query`` (``cat:`` and ``submittedDate:[.
 ``start``, ``max_results`` and sort order, and conditional GETs on the feeds.  Faults
 are injected per request (:meth:`ArxivTestServer.fail`): HTTP errors with
 Retry-After, truncated bodies, slow answers, connection resets, error feeds, empty
-pages; ``overcount`` makes ``totalResults`` larger than what is served.
+pages, oversized bodies; ``overcount`` makes ``totalResults`` larger than what is served.
 
 Reuse it from any test module::
 
@@ -20,6 +20,7 @@ clock, so a CLI run against the server never really sleeps).
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import re
@@ -171,7 +172,12 @@ class Fault:
     answered from them: a paper listed late or withdrawn between two pages),
     ``repeat`` (the page starts one result early, so its first entry is the last of
     the page before and its own last one is left out: an unstable order of results),
-    ``no-published`` (the first entry has no ``<published>``: arxiv's parser skips it).
+    ``no-published`` (the first entry has no ``<published>``: arxiv's parser skips it),
+    ``hang`` (no answer at all: the request is held until the client hangs up),
+    ``huge`` (200 with ``size`` bytes of filler, written 64 KiB at a time while the
+    client keeps reading; :attr:`ArxivTestServer.streamed` counts what went out),
+    ``gzip`` (the answer gzipped, with ``size`` bytes of filler appended before
+    compressing: a small transfer that inflates to ``size`` bytes and more).
     """
 
     kind: str
@@ -179,6 +185,7 @@ class Fault:
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.6
+    size: int = 0
     message: str = "incorrect query"
     when: Callable[[Seen], bool] | None = None
     action: Callable[[ArxivTestServer], None] | None = None
@@ -392,6 +399,7 @@ class ArxivTestServer:
         self.listings: dict[str, Listing] = {}
         self.open_connections = 0
         self.max_open_connections = 0
+        self.streamed = 0  # bytes of the last ``huge`` body written so far
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
@@ -522,6 +530,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
         self.close_connection = True
 
+    def _stream_filler(self, size: int) -> None:
+        """200 with ``size`` bytes, 64 KiB per write, until done or the client hangs up."""
+        owner = self.server.owner
+        owner.streamed = 0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/atom+xml")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b" " * 65536
+        try:
+            while owner.streamed < size:
+                piece = chunk[: size - owner.streamed]
+                self.wfile.write(piece)
+                owner.streamed += len(piece)
+        except OSError:  # the client stopped reading and closed the connection
+            pass
+        self.close_connection = True
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         owner = self.server.owner
         parts = urlsplit(self.path)
@@ -554,6 +580,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "garbage":
             self._send(200, b"<html><body>Please wait</body></html>", "text/html")
             return
+        if fault is not None and fault.kind == "hang":
+            self.rfile.read(1)  # returns when the client gives up and closes
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "huge":
+            self._stream_filler(fault.size)
+            return
         if parts.path.startswith("/api/"):
             kind = fault.kind if fault is not None else ""
             body, ctype, headers = self._api(
@@ -577,6 +610,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = re.sub(
                 rb"<published>[^<]*</published>", b"<published>soon</published>", body, count=1
             )
+        if fault is not None and fault.kind == "gzip":
+            squeezed = gzip.compress(body + b" " * fault.size, compresslevel=1)
+            self._send(200, squeezed, ctype, {**headers, "Content-Encoding": "gzip"})
+            return
         if fault is not None and fault.kind == "truncate":
             self.send_response(200)
             self.send_header("Content-Type", ctype)

@@ -160,9 +160,69 @@ def test_cross_listed_papers_are_stored_once(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
     summary = run(store, server, clock, categories=["cs.CV", "cs.LG"])
-    # 2505.00101, .00104 and .00113 are in both categories: fetched twice, stored once.
+    # 2505.00101, .00104 and .00113 are in both categories: fetched twice, stored once,
+    # and counted once, as new.
     assert store.count_papers() == len(may_papers(server, ["cs.CV", "cs.LG"]))
-    assert summary.counts.unchanged == 3
+    assert summary.counts == UpsertCounts(new=store.count_papers(), updated=0, unchanged=0)
+
+
+def cross_listed(version: int = 1) -> dict:
+    """One synthetic May paper listed in three categories."""
+    return {
+        "id": "2505.00301",
+        "version": version,
+        "submitted": "2025-05-06T10:00:00Z",
+        "categories": ["cs.CV", "cs.LG", "cs.AI"],
+        "title": "A Synthetic Paper Listed in Three Categories",
+        "abstract": f"Invented, version {version}.",
+        "authors": ["Cross Author"],
+        "comment": "",
+    }
+
+
+def test_a_paper_seen_in_two_categories_of_one_fetch_counts_once_as_new(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(papers=[cross_listed()]) as server:
+        summary = run(store, server, clock, categories=["cs.CV", "cs.LG"])
+    assert summary.describe() == (
+        "2025-05 from arXiv: 1 new, 0 updated, 0 unchanged papers in 2 categories (2 requests)"
+    )
+
+
+def test_a_stored_paper_seen_in_two_categories_of_one_fetch_counts_once_as_unchanged(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(papers=[cross_listed()]) as server:
+        run(store, server, clock, categories=["cs.CV"])
+        summary = run(store, server, clock, categories=["cs.LG", "cs.AI"])
+    assert summary.counts == UpsertCounts(new=0, updated=0, unchanged=1)
+
+
+def test_a_stored_paper_revised_and_seen_in_two_categories_counts_once_as_updated(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(papers=[cross_listed()]) as server:
+        run(store, server, clock, categories=["cs.CV"])
+        server.papers[:] = [cross_listed(version=2)]
+        summary = run(store, server, clock, categories=["cs.LG", "cs.AI"])
+    assert summary.counts == UpsertCounts(new=0, updated=1, unchanged=0)
+
+
+def test_a_paper_revised_between_its_two_categories_counts_once_as_updated(
+    clock: FakeClock, store: Store
+) -> None:
+    def revise(srv: ArxivTestServer) -> None:
+        srv.papers[:] = [cross_listed(version=2)]
+
+    with ArxivTestServer(papers=[cross_listed()]) as server:
+        run(store, server, clock, categories=["cs.CV"])
+        # Unchanged when cs.LG is read, revised by the time cs.AI is.
+        server.fail("change", action=revise, when=lambda seen: "cs.AI" in seen.query)
+        summary = run(store, server, clock, categories=["cs.LG", "cs.AI"])
+    assert summary.counts == UpsertCounts(new=0, updated=1, unchanged=0)
+    paper = store.get_paper("2505.00301")
+    assert paper is not None and paper.version == 2
 
 
 def test_progress_is_recorded_per_category_and_month(
@@ -931,8 +991,8 @@ def test_a_window_whose_total_changed_midway_is_read_again_from_the_start(
     summary = run(store, server, clock, categories=["cs.CV"])
     assert [s.start for s in server.api_requests] == [0, 5, 0, 5, 10]
     # The withdrawn paper came on page 1 and stays stored; page 1 read again holds
-    # 2505.00110 (new) and four papers already stored (unchanged).
-    assert (summary.counts.new, summary.counts.unchanged) == (13, 4)
+    # 2505.00110 (new) and four papers this fetch already stored: counted once, as new.
+    assert summary.counts == UpsertCounts(new=13, updated=0, unchanged=0)
 
 
 def test_an_entry_repeated_from_the_page_before_reads_the_window_again(

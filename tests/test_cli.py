@@ -810,3 +810,61 @@ def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir,
     assert first.endswith("wrote digests/2025/2025-05.md, digests/2025/2025-05.json")
     assert err.startswith("trenddigest: error: cannot commit the digest: ")
     assert err.count("\n") == 1
+
+
+# -- a failed import leaves no store behind ------------------------------------------------
+
+REJECTED_ONLY_ERROR = (
+    "no record of wrong.jsonl (2 rejected) could be imported; see the rejections above "
+    "(trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id per record)"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        pytest.param(
+            "notes.bin",
+            bytes(range(256)) * 4,
+            "notes.bin: unrecognised format; expected arXiv API Atom, listing RSS/Atom or "
+            "JSON Lines (optionally gzipped)",
+            id="unrecognised-format",
+        ),
+        pytest.param(
+            "broken.xml",
+            BROKEN_FEED.encode(),
+            "broken.xml: malformed listing feed: unclosed token; the file is cut short or is "
+            "not a feed: download it again",
+            id="malformed-feed",
+        ),
+        pytest.param(
+            "empty.jsonl", b"", "empty.jsonl: the file is empty; nothing to import", id="empty"
+        ),
+        pytest.param(
+            "wrong.jsonl",
+            b'{"title": "no id"}\n{"id": "bad"}\n',
+            REJECTED_ONLY_ERROR,
+            id="every-record-rejected",
+        ),
+        pytest.param("nope.jsonl", None, "cannot read nope.jsonl: no such file", id="missing"),
+    ],
+)
+def test_a_failed_import_leaves_no_new_store_behind(workdir, capsys, name, content, message):
+    if content is not None:
+        (workdir / name).write_bytes(content)
+    code, _, err = run_cli(capsys, "import", name)
+    assert code == 2
+    assert err == f"trenddigest: error: {message}\n"
+    # Neither the store nor its lock file, nor the folder they would go in.
+    assert not (workdir / "data").exists()
+
+
+def test_a_failed_import_leaves_an_existing_store_as_it_was(workdir, capsys):
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        store.upsert_papers(make_papers("2025-05")[:3])
+    before = {p.name: p.read_bytes() for p in (workdir / "data").iterdir()}
+    (workdir / "wrong.jsonl").write_text('{"title": "no id"}\n{"id": "bad"}\n')
+    code, _, err = run_cli(capsys, "import", "wrong.jsonl")
+    assert code == 2
+    assert err == f"trenddigest: error: {REJECTED_ONLY_ERROR}\n"
+    assert {p.name: p.read_bytes() for p in (workdir / "data").iterdir()} == before

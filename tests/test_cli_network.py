@@ -9,6 +9,7 @@ import pytest
 from arxiv_server import ArxivTestServer, unused_port
 from trenddigest.cli import main
 from trenddigest.lock import store_lock
+from trenddigest.sources import client as client_module
 from trenddigest.store import Store
 
 
@@ -176,6 +177,38 @@ def test_fetch_shows_plain_progress_lines_when_not_on_a_terminal(
         "cs.CV 2025-05: 13/13 papers (fetched)",
     ]
     assert "\r" not in err
+
+
+def test_fetch_counts_a_paper_listed_in_two_categories_once_as_new(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    # 13 papers in cs.CV, 10 in cs.LG, 3 of them in both: 20 papers, all new.
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\npage_size = 5\n')
+    code = main(["fetch", "--month", "2025-05", "-q"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out == (
+        "2025-05 from arXiv: 20 new, 0 updated, 0 unchanged papers in 2 categories (5 requests)\n"
+    )
+
+
+def test_a_response_over_the_size_cap_is_one_line_naming_the_endpoint(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setattr(client_module, "MAX_RESPONSE_BYTES", 65536)
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    arxiv_server.fail("huge", size=8 * 1024 * 1024)
+    code = main(["fetch", "--month", "2025-05"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (4, "")
+    assert err == (
+        f"trenddigest: error: arXiv API at {arxiv_server.api_url} sent more than 65,536 "
+        "bytes (uncompressed), more than any arXiv page or feed holds; check that [arxiv] "
+        "api_url points at arXiv\n"
+    )
+    assert len(arxiv_server.api_requests) == 1
 
 
 def test_arxiv_failing_midway_is_one_line_and_keeps_the_pages_received(

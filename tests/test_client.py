@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import arxiv
 import pytest
+import requests
 
 from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
 from trenddigest.config import ArxivConfig
@@ -27,6 +29,7 @@ from trenddigest.sources.client import (
     RetriesExhaustedError,
     UnreachableError,
 )
+from trenddigest.sources.files import MAX_XML_BYTES
 from trenddigest.sources.parse import ApiPage
 
 QUERY = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
@@ -234,11 +237,44 @@ def test_429_without_retry_after_backs_off_exponentially(
     assert clock.sleeps == [10.0, 20.0, 40.0]
 
 
-def test_timeout_is_retried(server: ArxivTestServer, clock: FakeClock) -> None:
-    server.fail("delay", delay=0.6)
-    page = make_client(server, clock, timeout_seconds=0.2).fetch_api_page(search(), 0, 5)
+class FirstReadTimeoutTiny(requests.Session):
+    """A transport that sends its first request with a read timeout of one microsecond.
+
+    Against a server that never answers that request, the socket's real read timeout
+    runs out at the first wait for a byte (the kernel's poll rounds it up to a
+    millisecond), and urllib3 raises its real ``ReadTimeoutError``: the path a slow
+    arXiv takes, without waiting the configured timeout.  Every request's
+    ``timeout`` as the client gave it is kept in ``timeouts``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[object] = []
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        self.timeouts.append(kwargs.get("timeout"))
+        if len(self.timeouts) == 1:
+            connect, _read = kwargs["timeout"]
+            kwargs["timeout"] = (connect, 1e-6)
+        return super().request(method, url, **kwargs)
+
+
+def test_a_read_timeout_is_retried_after_the_backoff(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.fail("hang")
+    session = FirstReadTimeoutTiny()
+    config = fast_arxiv_config(server, timeout_seconds=30.0)
+    client = ArxivClient(
+        config, sleep=clock.sleep, clock=clock, wall_clock=clock.time, session=session
+    )
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        page = client.fetch_api_page(search(), 0, 5)
     assert len(page.papers) == 5
-    assert len(server.api_requests) == 2
+    assert session.timeouts == [(10.0, 30.0), (10.0, 30.0)]  # connect capped at 10 s
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{server.api_url}: timed out; retry 1 of 5 in 10 s"
+    ]
     assert clock.sleeps == [10.0]
 
 
@@ -373,6 +409,82 @@ def test_name_resolution_failure_is_reported_as_unreachable(
     # One quick retry for a resolver hiccup, then the error: no network does not heal
     # in seconds, and a user at a terminal should not wait half a minute to hear it.
     assert clock.sleeps == [3.0]
+
+
+# -- response size ----------------------------------------------------------------------
+
+
+def too_large(what: str, url: str, cap: int, setting: str = "api_url") -> str:
+    return (
+        f"{what} at {url} sent more than {cap:,} bytes (uncompressed), more than any arXiv "
+        f"page or feed holds; check that [arxiv] {setting} points at arXiv"
+    )
+
+
+def test_the_default_cap_on_a_response_is_the_64_mib_of_a_saved_page(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    assert make_client(server, clock).max_body_bytes == 64 * 1024 * 1024 == MAX_XML_BYTES
+
+
+def test_a_response_over_the_cap_is_refused_once_the_cap_is_passed_and_not_retried(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    size = 32 * 1024 * 1024
+    server.fail("huge", size=size)
+    client = ArxivClient(
+        fast_arxiv_config(server),
+        sleep=clock.sleep,
+        clock=clock,
+        wall_clock=clock.time,
+        max_body_bytes=65536,
+    )
+    with pytest.raises(FetchError) as err:
+        client.fetch_api_page(search(), 0, 5)
+    assert str(err.value) == too_large("arXiv API", server.api_url, 65536)
+    assert len(server.api_requests) == 1
+    assert clock.sleeps == []
+    # The client hung up after the cap: the server could not write the rest.
+    assert server.streamed < size // 2
+
+
+def test_the_cap_counts_the_bytes_of_a_gzipped_response_after_inflating(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    # A valid page with 1 MiB of blank space after it: a few KB on the wire.
+    server.fail("gzip", size=1024 * 1024)
+    client = ArxivClient(
+        fast_arxiv_config(server),
+        sleep=clock.sleep,
+        clock=clock,
+        wall_clock=clock.time,
+        max_body_bytes=65536,
+    )
+    with pytest.raises(FetchError) as err:
+        client.fetch_api_page(search(), 0, 5)
+    assert str(err.value) == too_large("arXiv API", server.api_url, 65536)
+
+
+def test_a_response_of_exactly_the_cap_is_read_and_one_byte_more_is_refused(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00101", "type": "new"}])
+    url = server.feed_url + "cs.CV"
+    size = len(make_client(server, clock).fetch_feed(url).body)
+
+    def client(cap: int) -> ArxivClient:
+        return ArxivClient(
+            fast_arxiv_config(server),
+            sleep=clock.sleep,
+            clock=clock,
+            wall_clock=clock.time,
+            max_body_bytes=cap,
+        )
+
+    assert len(client(size).fetch_feed(url).body) == size
+    with pytest.raises(FetchError) as err:
+        client(size - 1).fetch_feed(url)
+    assert str(err.value) == too_large("arXiv feed", url, size - 1, "feed_url")
 
 
 # -- listing feeds ------------------------------------------------------------------

@@ -73,6 +73,32 @@ def test_new_and_cross_listed_papers_are_stored_with_their_announce_date(
     assert store.papers_for_month("2025-05", by="announced")[0].id == "2505.00107"
 
 
+def test_a_paper_in_two_feeds_of_one_poll_counts_once_as_new(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # 2505.00101 is in cs.CV and cs.LG: new in one feed, cross-listed in the other.
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00101", "type": "new"}])
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00101", "type": "cross"}])
+    summary = poll(store, server, clock, categories=["cs.CV", "cs.LG"])
+    assert summary.describe() == (
+        "polled 2 arXiv feeds (2 stored): 1 new, 0 updated, 0 unchanged papers"
+    )
+    assert store.count_papers() == 1
+
+
+def test_a_stored_paper_in_two_feeds_of_one_poll_counts_once_as_unchanged(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00101", "type": "new"}])
+    poll(store, server, clock, categories=["cs.CV"])
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00101", "type": "cross"}])
+    server.set_listing("cs.AI", WEDNESDAY, [{"id": "2505.00101", "type": "cross"}])
+    summary = poll(store, server, clock, categories=["cs.LG", "cs.AI"])
+    assert summary.describe() == (
+        "polled 2 arXiv feeds (2 stored): 0 new, 0 updated, 1 unchanged papers"
+    )
+
+
 def test_replacement_updates_the_stored_paper_and_never_adds_a_second(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
@@ -200,6 +226,28 @@ def test_a_failing_feed_does_not_stop_the_others(
     )
     assert store.get_paper("2505.00108") is not None
     assert [f.status for f in err.value.summary.feeds] == ["failed", "stored"]  # type: ignore[attr-defined]
+
+
+def test_a_feed_over_the_size_cap_fails_in_one_line_and_the_other_feeds_are_read(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": "new"}])
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    server.fail("huge", path="/rss/cs.CV", size=8 * 1024 * 1024)
+    config = fast_arxiv_config(server, categories=["cs.CV", "cs.LG"])
+    client = ArxivClient(
+        config, sleep=clock.sleep, clock=clock, wall_clock=clock.time, max_body_bytes=65536
+    )
+    with pytest.raises(FetchError) as err:
+        poll_feeds(store, config, client=client)
+    assert str(err.value) == (
+        f"1 of 2 arXiv feeds failed: cs.CV (arXiv feed at {server.feed_url}cs.CV sent more "
+        "than 65,536 bytes (uncompressed), more than any arXiv page or feed holds; check "
+        "that [arxiv] feed_url points at arXiv); the other feed was read (1 stored): 1 new, "
+        "0 updated, 0 unchanged papers"
+    )
+    assert [s.path for s in server.feed_requests] == ["/rss/cs.CV", "/rss/cs.LG"]
+    assert store.get_paper("2505.00108") is not None
 
 
 def test_no_network_stops_the_poll_with_one_line(clock: FakeClock, store: Store) -> None:

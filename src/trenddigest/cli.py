@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -24,8 +24,8 @@ from . import __version__
 from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import store_lock
-from .models import Month
-from .store import Store
+from .models import Month, Paper
+from .store import Store, UpsertCounts
 
 if TYPE_CHECKING:  # the pipeline is imported by the commands that run it
     from .pipeline import RunResult
@@ -238,6 +238,27 @@ def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
         yield store
 
 
+class _StoreOnFirstWrite:
+    """The importer's sink: the store, locked and opened (so created) at the first write.
+
+    An import that fails before any paper is written (an unrecognised file, a broken
+    feed, every record rejected) then leaves no new store, lock file or folder behind,
+    and an existing store is not even opened.  What was opened is closed by ``stack``.
+    """
+
+    def __init__(self, config: Config, stack: contextlib.ExitStack) -> None:
+        self._config = config
+        self._stack = stack
+        self._store: Store | None = None
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        if self._store is None:
+            store = self._stack.enter_context(_open_store(self._config))
+            self._stack.enter_context(store.bulk_writes())
+            self._store = store
+        return self._store.upsert_papers(papers)
+
+
 def _check_run_flags(args: argparse.Namespace) -> None:
     """Flags that contradict each other are refused rather than one silently winning."""
     if args.offline and args.from_files:
@@ -307,8 +328,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     config = _load(args)
     _check_readable(args.files)
-    with _open_store(config) as store:
-        summary = import_files(store, args.files)
+    with contextlib.ExitStack() as opened:
+        summary = import_files(_StoreOnFirstWrite(config, opened), args.files)
     for line in summary.report_lines():
         print(line)
     # A file none of whose records could be read is the wrong file, not a quiet success

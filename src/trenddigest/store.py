@@ -375,11 +375,16 @@ class Store:
 
     # -- papers -----------------------------------------------------------------
 
-    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+    def upsert_papers(
+        self, papers: Iterable[Paper], outcome: dict[str, str] | None = None
+    ) -> UpsertCounts:
         """Insert or update papers in one transaction; idempotent.
 
         A record equal to what is stored counts as unchanged and writes nothing, so
-        importing the same file twice reports ``0 new, 0 updated``.
+        importing the same file twice reports ``0 new, 0 updated``.  ``outcome``, when
+        given, receives what happened to each id (``"new"``, ``"updated"`` or
+        ``"unchanged"``), for callers that count papers over several calls (a fetch
+        sees a paper listed in two categories twice).
 
         Bulk imports are mostly new papers, so every row is first offered to a plain
         ``INSERT ... ON CONFLICT DO NOTHING``; only the ids that were already stored
@@ -408,6 +413,8 @@ class Store:
                 ],
             )
             counts.new = conn.total_changes - before
+            if outcome is not None:
+                outcome.update(dict.fromkeys(batch, "new"))  # corrected below for stored ids
             updates = []
             if counts.new < len(batch):
                 # Rows this batch inserted carry ``rev``; every other id was stored before.
@@ -415,16 +422,22 @@ class Store:
                     pid = stored[0]
                     if stored == values[pid]:
                         counts.unchanged += 1
+                        if outcome is not None:
+                            outcome[pid] = "unchanged"
                         continue
                     old = _row_to_paper(stored)
                     merged = _merge(old, batch[pid])
                     if merged == old:
                         counts.unchanged += 1
+                        if outcome is not None:
+                            outcome[pid] = "unchanged"
                     else:
                         new_values = _paper_values(merged)[1:]
                         updates.append(
                             (*new_values, merged.month, _month_of(merged), stamp, rev, pid)
                         )
+                        if outcome is not None:
+                            outcome[pid] = "updated"
             conn.executemany(
                 "UPDATE papers SET version=?, title=?, abstract=?, authors=?, categories=?, "
                 "primary_category=?, comment=?, published=?, updated=?, announced=?, source=?, "

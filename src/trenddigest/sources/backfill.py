@@ -63,6 +63,7 @@ from .client import (
 )
 from .pacing import record_pacing, resume_pacing
 from .parse import ApiPage
+from .tally import PaperTally
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class CategoryFetch:
     received: int = 0
     requests: int = 0
     status: str = ""
+    # What the store reported for this category's pages: a paper an earlier category
+    # of the same fetch brought counts as unchanged here (the summary counts it once).
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     started: bool = field(default=False, repr=False)  # progress shown for it yet
     # (entry, reason) of every entry arXiv sent that could not be read: each leaves
@@ -110,16 +113,20 @@ class FetchSummary:
 
     month: str
     categories: list[CategoryFetch] = field(default_factory=list)
-    counts: UpsertCounts = field(default_factory=UpsertCounts)
     requests: int = 0
-    # Every paper this run stored, once: the counts add up entries received, which
-    # repeat a paper listed in two categories or read twice.
-    paper_ids: set[str] = field(default_factory=set, repr=False)
+    # Every paper this run stored, once, though a paper listed in two categories, or
+    # on a page read again, is received twice.
+    tally: PaperTally = field(default_factory=PaperTally, repr=False)
+
+    @property
+    def counts(self) -> UpsertCounts:
+        """New, updated and unchanged papers, each counted once, as it was before the run."""
+        return self.tally.counts
 
     @property
     def stored(self) -> int:
         """Distinct papers written (or confirmed) in the store by this run."""
-        return len(self.paper_ids)
+        return self.tally.stored
 
     def describe(self) -> str:
         up_to_date = sum(1 for c in self.categories if c.status in ("up to date", "unchanged"))
@@ -478,12 +485,12 @@ class _Backfill:
                 fetch.unreadable.extend(page.rejected)
                 hole = offset if hole is None else hole
             stamp = _stamp(self.client)
+            outcome: dict[str, str] = {}
             with self.store.transaction():  # the page and its progress, atomically
-                counts = self.store.upsert_papers(page.papers)
+                counts = self.store.upsert_papers(page.papers, outcome)
                 progress = save(total, received >= total, stamp)
+            self.summary.tally.add(outcome)
             fetch.counts += counts
-            self.summary.counts += counts
-            self.summary.paper_ids.update(paper.id for paper in page.papers)
             show()
             if received >= total:
                 done = progress

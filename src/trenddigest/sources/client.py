@@ -34,6 +34,10 @@ Failure policy (see README, "Talking to arXiv"):
 * Any other 4xx: :class:`~trenddigest.errors.FetchError` at once.
 * A configured URL that is not one (no host, a port above 65535, a space in the
   host): :class:`~trenddigest.errors.ConfigError` before any request or wait.
+* A body larger than ``max_body_bytes`` (default :data:`MAX_RESPONSE_BYTES`, counted
+  after gunzipping): :class:`~trenddigest.errors.FetchError` as soon as the cap is
+  passed, never retried.  Bodies are read in chunks, so a runaway answer (a wrong
+  endpoint streaming a file, a gzip bomb) costs at most the cap in memory.
 * A ``Retry-After`` is kept for every later request of the client, also after the
   request it answered gave up (the next feed of a poll waits for it too), and for the
   next command on the store; at most :data:`MAX_REMEMBERED_WAIT_SECONDS` of it.
@@ -58,6 +62,7 @@ from requests.adapters import HTTPAdapter
 from ..config import ArxivConfig
 from ..errors import ArxivAPIError, ConfigError, FetchError
 from ..models import Month, current_month
+from .files import MAX_XML_BYTES
 from .parse import ApiPage, arxiv_skips_unlogged, parse_api_page
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,14 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # or minutes; a proxy in the way that says "the year 9999" must not leave an
 # unattended installation refusing to run ever after.
 MAX_REMEMBERED_WAIT_SECONDS = 24 * 3600
+# The largest response body read (uncompressed): the same cap as for a saved API page
+# or feed, which the largest real ones (2,000 API results, a busy day of cs.LG) stay
+# far below.  Bodies are read whole to be parsed, so without a cap a wrong endpoint
+# streaming hundreds of MB would take that much memory, and more.
+MAX_RESPONSE_BYTES = MAX_XML_BYTES
+# Bytes per read of a response body: large enough for few Python-level iterations,
+# small enough that the cap is overshot by little.
+_BODY_CHUNK = 64 * 1024
 
 
 class UnreachableError(FetchError):
@@ -205,6 +218,18 @@ def _classify(exc: requests.RequestException, delay: float) -> _Failure:
     return _Failure(f"connection error ({type(exc).__name__})")
 
 
+def _read_body(resp: requests.Response, cap: int) -> bytes | None:
+    """The body, gunzipped, read a chunk at a time; None as soon as it passes ``cap``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(chunk_size=_BODY_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _query_url_format(api_url: str) -> str:
     """``arxiv.Client.query_url_format`` for a configured endpoint (``{}`` takes the query)."""
     escaped = api_url.replace("{", "{{").replace("}", "}}")
@@ -255,6 +280,7 @@ class ArxivClient:
         wall_clock: Callable[[], float] | None = None,
         timeout: float | None = None,
         session: requests.Session | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
         self.config = config
         # Looked up now rather than bound as defaults, so tests can swap ``time``.
@@ -262,6 +288,8 @@ class ArxivClient:
         self.clock = clock or time.monotonic
         self.wall_clock = wall_clock or time.time
         self.timeout = config.timeout_seconds if timeout is None else timeout
+        # Looked up now, like the clocks: tests lower the cap without allocating 64 MiB.
+        self.max_body_bytes = MAX_RESPONSE_BYTES if max_body_bytes is None else max_body_bytes
         self.requests_made = 0
         self._pacing = _Pacing() if clock is not None else _PROCESS_PACING
         # Wall-clock time before which no request may go: what another process (an
@@ -453,17 +481,31 @@ class ArxivClient:
         self._wait_turn()
         self.requests_made += 1
         log.debug("GET %s", url)
+        cap = self.max_body_bytes
         try:
             resp = self._session.get(
                 url,
                 headers={"User-Agent": self.config.user_agent, **(headers or {})},
                 timeout=(min(self.timeout, MAX_CONNECT_TIMEOUT), self.timeout),
+                stream=True,
             )
-            body = resp.content
+            # Closing drops the connection when the body was not read to its end (the
+            # cap was passed); a body read whole leaves it pooled for the next request.
+            with resp:
+                body = _read_body(resp, cap)
         except requests.RequestException as exc:
             return _classify(exc, self.config.delay_seconds)
         finally:
             self._pacing.last_done = self.clock()
+        if body is None:
+            # The same endpoint would send the same again: no retry.
+            raise FetchError(
+                f"{what} at {endpoint_of(url)} sent more than {cap:,} bytes (uncompressed), "
+                f"more than any arXiv page or feed holds; check that [arxiv] {setting} "
+                "points at arXiv"
+            )
+        # arxiv.Client reads the body of the response it is handed from ``content``.
+        resp._content = body
         result = HttpResult(
             url=resp.url or url,
             status=resp.status_code,

@@ -27,6 +27,7 @@ from ..store import Store, UpsertCounts
 from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError
 from .pacing import record_pacing, resume_pacing
 from .parse import FeedPage, parse_listing_feed
+from .tally import PaperTally
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class FeedPoll:
     status: str = ""  # "stored", "not modified", "empty", "failed"
     date: str | None = None  # the listing's announce date
     items: int = 0
+    # What the store reported for this feed: a paper an earlier feed of the same poll
+    # brought (cross-listed) counts as unchanged here (the summary counts it once).
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     skipped_replacements: int = 0
     error: str = ""
@@ -51,8 +54,15 @@ class FeedPoll:
 @dataclass
 class PollSummary:
     feeds: list[FeedPoll] = field(default_factory=list)
-    counts: UpsertCounts = field(default_factory=UpsertCounts)
     requests: int = 0
+    # Every paper the poll stored, once: a paper cross-listed in two of the polled
+    # categories is in both feeds.
+    tally: PaperTally = field(default_factory=PaperTally, repr=False)
+
+    @property
+    def counts(self) -> UpsertCounts:
+        """New, updated and unchanged papers, each counted once, as it was before the poll."""
+        return self.tally.counts
 
     @property
     def failed(self) -> list[FeedPoll]:
@@ -137,8 +147,11 @@ def _papers_to_store(store: Store, page: FeedPage, poll: FeedPoll) -> list[Paper
     return papers
 
 
-def poll_one(store: Store, client: ArxivClient, category: str, url: str) -> FeedPoll:
-    """Fetch, parse and store one category's listing feed."""
+def poll_one(
+    store: Store, client: ArxivClient, category: str, url: str, tally: PaperTally | None = None
+) -> FeedPoll:
+    """Fetch, parse and store one category's listing feed; its papers are counted in
+    ``tally`` too (the poll's, so that a paper in two feeds counts once)."""
     poll = FeedPoll(category, url)
     etag, last_modified = _feed_state(store, url)
     parsed: dict[str, FeedPage] = {}
@@ -163,11 +176,14 @@ def poll_one(store: Store, client: ArxivClient, category: str, url: str) -> Feed
     for ref, why in page.rejected:
         log.warning("%s: skipped a feed item: %s (%s)", category, why, ref)
     papers = _papers_to_store(store, page, poll)
+    outcome: dict[str, str] = {}
     with store.transaction():  # the papers and the validators that mark them as seen
-        poll.counts = store.upsert_papers(papers)
+        poll.counts = store.upsert_papers(papers, outcome)
         _save_feed_state(
             store, url, result.headers.get("ETag"), result.headers.get("Last-Modified"), checked
         )
+    if tally is not None:
+        tally.add(outcome)
     if page.is_empty:
         poll.status = "empty"
         skip = ", ".join(page.skip_days) or "weekends"
@@ -209,7 +225,7 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
         for category in config.categories:
             url = feed_url_for(config, category)
             try:
-                poll = poll_one(store, client, category, url)
+                poll = poll_one(store, client, category, url, summary.tally)
             except UnreachableError:
                 raise
             except WaitRequestedError as exc:
@@ -226,7 +242,6 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
                 poll = FeedPoll(category, url, status="failed", error=str(exc))
                 log.debug("%s: %s", category, exc)  # every reason is in the final error
             summary.feeds.append(poll)
-            summary.counts += poll.counts
     finally:
         summary.requests = client.requests_made - before
         record_pacing(store, client)
