@@ -325,3 +325,83 @@ def test_the_documented_config_file_lists_every_key_with_its_default():
         section = defaults.section(name)
         expected = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
         assert documented[name] == expected, name
+
+
+# -- [schedule] is checked whenever the config loads, not only by `schedule` ------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'poll_cron = "30 20 * *"',
+            "[schedule] poll_cron = '30 20 * *' is not a valid crontab line: expected 5 fields "
+            "(minute hour day month weekday), got 4",
+        ),
+        (
+            'poll_cron = "61 20 * * 0-4"',
+            "[schedule] poll_cron = '61 20 * * 0-4' is not a valid crontab line: minute '61': "
+            "the last value (61) is higher than the maximum value (59)",
+        ),
+        (
+            'digest_cron = "0 6 0 * *"',
+            "[schedule] digest_cron = '0 6 0 * *' is not a valid crontab line: day '0': "
+            "the first value (0) is lower than the minimum value (1)",
+        ),
+        (
+            'poll_cron = "30 20 * * 0-9"',
+            "[schedule] poll_cron = '30 20 * * 0-9' is not a valid crontab line: weekday '0-9': "
+            "bad day of week '9' (use 0-7 or sun..sat)",
+        ),
+        (
+            'digest_cron = "0 6 31 2 *"',
+            "[schedule] digest_cron = '0 6 31 2 *' is not a valid crontab line: it names a date "
+            "that never comes (such as 31 February)",
+        ),
+        (
+            'timezone = "Mars/Olympus"',
+            "[schedule] timezone 'Mars/Olympus' is not a known time zone (e.g. US/Eastern, UTC)",
+        ),
+    ],
+    ids=["fields", "minute", "day", "weekday", "never", "timezone"],
+)
+def test_a_bad_schedule_setting_is_refused_when_the_config_loads(tmp_path, line, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"[schedule]\n{line}\n"), env={})
+    assert str(err.value) == message
+
+
+def test_an_unknown_schedule_key_is_refused_with_a_suggestion(tmp_path):
+    path = write(tmp_path, '[schedule]\ndigest_crom = "0 6 1 * *"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        f"{path} [schedule]: unknown key 'digest_crom' (did you mean 'digest_cron'?)"
+    )
+
+
+def test_a_valid_schedule_of_ones_own_is_accepted(tmp_path):
+    text = (
+        '[schedule]\npoll_cron = "0 21 * * mon-fri"\ndigest_cron = "0 7 3 * *"\ntimezone = "UTC"\n'
+    )
+    config = load_config(write(tmp_path, text), env={})
+    assert (config.schedule.poll_cron, config.schedule.digest_cron) == (
+        "0 21 * * mon-fri",
+        "0 7 3 * *",
+    )
+
+
+def test_fetch_refuses_a_bad_digest_cron_before_doing_anything(tmp_path, capsys, monkeypatch):
+    from arxiv_server import unused_port
+    from trenddigest.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    nowhere = f"http://127.0.0.1:{unused_port()}/api/query"  # should it get that far
+    text = f'[arxiv]\napi_url = "{nowhere}"\n[schedule]\ndigest_cron = "0 6 1 13 *"\n'
+    path = write(tmp_path, text)
+    assert main(["--config", path, "fetch", "--month", "2025-05"]) == 2
+    assert capsys.readouterr().err == (
+        "trenddigest: error: [schedule] digest_cron = '0 6 1 13 *' is not a valid crontab "
+        "line: month '13': the last value (13) is higher than the maximum value (12)\n"
+    )
+    assert list(tmp_path.iterdir()) == [tmp_path / "td.toml"]  # no store, no lock

@@ -144,3 +144,51 @@ def test_months_of_use_commit_each_digest_once_and_index_the_newest_first(lab: L
     links = re.findall(r"\[full digest\]\(([^)]+)\)", readme)
     assert links == [f"digests/{m[:4]}/{m}.md" for m in reversed(months[-4:])]
     assert all((lab.repo / link).is_file() for link in links)
+
+
+def broken_template(folder: Path, line: str) -> Path:
+    """The packaged digest template with ``line`` put before it, in ``folder``."""
+    from importlib.resources import files
+
+    folder.mkdir(exist_ok=True)
+    packaged = files("trenddigest.templates").joinpath("digest.md.j2").read_text("utf-8")
+    template = folder / "digest.md.j2"
+    template.write_text(line + "\n" + packaged, encoding="utf-8")
+    return template
+
+
+def test_a_month_its_template_breaks_on_waits_while_the_next_month_is_delivered(
+    lab: Lab, tmp_path: Path
+) -> None:
+    template = broken_template(
+        tmp_path / "mine", "{% if d.month.month == 6 %}{{ d.considered // 0 }}{% endif %}"
+    )
+    lab.config.digest.templates_dir = str(template.parent)
+    lab.month_passes("2025-05")
+    lab.month_passes("2025-06")  # June's digest cannot be rendered
+    lab.month_passes("2025-07")
+    assert lab.commits(lab.remote)[:2] == ["digest: 2025-07", "digest: 2025-05"]
+    assert lab.last_recorded() == "2025-05"  # June is still due
+    template.write_text("\n".join(template.read_text("utf-8").splitlines()[1:]) + "\n")
+    lab.digest_job()  # the next poll, after the template was mended
+    assert lab.last_recorded() == "2025-07"
+    assert lab.commits(lab.remote)[:3] == ["digest: 2025-06", "digest: 2025-07", "digest: 2025-05"]
+
+
+def test_a_template_broken_for_every_month_is_tried_on_two_months_not_on_each(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab.month_passes("2025-05")
+    template = broken_template(tmp_path / "mine", "{{ d.considered // 0 }}")
+    lab.config.digest.templates_dir = str(template.parent)
+    with Store.open(lab.store) as store:  # the scheduler was off from June to September
+        for month in ("2025-06", "2025-07", "2025-08"):
+            store.upsert_papers(make_papers(month, per_topic=4, seed=len(month)))
+    lab.now = datetime(2025, 9, 1, 6, 0, tzinfo=EASTERN)
+    with caplog.at_level("WARNING", logger="trenddigest.schedule"):
+        lab.digest_job()
+    assert lab.produced == ["2025-05", "2025-06", "2025-07"]  # August is not tried
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING", "ERROR"]
+    failed = f"no digest for 2025-06 nor 2025-07: template {template} line 1: ZeroDivisionError"
+    assert caplog.records[-1].getMessage().startswith(f"monthly digest failed: {failed}")
+    assert lab.last_recorded() == "2025-05"

@@ -20,9 +20,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from arxiv_server import ArxivTestServer, fast_arxiv_config
 from trenddigest.cli import build_parser
 from trenddigest.config import Config
-from trenddigest.errors import ConfigError, DeliveryError, EmptyMonthError, FetchError
+from trenddigest.errors import (
+    ConfigError,
+    DeliveryError,
+    EmptyMonthError,
+    FetchError,
+    InputError,
+    TrendDigestError,
+)
 from trenddigest.models import Month
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
@@ -30,6 +38,8 @@ from trenddigest.schedule import (
     DIGEST_RETRY_JOB,
     POLL_JOB,
     RETRY_DELAY,
+    JobStopped,
+    StopRequest,
     build_scheduler,
     crontab_trigger,
     crontab_weekdays,
@@ -43,6 +53,8 @@ from trenddigest.schedule import (
     run_poll,
     run_scheduler,
 )
+from trenddigest.sources.client import ArxivClient
+from trenddigest.sources.poll import poll_feeds
 from trenddigest.store import Store
 
 EASTERN = ZoneInfo("US/Eastern")
@@ -436,6 +448,147 @@ def test_a_month_without_papers_that_gets_some_is_made_with_the_months_after_it(
     ]
 
 
+BROKEN_TEMPLATE = InputError(
+    "template templates/digest.md.j2 line 3: unexpected '}'; fix the template or remove "
+    "templates/digest.md.j2 to use the packaged one"
+)
+
+
+class FailingMonths:
+    """Stands in for the pipeline: ``error`` for the months in ``failing``."""
+
+    def __init__(self, failing: set[str], error: Exception = BROKEN_TEMPLATE) -> None:
+        self.failing = failing
+        self.error = error
+        self.tried: list[str] = []
+
+    def __call__(self, month: Month) -> str:
+        self.tried.append(str(month))
+        if str(month) in self.failing:
+            raise self.error
+        return f"digests/{month}.md"
+
+
+def april_done_and_due_until(store_path: str, last_due: str) -> FakeClock:
+    """April's digest recorded; the clock on the 1st after ``last_due``."""
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)
+    after = m(last_due).shift(1)
+    clock.now = datetime(after.year, after.month, 1, 12, 0, tzinfo=UTC)
+    return clock
+
+
+def test_a_month_failing_for_another_reason_does_not_hold_back_the_months_after_it(
+    store_path: str,
+) -> None:
+    clock = april_done_and_due_until(store_path, "2025-06")
+    digest = FailingMonths({"2025-05"})
+    with pytest.raises(InputError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert digest.tried == ["2025-05", "2025-06"]
+    assert str(failed.value) == f"no digest for 2025-05: {BROKEN_TEMPLATE}"
+    assert last_digest(store_path) == "2025-04"  # May is tried again next time
+
+
+def test_a_failed_month_once_fixed_is_made_and_recorded_with_the_months_after_it(
+    store_path: str,
+) -> None:
+    clock = april_done_and_due_until(store_path, "2025-06")
+    with pytest.raises(InputError):
+        run_due_digests(store_path, FailingMonths({"2025-05"}), clock=clock, tz=EASTERN)
+    fixed = FailingMonths(set())
+    assert run_due_digests(store_path, fixed, clock=clock, tz=EASTERN) == [
+        m("2025-05"),
+        m("2025-06"),
+    ]
+    assert last_digest(store_path) == "2025-06"
+
+
+def test_an_error_raised_while_building_a_month_does_not_hold_back_the_months_after_it(
+    store_path: str,
+) -> None:
+    clock = april_done_and_due_until(store_path, "2025-06")
+    digest = FailingMonths({"2025-05"}, ZeroDivisionError("division by zero"))
+    with pytest.raises(TrendDigestError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert digest.tried == ["2025-05", "2025-06"]
+    assert str(failed.value) == (
+        "no digest for 2025-05: internal error: ZeroDivisionError: division by zero "
+        "(please report it; the log has the traceback)"
+    )
+
+
+def test_months_failing_apart_are_each_passed_over_and_the_others_made(store_path: str) -> None:
+    clock = april_done_and_due_until(store_path, "2025-08")
+    digest = FailingMonths({"2025-05", "2025-07"})
+    with pytest.raises(InputError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert digest.tried == ["2025-05", "2025-06", "2025-07", "2025-08"]
+    assert str(failed.value) == f"no digest for 2025-05 nor 2025-07: {BROKEN_TEMPLATE}"
+
+
+def test_two_months_failing_in_a_row_stop_the_catch_up_instead_of_failing_every_month(
+    store_path: str,
+) -> None:
+    # A broken template fails every month: two errors, not one per month due.
+    clock = april_done_and_due_until(store_path, "2025-09")
+    digest = FailingMonths({"2025-05", "2025-06", "2025-07", "2025-08", "2025-09"})
+    with pytest.raises(InputError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert digest.tried == ["2025-05", "2025-06"]
+    assert str(failed.value) == (
+        f"no digest for 2025-05 nor 2025-06: {BROKEN_TEMPLATE}; "
+        "3 later months wait until it is fixed"
+    )
+    assert last_digest(store_path) == "2025-04"
+
+
+def test_a_configuration_error_stops_the_catch_up_at_the_month_it_hit(store_path: str) -> None:
+    clock = april_done_and_due_until(store_path, "2025-06")
+    digest = FailingMonths({"2025-05", "2025-06"}, ConfigError("bad categories file"))
+    with pytest.raises(ConfigError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert digest.tried == ["2025-05"]  # every month reads the same configuration
+    assert str(failed.value) == "no digest for 2025-05: bad categories file"
+
+
+def test_the_log_names_the_failed_month_and_says_when_it_is_tried_again(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = april_done_and_due_until(store_path, "2025-06")
+    scheduler = background_scheduler(store_path, FailingMonths({"2025-05"}), lambda: None, clock)
+    with caplog.at_level("INFO", logger="trenddigest.schedule"):
+        scheduler.get_job(DIGEST_JOB).func()
+    problems = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno > 20]
+    assert problems == [
+        (
+            "WARNING",
+            f"no digest for 2025-05: {BROKEN_TEMPLATE}; it is tried again after the next "
+            "poll, and the months after it are made meanwhile",
+        ),
+        (
+            "ERROR",
+            f"monthly digest failed: no digest for 2025-05: {BROKEN_TEMPLATE}; "
+            "trying again after the next poll",
+        ),
+    ]
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is None  # not an outage: no hourly retry
+
+
+def test_the_log_says_why_a_second_failing_month_in_a_row_stops_the_catch_up(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = april_done_and_due_until(store_path, "2025-07")
+    digest = FailingMonths({"2025-05", "2025-06", "2025-07"})
+    with caplog.at_level("WARNING", logger="trenddigest.schedule"), pytest.raises(InputError):
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert [r.getMessage() for r in caplog.records][1] == (
+        "no digest for 2025-06 either (the same error); the later month is not tried, since "
+        "two months failing in a row most likely means every month would; all are tried again "
+        "after the next poll"
+    )
+
+
 def test_poll_records_its_last_success(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 5, 6, 0, 45, tzinfo=UTC))
     assert run_poll(store_path, lambda: "412 new papers", clock=clock) == "412 new papers"
@@ -677,6 +830,125 @@ def test_sigterm_during_a_catch_up_stops_after_the_month_being_produced(
         watchdog.cancel()
     assert digested == [just_ended.shift(-2)]
     assert last_digest(store_path) == str(just_ended.shift(-2))
+
+
+# -- a stop cuts a job's waits short ------------------------------------------------------
+
+
+def test_a_wait_in_a_job_ends_with_job_stopped_as_soon_as_a_stop_is_requested() -> None:
+    stop = StopRequest()
+    outcome: list[str] = []
+
+    def job() -> None:
+        try:
+            stop.sleep(300)  # arXiv's longest backoff
+        except JobStopped:
+            outcome.append("stopped")
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    stop.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert outcome == ["stopped"]
+
+
+def test_a_wait_after_the_stop_ends_at_once_and_one_before_it_just_waits() -> None:
+    stop = StopRequest()
+    stop.sleep(0.0)  # nothing asked for yet: returns
+    stop.set()
+    with pytest.raises(JobStopped):
+        stop.sleep(300)
+
+
+def test_sigterm_during_a_polls_backoff_stops_the_scheduler_at_once_keeping_stored_feeds(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real blocking loop; the poll's second feed keeps failing, and SIGTERM arrives
+    while the client waits 300 s to retry it: the wait ends, the job ends, the first
+    feed's papers stay stored and the poll is not recorded as done."""
+    with Store.open(store_path) as store:  # no digest due: the poll is the only job
+        done = latest_due_month(datetime.now(UTC), EASTERN, default_digest_trigger())
+        record_job_success(store, DIGEST_JOB, when=datetime.now(UTC), target=str(done))
+    stop = StopRequest()
+    waits: list[float] = []
+
+    def wait_for_arxiv(seconds: float) -> None:
+        waits.append(seconds)
+        os.kill(os.getpid(), signal.SIGTERM)  # the service manager stops it now
+        stop.sleep(seconds)
+
+    ticks = iter(range(0, 10**9, 1000))  # a monotonic clock 1000 s on at each look:
+    with ArxivTestServer() as server:  # arXiv's 3 s spacing never waits
+        server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00107", "type": "new"}])
+        server.fail("status", times=10, path="/rss/cs.LG", status=503)
+        arxiv = fast_arxiv_config(
+            server, categories=["cs.CV", "cs.LG"], backoff_seconds=300, max_backoff_seconds=300
+        )
+
+        def poll() -> str:
+            with (
+                Store.open(store_path) as store,
+                ArxivClient(arxiv, sleep=wait_for_arxiv, clock=lambda: next(ticks)) as client,
+            ):
+                return poll_feeds(store, arxiv, client).describe()
+
+        scheduler = build_scheduler(Config(), store_path, DigestRecorder(), poll, stop=stop)
+        scheduler.modify_job(POLL_JOB, next_run_time=datetime.now(UTC))
+        job_done = threading.Event()
+        scheduler.add_listener(
+            lambda event: job_done.set() if event.job_id == POLL_JOB else None,
+            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+        )
+        before = signal.getsignal(signal.SIGTERM)
+        watchdog = threading.Timer(30, lambda: os.kill(os.getpid(), signal.SIGINT))
+        watchdog.start()  # only fires if the test is broken
+        try:
+            with caplog.at_level("INFO", logger="trenddigest.schedule"):
+                run_scheduler(scheduler)  # returns: `trenddigest schedule` exits 0
+                assert job_done.wait(10)  # not after the 300 s backoff
+        finally:
+            watchdog.cancel()
+    assert waits == [300.0]  # no further retry was waited for
+    messages = [r.getMessage() for r in caplog.records if r.name == "trenddigest.schedule"]
+    assert (
+        "received SIGTERM: stopping the scheduler (a running job stops at its next wait, "
+        "keeping what it stored)"
+    ) in messages
+    assert messages[-1] == "nightly poll stopped: the scheduler is stopping; what it stored is kept"
+    with Store.open(store_path) as store:
+        assert store.get_paper("2505.00107") is not None
+        assert last_job_run(store, POLL_JOB) is None
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_digest_stopped_in_a_wait_is_neither_recorded_nor_retried_an_hour_later(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = StopRequest()
+
+    def digest(month: Month) -> str:
+        stop.set()  # SIGTERM arrives while the month's fetch waits for arXiv
+        stop.sleep(60)
+        return f"digests/{month}.md"
+
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
+    scheduler = build_scheduler(
+        Config(),
+        store_path,
+        digest,
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+        stop=stop,
+    )
+    with caplog.at_level("INFO", logger="trenddigest.schedule"):
+        scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is None
+    assert last_digest(store_path) is None  # the next start produces May
+    assert [r.getMessage() for r in caplog.records][-1] == (
+        "monthly digest stopped: the scheduler is stopping; the next start produces what is due"
+    )
 
 
 # -- ready-made schedules: GitHub Actions and cron ----------------------------------------

@@ -435,16 +435,25 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from .pipeline import RunOptions, run_month
-    from .schedule import build_scheduler, run_scheduler
+    from .schedule import StopRequest, build_scheduler, run_scheduler
+    from .sources.client import ArxivClient
     from .sources.poll import poll_feeds
 
     config = _load(args)
     path = config.store.path
     timeout = config.store.lock_timeout_seconds
+    # The jobs wait (arXiv's backoff and spacing, the store's lock) through the stop
+    # request: SIGTERM ends such a wait at once instead of after minutes of backoff.
+    stop = StopRequest()
+    lock = functools.partial(store_lock, path, timeout=timeout, sleep=stop.sleep)
 
     def poll() -> str:
-        with store_lock(path, timeout=timeout), Store.open(path) as store:
-            return poll_feeds(store, config.arxiv).describe()
+        with (
+            lock(),
+            Store.open(path) as store,
+            ArxivClient(config.arxiv, sleep=stop.sleep) as client,
+        ):
+            return poll_feeds(store, config.arxiv, client).describe()
 
     def run_digest(month: Month) -> str:  # called with the store lock held
         opts = RunOptions(
@@ -454,14 +463,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             email=config.email.enabled,
             email_once=True,
         )
-        with Store.open(path) as store:
-            result = run_month(store, config, opts, reporter=_reporter(args))
+        with Store.open(path) as store, ArxivClient(config.arxiv, sleep=stop.sleep) as client:
+            result = run_month(store, config, opts, reporter=_reporter(args), client=client)
         return ", ".join(str(p) for p in result.written)
 
     # The scheduler logs each job's outcome; show them even without -v.
     logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
-    lock = functools.partial(store_lock, path, timeout=timeout)
-    run_scheduler(build_scheduler(config, path, run_digest, poll, lock=lock))
+    run_scheduler(build_scheduler(config, path, run_digest, poll, lock=lock, stop=stop))
     return 0
 
 

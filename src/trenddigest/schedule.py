@@ -10,13 +10,16 @@ or a poll on the 2nd does not make May's digest before the day chosen for it).
 
 The jobs themselves (fetch + rank + render, and the nightly poll) are injected as
 callables so that this module knows nothing about arXiv, and tests can run the
-jobs directly with a fake clock instead of waiting for a cron time.
+jobs directly with a fake clock instead of waiting for a cron time.  What they wait
+on (arXiv's backoff, the store's lock) they wait on through :meth:`StopRequest.sleep`,
+so that SIGTERM ends a wait of minutes at once instead of after it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -35,13 +38,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from .config import Config
+from .config import Config, ScheduleConfig
 from .errors import (
     ConfigError,
     DeliveryError,
     EmptyMonthError,
     FetchError,
     LockError,
+    StoreError,
     TrendDigestError,
 )
 from .models import Month
@@ -60,12 +64,13 @@ RETRY_DELAY = timedelta(hours=1)
 
 # What README shows for plain cron (kept here so that a test runs it): cron's PATH
 # lacks the virtualenv, and cron needs % escaped; the shell computes the month just
-# ended (GNU date).
+# ended (GNU date).  ``date -u`` heads each run's part of the log, as the run's
+# summary and a one-line error carry no timestamp.
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 6 1 * * cd /path/to/digest-repo && trenddigest run "
+    "15 6 1 * * cd /path/to/digest-repo && { date -u; trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
-    "--commit --push >> trenddigest.log 2>&1"
+    "--commit --push; } >> trenddigest.log 2>&1"
 )
 
 Clock = Callable[[], datetime]
@@ -73,6 +78,34 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# -- stopping ----------------------------------------------------------------------
+
+
+class JobStopped(Exception):
+    """A job's wait was cut short because the scheduler is stopping.
+
+    Not a :class:`TrendDigestError`: nothing is wrong, and no code on the way out
+    (the poll's per-feed errors, the catch-up's per-month ones) may take it for a
+    failure to note and carry on from.
+    """
+
+
+class StopRequest(threading.Event):
+    """Set when the scheduler is told to stop (SIGINT, SIGTERM, its shutdown).
+
+    Its :meth:`sleep` is the ``sleep`` a job hands to what waits inside it (the arXiv
+    client's backoff and spacing, the store lock's retries): a poll retrying a feed
+    that keeps failing waited out minutes of backoff after SIGTERM, longer than a
+    service manager waits before it kills.  What a job already stored is kept: every
+    page and feed is committed as it arrives.
+    """
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or raise :class:`JobStopped` as soon as a stop is requested."""
+        if self.wait(max(0.0, seconds)):
+            raise JobStopped("the scheduler is stopping")
 
 
 # -- job bookkeeping in the store ------------------------------------------------
@@ -190,10 +223,20 @@ def run_due_digests(
     twice), and the first delivery error is raised once the rest are done.  A month
     with no papers at all is held the same way: tried again at each attempt (an empty
     answer may be arXiv's passing fault), without stopping the months after it; after
-    twelve months it leaves the catch-up window.
+    twelve months it leaves the catch-up window.  A month that fails for another
+    reason (its template breaks on it, a bug its papers hit) is held too: someone
+    running this unattended would rather have May's digest than nothing while April
+    is broken.  But a second month failing right after it ends the catch-up there, as
+    a failure that hits every month (a template that does not compile) would otherwise
+    log one error per month due; the first failed month's error is raised, naming
+    them.  A configuration or store error stops at once, naming the month: every
+    month reads the same settings and store.  arXiv unreachable and a busy store
+    (FetchError, LockError) propagate as they are, for the hourly retry.
     ``stopping`` is asked before each month: a scheduler told to stop finishes the
-    month it is on and leaves the rest to its next start (a catch-up of a year of
-    months would otherwise outlast a service manager's patience and be killed).
+    month it is on (or ends it at its next wait, :class:`JobStopped` propagating, when
+    ``run_digest`` waits through a :class:`StopRequest`) and leaves the rest to its
+    next start (a catch-up of a year of months would otherwise outlast a service
+    manager's patience and be killed).
     ``lock`` (the store's lock) is held while a month is checked, produced and
     recorded: a second scheduler on the same store that found the same month due
     waits, then sees it done and skips it, so no month is produced twice.
@@ -209,7 +252,10 @@ def run_due_digests(
     done: list[Month] = []
     # Months not done that do not stop the later ones: undelivered or without papers.
     held: list[tuple[Month, DeliveryError | EmptyMonthError]] = []
-    for month in due:
+    # Months that failed otherwise (a template, a bug hit by the month's data).
+    failed: list[tuple[Month, Exception]] = []
+    waiting = 0  # months left untried after two failures in a row
+    for index, month in enumerate(due):
         if stopping():
             log.info("stopping before the digest for %s; the next start catches it up", month)
             break
@@ -226,7 +272,22 @@ def run_due_digests(
                 log.warning("%s", _held_message([month], exc))
                 held.append((month, exc))
                 continue
-            if held:  # an earlier month is still due: record nothing yet
+            except (JobStopped, FetchError, LockError):
+                raise  # the later months need arXiv and the store too: retried as a whole
+            except (ConfigError, StoreError) as exc:
+                # The same settings and store serve every month: one line, not one a month.
+                raise type(exc)(f"no digest for {month}: {exc}") from exc
+            except Exception as exc:
+                later = len(due) - index - 1
+                in_a_row = bool(failed) and failed[-1][0] == month.shift(-1)
+                failed.append((month, exc))
+                if in_a_row and later:
+                    waiting = later
+                    _log_second_failure(month, exc, failed[-2][1], later)
+                    break
+                _log_failure(month, exc, later)
+                continue
+            if held or failed:  # an earlier month is still due: record nothing yet
                 log.info("the digest for %s is written: %s", month, _detail(result))
                 continue
             with Store.open(store_path) as store:
@@ -235,6 +296,8 @@ def run_due_digests(
                 )
             log.info("the digest for %s is done: %s", month, _detail(result))
         done.append(month)
+    if failed:  # what needs fixing before what only waits
+        raise _failed_error(failed, waiting) from failed[0][1]
     if held:
         # A delivery to finish is named first: its digests exist and only wait for it.
         undelivered = [(m, e) for m, e in held if isinstance(e, DeliveryError)]
@@ -242,6 +305,60 @@ def run_due_digests(
         error = named[0][1]
         raise type(error)(_held_message([m for m, _ in named], error))
     return done
+
+
+def _failure_text(error: Exception) -> str:
+    if isinstance(error, TrendDigestError):
+        return str(error)
+    # A bug (ours, or in a library) hit by this month's data: its traceback is logged.
+    return (
+        f"internal error: {type(error).__name__}: {error} "
+        "(please report it; the log has the traceback)"
+    )
+
+
+def _later_months(count: int) -> str:
+    return "the later month" if count == 1 else f"the {count} later months"
+
+
+def _log_failure(month: Month, error: Exception, later: int) -> None:
+    """The first failure in a row: the month is passed over, the later ones are made."""
+    meanwhile = ", and the months after it are made meanwhile" if later else ""
+    log.warning(
+        "no digest for %s: %s; it is tried again after the next poll%s",
+        month,
+        _failure_text(error),
+        meanwhile,
+        exc_info=None if isinstance(error, TrendDigestError) else error,
+    )
+
+
+def _log_second_failure(month: Month, error: Exception, before: Exception, later: int) -> None:
+    """A second month failing right after another stops the catch-up: a broken template
+    or a bug that every month hits would otherwise log one failure per month due."""
+    text = _failure_text(error)
+    same = type(error) is type(before) and text == _failure_text(before)
+    log.warning(
+        "no digest for %s either (%s); %s not tried, since two months failing in a row "
+        "most likely means every month would; all are tried again after the next poll",
+        month,
+        "the same error" if same else text,
+        f"{_later_months(later)} {'is' if later == 1 else 'are'}",
+        exc_info=None if same or isinstance(error, TrendDigestError) else error,
+    )
+
+
+def _failed_error(failed: list[tuple[Month, Exception]], waiting: int) -> TrendDigestError:
+    """One error for the months that failed: the first one's reason, every month named."""
+    months = " nor ".join(str(month) for month, _ in failed)
+    first = failed[0][1]
+    message = f"no digest for {months}: {_failure_text(first)}"
+    if waiting:
+        message += (
+            f"; {waiting} later month{'s wait' if waiting > 1 else ' waits'} until it is fixed"
+        )
+    kind = type(first) if isinstance(first, TrendDigestError) else TrendDigestError
+    return kind(message)
 
 
 def _held_message(months: list[Month], error: TrendDigestError) -> str:
@@ -326,6 +443,24 @@ def crontab_weekdays(field: str) -> str:
     return ",".join(_WEEKDAYS[day] for day in sorted(days))
 
 
+_CRONTAB_FIELDS = ("minute", "hour", "day", "month", "weekday")
+# APScheduler's "Error validating expression '61': the last value ..." names the value
+# but not the field; the field is named instead.
+_APSCHEDULER_PREFIX = re.compile(r"^Error validating expression '.*?': ")
+
+
+def _field_problem(name: str, value: str, tz: tzinfo) -> str | None:
+    """What is wrong with one field of a crontab line, naming the field; None if fine."""
+    try:
+        if name == "weekday":
+            crontab_weekdays(value)
+        else:
+            CronTrigger(timezone=tz, **{name: value})
+    except ValueError as exc:
+        return f"{name} {value!r}: {_APSCHEDULER_PREFIX.sub('', str(exc))}"
+    return None
+
+
 def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
     """A trigger for a standard 5-field crontab line, evaluated in ``tz``.
 
@@ -338,6 +473,10 @@ def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
             raise ValueError(
                 f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
             )
+        for name, value in zip(_CRONTAB_FIELDS, fields, strict=True):
+            problem = _field_problem(name, value, tz)
+            if problem:
+                raise ValueError(problem)
         fields[4] = crontab_weekdays(fields[4])
         trigger = CronTrigger.from_crontab(" ".join(fields), timezone=tz)
         if trigger.get_next_fire_time(None, datetime.now(tz)) is None:
@@ -358,6 +497,18 @@ def schedule_timezone(name: str) -> ZoneInfo:
         ) from None
 
 
+def schedule_triggers(settings: ScheduleConfig) -> tuple[ZoneInfo, CronTrigger, CronTrigger]:
+    """``[schedule]``'s time zone, poll trigger and digest trigger, or a ConfigError.
+
+    The one place crontab lines are read: the scheduler builds its jobs from it, and
+    config validation calls it whenever the config loads, so that a typo there is
+    refused by the next ``run`` or ``fetch``, not months later by ``schedule``.
+    """
+    tz = schedule_timezone(settings.timezone)
+    poll = crontab_trigger(settings.poll_cron, tz, "poll_cron")
+    return tz, poll, crontab_trigger(settings.digest_cron, tz, "digest_cron")
+
+
 # -- the scheduler -------------------------------------------------------------------
 
 
@@ -370,22 +521,22 @@ def build_scheduler(
     clock: Clock = utc_now,
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
     lock: Callable[[], AbstractContextManager[object]] = nullcontext,
+    stop: StopRequest | None = None,
 ) -> BaseScheduler:
     """A scheduler (not started) with the poll job and the digest job.
 
     The digest job also runs once right at start, to catch up on months missed while
     the machine was off.  One worker thread: the jobs share the store and its lock,
-    so they run one after the other, never side by side.
+    so they run one after the other, never side by side.  ``stop`` is set when the
+    scheduler shuts down (SIGINT, SIGTERM): a catch-up stops between months, and a
+    job whose waits go through ``stop.sleep`` ends at its current wait.
     """
     settings = config.schedule
-    tz = schedule_timezone(settings.timezone)
-    poll_trigger = crontab_trigger(settings.poll_cron, tz, "poll_cron")
-    digest_trigger = crontab_trigger(settings.digest_cron, tz, "digest_cron")
+    tz, poll_trigger, digest_trigger = schedule_triggers(settings)
     scheduler = scheduler_class(
         timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=1)}
     )
-    # Set when the scheduler shuts down (SIGTERM): a catch-up stops between months.
-    stopped = threading.Event()
+    stopped = stop if stop is not None else StopRequest()
     scheduler.add_listener(lambda _event: stopped.set(), EVENT_SCHEDULER_SHUTDOWN)
     common: dict[str, Any] = {
         "max_instances": 1,
@@ -404,6 +555,8 @@ def build_scheduler(
                 stopping=stopped.is_set,
                 trigger=digest_trigger,
             )
+        except JobStopped as exc:
+            log.info("monthly digest stopped: %s; the next start produces what is due", exc)
         except (FetchError, LockError) as exc:
             retry_at = clock() + RETRY_DELAY
             log.error(
@@ -421,11 +574,15 @@ def build_scheduler(
                 **common,
             )
         except TrendDigestError as exc:
-            log.error("monthly digest failed: %s", exc)
+            # Still due, so the next poll (Sunday to Thursday) tries it again.
+            log.error("monthly digest failed: %s; trying again after the next poll", exc)
 
     def poll_job() -> None:
         try:
             result = run_poll(store_path, poll, clock=clock)
+        except JobStopped as exc:
+            log.info("nightly poll stopped: %s; what it stored is kept", exc)
+            return
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         else:
@@ -462,8 +619,9 @@ def install_signal_handlers(scheduler: BaseScheduler) -> Callable[[], None]:
     """Stop ``scheduler`` on SIGINT or SIGTERM; returns a function restoring the old handlers.
 
     The scheduler is shut down without waiting so the handler returns at once; a job
-    already running still finishes before the process exits (its worker thread is
-    joined at exit), so no digest is left half-written.  A second signal gets the
+    already running ends before the process exits (its worker thread is joined at
+    exit): at its next wait, which the shutdown cuts short (see :class:`StopRequest`),
+    or when it is done, so no digest is left half-written.  A second signal gets the
     default behaviour back, for when one really wants to kill it now.
     """
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -475,7 +633,8 @@ def install_signal_handlers(scheduler: BaseScheduler) -> Callable[[], None]:
     def stop(signum: int, frame: FrameType | None) -> None:
         restore()
         log.info(
-            "received %s: stopping the scheduler (a running job finishes first)",
+            "received %s: stopping the scheduler (a running job stops at its next wait, "
+            "keeping what it stored)",
             signal.Signals(signum).name,
         )
         # Shut down from another thread: the signal can land while the main thread
