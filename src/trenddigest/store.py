@@ -107,6 +107,17 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
         """,
     ),
     (3, "drop papers whose id arXiv cannot have issued", _drop_impossible_ids),
+    # Releases before the API window started a week before the month recorded their
+    # month-only windows under the same key: one taken as complete and checked within
+    # the last 12 hours would be trusted and its lead-in week (papers with the month's
+    # id submitted just before it) never asked for.  Dating every check to the epoch
+    # makes each complete window be checked once (one request), which reads it again
+    # when arXiv's total for the wider window differs.
+    (
+        4,
+        "check fetched windows again (the API window now starts a week before the month)",
+        "UPDATE fetch_progress SET updated_at = '1970-01-01T00:00:00+00:00' WHERE complete = 1",
+    ),
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
