@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import os
 import re
 import tomllib
 from collections import Counter
@@ -92,12 +93,14 @@ def find_categories_file(path: Path | None = None, cwd: Path | None = None) -> P
     """The categories file that applies: explicit path, else ``./config``, else the default.
 
     A project folder with its own ``config/categories.toml`` gets it without a flag,
-    which is what a cron job started in that folder expects.
+    which is what a cron job started in that folder expects.  Anything at that path
+    counts, even a link whose target is gone or a folder: loading it then says what is
+    wrong, where falling back would make digests of the packaged categories unasked.
     """
     if path is not None:
         return Path(path)
     local = (cwd or Path.cwd()) / LOCAL_CATEGORIES_PATH
-    if local.is_file():
+    if os.path.lexists(local):
         return local
     return default_categories_path()
 
@@ -109,7 +112,8 @@ def load_categories(path: Path | None = None) -> list[Category]:
     """Read and validate a categories file (``None``: the packaged default)."""
     source = Path(path) if path is not None else default_categories_path()
     try:
-        text = source.read_text(encoding="utf-8")
+        # utf-8-sig: an editor's invisible byte order mark is no syntax error at 1:1.
+        text = source.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
             f"{source}: categories file not found; check the path, "

@@ -364,11 +364,11 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
     labels: list[str] = []
     index: dict[tuple[Key, ...], int] = {}
 
-    def term(text: str) -> int | None:
+    def term(text: str, stemming: str = settings.stemming) -> int | None:
         words = _words(text)
         if not words:
             return None
-        keys = tuple(_key(w, settings.stemming) for w in words)
+        keys = tuple(_key(w, stemming) for w in words)
         if keys not in index:
             index[keys] = len(terms)
             terms.append(keys)
@@ -402,7 +402,11 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
         strong.append(s)
         weak.append(w)
         origins.append(origin)
-        excluded.append([i for i in map(term, cat.exclude) if i is not None])
+        # An exclude vetoes the words as written (or their plural), not every word
+        # sharing their stem: "distilled" (water) must not veto "distillation".
+        literal = "none" if settings.stemming == "none" else "plural"
+        vetoes = (term(text, literal) for text in cat.exclude)
+        excluded.append([i for i in vetoes if i is not None])
     shape = (len(terms), len(categories))
     s_matrix, w_matrix = np.zeros(shape), np.zeros(shape)
     for j, (s, w) in enumerate(zip(strong, weak, strict=True)):
