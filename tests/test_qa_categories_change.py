@@ -5,10 +5,6 @@ must follow every change that decides a result (and be reused otherwise), the tr
 must compare with earlier months ranked by the current categories, and a candidate
 category pasted from the emerging topics must load and take its papers.  Synthetic
 papers only (tests/synthetic.py); the CLI is driven as a user drives it.
-
-Tests marked ``xfail(strict=True)`` pin defects whose fix lies outside the
-categories and cache modules (the reason says where); they start passing, and so
-fail as XPASS, once fixed: then drop the marker.
 """
 
 from __future__ import annotations
@@ -148,12 +144,6 @@ def _teacher_notes(month: str, n: int) -> list[Paper]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trends.month_category_counts caches the digest month's counts from its "
-    "background-idf ranking but counts earlier months without background "
-    "(trends.py:427-459, 1035-1044): fix there",
-)
 def test_with_background_idf_a_digest_does_not_depend_on_which_months_ran_before(
     tmp_path, monkeypatch
 ):
@@ -182,11 +172,6 @@ def test_with_background_idf_a_digest_does_not_depend_on_which_months_ran_before
     assert outputs[0] == outputs[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_trend_report ranks every month with rank_papers and never reads the "
-    "ranking cache (trends.py:1030-1031 via cli.py:493): fix there",
-)
 def test_a_trend_report_over_digested_months_ranks_no_month_again(lab, capsys, monkeypatch):
     """Re-running `trends` after the months' digests costs lookups, not rankings."""
     for month in ("2025-03", "2025-04", "2025-05"):
@@ -236,11 +221,6 @@ def _cluster_papers(month: str, per_topic: int = 25) -> list[Paper]:
     return papers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emerging_topics suffixes a taken name with ' (month)' once, without checking "
-    "that the suffixed name is free (trends.py:910-912): fix there",
-)
 def test_a_candidate_is_never_named_like_a_category_the_file_already_has():
     """A lab that pasted "X" and, on a re-run of the month, "X (2025-05)" must be
     offered a third name it can paste too, not a duplicate the loader refuses."""
@@ -261,11 +241,6 @@ def test_a_candidate_is_never_named_like_a_category_the_file_already_has():
 # --------------------------------------------------------------------------- import
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cmd_categories_import writes -o without checking it is the list it read "
-    "(cli.py:542-555): fix there",
-)
 def test_categories_import_refuses_to_write_over_the_list_it_reads(tmp_path, capsys):
     reading_list = tmp_path / "list.md"
     text = (

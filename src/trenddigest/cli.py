@@ -475,7 +475,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def cmd_trends(args: argparse.Namespace) -> int:
     from .chart import render_png
-    from .pipeline import effective_categories
+    from .pipeline import DigestRanker, effective_categories
     from .render import check_output_file, write_files_atomic
     from .trends import build_trend_report, month_span, render_trend_report
 
@@ -489,15 +489,17 @@ def cmd_trends(args: argparse.Namespace) -> int:
     )
     png_path = path.with_suffix(".png")
     _require_store(config)
+    categories = effective_categories(config)
     with _open_store(config) as store:
         report = build_trend_report(
             store,
-            effective_categories(config),
+            categories,
             config.rank,
             start,
             end,
             by=config.digest.by,
             min_score=config.digest.threshold,
+            ranker=DigestRanker(config, categories),  # the months' digests' rankings
         )
     tdir = config.digest.templates_dir or None
     if args.dry_run:
@@ -547,6 +549,10 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
         text = args.markdown.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {args.markdown}: {exc.strerror}") from None
+    if args.output and args.output.resolve() == args.markdown.resolve():
+        raise InputError(
+            f"-o {args.output} is the reading list being imported; give another file name"
+        )
     toml_text = import_markdown(text, source_name=args.markdown.name)
     if args.output:
         write_atomic(args.output, toml_text)

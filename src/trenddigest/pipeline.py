@@ -153,6 +153,7 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
         by=by,
         min_score=config.digest.threshold,
         options=TrendOptions(top_picks=config.digest.top_picks),
+        ranker=DigestRanker(config, categories),
     )
     digest = build_digest(
         month,
@@ -173,6 +174,32 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
 BACKGROUND_MONTHS = 2  # earlier months added to the idf when [rank] background_idf is on
 
 
+class DigestRanker:
+    """Ranks a month the way its own digest does (the trends' :class:`Ranker`): through
+    the store's ranking cache, with the configured settings, threshold and background."""
+
+    def __init__(self, config: Config, categories: list[Category]) -> None:
+        self.config = config
+        self.categories = categories
+
+    def rank(self, store: Store, month: str, papers: list[Paper]) -> Ranking:
+        return rank_month(store, self.config, Month.parse(month), papers, self.categories)
+
+    def inputs(self, store: Store, month: str) -> str:
+        return _background_fingerprint(store, self.config, Month.parse(month))
+
+
+def _background_months(month: Month) -> list[str]:
+    return [str(month.shift(-i)) for i in range(BACKGROUND_MONTHS, 0, -1)]
+
+
+def _background_fingerprint(store: Store, config: Config, month: Month) -> str:
+    """The earlier months' part of a ranking's inputs ("" without background idf)."""
+    if not config.rank.background_idf:
+        return ""
+    return "|".join(store.month_fingerprint(m, config.digest.by) for m in _background_months(month))
+
+
 def rank_month(
     store: Store, config: Config, month: Month, papers: list[Paper], categories: list[Category]
 ) -> Ranking:
@@ -186,13 +213,12 @@ def rank_month(
 
     by = config.digest.by
     compute: Any = rank_papers
-    extra = ""
+    extra = _background_fingerprint(store, config, month)
     if config.rank.background_idf:
-        earlier = [str(month.shift(-i)) for i in range(BACKGROUND_MONTHS, 0, -1)]
+        earlier = _background_months(month)
         background = [p for m in earlier for p in store.papers_for_month(m, by=by)]
         compute = functools.partial(rank_papers, background=background)
         compute.__module__ = rank_papers.__module__  # the cache keys on the ranking code
-        extra = "|".join(store.month_fingerprint(m, by) for m in earlier)
     return cached_ranking(
         store, month, papers, categories, config.rank, compute,
         by=by, min_score=config.digest.threshold, extra=extra,

@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 import numpy as np
@@ -110,6 +110,17 @@ _GENERIC = frozenset(
     key challenges challenge large high information training method different real world
     ai artificial intelligence problem problems system systems quality specific complex""".split()  # noqa: SIM905
 )
+
+
+def _free_name(name: str, month: str, taken: set[str]) -> str:
+    """``name``, or ``name (month)``, ``name (month, 2)``... whichever no category or
+    earlier candidate has: a lab that pasted "X" and then "X (2025-05)" must be offered
+    a name its categories file can take a third time."""
+    candidate, n = name, 1
+    while candidate.casefold() in taken:
+        candidate = f"{name} ({month})" if n == 1 else f"{name} ({month}, {n})"
+        n += 1
+    return candidate
 
 
 @functools.lru_cache(maxsize=1 << 16)  # asked of the same terms for every month
@@ -424,6 +435,38 @@ def _coverage(store: Store, month: Month, by: str, options: TrendOptions) -> _Co
 # --------------------------------------------------------------------------- counts
 
 
+class Ranker(Protocol):
+    """How the trends rank a month (:class:`MonthRanker`, or the digest pipeline's)."""
+
+    def rank(self, store: Store, month: str, papers: list[Paper]) -> Ranking: ...
+
+    def inputs(self, store: Store, month: str) -> str: ...
+
+
+class MonthRanker:
+    """How the trends rank a month they compare with: here, the month's papers alone.
+
+    The digest pipeline passes its own (:class:`trenddigest.pipeline.DigestRanker`),
+    which ranks as the digest does (through the ranking cache, and with ``[rank]
+    background_idf`` with the months before in the idf), so that every month counts
+    the way its own digest shows it, whichever months were made first.
+    """
+
+    def __init__(
+        self, categories: Sequence[Category], settings: RankConfig | None, min_score: float = 0.0
+    ) -> None:
+        self.categories = list(categories)
+        self.settings = settings
+        self.min_score = min_score
+
+    def rank(self, store: Store, month: str, papers: list[Paper]) -> Ranking:
+        return rank_papers(papers, self.categories, self.settings, min_score=self.min_score)
+
+    def inputs(self, store: Store, month: str) -> str:
+        """What besides the month's papers and the setup decides its ranking."""
+        return ""
+
+
 def month_category_counts(
     store: Store,
     month: Month | str,
@@ -434,15 +477,17 @@ def month_category_counts(
     min_score: float = 0.0,
     ranking: Ranking | None = None,
     setup: str | None = None,
+    ranker: Ranker | None = None,
 ) -> MonthCounts:
     """A month's papers per category, from the cache or by ranking the month.
 
     Pass ``ranking`` when the month was just ranked anyway (the digest's own month):
-    its counts are stored for the months that follow.
+    its counts are stored for the months that follow.  ``ranker`` ranks the others.
     """
+    ranker = ranker or MonthRanker(categories, settings, min_score)
     key = f"catcounts:{by}:{month}"
     setup = setup or ranking_fingerprint(categories, settings, min_score)
-    fingerprint = f"{store.month_fingerprint(month, by)}|{setup}"
+    fingerprint = f"{store.month_fingerprint(month, by)}|{setup}|{ranker.inputs(store, str(month))}"
     if ranking is not None:
         counts = MonthCounts.from_ranking(str(month), ranking)
     else:
@@ -452,8 +497,7 @@ def month_category_counts(
             return MonthCounts(str(month), data["total"], data["counts"], data["unmatched"])
         papers = store.papers_for_month(month, by=by)
         log.info("ranking %s (%d papers) for category trends", month, len(papers))
-        ranked = rank_papers(papers, list(categories), settings, min_score=min_score)
-        counts = MonthCounts.from_ranking(str(month), ranked)
+        counts = MonthCounts.from_ranking(str(month), ranker.rank(store, str(month), papers))
     value = {"total": counts.total, "counts": counts.counts, "unmatched": counts.unmatched}
     write_cached(store, key, fingerprint, json.dumps(value, sort_keys=True).encode("utf-8"))
     return counts
@@ -907,8 +951,7 @@ def emerging_topics(
         titles = [unmatched[i].title for i in members]
         abstracts = [unmatched[i].abstract for i in members]
         name = " / ".join(_name_form(t, titles, abstracts) for t in name_terms)
-        if name.casefold() in taken:
-            name += f" ({month})"
+        name = _free_name(name, str(month), taken)
         taken.add(name.casefold())
         weight_of = dict(ranked)
         category = _candidate_category(
@@ -1017,31 +1060,34 @@ def build_trends_section(
     by: str = "submitted",
     min_score: float = 0.0,
     options: TrendOptions = DEFAULT_OPTIONS,
+    ranker: Ranker | None = None,
 ) -> TrendsSection:
     """The trends of ``month`` from the store (see the module docstring).
 
     ``ranking`` and ``papers`` are the month's, when the caller has them already (the
-    digest pipeline does); otherwise they are read and ranked here.  Earlier months
-    come from the cache, ranked and cached on first use.
+    digest pipeline does); otherwise they are read and ranked here.  Earlier months'
+    counts come from the cache, ranked by ``ranker`` and cached on first use.
     """
+    ranker = ranker or MonthRanker(categories, rank_settings, min_score)
     if papers is None:
         papers = store.papers_for_month(month, by=by)
     setup = ranking_fingerprint(categories, rank_settings, min_score)
     if ranking is None:
-        ranking = rank_papers(papers, list(categories), rank_settings, min_score=min_score)
+        ranking = ranker.rank(store, str(month), papers)
     names = [c.name for c in categories]
     notes: list[str] = []
     coverage = _coverage(store, month, by, options)
 
     current = month_category_counts(
         store, month, categories, rank_settings, by=by, min_score=min_score,
-        ranking=ranking, setup=setup,
+        ranking=ranking, setup=setup, ranker=ranker,
     )  # fmt: skip
 
     def counts(m: str) -> MonthCounts:
         return month_category_counts(
-            store, m, categories, rank_settings, by=by, min_score=min_score, setup=setup
-        )
+            store, m, categories, rank_settings, by=by, min_score=min_score, setup=setup,
+            ranker=ranker,
+        )  # fmt: skip
 
     history = {m: counts(m) for m in _trailing(month, 12) if coverage.usable(m)}
     partial = [m for m in _trailing(month, 12) if coverage.partial(m)]
@@ -1192,11 +1238,12 @@ def build_trend_report(
     by: str = "submitted",
     min_score: float = 0.0,
     options: TrendOptions = DEFAULT_OPTIONS,
+    ranker: Ranker | None = None,
 ) -> TrendReport:
     """Trends for every month from ``start`` to ``end`` (inclusive) the store holds.
 
     Months are built oldest first, so each month's counts are cached before the next
-    month's baselines need them.
+    month's baselines need them; ``ranker`` as in :func:`build_trends_section`.
     """
     span = month_span(start, end)
     held = store.month_counts(by)
@@ -1215,7 +1262,7 @@ def build_trend_report(
         sections.append(
             build_trends_section(
                 store, categories, rank_settings, month, by=by, min_score=min_score,
-                options=options,
+                options=options, ranker=ranker,
             )
         )  # fmt: skip
     # A month of the range with a sliver of the busiest one's papers (the late days
