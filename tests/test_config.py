@@ -58,6 +58,22 @@ def test_an_integer_is_accepted_where_a_number_is_expected(tmp_path):
     assert config.digest.threshold == 1.0
 
 
+def test_a_config_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "td.toml"
+    path.write_bytes(b"\xef\xbb\xbf[digest]\npapers_per_category = 7\n")
+    assert load_config(path).digest.papers_per_category == 7
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    path = tmp_path / "td.toml"
+    path.write_bytes(b"[digest]\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert (
+        str(refused.value) == f"{path} is not UTF-8 text (byte 14); save the config file as UTF-8"
+    )
+
+
 def test_invalid_toml_is_one_clear_line(tmp_path):
     path = write(tmp_path, "[digest\n")
     with pytest.raises(ConfigError, match="invalid TOML"):

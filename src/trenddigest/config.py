@@ -218,8 +218,8 @@ def apply_mapping(config: Config, data: dict[str, Any], origin: str) -> None:
 
 def _read_toml(path: Path, *, from_env: bool = False) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # An editor's invisible byte-order mark would be a syntax error at line 1.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         if from_env:  # the user may not know a variable chose it: name the variable
             raise ConfigError(
@@ -231,6 +231,10 @@ def _read_toml(path: Path, *, from_env: bool = False) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save the config file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
