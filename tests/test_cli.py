@@ -535,7 +535,14 @@ def test_categories_list_shows_counts_for_the_newest_month(workdir, capsys):
         "Knowledge Distillation                  12         4          1",
         "Object Detection                        12         4          1",
         "Medical Imaging                         12         5          1",
+        "3 categories from cats.toml",
     ]
+
+
+def test_categories_list_names_the_packaged_file_when_no_other_applies(workdir, capsys):
+    code, out, _ = run_cli(capsys, "categories", "list")
+    assert code == 0
+    assert out.splitlines()[-1] == "27 categories from the packaged categories.toml"
 
 
 def test_categories_import_turns_a_reading_list_into_a_loadable_file(workdir, capsys):

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import DigestSummary, Outputs, load_outputs, outputs_setup, outputs_snapshot
-from .categories import Category, find_categories_file, load_categories
+from .categories import (
+    Category,
+    default_categories_path,
+    find_categories_file,
+    load_categories,
+)
 from .config import Config
 from .errors import DeliveryError, EmptyMonthError, InputError, StoreError
 from .models import Month, papers_of
@@ -64,6 +69,13 @@ def effective_categories(config: Config) -> list[Category]:
     """``--categories`` / ``[digest] categories_file``, else ./config/, else the packaged file."""
     path = config.digest.categories_file or None
     return load_categories(find_categories_file(Path(path) if path else None))
+
+
+def categories_source(config: Config) -> str:
+    """The categories file :func:`effective_categories` reads, as a user names it."""
+    path = config.digest.categories_file or None
+    found = find_categories_file(Path(path) if path else None)
+    return f"the packaged {found.name}" if found == default_categories_path() else str(found)
 
 
 def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> list[str]:
