@@ -34,12 +34,16 @@ _PREFIXES = (
     "arxiv:",
 )
 _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$", re.ASCII)
-# The notice arXiv shows instead of the abstract of a withdrawn paper ("This paper has
-# been withdrawn by the authors.", "Paper withdrawn due to ...", "Withdrawn."): only
-# at the start, so an abstract about "withdrawn users" is not taken for one.
+# The notice of a withdrawn paper ("This paper has been withdrawn by the authors.",
+# "Paper withdrawn due to ...", "Withdrawn.", "withdrawn by arXiv administrators ...",
+# "This paper has been removed by arXiv administrators ..."), in its abstract or its
+# comments: only at the start, so an abstract about "withdrawn users" or a comment on
+# "withdrawn baselines" is not taken for one.
 _WITHDRAWN = re.compile(
-    r"\s*(?:(?:this\s+)?(?:paper|article|manuscript|submission|preprint|work|version|report)"
-    r"\s+(?:has\s+been\s+|is\s+being\s+|was\s+|is\s+)?withdrawn\b|withdrawn\W*$)",
+    r"\s*(?:(?:this\s+)?(?:paper|article|manuscript|submission|preprint|work|version|report)s?"
+    r"\s+(?:has\s+been\s+|is\s+being\s+|was\s+|is\s+)?(?:withdrawn\b|removed\s+by\s+arxiv\b)"
+    r"|withdrawn\W*$|withdrawn\s+by\s+(?:the\s+)?(?:authors?|submitter|arxiv)\b"
+    r"|removed\s+by\s+arxiv\b)",
     re.IGNORECASE,
 )
 # (year, month) of the first new-style id (0704.0001) and of the first and last
@@ -338,11 +342,14 @@ class Paper:
 
     @property
     def withdrawn(self) -> bool:
-        """The abstract is a withdrawal notice: the authors retracted the paper.
+        """The authors retracted the paper, or arXiv removed it.
 
-        Its title still names the topic, so the ranker would otherwise recommend it.
+        arXiv says so with a notice in place of the abstract or, as often, in the
+        comments of the withdrawn version (whose abstract stays as it was), so both
+        are read.  Its title still names the topic, so the ranker would otherwise
+        recommend it.
         """
-        return bool(self.abstract) and _WITHDRAWN.match(self.abstract) is not None
+        return any(text and _WITHDRAWN.match(text) for text in (self.abstract, self.comment))
 
     @property
     def abs_url(self) -> str:

@@ -127,6 +127,15 @@ def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
             f"no papers {which} in {names} or the store; "
             "check --month, or give the file that holds that month"
         )
+    held = store.month_counts("submitted").get(str(opts.month), 0)
+    if by == "announced" and held:
+        # The API gives no announce dates: only the daily feeds (or a crawl's
+        # first_seen) tell when arXiv announced a paper.
+        raise EmptyMonthError(
+            f"the store holds {held:,} papers from {opts.month} (by arXiv id) but knows the "
+            "announce date of none (the API backfill gives none); run `trenddigest poll` "
+            "daily, import a file with first_seen dates, or use --by submitted"
+        )
     raise EmptyMonthError(
         f"arXiv lists no papers {which} in the categories "
         f"{', '.join(config.arxiv.categories)}; check --month and [arxiv] categories"
