@@ -67,7 +67,7 @@ def test_mermaid_block_quotes_month_labels_and_keeps_numbers_integer():
 def test_mermaid_block_orders_lines_by_volume_and_drops_all_zero_series():
     block = mermaid_xychart(volume(), "t", limit=6)
     names = re.findall(r'^    line "([^"]*)"', block, flags=re.MULTILINE)
-    assert names == ["Object Detection", "Vision 'Transformers'", "Segmentation", "Tiny"]
+    assert names == ["Object Detection", "Vision #34;Transformers#34;", "Segmentation", "Tiny"]
 
 
 def test_mermaid_block_shows_at_most_the_requested_number_of_lines():
@@ -91,7 +91,7 @@ def test_mermaid_y_axis_starts_at_zero_above_the_peak():
 
 def test_mermaid_title_cannot_break_out_of_its_quotes():
     block = mermaid_xychart(volume(), 'Say "hi"\nthere')
-    assert "    title \"Say 'hi' there\"" in block
+    assert '    title "Say #34;hi#34; there"' in block
 
 
 def test_mermaid_block_is_empty_when_there_is_nothing_to_draw():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,18 @@ class VolumeSeries:
         return [(name, values) for name, values in ranked[: min(limit, MAX_SERIES)] if any(values)]
 
 
+# Mermaid reads "%%" anywhere in a block as a comment or an %%{init}%% directive (the
+# chart fails to parse), decodes "#name;" / "#123;" entity codes in labels, and its
+# string grammar has no escape for '"' (a backtick opens a Markdown string): its own
+# entity codes for the four show each as written.
+_MERMAID_ENTITIES = re.compile('[#%"`]')
+
+
 def _mermaid_text(text: str) -> str:
-    """A Mermaid xychart string literal: the grammar has no escapes for ``"``."""
-    cleaned = " ".join(text.replace('"', "'").replace("`", "'").split())
-    return f'"{cleaned}"'
+    """A Mermaid xychart string literal showing ``text`` as written, on one line."""
+    cleaned = " ".join(text.split())
+    encoded = _MERMAID_ENTITIES.sub(lambda m: f"#{ord(m[0])};", cleaned)
+    return f'"{encoded}"'
 
 
 def _nice_ceiling(value: float) -> int:

@@ -16,11 +16,13 @@ import posixpath
 import re
 import secrets
 import string
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .errors import InputError, TrendDigestError
 from .models import Month, Paper
@@ -41,6 +43,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$]|&(?=#?[A-Za-z0-9]+;))")
 # What starts a block when it opens a line (headings, list items, setext underlines):
 # the author line of a digest entry begins with the escaped text.
 _MD_LINE_START = re.compile(r"^(?:([-+=#])|(\d{1,9})([.)])(?=\s|$))")
+# A "#" run ending the text after a space is an ATX heading's closing sequence: GitHub
+# drops it from a category's "## Name #" heading.
+_MD_TRAILING_HASHES = re.compile(r"(^|\s)(#+)$")
+# Web addresses GitHub turns into links in running text (the author line, a category's
+# heading): escaping the "." of "www." or the ":" of "http://" keeps the text as it is.
+_MD_AUTOLINK = re.compile(r"(?i)(https?|ftp)://|(www)\.")
 _WS = re.compile(r"\s+")
 # C0/C1 control characters: no text, and an ESC or CSI in a digest printed with
 # --dry-run would drive the reader's terminal.
@@ -54,11 +62,15 @@ def md_escape(text: str) -> str:
     or ``#hashtag``; unescaped they turn into links, emphasis, math, HTML or headings
     and can break the page.  Whitespace (including newlines that would end a list
     item) is collapsed, and a leading list marker ("- ", "1. ") is escaped too, since
-    the text may open a line.  Every escape is a CommonMark backslash escape, so the
-    rendered page shows the text exactly as written.
+    the text may open a line, and so is a trailing " #" (a heading's closing sequence)
+    and the "www." or "http://" that GitHub would turn into a link.  Every escape is a
+    CommonMark backslash escape, so the rendered page shows the text exactly as written
+    (an e-mail address is still linked: no escape stops GitHub's email autolinks).
     """
     flat = _MD_SPECIAL.sub(r"\\\1", _WS.sub(" ", _CONTROL.sub(" ", text)).strip())
-    return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", flat)
+    flat = _MD_AUTOLINK.sub(lambda m: f"{m[1]}\\://" if m[1] else f"{m[2]}\\.", flat)
+    flat = _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", flat)
+    return _MD_TRAILING_HASHES.sub(r"\1\\\2", flat)
 
 
 def code_span(text: str) -> str:
@@ -73,6 +85,15 @@ def code_span(text: str) -> str:
     return f"`{inner}`" if inner else ""
 
 
+def link_destination(target: str) -> str:
+    """``target`` (a file name or a ``cid:`` URL) percent-encoded for a Markdown link.
+
+    A space or an unbalanced parenthesis ends a CommonMark link destination, so
+    ``![chart](my trends (v2).png)`` would show as text instead of the image.
+    """
+    return quote(target, safe="/:@-._~")
+
+
 def short_authors(authors: list[str], limit: int = 3) -> str:
     """ "A, B, C et al." past ``limit`` authors, as the seed lists cite papers."""
     if len(authors) <= limit:
@@ -85,8 +106,17 @@ def github_anchor(heading: str) -> str:
 
     This is the first such heading's; a repeat is numbered (see :class:`HeadingSlugger`).
     """
-    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    slug = "".join(c for c in heading.strip().lower() if c in "- " or _in_word(c))
     return slug.replace(" ", "-")
+
+
+def _in_word(char: str) -> bool:
+    """Whether GitHub keeps ``char`` in an anchor: Ruby's ``\\p{Word}`` (letters,
+    letter numbers, marks, decimal digits, connectors).  Python's ``\\w`` differs: it
+    drops the marks (the vowel signs of Devanagari or Thai, a decomposed accent) and
+    keeps "²", so such a heading's link missed it."""
+    category = unicodedata.category(char)
+    return category[0] in "LM" or category in ("Nd", "Nl", "Pc")
 
 
 class HeadingSlugger:
@@ -263,6 +293,7 @@ def _environment(
     env.filters["anchor"] = _anchor_mark
     env.filters["thousands"] = lambda n: f"{n:,}"
     env.filters["counted"] = counted
+    env.filters["url"] = link_destination
     if setup is not None:
         setup(env)
     return env
