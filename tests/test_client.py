@@ -46,9 +46,19 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_client(server: ArxivTestServer, clock: FakeClock, **config: object) -> ArxivClient:
+def make_client(
+    server: ArxivTestServer,
+    clock: FakeClock,
+    *,
+    max_body_bytes: int | None = None,
+    **config: object,
+) -> ArxivClient:
     return ArxivClient(
-        fast_arxiv_config(server, **config), sleep=clock.sleep, clock=clock, wall_clock=clock.time
+        fast_arxiv_config(server, **config),
+        sleep=clock.sleep,
+        clock=clock,
+        wall_clock=clock.time,
+        max_body_bytes=max_body_bytes,
     )
 
 
@@ -432,13 +442,7 @@ def test_a_response_over_the_cap_is_refused_once_the_cap_is_passed_and_not_retri
 ) -> None:
     size = 32 * 1024 * 1024
     server.fail("huge", size=size)
-    client = ArxivClient(
-        fast_arxiv_config(server),
-        sleep=clock.sleep,
-        clock=clock,
-        wall_clock=clock.time,
-        max_body_bytes=65536,
-    )
+    client = make_client(server, clock, max_body_bytes=65536)
     with pytest.raises(FetchError) as err:
         client.fetch_api_page(search(), 0, 5)
     assert str(err.value) == too_large("arXiv API", server.api_url, 65536)
@@ -453,13 +457,7 @@ def test_the_cap_counts_the_bytes_of_a_gzipped_response_after_inflating(
 ) -> None:
     # A valid page with 1 MiB of blank space after it: a few KB on the wire.
     server.fail("gzip", size=1024 * 1024)
-    client = ArxivClient(
-        fast_arxiv_config(server),
-        sleep=clock.sleep,
-        clock=clock,
-        wall_clock=clock.time,
-        max_body_bytes=65536,
-    )
+    client = make_client(server, clock, max_body_bytes=65536)
     with pytest.raises(FetchError) as err:
         client.fetch_api_page(search(), 0, 5)
     assert str(err.value) == too_large("arXiv API", server.api_url, 65536)
@@ -472,18 +470,9 @@ def test_a_response_of_exactly_the_cap_is_read_and_one_byte_more_is_refused(
     url = server.feed_url + "cs.CV"
     size = len(make_client(server, clock).fetch_feed(url).body)
 
-    def client(cap: int) -> ArxivClient:
-        return ArxivClient(
-            fast_arxiv_config(server),
-            sleep=clock.sleep,
-            clock=clock,
-            wall_clock=clock.time,
-            max_body_bytes=cap,
-        )
-
-    assert len(client(size).fetch_feed(url).body) == size
+    assert len(make_client(server, clock, max_body_bytes=size).fetch_feed(url).body) == size
     with pytest.raises(FetchError) as err:
-        client(size - 1).fetch_feed(url)
+        make_client(server, clock, max_body_bytes=size - 1).fetch_feed(url)
     assert str(err.value) == too_large("arXiv feed", url, size - 1, "feed_url")
 
 

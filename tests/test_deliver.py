@@ -577,18 +577,24 @@ def test_index_markers_on_lines_of_their_own_are_replaced(tmp_path: Path) -> Non
     assert text.endswith("\n\nMore prose.\n") and text.count(INDEX_START) == 1
 
 
+OLD_PATTERN = "digests/{year}/{year}-{month}.md"
+NEW_PATTERN = "reports/{year}-{month}.md"
+
+
+def deliver_month(repo: Path, pattern: str, month: str) -> None:
+    """Write ``month``'s digest and its twin where ``pattern`` puts them; commit both."""
+    md = repo / pattern.format(year=month[:4], month=month[5:])
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text("# Digest\n")
+    deliver_to_git(GitConfig(), pattern, month, [md, write_sidecar(md, month, [])], False)
+
+
 def test_a_new_output_pattern_keeps_the_months_indexed_under_the_old_one(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    may = write_digest(repo, "2025-05")
-    old = "digests/{year}/{year}-{month}.md"
-    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
-    june = repo / "reports" / "2025-06.md"
-    june.parent.mkdir()
-    june.write_text("# Digest\n")
-    new = "reports/{year}-{month}.md"
-    deliver_to_git(GitConfig(), new, "2025-06", [june, write_sidecar(june, "2025-06", [])], False)
+    deliver_month(repo, OLD_PATTERN, "2025-05")
+    deliver_month(repo, NEW_PATTERN, "2025-06")
     readme = git(repo, "show", "HEAD:README.md")
     assert "**June, 2025** · [full digest](reports/2025-06.md)" in readme
     assert "**May, 2025** · [full digest](digests/2025/2025-05.md)" in readme
@@ -598,16 +604,10 @@ def test_a_month_indexed_under_an_old_pattern_whose_digest_was_deleted_leaves_th
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    may = write_digest(repo, "2025-05")
-    old = "digests/{year}/{year}-{month}.md"
-    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
+    deliver_month(repo, OLD_PATTERN, "2025-05")
     git(repo, "rm", "-q", "digests/2025/2025-05.md", "digests/2025/2025-05.json")
     git(repo, "commit", "-q", "-m", "drop May")
-    june = repo / "reports" / "2025-06.md"
-    june.parent.mkdir()
-    june.write_text("# Digest\n")
-    new = "reports/{year}-{month}.md"
-    deliver_to_git(GitConfig(), new, "2025-06", [june, write_sidecar(june, "2025-06", [])], False)
+    deliver_month(repo, NEW_PATTERN, "2025-06")
     readme = git(repo, "show", "HEAD:README.md")
     assert "**June, 2025**" in readme and "May, 2025" not in readme
 
@@ -616,14 +616,8 @@ def test_the_current_pattern_wins_for_a_month_indexed_under_both(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    may = write_digest(repo, "2025-05")
-    old = "digests/{year}/{year}-{month}.md"
-    deliver_to_git(GitConfig(), old, "2025-05", [may, write_sidecar(may, "2025-05", [])], False)
-    again = repo / "reports" / "2025-05.md"
-    again.parent.mkdir()
-    again.write_text("# Digest\n")
-    new = "reports/{year}-{month}.md"
-    deliver_to_git(GitConfig(), new, "2025-05", [again, write_sidecar(again, "2025-05", [])], False)
+    deliver_month(repo, OLD_PATTERN, "2025-05")
+    deliver_month(repo, NEW_PATTERN, "2025-05")
     readme = git(repo, "show", "HEAD:README.md")
     assert readme.count("**May, 2025**") == 1
     assert "**May, 2025** · [full digest](reports/2025-05.md)" in readme
