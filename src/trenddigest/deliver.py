@@ -531,9 +531,13 @@ def build_email(
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    # The domain of the address itself: "Bot <d@lab.org>" or "d@lab.org (Bot)" must not
+    # lend its ">" or comment to the Message-ID.
+    domain = parseaddr(config.sender)[1].rpartition("@")[2] or None
+    msg["Message-ID"] = make_msgid(domain=domain)
     msg.set_content(markdown_text, subtype="plain")
-    cid = CHART_CID if png_attachment else None
+    # RFC 2045 wants every Content-ID world-unique, not one shared by every month's mail.
+    cid = make_msgid(CHART_CID.partition("@")[0], domain)[1:-1] if png_attachment else None
     msg.add_alternative(render_email_html(subject, markdown_text, cid), subtype="html")
     if png_attachment:
         html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
@@ -541,10 +545,13 @@ def build_email(
             png_attachment,
             maintype="image",
             subtype="png",
-            cid=f"<{CHART_CID}>",
+            cid=f"<{cid}>",
             disposition="inline",
             filename="trends.png",
         )
+        # add_related turned the HTML part into multipart/related, whose root type
+        # RFC 2387 requires.
+        html_part.set_param("type", "text/html")
     return msg
 
 
@@ -564,6 +571,33 @@ def _refusals(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
         f"{address} ({_smtp_answer(code, text)})"
         for address, (code, text) in sorted(refused.items())
     )
+
+
+# OpenSSL's X509_V_ERR_*: self-signed leaf (18) or in the chain (19), issuer unknown (20, 21).
+_UNTRUSTED_CERTIFICATE = {18, 19, 20, 21}
+
+
+def _non_ascii(addresses: Iterable[str]) -> list[str]:
+    """The configured addresses whose address part (not the name) is not ASCII."""
+    return [a for a in addresses if not parseaddr(a)[1].isascii()]
+
+
+def _note_message_end(smtp: smtplib.SMTP, sent: list[bool]) -> None:
+    """Set ``sent[0]`` once the message's final "." has gone out.
+
+    A timeout after that point is not a failed delivery but an unknown one: the server
+    may have queued the digest, and a retry would send a second copy.
+    """
+    send = getattr(smtp, "send", None)
+    if send is None:  # not a real smtplib connection
+        return
+
+    def watched(data: bytes | str) -> None:
+        send(data)
+        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
+            sent[0] = True
+
+    setattr(smtp, "send", watched)  # noqa: B010 - an instance attribute, not the method
 
 
 def send_digest_email(
@@ -592,6 +626,7 @@ def send_digest_email(
     msg = build_email(cfg, subject, markdown_text, png_attachment)
     server = f"{cfg.host}:{cfg.port}"
     context = ssl.create_default_context()
+    message_sent = [False]
     try:
         smtp: smtplib.SMTP
         if cfg.security == "ssl":
@@ -600,6 +635,7 @@ def send_digest_email(
             )
         else:
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        _note_message_end(smtp, message_sent)
         with smtp:
             if cfg.security == "starttls":
                 smtp.starttls(context=context)
@@ -611,6 +647,12 @@ def send_digest_email(
             f"SMTP server {server} refused the login for {cfg.username}: {_smtp_reason(exc)}"
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
+        if "SMTPUTF8" in str(exc):
+            raise DeliveryError(
+                f"SMTP server {server} does not accept internationalized addresses (no "
+                "SMTPUTF8), and [email] sender or to has one: "
+                f"{', '.join(_non_ascii([cfg.sender, *cfg.to]))}; write those addresses in ASCII"
+            ) from None
         raise DeliveryError(
             f"SMTP server {server} does not support this ({exc}); check [email] security "
             "(starttls, ssl or none) and username"
@@ -624,19 +666,40 @@ def send_digest_email(
         raise DeliveryError(
             f"SMTP server {server} refused the digest email: {_smtp_reason(exc)}"
         ) from None
+    except smtplib.SMTPServerDisconnected as exc:
+        if not isinstance(exc.__context__, TimeoutError):
+            raise DeliveryError(
+                f"sending the digest email via {server} failed: {_one_line(str(exc))}"
+            ) from None
+        if message_sent[0]:  # the server has the whole message and may have taken it
+            raise DeliveryError(
+                f"SMTP server {server} did not answer within {cfg.timeout_seconds:g} s after "
+                "the digest was sent, so it may have arrived; ask a recipient before sending "
+                "again, and raise [email] timeout_seconds if the server is slow"
+            ) from None
+        raise DeliveryError(
+            f"SMTP server {server} did not answer within {cfg.timeout_seconds:g} s; raise "
+            "[email] timeout_seconds if the server is slow"
+        ) from None
     except smtplib.SMTPException as exc:
         raise DeliveryError(
             f"sending the digest email via {server} failed: {_one_line(str(exc))}"
         ) from None
     except ssl.SSLError as exc:
         verify = getattr(exc, "verify_message", None)
-        # Not a certificate problem: most often implicit TLS against a plain port.
-        hint = (
-            ""
-            if verify
-            else "; check [email] security and port: ssl speaks TLS from the start (usually "
-            "port 465), starttls upgrades a plain connection (usually port 587)"
-        )
+        if getattr(exc, "verify_code", None) in _UNTRUSTED_CERTIFICATE:
+            hint = (
+                "; the server's certificate is not trusted here: set the environment "
+                "variable SSL_CERT_FILE to a PEM file with the certificate of the CA that "
+                "signed it (or the server's own, if self-signed)"
+            )
+        elif verify:
+            hint = ""
+        else:  # not a certificate problem: most often implicit TLS against a plain port
+            hint = (
+                "; check [email] security and port: ssl speaks TLS from the start (usually "
+                "port 465), starttls upgrades a plain connection (usually port 587)"
+            )
         reason = verify or exc.reason or exc
         raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}{hint}") from None
     except OSError as exc:
