@@ -74,6 +74,20 @@ def test_a_config_file_that_is_not_utf8_is_one_clear_line(tmp_path):
     )
 
 
+def test_an_email_ca_file_that_does_not_exist_is_refused(tmp_path):
+    path = write(
+        tmp_path,
+        '[email]\nenabled = true\nhost = "smtp.example.org"\nsender = "d@example.org"\n'
+        'to = ["a@example.org"]\nca_file = "missing-ca.pem"\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[email] ca_file 'missing-ca.pem' is not a file; give the PEM file of the CA that "
+        "signed the SMTP server's certificate, or leave it empty to trust the system's CAs"
+    )
+
+
 def test_invalid_toml_is_one_clear_line(tmp_path):
     path = write(tmp_path, "[digest\n")
     with pytest.raises(ConfigError, match="invalid TOML"):

@@ -120,11 +120,31 @@ def test_an_untrusted_certificate_says_how_to_trust_it(
         controller.stop()
     assert str(caught.value) == (
         f"TLS with SMTP server 127.0.0.1:{controller.port} failed: self-signed certificate; "
-        "the server's certificate is not trusted here: set the environment variable "
-        "SSL_CERT_FILE to a PEM file with the certificate of the CA that signed it (or "
-        "the server's own, if self-signed)"
+        "the server's certificate is not trusted here: set [email] ca_file to a PEM file "
+        "with the certificate of the CA that signed it (or the server's own, if self-signed)"
     )
     assert recorder.envelopes == []
+
+
+def test_a_server_certificate_signed_by_the_configured_ca_file_is_trusted(
+    self_signed: tuple[Path, Path],
+) -> None:
+    cert, key = self_signed
+    recorder = Recorder()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ssl_context=server_context(cert, key),
+    )
+    controller.start()
+    try:
+        cfg = config(controller.port, security="ssl", ca_file=str(cert))
+        accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
+    finally:
+        controller.stop()
+    assert accepted == ["ana@example.org", "ben@example.org"]
+    assert len(recorder.envelopes) == 1
 
 
 class AnswersLate(Recorder):

@@ -120,6 +120,8 @@ class EmailConfig:
     sender: str = ""
     to: list[str] = field(default_factory=list)
     timeout_seconds: float = 30.0
+    # PEM file of a CA to trust besides the system's (a lab's own mail server).
+    ca_file: str = ""
 
 
 @dataclass
@@ -372,6 +374,12 @@ def check_email(config: EmailConfig) -> None:
                 f"[email] {key} {address!r} is not an email address; write one address "
                 "per entry, such as name@example.org"
             )
+    if config.ca_file and not Path(config.ca_file).is_file():
+        raise ConfigError(
+            f"[email] ca_file {config.ca_file!r} is not a file; give the PEM file of the CA "
+            "that signed the SMTP server's certificate, or leave it empty to trust the "
+            "system's CAs"
+        )
 
 
 def check_schedule(settings: ScheduleConfig) -> None:

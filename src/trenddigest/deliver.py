@@ -626,6 +626,14 @@ def send_digest_email(
     msg = build_email(cfg, subject, markdown_text, png_attachment)
     server = f"{cfg.host}:{cfg.port}"
     context = ssl.create_default_context()
+    if cfg.ca_file:  # a lab's own CA, trusted besides the system's
+        try:
+            context.load_verify_locations(cafile=cfg.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise DeliveryError(
+                f"[email] ca_file {cfg.ca_file}: cannot use it as a PEM CA file "
+                f"({_one_line(str(exc))}); give the CA's certificate in PEM form"
+            ) from None
     message_sent = [False]
     try:
         smtp: smtplib.SMTP
@@ -689,9 +697,9 @@ def send_digest_email(
         verify = getattr(exc, "verify_message", None)
         if getattr(exc, "verify_code", None) in _UNTRUSTED_CERTIFICATE:
             hint = (
-                "; the server's certificate is not trusted here: set the environment "
-                "variable SSL_CERT_FILE to a PEM file with the certificate of the CA that "
-                "signed it (or the server's own, if self-signed)"
+                "; the server's certificate is not trusted here: set [email] ca_file to "
+                "a PEM file with the certificate of the CA that signed it (or the server's "
+                "own, if self-signed)"
             )
         elif verify:
             hint = ""
