@@ -55,20 +55,32 @@ STOP_WORDS = frozenset(
 )
 
 
+# A LaTeX command ("\mathbb", "\log"): markup, not a word of the paper.  Abstracts
+# about codes over $\mathbb{F}_q$ otherwise name a topic "Mathbb".
+LATEX_COMMAND = re.compile(r"\\[a-z]+")
+
+
+def without_latex(text: str) -> str:
+    """``text`` (lower case) with its LaTeX commands blanked out."""
+    return LATEX_COMMAND.sub(" ", text) if "\\" in text else text
+
+
 def is_word(token: str) -> bool:
-    """Whether a (lower-case) token can be part of a term."""
+    """Whether a (lower-case) token can be part of a term.  A token that starts or
+    ends with "_" is a LaTeX subscript ("_q" of "\\mathbb{F}_q") or emphasis markup."""
     return (
         len(token) > 1
         and token not in STOP_WORDS
         and not token.isdigit()
-        and bool(token.strip("_"))
+        and token[0] != "_"
+        and token[-1] != "_"
     )
 
 
 def term_stream(text: str) -> list[str]:
     """Unigrams and bigrams of ``text`` in order, repeats kept: the definition of a term
     that :func:`term_matrix` computes in bulk (kept for single texts and tests)."""
-    tokens = TOKEN_OR_JOINT.findall(text.lower())
+    tokens = TOKEN_OR_JOINT.findall(without_latex(text.lower()))
 
     def joint(i: int) -> bool:
         return 0 <= i < len(tokens) and tokens[i][0] == "-"
@@ -199,7 +211,7 @@ def _tokens(texts: Sequence[str]) -> list[bytes]:
     """
     parts = []
     for text in texts:
-        lower = text.lower()
+        lower = without_latex(text.lower())
         if not lower.isascii():
             lower = " ".join("\x02" if t[0] == "-" else t for t in TOKEN_OR_JOINT.findall(lower))
         elif "\x01" in lower or "\x02" in lower:

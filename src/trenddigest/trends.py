@@ -50,7 +50,15 @@ from .errors import InputError
 from .models import Month, Paper, papers_of
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
-from .terms import TermCounts, TermMatrix, document_terms, term_matrix
+from .terms import (
+    TOKEN_OR_JOINT,
+    TermCounts,
+    TermMatrix,
+    document_terms,
+    is_word,
+    term_matrix,
+    without_latex,
+)
 from .tfidf import TfidfVectorizer
 
 log = logging.getLogger(__name__)
@@ -74,6 +82,8 @@ class TrendOptions:
     term_examples: int = 2
     min_title_papers: int = 2  # a rising term stands in at least this many titles
     title_share: float = 1 / 12  # ... and in at least this share of its papers' titles
+    fragment_share: float = 0.8  # a term beside the same word in this share of its papers
+    # is a fragment of a longer phrase ("language action" of "vision language action")
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
@@ -579,26 +589,66 @@ def _uses(text: str, term: str, pattern: re.Pattern[str]) -> bool:
     return bool(pattern.search(text)) and term in document_terms(text)
 
 
+def _papers_using(
+    papers: Sequence[Paper], term: str, matrix: TermMatrix | None = None
+) -> list[Paper]:
+    """The papers using ``term``; ``matrix`` (the term matrix of ``papers``, same order)
+    answers without scanning texts."""
+    if matrix is not None:
+        return [papers[i] for i in matrix.rows_using(term)]
+    pattern = _term_pattern(term)
+    return [p for p in papers if _uses(paper_text(p), term, pattern)]
+
+
 def example_papers(
     papers: Sequence[Paper], term: str, limit: int, matrix: TermMatrix | None = None
 ) -> tuple[ExamplePaper, ...]:
     """Papers using ``term``, those with it in the title first (they show it best).
 
-    Id order within each group, so the choice is stable.  ``matrix`` (the term matrix
-    of ``papers``, same order) answers "which papers use it" without scanning texts.
+    Id order within each group, so the choice is stable.  ``matrix`` as in
+    :func:`_papers_using`.
     """
     if limit <= 0:
         return ()
-    if matrix is not None:
-        using = [papers[i] for i in matrix.rows_using(term)]
-    else:
-        pattern = _term_pattern(term)
-        using = [p for p in papers if _uses(paper_text(p), term, pattern)]
+    using = _papers_using(papers, term, matrix)
     using.sort(key=lambda p: p.id)
     pattern = _term_pattern(term)
     in_title = [p for p in using if _uses(p.title, term, pattern)][:limit]
     chosen = in_title + [p for p in using if p not in in_title][: limit - len(in_title)]
     return tuple(ExamplePaper.of(p) for p in chosen)
+
+
+def _neighbours(text: str, words: list[str]) -> set[tuple[int, str]]:
+    """The words right before (-1) and after (+1) each use of the term ``words`` in
+    ``text``, as :func:`_stem` keys: words as a term is made of them (no stop word, no
+    punctuation in between; a joining hyphen is no gap)."""
+    tokens = [t for t in TOKEN_OR_JOINT.findall(without_latex(text.lower())) if t[0] != "-"]
+    n = len(words)
+    found: set[tuple[int, str]] = set()
+    for i in range(len(tokens) - n + 1):
+        if tokens[i : i + n] != words:
+            continue
+        if i > 0 and is_word(tokens[i - 1]):
+            found.add((-1, _stem(tokens[i - 1])))
+        if i + n < len(tokens) and is_word(tokens[i + n]):
+            found.add((1, _stem(tokens[i + n])))
+    return found
+
+
+def _is_fragment(using: Sequence[Paper], term: str, share: float) -> bool:
+    """Whether ``term`` is part of a longer phrase rather than a term of its own: in at
+    least ``share`` of the papers ``using`` it, the same word stands beside it on the
+    same side ("language action" is "vision language action" in 19 of 19 papers, while
+    "speech recognition" follows "automatic" in 39 of 56 and stays).  Plural and
+    singular neighbours count as one ("supply chain" / "supply chains")."""
+    if not using:
+        return False
+    words = term.split(" ")
+    seen: dict[tuple[int, str], int] = {}
+    for paper in using:
+        for key in _neighbours(paper_text(paper), words):
+            seen[key] = seen.get(key, 0) + 1
+    return max(seen.values(), default=0) >= share * len(using)
 
 
 def term_growth(
@@ -658,11 +708,18 @@ def rising_terms(
     for cand in candidates:
         if len(chosen) >= options.max_terms:
             break
-        words = cand.term.split(" ")
-        if len(words) == 1 and any(cand.term in c.term.split(" ") for c in chosen):
+        stem = _stem(cand.term)
+        words = stem.split(" ")
+        if any(stem == _stem(c.term) for c in chosen):
+            continue  # "ai agents" after "ai agent": one term, listed once
+        if len(words) == 1 and any(stem in _stem(c.term).split(" ") for c in chosen):
             continue  # "splatting" under "gaussian splatting" says nothing new
+        if papers and _is_fragment(
+            _papers_using(papers, cand.term, matrix), cand.term, options.fragment_share
+        ):
+            continue  # "language action", only ever inside "vision language action"
         if len(words) == 2:
-            chosen = [c for c in chosen if c.term not in words]
+            chosen = [c for c in chosen if _stem(c.term) not in words]
         chosen.append(cand)
     if papers:
         chosen = [

@@ -1,0 +1,114 @@
+"""QA as a research lead reading the trends: rising terms must be topics a reader can
+act on, not fragments of a longer phrase, not one term twice, and no LaTeX markup.
+
+Synthetic papers only (made-up titles and abstracts).
+"""
+
+from __future__ import annotations
+
+from trenddigest.models import Paper
+from trenddigest.rank import paper_text
+from trenddigest.terms import TermCounts, document_terms, term_matrix
+from trenddigest.trends import TrendOptions, emerging_topics, rising_terms
+
+_next: dict[str, int] = {}
+
+
+def paper(month: str, title: str, abstract: str) -> Paper:
+    """A synthetic paper with the next free id of ``month`` (YYYY-MM)."""
+    yymm = month[2:4] + month[5:7]
+    _next[yymm] = _next.get(yymm, 0) + 1
+    return Paper(id=f"{yymm}.{_next[yymm]:05d}", title=title, abstract=abstract, authors=["A. B"])
+
+
+def filler(month: str, n: int) -> list[Paper]:
+    return [paper(month, f"Notes {i}", "We look at nothing.") for i in range(n)]
+
+
+def counts_of(papers: list[Paper]) -> TermCounts:
+    return TermCounts.from_texts([paper_text(p) for p in papers])
+
+
+OPTIONS = TrendOptions(min_support=5, max_terms=20)
+# Words to put beside a term so that, as in real abstracts, no one word always is.
+VARIED = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+]
+
+
+def test_a_phrase_that_only_occurs_inside_a_longer_phrase_is_no_rising_term():
+    # "language action" is only ever the tail of "vision-language-action": a reader
+    # shown it learns nothing the longer phrase would not say.
+    before = [paper("2025-04", f"Vision-language models {i}", "We look.") for i in range(40)]
+    before += filler("2025-04", 60)
+    now = [
+        paper("2025-05", f"Vision-Language-Action {i}", f"{VARIED[i % 12]} robots.")
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "language action" not in found
+    assert "robots" in found  # a term that stands on its own still counts
+
+
+def test_a_phrase_used_on_its_own_in_most_papers_stays_a_rising_term():
+    before = filler("2025-04", 100)
+    # "speech recognition" follows "automatic" in 10 of its 20 papers: a topic of its own.
+    now = [paper("2025-05", f"Automatic speech recognition {i}", "We look.") for i in range(10)]
+    now += [paper("2025-05", f"Robust speech recognition {i}", "We look.") for i in range(5)]
+    now += [paper("2025-05", f"Speech recognition for kids {i}", "We look.") for i in range(5)]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "speech recognition" in found
+
+
+def test_rising_terms_do_not_list_a_term_as_singular_and_plural():
+    before = filler("2025-04", 100)
+    now = [paper("2025-05", f"{VARIED[i % 12]} AI agent {i}", "We look.") for i in range(20)]
+    now += [paper("2025-05", f"{VARIED[i % 12]} AI agents {i}", "We look.") for i in range(20)]
+    now += filler("2025-05", 60)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert len({"ai agent", "ai agents"} & set(found)) == 1
+
+
+def test_latex_commands_are_not_terms():
+    text = r"Codes over $\mathbb{F}_q$ reach the bound $\mathcal{O}(n \log n)$ for \textbf{all} n."
+    terms = document_terms(text)
+    assert not {"mathbb", "mathcal", "log", "textbf", "_q", "_q reach"} & terms
+    assert {"codes", "bound"} <= terms
+    matrix = term_matrix([text])
+    assert set(matrix.terms(range(len(matrix.keys)))) == terms
+
+
+def test_emerging_topic_names_carry_no_latex_command():
+    # Papers about codes over finite fields write \mathbb{F}_q in nearly every abstract.
+    unmatched = [
+        paper(
+            "2025-05",
+            f"Linear codes and decoding bounds {i}",
+            r"We construct linear codes over $\mathbb{F}_q$ with minimum distance "
+            r"$d \geq \mathbb{N}$ and decoding of parity checks.",
+        )
+        for i in range(30)
+    ]
+    unmatched += [
+        paper("2025-05", f"Crop yield forecasting {i}", "Farmers record soil moisture and rain.")
+        for i in range(30)
+    ]
+    topics = emerging_topics(unmatched, "2025-05", TrendOptions(min_unmatched=10))
+    assert topics
+    for topic in topics:
+        # Neither a LaTeX command nor a subscript ("_q" of "\mathbb{F}_q") names a topic.
+        assert not [t for t in topic.terms if "mathbb" in t or t.startswith("_")], topic.terms
+        assert "_" not in topic.name and "mathbb" not in topic.name.lower()
