@@ -14,11 +14,26 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from test_email import PNG, Recorder, config, free_port, self_signed, server_context
+from test_email import (
+    PNG,
+    RUN_EMAIL,
+    Recorder,
+    config,
+    email_config_file,
+    free_port,
+    scheduled_run,
+    self_signed,
+    server_context,
+    smtp_server,
+    workdir,
+)
+from trenddigest.cli import main
 from trenddigest.deliver import send_digest_email
 from trenddigest.errors import DeliveryError
+from trenddigest.store import Store
 
-__all__ = ["self_signed"]  # the module-scoped certificate fixture, shared with test_email
+# Fixtures shared with test_email: the certificate, the SMTP server, the work folder.
+__all__ = ["self_signed", "smtp_server", "workdir"]
 
 DIGEST = "# Research trends, May 2025\n\n- [A paper](https://arxiv.org/abs/2505.00001)\n"
 
@@ -179,3 +194,42 @@ def test_a_server_that_answers_too_late_says_so_and_that_the_digest_may_have_arr
         "and raise [email] timeout_seconds if the server is slow"
     )
     assert len(recorder.envelopes) == 1
+
+
+def test_a_digest_the_server_may_have_taken_is_not_sent_again_by_the_scheduler(
+    workdir: Path,
+) -> None:
+    recorder = AnswersLate()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        email_config_file(workdir, controller.port, "timeout_seconds = 0.2\n")
+        for _attempt in range(2):  # the scheduler's retries (the commit fails: no git)
+            with pytest.raises(DeliveryError) as caught:
+                scheduled_run(workdir)
+    finally:
+        controller.loop.call_soon_threadsafe(recorder.release.set)
+        controller.stop()
+    assert len(recorder.envelopes) == 1
+    assert "is not inside a git repository" in str(caught.value)
+    assert "may have arrived" not in str(caught.value)  # the second attempt sent nothing
+    with Store.open(workdir / "store.sqlite3") as store:
+        recorded = store.get_meta("emailed:2025-05")
+    assert recorded is not None
+    assert recorded.endswith(" to ana@example.org, unconfirmed by the server")
+
+
+def test_a_run_by_hand_that_emails_a_month_again_says_so(
+    workdir: Path, smtp_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port)
+    assert main(RUN_EMAIL) == 0
+    first = capsys.readouterr().out.splitlines()[-1]
+    assert main(RUN_EMAIL) == 0
+    again = capsys.readouterr().out.splitlines()[-1]
+    assert first == "emailed to ana@example.org"
+    assert again.startswith("emailed to ana@example.org again (first sent ")
+    assert again.endswith(" to ana@example.org)")
+    assert len(recorder.envelopes) == 2

@@ -32,7 +32,7 @@ from markdown.extensions.toc import TocExtension
 from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig, check_email
-from .errors import DeliveryError, InputError
+from .errors import DeliveryError, EmailUnconfirmedError, InputError
 from .models import Month
 from .render import (
     HeadingSlugger,
@@ -680,7 +680,7 @@ def send_digest_email(
                 f"sending the digest email via {server} failed: {_one_line(str(exc))}"
             ) from None
         if message_sent[0]:  # the server has the whole message and may have taken it
-            raise DeliveryError(
+            raise EmailUnconfirmedError(
                 f"SMTP server {server} did not answer within {cfg.timeout_seconds:g} s after "
                 "the digest was sent, so it may have arrived; ask a recipient before sending "
                 "again, and raise [email] timeout_seconds if the server is slow"

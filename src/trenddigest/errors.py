@@ -58,6 +58,11 @@ class DeliveryError(TrendDigestError):
     result: object = None
 
 
+class EmailUnconfirmedError(DeliveryError):
+    """The SMTP server took the whole digest but did not confirm it in time: it may
+    have arrived, so it is recorded as sent and not sent again automatically."""
+
+
 class LockError(TrendDigestError):
     """Another trenddigest process holds the store's lock."""
 

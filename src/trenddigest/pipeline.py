@@ -23,7 +23,13 @@ from .categories import (
     load_categories,
 )
 from .config import Config
-from .errors import DeliveryError, EmptyMonthError, InputError, StoreError
+from .errors import (
+    DeliveryError,
+    EmailUnconfirmedError,
+    EmptyMonthError,
+    InputError,
+    StoreError,
+)
 from .models import Month, papers_of
 from .store import Store
 
@@ -367,8 +373,13 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
             accepted = send_digest_email(
                 config.email, email_subject(opts.month), markdown_text, png_attachment=png
             )
-            result.notes.append(f"emailed to {', '.join(accepted)}")
+            again = f" again (first sent {sent_before})" if sent_before else ""
+            result.notes.append(f"emailed to {', '.join(accepted)}{again}")
             _record_email(store, emailed_key, accepted)
+        except EmailUnconfirmedError as exc:
+            # Perhaps delivered: a retry by the scheduler must not send a second copy.
+            _record_email(store, emailed_key, config.email.to, unconfirmed=True)
+            failures.append(exc)
         except DeliveryError as exc:
             failures.append(exc)
     if len(failures) == 1:
@@ -377,11 +388,14 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
         raise DeliveryError("; and ".join(str(f) for f in failures))
 
 
-def _record_email(store: Store, key: str, recipients: list[str]) -> None:
+def _record_email(
+    store: Store, key: str, recipients: list[str], *, unconfirmed: bool = False
+) -> None:
     """Best effort: a read-only store only loses the guard against sending twice."""
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    note = ", unconfirmed by the server" if unconfirmed else ""
     try:
-        store.set_meta(key, f"{stamp} to {', '.join(recipients)}")
+        store.set_meta(key, f"{stamp} to {', '.join(recipients)}{note}")
     except (sqlite3.Error, StoreError) as exc:
         log.warning("could not record in %s that the digest was emailed: %s", store.path, exc)
 
