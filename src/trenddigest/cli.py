@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import store_lock
 from .models import Month, Paper
-from .store import Store, UpsertCounts
+from .store import Store, UpsertCounts, damaged_store_error, is_damaged_store
 
 if TYPE_CHECKING:  # the pipeline is imported by the commands that run it
     from .pipeline import RunResult
@@ -613,6 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as exc:  # a bug: say so in one line; -vv shows the traceback
+        if isinstance(exc, sqlite3.DatabaseError) and is_damaged_store(exc):
+            # Most reads go through the store, which names a damaged file itself; a
+            # cache or fetch-progress read straight from its connection ends here.
+            error = damaged_store_error(getattr(args, "store", None), exc)
+            print(f"trenddigest: error: {error}", file=sys.stderr)
+            return error.exit_code
         if args.verbose >= 2:
             raise
         print(

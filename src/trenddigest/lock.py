@@ -63,7 +63,9 @@ def store_lock(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Path | None]:
-    """Hold the store's lock for the ``with`` block; yields the lock file's path.
+    """Hold the store's lock for the ``with`` block; yields the lock file's path
+    (``None`` when there is nothing to lock: an in-memory store, or one on a
+    read-only file system).
 
     A second process waits up to ``timeout`` seconds (a cron run that starts while
     the scheduler's nightly poll finishes should just go through), then raises
@@ -74,16 +76,26 @@ def store_lock(
     if path is None:
         yield None
         return
+    fh: IO[str] | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # "a+" so that opening never truncates the holder's pid before we own the lock.
         fh = open(path, "a+", encoding="ascii")  # noqa: SIM115 - closed in finally
     except OSError as exc:
-        # Not "another run holds the store" (exit 6): the store's folder is the problem.
-        raise StoreError(
-            f"cannot create lock file {path}: {exc.strerror or exc}; "
-            "check that the store's folder can be written (or choose one with --store)"
-        ) from exc
+        # Not "another run holds the store" (exit 6): the store's folder is the problem,
+        # unless it is on a read-only file system (below).
+        if exc.errno != errno.EROFS:
+            raise StoreError(
+                f"cannot create lock file {path}: {exc.strerror or exc}; "
+                "check that the store's folder can be written (or choose one with --store)"
+            ) from exc
+    if fh is None:
+        # A store on a read-only file system cannot be changed by any process, so there
+        # is nothing to keep apart: reading it needs no lock (and a write is refused by
+        # the store itself, naming the problem).
+        log.info("store %s is on a read-only file system; not locking it", store_path)
+        yield None
+        return
     try:
         deadline = clock() + timeout
         while not _try_lock(fh):

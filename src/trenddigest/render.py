@@ -3,19 +3,25 @@
 Rendering is pure: the same digest data gives byte-identical text (no timestamps, a
 fixed order everywhere).  Writing goes through temp files and atomic renames so that
 a crash never leaves a half-written digest where the last good one was, and a digest
-and its twins (JSON, chart) are replaced together or not at all.
+and its twins (JSON, chart) are replaced together or not at all, except that a process
+killed between the renames (microseconds) leaves the new digest beside the old twin
+until the next run rewrites both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import functools
 import json
+import logging
 import os
 import posixpath
 import re
 import secrets
 import string
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -26,6 +32,8 @@ from urllib.parse import quote
 
 from .errors import InputError, TrendDigestError
 from .models import Month, Paper
+
+log = logging.getLogger(__name__)
 
 # Types only: writing a saved digest (an unchanged month) needs neither the ranker
 # (numpy) nor jinja2, which are imported when a digest is really rendered.
@@ -653,12 +661,18 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
     for them) are removed and every earlier file stays as it was.  Text is written
     as UTF-8 with the newlines given.
 
+    A target that is a symlink (a README kept in ``docs/``, a digest linked into a
+    shared folder) is written through: the file it points to is replaced and the
+    link stays, as an editor would do, instead of the link becoming a plain file.
+
     A new file gets the mode any program would give it (0666 less the umask: the temp
     file is created with that mode, so the kernel applies the umask); a replaced file
-    keeps its own mode.
+    keeps its own mode.  Temp files a killed earlier write left beside a target are
+    removed once the target is written (a temp file another process is still
+    writing is locked by it, and left alone).
     """
     data = {
-        Path(path): body if isinstance(body, bytes) else body.encode("utf-8")
+        _through_links(Path(path)): body if isinstance(body, bytes) else body.encode("utf-8")
         for path, body in contents.items()
     }
     for path in data:
@@ -668,31 +682,43 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
                 "or choose another file name"
             )
     made: list[Path] = []
-    temps: dict[Path, Path] = {}
+    temps: dict[Path, tuple[Path, int]] = {}
     done = False
     target = next(iter(data), Path())
     try:
         for target, body in data.items():
             made += _make_folders(target.parent)
             temps[target] = _write_temp(target, body)
-        for target, temp in temps.items():
+        for target, (temp, _fd) in temps.items():
             os.replace(temp, target)
         done = True
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        fix = "check the path and that its folder can be written"
         blocker = next((f for f in target.parents if f.exists() and not f.is_dir()), None)
         if isinstance(exc, (FileExistsError, NotADirectoryError)) and blocker is not None:
             reason = f"{blocker} is a file, not a folder"
-        raise InputError(
-            f"cannot write {target}: {reason}; check the path and that its folder can be written"
-        ) from exc
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free some space on its disk and run again"
+        raise InputError(f"cannot write {target}: {reason}; {fix}") from exc
     finally:
-        if not done:
-            for temp in temps.values():
+        for temp, fd in temps.values():
+            os.close(fd)  # also releases the temp file's lock
+            if not done:
                 temp.unlink(missing_ok=True)
+        if not done:
             for folder in reversed(made):  # innermost first; only if still empty
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+    for folder in {target.parent for target in data}:
+        _sync_folder(folder)
+    for target in data:
+        _remove_stale_temps(target)
+
+
+def _through_links(path: Path) -> Path:
+    """The file a symlink ``path`` points to (through every link), else ``path``."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _make_folders(folder: Path) -> list[Path]:
@@ -702,8 +728,13 @@ def _make_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def _write_temp(path: Path, body: bytes) -> Path:
-    """``body`` in a new temp file beside ``path``, flushed to disk, with the final mode."""
+def _write_temp(path: Path, body: bytes) -> tuple[Path, int]:
+    """``body`` in a new temp file beside ``path``, flushed to disk, with the final mode.
+
+    Returns the temp file and its descriptor, which holds an exclusive ``flock`` until
+    the caller closes it (after the rename): that lock tells a concurrent writer's
+    clean-up (:func:`_remove_stale_temps`) that this temp file is not stale.
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -712,14 +743,59 @@ def _write_temp(path: Path, body: bytes) -> Path:
         except FileExistsError:
             continue
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                if path.exists():  # a replaced file keeps its mode
-                    os.fchmod(fh.fileno(), path.stat().st_mode & 0o7777)
-                os.fsync(fh.fileno())
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            if path.exists():  # a replaced file keeps its mode
+                os.fchmod(fd, path.stat().st_mode & 0o7777)
+            os.fsync(fd)
         except BaseException:
+            os.close(fd)
             temp.unlink(missing_ok=True)
             raise
-        return temp
+        return temp, fd
     raise FileExistsError(f"no free temp file name beside {path}")
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames into ``folder`` durable (best effort: not every system can)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# Temp files are ".<name>.<8 hex digits>.tmp" (see _write_temp).  One younger than
+# this may have been created a moment ago by a writer about to lock it.
+_TEMP_SUFFIX = re.compile(r"[0-9a-f]{8}\.tmp")
+_STALE_TEMP_SECONDS = 60.0
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove the temp files of ``path`` that a killed write (``kill -9``, a power cut)
+    left behind: unlocked, so no process is writing them, and not brand new."""
+    prefix = f".{path.name}."
+    try:
+        names = [
+            name
+            for name in os.listdir(path.parent)
+            if name.startswith(prefix) and _TEMP_SUFFIX.fullmatch(name[len(prefix) :])
+        ]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        stale = path.parent / name
+        with contextlib.suppress(OSError):
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            try:
+                if now - os.fstat(fd).st_mtime < _STALE_TEMP_SECONDS:
+                    continue
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while being written
+                stale.unlink()
+                log.info("removed %s, left by an interrupted write", stale)
+            finally:
+                os.close(fd)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -261,6 +263,70 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+def is_damaged_store(exc: sqlite3.Error) -> bool:
+    """Whether SQLite found the file itself broken (a crash, a truncated or bad copy)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def damaged_store_error(path: str | None, exc: sqlite3.Error) -> StoreError:
+    """How to recover from a damaged store (``path`` None: the store the command used)."""
+    which = f"store {path}" if path else "the store"
+    return StoreError(
+        f"{which} is damaged ({exc}); restore it from a backup, or move it aside and "
+        "fill a new one with 'trenddigest import FILE' or 'trenddigest fetch --month YYYY-MM'"
+    )
+
+
+def _cannot_open(path: str, exc: sqlite3.Error) -> StoreError:
+    """Why SQLite could not open a store, and what to do about it."""
+    if is_damaged_store(exc) and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_CORRUPT:
+        return damaged_store_error(path, exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF == sqlite3.SQLITE_CANTOPEN:
+        folder = Path(path).parent
+        if not Path(path).exists():
+            where = " (a read-only file system)" if _on_read_only_file_system(path) else ""
+            return StoreError(
+                f"cannot create store {path}: {exc}; make {folder}{where} writable, "
+                "or choose another --store"
+            )
+        if Path(path).is_file():
+            # The file is there: what SQLite could not create is its WAL or shared memory.
+            return StoreError(
+                f"cannot open store {path}: {exc}; SQLite keeps {path}-wal and {path}-shm "
+                f"beside it, so its folder must be writable: make {folder} "
+                "writable, or copy the store to a writable folder and use --store"
+            )
+    return StoreError(f"cannot open store {path}: {exc} (is it a trenddigest SQLite file?)")
+
+
+def _on_read_only_file_system(path: str) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (no one can change it)."""
+    try:
+        return bool(os.statvfs(Path(path).parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _read_only_fallback(path: str, exc: sqlite3.OperationalError) -> sqlite3.Connection | None:
+    """A read-only connection to a store that SQLite could not open normally, when that
+    is safe: the store is on a read-only file system, where SQLite cannot create the
+    WAL's shared memory, but where no process can change the file either, so it can be
+    read as immutable.  Not when a WAL file holds data: immutable reads would skip it."""
+    wal = Path(f"{path}-wal")
+    if (
+        exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN
+        or not Path(path).is_file()
+        or not _on_read_only_file_system(path)
+        or (wal.is_file() and wal.stat().st_size > 0)
+    ):
+        return None
+    uri = f"file:{urllib.parse.quote(path)}?immutable=1"
+    log.info("store %s is on a read-only file system: reading it only", path)
+    return sqlite3.connect(uri, uri=True, isolation_level=None)
+
+
 class Store:
     """A trenddigest SQLite database.
 
@@ -283,20 +349,28 @@ class Store:
                 f"cannot open store {path_str}: it is a folder; give the store's file, "
                 f"e.g. {Path(path_str) / 'trenddigest.sqlite3'}"
             )
+        read_only = False
         try:
             if path_str != ":memory:":
                 Path(path_str).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path_str, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            _refuse_foreign(conn, path_str)
+            try:
+                _refuse_foreign(conn, path_str)
+            except sqlite3.OperationalError as exc:
+                fallback = _read_only_fallback(path_str, exc)
+                if fallback is None:
+                    raise
+                conn.close()
+                conn, read_only = fallback, True
+                _refuse_foreign(conn, path_str)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             store = cls(conn, path_str)
+            store.caching = not read_only
             store._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open store {path_str}: {exc} (is it a trenddigest SQLite file?)"
-            ) from exc
+            raise _cannot_open(path_str, exc) from exc
         return store
 
     def close(self) -> None:
@@ -377,12 +451,27 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
+            if is_damaged_store(exc):
+                raise damaged_store_error(self.path, exc) from exc
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise
             # A read-only file, a full disk: the user's to fix, not a crash.
             raise StoreError(
                 f"cannot write to store {self.path}: {exc}; make the file and its folder "
                 "writable (and the disk not full), or use another --store"
             ) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads of a damaged store (a crash, a truncated copy) end in a StoreError
+        saying how to recover, not in an internal error."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if is_damaged_store(exc):
+                raise damaged_store_error(self.path, exc) from exc
+            raise
 
     # -- papers -----------------------------------------------------------------
 
@@ -488,7 +577,8 @@ class Store:
         return found
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
-        return self._get_many(self.conn, [arxiv_id]).get(arxiv_id)
+        with self._reading():
+            return self._get_many(self.conn, [arxiv_id]).get(arxiv_id)
 
     def papers_for_month(self, month: Month | str, by: str = "submitted") -> list[Paper]:
         """The month's papers, ordered by id (stable, so digests are deterministic).
@@ -499,22 +589,26 @@ class Store:
         column = {"submitted": "month", "announced": "announced_month"}.get(by)
         if column is None:
             raise ValueError(f"by must be 'submitted' or 'announced', not {by!r}")
-        rows = self.conn.execute(
-            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE {column} = ? ORDER BY id", (str(month),)
-        )
-        return [_row_to_paper(r) for r in rows]
+        with self._reading():
+            rows = self.conn.execute(
+                f"SELECT {_PAPER_COLUMNS} FROM papers WHERE {column} = ? ORDER BY id",
+                (str(month),),
+            )
+            return [_row_to_paper(r) for r in rows]
 
     def iter_papers(self, months: Iterable[str] | None = None) -> Iterator[Paper]:
         """Every stored paper (optionally of some months), in id order, streamed."""
         if months is None:
-            rows = self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers ORDER BY id")
-            yield from (_row_to_paper(r) for r in rows)
+            with self._reading():
+                rows = self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers ORDER BY id")
+                yield from (_row_to_paper(r) for r in rows)
             return
         for month in sorted(set(months)):
             yield from self.papers_for_month(month)
 
     def count_papers(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
+        with self._reading():
+            return int(self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0])
 
     def month_counts(self, by: str = "submitted") -> dict[str, int]:
         """Papers per month, oldest first.
@@ -525,15 +619,16 @@ class Store:
         """
         column = {"submitted": "month", "announced": "announced_month"}[by]
         key, revision = f"month_counts:{by}", self.get_meta("paper_rev") or "0"
-        row = self.conn.execute(
-            "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
-        ).fetchone()
-        if row is not None and row[0] == revision:
-            return {m: int(n) for m, n in json.loads(row[1])}
-        rows = self.conn.execute(
-            f"SELECT {column}, COUNT(*) FROM papers WHERE {column} IS NOT NULL "
-            f"GROUP BY {column} ORDER BY {column}"
-        ).fetchall()
+        with self._reading():
+            row = self.conn.execute(
+                "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and row[0] == revision:
+                return {m: int(n) for m, n in json.loads(row[1])}
+            rows = self.conn.execute(
+                f"SELECT {column}, COUNT(*) FROM papers WHERE {column} IS NOT NULL "
+                f"GROUP BY {column} ORDER BY {column}"
+            ).fetchall()
         self._remember(key, revision, json.dumps(rows).encode("utf-8"))
         return {m: n for m, n in rows}
 
@@ -557,16 +652,18 @@ class Store:
     def month_fingerprint(self, month: Month | str, by: str = "submitted") -> str:
         """Changes whenever any paper of the month is added or changed (cache keys)."""
         column = {"submitted": "month", "announced": "announced_month"}[by]
-        row = self.conn.execute(
-            f"SELECT COUNT(*), MAX(rev) FROM papers WHERE {column} = ?",
-            (str(month),),
-        ).fetchone()
+        with self._reading():
+            row = self.conn.execute(
+                f"SELECT COUNT(*), MAX(rev) FROM papers WHERE {column} = ?",
+                (str(month),),
+            ).fetchone()
         return f"{row[0]}:{row[1]}"
 
     # -- small key/value metadata ----------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._reading():
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
