@@ -66,7 +66,7 @@ def not_begun_error(month: str) -> str:
     """The refusal of a month after the current one (UTC), as of now."""
     today = datetime.now(UTC).date()
     return (
-        f"trenddigest: error: {month} has not begun yet (today is {today:%Y-%m-%d}); "
+        f"trenddigest: error: {month} has not begun yet (today is {today:%Y-%m-%d} UTC); "
         f"give a month up to {today:%Y-%m}\n"
     )
 

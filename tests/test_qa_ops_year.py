@@ -83,11 +83,12 @@ class Lab:
         return ", ".join(str(p) for p in result.written)
 
     def month_passes(self, month: str) -> None:
-        """The month's papers arrive, then the digest cron fires on the 1st after it."""
+        """The month's papers arrive, then the digest job runs on the 3rd after it (a
+        month ending on a Friday or Saturday is complete only after the Sunday after)."""
         with Store.open(self.store) as store:
             store.upsert_papers(make_papers(month, per_topic=4, seed=len(month)))
         following = Month.parse(month).shift(1)
-        self.now = datetime(following.year, following.month, 1, 6, 0, tzinfo=EASTERN)
+        self.now = datetime(following.year, following.month, 3, 6, 0, tzinfo=EASTERN)
         self.digest_job()
 
     def last_recorded(self) -> str | None:

@@ -31,13 +31,14 @@ from trenddigest.errors import (
     InputError,
     TrendDigestError,
 )
-from trenddigest.models import Month
+from trenddigest.models import Month, last_announcement
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
     DIGEST_JOB,
     DIGEST_RETRY_JOB,
     POLL_JOB,
     RETRY_DELAY,
+    SETTLE,
     JobStopped,
     StopRequest,
     build_scheduler,
@@ -153,15 +154,6 @@ def test_default_digest_fires_on_the_first_of_each_month() -> None:
     assert fire == datetime(2025, 6, 1, 6, 0, tzinfo=EASTERN)
 
 
-def last_announcement(last_day: datetime) -> datetime:
-    """arXiv announces at 20:00 US/Eastern, Sunday to Thursday: a month's last
-    announcement (whose papers carry its YYMM) is on its last such day."""
-    day = last_day
-    while day.weekday() in (4, 5):  # Friday, Saturday
-        day -= timedelta(days=1)
-    return datetime(day.year, day.month, day.day, 20, 0, tzinfo=EASTERN)
-
-
 @pytest.mark.parametrize(
     "last_day",
     # Months ending on each day of the week, Monday (2025-03-31) to Sunday (2025-08-31).
@@ -175,11 +167,17 @@ def last_announcement(last_day: datetime) -> datetime:
         "2025-08-31",
     ],
 )
-def test_default_digest_fires_hours_after_the_months_last_announcement(last_day: str) -> None:
+def test_the_default_digest_fire_makes_a_month_only_once_it_is_complete(last_day: str) -> None:
     day = datetime.fromisoformat(last_day).replace(tzinfo=EASTERN)
-    fire = default_digest_trigger().get_next_fire_time(None, day)
-    assert fire.month != day.month  # the digest of the month, after it
-    assert fire - last_announcement(day) >= timedelta(hours=8)  # the API has caught up
+    month = Month(day.year, day.month)
+    trigger = default_digest_trigger()
+    fire = trigger.get_next_fire_time(None, day)
+    assert fire is not None
+    if day.weekday() in (4, 5):  # Friday's mailing comes out on the Sunday after
+        assert latest_due_month(fire, EASTERN, trigger) == month.shift(-1)
+    else:  # the last announcement was the evening before at the latest
+        assert fire - last_announcement(month) >= SETTLE
+        assert latest_due_month(fire, EASTERN, trigger) == month
 
 
 @pytest.mark.parametrize("expr", ["30 20 * *", "61 20 * * *", "0 6 1 * 9", "0 6 1 * fri-mon"])
@@ -238,12 +236,14 @@ def test_a_month_is_due_from_the_digest_crons_first_fire_after_it() -> None:
         ((11, 0), "2026-10"),  # 06:00 EST, not 06:00 EDT (10:00 UTC)
     ],
 )
-def test_on_the_first_when_daylight_saving_ends_the_month_is_due_at_six_local_time(
+def test_after_daylight_saving_ends_a_complete_month_is_due_at_six_local_time(
     utc: tuple[int, int], due: str
 ) -> None:
-    # Daylight saving time ends at 02:00 on Sunday 2026-11-01, four hours before the fire.
+    # Daylight saving time ended at 02:00 on Sunday 2026-11-01.  October ends on a
+    # Saturday, so its last mailing is that Sunday evening: it is complete on the 2nd,
+    # when 06:00 local time is 11:00 UTC.
     trigger = crontab_trigger(Config().schedule.digest_cron, EASTERN, "digest_cron")
-    now = datetime(2026, 11, 1, *utc, tzinfo=UTC)
+    now = datetime(2026, 11, 2, *utc, tzinfo=UTC)
     assert latest_due_month(now, EASTERN, trigger) == m(due)
 
 
@@ -1003,10 +1003,10 @@ def workflow_run_script(text: str) -> str:
     return textwrap.dedent("\n".join(block))
 
 
-def test_workflow_runs_on_the_first_of_the_month_and_by_hand() -> None:
+def test_workflow_runs_on_the_third_of_the_month_and_by_hand() -> None:
     text = WORKFLOW.read_text()
     assert "\non:\n  schedule:\n    # " in text
-    assert '- cron: "0 6 1 * *"' in text
+    assert '- cron: "0 12 3 * *"' in text
     assert "\n  workflow_dispatch:\n" in text
 
 
@@ -1033,16 +1033,27 @@ def test_workflow_script_takes_the_month_given_by_hand(tmp_path: Path, gnu_date)
     assert args[:3] == ["run", "--month", "2025-05"]
 
 
-def test_crontab_example_runs_last_months_digest_on_the_first(tmp_path: Path, gnu_date) -> None:
+def test_crontab_example_runs_last_months_digest_on_the_third(tmp_path: Path, gnu_date) -> None:
     path_line, entry = CRONTAB_EXAMPLE.splitlines()
     assert path_line.startswith("PATH=")
     fields = entry.split(None, 5)
-    assert fields[:5] == ["15", "6", "1", "*", "*"]
+    assert fields[:5] == ["15", "12", "3", "*", "*"]
     # What cron does with the command: unescape % and hand it to /bin/sh.
     command = fields[5].replace("\\%", "%").replace("/path/to/digest-repo", str(tmp_path))
     args = run_with_stub_trenddigest(command, tmp_path)
     assert args == ["run", "--month", month_before_now(), "--commit", "--push"]
     parse_cli(args)
+
+
+@pytest.mark.parametrize("offset", range(48))
+def test_the_workflow_and_the_cron_example_run_after_the_month_is_complete(offset: int) -> None:
+    """On the 3rd at 12:00 UTC every month just ended has had its last mailing (the
+    Sunday after a month ending on a Friday or Saturday) and the API its ten hours."""
+    month = Month(2025, 1).shift(offset)
+    after = month.shift(1)
+    assert datetime(after.year, after.month, 3, 12, 0, tzinfo=UTC) >= (
+        last_announcement(month) + SETTLE
+    )
 
 
 def test_readme_shows_the_tested_crontab_example() -> None:
@@ -1071,8 +1082,8 @@ def workflow() -> dict:
     return data
 
 
-def test_workflow_yaml_triggers_on_the_first_and_by_hand_with_a_month(workflow: dict) -> None:
-    assert workflow["on"]["schedule"] == [{"cron": "0 6 1 * *"}]
+def test_workflow_yaml_triggers_on_the_third_and_by_hand_with_a_month(workflow: dict) -> None:
+    assert workflow["on"]["schedule"] == [{"cron": "0 12 3 * *"}]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"month"} and inputs["month"]["required"] is False
     assert workflow["permissions"] == {"contents": "write"}

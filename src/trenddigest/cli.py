@@ -297,8 +297,25 @@ def _past_month(text: str) -> Month:
     today = datetime.now(UTC).date()
     if month.first_day > today:
         raise InputError(
-            f"{month} has not begun yet (today is {today:%Y-%m-%d}); give a month up to "
+            f"{month} has not begun yet (today is {today:%Y-%m-%d} UTC); give a month up to "
             f"{today:%Y-%m}"
+        )
+    return month
+
+
+def _complete_month(text: str) -> Month:
+    """A month arXiv has announced all its papers of: a digest of a later one would
+    silently leave out its last mailings."""
+    from .models import last_announcement, latest_complete_month
+
+    month = _past_month(text)
+    latest = latest_complete_month(datetime.now(UTC))
+    if (month.year, month.month) > (latest.year, latest.month):
+        last = last_announcement(month)
+        raise InputError(
+            f"{month} is not complete yet: arXiv announces the last of its papers on "
+            f"{last:%A %Y-%m-%d} at 20:00 US Eastern; give {latest} or earlier, or run it "
+            "after then"
         )
     return month
 
@@ -349,7 +366,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import RunOptions, RunResult, run_month
 
-    month = _past_month(args.month)
+    month = _complete_month(args.month)
     if args.top is not None and args.top < 1:
         raise InputError(f"--top must be at least 1, not {args.top}")
     _check_run_flags(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .errors import InputError
 
@@ -68,6 +69,10 @@ OLD_ARCHIVES = frozenset(
 # The time zone furthest ahead (UTC+14): it is next month there up to 14 hours before
 # it is in UTC, and an id of that month may already exist.
 _EARLIEST_ZONE = timedelta(hours=14)
+# arXiv keeps US Eastern time: submissions close at 14:00 (Monday to Friday) and each
+# day's mailing is announced at 20:00, Friday's on the Sunday after.
+ARXIV_TIMEZONE = ZoneInfo("America/New_York")
+_ANNOUNCE_HOUR = 20
 
 
 class InvalidArxivIdError(ValueError):
@@ -255,6 +260,41 @@ def id_month(arxiv_id: str) -> str:
     if problem:
         raise InvalidArxivIdError(arxiv_id, problem)
     return f"{_id_year(yymm, new_style)}-{yymm[2:]}"
+
+
+def last_announcement(month: Month) -> datetime:
+    """When arXiv announces the last papers whose ids carry ``month`` (20:00 US Eastern).
+
+    arXiv numbers a mailing in the month of its 14:00 deadline and announces it at
+    20:00 the same day, except Friday's, which comes out on Sunday: in a month that
+    ends on a Friday or a Saturday, its last ids are announced on the Sunday after it,
+    the 1st or 2nd of the next month.  (May 2025 ended on a Saturday; its last ids,
+    2505.23783 to 2505.24878, were in the listing of Monday, June 2, announced on the
+    evening of Sunday, June 1, while June's numbering began the day after.)  A holiday
+    only makes it earlier: a mailing arXiv skips is numbered in the month it is
+    announced in.
+    """
+    day = month.next_first_day - timedelta(days=1)
+    while day.weekday() >= 5:  # no deadline on Saturday or Sunday
+        day -= timedelta(days=1)
+    if day.weekday() == 4:  # Friday's mailing is announced on Sunday
+        day += timedelta(days=2)
+    return datetime(day.year, day.month, day.day, _ANNOUNCE_HOUR, tzinfo=ARXIV_TIMEZONE)
+
+
+def latest_complete_month(now: datetime, settle: timedelta = timedelta(0)) -> Month:
+    """The newest month whose last announcement (see :func:`last_announcement`) was at
+    least ``settle`` before ``now``: arXiv will announce no more papers of it.
+
+    The month just ended in New York is not always complete: one that ended on a
+    Friday or a Saturday still has a mailing to come on the Sunday after it.
+    ``settle`` leaves arXiv's API time to catch up with an announcement.
+    """
+    local = now.astimezone(ARXIV_TIMEZONE)
+    month = Month(local.year, local.month)
+    while now < last_announcement(month) + settle:
+        month = month.shift(-1)
+    return month
 
 
 @dataclass(frozen=True)

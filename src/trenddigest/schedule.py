@@ -48,7 +48,7 @@ from .errors import (
     StoreError,
     TrendDigestError,
 )
-from .models import Month
+from .models import Month, latest_complete_month
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ MAX_CATCH_UP_MONTHS = 12
 # A digest that failed because arXiv was unreachable or the store was busy is tried
 # again this much later instead of waiting for next month's fire.
 RETRY_DELAY = timedelta(hours=1)
+# arXiv's API lags its announcements: a month is made no sooner than this after the
+# last announcement of its papers (20:00 ET), the default digest_cron's 06:00 ET.
+SETTLE = timedelta(hours=10)
 
 # What README shows for plain cron (kept here so that a test runs it): cron's PATH
 # lacks the virtualenv, and cron needs % escaped; the shell computes the month just
@@ -68,7 +71,7 @@ RETRY_DELAY = timedelta(hours=1)
 # summary and a one-line error carry no timestamp.
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 6 1 * * cd /path/to/digest-repo && { date -u; trenddigest run "
+    "15 12 3 * * cd /path/to/digest-repo && { date -u; trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
     "--commit --push; } >> trenddigest.log 2>&1"
 )
@@ -160,17 +163,22 @@ def latest_due_month(now: datetime, tz: tzinfo, trigger: CronTrigger | None = No
     default the 1st, 06:00 US/Eastern), not from its last day: whoever moves the
     digest later in the month (to leave arXiv's API time to catch up, or to suit the
     group) means it, and a scheduler started or a poll run before that day must not
-    build the month anyway.  Without ``trigger`` the month just ended is due at once
-    (``trenddigest run`` by hand, and tests of the catch-up itself).
+    build the month anyway.  Nor before the month is complete, :data:`SETTLE` after
+    arXiv's last announcement of its papers (:func:`~trenddigest.models.last_announcement`):
+    a month that ends on a Friday or a Saturday has its last mailing on the Sunday
+    after it, and a time zone east of New York reaches the 1st while arXiv still has
+    the last day's mailing to announce.  Such a month is made by the first poll after
+    that (the digest job's next fire is a month away).  Without ``trigger`` the month
+    just ended is due at once (tests of the catch-up itself).
     """
     just_ended = month_just_ended(now, tz)
     if trigger is None:
         return just_ended
     local = now.astimezone(tz)
     first_fire = trigger.get_next_fire_time(None, datetime(local.year, local.month, 1, tzinfo=tz))
-    if first_fire is None or first_fire > now:
-        return just_ended.shift(-1)
-    return just_ended
+    due = just_ended.shift(-1) if first_fire is None or first_fire > now else just_ended
+    complete = latest_complete_month(now, SETTLE)
+    return min(due, complete, key=lambda month: (month.year, month.month))
 
 
 def months_due(
@@ -588,9 +596,10 @@ def build_scheduler(
         else:
             log.info("nightly poll done: %s", _detail(result))
         # A digest fire missed by more than the grace time (the machine was asleep
-        # over the 1st, with the scheduler still running) would otherwise wait for
-        # next month's fire; the nightly poll notices it instead.  A store that cannot
-        # be read is the operator's to fix: one line, not a job traceback.
+        # over the 1st, with the scheduler still running), or a month not yet complete
+        # when it fired (its last mailing on the Sunday after it), would otherwise wait
+        # for next month's fire; the nightly poll notices it instead.  A store that
+        # cannot be read is the operator's to fix: one line, not a job traceback.
         try:
             due = digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger)
         except TrendDigestError as exc:
@@ -598,8 +607,8 @@ def build_scheduler(
             return
         if due:
             log.info(
-                "a monthly digest is still due (its scheduled run was missed or failed); "
-                "producing it"
+                "a monthly digest is due (its month is now complete, or its scheduled run "
+                "was missed or failed); producing it"
             )
             digest_job()
 
