@@ -19,6 +19,7 @@ import pytest
 from synthetic import KD_CATEGORY_TOML, make_papers, write_jsonl
 from trenddigest import cli
 from trenddigest.cli import main
+from trenddigest.models import latest_complete_month
 from trenddigest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,12 +63,14 @@ def imported(capsys):
     return run_cli(capsys, "import", "papers.jsonl.gz")
 
 
-def not_begun_error(month: str) -> str:
-    """The refusal of a month after the current one (UTC), as of now."""
-    today = datetime.now(UTC).date()
+def not_begun_error(month: str, command: str = "fetch") -> str:
+    """The refusal of a month after the current one (UTC), as of now: ``run`` names the
+    last complete month, the other commands the current one."""
+    now = datetime.now(UTC)
+    latest = f"{latest_complete_month(now)} or earlier" if command == "run" else None
     return (
-        f"trenddigest: error: {month} has not begun yet (today is {today:%Y-%m-%d} UTC); "
-        f"give a month up to {today:%Y-%m}\n"
+        f"trenddigest: error: {month} has not begun yet (today is {now:%Y-%m-%d} UTC); "
+        f"give {latest or f'a month up to {now:%Y-%m}'}\n"
     )
 
 
@@ -372,7 +375,7 @@ def test_a_file_without_the_month_says_so_not_to_fetch_it(workdir, capsys):
 def test_a_month_that_has_not_begun_is_refused_before_asking_arxiv(workdir, capsys, command):
     code, out, err = run_cli(capsys, command, "--month", "2099-01")
     assert (code, out) == (2, "")
-    assert err == not_begun_error("2099-01")
+    assert err == not_begun_error("2099-01", command)
     assert not Path("data").exists()
 
 

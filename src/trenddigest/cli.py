@@ -308,16 +308,20 @@ def _complete_month(text: str) -> Month:
     silently leave out its last mailings."""
     from .models import last_announcement, latest_complete_month
 
-    month = _past_month(text)
-    latest = latest_complete_month(datetime.now(UTC))
-    if (month.year, month.month) > (latest.year, latest.month):
-        last = last_announcement(month)
+    month = _month(text)
+    now = datetime.now(UTC)
+    latest = latest_complete_month(now)
+    if (month.year, month.month) <= (latest.year, latest.month):
+        return month
+    if month.first_day > now.date():
         raise InputError(
-            f"{month} is not complete yet: arXiv announces the last of its papers on "
-            f"{last:%A %Y-%m-%d} at 20:00 US Eastern; give {latest} or earlier, or run it "
-            "after then"
+            f"{month} has not begun yet (today is {now:%Y-%m-%d} UTC); give {latest} or earlier"
         )
-    return month
+    raise InputError(
+        f"{month} is not complete yet: arXiv announces the last of its papers on "
+        f"{last_announcement(month):%A %Y-%m-%d} at 20:00 US Eastern; give {latest} or "
+        "earlier, or run it after then"
+    )
 
 
 def _check_readable(paths: Sequence[Path], given: str = "") -> None:
