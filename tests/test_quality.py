@@ -175,9 +175,12 @@ def test_equal_hits_summed_in_another_order_are_a_tie_not_a_win():
         per = {f"c{i}": {"p10": v, "ndcg10": ndcg10} for i, v in enumerate(p10)}
         return quality.Scores(per_category=per)
 
-    # Ours is ahead on nDCG@10, so P@10 alone decides.
-    ours = scores([0.1, 0.2, 0.3, 0.6, 0.7], 0.9)  # P@10 mean 0.38
-    tied = scores([0.1, 0.7, 0.3, 0.6, 0.2], 0.5)  # P@10 mean 0.37999999999999995
+    # Ours is ahead on nDCG@10, so P@10 alone decides.  The two P@10 means differ by
+    # 2e-13 on every interpreter (far above a float's last bit, far below the 1e-9 the
+    # comparison rounds to): the kind of difference summation order makes (3.12's sum()
+    # is compensated, so merely reordering the hits would tie exactly there).
+    ours = scores([0.1, 0.2, 0.3, 0.6, 0.7], 0.9)
+    tied = scores([0.1, 0.2, 0.3, 0.6, 0.7 - 1e-12], 0.5)
     weaker = scores([0.1, 0.2, 0.3, 0.6, 0.6], 0.5)
     results = {("B", "2025-06", "ours"): ours, ("B", "2025-06", "keyword"): weaker}
     results["B", "2025-06", "tfidf"] = tied
