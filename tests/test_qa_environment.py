@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import sqlite3
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
+from arxiv_server import ArxivTestServer
 from synthetic import KD_CATEGORY_TOML, make_papers, write_jsonl
 from trenddigest import lock as lock_module
+from trenddigest import schedule as schedule_module
 from trenddigest.cli import main
 from trenddigest.errors import InputError, StoreError
 from trenddigest.lock import store_lock
+from trenddigest.models import Month
 from trenddigest.render import write_atomic, write_files_atomic
-from trenddigest.store import Store
+from trenddigest.schedule import JobStopped
+from trenddigest.store import Store, _read_only_fallback
 
 # -- fixtures -----------------------------------------------------------------------------
 
@@ -103,6 +110,14 @@ def test_the_temp_file_of_a_write_still_in_progress_is_left_alone(tmp_path):
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         write_atomic(target, "digest\n")
     assert other.read_text() == "being written"
+
+
+def test_a_temp_file_created_a_moment_ago_and_not_yet_locked_is_left_alone(tmp_path):
+    target = tmp_path / "2025-05.md"
+    fresh = tmp_path / ".2025-05.md.0a1b2c3d.tmp"  # another writer is about to lock it
+    fresh.write_text("being written")
+    write_atomic(target, "digest\n")
+    assert fresh.read_text() == "being written"
 
 
 def test_a_killed_run_leaves_nothing_the_next_run_does_not_clean_up(workdir, capsys):
@@ -261,6 +276,25 @@ def test_a_store_on_a_read_only_file_system_can_still_be_read(tmp_path, monkeypa
         assert len(store.papers_for_month("2025-05")) == 60
 
 
+def test_a_read_only_store_whose_wal_holds_data_is_not_read_without_it(tmp_path, monkeypatch):
+    path = filled_store(tmp_path / "s.sqlite3")
+    wal = Path(f"{path}-wal")
+    wal.mkdir()
+    monkeypatch.setattr(os, "statvfs", lambda folder: ReadOnlyFileSystem())
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.OperationalError) as cantopen:
+        conn.execute("SELECT COUNT(*) FROM papers")
+    conn.close()
+    wal.rmdir()
+    wal.write_bytes(b"\x37\x7f\x06\x82" + bytes(28))  # writes not yet in the store file
+    # Reading it as immutable would skip them and show an older store.
+    assert _read_only_fallback(str(path), cantopen.value) is None
+    wal.write_bytes(b"")
+    fallback = _read_only_fallback(str(path), cantopen.value)
+    assert fallback is not None
+    fallback.close()
+
+
 def test_writing_to_a_store_on_a_read_only_file_system_is_a_store_error(tmp_path, monkeypatch):
     path = filled_store(tmp_path / "s.sqlite3")
     Path(f"{path}-wal").mkdir()
@@ -329,3 +363,61 @@ def test_a_damaged_store_met_outside_the_stores_own_reads_is_one_line_and_exit_3
     code, out, err = run_cli(capsys, "--store", "s.sqlite3", "categories", "list")
     assert (code, out) == (3, "")
     assert err == f"trenddigest: error: {damaged_message('s.sqlite3')}\n"
+
+
+# -- a service manager stopping `trenddigest schedule` -------------------------------------
+
+
+def test_the_schedule_commands_jobs_end_their_arxiv_and_lock_waits_when_stopped(
+    tmp_path, monkeypatch
+):
+    """SIGTERM sets the scheduler's stop request: the command's jobs must wait for arXiv
+    and for the store's lock through it, or a stop waits out minutes of backoff."""
+    monkeypatch.delenv("TRENDDIGEST_STORE", raising=False)
+    store = tmp_path / "s.sqlite3"
+    outcome: list[str] = []
+
+    def build_scheduler(config, path, run_digest, poll, *, lock, stop):
+        return lambda: (stop, poll, lock, run_digest)
+
+    def ends_stopped(wait: Callable[[], object]) -> str:
+        try:
+            wait()
+        except JobStopped:
+            return "stopped"
+        except Exception as exc:  # the real wait ran out instead
+            return type(exc).__name__
+        return "returned"
+
+    def hold(lock: Callable[[], AbstractContextManager[object]]) -> None:
+        with lock():
+            pass
+
+    def run_scheduler(scheduler) -> None:
+        stop, poll, lock, run_digest = scheduler()
+        stop.set()  # what the SIGTERM handler does
+        outcome.append(ends_stopped(poll))  # its feed answers 503: arXiv's backoff
+        outcome.append(ends_stopped(lambda: run_digest(Month(2025, 5))))  # the API's 503
+        with store_lock(store, timeout=0):  # another run holds the store
+            outcome.append(ends_stopped(lambda: hold(lock)))
+
+    monkeypatch.setattr(schedule_module, "build_scheduler", build_scheduler)
+    monkeypatch.setattr(schedule_module, "run_scheduler", run_scheduler)
+    with ArxivTestServer() as server:
+        server.fail("status", times=10, path="/rss/cs.LG", status=503)
+        server.fail("status", times=10, path="/api/query", status=503)
+        config = tmp_path / "trenddigest.toml"
+        config.write_text(
+            f'[store]\npath = "{store}"\nlock_timeout_seconds = 0.02\n'
+            f'[arxiv]\napi_url = "{server.api_url}"\nfeed_url = "{server.feed_url}"\n'
+            'categories = ["cs.LG"]\nmax_retries = 1\n'
+            "backoff_seconds = 0.01\nmax_backoff_seconds = 10\n",
+            encoding="utf-8",
+        )
+        schedule_log = logging.getLogger("trenddigest.schedule")
+        level = schedule_log.level  # the command sets INFO for the rest of the process
+        try:
+            assert main(["--config", str(config), "schedule"]) == 0
+        finally:
+            schedule_log.setLevel(level)
+    assert outcome == ["stopped", "stopped", "stopped"]
