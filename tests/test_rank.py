@@ -329,6 +329,31 @@ def test_tfidf_method_ranks_by_scikit_learn_cosine_to_the_profile() -> None:
     assert top.why and 0 < top.score <= 1
 
 
+def _tfidf_kd_placed(exclude: list[str]) -> list[str]:
+    from dataclasses import replace
+
+    from trenddigest.config import RankConfig as _RankConfig
+
+    cats = _tfidf_categories()
+    cats[0] = replace(cats[0], exclude=exclude)
+    ranking = rank_papers(make_synthetic_for_tfidf(), cats, _RankConfig(method="tfidf"))
+    return [rp.paper.id for rp in ranking.by_category["Knowledge Distillation"]]
+
+
+def test_tfidf_method_excludes_words_as_written_not_their_stem() -> None:
+    placed = _tfidf_kd_placed([])
+    assert placed
+    # No paper says "distil"; "distill" and "distillation" are other words.
+    assert _tfidf_kd_placed(["distil"]) == placed
+
+
+def test_tfidf_method_excludes_a_phrase_in_the_plural_and_across_a_hyphen() -> None:
+    vetoed = _tfidf_kd_placed(["knowledge distillation"])
+    assert vetoed != _tfidf_kd_placed([])
+    assert _tfidf_kd_placed(["knowledge-distillation"]) == vetoed
+    assert _tfidf_kd_placed(["knowledge distillations"]) == vetoed
+
+
 def make_synthetic_for_tfidf():
     from pathlib import Path
 

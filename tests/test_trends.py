@@ -40,6 +40,7 @@ from trenddigest.trends import (
     render_trends_section,
     rising_terms,
     top_picks,
+    unmatched_papers,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -550,6 +551,13 @@ def test_emerging_topic_toml_is_a_loadable_category_with_its_examples():
         assert category.name == topic.name
         assert [k.term for k in category.keywords] == list(topic.terms)
         assert [p.id for p in category.papers] == [e.id for e in topic.examples]
+
+
+def test_withdrawn_papers_match_no_category_but_feed_no_emerging_topic():
+    kept = paper("2025-05", "Quantum circuits", "Qubits on a chip.")
+    withdrawn = paper("2025-05", "Quantum error mitigation", "This paper has been withdrawn.")
+    ranking = Ranking(considered=2, by_category={}, unmatched=2)
+    assert unmatched_papers([kept, withdrawn], ranking) == [kept]
 
 
 def test_emerging_topics_need_enough_unmatched_papers():

@@ -12,10 +12,10 @@ topic names it once and then writes "KD", and without this it would look like a
 paper that mentions distillation once.
 
 Only papers that contain at least one keyword of a category can be placed in it, an
-``exclude`` term vetoes a category, a paper whose abstract is a withdrawal notice is
-never placed, and a paper goes to the category it scores highest in among those whose
-threshold its score clears; the rest are counted as unmatched rather than forced
-somewhere.  Every placed paper carries up to five terms that
+``exclude`` term vetoes a category, a paper withdrawn or removed by arXiv (its notice
+in the abstract or the comments) is never placed, and a paper goes to the category it
+scores highest in among those whose threshold its score clears; the rest are counted
+as unmatched rather than forced somewhere.  Every placed paper carries up to five terms that
 contributed most ("why"): its matched keywords as the category spells them, a phrase
 instead of its own words, then rare single words of keywords ("logit", never
 "learning").  The score is ``raw / (raw + 10)``, 0..1; the default threshold 0.6 was
@@ -40,6 +40,7 @@ with ``background_idf``, and the pipeline passes none.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -498,7 +499,7 @@ def _score(
     for j, terms in enumerate(queries.excluded):
         for i in terms:
             eligible[present[:, i].indices, j] = False
-    # A withdrawn paper (its abstract a withdrawal notice) is nothing to recommend,
+    # A withdrawn paper (arXiv's notice in abstract or comments) is nothing to recommend,
     # however well its title matches.
     eligible[[d for d, paper in enumerate(papers) if paper.withdrawn]] = False
     raw = np.where(eligible, raw, 0.0)
@@ -792,6 +793,24 @@ def _profile_text(category: Category) -> str:
     return ". ".join(parts)
 
 
+def _exclude_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
+    """The tfidf method's veto: any exclude term as written or in the plural (a plural
+    term also matches its singular), words joined by spaces or hyphens, never part of a
+    longer word; as the bm25 method matches them ("distill" does not veto "distillation")."""
+    alternatives = []
+    for term in terms:
+        words = [w.decode() for w in _words(term)]
+        if not words:
+            continue
+        last = words[-1]
+        if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
+            words[-1] = last[:-1]
+        alternatives.append(r"[\s\-]+".join(map(re.escape, words)) + "s?")
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+
+
 def _rank_tfidf_cosine(
     papers: list[Paper], categories: Sequence[Category], min_score: float
 ) -> Ranking:
@@ -826,6 +845,7 @@ def _rank_tfidf_cosine(
     # As with BM25, a paper goes to the best category whose own threshold it clears.
     thresholds = [max(min_score, c.threshold or 0.0) for c in categories]
     floor = min(thresholds)
+    vetoes = [_exclude_pattern(cat.exclude) for cat in categories]
     for i, paper in enumerate(papers):
         if paper.withdrawn:  # nothing to recommend, however well its title matches
             unmatched += 1
@@ -838,7 +858,7 @@ def _rank_tfidf_cosine(
                 break
             if score < thresholds[j]:
                 continue
-            if any(term.lower() in lowered for term in cat.exclude):
+            if vetoes[j] is not None and vetoes[j].search(lowered):
                 continue
             contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
             top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))

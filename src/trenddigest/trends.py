@@ -735,12 +735,13 @@ def rising_terms(
 
 
 def unmatched_papers(papers: Sequence[Paper], ranking: Ranking) -> list[Paper]:
-    """The month's papers that no category took (Ranking only counts them)."""
+    """The month's papers that no category took (Ranking only counts them), less the
+    withdrawn ones: counted as matching none, but no material for a new topic."""
     listed = getattr(ranking, "unmatched_papers", None)
     if isinstance(listed, list):
-        return listed
+        return [p for p in listed if not p.withdrawn]
     placed = {rp.paper.id for rp in ranking.all_ranked()}
-    return [p for p in papers if p.id not in placed]
+    return [p for p in papers if p.id not in placed and not p.withdrawn]
 
 
 _TOPIC_FEATURES = 3000
