@@ -141,10 +141,10 @@ def test_the_poll_after_the_sunday_mailing_makes_the_month_the_first_left_out(
     )
     clock.now = datetime(2025, 6, 1, 6, 0, tzinfo=EASTERN)  # the digest cron fires
     scheduler.get_job(DIGEST_JOB).func()
-    clock.now = datetime(2025, 6, 1, 20, 30, tzinfo=EASTERN)  # Sunday's poll: API lags
+    clock.now = datetime(2025, 6, 2, 5, 0, tzinfo=EASTERN)  # a poll before the API caught up
     scheduler.get_job(POLL_JOB).func()
     assert made == [m("2025-04")]
-    clock.now = datetime(2025, 6, 2, 20, 30, tzinfo=EASTERN)  # Monday's poll
+    clock.now = datetime(2025, 6, 2, 6, 30, tzinfo=EASTERN)  # Monday's poll
     scheduler.get_job(POLL_JOB).func()
     assert made == [m("2025-04"), m("2025-05")]
 

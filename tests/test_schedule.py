@@ -128,7 +128,7 @@ def test_crontab_weekday_numbers_count_from_sunday(field: str, expected: str) ->
     assert crontab_weekdays(field) == expected
 
 
-def test_default_poll_fires_after_each_arxiv_announcement_sunday_to_thursday() -> None:
+def test_default_poll_reads_each_weekdays_feed_after_arxiv_rebuilds_it_at_midnight() -> None:
     trigger = crontab_trigger(Config().schedule.poll_cron, EASTERN, "poll_cron")
     fire = datetime(2025, 5, 3, 12, 0, tzinfo=EASTERN)  # a Saturday
     fires = []
@@ -136,11 +136,11 @@ def test_default_poll_fires_after_each_arxiv_announcement_sunday_to_thursday() -
         fire = trigger.get_next_fire_time(None, fire + timedelta(seconds=1))
         fires.append(fire)
     assert [f.strftime("%a %H:%M") for f in fires] == [
-        "Sun 20:30",
-        "Mon 20:30",
-        "Tue 20:30",
-        "Wed 20:30",
-        "Thu 20:30",
+        "Mon 06:30",
+        "Tue 06:30",
+        "Wed 06:30",
+        "Thu 06:30",
+        "Fri 06:30",
     ]
     assert all(f.tzinfo is not None and f.utcoffset() == timedelta(hours=-4) for f in fires)
 
@@ -247,12 +247,12 @@ def test_after_daylight_saving_ends_a_complete_month_is_due_at_six_local_time(
     assert latest_due_month(now, EASTERN, trigger) == m(due)
 
 
-def test_the_poll_stays_at_half_past_eight_local_time_across_daylight_saving_changes() -> None:
+def test_the_poll_stays_at_half_past_six_local_time_across_daylight_saving_changes() -> None:
     trigger = crontab_trigger(Config().schedule.poll_cron, EASTERN, "poll_cron")
     spring = trigger.get_next_fire_time(None, datetime(2026, 3, 8, tzinfo=EASTERN))
     autumn = trigger.get_next_fire_time(None, datetime(2026, 11, 1, tzinfo=EASTERN))
-    assert spring == datetime(2026, 3, 9, 0, 30, tzinfo=UTC)  # 20:30 EDT on the 8th
-    assert autumn == datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # 20:30 EST on the 1st
+    assert spring == datetime(2026, 3, 9, 10, 30, tzinfo=UTC)  # 06:30 EDT on Monday the 9th
+    assert autumn == datetime(2026, 11, 2, 11, 30, tzinfo=UTC)  # 06:30 EST on Monday the 2nd
 
 
 def test_without_a_trigger_the_month_just_ended_is_due_at_once() -> None:
@@ -631,9 +631,9 @@ def test_scheduler_has_both_jobs_with_the_configured_policy(store_path: str) -> 
     assert jobs[DIGEST_JOB].trigger.get_next_fire_time(None, after) == datetime(
         2025, 6, 2, 7, 0, tzinfo=EASTERN
     )
-    # Saturday May 17th -> Sunday 18th, 20:30 (crontab's 0 is Sunday).
+    # Saturday May 17th -> Monday 19th, 06:30 (crontab's 1 is Monday).
     assert jobs[POLL_JOB].trigger.get_next_fire_time(None, after) == datetime(
-        2025, 5, 18, 20, 30, tzinfo=EASTERN
+        2025, 5, 19, 6, 30, tzinfo=EASTERN
     )
 
 

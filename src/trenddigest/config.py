@@ -94,7 +94,7 @@ class RankConfig:
 
 @dataclass
 class ScheduleConfig:
-    poll_cron: str = "30 20 * * 0-4"
+    poll_cron: str = "30 6 * * 1-5"
     digest_cron: str = "0 6 1 * *"
     timezone: str = "US/Eastern"
     misfire_grace_seconds: int = 6 * 3600

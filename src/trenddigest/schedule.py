@@ -582,7 +582,7 @@ def build_scheduler(
                 **common,
             )
         except TrendDigestError as exc:
-            # Still due, so the next poll (Sunday to Thursday) tries it again.
+            # Still due, so the next poll (Monday to Friday) tries it again.
             log.error("monthly digest failed: %s; trying again after the next poll", exc)
 
     def poll_job() -> None:

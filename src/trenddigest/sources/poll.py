@@ -12,13 +12,22 @@ arXiv defines them:
   and importing them would scatter stray old papers over old months.
 
 A feed without items is normal on weekends and arXiv holidays and is logged as such.
+
+A feed only shows the latest listing, so a listing the poll never read (the machine
+was off, a feed failed, the poll ran on days arXiv's midnight rebuild makes it miss
+one) is gone from the feeds for good, and a month by announce date lacks its papers.
+The listing date each category's feed was last read at is kept in the store's
+``meta``; a poll whose feed jumps over weekdays (arXiv's announce days) names those
+listings in a warning and in its summary, and :func:`missed_listings` gives them per
+month, so a digest by announce date can say which announce days it lacks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from ..config import ArxivConfig
 from ..errors import FetchError, InputError
@@ -33,6 +42,10 @@ log = logging.getLogger(__name__)
 
 _FIRST = frozenset({"new", "cross"})
 _REPLACEMENTS = frozenset({"replace", "replace-cross"})
+# arXiv's feeds are empty on these days (the feeds' own <skipDays> says so).
+_DEFAULT_SKIP_DAYS = ("Saturday", "Sunday")
+_LAST_LISTING_KEY = "feed_listing_date:{category}"  # meta: the newest listing date read
+_MISSED_KEY = "feed_missed_listings"  # meta: JSON {date: [category, ...]} never read
 
 
 @dataclass
@@ -49,6 +62,8 @@ class FeedPoll:
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     skipped_replacements: int = 0
     error: str = ""
+    # Listing dates between the last one read and this one whose feed was never read.
+    missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +83,25 @@ class PollSummary:
     def failed(self) -> list[FeedPoll]:
         return [f for f in self.feeds if f.status == "failed"]
 
+    @property
+    def missed(self) -> dict[str, list[str]]:
+        """Listing dates this poll found never read, each with its categories (sorted)."""
+        found: dict[str, list[str]] = {}
+        for feed in self.feeds:
+            for day in feed.missed:
+                found.setdefault(day, []).append(feed.category)
+        return {day: sorted(found[day]) for day in sorted(found)}
+
+    def _missed(self) -> str:
+        missed = self.missed
+        if not missed:
+            return ""
+        days = ", ".join(f"{day} ({', '.join(cats)})" for day, cats in missed.items())
+        return (
+            f"; listings never read: {days}: their papers are missing from the months "
+            "by announce date"
+        )
+
     def _statuses(self, feeds: list[FeedPoll]) -> str:
         by_status: dict[str, int] = {}
         for feed in feeds:
@@ -82,7 +116,7 @@ class PollSummary:
 
     def describe(self) -> str:
         feeds = f"{len(self.feeds)} arXiv feed{'' if len(self.feeds) == 1 else 's'}"
-        return f"polled {feeds} ({self._statuses(self.feeds)}): {self._papers()}"
+        return f"polled {feeds} ({self._statuses(self.feeds)}): {self._papers()}{self._missed()}"
 
     def describe_others(self) -> str:
         """What the feeds that did not fail brought, for the error naming those that did."""
@@ -90,7 +124,7 @@ class PollSummary:
         if not read:
             return "none read"
         feeds = "feed was" if len(read) == 1 else f"{len(read)} feeds were"
-        return f"the other {feeds} read ({self._statuses(read)}): {self._papers()}"
+        return f"the other {feeds} read ({self._statuses(read)}): {self._papers()}{self._missed()}"
 
 
 def feed_url_for(config: ArxivConfig, category: str) -> str:
@@ -126,6 +160,73 @@ def _save_feed_state(
 def _touch_feed_state(store: Store, url: str, checked: str) -> None:
     with store.transaction() as conn:
         conn.execute("UPDATE feed_state SET last_checked = ? WHERE url = ?", (checked, url))
+
+
+def _announce_days_between(after: str, before: str, skip_days: list[str]) -> list[str]:
+    """The dates strictly between two listing dates on which arXiv lists papers."""
+    skip = set(skip_days or _DEFAULT_SKIP_DAYS)
+    first, last = date.fromisoformat(after), date.fromisoformat(before)
+    days = []
+    day = first + timedelta(days=1)
+    while day < last:
+        if day.strftime("%A") not in skip:
+            days.append(day.isoformat())
+        day += timedelta(days=1)
+    return days
+
+
+def _note_listing(store: Store, page: FeedPage, poll: FeedPoll) -> None:
+    """Remember the listing date read; record (and warn of) listings jumped over.
+
+    Runs inside the poll's transaction, with the papers of the listing.
+    """
+    current = page.channel_date
+    if not current:
+        return
+    try:
+        date.fromisoformat(current)
+    except ValueError:
+        return
+    key = _LAST_LISTING_KEY.format(category=poll.category)
+    last = store.get_meta(key)
+    raw = store.get_meta(_MISSED_KEY)
+    missed: dict[str, list[str]] = json.loads(raw) if raw else {}
+    changed = False
+    if poll.category in missed.get(current, []):  # read after all (a mirror, a late feed)
+        missed[current].remove(poll.category)
+        if not missed[current]:
+            del missed[current]
+        changed = True
+    if last and last < current:
+        poll.missed = _announce_days_between(last, current, page.skip_days)
+        for day in poll.missed:
+            log.warning(
+                "%s: the listing of %s was never read (the feed went from %s to %s): "
+                "its papers are missing from %s by announce date",
+                poll.category,
+                day,
+                last,
+                current,
+                day[:7],
+            )
+            categories = missed.setdefault(day, [])
+            if poll.category not in categories:
+                categories.append(poll.category)
+                categories.sort()
+                changed = True
+    if changed:
+        store.set_meta(_MISSED_KEY, json.dumps(dict(sorted(missed.items()))))
+    if not last or last < current:
+        store.set_meta(key, current)
+
+
+def missed_listings(store: Store, month: str) -> dict[str, list[str]]:
+    """The listings dated in ``month`` (``YYYY-MM``) that no poll read, with the
+    categories whose feed missed each: the announce days a digest by announce date
+    lacks (as far as the polls could tell; an arXiv holiday listed nothing)."""
+    raw = store.get_meta(_MISSED_KEY)
+    missed: dict[str, list[str]] = json.loads(raw) if raw else {}
+    return {day: cats for day, cats in sorted(missed.items()) if day.startswith(f"{month}-")}
 
 
 def _papers_to_store(store: Store, page: FeedPage, poll: FeedPoll) -> list[Paper]:
@@ -182,6 +283,7 @@ def poll_one(
         _save_feed_state(
             store, url, result.headers.get("ETag"), result.headers.get("Last-Modified"), checked
         )
+        _note_listing(store, page, poll)
     if tally is not None:
         tally.add(outcome)
     if page.is_empty:
