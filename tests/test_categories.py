@@ -206,7 +206,7 @@ def test_duplicate_category_names_are_rejected_ignoring_case(tmp_path: Path) -> 
 def test_keyword_weights_must_be_positive_finite_numbers(tmp_path: Path, weight: str) -> None:
     text = VALID.replace("weight = 2.0", f"weight = {weight}")
     message = config_error(tmp_path, text)
-    assert "keywords[2]: 'weight' must be a positive number" in message
+    assert "keywords[2] ('teacher-student'): 'weight' must be a positive number" in message
 
 
 @pytest.mark.parametrize("weight", ['"2"', "true"])

@@ -53,8 +53,8 @@ def test_a_keyword_weight_above_the_maximum_is_refused_with_the_range(
     weight: str, shown: str
 ) -> None:
     assert error_of(ONE.replace("WEIGHT", weight)) == (
-        'my.toml: category 1 ("Knowledge Distillation"): keywords[1]: '
-        f"'weight' must be at most 100, got {shown}; "
+        'my.toml: category 1 ("Knowledge Distillation"): '
+        f"keywords[1] ('knowledge distillation'): 'weight' must be at most 100, got {shown}; "
         "use e.g. 0.5 for a weak term or 2.0 for a strong one"
     )
 

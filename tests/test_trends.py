@@ -371,6 +371,32 @@ def test_trends_section_measures_the_month_against_earlier_months():
     assert section.categories[0].name == "Detection"  # gained most
 
 
+def test_momentum_names_categories_empty_now_and_before_in_one_line_not_as_rows():
+    quiet = [
+        Category(f"Quiet {n}", "Never used.", [Keyword(f"zqx{n} topic")], threshold=0.05)
+        for n in (1, 2)
+    ]
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES + quiet, RankConfig(), Month(2025, 6))
+    text = render_trends_section(section)
+    assert "| Detection |" in text
+    assert "| Quiet 1 |" not in text and "| Quiet 2 |" not in text
+    assert "No papers this month or in the months before: Quiet 1, Quiet 2." in text
+    assert {"Quiet 1", "Quiet 2"} <= {t.name for t in section.categories}  # data kept
+
+
+def test_trend_report_names_categories_empty_over_the_range_in_one_line_not_as_rows():
+    quiet = [Category("Quiet 1", "Never used.", [Keyword("zqx1 topic")], threshold=0.05)]
+    store = store_with(three_months())
+    report = build_trend_report(
+        store, CATEGORIES + quiet, RankConfig(), Month(2025, 4), Month(2025, 6)
+    )
+    text = render_trend_report(report)
+    assert "| Quiet 1 |" not in text
+    assert "No papers in any of these months: Quiet 1." in text
+    assert "| _No category_ |" in text
+
+
 def test_trends_section_leaves_partial_months_out_and_says_so():
     papers = three_months() + [detection("2025-03", 0), segmentation("2025-03", 0)]
     store = store_with(papers)

@@ -142,10 +142,30 @@ def loads_categories(text: str, source: str = "<string>") -> list[Category]:
         raise ConfigError(
             f"{source}: TOML syntax error: {detail}; fix the syntax at that position"
         ) from None
-    return _parse_document(data, source)
+    return _parse_document(data, source, _category_header_lines(text))
 
 
-def _parse_document(data: dict[str, Any], source: str) -> list[Category]:
+# A line that opens a category table: [[category]], [[ "category" ]], a trailing comment.
+_CATEGORY_HEADER = re.compile(
+    r"""^[ \t]*\[\[[ \t]*(?:category|"category"|'category')[ \t]*\]\][ \t]*(?:#.*)?$"""
+)
+
+
+def _category_header_lines(text: str) -> list[int]:
+    """The 1-based line of each ``[[category]]`` header, in order.
+
+    tomllib reports no positions for valid TOML, and a category with no usable name
+    would otherwise be known only by its number: "category 117" of a 3,000-line file
+    has to be counted out by hand.  A header-like line inside a multi-line string would
+    be counted too; :func:`_parse_document` only trusts the lines when there is exactly
+    one per table.
+    """
+    return [n for n, line in enumerate(text.splitlines(), start=1) if _CATEGORY_HEADER.match(line)]
+
+
+def _parse_document(
+    data: dict[str, Any], source: str, header_lines: list[int] | None = None
+) -> list[Category]:
     for key in data:
         if key not in _TOP_KEYS:
             raise ConfigError(f"{source}: {_unknown_key(key, _TOP_KEYS)}")
@@ -160,10 +180,19 @@ def _parse_document(data: dict[str, Any], source: str) -> list[Category]:
     if not tables:
         raise ConfigError(f"{source}: no categories; add at least one [[category]] table")
 
+    lines = header_lines if header_lines and len(header_lines) == len(tables) else None
     categories: list[Category] = []
     seen: dict[str, int] = {}
     for index, table in enumerate(tables, start=1):
-        category = _parse_category(table, f"{source}: category {index}")
+        try:
+            category = _parse_category(table, f"{source}: category {index}")
+        except ConfigError as exc:
+            name = table.get("name")
+            if lines is None or (isinstance(name, str) and name.strip()):
+                raise  # a named category is found by its name
+            raise ConfigError(
+                f"{exc} (category {index} begins at line {lines[index - 1]})"
+            ) from None
         folded = category.name.casefold()
         if folded in seen:
             raise ConfigError(
@@ -237,6 +266,8 @@ def _parse_keywords(table: dict[str, Any], where: str) -> list[Keyword]:
             term = item["term"]
             if not isinstance(term, str):
                 raise ConfigError(f"{at}: 'term' must be a string, got {_type_name(term)}")
+            # The term, not only its position, for a list of fifty keywords.
+            at = f"{at} ({term!r})"
             weight = item.get("weight", 1.0)
             if isinstance(weight, bool) or not isinstance(weight, int | float):
                 raise ConfigError(

@@ -310,6 +310,10 @@ class EmergingTopic:
         return self.terms[self.named :]
 
 
+def _silent(trend: CategoryTrend) -> bool:
+    return trend.count == 0 and not trend.share_3 and not trend.share_12
+
+
 @dataclass
 class TrendsSection:
     """Everything the trends part of a month's digest shows."""
@@ -331,6 +335,17 @@ class TrendsSection:
     options: TrendOptions = DEFAULT_OPTIONS
     # The month's ranking the section was built from (not rendered; for callers/tests).
     ranking: Ranking | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def active_categories(self) -> list[CategoryTrend]:
+        """The momentum table's rows: a category with no paper this month nor in the
+        months before says nothing there (a big categories file has dozens)."""
+        return [t for t in self.categories if not _silent(t)]
+
+    @property
+    def silent_categories(self) -> list[str]:
+        """The categories left out of the momentum table, named in one line instead."""
+        return [t.name for t in self.categories if _silent(t)]
 
     @property
     def chart_title(self) -> str:
@@ -382,6 +397,16 @@ class TrendReport:
     @property
     def months(self) -> list[str]:
         return [str(s.month) for s in self.sections]
+
+    @property
+    def active_rows(self) -> list[ReportRow]:
+        """The rows with a paper in some month of the range (the last, "no category",
+        always); the others are named in one line (:attr:`silent_rows`)."""
+        return [r for r in self.rows[:-1] if any(r.counts)] + self.rows[-1:]
+
+    @property
+    def silent_rows(self) -> list[str]:
+        return [r.name for r in self.rows[:-1] if not any(r.counts)]
 
     @property
     def compared(self) -> tuple[str, str] | None:
