@@ -116,9 +116,9 @@ def test_a_non_ascii_address_the_server_cannot_take_is_named_with_the_fix() -> N
     assert recorder.envelopes == []
 
 
-def test_an_untrusted_certificate_says_how_to_trust_it(
-    self_signed: tuple[Path, Path],
-) -> None:
+@pytest.fixture
+def tls_server(self_signed: tuple[Path, Path]) -> Iterator[tuple[Recorder, Controller]]:
+    """An implicit-TLS SMTP server whose certificate is self-signed."""
     cert, key = self_signed
     recorder = Recorder()
     controller = Controller(
@@ -128,11 +128,16 @@ def test_an_untrusted_certificate_says_how_to_trust_it(
         ssl_context=server_context(cert, key),
     )
     controller.start()
-    try:
-        with pytest.raises(DeliveryError) as caught:
-            send_digest_email(config(controller.port, security="ssl"), "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
+    yield recorder, controller
+    controller.stop()
+
+
+def test_an_untrusted_certificate_says_how_to_trust_it(
+    tls_server: tuple[Recorder, Controller],
+) -> None:
+    recorder, controller = tls_server
+    with pytest.raises(DeliveryError) as caught:
+        send_digest_email(config(controller.port, security="ssl"), "Digest", DIGEST, env={})
     assert str(caught.value) == (
         f"TLS with SMTP server 127.0.0.1:{controller.port} failed: self-signed certificate; "
         "the server's certificate is not trusted here: set [email] ca_file to a PEM file "
@@ -142,22 +147,11 @@ def test_an_untrusted_certificate_says_how_to_trust_it(
 
 
 def test_a_server_certificate_signed_by_the_configured_ca_file_is_trusted(
-    self_signed: tuple[Path, Path],
+    self_signed: tuple[Path, Path], tls_server: tuple[Recorder, Controller]
 ) -> None:
-    cert, key = self_signed
-    recorder = Recorder()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=free_port(),
-        ssl_context=server_context(cert, key),
-    )
-    controller.start()
-    try:
-        cfg = config(controller.port, security="ssl", ca_file=str(cert))
-        accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
+    recorder, controller = tls_server
+    cfg = config(controller.port, security="ssl", ca_file=str(self_signed[0]))
+    accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
     assert accepted == ["ana@example.org", "ben@example.org"]
     assert len(recorder.envelopes) == 1
 
