@@ -869,6 +869,31 @@ def test_a_failed_import_leaves_no_new_store_behind(workdir, capsys, name, conte
     assert not (workdir / "data").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        pytest.param("notes.bin", bytes(range(256)) * 4, id="unrecognised-format"),
+        pytest.param("wrong.jsonl", b'{"title": "no id"}\n{"id": "bad"}\n', id="no-paper"),
+    ],
+)
+def test_a_run_that_fails_on_its_file_before_storing_a_paper_leaves_no_new_store(
+    workdir, capsys, name, content
+):
+    (workdir / name).write_bytes(content)
+    code, _, err = run_cli(capsys, "run", "--month", "2025-05", "--from", name)
+    assert code == 2 and err.count("\n") == 1
+    assert not (workdir / "data").exists()
+
+
+def test_a_run_whose_file_stored_papers_of_another_month_keeps_them(workdir, capsys):
+    write_jsonl(workdir / "april.jsonl", make_papers("2025-04")[:3])
+    code, _, err = run_cli(capsys, "run", "--month", "2025-05", "--from", "april.jsonl")
+    assert code == 2
+    assert err.startswith("trenddigest: error: no papers from 2025-05 (by arXiv id) in ")
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        assert store.count_papers() == 3
+
+
 def test_a_failed_import_leaves_an_existing_store_as_it_was(workdir, capsys):
     with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
         store.upsert_papers(make_papers("2025-05")[:3])

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import __version__
 from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
-from .lock import store_lock
+from .lock import lock_path_for, store_lock
 from .models import Month, Paper
 from .store import Store, UpsertCounts, damaged_store_error, is_damaged_store
 
@@ -239,6 +239,40 @@ def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
         yield store
 
 
+def _not_yet_there(store_path: str) -> list[Path]:
+    """The store file and the folders above it that do not exist yet, innermost last."""
+    if store_path == ":memory:":
+        return []
+    missing = []
+    for path in [Path(store_path), *Path(store_path).parents]:
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return list(reversed(missing))
+
+
+def _discard_if_empty(store_path: str, created: list[Path]) -> None:
+    """Remove a store this run created when the run failed on bad input before storing
+    a paper (a file of another month, an unreadable one): it would only be junk where
+    the user did not ask for one.  Anything stored, or anything already there, stays."""
+    if not created or Path(store_path) not in created:
+        return
+    try:
+        with Store.open(store_path) as store:
+            if store.count_papers():
+                return
+    except TrendDigestError:
+        return
+    lock = lock_path_for(store_path)
+    for leftover in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm"), lock, Path(store_path)):
+        if leftover is not None:
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+    for folder in reversed(created[:-1]):  # innermost first; only if still empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 class _StoreOnFirstWrite:
     """The importer's sink: the store, locked and opened (so created) at the first write.
 
@@ -398,13 +432,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         push=config.git.push,
         email=config.email.enabled,
     )
-    with _open_store(config) as store:
-        try:
-            result = run_month(store, config, opts, reporter=_reporter(args))
-        except DeliveryError as exc:
-            if isinstance(exc.result, RunResult):  # say what was written before the error
-                _print_run_summary(month, exc.result)
-            raise
+    created = _not_yet_there(config.store.path)
+    try:
+        with _open_store(config) as store:
+            try:
+                result = run_month(store, config, opts, reporter=_reporter(args))
+            except DeliveryError as exc:
+                if isinstance(exc.result, RunResult):  # say what was written before the error
+                    _print_run_summary(month, exc.result)
+                raise
+    except InputError:
+        _discard_if_empty(config.store.path, created)
+        raise
     if args.dry_run:
         for note in result.notes:
             log.info("%s", note)
