@@ -178,6 +178,23 @@ def test_by_announced_selects_the_month_by_announce_date(workdir, capsys):
     assert json.loads(out)["considered"] == 60
 
 
+def test_a_digest_by_announce_date_names_the_listings_no_poll_read(workdir, capsys):
+    imported(capsys)
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        store.set_meta("feed_missed_listings", json.dumps({"2025-05-16": ["cs.CV", "cs.LG"]}))
+    args = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "--dry-run")
+    code, out, err = run_cli(capsys, *args, "--by", "announced")
+    note = (
+        "the listings of 2025-05-16 (cs.CV, cs.LG) were never read (no poll ran, or the "
+        "feed failed): their papers are missing from this month"
+    )
+    assert code == 0 and f"**Note:** {note}\n" in out
+    code, out, _ = run_cli(capsys, *args, "--by", "announced", "--format", "json")
+    assert json.loads(out)["notes"] == [note]
+    code, out, _ = run_cli(capsys, *args)  # by arXiv id the API backfill is not affected
+    assert "**Note:**" not in out
+
+
 def test_from_file_fills_the_month_then_runs(workdir, capsys):
     code, _, _ = run_cli(
         capsys,

@@ -195,7 +195,24 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
         ),
     )
     digest.extra["trends"] = section_to_json(section)
+    if by == "announced":
+        digest.notes += _missed_listings_notes(store, month)
     return digest, section
+
+
+def _missed_listings_notes(store: Store, month: Month) -> list[str]:
+    """A digest by announce date lacks the papers of listings no poll read: say which."""
+    from .sources.poll import missed_listings
+
+    missed = missed_listings(store, str(month))
+    if not missed:
+        return []
+    days = "; ".join(f"{day} ({', '.join(cats)})" for day, cats in missed.items())
+    log.warning("%s: listings never read: %s", month, days)
+    return [
+        f"the listings of {days} were never read (no poll ran, or the feed failed): "
+        "their papers are missing from this month"
+    ]
 
 
 BACKGROUND_MONTHS = 2  # earlier months added to the idf when [rank] background_idf is on

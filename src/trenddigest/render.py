@@ -226,6 +226,8 @@ class Digest:
     top_picks: list[RankedPaper] = field(default_factory=list)
     trends_markdown: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the reader must know about the month's completeness (announce days no poll read).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> int:
@@ -504,6 +506,7 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
         "considered": digest.considered,
         "matched": digest.matched,
         "unmatched": digest.unmatched,
+        **({"notes": list(digest.notes)} if digest.notes else {}),
         "top_picks": [_paper_json(rp) for rp in digest.top_picks],
         "categories": [
             {
