@@ -689,6 +689,12 @@ def arxiv_server() -> Iterator[ArxivTestServer]:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """A clock that only moves when waited on: no test really sleeps."""
+    return FakeClock()
+
+
+@pytest.fixture
 def no_arxiv_waits(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Every ArxivClient made during the test paces and backs off on a fake clock.
 

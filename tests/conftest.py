@@ -9,10 +9,20 @@ from pathlib import Path
 
 import pytest
 
-# The local arXiv stand-in's fixtures (arxiv_server, no_arxiv_waits) for every test module.
+from trenddigest.store import Store
+
+# The local arXiv stand-in's fixtures (arxiv_server, clock, no_arxiv_waits) for every
+# test module.
 pytest_plugins = ["arxiv_server"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A real, empty SQLite store in memory (modules needing a filled one define theirs)."""
+    with Store.open(":memory:") as st:
+        yield st
 
 
 @pytest.fixture(scope="session")

@@ -55,17 +55,6 @@ def server() -> Iterator[ArxivTestServer]:
         yield srv
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open(":memory:") as st:
-        yield st
-
-
 def client_for(config: ArxivConfig, clock: FakeClock) -> ArxivClient:
     return ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
 

@@ -41,11 +41,6 @@ def server() -> Iterator[ArxivTestServer]:
         yield srv
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 def make_client(
     server: ArxivTestServer,
     clock: FakeClock,

@@ -27,17 +27,6 @@ def server() -> Iterator[ArxivTestServer]:
         yield srv
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open(":memory:") as st:
-        yield st
-
-
 def poll(
     store: Store,
     server: ArxivTestServer,

@@ -70,11 +70,6 @@ MAY = {"2505.00001", "2505.00002", "2505.00003", "2505.00004", "2505.00005"}
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def server() -> Iterator[ArxivTestServer]:
     with ArxivTestServer([dict(p) for p in PAPERS]) as srv:
         yield srv

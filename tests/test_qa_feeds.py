@@ -30,17 +30,6 @@ def server() -> Iterator[ArxivTestServer]:
         yield srv
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open(":memory:") as st:
-        yield st
-
-
 def item(
     number: int, kind: str = "new", categories: tuple[str, ...] = ("cs.CV",)
 ) -> dict[str, Any]:
