@@ -25,7 +25,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import lock_path_for, store_lock
-from .models import Month, Paper
+from .models import Month, Paper, last_announcement, latest_complete_month
 from .store import Store, UpsertCounts, damaged_store_error, is_damaged_store
 
 if TYPE_CHECKING:  # the pipeline is imported by the commands that run it
@@ -251,17 +251,11 @@ def _not_yet_there(store_path: str) -> list[Path]:
     return list(reversed(missing))
 
 
-def _discard_if_empty(store_path: str, created: list[Path]) -> None:
-    """Remove a store this run created when the run failed on bad input before storing
-    a paper (a file of another month, an unreadable one): it would only be junk where
-    the user did not ask for one.  Anything stored, or anything already there, stays."""
-    if not created or Path(store_path) not in created:
-        return
-    try:
-        with Store.open(store_path) as store:
-            if store.count_papers():
-                return
-    except TrendDigestError:
+def _discard_store(store_path: str, created: list[Path]) -> None:
+    """Remove a store this run created and that holds no paper, when the run failed on
+    bad input (a file of another month, an unreadable one): it would only be junk where
+    the user did not ask for one.  Anything already there stays."""
+    if Path(store_path) not in created:
         return
     lock = lock_path_for(store_path)
     for leftover in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm"), lock, Path(store_path)):
@@ -340,12 +334,10 @@ def _past_month(text: str) -> Month:
 def _complete_month(text: str) -> Month:
     """A month arXiv has announced all its papers of: a digest of a later one would
     silently leave out its last mailings."""
-    from .models import last_announcement, latest_complete_month
-
     month = _month(text)
     now = datetime.now(UTC)
     latest = latest_complete_month(now)
-    if (month.year, month.month) <= (latest.year, latest.month):
+    if month <= latest:
         return month
     if month.first_day > now.date():
         raise InputError(
@@ -433,6 +425,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         email=config.email.enabled,
     )
     created = _not_yet_there(config.store.path)
+    unused = False
     try:
         with _open_store(config) as store:
             try:
@@ -441,8 +434,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if isinstance(exc.result, RunResult):  # say what was written before the error
                     _print_run_summary(month, exc.result)
                 raise
+            except InputError:
+                unused = bool(created) and not store.count_papers()
+                raise
     except InputError:
-        _discard_if_empty(config.store.path, created)
+        if unused:
+            _discard_store(config.store.path, created)
         raise
     if args.dry_run:
         for note in result.notes:

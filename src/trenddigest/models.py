@@ -297,9 +297,9 @@ def latest_complete_month(now: datetime, settle: timedelta = timedelta(0)) -> Mo
     return month
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Month:
-    """A calendar month, the unit a digest covers."""
+    """A calendar month, the unit a digest covers (ordered by time)."""
 
     year: int
     month: int

@@ -802,9 +802,7 @@ def _exclude_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
         words = [w.decode() for w in _words(term)]
         if not words:
             continue
-        last = words[-1]
-        if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
-            words[-1] = last[:-1]
+        words[-1] = _key(words[-1].encode(), "plural")[0].decode()  # its singular
         alternatives.append(r"[\s\-]+".join(map(re.escape, words)) + "s?")
     if not alternatives:
         return None

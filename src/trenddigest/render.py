@@ -63,6 +63,11 @@ _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def _flat(text: str) -> str:
+    """``text`` on one line: control characters and runs of whitespace become one space."""
+    return _WS.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
 def md_escape(text: str) -> str:
     """Make arbitrary title/author text inert in Markdown.
 
@@ -75,7 +80,7 @@ def md_escape(text: str) -> str:
     CommonMark backslash escape, so the rendered page shows the text exactly as written
     (an e-mail address is still linked: no escape stops GitHub's email autolinks).
     """
-    flat = _MD_SPECIAL.sub(r"\\\1", _WS.sub(" ", _CONTROL.sub(" ", text)).strip())
+    flat = _MD_SPECIAL.sub(r"\\\1", _flat(text))
     flat = _MD_AUTOLINK.sub(lambda m: f"{m[1]}\\://" if m[1] else f"{m[2]}\\.", flat)
     flat = _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", flat)
     return _MD_TRAILING_HASHES.sub(r"\1\\\2", flat)
@@ -89,7 +94,7 @@ def code_span(text: str) -> str:
     line break is dropped instead; the digest's code spans hold arXiv categories,
     where none of these belongs.
     """
-    inner = _WS.sub(" ", _CONTROL.sub(" ", text).replace("`", " ")).strip()
+    inner = _flat(text.replace("`", " "))
     return f"`{inner}`" if inner else ""
 
 
@@ -198,7 +203,7 @@ def resolve_anchors(markdown_text: str) -> str:
 
     def anchor(match: re.Match[str]) -> str:
         name = bytes.fromhex(match[1]).decode("utf-8")
-        shown = _WS.sub(" ", _CONTROL.sub(" ", name)).strip()
+        shown = _flat(name)
         return anchors.get(shown, github_anchor(name))
 
     return _ANCHOR_MARK.sub(anchor, markdown_text)

@@ -178,7 +178,7 @@ def latest_due_month(now: datetime, tz: tzinfo, trigger: CronTrigger | None = No
     first_fire = trigger.get_next_fire_time(None, datetime(local.year, local.month, 1, tzinfo=tz))
     due = just_ended.shift(-1) if first_fire is None or first_fire > now else just_ended
     complete = latest_complete_month(now, SETTLE)
-    return min(due, complete, key=lambda month: (month.year, month.month))
+    return min(due, complete)
 
 
 def months_due(

@@ -263,10 +263,15 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of an error (its extended code's low byte)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 def is_damaged_store(exc: sqlite3.Error) -> bool:
     """Whether SQLite found the file itself broken (a crash, a truncated or bad copy)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return _primary_code(exc) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def damaged_store_error(path: str | None, exc: sqlite3.Error) -> StoreError:
@@ -280,10 +285,10 @@ def damaged_store_error(path: str | None, exc: sqlite3.Error) -> StoreError:
 
 def _cannot_open(path: str, exc: sqlite3.Error) -> StoreError:
     """Why SQLite could not open a store, and what to do about it."""
-    if is_damaged_store(exc) and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_CORRUPT:
+    code = _primary_code(exc)
+    if code == sqlite3.SQLITE_CORRUPT:
         return damaged_store_error(path, exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF == sqlite3.SQLITE_CANTOPEN:
+    if code == sqlite3.SQLITE_CANTOPEN:
         folder = Path(path).parent
         if not Path(path).exists():
             where = " (a read-only file system)" if _on_read_only_file_system(path) else ""
@@ -316,7 +321,7 @@ def _read_only_fallback(path: str, exc: sqlite3.OperationalError) -> sqlite3.Con
     read as immutable.  Not when a WAL file holds data: immutable reads would skip it."""
     wal = Path(f"{path}-wal")
     if (
-        exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN
+        _primary_code(exc) != sqlite3.SQLITE_CANTOPEN
         or not Path(path).is_file()
         or not _on_read_only_file_system(path)
         or (wal.is_file() and wal.stat().st_size > 0)

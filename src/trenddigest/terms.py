@@ -35,9 +35,8 @@ from .tfidf import WordIds, english_stop_words
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
-# Words, plus the punctuation that ends a phrase.  Hyphens and slashes do not break.
-TOKEN = re.compile(r"\w+|[.,;:!?()\[\]{}\"]")
-# TOKEN plus the hyphens that join two words into a compound ("on-policy").
+# Words, the punctuation that ends a phrase (hyphens and slashes do not break one), and
+# the hyphens that join two words into a compound ("on-policy").
 TOKEN_OR_JOINT = re.compile(r"\w+|[.,;:!?()\[\]{}\"]|(?<=\w)-+(?=\w)")
 # Second parts of compounds that modify the phrase before them ("language model-based").
 MODIFIERS = frozenset(
@@ -191,9 +190,9 @@ class TermMatrix:
 _SEP = b"\x01"
 _JOINT = b"\x02"  # a hyphen joining two words
 _CHUNK = 2048  # texts tokenized at a time: bytes objects of a whole big month hold 100s of MB
-# Phrase-breaking punctuation (the non-word alternatives of TOKEN), as bytes.
+# Phrase-breaking punctuation (the non-word alternatives of TOKEN_OR_JOINT), as bytes.
 _BREAKS = tuple(bytes([c]) for c in b'.,;:!?()[]{}"')
-# ASCII word characters (TOKEN's \w on lower-case ASCII), hyphens, the separator, the
+# ASCII word characters (TOKEN_OR_JOINT's \w on lower-case ASCII), hyphens, the separator, the
 # joint, the breaks and every non-ASCII byte (only present in texts already split by
 # TOKEN_OR_JOINT) stay; the rest of ASCII (spaces, slashes, quotes...) becomes a space.
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-\x01\x02" + b"".join(_BREAKS))

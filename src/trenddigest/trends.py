@@ -460,11 +460,17 @@ class _Coverage:
         return 0 < self.totals.get(month, 0) < self.floor
 
 
+def _partial_floor(busiest: int, ratio: float) -> int:
+    """The fewest papers a month may hold and not be partial: ``ratio`` of the busiest
+    month's, rounded up (at least one)."""
+    return max(1, int(ratio * busiest + 0.999999))
+
+
 def _coverage(store: Store, month: Month, by: str, options: TrendOptions) -> _Coverage:
     totals = store.month_counts(by)
     window = [*_trailing(month, 12), str(month)]
     busiest = max((totals.get(m, 0) for m in window), default=0)
-    return _Coverage(totals, max(1, int(options.partial_ratio * busiest + 0.999999)))
+    return _Coverage(totals, _partial_floor(busiest, options.partial_ratio))
 
 
 # --------------------------------------------------------------------------- counts
@@ -762,9 +768,6 @@ def rising_terms(
 def unmatched_papers(papers: Sequence[Paper], ranking: Ranking) -> list[Paper]:
     """The month's papers that no category took (Ranking only counts them), less the
     withdrawn ones: counted as matching none, but no material for a new topic."""
-    listed = getattr(ranking, "unmatched_papers", None)
-    if isinstance(listed, list):
-        return [p for p in listed if not p.withdrawn]
     placed = {rp.paper.id for rp in ranking.all_ranked()}
     return [p for p in papers if p.id not in placed and not p.withdrawn]
 
@@ -1352,7 +1355,7 @@ def build_trend_report(
     # of a month announced with the next one, a month still being fetched) would make
     # every share's change and the chart's lines about that sliver.
     busiest = max(s.papers for s in sections)
-    floor = max(1, int(options.partial_ratio * busiest + 0.999999))
+    floor = _partial_floor(busiest, options.partial_ratio)
     partial = [str(s.month) for s in sections if s.papers < floor]
     for s in sections:
         note = _incomplete_note(s.month, s.papers)
