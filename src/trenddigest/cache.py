@@ -192,9 +192,7 @@ def _json_default(value: Any) -> Any:
 
 def read_cached(store: Store, key: str, fingerprint: str) -> bytes | None:
     """The value cached under ``key`` if it was made for ``fingerprint``, else None."""
-    row = store.conn.execute(
-        "SELECT fingerprint, value FROM cache WHERE key = ?", (key,)
-    ).fetchone()
+    row = store.query_one("SELECT fingerprint, value FROM cache WHERE key = ?", (key,))
     if row is None or row[0] != fingerprint:
         return None
     value = row[1]

@@ -125,9 +125,9 @@ class JobRun:
 
 
 def last_job_run(store: Store, job: str) -> JobRun | None:
-    row = store.conn.execute(
+    row = store.query_one(
         "SELECT job, last_success, last_target, detail FROM job_runs WHERE job = ?", (job,)
-    ).fetchone()
+    )
     return None if row is None else JobRun(*row)
 
 

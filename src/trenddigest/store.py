@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
+from typing import Any
 
 from .errors import StoreError
 from .models import InvalidArxivIdError, Month, Paper, split_id
@@ -477,6 +478,13 @@ class Store:
             if is_damaged_store(exc):
                 raise damaged_store_error(self.path, exc) from exc
             raise
+
+    def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """One row of a read by another module (the cache, fetch progress, feed and
+        job state), a damaged store reported as such like the store's own reads."""
+        with self._reading():
+            row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
+            return row
 
     # -- papers -----------------------------------------------------------------
 

@@ -187,11 +187,11 @@ class _Progress:
 
 
 def _load_progress(store: Store, category: str, key: str) -> _Progress | None:
-    row = store.conn.execute(
+    row = store.query_one(
         "SELECT total, received, complete, updated_at FROM fetch_progress "
         "WHERE category = ? AND month = ?",
         (category, key),
-    ).fetchone()
+    )
     return None if row is None else _Progress(row[0], int(row[1]), bool(row[2]), row[3])
 
 

@@ -139,9 +139,7 @@ def _now(client: ArxivClient) -> str:
 
 
 def _feed_state(store: Store, url: str) -> tuple[str | None, str | None]:
-    row = store.conn.execute(
-        "SELECT etag, last_modified FROM feed_state WHERE url = ?", (url,)
-    ).fetchone()
+    row = store.query_one("SELECT etag, last_modified FROM feed_state WHERE url = ?", (url,))
     return (row[0], row[1]) if row else (None, None)
 
 
