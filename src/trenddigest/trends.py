@@ -632,17 +632,23 @@ def _papers_using(
 
 
 def example_papers(
-    papers: Sequence[Paper], term: str, limit: int, matrix: TermMatrix | None = None
+    papers: Sequence[Paper],
+    term: str,
+    limit: int,
+    matrix: TermMatrix | None = None,
+    using: Sequence[Paper] | None = None,
 ) -> tuple[ExamplePaper, ...]:
     """Papers using ``term``, those with it in the title first (they show it best).
 
     Id order within each group, so the choice is stable.  ``matrix`` as in
-    :func:`_papers_using`.
+    :func:`_papers_using`; ``using``, the papers using ``term`` when the caller has
+    already found them.
     """
     if limit <= 0:
         return ()
-    using = _papers_using(papers, term, matrix)
-    using.sort(key=lambda p: p.id)
+    if using is None:
+        using = _papers_using(papers, term, matrix)
+    using = sorted(using, key=lambda p: p.id)
     pattern = _term_pattern(term)
     in_title = [p for p in using if _uses(p.title, term, pattern)][:limit]
     chosen = in_title + [p for p in using if p not in in_title][: limit - len(in_title)]
@@ -736,6 +742,7 @@ def rising_terms(
             )
     candidates.sort(key=lambda r: (-r.growth, -r.support, r.term))
     chosen: list[RisingTerm] = []
+    using_of: dict[str, list[Paper]] = {}  # found once per term: a scan of every text
     for cand in candidates:
         if len(chosen) >= options.max_terms:
             break
@@ -745,17 +752,20 @@ def rising_terms(
             continue  # "ai agents" after "ai agent": one term, listed once
         if len(words) == 1 and any(stem in _stem(c.term).split(" ") for c in chosen):
             continue  # "splatting" under "gaussian splatting" says nothing new
-        if papers and _is_fragment(
-            _papers_using(papers, cand.term, matrix), cand.term, options.fragment_share
-        ):
-            continue  # "language action", only ever inside "vision language action"
+        if papers:
+            using_of[cand.term] = _papers_using(papers, cand.term, matrix)
+            if _is_fragment(using_of[cand.term], cand.term, options.fragment_share):
+                continue  # "language action", only ever inside "vision language action"
         if len(words) == 2:
             chosen = [c for c in chosen if _stem(c.term) not in words]
         chosen.append(cand)
     if papers:
         chosen = [
             dataclasses.replace(
-                r, examples=example_papers(papers, r.term, options.term_examples, matrix)
+                r,
+                examples=example_papers(
+                    papers, r.term, options.term_examples, matrix, using_of.get(r.term)
+                ),
             )
             for r in chosen
         ]
