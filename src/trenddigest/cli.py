@@ -582,9 +582,6 @@ def cmd_categories_list(args: argparse.Namespace) -> int:
     from .pipeline import categories_source, category_counts, effective_categories
     from .render import counted
 
-    def counted_categories(n: int) -> str:
-        return counted(n, "category", "categories")
-
     month = _past_month(args.month) if args.month else None
     config = _load(args, digest={"categories_file": args.categories})
     store_exists = Path(config.store.path).exists()
@@ -602,7 +599,7 @@ def cmd_categories_list(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {shown:>18}  {len(cat.keywords):>8}  {len(cat.papers):>9}")
     # Which file was read: --categories, [digest] categories_file, ./config/ or the
     # packaged one decide it, and a curator editing one file may be reading another.
-    print(f"{counted_categories(len(rows))} from {categories_source(config)}")
+    print(f"{counted(len(rows), 'category', 'categories')} from {categories_source(config)}")
     return 0
 
 

@@ -303,8 +303,7 @@ def index_entries_linked_from(readme: Path, max_picks: int = 10) -> list[IndexEn
         text = readme.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):  # update_readme_index says what is wrong
         return []
-    start = _marker_at(text, INDEX_START)
-    end = _marker_at(text, INDEX_END, max(start, 0))
+    start, end = _index_span(text)
     if start < 0 or end < start:
         return []
     entries = []
@@ -396,6 +395,12 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
 
 
+def _index_span(text: str) -> tuple[int, int]:
+    """Where the index's start and end markers stand (-1 for a missing one)."""
+    start = _marker_at(text, INDEX_START)
+    return start, _marker_at(text, INDEX_END, max(start, 0))
+
+
 def _marker_at(text: str, marker: str, start: int = 0) -> int:
     """Where ``marker`` stands on a line of its own, outside code fences, or -1.
 
@@ -419,8 +424,7 @@ def readme_with_index(
     """``original`` (the text of ``readme``) with its index block replaced, or appended."""
     newline = "\r\n" if "\r\n" in original else "\n"
     block = render_index(entries, readme.parent, max_months).replace("\n", newline)
-    start = _marker_at(original, INDEX_START)
-    end = _marker_at(original, INDEX_END, start if start >= 0 else 0)
+    start, end = _index_span(original)
     if start >= 0 and end >= 0:
         text = original[:start] + block + original[end + len(INDEX_END) :]
     elif start < 0 and end < 0:

@@ -232,16 +232,18 @@ def split_id(raw: str, latest: Month | str | None = None) -> tuple[str, int | No
 def papers_of(by: str, first: Month | str, last: Month | str | None = None) -> str:
     """How messages name the papers of a month (or a range of months) under ``by``:
     "from 2025-05 (by arXiv id)" or "announced in 2025-05"."""
-    span = f"{first}" if last is None or str(last) == str(first) else f"{first} to {last}"
+    single = last is None or str(last) == str(first)
+    span = f"{first}" if single else f"{first} to {last}"
     if by == "submitted":
         return f"from {span} (by arXiv id)"
-    return f"announced {'in' if last is None or str(last) == str(first) else 'from'} {span}"
+    return f"announced {'in' if single else 'from'} {span}"
 
 
 def id_month(arxiv_id: str) -> str:
     """The month (``YYYY-MM``) a canonical id was issued in: arXiv numbers a paper in the
-    month of its first announcement (a paper submitted on the evening of the 31st is
-    announced, and numbered, in the next month).
+    month of its mailing's 14:00 deadline (a paper submitted on the evening of the 31st
+    is numbered in the next month; one in Friday the 30th's mailing keeps its month's
+    id although arXiv announces it on Sunday the 1st).
 
     ``"2505.01234"`` -> ``"2025-05"``, ``"math/9108001"`` -> ``"1991-08"``.  Takes the
     id as :func:`split_id` returns it (no prefix or version): it runs for every paper

@@ -71,16 +71,19 @@ class RunResult:
     trends: Any = None
 
 
-def effective_categories(config: Config) -> list[Category]:
+def _categories_path(config: Config) -> Path:
     """``--categories`` / ``[digest] categories_file``, else ./config/, else the packaged file."""
     path = config.digest.categories_file or None
-    return load_categories(find_categories_file(Path(path) if path else None))
+    return find_categories_file(Path(path) if path else None)
+
+
+def effective_categories(config: Config) -> list[Category]:
+    return load_categories(_categories_path(config))
 
 
 def categories_source(config: Config) -> str:
     """The categories file :func:`effective_categories` reads, as a user names it."""
-    path = config.digest.categories_file or None
-    found = find_categories_file(Path(path) if path else None)
+    found = _categories_path(config)
     return f"the packaged {found.name}" if found == default_categories_path() else str(found)
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .errors import InputError, TrendDigestError
-from .models import Month, Paper
+from .models import Month, Paper, papers_of
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,7 @@ def _environment(
     env.filters["thousands"] = lambda n: f"{n:,}"
     env.filters["counted"] = counted
     env.filters["url"] = link_destination
+    env.globals["papers_of"] = papers_of
     if setup is not None:
         setup(env)
     return env
