@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import subprocess
 from pathlib import Path
 
 from trenddigest.models import Paper
@@ -142,3 +143,14 @@ def write_jsonl(path: Path, papers: list[Paper], gz: bool = False) -> Path:
     data = ("\n".join(lines) + "\n").encode()
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
     return path
+
+
+def refusing_repository(workdir: Path) -> None:
+    """A git repository whose pre-commit hook refuses every commit: a failure only git
+    can report, after the digest is written (nothing checked beforehand catches it)."""
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    for key, value in (("user.name", "T"), ("user.email", "t@example.org")):
+        subprocess.run(["git", "-C", str(workdir), "config", key, value], check=True)
+    hook = workdir / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'commits are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)

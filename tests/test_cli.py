@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from synthetic import KD_CATEGORY_TOML, make_papers, write_jsonl
+from synthetic import KD_CATEGORY_TOML, make_papers, refusing_repository, write_jsonl
 from trenddigest import cli
 from trenddigest.cli import main
 from trenddigest.models import latest_complete_month
@@ -193,6 +193,17 @@ def test_a_digest_by_announce_date_names_the_listings_no_poll_read(workdir, caps
     assert json.loads(out)["notes"] == [note]
     code, out, _ = run_cli(capsys, *args)  # by arXiv id the API backfill is not affected
     assert "**Note:**" not in out
+
+
+def test_a_listing_found_missed_after_a_digest_was_saved_is_named_when_run_again(workdir, capsys):
+    imported(capsys)
+    args = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "--dry-run")
+    code, out, _ = run_cli(capsys, *args, "--by", "announced")
+    assert code == 0 and "**Note:**" not in out
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        store.set_meta("feed_missed_listings", json.dumps({"2025-05-30": ["cs.CV"]}))
+    code, out, _ = run_cli(capsys, *args, "--by", "announced")
+    assert code == 0 and "**Note:** the listings of 2025-05-30 (cs.CV) were never read" in out
 
 
 def test_from_file_fills_the_month_then_runs(workdir, capsys):
@@ -528,10 +539,11 @@ def test_run_help_says_what_from_imports_and_where_each_default_comes_from(capsy
         "--by {submitted,announced} which papers belong to the month: submitted = by arXiv "
         "id, announced = by announce date (default: [digest] by)",
         "--output PATTERN where to write, with {year} and {month} (default: [digest] output)",
-        "--commit git commit the digest, its .json twin and the README index (default: "
-        "[git] commit)",
-        "--push commit as --commit does, then git push (default: [git] push)",
-        "--email email the digest as [email] says (default: [email] enabled)",
+        "--commit, --no-commit git commit the digest, its .json twin and the README index; "
+        "--no-commit: neither commit nor push (default: [git] commit)",
+        "--push, --no-push commit as --commit does, then git push (default: [git] push)",
+        "--email, --no-email email the digest as [email] says; --no-email: do not, even when "
+        "[email] enabled is on (default: [email] enabled)",
     ]:
         assert says in help_text
 
@@ -557,6 +569,15 @@ def test_categories_list_shows_counts_for_the_newest_month(workdir, capsys):
         "Medical Imaging                         12         5          1",
         "3 categories from cats.toml",
     ]
+
+
+def test_categories_list_takes_no_lock_and_so_writes_nothing_to_the_store(workdir, capsys):
+    imported(capsys)
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        cached = store.query_one("SELECT group_concat(key) FROM cache")
+        code, _, _ = run_cli(capsys, "categories", "list", "--categories", "cats.toml")
+        assert code == 0
+        assert store.query_one("SELECT group_concat(key) FROM cache") == cached
 
 
 def test_categories_list_names_the_packaged_file_when_no_other_applies(workdir, capsys):
@@ -827,7 +848,7 @@ def test_import_of_a_device_or_fifo_says_it_is_no_regular_file(workdir, capsys):
 
 
 def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir, capsys):
-    # workdir is no git repository: the digest is written, the commit is refused.
+    refusing_repository(workdir)  # the digest is written, then git refuses the commit
     code, out, err = run_cli(
         capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"
     )
@@ -835,8 +856,53 @@ def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir,
     first = out.splitlines()[0]
     assert first.startswith("2025-05: 60 papers, ")
     assert first.endswith("wrote digests/2025/2025-05.md, digests/2025/2025-05.json")
-    assert err.startswith("trenddigest: error: cannot commit the digest: ")
-    assert err.count("\n") == 1
+    assert err == (
+        f"trenddigest: error: git commit failed in {workdir.resolve()}: commits are frozen\n"
+    )
+
+
+def test_a_json_only_run_says_when_it_left_an_earlier_markdown_digest_out_of_date(workdir, capsys):
+    argv = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "-q")
+    imported(capsys)
+    assert run_cli(capsys, *argv)[0] == 0
+    code, out, _ = run_cli(capsys, *argv, "--format", "json")  # same settings: same digest
+    assert code == 0 and "no longer matches" not in out
+    code, out, _ = run_cli(capsys, *argv, "--format", "json", "--top", "2")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "digests/2025/2025-05.md is an earlier run's and no longer matches the new .json; "
+        "run again without --format json to bring it up to date"
+    )
+
+
+def test_no_commit_turns_off_the_commit_and_push_the_config_asks_for(workdir, capsys):
+    (workdir / "td.toml").write_text("[git]\ncommit = true\npush = true\n")
+    argv = ("--config", "td.toml", "run", "--month", "2025-05", "--from", "papers.jsonl.gz")
+    code, _, err = run_cli(capsys, *argv, "--no-commit", "-q")  # workdir is no repository
+    assert (code, err) == (0, "")
+    assert (workdir / "digests" / "2025" / "2025-05.md").is_file()
+
+
+def test_no_commit_with_push_is_refused_in_one_line(workdir, capsys):
+    argv = ("run", "--month", "2025-05", "--offline", "--no-commit", "--push")
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: --no-commit cannot be combined with --push: a push sends the "
+        "digest's commit; drop one of them\n"
+    )
+
+
+def test_a_commit_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(workdir, capsys):
+    code, out, err = run_cli(
+        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"
+    )
+    assert (code, out) == (5, "")
+    assert err == (
+        f"trenddigest: error: cannot commit the digest: {workdir} is not inside a git "
+        "repository (run 'git init' there, or drop --commit and --push)\n"
+    )
+    assert not (workdir / "digests").exists() and not (workdir / "data").exists()
 
 
 # -- a failed import leaves no store behind ------------------------------------------------

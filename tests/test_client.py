@@ -312,11 +312,32 @@ def test_body_cut_off_by_closed_connection_is_retried(
 
 
 def test_malformed_body_is_retried_then_reported(server: ArxivTestServer, clock: FakeClock) -> None:
-    server.fail("garbage", times=3)
+    server.fail("truncate", times=3)
     with pytest.raises(RetriesExhaustedError) as err:
         make_client(server, clock, max_retries=2).fetch_api_page(search(), 0, 5)
-    assert "kept failing after 3 tries (last: malformed response" in str(err.value)
+    assert "kept failing after 3 tries (last: " in str(err.value)
     assert len(server.api_requests) == 3
+
+
+def test_a_web_page_instead_of_xml_is_asked_once_more_then_names_the_setting(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("garbage", times=3)
+    with pytest.raises(RetriesExhaustedError) as err:
+        make_client(server, clock, max_retries=5).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing after 2 tries (last: an HTML page, not "
+        "arXiv's XML: check that [arxiv] api_url is right)"
+    )
+    assert len(server.api_requests) == 2
+
+
+def test_a_web_page_once_is_a_notice_and_the_next_answer_is_used(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("garbage", times=1)
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
 
 
 def test_gives_up_after_max_retries_with_one_clear_line(

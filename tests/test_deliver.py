@@ -496,9 +496,12 @@ def test_run_with_commit_commits_the_digest_and_the_readme_index(
     assert git(digest_repo, "status", "--porcelain", "--", "README.md", "digests") == ""
 
 
-def test_run_with_commit_refuses_staged_changes_but_keeps_the_digest(
+def test_run_with_commit_refuses_staged_changes_before_replacing_the_earlier_digest(
     digest_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    earlier = digest_repo / "digests" / "2025" / "2025-05.md"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("EARLIER DIGEST\n")
     (digest_repo / "notes.txt").write_text("half-finished\n")
     git(digest_repo, "add", "notes.txt")
     head = git(digest_repo, "rev-parse", "HEAD")
@@ -509,7 +512,8 @@ def test_run_with_commit_refuses_staged_changes_but_keeps_the_digest(
         "trenddigest: error: refusing to commit the digest: other changes are already "
         f"staged in {digest_repo.resolve()} (notes.txt); commit or unstage them first\n"
     )
-    assert (digest_repo / "digests" / "2025" / "2025-05.md").is_file()
+    assert earlier.read_text() == "EARLIER DIGEST\n"
+    assert not earlier.with_suffix(".json").exists()
     assert git(digest_repo, "rev-parse", "HEAD") == head
     assert git(digest_repo, "diff", "--cached", "--name-only").split() == ["notes.txt"]
 
@@ -526,7 +530,7 @@ def test_run_with_commit_indexes_a_digest_in_a_folder_named_with_brackets(
     assert "_No digests yet._" not in readme
 
 
-def test_run_with_commit_on_a_detached_head_is_one_line_and_leaves_the_readme_alone(
+def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     digest_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     git(digest_repo, "checkout", "-q", "--detach")
@@ -539,7 +543,7 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_leaves_the_readme_al
         "HEAD (no branch checked out), where a commit belongs to no branch; check out the "
         "branch the digests go on (git switch BRANCH) or drop --commit and --push\n"
     )
-    assert (digest_repo / "digests" / "2025" / "2025-05.md").is_file()
+    assert not (digest_repo / "digests").exists()
     assert (digest_repo / "README.md").read_text() == "# My reading\n"
     assert git(digest_repo, "rev-parse", "HEAD") == head
 

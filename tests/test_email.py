@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from synthetic import make_papers, write_jsonl
+from synthetic import make_papers, refusing_repository, write_jsonl
 from trenddigest.cli import main
 from trenddigest.config import EmailConfig, load_config
 from trenddigest.deliver import email_subject, render_email_html, send_digest_email
@@ -514,12 +514,12 @@ def scheduled_run(workdir: Path, *, email_once: bool = True) -> RunResult:
 def test_a_retried_month_whose_commit_failed_is_not_emailed_again(
     workdir: Path, smtp_server
 ) -> None:
-    # workdir is no git repository: the commit fails every time, the email succeeds.
     recorder, port, server = smtp_server
     server["start"]()
     email_config_file(workdir, port)
+    refusing_repository(workdir)  # the commit fails every time, the email succeeds
     for _attempt in range(3):  # the scheduler's retries, one a night
-        with pytest.raises(DeliveryError, match="is not inside a git repository"):
+        with pytest.raises(DeliveryError, match="commits are frozen"):
             scheduled_run(workdir)
     assert len(recorder.envelopes) == 1
 
@@ -540,12 +540,26 @@ def test_a_retry_that_skips_the_email_says_when_it_was_sent(workdir: Path, smtp_
     assert len(recorder.envelopes) == 1
 
 
+def test_no_email_sends_nothing_though_the_config_enables_email(
+    workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port, "enabled = true\n")
+    argv = [a for a in RUN_EMAIL if a != "--email"]
+    assert main([*argv, "--no-email"]) == 0, capsys.readouterr().err
+    assert recorder.envelopes == []
+    assert main(argv) == 0, capsys.readouterr().err  # and the config alone does send
+    assert len(recorder.envelopes) == 1
+
+
 def test_a_run_by_hand_emails_the_month_again(workdir: Path, smtp_server) -> None:
     recorder, port, server = smtp_server
     server["start"]()
     email_config_file(workdir, port)
+    refusing_repository(workdir)
     for _attempt in range(2):
-        with pytest.raises(DeliveryError):
+        with pytest.raises(DeliveryError, match="commits are frozen"):
             scheduled_run(workdir, email_once=False)
     assert len(recorder.envelopes) == 2
 
@@ -555,14 +569,32 @@ def test_when_commit_and_email_both_fail_both_reasons_are_given(
 ) -> None:
     port = free_port()  # nothing listens there
     email_config_file(workdir, port)
+    refusing_repository(workdir)
     code = main([*RUN_EMAIL, "--commit"])
     _, err = capsys.readouterr()
     assert code == 5
     assert err == (
-        f"trenddigest: error: cannot commit the digest: {workdir / 'digests' / '2025'} is not "
-        "inside a git repository (run 'git init' there, or drop --commit and --push); "
+        f"trenddigest: error: git commit failed in {workdir.resolve()}: commits are frozen; "
         f"and cannot reach SMTP server 127.0.0.1:{port}: Connection refused\n"
     )
+
+
+def test_a_run_with_email_and_no_smtp_password_replaces_no_digest(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    email_config_file(workdir, free_port(), 'username = "bot"\npassword_env = "SMTP_PASSWORD"\n')
+    earlier = workdir / "digests" / "2025" / "2025-05.md"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("EARLIER DIGEST\n")
+    code = main(RUN_EMAIL)
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        "trenddigest: error: [email] username is set but the environment variable "
+        "SMTP_PASSWORD is empty; export the SMTP password there\n"
+    )
+    assert earlier.read_text() == "EARLIER DIGEST\n"
 
 
 def test_the_run_names_only_the_recipients_the_server_accepted(

@@ -202,6 +202,20 @@ def test_truncated_feed_is_retried(server: ArxivTestServer, clock: FakeClock, st
     assert summary.counts.new == 1
 
 
+def test_a_feed_url_answering_web_pages_fails_after_one_retry_naming_the_setting(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.fail("garbage", times=10, path="/rss/")
+    with pytest.raises(FetchError) as err:
+        poll(store, server, clock, max_retries=5)
+    assert str(err.value).startswith(
+        f"1 of 1 arXiv feeds failed: cs.CV (arXiv feed at {server.feed_url}cs.CV kept failing "
+        "after 2 tries (last: an HTML page, not arXiv's XML: check that [arxiv] feed_url is "
+        "right))"
+    )
+    assert len(server.feed_requests) == 2
+
+
 def test_a_failing_feed_does_not_stop_the_others(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

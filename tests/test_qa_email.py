@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from synthetic import refusing_repository
 from test_email import (
     PNG,
     RUN_EMAIL,
@@ -198,14 +199,15 @@ def test_a_digest_the_server_may_have_taken_is_not_sent_again_by_the_scheduler(
     controller.start()
     try:
         email_config_file(workdir, controller.port, "timeout_seconds = 0.2\n")
-        for _attempt in range(2):  # the scheduler's retries (the commit fails: no git)
+        refusing_repository(workdir)
+        for _attempt in range(2):  # the scheduler's retries (the commit fails every time)
             with pytest.raises(DeliveryError) as caught:
                 scheduled_run(workdir)
     finally:
         controller.loop.call_soon_threadsafe(recorder.release.set)
         controller.stop()
     assert len(recorder.envelopes) == 1
-    assert "is not inside a git repository" in str(caught.value)
+    assert "commits are frozen" in str(caught.value)
     assert "may have arrived" not in str(caught.value)  # the second attempt sent nothing
     with Store.open(workdir / "store.sqlite3") as store:
         recorded = store.get_meta("emailed:2025-05")

@@ -69,6 +69,13 @@ class FakeClock:
         return self.now
 
 
+def undelivered(message: str) -> DeliveryError:
+    """A delivery that failed after the digest was written, as the pipeline raises it."""
+    error = DeliveryError(message)
+    error.result = f"the digest's {message!r} run"
+    return error
+
+
 class DigestRecorder:
     """Stands in for the pipeline: remembers which months it was asked for."""
 
@@ -395,7 +402,7 @@ def test_a_failed_delivery_does_not_hold_back_the_later_months_digests(store_pat
     clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
     run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
     clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
-    refused = DigestRecorder(fail_on=m("2025-05"), error=DeliveryError("git push failed"))
+    refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
     with pytest.raises(DeliveryError) as failed:
         run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
     assert refused.months == [m("2025-06")]
@@ -404,11 +411,25 @@ def test_a_failed_delivery_does_not_hold_back_the_later_months_digests(store_pat
     )
 
 
+def test_a_delivery_refused_before_the_digest_was_written_is_no_digest(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    error = DeliveryError("cannot commit the digest: /lab is not inside a git repository")
+    with pytest.raises(DeliveryError) as failed:
+        run_due_digests(
+            store_path, DigestRecorder(fail_on=m("2025-05"), error=error), clock=clock, tz=EASTERN
+        )
+    assert str(failed.value) == (
+        "no digest for 2025-05: cannot commit the digest: /lab is not inside a git repository"
+    )
+
+
 def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
     run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
     clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
-    refused = DigestRecorder(fail_on=m("2025-05"), error=DeliveryError("git push failed"))
+    refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
     with pytest.raises(DeliveryError):
         run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
     assert last_digest(store_path) == "2025-04"

@@ -132,21 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--commit",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="git commit the digest, its .json twin and the README index (default: [git] commit)",
+        help="git commit the digest, its .json twin and the README index; --no-commit: neither "
+        "commit nor push (default: [git] commit)",
     )
     p.add_argument(
         "--push",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="commit as --commit does, then git push (default: [git] push)",
     )
     p.add_argument(
         "--email",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="email the digest as [email] says (default: [email] enabled)",
+        help="email the digest as [email] says; --no-email: do not, even when [email] enabled "
+        "is on (default: [email] enabled)",
     )
     p.set_defaults(handler=cmd_run)
 
@@ -227,9 +229,13 @@ def _load(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
 
 @contextlib.contextmanager
 def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
-    """Open the store; commands that write hold its lock, so runs never interleave."""
+    """Open the store; commands that write hold its lock, so runs never interleave.
+
+    A command that only reads takes no lock, so it writes nothing either, not even
+    to the cache (it reads what the runs saved there)."""
     if not write:
         with Store.open(config.store.path) as store:
+            store.caching = False
             yield store
         return
     with (
@@ -294,6 +300,11 @@ def _check_run_flags(args: argparse.Namespace) -> None:
         raise InputError(
             "--offline and --from cannot be combined: --offline uses only what the store "
             "holds, --from imports the file first; drop one of them"
+        )
+    if args.commit is False and args.push:
+        raise InputError(
+            "--no-commit cannot be combined with --push: a push sends the digest's commit; "
+            "drop one of them"
         )
     delivery = [f for f, on in (("--commit", args.commit), ("--push", args.push)) if on]
     delivery += ["--email"] if args.email else []
@@ -408,7 +419,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "by": args.by,
             "output": args.output,
         },
-        git={"commit": args.commit, "push": args.push},
+        # --no-commit stops the push a config may ask for too: there is no commit to push.
+        git={"commit": args.commit, "push": False if args.commit is False else args.push},
         email={"enabled": args.email},
     )
     _check_readable(args.from_files, " (given with --from)")
@@ -433,11 +445,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             except DeliveryError as exc:
                 if isinstance(exc.result, RunResult):  # say what was written before the error
                     _print_run_summary(month, exc.result)
+                else:  # refused before anything was fetched or written
+                    unused = bool(created) and not store.count_papers()
                 raise
             except InputError:
                 unused = bool(created) and not store.count_papers()
                 raise
-    except InputError:
+    except (InputError, DeliveryError):
         if unused:
             _discard_store(config.store.path, created)
         raise

@@ -276,8 +276,28 @@ def load_config(
     for section, values in (overrides or {}).items():
         given = {k: v for k, v in values.items() if v is not None}
         _apply_section(config.section(section), given, "command line")
+    _expand_home(config)
     validate(config)
     return config
+
+
+# Paths a user may write as "~/...": the shell expands ~ on a command line, not in a
+# config file or a quoted flag, and a folder literally named "~" is never what was meant.
+_PATHS = (
+    ("store", "path"),
+    ("digest", "output"),
+    ("digest", "categories_file"),
+    ("digest", "templates_dir"),
+    ("git", "readme"),
+    ("email", "ca_file"),
+)
+
+
+def _expand_home(config: Config) -> None:
+    for section, key in _PATHS:
+        value = getattr(config.section(section), key)
+        if value.startswith("~"):
+            setattr(config.section(section), key, os.path.expanduser(value))
 
 
 # (section, key, lowest, highest, why): numbers outside their range are refused at
@@ -325,6 +345,23 @@ def _check_range(where: str, value: float, low: float, high: float | None, why: 
         else:
             bound = f"at least {low:g}"
         raise ConfigError(f"{where} must be {bound}{why}, not {value!r}")
+
+
+def _check_user_agent(agent: str) -> None:
+    """HTTP headers carry Latin-1 on one line: anything else fails in the middle of a
+    fetch (a crash, or a line break taken for a network fault and retried for minutes)."""
+    try:
+        agent.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"[arxiv] user_agent {agent!r} has characters an HTTP header cannot carry; "
+            "write it in Latin letters, e.g. my-lab-digest (mailto:me@example.org)"
+        ) from None
+    if any(not ch.isprintable() for ch in agent):
+        raise ConfigError(
+            f"[arxiv] user_agent {agent!r} has a line break or control character; "
+            "write it on one line"
+        )
 
 
 def check_rank(settings: RankConfig) -> None:
@@ -421,6 +458,7 @@ def validate(config: Config) -> None:
             "[arxiv] user_agent is empty; arXiv asks API users to identify themselves: "
             "name your installation and a contact"
         )
+    _check_user_agent(config.arxiv.user_agent)
     if not config.git.readme:
         raise ConfigError(
             "[git] readme is empty; give the file the digest index goes into, e.g. README.md"
@@ -436,11 +474,18 @@ def validate(config: Config) -> None:
         raise ConfigError("[arxiv] categories must name at least one arXiv category, e.g. cs.CV")
     for category in config.arxiv.categories:
         archive = category.split(".", 1)[0]
-        if archive not in ARXIV_ARCHIVES or category.count(".") > 1:
+        if archive not in ARXIV_ARCHIVES or category.count(".") > 1 or category.endswith("."):
             raise ConfigError(
                 f"[arxiv] categories: {category!r} is not an arXiv category "
-                f"(archive.SUBJECT such as cs.CV or stat.ML){_suggest(archive, ARXIV_ARCHIVES)}"
+                "(archive.SUBJECT such as cs.CV or stat.ML)"
+                + ("" if archive in ARXIV_ARCHIVES else _suggest(archive, ARXIV_ARCHIVES))
             )
+    twice = sorted({c for c in config.arxiv.categories if config.arxiv.categories.count(c) > 1})
+    if twice:
+        raise ConfigError(
+            f"[arxiv] categories names {', '.join(twice)} more than once; list each once "
+            "(each is polled and fetched once per name)"
+        )
     for key in ("api_url", "feed_url"):
         url = getattr(config.arxiv, key)
         if not url.startswith(("http://", "https://")):

@@ -604,6 +604,22 @@ def _note_message_end(smtp: smtplib.SMTP, sent: list[bool]) -> None:
     setattr(smtp, "send", watched)  # noqa: B010 - an instance attribute, not the method
 
 
+def smtp_password(email_config: EmailConfig, env: Mapping[str, str] = os.environ) -> str:
+    """The SMTP password ("" without a login), checked with the rest of ``[email]``
+    before a run replaces a digest, so a missing variable stops it beforehand."""
+    cfg = email_config
+    check_email(cfg)
+    if not cfg.username:
+        return ""
+    password = env.get(cfg.password_env, "")
+    if not password:
+        raise DeliveryError(
+            f"[email] username is set but the environment variable {cfg.password_env} "
+            "is empty; export the SMTP password there"
+        )
+    return password
+
+
 def send_digest_email(
     email_config: EmailConfig,
     subject: str,
@@ -618,15 +634,7 @@ def send_digest_email(
     variable named by ``password_env`` (never from the config file).
     """
     cfg = email_config
-    check_email(cfg)
-    password = ""
-    if cfg.username:
-        password = env.get(cfg.password_env, "")
-        if not password:
-            raise DeliveryError(
-                f"[email] username is set but the environment variable {cfg.password_env} "
-                "is empty; export the SMTP password there"
-            )
+    password = smtp_password(cfg, env)
     msg = build_email(cfg, subject, markdown_text, png_attachment)
     server = f"{cfg.host}:{cfg.port}"
     context = ssl.create_default_context()

@@ -1,8 +1,10 @@
 """One month's digest, end to end: sources -> store -> rank (+ trends) -> render -> deliver.
 
 The CLI and the scheduler both call :func:`run_month`; neither knows the stages.
-Every failure is a :class:`~trenddigest.errors.TrendDigestError`, raised before any
-digest file is replaced, so a failed run leaves the previous digest as it was.
+Every failure is a :class:`~trenddigest.errors.TrendDigestError`.  All but a failed
+delivery are raised before any digest file is replaced, so such a run leaves the previous
+digest as it was; what makes a delivery fail for sure (no git repository, no SMTP
+password) is checked first too, and only what the git or mail server answers comes after.
 """
 
 from __future__ import annotations
@@ -275,11 +277,15 @@ def rank_month(
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
     from .render import output_path, write_files_atomic
 
-    # Targets are checked before anything is fetched, ranked or written.
+    # Targets and deliveries are checked before anything is fetched, ranked or written.
+    markdown_path = output_path(config.digest.output, opts.month)
+    json_path = output_path(config.digest.output, opts.month, "json")
+    # The JSON twin is what other tools (and the README index) read; the two are
+    # written together or not at all.
+    paths = [json_path] if opts.fmt == "json" else [markdown_path, json_path]
     if not opts.dry_run:
-        markdown_path = output_path(config.digest.output, opts.month)
-        json_path = output_path(config.digest.output, opts.month, "json")
         _refuse_store_as_output(store, [markdown_path, json_path])
+        _check_delivery(store, config, opts, paths)
     notes = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
     outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)
@@ -287,14 +293,15 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)
     if opts.dry_run:
         return result
-    if opts.fmt == "json":
-        files: dict[Path, str | bytes] = {json_path: outputs.json}
-    else:
-        # The JSON twin is what other tools (and the README index) read; the two are
-        # written together or not at all.
-        files = {markdown_path: outputs.markdown, json_path: outputs.json}
+    text_of = {markdown_path: outputs.markdown, json_path: outputs.json}
+    files: dict[Path, str | bytes] = {path: text_of[path] for path in paths}
     write_files_atomic(files)
     result.written += list(files)
+    if markdown_path not in files and _differs(markdown_path, outputs.markdown):
+        result.notes.append(
+            f"{markdown_path} is an earlier run's and no longer matches the new .json; run "
+            "again without --format json to bring it up to date"
+        )
     try:
         deliver(store, config, opts, result)
     except DeliveryError as exc:
@@ -302,6 +309,28 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         exc.result = result
         raise
     return result
+
+
+def _differs(path: Path, text: str) -> bool:
+    """Whether a file exists with other content than ``text`` (the digest as it is now)."""
+    try:
+        return path.read_text(encoding="utf-8") != text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[Path]) -> None:
+    """Every reason a delivery is sure to fail that can be known beforehand (no git
+    repository, a detached HEAD, others' staged changes, no SMTP password): raised
+    before the run replaces the month's digest, which a failed delivery would leave
+    replaced but not delivered."""
+    from .deliver import check_commit_targets, smtp_password
+
+    if opts.commit or opts.push:
+        check_commit_targets([*paths, Path(config.git.readme)])
+    sent = opts.email_once and store.get_meta(EMAILED_KEY.format(month=opts.month))
+    if opts.email and not sent:
+        smtp_password(config.email)
 
 
 def month_outputs(
@@ -315,7 +344,7 @@ def month_outputs(
     from .cache import save_outputs
 
     by = config.digest.by
-    setup = _outputs_setup(config)
+    setup = _outputs_setup(store, config, month)
     if reuse:
         saved = load_outputs(store, month, by, setup)
         if saved is not None:
@@ -339,10 +368,12 @@ def month_outputs(
     return outputs, section, digest
 
 
-def _outputs_setup(config: Config) -> str:
-    """Everything besides the papers that a digest depends on (see :mod:`.cache`)."""
+def _outputs_setup(store: Store, config: Config, month: Month) -> str:
+    """Everything besides the papers that a digest depends on (see :mod:`.cache`),
+    including, by announce date, the listings no poll read (the digest names them)."""
     from .cache import file_digest
     from .render import template_search_path
+    from .sources.poll import missed_listings
 
     categories_file = find_categories_file(
         Path(config.digest.categories_file) if config.digest.categories_file else None
@@ -356,6 +387,7 @@ def _outputs_setup(config: Config) -> str:
         list(config.arxiv.categories),
         file_digest([categories_file.resolve()]),
         file_digest(templates),
+        missed_listings(store, str(month)) if config.digest.by == "announced" else {},
     )
 
 

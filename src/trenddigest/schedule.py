@@ -308,7 +308,7 @@ def run_due_digests(
         raise _failed_error(failed, waiting) from failed[0][1]
     if held:
         # A delivery to finish is named first: its digests exist and only wait for it.
-        undelivered = [(m, e) for m, e in held if isinstance(e, DeliveryError)]
+        undelivered = [(m, e) for m, e in held if _written(e)]
         named = undelivered or held
         error = named[0][1]
         raise type(error)(_held_message([m for m, _ in named], error))
@@ -371,11 +371,16 @@ def _failed_error(failed: list[tuple[Month, Exception]], waiting: int) -> TrendD
 
 def _held_message(months: list[Month], error: TrendDigestError) -> str:
     """ "the digest for 2025-05 (and 1 later month) is written but not delivered: ..."."""
-    if not isinstance(error, DeliveryError):
+    if not _written(error):
         return f"no digest for {months[0]}: {error}"
     later = len(months) - 1
     also = f" (and {later} later month{'s' if later > 1 else ''})" if later else ""
     return f"the digest for {months[0]}{also} is written but not delivered: {error}"
+
+
+def _written(error: TrendDigestError) -> bool:
+    """A delivery that failed after the digest was written (not refused beforehand)."""
+    return isinstance(error, DeliveryError) and error.result is not None
 
 
 def _target(run: JobRun | None) -> Month | None:

@@ -648,6 +648,8 @@ class Store:
     def _remember(self, key: str, fingerprint: str, value: bytes) -> None:
         """Best-effort cache write from a read: skipped, not waited for, if the store is
         busy (another process importing) or read-only."""
+        if not self.caching:
+            return
         try:
             self.conn.execute("PRAGMA busy_timeout = 50")
             with self.transaction() as conn:

@@ -525,6 +525,11 @@ class ArxivClient:
                 f"{what} at {endpoint_of(url)} answered {answer}: check [arxiv] {setting} "
                 "and the category names"
             )
+        if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
+            # arXiv's API and feeds answer in XML.  A web page is a proxy's notice (worth
+            # one more try) or a URL pointing at arXiv's HTML pages (no try mends that).
+            reason = f"an HTML page, not arXiv's XML: check that [arxiv] {setting} is right"
+            return _Failure(reason, max_retries=1)
         problem = check(result) if check else None
         return _Failure(problem) if problem else result
 
