@@ -1145,6 +1145,94 @@ PROTOTYPES: list[tuple[str, float, float, float, float, float, str]] = [
         -0.006,
         "today's defaults",
     ),
+    (
+        "the abstract's first sentence counted twice (it states the topic where the "
+        "title is hidden): best of a grid of 1 or 2 lead sentences x 1.25 to 3, whose "
+        "rows give -0.022 to -0.000; A gains, B loses at every weight",
+        0.804,
+        0.826,
+        0.438,
+        0.463,
+        -0.002,
+        "today's defaults",
+    ),
+    (
+        "BM25F: title and abstract length-normalised apart (b_title 0.5, title weight "
+        "3): best of b_title 0 / 0.5 x title weight 2 / 3 / 5, the rest -0.004 to "
+        "-0.014",
+        0.789,
+        0.810,
+        0.453,
+        0.475,
+        -0.002,
+        "today's defaults",
+    ),
+    (
+        "Dirichlet-smoothed query likelihood of the keywords instead of BM25 (mu "
+        "250): best of mu 250 / 1000 / 2500 with and without the length term, the "
+        "rest -0.030 to -0.043",
+        0.732,
+        0.755,
+        0.462,
+        0.482,
+        -0.026,
+        "today's defaults",
+    ),
+    (
+        "a keyword weighted by its coherence (share of its papers holding another "
+        "keyword of the category, capped at the category's median): best of six "
+        "forms, the rest -0.008 to -0.026",
+        0.779,
+        0.802,
+        0.459,
+        0.478,
+        -0.004,
+        "today's defaults",
+    ),
+    (
+        "a keyword that is (part of) another category's keyword weighted 0.75 (0.5 "
+        "and 1/(1+m): -0.002)",
+        0.789,
+        0.808,
+        0.459,
+        0.478,
+        -0.000,
+        "today's defaults",
+    ),
+    (
+        "arxiv-sanity-lite's linear SVM on pseudo-labels (a category's top 10 against "
+        "the month, scored out of fold, LinearSVC C 0.1), re-ordering our top 30 by a "
+        "z-score blend (weight 0.5): best of 192 (features, k 10 / 20 / 40, C, "
+        "in-sample or out of fold, 8 ways to combine), the rest -0.056 to +0.005",
+        0.803,
+        0.819,
+        0.466,
+        0.474,
+        0.006,
+        "today's defaults",
+    ),
+    (
+        "a logistic regression over the categories trained on the papers placed at "
+        "score >= 0.7, its probability added to the score (C 10, weight 0.25): best "
+        "of 8, the rest -0.002 to -0.012",
+        0.791,
+        0.811,
+        0.456,
+        0.475,
+        -0.001,
+        "today's defaults",
+    ),
+    (
+        "the profile cosine in arxiv-sanity-lite's feature space (bigrams, max_df "
+        "0.1) instead of ours (weight 0.1; 0.25 to 1.0: -0.003 to -0.007; added to "
+        "ours: -0.004 to -0.005)",
+        0.795,
+        0.813,
+        0.456,
+        0.472,
+        0.000,
+        "today's defaults",
+    ),
 ]
 
 
