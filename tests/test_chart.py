@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 
@@ -16,7 +15,6 @@ from trenddigest.chart import (
     legend_markdown,
     mermaid_xychart,
     render_png,
-    write_png,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,28 +135,6 @@ def test_png_is_skipped_with_a_log_line_without_matplotlib(monkeypatch, caplog):
         "matplotlib is not installed, skipping the PNG chart "
         "(install it with: pip install 'trenddigest[plot]')"
     ]
-
-
-def test_write_png_writes_the_rendered_bytes_and_no_temp_file(tmp_path):
-    target = tmp_path / "charts" / "2025-06.png"
-    assert write_png(volume(), target, "t") == target
-    assert target.read_bytes() == render_png(volume(), "t")
-    assert sorted(p.name for p in target.parent.iterdir()) == ["2025-06.png"]
-
-
-def test_write_png_gives_the_chart_the_mode_of_any_new_file(tmp_path):
-    old = os.umask(0o022)  # a known umask, not the developer's
-    try:
-        target = write_png(volume(), tmp_path / "c.png", "t")
-    finally:
-        os.umask(old)
-    assert target is not None and target.stat().st_mode & 0o777 == 0o644
-
-
-def test_write_png_writes_nothing_without_matplotlib(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    assert write_png(volume(), tmp_path / "c.png", "t") is None
-    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ from trenddigest.tfidf import (
     FastTfidfVectorizer,
     TfidfVectorizer,
     english_stop_words,
-    top_products,
 )
 
 RANKER_SETTINGS = dict(
@@ -123,20 +122,6 @@ def test_importing_the_module_loads_neither_scikit_learn_nor_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_top_products_match_a_per_row_product():
-    docs = corpus()
-    fast = FastTfidfVectorizer(**RANKER_SETTINGS)
-    papers = fast.fit_transform(docs)
-    cats = fast.transform(["knowledge distillation teacher", "object detection boxes"])
-    rows, cols = list(range(len(docs))), [i % 2 for i in range(len(docs))]
-    got = top_products(papers, cats, rows, cols, 3)
-    for i, j, terms in zip(rows, cols, got, strict=True):
-        contrib = papers[i].multiply(cats[j]).tocoo()
-        ranked = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
-        assert terms == [int(c) for _, c in ranked[:3]]
-    assert top_products(papers, cats, [], [], 3) == []
 
 
 @pytest.mark.shared

@@ -11,6 +11,7 @@ import gzip
 import json
 import random
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -473,6 +474,28 @@ def test_trend_report_covers_the_range_and_names_months_the_store_lacks():
     assert "The store holds no papers for 2025-03." in text
     assert "| Detection | 8 (32.0%) | 8 (32.0%) | 12 (40.0%) | ▲ +8.0 pp |" in text
     assert "\n## June, 2025\n" in text and "### Top picks" in text
+
+
+def test_a_written_trend_report_has_its_png_chart_beside_it_and_no_temp_file(tmp_path):
+    store = store_with(three_months())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 4), Month(2025, 6))
+    path = tmp_path / "trends.md"
+    assert trends.write_trend_report(report, path) == [path, tmp_path / "trends.png"]
+    assert "](trends.png)" in path.read_text() and "```mermaid" in path.read_text()
+    assert (tmp_path / "trends.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trends.md", "trends.png"]
+
+
+def test_a_trend_report_written_without_matplotlib_carries_its_mermaid_chart_only(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    store = store_with(three_months())
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 4), Month(2025, 6))
+    path = tmp_path / "trends.md"
+    assert trends.write_trend_report(report, path) == [path]
+    assert "```mermaid" in path.read_text() and ".png" not in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["trends.md"]
 
 
 def test_trend_report_rejects_a_reversed_range():

@@ -17,9 +17,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .render import md_escape, write_files_atomic
+from .render import md_escape
 
 log = logging.getLogger(__name__)
 
@@ -161,20 +160,3 @@ def render_png(
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
-
-
-def write_png(
-    volume: VolumeSeries, path: str | Path, title: str, limit: int = MAX_SERIES
-) -> Path | None:
-    """Write :func:`render_png` atomically; ``None`` (and nothing written) if skipped.
-
-    A chart that goes with a page should rather be written together with it
-    (:func:`render_png`, then :func:`~trenddigest.render.write_files_atomic`), so that
-    a failure leaves neither.
-    """
-    data = render_png(volume, title, limit)
-    if data is None:
-        return None
-    target = Path(path)
-    write_files_atomic({target: data})
-    return target

@@ -546,10 +546,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
-    from .chart import render_png
     from .pipeline import DigestRanker, effective_categories
-    from .render import check_output_file, write_files_atomic
-    from .trends import build_trend_report, month_span, render_trend_report
+    from .render import check_output_file
+    from .trends import build_trend_report, month_span, render_trend_report, write_trend_report
 
     start, end = _month(args.start), _past_month(args.end)
     month_span(start, end)
@@ -559,7 +558,6 @@ def cmd_trends(args: argparse.Namespace) -> int:
         if args.output
         else Path("digests") / f"trends-{start}-to-{end}.md"
     )
-    png_path = path.with_suffix(".png")
     _require_store(config)
     categories = effective_categories(config)
     with _open_store(config) as store:
@@ -577,18 +575,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(render_trend_report(report, templates_dir=tdir))
         return 0
-    png = render_png(report.volume, report.chart_title)
-    text = render_trend_report(
-        report,
-        templates_dir=tdir,
-        chart="both" if png else "mermaid",
-        png_src=png_path.name if png else None,
-    )
-    files: dict[Path, str | bytes] = {path: text}
-    if png is not None:
-        files[png_path] = png
-    write_files_atomic(files)  # the report and its chart together, or neither
-    print(f"wrote {path}" + (f" and {png_path}" if png else ""))
+    written = write_trend_report(report, path, templates_dir=tdir)
+    print(f"wrote {' and '.join(str(p) for p in written)}")
     return 0
 
 

@@ -399,39 +399,6 @@ class FastTfidfVectorizer:
         return matrix
 
 
-def top_products(
-    left: csr_matrix,
-    right: csr_matrix,
-    left_rows: Sequence[int],
-    right_rows: Sequence[int],
-    k: int,
-) -> list[list[int]]:
-    """For each pair ``(left_rows[i], right_rows[i])``, the columns of its ``k`` largest
-    element-wise products, largest first (ties: lower column first).
-
-    The "why" of a ranked paper: the terms that weigh most in its similarity to its
-    category.  One sparse product for all pairs instead of one per paper, which at
-    thousands of papers costs more than the whole TF-IDF.  Columns where either side
-    is zero never appear, as with ``left[i].multiply(right[j])``.
-    """
-    import numpy as np
-
-    if len(left_rows) == 0:
-        return []
-    product = left[np.asarray(left_rows)].multiply(right[np.asarray(right_rows)]).tocsr()
-    product.eliminate_zeros()
-    lengths = np.diff(product.indptr)
-    rows = np.repeat(np.arange(len(lengths)), lengths)
-    order = np.lexsort((product.indices, -product.data, rows))
-    rank_in_row = np.arange(len(order)) - product.indptr[:-1][rows]
-    chosen = product.indices[order][rank_in_row < k].tolist()
-    out, start = [], 0
-    for n in np.minimum(lengths, k).tolist():
-        out.append(chosen[start : start + n])
-        start += n
-    return out
-
-
 def _distinct(
     owner: np.ndarray, codes: np.ndarray, code_space: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

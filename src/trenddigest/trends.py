@@ -44,7 +44,7 @@ import numpy as np
 from . import rank as rank_module
 from .cache import code_version, digest, read_cached, write_cached
 from .categories import Category, Exemplar, Keyword, category_to_toml
-from .chart import VolumeSeries, legend_markdown, mermaid_xychart
+from .chart import VolumeSeries, legend_markdown, mermaid_xychart, render_png
 from .config import RankConfig
 from .errors import InputError
 from .models import Month, Paper, papers_of
@@ -1625,3 +1625,26 @@ def _collapsible(chart: str, collapsible: bool | None) -> bool:
 def _check_chart(chart: str) -> None:
     if chart not in {"mermaid", "png", "both", "none"}:
         raise ValueError(f"chart must be mermaid, png, both or none, not {chart!r}")
+
+
+def write_trend_report(
+    report: TrendReport, path: Path, *, templates_dir: str | Path | None = None
+) -> list[Path]:
+    """Write the report with its chart as a PNG beside it (same name, ``.png``), both
+    or neither; returns what was written.  Without matplotlib the report carries its
+    mermaid chart only."""
+    from .render import write_files_atomic
+
+    png_path = path.with_suffix(".png")
+    png = render_png(report.volume, report.chart_title)
+    text = render_trend_report(
+        report,
+        templates_dir=templates_dir,
+        chart="both" if png else "mermaid",
+        png_src=png_path.name if png else None,
+    )
+    files: dict[Path, str | bytes] = {path: text}
+    if png is not None:
+        files[png_path] = png
+    write_files_atomic(files)
+    return list(files)
