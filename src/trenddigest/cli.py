@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import logging
 import signal
 import sqlite3
@@ -506,42 +505,12 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from .pipeline import RunOptions, run_month
-    from .schedule import StopRequest, build_scheduler, run_scheduler
-    from .sources.client import ArxivClient
-    from .sources.poll import poll_feeds
+    from .schedule import pipeline_scheduler, run_scheduler
 
     config = _load(args)
-    path = config.store.path
-    timeout = config.store.lock_timeout_seconds
-    # The jobs wait (arXiv's backoff and spacing, the store's lock) through the stop
-    # request: SIGTERM ends such a wait at once instead of after minutes of backoff.
-    stop = StopRequest()
-    lock = functools.partial(store_lock, path, timeout=timeout, sleep=stop.sleep)
-
-    def poll() -> str:
-        with (
-            lock(),
-            Store.open(path) as store,
-            ArxivClient(config.arxiv, sleep=stop.sleep) as client,
-        ):
-            return poll_feeds(store, config.arxiv, client).describe()
-
-    def run_digest(month: Month) -> str:  # called with the store lock held
-        opts = RunOptions(
-            month=month,
-            commit=config.git.commit,
-            push=config.git.push,
-            email=config.email.enabled,
-            email_once=True,
-        )
-        with Store.open(path) as store, ArxivClient(config.arxiv, sleep=stop.sleep) as client:
-            result = run_month(store, config, opts, reporter=_reporter(args), client=client)
-        return ", ".join(str(p) for p in result.written)
-
     # The scheduler logs each job's outcome; show them even without -v.
     logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
-    run_scheduler(build_scheduler(config, path, run_digest, poll, lock=lock, stop=stop))
+    run_scheduler(pipeline_scheduler(config, reporter=_reporter(args)))
     return 0
 
 
