@@ -59,6 +59,11 @@ def client_for(config: ArxivConfig, clock: FakeClock) -> ArxivClient:
     return ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
 
 
+# From DEFAULT_NOW (May 2025's last announcement, Sunday June 1, 20:00 ET) to a time
+# when arXiv's API holds all of May (the settle time after it).
+AFTER_MAYS_LAST_MAILING_SETTLED = 12 * 3600
+
+
 def run(
     store: Store,
     server: ArxivTestServer,
@@ -565,12 +570,27 @@ def test_ctrl_c_between_pages_keeps_every_page_received_and_resumes_there(
 def test_second_run_of_a_complete_month_makes_no_request(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
+    clock.advance(AFTER_MAYS_LAST_MAILING_SETTLED)
     run(store, server, clock)
     server.seen.clear()
     clock.advance(3600)
     summary = run(store, server, clock)
     assert server.api_requests == []
     assert [c.status for c in summary.categories] == ["up to date"] * 3
+
+
+def test_a_month_fetched_before_its_last_mailing_is_asked_again_after_it(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    clock.advance(-4 * 3600)  # Sunday 16:00 ET: May's last mailing comes out at 20:00
+    run(store, server, clock, categories=["cs.CV"])
+    # Friday's late submission, in Sunday evening's mailing
+    server.papers.append(
+        late_paper("2505.24999", "2025-05-30T19:00:00Z") | {"categories": ["cs.CV"]}
+    )
+    clock.advance(AFTER_MAYS_LAST_MAILING_SETTLED + 4 * 3600 - 3600)  # 11 h after the first
+    summary = run(store, server, clock, categories=["cs.CV"])
+    assert summary.counts.new == 1 and store.get_paper("2505.24999") is not None
 
 
 def test_complete_month_checked_later_costs_one_small_request_per_category(
@@ -725,6 +745,7 @@ def test_an_up_to_date_category_reports_only_its_outcome(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
     cfg = fast_arxiv_config(server, categories=["cs.CL"])
+    clock.advance(AFTER_MAYS_LAST_MAILING_SETTLED)
     fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock))
     reporter = RecordingReporter()
     fetch_month(store, cfg, "2025-05", client=client_for(cfg, clock), reporter=reporter)

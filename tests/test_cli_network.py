@@ -75,6 +75,7 @@ def test_second_run_of_a_complete_month_asks_arxiv_nothing(
     no_arxiv_waits,
 ):
     monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    no_arxiv_waits.advance(12 * 3600)  # when arXiv's API holds all of May
     assert main(["run", "--month", "2025-05", "-q"]) == 0
     before = len(arxiv_server.api_requests)
     assert main(["run", "--month", "2025-05", "-q"]) == 0

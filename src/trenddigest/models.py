@@ -284,6 +284,11 @@ def last_announcement(month: Month) -> datetime:
     return datetime(day.year, day.month, day.day, _ANNOUNCE_HOUR, tzinfo=ARXIV_TIMEZONE)
 
 
+# arXiv's API lags its announcements: ten hours after the last one of a month (20:00 ET,
+# so 06:00 ET the next morning) its papers can be asked for.
+API_SETTLE = timedelta(hours=10)
+
+
 def latest_complete_month(now: datetime, settle: timedelta = timedelta(0)) -> Month:
     """The newest month whose last announcement (see :func:`last_announcement`) was at
     least ``settle`` before ``now``: arXiv will announce no more papers of it.

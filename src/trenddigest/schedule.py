@@ -48,7 +48,7 @@ from .errors import (
     StoreError,
     TrendDigestError,
 )
-from .models import Month, latest_complete_month
+from .models import API_SETTLE, Month, latest_complete_month
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ MAX_CATCH_UP_MONTHS = 12
 # A digest that failed because arXiv was unreachable or the store was busy is tried
 # again this much later instead of waiting for next month's fire.
 RETRY_DELAY = timedelta(hours=1)
-# arXiv's API lags its announcements: a month is made no sooner than this after the
-# last announcement of its papers (20:00 ET), the default digest_cron's 06:00 ET.
-SETTLE = timedelta(hours=10)
+# A month is made no sooner than this after the last announcement of its papers
+# (20:00 ET), the default digest_cron's 06:00 ET: arXiv's API lags its announcements.
+SETTLE = API_SETTLE
 
 # What README shows for plain cron (kept here so that a test runs it): cron's PATH
 # lacks the virtualenv, and cron needs % escaped; the shell computes the month just

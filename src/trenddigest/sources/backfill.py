@@ -31,13 +31,14 @@ again (papers already stored count as unchanged), and :func:`fetch_month` ends w
 an :class:`IncompleteMonthError` that says how many entries could not be read.
 
 A month recorded complete is re-checked cheaply: nothing at all when it was checked
-within :data:`RECHECK_AFTER_SECONDS` (arXiv's API results change at most once a day),
-otherwise one ``max_results=1`` request per category comparing ``totalResults`` with
-the recorded total; a changed total reads the window again from the start.  A window
-that ended empty, or was taken as an overcount with fewer papers than the total, is
-never considered fresh: an empty answer and a persistent empty page can both be
-arXiv's hiccup, and checking costs one request.  (A paper withdrawn and another added
-leave the total as it was and go unnoticed by this check.)
+within :data:`RECHECK_AFTER_SECONDS` (arXiv's API results change at most once a day) and
+after the month's last mailing had reached the API (a month fetched while still under
+way lacks it), otherwise one ``max_results=1`` request per category comparing
+``totalResults`` with the recorded total; a changed total reads the window again from
+the start.  A window that ended empty, or was taken as an overcount with fewer papers
+than the total, is never considered fresh: an empty answer and a persistent empty page
+can both be arXiv's hiccup, and checking costs one request.  (A paper withdrawn and
+another added leave the total as it was and go unnoticed by this check.)
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import arxiv
 
 from ..config import ArxivConfig
 from ..errors import FetchError
-from ..models import Month
+from ..models import API_SETTLE, Month, last_announcement
 from ..progress import NullReporter, Reporter
 from ..store import Store, UpsertCounts
 from .client import (
@@ -222,8 +223,10 @@ def _stamp(client: ArxivClient) -> str:
     return datetime.fromtimestamp(client.wall_clock(), UTC).replace(microsecond=0).isoformat()
 
 
-def _is_fresh(progress: _Progress, client: ArxivClient) -> bool:
-    """Whether a complete window may go unchecked.  Never for a window that ended with
+def _is_fresh(progress: _Progress, client: ArxivClient, settled: datetime) -> bool:
+    """Whether a complete window may go unchecked: checked lately, and after ``settled``
+    (when the API holds every paper of the month, see :func:`_settled`), for a window
+    read before the month's last mailing lacks it.  Never for a window that ended with
     no results (an empty answer can be arXiv's hiccup, and asking costs one request)
     or with fewer papers than arXiv's total (an accepted overcount may have been a gap)."""
     if not progress.total or progress.received < progress.total:
@@ -234,7 +237,15 @@ def _is_fresh(progress: _Progress, client: ArxivClient) -> bool:
         return False
     if checked.tzinfo is None:
         checked = checked.replace(tzinfo=UTC)
+    if checked < settled:
+        return False
     return client.wall_clock() - checked.timestamp() < RECHECK_AFTER_SECONDS
+
+
+def _settled(month: Month) -> datetime:
+    """When arXiv's API holds every paper of ``month``: its last announcement, plus the
+    time the API takes to catch up with it."""
+    return last_announcement(month) + API_SETTLE
 
 
 def submitted_window(first: datetime, last: datetime) -> str:
@@ -303,7 +314,9 @@ class _Backfill:
         client: ArxivClient,
         reporter: Reporter,
         summary: FetchSummary,
+        month: Month,
     ) -> None:
+        self.settled = _settled(month)
         self.store = store
         self.config = config
         self.client = client
@@ -357,7 +370,7 @@ class _Backfill:
         if progress is not None:
             known_total = progress.total
             if progress.complete:
-                if _is_fresh(progress, self.client):
+                if _is_fresh(progress, self.client, self.settled):
                     fetch.status = fetch.status or "up to date"
                     return progress
                 probe = self._page(window, 0, 1, fetch)
@@ -635,7 +648,7 @@ class _Backfill:
         if recorded is not None:
             total = recorded.total
             if recorded.complete:
-                if _is_fresh(recorded, self.client):
+                if _is_fresh(recorded, self.client, self.settled):
                     fetch.status = "up to date"
                     return recorded
                 probe = self._page(whole, 0, 1, fetch).total_results
@@ -692,7 +705,7 @@ def fetch_month(
     client = client or ArxivClient(config)
     resume_pacing(store, client)
     summary = FetchSummary(str(month))
-    run = _Backfill(store, config, client, reporter or NullReporter(), summary)
+    run = _Backfill(store, config, client, reporter or NullReporter(), summary, month)
     try:
         for category in config.categories:
             summary.categories.append(run.category(category, month))
