@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -173,6 +174,24 @@ def test_retry_after_as_http_date_is_honoured(server: ArxivTestServer, clock: Fa
     when = datetime.fromtimestamp(clock.time() + 42, UTC)
     server.fail("status", status=503, headers={"Retry-After": format_datetime(when, usegmt=True)})
     make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [pytest.approx(42.0)]
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo"])
+def test_retry_after_in_the_asctime_form_is_gmt_whatever_the_machines_time_zone(
+    server: ArxivTestServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tz: str
+) -> None:
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        when = datetime.fromtimestamp(clock.time() + 42, UTC)
+        server.fail(
+            "status", status=503, headers={"Retry-After": when.strftime("%a %b %d %H:%M:%S %Y")}
+        )
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert clock.sleeps == [pytest.approx(42.0)]
 
 

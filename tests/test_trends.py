@@ -313,6 +313,12 @@ def test_category_trends_compare_shares_with_the_pooled_baselines():
     assert none.count == 70 and none.share_3 == pytest.approx(320 / 400)
 
 
+def test_category_trends_gaining_most_on_twelve_months_come_first_when_the_three_are_missing():
+    current = month_counts("2026-03", 1000, A=300, B=100)
+    rows, _ = category_trends(current, [], [month_counts("2025-06", 1000, A=400, B=20)], ["A", "B"])
+    assert [(r.name, round(r.change_12, 3)) for r in rows] == [("B", 0.08), ("A", -0.1)]
+
+
 def test_category_trends_are_na_without_baseline_months():
     rows, _ = category_trends(month_counts("2025-06", 10, A=5), [], [], ["A"])
     assert rows[0].share_3 is None and rows[0].change_12 is None

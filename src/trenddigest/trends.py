@@ -600,11 +600,15 @@ def category_trends(
 
     rows = [trend(name, name) for name in names]
     # By the change the table shows (from the rounded shares), then the exact one, so
-    # that the column reads in order.
-    rows.sort(
-        key=lambda t: (-_shown_points(t.share, t.share_3), -(t.change_3 or 0.0), -t.count, t.name)
-    )
+    # that the column reads in order: against the 3 months before, or the 12 when the
+    # 3 are missing (a store with a gap), else by size.
+    rows.sort(key=lambda t: (*_order_of_change(t), -t.count, t.name))
     return rows, trend("No category", None)
+
+
+def _order_of_change(t: CategoryTrend) -> tuple[float, float]:
+    base, change = (t.share_3, t.change_3) if t.share_3 is not None else (t.share_12, t.change_12)
+    return -_shown_points(t.share, base), -(change or 0.0)
 
 
 # --------------------------------------------------------------------------- rising

@@ -394,6 +394,8 @@ class ArxivClient:
         except (TypeError, ValueError, IndexError):
             log.debug("ignoring unparseable Retry-After %r", value)
             return None
+        if when.tzinfo is None:  # asctime form or "-0000": an HTTP-date is always GMT
+            when = when.replace(tzinfo=UTC)
         return max(0.0, when.timestamp() - self.wall_clock())
 
     # -- one GET with retries ----------------------------------------------------
