@@ -154,3 +154,9 @@ def test_one_month_is_no_chart_in_either_form():
     one = VolumeSeries(months=["2025-04"], series={"Object Detection": [85]}, totals=[900])
     assert mermaid_xychart(one, "t") == ""
     assert render_png(one, "t") is None
+
+
+def test_the_months_a_chart_leaves_out_are_named_as_single_months_or_ranges():
+    series = VolumeSeries(months=["2024-05", "2024-07", "2024-08", "2024-12", "2025-01"])
+    assert series.left_out == ["2024-06", "2024-09 to 2024-11"]
+    assert volume().left_out == []

@@ -504,6 +504,14 @@ def test_a_trend_report_written_without_matplotlib_carries_its_mermaid_chart_onl
     assert [p.name for p in tmp_path.iterdir()] == ["trends.md"]
 
 
+def test_a_digest_chart_over_a_gap_in_the_store_names_the_months_it_leaves_out():
+    store = store_with([p for p in three_months() if not p.id.startswith("2505")])
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    assert section.volume.months == ["2025-04", "2025-06"]
+    text = render_trends_section(section)
+    assert "\nNot in the chart (the store holds none or only part of them): 2025-05.\n" in text
+
+
 def test_trend_report_rejects_a_reversed_range():
     store = store_with(three_months())
     with pytest.raises(InputError, match="after"):

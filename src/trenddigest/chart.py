@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from .models import Month
 from .render import md_escape
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,20 @@ class VolumeSeries:
         """Whether a line chart says anything: two months at least (one month's
         single point per line is no trend, and the Markdown shows no chart for it)."""
         return len(self.months) > 1
+
+    @property
+    def left_out(self) -> list[str]:
+        """The months between the first and the last that the chart leaves out, as
+        "2024-06" or "2025-08 to 2026-01": its points are evenly spaced, so a gap
+        would otherwise read as one month's change."""
+        gaps = []
+        for before, after in zip(self.months, self.months[1:], strict=False):
+            first, last = Month.parse(before).shift(1), Month.parse(after).shift(-1)
+            if first < last:
+                gaps.append(f"{first} to {last}")
+            elif first == last:
+                gaps.append(str(first))
+        return gaps
 
     def top(self, limit: int = MAX_SERIES) -> list[tuple[str, list[int]]]:
         """The ``limit`` largest categories over the whole span (ties by name)."""
