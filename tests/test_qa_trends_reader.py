@@ -82,6 +82,13 @@ def test_rising_terms_do_not_list_a_term_as_singular_and_plural():
     assert len({"ai agent", "ai agents"} & set(found)) == 1
 
 
+def test_a_latex_command_between_two_words_does_not_join_them_into_a_phrase():
+    texts = [rf"A graph {cmd} neural model." for cmd in (r"\quad", "and")] * 3
+    assert "graph neural" not in document_terms(texts[0])
+    matrix = term_matrix(texts)
+    assert matrix.rows_using("graph neural").tolist() == []
+
+
 def test_latex_commands_are_not_terms():
     text = r"Codes over $\mathbb{F}_q$ reach the bound $\mathcal{O}(n \log n)$ for \textbf{all} n."
     terms = document_terms(text)

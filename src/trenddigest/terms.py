@@ -60,8 +60,10 @@ LATEX_COMMAND = re.compile(r"\\[a-z]+")
 
 
 def without_latex(text: str) -> str:
-    """``text`` (lower case) with its LaTeX commands blanked out."""
-    return LATEX_COMMAND.sub(" ", text) if "\\" in text else text
+    """``text`` (lower case) with each LaTeX command made a phrase break: a formula
+    between two words ("graph $\\mathcal{G}$ neural") does not join them into a phrase
+    the text never has (and that a search of the text would not find)."""
+    return LATEX_COMMAND.sub(" . ", text) if "\\" in text else text
 
 
 def is_word(token: str) -> bool:
