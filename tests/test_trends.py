@@ -7,6 +7,7 @@ counts made independently here.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import random
@@ -510,6 +511,17 @@ def test_a_digest_chart_over_a_gap_in_the_store_names_the_months_it_leaves_out()
     assert section.volume.months == ["2025-04", "2025-06"]
     text = render_trends_section(section)
     assert "\nNot in the chart (the store holds none or only part of them): 2025-05.\n" in text
+
+
+def test_emerging_topics_say_too_few_when_withdrawn_papers_leave_too_few_to_look_into():
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    section = dataclasses.replace(section, unmatched=35, clustered=29, emerging=[])
+    text = render_trends_section(section)
+    assert (
+        "Only 29 papers (withdrawn ones aside) matched no category: too few to look for new "
+        "topics." in text
+    )
 
 
 def test_trend_report_rejects_a_reversed_range():

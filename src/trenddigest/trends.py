@@ -333,6 +333,8 @@ class TrendsSection:
     volume: VolumeSeries
     notes: list[str] = field(default_factory=list)
     options: TrendOptions = DEFAULT_OPTIONS
+    # The unmatched papers the emerging topics are looked for in: withdrawn ones aside.
+    clustered: int | None = None
     # The month's ranking the section was built from (not rendered; for callers/tests).
     ranking: Ranking | None = field(default=None, repr=False, compare=False)
 
@@ -1224,6 +1226,7 @@ def build_trends_section(
         by=by,
         papers=current.total,
         unmatched=current.unmatched,
+        clustered=len(unmatched),
         categories=rows,
         no_category=no_category,
         baseline_3=_baseline(3, base_3),
