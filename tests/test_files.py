@@ -39,6 +39,9 @@ class RecordingSink:
         self.batches.append(batch)
         return UpsertCounts(new=len(batch))
 
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        return next((p for b in self.batches for p in b if p.id == arxiv_id), None)
+
 
 @pytest.fixture
 def store() -> Iterable[Store]:
@@ -393,6 +396,26 @@ def test_import_stores_announce_date_from_listing_feed(store: Store) -> None:
     import_files(store, [FIXTURES / "listing_rss.xml"])
     stored = store.get_paper("2505.01001")
     assert stored is not None and stored.announced == "2025-05-14"
+
+
+def test_a_listing_import_skips_new_versions_of_papers_not_stored_as_the_poll_does(
+    store: Store,
+) -> None:
+    summary = import_files(store, [FIXTURES / "listing_rss.xml"])
+    assert (summary.new, summary.files[0].skipped) == (2, 2)
+    assert store.get_paper("2504.00003") is None and store.get_paper("2409.00004") is None
+    assert summary.describe() == (
+        "1 file: 2 new, 0 updated, 0 unchanged, 0 rejected, 2 new versions of papers not "
+        "stored skipped"
+    )
+
+
+def test_a_listing_import_takes_the_new_version_of_a_stored_paper(store: Store) -> None:
+    store.upsert_papers([Paper("2504.00003", "An older title", published="2025-04-02")])
+    summary = import_files(store, [FIXTURES / "listing_rss.xml"])
+    assert (summary.new, summary.updated, summary.files[0].skipped) == (2, 1, 1)
+    stored = store.get_paper("2504.00003")
+    assert stored is not None and stored.version == 2
 
 
 def test_report_lines_name_each_file_and_the_total(store: Store) -> None:

@@ -285,12 +285,20 @@ class _StoreOnFirstWrite:
         self._stack = stack
         self._store: Store | None = None
 
-    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+    def _opened(self) -> Store:
         if self._store is None:
             store = self._stack.enter_context(_open_store(self._config))
             self._stack.enter_context(store.bulk_writes())
             self._store = store
-        return self._store.upsert_papers(papers)
+        return self._store
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        return self._opened().upsert_papers(papers)
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        if self._store is None and not Path(self._config.store.path).exists():
+            return None  # no store yet: nothing in it, and nothing to create for asking
+        return self._opened().get_paper(arxiv_id)
 
 
 def _check_run_flags(args: argparse.Namespace) -> None:
@@ -505,12 +513,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from .schedule import pipeline_scheduler, run_scheduler
+    from .pipeline import scheduler
+    from .schedule import run_scheduler
 
     config = _load(args)
     # The scheduler logs each job's outcome; show them even without -v.
     logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
-    run_scheduler(pipeline_scheduler(config, reporter=_reporter(args)))
+    run_scheduler(scheduler(config, reporter=_reporter(args)))
     return 0
 
 

@@ -38,6 +38,10 @@ from .store import Store
 # The ranker, trends and templates (numpy, scikit-learn, jinja2) are imported where
 # they are used: a run whose digest is unchanged never needs them.
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from apscheduler.schedulers.base import BaseScheduler
+
     from .models import Paper
     from .rank import Ranking
     from .render import Digest
@@ -491,3 +495,46 @@ def email_body(config: Config, result: RunResult) -> tuple[str, bytes | None]:
     )
     text = render_markdown(digest, config.digest.templates_dir)
     return text, render_png(section.volume, section.chart_title)
+
+
+def scheduler(config: Config, *, reporter: Any = None) -> BaseScheduler:
+    """The scheduler ``trenddigest schedule`` runs (not started): the poll and the
+    digest job through this pipeline, the arXiv client and the store lock.  (Here, not
+    in :mod:`.schedule`, which the config's checks import: the ranker's cache key
+    follows every module it reaches.)
+
+    The jobs wait (arXiv's backoff and spacing, the store's lock) through the stop
+    request, so SIGTERM ends such a wait at once instead of after minutes of backoff.
+    """
+    from .lock import store_lock
+    from .schedule import StopRequest, build_scheduler
+    from .sources.client import ArxivClient
+    from .sources.poll import poll_feeds
+
+    path = config.store.path
+    stop = StopRequest()
+
+    def lock() -> AbstractContextManager[object]:
+        return store_lock(path, timeout=config.store.lock_timeout_seconds, sleep=stop.sleep)
+
+    def poll() -> str:
+        with (
+            lock(),
+            Store.open(path) as store,
+            ArxivClient(config.arxiv, sleep=stop.sleep) as client,
+        ):
+            return poll_feeds(store, config.arxiv, client).describe()
+
+    def run_digest(month: Month) -> str:  # called with the store lock held
+        opts = RunOptions(
+            month=month,
+            commit=config.git.commit,
+            push=config.git.push,
+            email=config.email.enabled,
+            email_once=True,
+        )
+        with Store.open(path) as store, ArxivClient(config.arxiv, sleep=stop.sleep) as client:
+            result = run_month(store, config, opts, reporter=reporter, client=client)
+        return ", ".join(str(p) for p in result.written)
+
+    return build_scheduler(config, path, run_digest, poll, lock=lock, stop=stop)

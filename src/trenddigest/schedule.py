@@ -666,47 +666,6 @@ def _shutdown(scheduler: BaseScheduler) -> None:
         scheduler.shutdown(wait=False)
 
 
-def pipeline_scheduler(config: Config, *, reporter: Any = None) -> BaseScheduler:
-    """The scheduler ``trenddigest schedule`` runs: the poll and the digest job through
-    the real pipeline, arXiv client and store lock.
-
-    The jobs wait (arXiv's backoff and spacing, the store's lock) through the stop
-    request, so SIGTERM ends such a wait at once instead of after minutes of backoff.
-    """
-    from .lock import store_lock
-    from .pipeline import RunOptions, run_month
-    from .sources.client import ArxivClient
-    from .sources.poll import poll_feeds
-
-    path = config.store.path
-    stop = StopRequest()
-
-    def lock() -> AbstractContextManager[object]:
-        return store_lock(path, timeout=config.store.lock_timeout_seconds, sleep=stop.sleep)
-
-    def poll() -> str:
-        with (
-            lock(),
-            Store.open(path) as store,
-            ArxivClient(config.arxiv, sleep=stop.sleep) as client,
-        ):
-            return poll_feeds(store, config.arxiv, client).describe()
-
-    def run_digest(month: Month) -> str:  # called with the store lock held
-        opts = RunOptions(
-            month=month,
-            commit=config.git.commit,
-            push=config.git.push,
-            email=config.email.enabled,
-            email_once=True,
-        )
-        with Store.open(path) as store, ArxivClient(config.arxiv, sleep=stop.sleep) as client:
-            result = run_month(store, config, opts, reporter=reporter, client=client)
-        return ", ".join(str(p) for p in result.written)
-
-    return build_scheduler(config, path, run_digest, poll, lock=lock, stop=stop)
-
-
 def run_scheduler(scheduler: BaseScheduler) -> None:
     """Run a blocking scheduler in the foreground until SIGINT or SIGTERM."""
     restore = install_signal_handlers(scheduler)

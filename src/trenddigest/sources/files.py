@@ -30,7 +30,7 @@ from typing import IO, Any, Protocol
 
 from ..errors import InputError
 from ..models import Month, Paper, latest_month
-from .parse import _parse_api, _parse_listing, parse_jsonl_record
+from .parse import REPLACEMENTS, _parse_api, _parse_listing, parse_jsonl_record
 
 logger = logging.getLogger(__name__)
 
@@ -492,6 +492,8 @@ class PaperSink(Protocol):
 
     def upsert_papers(self, papers: Iterable[Paper]) -> _Counts: ...
 
+    def get_paper(self, arxiv_id: str) -> Paper | None: ...
+
 
 @dataclass
 class RejectedRecord:
@@ -516,6 +518,13 @@ class FileSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    # Listing items announcing a new version of a paper the store does not hold: as
+    # the poll does, left out (no first announcement, a stray in an old month).
+    skipped: int = 0
+
+    @property
+    def skipped_note(self) -> str:
+        return f", {self.skipped} new versions of papers not stored skipped" if self.skipped else ""
 
 
 @dataclass
@@ -544,16 +553,17 @@ class ImportSummary:
     def describe(self) -> str:
         """One line for run notes and logs."""
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
+        skipped = FileSummary("", "", skipped=sum(f.skipped for f in self.files)).skipped_note
         return (
             f"{files}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.rejected_count} rejected"
+            f"{self.rejected_count} rejected{skipped}"
         )
 
     def report_lines(self, max_rejected: int = 20) -> list[str]:
         """What ``trenddigest import`` prints: per file, the first rejections, the total."""
         lines = [
             f"{f.path} ({f.format}): {f.new} new, {f.updated} updated, "
-            f"{f.unchanged} unchanged, {f.rejected} rejected"
+            f"{f.unchanged} unchanged, {f.rejected} rejected{f.skipped_note}"
             for f in self.files
         ]
         lines += [f"  rejected {r}" for r in self.rejected[:max_rejected]]
@@ -562,6 +572,14 @@ class ImportSummary:
             lines.append(f"  ... and {hidden} more rejected records")
         lines.append(f"total {self.describe()}")
         return lines
+
+
+def _stray_version(record: Parsed, store: PaperSink, batch: _Batch) -> bool:
+    """A listing item announcing a new version of a paper neither stored nor read
+    before it in this import."""
+    if record.announce_type not in REPLACEMENTS or batch.holds(record.paper.id):
+        return False
+    return store.get_paper(record.paper.id) is None
 
 
 class _Batch:
@@ -580,6 +598,9 @@ class _Batch:
         self.layers: list[list[Paper]] = []
         self._seen: dict[str, int] = {}
         self.size = 0
+
+    def holds(self, arxiv_id: str) -> bool:
+        return arxiv_id in self._seen
 
     def add(self, paper: Paper) -> None:
         layer = self._seen.get(paper.id, 0)
@@ -663,6 +684,9 @@ def _import_all(
                 if kept < MAX_REJECTED_KEPT:
                     summary.rejected.append(RejectedRecord(str(path), record.line, record.reason))
                     kept += 1
+                continue
+            if _stray_version(record, store, batch):
+                file_summary.skipped += 1
                 continue
             batch.add(record.paper)
             file_summary.read += 1

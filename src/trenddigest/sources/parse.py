@@ -66,7 +66,10 @@ _ZERO_NUMBERS = frozenset({"0000", "00000"})
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
 # Announce types whose date is when the paper itself was announced; for replacements
 # the listing date is when the *update* was announced (arXiv RSS spec).
-_FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
+FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
+# A new version of a paper announced before: in a feed, an item without the paper's
+# first announcement date, of any month (see ``poll`` and ``files``).
+REPLACEMENTS = frozenset({"replace", "replace-cross"})
 # An arXiv category ("cs.CV", "hep-th", "cond-mat.stat-mech", old "chao-dyn"): the
 # digest shows the primary one in a code span, so anything else (a backtick that
 # closes the span and adds a link, a terminal escape, a newline) must not be stored.
@@ -465,7 +468,7 @@ def _feed_item(
         authors=[name for a in creators.split(",") if (name := _collapse(a))],
         categories=categories,
         primary_category=categories[0] if categories else "",
-        announced=date if announce_type in _FIRST_ANNOUNCEMENTS else None,
+        announced=date if announce_type in FIRST_ANNOUNCEMENTS else None,
         source="feed",
     )
     return FeedItem(paper=paper, announce_type=announce_type, announced=date)

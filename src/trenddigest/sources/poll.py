@@ -35,13 +35,11 @@ from ..models import Paper
 from ..store import Store, UpsertCounts
 from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError
 from .pacing import record_pacing, resume_pacing
-from .parse import FeedPage, parse_listing_feed
+from .parse import FIRST_ANNOUNCEMENTS, REPLACEMENTS, FeedPage, parse_listing_feed
 from .tally import PaperTally
 
 log = logging.getLogger(__name__)
 
-_FIRST = frozenset({"new", "cross"})
-_REPLACEMENTS = frozenset({"replace", "replace-cross"})
 # arXiv's feeds are empty on these days (the feeds' own <skipDays> says so).
 _DEFAULT_SKIP_DAYS = ("Saturday", "Sunday")
 _LAST_LISTING_KEY = "feed_listing_date:{category}"  # meta: the newest listing date read
@@ -231,11 +229,11 @@ def _papers_to_store(store: Store, page: FeedPage, poll: FeedPoll) -> list[Paper
     papers: list[Paper] = []
     for item in page.papers:
         kind = item.announce_type
-        if kind in _REPLACEMENTS:
+        if kind in REPLACEMENTS:
             if store.get_paper(item.paper.id) is None:
                 poll.skipped_replacements += 1
                 continue
-        elif kind not in _FIRST:
+        elif kind not in FIRST_ANNOUNCEMENTS:
             log.warning(
                 "%s: unknown announce type %r for %s; storing it as new",
                 poll.category,
