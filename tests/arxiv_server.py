@@ -172,7 +172,8 @@ class Fault:
     answered from them: a paper listed late or withdrawn between two pages),
     ``repeat`` (the page starts one result early, so its first entry is the last of
     the page before and its own last one is left out: an unstable order of results),
-    ``no-published`` (the first entry has no ``<published>``: arxiv's parser skips it),
+    ``no-published`` (the first entry, or the ``entry`` with that id, has no
+    ``<published>``: arxiv's parser skips it),
     ``hang`` (no answer at all: the request is held until the client hangs up),
     ``huge`` (200 with ``size`` bytes of filler, written 64 KiB at a time while the
     client keeps reading; :attr:`ArxivTestServer.streamed` counts what went out),
@@ -189,6 +190,7 @@ class Fault:
     message: str = "incorrect query"
     when: Callable[[Seen], bool] | None = None
     action: Callable[[ArxivTestServer], None] | None = None
+    entry: str = ""  # ``no-published``: this id's entry instead of the page's first
 
 
 # ---------------------------------------------------------------------- rendering
@@ -605,7 +607,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
             return
         if fault is not None and fault.kind == "no-published":
-            body = re.sub(rb"\s*<published>[^<]*</published>", b"", body, count=1)
+            after = (
+                re.escape(f"/abs/{fault.entry}v".encode()) + rb"[^<]*</id>" if fault.entry else b""
+            )
+            body = re.sub(
+                rb"(" + after + rb".*?)\s*<published>[^<]*</published>",
+                rb"\1",
+                body,
+                count=1,
+                flags=re.S,
+            )
         if fault is not None and fault.kind == "bad-date":
             body = re.sub(
                 rb"<published>[^<]*</published>", b"<published>soon</published>", body, count=1

@@ -1030,6 +1030,20 @@ def test_an_entry_arxiv_skips_does_not_make_its_overlapping_next_page_look_repea
     assert store.count_papers() == 12  # all but the entry without a date
 
 
+def test_an_unreadable_last_entry_asked_for_again_on_the_next_page_counts_once(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arxiv.Client asks for the next page at the count it could parse, so an entry it
+    # skipped at the end of a page comes again first on the next one.
+    window = "cat:cs.CV AND submittedDate:[202504240000 TO 202505312359]"
+    fifth = server.matching(window)[4]["id"]
+    server.fail("no-published", times=99, entry=fifth)
+    with pytest.raises(IncompleteMonthError) as err:
+        run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 4, 8]
+    assert [ref for ref, _ in err.value.summary.unreadable] == [f"http://arxiv.org/abs/{fifth}v1"]
+
+
 def test_results_that_keep_changing_stop_the_fetch_incomplete_saying_why(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

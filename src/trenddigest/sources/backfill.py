@@ -495,7 +495,9 @@ class _Backfill:
             received = offset + consumed
             total = max(reported, received)
             if page.rejected:
-                fetch.unreadable.extend(page.rejected)
+                # arxiv asks for the next page at the count it could read, so an entry
+                # skipped at the end of a page comes again first on the next: once.
+                fetch.unreadable += [r for r in page.rejected if r not in fetch.unreadable]
                 hole = offset if hole is None else hole
             stamp = _stamp(self.client)
             outcome: dict[str, str] = {}
