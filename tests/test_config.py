@@ -267,59 +267,43 @@ def test_an_arxiv_category_outside_arxivs_archives_is_refused_with_a_suggestion(
 
 
 @pytest.mark.parametrize(
-    ("agent", "message"),
+    ("arxiv", "message"),
     [
         (
-            "数字 digest (mailto:me@example.org)",
+            'user_agent = "数字 digest (mailto:me@example.org)"',
             "[arxiv] user_agent '数字 digest (mailto:me@example.org)' has characters an HTTP "
             "header cannot carry; write it in Latin letters, e.g. my-lab-digest "
             "(mailto:me@example.org)",
         ),
         (
-            "lab digest\\nmailto:me@example.org",
+            'user_agent = "lab digest\\nmailto:me@example.org"',
             "[arxiv] user_agent 'lab digest\\nmailto:me@example.org' has a line break or "
             "control character; write it on one line",
         ),
+        (
+            'categories = ["cs.CV", "cs.LG", "cs.CV"]',
+            "[arxiv] categories names cs.CV more than once; list each once (each is polled "
+            "and fetched once per name)",
+        ),
+        (
+            'categories = ["cs."]',
+            "[arxiv] categories: 'cs.' is not an arXiv category (archive.SUBJECT such as "
+            "cs.CV or stat.ML)",
+        ),
     ],
-    ids=["not-latin-1", "line-break"],
+    ids=["agent-not-latin-1", "agent-line-break", "category-twice", "category-no-subject"],
 )
-def test_a_user_agent_no_http_header_can_carry_is_refused_when_the_config_loads(
-    tmp_path, agent, message
+def test_arxiv_settings_no_request_could_carry_are_refused_when_the_config_loads(
+    tmp_path, arxiv, message
 ):
-    path = write(tmp_path, f'[arxiv]\nuser_agent = "{agent}"\n')
     with pytest.raises(ConfigError) as err:
-        load_config(path, env={})
+        load_config(write(tmp_path, f"[arxiv]\n{arxiv}\n"), env={})
     assert str(err.value) == message
 
 
 def test_an_accented_user_agent_is_accepted(tmp_path):
     path = write(tmp_path, '[arxiv]\nuser_agent = "Université lab digest (mailto:a@b.fr)"\n')
     assert load_config(path, env={}).arxiv.user_agent.startswith("Université")
-
-
-@pytest.mark.parametrize(
-    ("categories", "message"),
-    [
-        (
-            '["cs.CV", "cs.LG", "cs.CV"]',
-            "[arxiv] categories names cs.CV more than once; list each once (each is polled "
-            "and fetched once per name)",
-        ),
-        (
-            '["cs."]',
-            "[arxiv] categories: 'cs.' is not an arXiv category (archive.SUBJECT such as "
-            "cs.CV or stat.ML)",
-        ),
-    ],
-    ids=["twice", "no-subject"],
-)
-def test_arxiv_categories_named_twice_or_without_a_subject_are_refused(
-    tmp_path, categories, message
-):
-    path = write(tmp_path, f"[arxiv]\ncategories = {categories}\n")
-    with pytest.raises(ConfigError) as err:
-        load_config(path, env={})
-    assert str(err.value) == message
 
 
 def test_paths_written_from_the_home_folder_are_expanded(tmp_path, monkeypatch):
