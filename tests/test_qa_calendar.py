@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from trenddigest import cli
 from trenddigest.cli import main
 from trenddigest.config import Config
 from trenddigest.models import Month, last_announcement, latest_complete_month
@@ -164,6 +165,26 @@ def test_run_refuses_a_month_arxiv_has_not_finished_announcing(
     assert err.startswith(f"trenddigest: error: {incomplete} is not complete yet: ")
     assert err.count("\n") == 1
     assert not (tmp_path / "data").exists()  # refused before any store is made
+
+
+def test_run_refuses_a_month_announced_but_not_yet_in_arxivs_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class SundayEvening(datetime):  # October 2025's last mailing came out 30 minutes ago
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's own signature
+            return datetime(2025, 11, 3, 1, 30, tzinfo=UTC).astimezone(tz)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRENDDIGEST_CONFIG", raising=False)
+    monkeypatch.setattr(cli, "datetime", SundayEvening)
+    code = main(["run", "--month", "2025-10", "--offline"])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "trenddigest: error: 2025-10 is not complete yet: arXiv announces the last of its "
+        "papers on Sunday 2025-11-02 at 20:00 US Eastern and its API has them from Monday "
+        "2025-11-03 06:00 US Eastern; give 2025-09 or earlier, or run it after then\n",
+    )
 
 
 def test_every_months_last_ids_are_out_by_the_second_of_the_next_month_at_20_00() -> None:

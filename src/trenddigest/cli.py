@@ -24,7 +24,14 @@ from . import __version__
 from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
 from .lock import lock_path_for, store_lock
-from .models import Month, Paper, last_announcement, latest_complete_month
+from .models import (
+    API_SETTLE,
+    ARXIV_TIMEZONE,
+    Month,
+    Paper,
+    last_announcement,
+    latest_complete_month,
+)
 from .store import Store, UpsertCounts, damaged_store_error, is_damaged_store
 
 if TYPE_CHECKING:  # the pipeline is imported by the commands that run it
@@ -350,21 +357,24 @@ def _past_month(text: str) -> Month:
 
 
 def _complete_month(text: str) -> Month:
-    """A month arXiv has announced all its papers of: a digest of a later one would
-    silently leave out its last mailings."""
+    """A month arXiv has announced all its papers of, and whose last mailing its API
+    has caught up with: a digest of a later one would silently leave out its last
+    mailings."""
     month = _month(text)
     now = datetime.now(UTC)
-    latest = latest_complete_month(now)
+    latest = latest_complete_month(now, API_SETTLE)
     if month <= latest:
         return month
     if month.first_day > now.date():
         raise InputError(
             f"{month} has not begun yet (today is {now:%Y-%m-%d} UTC); give {latest} or earlier"
         )
+    ready = (last_announcement(month) + API_SETTLE).astimezone(ARXIV_TIMEZONE)
     raise InputError(
         f"{month} is not complete yet: arXiv announces the last of its papers on "
-        f"{last_announcement(month):%A %Y-%m-%d} at 20:00 US Eastern; give {latest} or "
-        "earlier, or run it after then"
+        f"{last_announcement(month):%A %Y-%m-%d} at 20:00 US Eastern and its API has them "
+        f"from {ready:%A %Y-%m-%d %H:%M} US Eastern; give {latest} or earlier, or run it "
+        "after then"
     )
 
 

@@ -68,10 +68,12 @@ SETTLE = API_SETTLE
 # What README shows for plain cron (kept here so that a test runs it): cron's PATH
 # lacks the virtualenv, and cron needs % escaped; the shell computes the month just
 # ended (GNU date).  ``date -u`` heads each run's part of the log, as the run's
-# summary and a one-line error carry no timestamp.
+# summary and a one-line error carry no timestamp.  The 4th at 12:15, in the machine's
+# own time zone: in every zone, after arXiv's API holds the month just ended (at the
+# latest 06:00 US Eastern on the 3rd, for a month ending on a Friday).
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 12 3 * * cd /path/to/digest-repo && { date -u; trenddigest run "
+    "15 12 4 * * cd /path/to/digest-repo && { date -u; trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
     "--commit --push; } >> trenddigest.log 2>&1"
 )
