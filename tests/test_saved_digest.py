@@ -124,11 +124,33 @@ def test_an_edited_categories_file_builds_the_digest_again(store, config, builds
     assert "## Distillation" in text
 
 
+def test_with_background_idf_a_new_paper_in_the_earliest_months_background_builds_it_again(
+    store, config, builds
+):
+    config.rank.background_idf = True  # the ranking of 2024-05 reads 2024-03 and 2024-04
+    run(store, config)
+    store.upsert_papers(make_papers("2024-03", per_topic=1))
+    run(store, config)
+    assert builds.count == 2
+
+
 def test_a_local_template_builds_the_digest_again(store, config, builds, workdir):
     run(store, config)
     (workdir / "templates").mkdir()
     (workdir / "templates/digest.md.j2").write_text("Only {{ d.month }}\n", encoding="utf-8")
     assert run(store, config).text == "Only 2025-05\n"
+    assert builds.count == 2
+
+
+def test_an_edited_file_a_local_template_includes_builds_the_digest_again(
+    store, config, builds, workdir
+):
+    (workdir / "templates" / "parts").mkdir(parents=True)
+    (workdir / "templates/digest.md.j2").write_text('{% include "parts/head.md" %}\n')
+    (workdir / "templates/parts/head.md").write_text("HEADER V1")
+    assert run(store, config).text == "HEADER V1"
+    (workdir / "templates/parts/head.md").write_text("HEADER V2")
+    assert run(store, config).text == "HEADER V2"
     assert builds.count == 2
 
 

@@ -396,20 +396,24 @@ def outputs_key(month: Month | str, by: str) -> str:
     return f"outputs:{by}:{month}"
 
 
-def _output_months(month: Month) -> list[str]:
-    return [str(month.shift(-i)) for i in range(OUTPUT_MONTHS - 1, -1, -1)]
+def _output_months(month: Month, back: int) -> list[str]:
+    return [str(month.shift(-i)) for i in range(back - 1, -1, -1)]
 
 
-def outputs_snapshot(store: Store, month: Month, by: str) -> OutputsSnapshot:
+def outputs_snapshot(
+    store: Store, month: Month, by: str, back: int = OUTPUT_MONTHS
+) -> OutputsSnapshot:
     """Taken before the digest is built: should papers change meanwhile, the saved
     outputs carry the older state and the next run rebuilds rather than trust them."""
     return OutputsSnapshot(
         store.get_meta("paper_rev") or "0",
-        [store.month_fingerprint(m, by) for m in _output_months(month)],
+        [store.month_fingerprint(m, by) for m in _output_months(month, back)],
     )
 
 
-def load_outputs(store: Store, month: Month, by: str, setup: str) -> Outputs | None:
+def load_outputs(
+    store: Store, month: Month, by: str, setup: str, back: int = OUTPUT_MONTHS
+) -> Outputs | None:
     """The month's saved digest if ``setup`` (config, categories, templates, code) and
     every month it reads are as they were; else None.
 
@@ -429,7 +433,7 @@ def load_outputs(store: Store, month: Month, by: str, setup: str) -> Outputs | N
         log.warning("ignoring unreadable saved digest of %s: %s", month, exc)
         return None
     if payload["paper_rev"] != (store.get_meta("paper_rev") or "0"):
-        now = outputs_snapshot(store, month, by)
+        now = outputs_snapshot(store, month, by, back)
         if now.months != payload["months"]:
             return None
         save_outputs(store, month, by, setup, outputs, now)  # next time: one read again

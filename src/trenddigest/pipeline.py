@@ -350,10 +350,10 @@ def month_outputs(
     by = config.digest.by
     setup = _outputs_setup(store, config, month)
     if reuse:
-        saved = load_outputs(store, month, by, setup)
+        saved = load_outputs(store, month, by, setup, _months_read(config))
         if saved is not None:
             return saved, None, None
-    snapshot = outputs_snapshot(store, month, by)
+    snapshot = outputs_snapshot(store, month, by, _months_read(config))
     digest, section = build_month_digest(store, config, month)
     from .render import render_json, render_markdown
 
@@ -372,6 +372,14 @@ def month_outputs(
     return outputs, section, digest
 
 
+def _months_read(config: Config) -> int:
+    """How many months up to a digest's own its papers are read from: the 12 its trends
+    compare with and, with background idf, the earliest's own background months."""
+    from .cache import OUTPUT_MONTHS
+
+    return OUTPUT_MONTHS + (BACKGROUND_MONTHS if config.rank.background_idf else 0)
+
+
 def _outputs_setup(store: Store, config: Config, month: Month) -> str:
     """Everything besides the papers that a digest depends on (see :mod:`.cache`),
     including, by announce date, the listings no poll read (the digest names them)."""
@@ -382,9 +390,12 @@ def _outputs_setup(store: Store, config: Config, month: Month) -> str:
     categories_file = find_categories_file(
         Path(config.digest.categories_file) if config.digest.categories_file else None
     )
-    # The folders the templates are really read from, in the renderer's own order.
+    # The folders the templates are really read from, in the renderer's own order, and
+    # every file in them: a template may include or import any of them.
     folders = [Path(f) for f in template_search_path(config.digest.templates_dir or None)]
-    templates = sorted(t.resolve() for f in folders if f.is_dir() for t in f.glob("*.j2"))
+    templates = sorted(
+        t.resolve() for f in folders if f.is_dir() for t in f.rglob("*") if t.is_file()
+    )
     return outputs_setup(
         config.digest,
         config.rank,
