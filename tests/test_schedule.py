@@ -425,6 +425,21 @@ def test_a_delivery_refused_before_the_digest_was_written_is_no_digest(store_pat
     )
 
 
+def test_a_new_installations_first_month_still_undelivered_a_month_later_stays_due(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 2, 12, 0, tzinfo=UTC))  # never ran before
+    refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
+    with pytest.raises(DeliveryError):
+        run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
+    clock.now = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
+    delivered = DigestRecorder()
+    assert run_due_digests(store_path, delivered, clock=clock, tz=EASTERN) == [
+        m("2025-05"),
+        m("2025-06"),
+    ]
+
+
 def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
     run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done

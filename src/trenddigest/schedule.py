@@ -253,9 +253,11 @@ def run_due_digests(
     ``trigger`` (the digest cron) decides when a month becomes due: see
     :func:`latest_due_month`.
     """
+    latest = latest_due_month(clock(), tz, trigger)
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-    due = months_due(_target(last), latest_due_month(clock(), tz, trigger), limit)
+        begun = _target(last) or _starting_point(store, latest)
+    due = months_due(begun, latest, limit)
     if not due:
         log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
@@ -383,6 +385,22 @@ def _held_message(months: list[Month], error: TrendDigestError) -> str:
 def _written(error: TrendDigestError) -> bool:
     """A delivery that failed after the digest was written (not refused beforehand)."""
     return isinstance(error, DeliveryError) and error.result is not None
+
+
+_START_KEY = "digest_job_start"  # meta: the month before the first one a new install makes
+
+
+def _starting_point(store: Store, latest: Month) -> Month:
+    """Where a scheduler that never made a digest starts: before the month due when it
+    first ran (a new installation makes last month's digest, not the whole history),
+    remembered, so that a first month still failing when the next one is due stays due
+    (held, like any undelivered month) instead of being passed over."""
+    recorded = store.get_meta(_START_KEY)
+    if recorded:
+        return Month.parse(recorded)
+    start = latest.shift(-1)
+    store.set_meta(_START_KEY, str(start))
+    return start
 
 
 def _target(run: JobRun | None) -> Month | None:
