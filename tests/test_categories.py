@@ -36,12 +36,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def config_error(tmp_path: Path, text: str) -> str:
-    """The message load_categories raises for ``text``; it must be a single line."""
+    """The message load_categories raises for ``text``, which must be a single line
+    naming the file by the path it was given (returned with just the file's name)."""
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        load_categories(write(tmp_path, text))
+        load_categories(path)
     message = str(info.value)
     assert "\n" not in message
-    return message
+    assert message.startswith(f"{path}: ")
+    return message.replace(str(path), path.name, 1)
 
 
 def seed_text(shared_dir: Path) -> str:

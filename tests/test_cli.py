@@ -342,6 +342,22 @@ def test_an_offline_run_on_a_missing_store_is_one_line_and_creates_nothing(workd
     assert not Path("typo").exists()
 
 
+@pytest.mark.parametrize(
+    ("flag", "what"),
+    [
+        ("--config", "a config file, e.g. config/trenddigest.toml"),
+        ("--categories", "a categories file, e.g. config/categories.toml"),
+    ],
+)
+def test_an_empty_config_or_categories_flag_is_refused_not_taken_as_the_default(
+    workdir, capsys, flag, what
+):
+    argv = ["run", "--month", "2025-05", "--offline"]
+    argv = [flag, "", *argv] if flag == "--config" else [*argv, flag, ""]
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out, err) == (2, "", f"trenddigest: error: {flag} is empty; give {what}\n")
+
+
 @pytest.mark.parametrize("argv", [["import", "papers.jsonl.gz"], ["categories", "list"]])
 def test_an_empty_store_flag_is_one_line_and_leaves_no_lock_file(workdir, capsys, argv):
     before = sorted(p.name for p in workdir.iterdir())
@@ -597,6 +613,22 @@ def test_categories_import_turns_a_reading_list_into_a_loadable_file(workdir, ca
     assert code == 0 and "wrote mine.toml" in out
     code, out, _ = run_cli(capsys, "categories", "list", "--categories", "mine.toml")
     assert code == 0 and "Knowledge Distillation" in out
+
+
+def test_categories_import_reads_a_reading_list_saved_with_a_byte_order_mark(workdir, capsys):
+    (workdir / "list.md").write_text(
+        "## Object Detection\n- Faster R-CNN (https://arxiv.org/abs/1506.01497)\n",
+        encoding="utf-8-sig",
+    )
+    code, out, _ = run_cli(capsys, "categories", "import", "list.md")
+    assert code == 0 and 'name = "Object Detection"' in out
+
+
+def test_categories_import_of_a_file_not_in_utf8_is_one_line(workdir, capsys):
+    (workdir / "list.md").write_bytes("## Détection\n".encode("latin-1"))
+    code, out, err = run_cli(capsys, "categories", "import", "list.md")
+    assert (code, out) == (2, "")
+    assert err == "trenddigest: error: list.md is not UTF-8 text (byte 4); save it as UTF-8\n"
 
 
 def test_python_dash_m_runs_without_traceback_on_error(workdir):

@@ -306,6 +306,20 @@ def test_an_accented_user_agent_is_accepted(tmp_path):
     assert load_config(path, env={}).arxiv.user_agent.startswith("Université")
 
 
+def test_a_local_config_link_whose_target_is_gone_is_an_error_not_the_defaults(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "trenddigest.toml").symlink_to(tmp_path / "moved.toml")
+    with pytest.raises(ConfigError) as err:
+        load_config(env={})
+    assert str(err.value) == (
+        f"config file config/trenddigest.toml is a link to {tmp_path / 'moved.toml'}, "
+        "which does not exist; fix the link or remove it"
+    )
+
+
 def test_paths_written_from_the_home_folder_are_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     path = write(

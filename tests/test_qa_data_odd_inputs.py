@@ -274,7 +274,12 @@ def test_the_tfidf_method_does_not_place_a_withdrawn_paper_either() -> None:
 
 @pytest.mark.parametrize(
     ("keyword", "exclude"),
-    [("object detection", "Object  Detection"), ("object detection", "detection")],
+    [
+        ("object detection", "Object  Detection"),
+        ("object detection", "detection"),
+        ("object detection", "object detections"),  # read as its singular
+        ("object detectors", "detector"),  # whose plural the keyword is
+    ],
 )
 def test_an_exclude_term_inside_a_keyword_of_the_same_category_is_refused(
     keyword: str, exclude: str

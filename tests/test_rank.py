@@ -142,6 +142,15 @@ def test_a_stemmed_keyword_matches_other_forms_of_the_word():
     assert ranking.by_category["KD"][0].why == ["distillation"]
 
 
+def test_another_categorys_plural_acronym_does_not_stop_a_singular_keyword_matching_it():
+    llm = Category("LLM", "Large language models.", [Keyword("LLM", 2.0)])
+    multimodal = Category("Multimodal", "Vision and language.", [Keyword("multimodal LLMs", 3.0)])
+    paper = Paper("2505.00900", "Scaling LLMs for code", "We scale LLMs to write code.")
+    alone = category_scores(month(paper), [llm])
+    together = category_scores(month(paper), [llm, multimodal])
+    assert alone[0, 0] > 0 and together[0, 0] > 0
+
+
 def test_a_phrase_keyword_needs_its_words_next_to_each_other():
     scattered = Paper(
         "2505.00011",

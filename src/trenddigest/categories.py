@@ -128,7 +128,8 @@ def load_categories(path: Path | None = None) -> list[Category]:
             f"{source}: cannot read categories file ({exc.strerror or exc}); "
             f"check the path and its permissions"
         ) from None
-    categories = loads_categories(text, source.name)
+    # The path as given: ./config/categories.toml and the packaged file share a name.
+    categories = loads_categories(text, str(source) if path is not None else source.name)
     log.debug("loaded %d categories from %s", len(categories), source)
     return categories
 
@@ -320,14 +321,33 @@ def _ascii_words(term: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", term.lower())
 
 
+def _singular(word: str) -> str:
+    """How the ranker reads an exclude word: as written, a plural as its singular."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _forms(word: str) -> set[str]:
+    """The exclude words that veto a text ``word``: itself, its singular and the word it
+    is the plural of ("patches" is vetoed by "patch" and "patches")."""
+    forms = {word, _singular(word)}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    return forms
+
+
 def _check_exclude_keeps_keywords(keywords: list[Keyword], exclude: list[str], where: str) -> None:
     """Refuse an exclude term made of words a keyword holds in a row: every paper with
     that keyword contains it, so the keyword could only ever veto its own matches."""
     for position, term in enumerate(exclude, start=1):
-        veto = _ascii_words(term)
+        veto = [_singular(w) for w in _ascii_words(term)]
         for keyword in keywords:
-            words = _ascii_words(keyword.term)
-            if any(words[i : i + len(veto)] == veto for i in range(len(words) - len(veto) + 1)):
+            words = [_forms(w) for w in _ascii_words(keyword.term)]
+            if any(
+                all(v in forms for v, forms in zip(veto, words[i : i + len(veto)], strict=True))
+                for i in range(len(words) - len(veto) + 1)
+            ):
                 raise ConfigError(
                     f"{where}: exclude[{position}]: {_quote(term)} is part of keyword "
                     f"{_quote(keyword.term)}, so every paper with that keyword is vetoed; "

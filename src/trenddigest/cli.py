@@ -226,8 +226,14 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def _load(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
-    if args.store == "":  # --store "$UNSET_VARIABLE" in a script
-        raise InputError("--store is empty; give the store's file, e.g. data/trenddigest.sqlite3")
+    # --store "$UNSET_VARIABLE" in a script: not the default, which it would silently be.
+    for flag, what in (
+        ("store", "the store's file, e.g. data/trenddigest.sqlite3"),
+        ("config", "a config file, e.g. config/trenddigest.toml"),
+        ("categories", "a categories file, e.g. config/categories.toml"),
+    ):
+        if getattr(args, flag, None) == "":
+            raise InputError(f"--{flag} is empty; give {what}")
     merged: dict[str, dict[str, Any]] = {"store": {"path": args.store}}
     merged.update(overrides)
     return load_config(args.config, overrides=merged)
@@ -598,9 +604,14 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     from .render import write_atomic
 
     try:
-        text = args.markdown.read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte order mark would hide the first heading.
+        text = args.markdown.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read {args.markdown}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{args.markdown} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     if args.output and args.output.resolve() == args.markdown.resolve():
         raise InputError(
             f"-o {args.output} is the reading list being imported; give another file name"

@@ -223,6 +223,11 @@ def _read_toml(path: Path, *, from_env: bool = False) -> dict[str, Any]:
         # An editor's invisible byte-order mark would be a syntax error at line 1.
         return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
+        if path.is_symlink():
+            raise ConfigError(
+                f"config file {path} is a link to {os.readlink(path)}, which does not "
+                "exist; fix the link or remove it"
+            ) from None
         if from_env:  # the user may not know a variable chose it: name the variable
             raise ConfigError(
                 f"config file {path} not found (named by TRENDDIGEST_CONFIG); point "
@@ -248,7 +253,9 @@ def find_config_file(explicit: str | None, env: dict[str, str]) -> Path | None:
     if env.get("TRENDDIGEST_CONFIG"):
         return Path(env["TRENDDIGEST_CONFIG"])
     local = Path("config") / "trenddigest.toml"
-    return local if local.is_file() else None
+    # Anything at that path counts, even a link whose target is gone or a folder: reading
+    # it then says what is wrong, where falling back would run on the packaged settings.
+    return local if os.path.lexists(local) else None
 
 
 def load_config(

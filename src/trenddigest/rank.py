@@ -200,13 +200,17 @@ def _key_matrix(vocab: list[bytes], keys: list[Key]) -> np.ndarray:
     heads = {stem[:_MIN_STEM] for stem in prefix}
     out = np.zeros((len(vocab), len(keys)), dtype=bool, order="F")  # read column by column
     for v, word in enumerate(vocab):
-        i = exact.get(word)
-        if i is None and word.endswith(b"s"):
-            i = exact.get(word[:-1])
-            if i is None and word.endswith(b"es"):
-                i = exact.get(word[:-2])
-        if i is not None:
-            out[v, i] = True
+        # Every key the word is, or is the plural of: "llms" is both the key "llms"
+        # (another category's "multimodal LLMs") and the plural of the key "llm".
+        forms = [word]
+        if word.endswith(b"s"):
+            forms.append(word[:-1])
+            if word.endswith(b"es"):
+                forms.append(word[:-2])
+        for form in forms:
+            i = exact.get(form)
+            if i is not None:
+                out[v, i] = True
         if word[:_MIN_STEM] in heads:
             for length in range(len(word), _MIN_STEM - 1, -1):
                 j = prefix.get(word[:length])
