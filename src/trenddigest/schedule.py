@@ -253,11 +253,11 @@ def run_due_digests(
     ``trigger`` (the digest cron) decides when a month becomes due: see
     :func:`latest_due_month`.
     """
-    latest = latest_due_month(clock(), tz, trigger)
+    newest_due = latest_due_month(clock(), tz, trigger)
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-        begun = _target(last) or _starting_point(store, latest)
-    due = months_due(begun, latest, limit)
+        begun = _target(last) or _starting_point(store, newest_due)
+    due = months_due(begun, newest_due, limit)
     if not due:
         log.info("monthly digests are up to date (last: %s)", _target(last))
         return []
