@@ -179,6 +179,36 @@ def test_a_refused_commit_unstages_its_files_so_the_next_month_is_not_blocked(re
     ]
 
 
+def test_a_digest_path_with_glob_characters_commits_only_that_file(repo: Path) -> None:
+    lookalike = repo / "dig1" / "2025-05.md"  # what "dig[1]/2025-05.md" matches as a glob
+    lookalike.parent.mkdir()
+    lookalike.write_text("someone's draft\n")
+    digest = repo / "dig[1]" / "2025-05.md"
+    digest.parent.mkdir()
+    digest.write_text("# Digest\n")
+    commit_digest([digest], "2025-05")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["dig[1]/2025-05.md"]
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").split() == [
+        "??",
+        "dig1/2025-05.md",
+    ]
+
+
+def test_a_path_that_stages_more_than_itself_is_refused_and_unstaged(repo: Path) -> None:
+    folder = repo / "digests"  # a folder: "git add" would take every file in it
+    write_digest(repo, "2025-05")
+    write_digest(repo, "2025-06")
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([folder], "2025-05")
+    assert str(caught.value) == (
+        "refusing to commit the digest: staging it also staged what is not the digest's in "
+        f"{repo.resolve()} (digests/2025/2025-05.md, digests/2025/2025-06.md); nothing was "
+        "committed, and the digest's paths were unstaged again"
+    )
+    assert git(repo, "log", "-1", "--format=%s").strip() == "start"
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+
+
 def test_a_failed_push_says_the_digest_is_committed_and_how_to_deliver_it(repo: Path) -> None:
     with pytest.raises(DeliveryError) as caught:
         commit_digest([write_digest(repo)], "2025-05", push=True, remote="nowhere")
@@ -571,6 +601,67 @@ def test_index_markers_quoted_in_prose_or_a_code_block_are_not_the_index(tmp_pat
     text = readme_with_index(original, readme, [])
     assert text.startswith(original)  # nothing of it rewritten: the index is appended
     assert text.count(INDEX_START) == 3 and text.count(INDEX_END) == 3
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        f"Example:\n\n    {INDEX_START}\n    {INDEX_END}\n",  # indented code block
+        f"\t{INDEX_START}\n\t{INDEX_END}\n",  # a tab indents to column 4
+        f"```\n~~~\n{INDEX_START}\n{INDEX_END}\n```\n",  # tildes do not close backticks
+        f"~~~\n```\n{INDEX_START}\n{INDEX_END}\n~~~\n",  # nor backticks tildes
+        f"````md\n```\n{INDEX_START}\n{INDEX_END}\n```\n````\n",  # nor a shorter run
+        f"```\n``` not a closing fence\n{INDEX_START}\n{INDEX_END}\n```\n",  # nor one with text
+        f"```\n    ```\n{INDEX_START}\n{INDEX_END}\n```\n",  # nor one indented 4 spaces
+    ],
+    ids=[
+        "indented",
+        "tab-indented",
+        "tildes-in-backticks",
+        "backticks-in-tildes",
+        "shorter-run",
+        "text-after",
+        "indented-close",
+    ],
+)
+def test_index_markers_inside_a_code_block_are_not_the_index(tmp_path: Path, code: str) -> None:
+    original = f"# Project\n\n{code}\nMore prose.\n"
+    text = readme_with_index(original, tmp_path / "README.md", [])
+    assert text.startswith(original)  # nothing of it rewritten: the index is appended
+    assert text.count(INDEX_START) == 2 and text.count(INDEX_END) == 2
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "```\ncode\n`````\n",  # a longer run closes the fence
+        "~~~~\ncode\n   ~~~~  \n",  # indented up to 3 spaces, trailing spaces after
+        "``` info`with`backticks\n",  # not a fence: backtick info may hold no backtick
+    ],
+    ids=["longer-close", "indented-close", "not-a-fence"],
+)
+def test_index_markers_after_what_is_not_an_open_code_block_are_the_index(
+    tmp_path: Path, before: str
+) -> None:
+    original = f"# Project\n\n{before}\n{INDEX_START}\nold index\n{INDEX_END}\n\nMore prose.\n"
+    text = readme_with_index(original, tmp_path / "README.md", [])
+    assert "old index" not in text
+    assert text.startswith(f"# Project\n\n{before}\n{INDEX_START}\n")
+    assert text.endswith(f"{INDEX_END}\n\nMore prose.\n") and text.count(INDEX_START) == 1
+
+
+def test_a_readme_starting_with_a_byte_order_mark_keeps_it_and_its_index_is_replaced(
+    tmp_path: Path,
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_bytes(f"\ufeff{INDEX_START}\nold index\n{INDEX_END}\nMore prose.\n".encode())
+    update_readme_index(readme, [])
+    expected = (
+        f"\ufeff{INDEX_START}\n"
+        "<!-- Written by trenddigest from the digests; edits here are replaced. -->\n\n"
+        f"_No digests yet._\n{INDEX_END}\nMore prose.\n"
+    )
+    assert readme.read_bytes() == expected.encode()
 
 
 def test_index_markers_on_lines_of_their_own_are_replaced(tmp_path: Path) -> None:

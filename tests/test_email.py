@@ -218,6 +218,50 @@ def test_a_refused_recipient_is_named_with_the_servers_reason_and_the_rest_get_i
     ]
 
 
+class RefusesQuit(Recorder):
+    """Takes the message, then answers the client's QUIT with 421 (shutting down)."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "421 4.3.2 service shutting down"
+
+
+def test_a_failed_quit_after_the_server_took_the_digest_is_only_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = RefusesQuit()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+            accepted = send_digest_email(config(controller.port), "Digest", DIGEST, env={})
+    finally:
+        controller.stop()
+    assert accepted == ["ana@example.org", "ben@example.org"]
+    assert len(recorder.envelopes) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
+        f"SMTP server 127.0.0.1:{controller.port} took the digest but answered QUIT with "
+        "421 4.3.2 service shutting down; the digest was sent"
+    ]
+
+
+def test_a_digest_taken_by_a_server_that_fails_quit_is_not_sent_again_by_the_scheduler(
+    workdir: Path,
+) -> None:
+    recorder = RefusesQuit()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        email_config_file(workdir, controller.port)
+        refusing_repository(workdir)  # the commit fails every time, so the job is retried
+        for _attempt in range(2):
+            with pytest.raises(DeliveryError) as caught:
+                scheduled_run(workdir)
+    finally:
+        controller.stop()
+    assert len(recorder.envelopes) == 1
+    assert str(caught.value) == f"git commit failed in {workdir.resolve()}: commits are frozen"
+
+
 class DropsMidData(socketserver.StreamRequestHandler):
     """Speaks SMTP up to DATA, reads a few lines of the message, then hangs up."""
 
@@ -282,12 +326,6 @@ class FakeSMTP:
     def __init__(self, host: str, port: int, **kwargs: Any) -> None:
         self.calls.append((type(self).__name__, kwargs.get("context")))
 
-    def __enter__(self) -> FakeSMTP:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
     def starttls(self, context: ssl.SSLContext) -> None:
         self.calls.append(("starttls", context))
 
@@ -297,6 +335,12 @@ class FakeSMTP:
     def send_message(self, msg: EmailMessage) -> dict:
         self.calls.append(("send", None))
         return {}
+
+    def docmd(self, command: str) -> tuple[int, bytes]:
+        return 221, b"Bye"
+
+    def close(self) -> None:
+        pass
 
 
 class FakeSMTP_SSL(FakeSMTP):  # noqa: N801 - mirrors smtplib's name

@@ -83,7 +83,14 @@ def _run_git(
             "git is not installed (or not on PATH); cannot commit the digest"
         ) from None
     except subprocess.TimeoutExpired:
-        raise DeliveryError(f"git {args[0]} took longer than {timeout:.0f} s; gave up") from None
+        raise DeliveryError(
+            f"git {_subcommand(args)} took longer than {timeout:.0f} s; gave up"
+        ) from None
+
+
+def _subcommand(args: list[str]) -> str:
+    """The git command ``args`` run ("add" in ``--literal-pathspecs add ...``), for messages."""
+    return next((arg for arg in args if not arg.startswith("-")), args[0])
 
 
 def _reason(proc: subprocess.CompletedProcess[str]) -> str:
@@ -96,7 +103,7 @@ def _git(
     """Run ``git args`` in ``cwd``; its stdout, or a DeliveryError with git's own reason."""
     proc = _run_git(args, cwd, timeout, stdin)
     if proc.returncode != 0:
-        raise DeliveryError(f"git {args[0]} failed in {cwd}: {_reason(proc)}")
+        raise DeliveryError(f"git {_subcommand(args)} failed in {cwd}: {_reason(proc)}")
     return proc.stdout
 
 
@@ -193,14 +200,16 @@ def commit_digest(
     commit: str | None = None
     try:
         plain = [rel for rel in relative if rel not in given]
-        if plain:
-            _git(["add", "--", *plain], root)
+        if plain:  # literal: "dig[1]/2025-05.md" must not also stage "dig1/2025-05.md"
+            _git(["--literal-pathspecs", "add", "--", *plain], root)
         for rel, text in given.items():
             _stage_text(root, rel, text)
-        if not _staged(root):
+        staged = _staged(root)
+        _check_only_digest_staged(root, staged, relative)
+        if not staged:
             log.info("digest for %s unchanged since the last commit; nothing to commit", month)
         else:
-            # Only this digest's paths are staged (checked above): commit the index,
+            # Only this digest's paths are staged (checked just now): commit the index,
             # not the work tree, so that what was staged is what is committed.
             _git(["commit", "--quiet", "-m", f"digest: {month}"], root)
             commit = _git(["rev-parse", "HEAD"], root).strip()
@@ -218,6 +227,25 @@ def commit_digest(
             )
         log.info("pushed to %s", remote)
     return commit
+
+
+def _check_only_digest_staged(root: Path, staged: list[str], relative: list[str]) -> None:
+    """Refuse a commit that would take more than the digest's own paths.
+
+    The commit takes everything staged.  Other changes staged beforehand are refused
+    before anything is staged; this catches what staging the digest itself brought
+    in (a path that turned out to be a folder) or what was staged meanwhile.  The
+    caller unstages the digest's paths; anything else staged is left for its owner.
+    """
+    own = set(relative)
+    others = [name for name in staged if name not in own]
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise DeliveryError(
+            f"refusing to commit the digest: staging it also staged what is not the "
+            f"digest's in {root} ({shown}); nothing was committed, and the digest's paths "
+            "were unstaged again"
+        )
 
 
 def _stage_text(root: Path, relative: str, text: str) -> None:
@@ -392,7 +420,8 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
     return True
 
 
-_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+# A code fence as CommonMark has it: 3+ backticks or tildes indented less than 4 spaces.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 def _index_span(text: str) -> tuple[int, int]:
@@ -401,18 +430,39 @@ def _index_span(text: str) -> tuple[int, int]:
     return start, _marker_at(text, INDEX_END, max(start, 0))
 
 
+def _indent(line: str) -> int:
+    """The columns of ``line``'s leading blanks, a tab reaching the next multiple of 4."""
+    return len(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(4))
+
+
 def _marker_at(text: str, marker: str, start: int = 0) -> int:
-    """Where ``marker`` stands on a line of its own, outside code fences, or -1.
+    """Where ``marker`` stands on a line of its own, outside code blocks, or -1.
 
     A README that explains the index (this project's own does) quotes the markers in
-    its prose or in a code block; only a marker line is the index's place.
+    its prose or in a code block; only a marker line is the index's place.  Code
+    blocks are found as CommonMark (GitHub) finds them, so the index is never written
+    into one: a line indented 4 or more columns is indented code; a fence of N
+    backticks (or tildes) ends only at a line of at least N of the same character,
+    indented less than 4 spaces, with nothing after but blanks.  A byte-order mark
+    before the first line is not part of it.
     """
-    offset, fenced = 0, False
+    offset, fence = 0, ""  # the open fence's backticks or tildes
     for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and stripped == marker and offset >= start:
+        body = line.splitlines()[0]  # without its line break
+        if offset == 0:
+            body = body.removeprefix("\ufeff")
+        opening = _FENCE.match(body)
+        if fence:
+            if (
+                opening
+                and opening[1][0] == fence[0]
+                and len(opening[1]) >= len(fence)
+                and not opening[2].strip(" \t")
+            ):
+                fence = ""
+        elif opening and not (opening[1][0] == "`" and "`" in opening[2]):
+            fence = opening[1]  # (an info string after backticks holds no backtick)
+        elif body.strip() == marker and _indent(body) < 4 and offset >= start:
             return offset + line.index(marker)
         offset += len(line)
     return -1
@@ -604,6 +654,41 @@ def _note_message_end(smtp: smtplib.SMTP, sent: list[bool]) -> None:
     setattr(smtp, "send", watched)  # noqa: B010 - an instance attribute, not the method
 
 
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """End a connection whose delivery failed: QUIT if the server still listens, then close."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.quit()
+    smtp.close()
+
+
+def _say_goodbye(smtp: smtplib.SMTP, server: str) -> None:
+    """QUIT after the server took the digest (answered the message's final "." with 2xx).
+
+    The digest is delivered by then: a server that answers QUIT with an error or hangs
+    up is only worth a warning.  Reporting it as a failure would make the scheduler,
+    which records a month as emailed only on success, send the digest a second time.
+    """
+    try:
+        code, answer = smtp.docmd("QUIT")
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _one_line(str(exc)) or type(exc).__name__
+        log.warning(
+            "SMTP server %s took the digest but the connection failed on QUIT (%s); "
+            "the digest was sent",
+            server,
+            reason,
+        )
+    else:
+        if code != 221:
+            log.warning(
+                "SMTP server %s took the digest but answered QUIT with %s; the digest was sent",
+                server,
+                _smtp_answer(code, answer),
+            )
+    finally:
+        smtp.close()
+
+
 def smtp_password(email_config: EmailConfig, env: Mapping[str, str] = os.environ) -> str:
     """The SMTP password ("" without a login), checked with the rest of ``[email]``
     before a run replaces a digest, so a missing variable stops it beforehand."""
@@ -656,12 +741,17 @@ def send_digest_email(
         else:
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
         _note_message_end(smtp, message_sent)
-        with smtp:
+        # Not "with smtp": its QUIT on the way out raises when the server answers it
+        # with an error, which would turn a delivered digest into a failed one.
+        try:
             if cfg.security == "starttls":
                 smtp.starttls(context=context)
             if cfg.username:
                 smtp.login(cfg.username, password)
             refused = smtp.send_message(msg)
+        except BaseException:
+            _hang_up(smtp)  # the first failure is the one to report
+            raise
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
             f"SMTP server {server} refused the login for {cfg.username}: {_smtp_reason(exc)}"
@@ -724,6 +814,7 @@ def send_digest_email(
         raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}{hint}") from None
     except OSError as exc:
         raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
+    _say_goodbye(smtp, server)
     if refused:  # the others have it: sending again would give them a second copy
         log.warning(
             "SMTP server %s refused %s, who did not get the digest; check [email] to",
