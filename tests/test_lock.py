@@ -126,3 +126,73 @@ def test_a_lock_file_that_cannot_be_created_is_a_store_error_not_a_busy_store(tm
         f"cannot create lock file {blocker / 'store.sqlite3.lock'}: File exists; "
         "check that the store's folder can be written (or choose one with --store)"
     )
+
+
+def start_holder(store: str) -> subprocess.Popen[str]:
+    """A second process that holds the store's lock until its stdin closes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, store],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_lock_file_deleted_while_waiting_is_not_held_beside_a_newcomers(holder) -> None:
+    """The holder finishes and its lock file is removed (a failed run discarding the
+    store it made) while this process waits; a newcomer then creates and locks a new
+    lock file.  The lock this process gets on the deleted file must not count."""
+    proc, store = holder
+    fake = FakeTime()
+    newcomer: list[subprocess.Popen[str]] = []
+
+    def sleep_while_the_lock_file_is_replaced(seconds: float) -> None:
+        fake.sleep(seconds)
+        if not newcomer:
+            release(proc)
+            Path(store + ".lock").unlink()
+            newcomer.append(start_holder(store))
+
+    try:
+        with (
+            pytest.raises(LockError) as caught,
+            store_lock(
+                store, timeout=1, sleep=sleep_while_the_lock_file_is_replaced, clock=fake.clock
+            ),
+        ):
+            pytest.fail("the lock must not be granted while the newcomer holds the lock file")
+        assert f"(pid {newcomer[0].pid})" in str(caught.value)
+    finally:
+        for other in newcomer:
+            release(other)
+
+
+def test_a_lock_file_deleted_while_waiting_is_made_again_and_locked(holder) -> None:
+    proc, store = holder
+    fake = FakeTime()
+
+    def sleep_while_the_lock_file_is_removed(seconds: float) -> None:
+        fake.sleep(seconds)
+        release(proc)
+        Path(store + ".lock").unlink()
+
+    with store_lock(
+        store, timeout=10, sleep=sleep_while_the_lock_file_is_removed, clock=fake.clock
+    ):
+        assert Path(store + ".lock").read_text().strip() == str(os.getpid())
+    assert len(fake.sleeps) == 1
+
+
+def test_a_store_reached_through_a_symlink_shares_the_lock_of_its_real_path(tmp_path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    through_link = tmp_path / "link" / "store.sqlite3"
+    assert lock_path_for(through_link) == tmp_path / "real" / "store.sqlite3.lock"
+    with (
+        store_lock(tmp_path / "real" / "store.sqlite3", timeout=0),
+        pytest.raises(LockError),
+        store_lock(through_link, timeout=0),
+    ):
+        pytest.fail("the store is already locked through its real path")

@@ -1,5 +1,6 @@
 """Rendering a ranked month: Markdown that cannot be broken, JSON, atomic writes."""
 
+import errno
 import json
 import os
 import time
@@ -493,6 +494,60 @@ def test_a_failure_on_a_later_file_leaves_the_earlier_ones_and_no_temp_or_new_fo
     )
     assert md.read_text() == "earlier digest\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "x.md"]
+
+
+def refuse_renames_onto(monkeypatch, refused):
+    """``os.replace`` as on a file the system will not replace (immutable, in use):
+    EBUSY for a rename onto ``refused``, every other rename done."""
+    real_replace = os.replace
+
+    def replace(src, dst, **kwargs):
+        if Path(dst) == refused:
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_rename_refused_on_a_later_file_puts_the_earlier_ones_back(tmp_path, monkeypatch):
+    md, js = tmp_path / "x.md", tmp_path / "x.json"
+    write_files_atomic({md: "earlier digest\n", js: "earlier json\n"})
+    refuse_renames_onto(monkeypatch, js)
+    with pytest.raises(InputError) as caught:
+        write_files_atomic({md: "new digest\n", js: "new json\n"})
+    assert str(caught.value) == (
+        f"cannot write {js}: Device or resource busy; "
+        "check the path and that its folder can be written"
+    )
+    assert (md.read_text(), js.read_text()) == ("earlier digest\n", "earlier json\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.md"]
+
+
+def test_a_new_file_renamed_in_before_a_later_rename_is_refused_is_removed(tmp_path, monkeypatch):
+    md, js = tmp_path / "x.md", tmp_path / "x.json"
+    write_files_atomic({js: "earlier json\n"})
+    refuse_renames_onto(monkeypatch, js)
+    with pytest.raises(InputError):
+        write_files_atomic({md: "new digest\n", js: "new json\n"})
+    assert js.read_text() == "earlier json\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_without_hard_links_the_earlier_file_is_copied_aside_and_put_back(tmp_path, monkeypatch):
+    md, js = tmp_path / "x.md", tmp_path / "x.json"
+    write_files_atomic({md: "earlier digest\n", js: "earlier json\n"})
+    md.chmod(0o604)
+
+    def no_hard_links(src, dst, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))  # as on FAT or some FUSE mounts
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    refuse_renames_onto(monkeypatch, js)
+    with pytest.raises(InputError):
+        write_files_atomic({md: "new digest\n", js: "new json\n"})
+    assert (md.read_text(), js.read_text()) == ("earlier digest\n", "earlier json\n")
+    assert md.stat().st_mode & 0o777 == 0o604
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.md"]
 
 
 def test_new_files_get_the_mode_the_umask_gives_any_new_file(tmp_path, umask_027):

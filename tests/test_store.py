@@ -51,6 +51,33 @@ def test_reopening_a_store_does_not_rerun_migrations(tmp_path):
     assert count == len(MIGRATIONS)
 
 
+@pytest.mark.parametrize("missing_from", [1, MIGRATIONS[-1][0]], ids=["new store", "upgrade"])
+def test_a_migration_another_process_applied_meanwhile_is_not_applied_again(
+    tmp_path, monkeypatch, missing_from
+):
+    """Read-only commands open a store without its lock, so another process may
+    migrate it between this one reading which migrations are done and applying them."""
+    path = tmp_path / "s.sqlite3"
+    if missing_from > 1:
+        with Store.open(path) as old:
+            old.conn.execute("DELETE FROM schema_migrations WHERE version >= ?", (missing_from,))
+    real_transaction = Store.transaction
+    interleaved = []
+
+    def transaction_after_another_process_migrated(self):
+        if not interleaved:  # the other process opens (and so migrates) the store right now
+            interleaved.append(True)
+            monkeypatch.setattr(Store, "transaction", real_transaction)
+            Store.open(path).close()
+        return real_transaction(self)
+
+    monkeypatch.setattr(Store, "transaction", transaction_after_another_process_migrated)
+    with Store.open(path) as store:
+        versions = store.conn.execute("SELECT version FROM schema_migrations").fetchall()
+    assert interleaved
+    assert [v for (v,) in versions] == [v for v, _, _ in MIGRATIONS]
+
+
 def test_a_store_from_a_newer_trenddigest_is_refused(tmp_path):
     path = tmp_path / "s.sqlite3"
     with Store.open(path) as s:

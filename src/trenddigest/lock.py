@@ -6,6 +6,12 @@ the digest files.  So every run, poll and fetch takes an exclusive ``flock`` on
 ``<store path>.lock`` first.  The kernel drops the lock when the process dies, so
 a crash or ``kill -9`` never leaves a stale lock behind; the pid written into the
 file is only there to make the error message useful.
+
+The lock file may be removed (a failed run discards the store it made, lock file
+and all).  A process that was waiting on the removed file would then hold a lock
+nobody else can see, beside a newcomer that created and locked a new file; so a lock
+only counts once the locked file is still the one at the lock path, else the file
+is opened again.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ def lock_path_for(store_path: str | Path) -> Path | None:
     text = str(store_path)
     if text == ":memory:":
         return None
-    return Path(text + ".lock").expanduser()
+    # The real path: a store reached through a symlink (or "..") and through its own
+    # path is one store, so both must lock one file.
+    return Path(os.path.realpath(os.path.expanduser(text)) + ".lock")
 
 
 def _try_lock(fh: IO[str]) -> bool:
@@ -52,6 +60,70 @@ def _holder_pid(path: Path) -> str:
     except OSError:
         return "unknown"
     return text if text.isdigit() else "unknown"
+
+
+def _is_at(fh: IO[str], path: Path) -> bool:
+    """Whether the open file ``fh`` is still the file at ``path`` (not removed or replaced)."""
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fh.fileno())
+    return (held.st_ino, held.st_dev) == (at_path.st_ino, at_path.st_dev)
+
+
+def _open_lock_file(path: Path) -> IO[str] | None:
+    """The lock file, opened (and made if missing); ``None`` on a read-only file system."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # "a+" so that opening never truncates the holder's pid before we own the lock.
+        return open(path, "a+", encoding="ascii")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        # Not "another run holds the store" (exit 6): the store's folder is the problem,
+        # unless it is on a read-only file system (see store_lock).
+        if exc.errno == errno.EROFS:
+            return None
+        raise StoreError(
+            f"cannot create lock file {path}: {exc.strerror or exc}; "
+            "check that the store's folder can be written (or choose one with --store)"
+        ) from exc
+
+
+def _acquire(
+    path: Path,
+    store_path: str | Path,
+    timeout: float,
+    poll_interval: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> IO[str] | None:
+    """The lock file, open and locked by this process (``None``: read-only file system)."""
+    fh = _open_lock_file(path)
+    deadline = clock() + timeout
+    try:
+        while fh is not None:
+            if _try_lock(fh):
+                if _is_at(fh, path):
+                    return fh
+                # Locked a lock file that was removed (or replaced) meanwhile: whoever
+                # locks the file now at the path would hold the store too.  Open that one.
+                log.info("lock file %s was replaced while waiting; opening it again", path)
+                fh.close()
+                fh = None
+                fh = _open_lock_file(path)
+                continue
+            if clock() >= deadline:
+                raise LockError(
+                    f"another trenddigest process is using the store {store_path} "
+                    f"(pid {_holder_pid(path)}); try again when it finishes"
+                )
+            log.info("store %s is locked by another process; waiting", store_path)
+            sleep(poll_interval)
+    except BaseException:
+        if fh is not None:
+            fh.close()
+        raise
+    return None
 
 
 @contextmanager
@@ -76,19 +148,7 @@ def store_lock(
     if path is None:
         yield None
         return
-    fh: IO[str] | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # "a+" so that opening never truncates the holder's pid before we own the lock.
-        fh = open(path, "a+", encoding="ascii")  # noqa: SIM115 - closed in finally
-    except OSError as exc:
-        # Not "another run holds the store" (exit 6): the store's folder is the problem,
-        # unless it is on a read-only file system (below).
-        if exc.errno != errno.EROFS:
-            raise StoreError(
-                f"cannot create lock file {path}: {exc.strerror or exc}; "
-                "check that the store's folder can be written (or choose one with --store)"
-            ) from exc
+    fh = _acquire(path, store_path, timeout, poll_interval, sleep, clock)
     if fh is None:
         # A store on a read-only file system cannot be changed by any process, so there
         # is nothing to keep apart: reading it needs no lock (and a write is refused by
@@ -97,15 +157,6 @@ def store_lock(
         yield None
         return
     try:
-        deadline = clock() + timeout
-        while not _try_lock(fh):
-            if clock() >= deadline:
-                raise LockError(
-                    f"another trenddigest process is using the store {store_path} "
-                    f"(pid {_holder_pid(path)}); try again when it finishes"
-                )
-            log.info("store %s is locked by another process; waiting", store_path)
-            sleep(poll_interval)
         fh.seek(0)
         fh.truncate()
         fh.write(f"{os.getpid()}\n")

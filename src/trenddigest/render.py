@@ -666,7 +666,11 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
 
     Every target is checked first (none may be a folder), then every file is written
     to a temp file beside its target, and only when all of them are on disk are they
-    renamed over their targets.  On any failure the temp files (and folders made
+    renamed over their targets.  A rename can still be refused (a file in use or
+    made immutable), after earlier ones were done; so each existing target is first
+    kept reachable under a backup name (a hard link, or a copy where links are not
+    supported), and on a refused rename the replaced targets are put back from their
+    backups and the new ones removed.  On any failure the temp files (and folders made
     for them) are removed and every earlier file stays as it was.  Text is written
     as UTF-8 with the newlines given.
 
@@ -692,14 +696,21 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
             )
     made: list[Path] = []
     temps: dict[Path, tuple[Path, int]] = {}
+    backups: dict[Path, tuple[Path, int]] = {}
+    renamed: list[Path] = []
     done = False
     target = next(iter(data), Path())
     try:
         for target, body in data.items():
             made += _make_folders(target.parent)
             temps[target] = _write_temp(target, body)
+        for target in data:
+            kept_aside = _backup(target)
+            if kept_aside is not None:
+                backups[target] = kept_aside
         for target, (temp, _fd) in temps.items():
             os.replace(temp, target)
+            renamed.append(target)
         done = True
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -711,6 +722,12 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
             fix = "free some space on its disk and run again"
         raise InputError(f"cannot write {target}: {reason}; {fix}") from exc
     finally:
+        kept = set() if done else _put_back(renamed, backups)
+        for original, (backup, fd) in backups.items():
+            os.close(fd)  # also releases the backup's lock
+            if original not in kept:
+                with contextlib.suppress(OSError):
+                    backup.unlink(missing_ok=True)
         for temp, fd in temps.values():
             os.close(fd)  # also releases the temp file's lock
             if not done:
@@ -746,7 +763,7 @@ def _write_temp(path: Path, body: bytes) -> tuple[Path, int]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        temp = _temp_name(path)
         try:
             fd = os.open(temp, flags, 0o666)
         except FileExistsError:
@@ -765,6 +782,105 @@ def _write_temp(path: Path, body: bytes) -> tuple[Path, int]:
             raise
         return temp, fd
     raise FileExistsError(f"no free temp file name beside {path}")
+
+
+def _temp_name(path: Path) -> Path:
+    """A free-looking temp file name beside ``path`` (see :func:`_remove_stale_temps`)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _backup(path: Path) -> tuple[Path, int] | None:
+    """Keep the file at ``path`` reachable under a temp name beside it, so that it can
+    be put back if a later rename of the same write is refused; ``None`` if there is
+    no file at ``path``.
+
+    A hard link costs nothing; where links are not supported (FAT, some network and
+    FUSE mounts, a file of another user) the file is copied, with its mode.  Returns
+    the backup and a descriptor holding a lock on it until the caller closes it: the
+    backup has a temp file's name (so one a killed write left behind is cleaned up
+    like a temp file), and the lock tells a concurrent writer's clean-up that it is
+    not stale.
+    """
+    for _attempt in range(100):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return None
+        keep = False
+        try:
+            # Shared: another writer may be backing up the same file at the same time.
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            backup = _temp_name(path)
+            try:
+                os.link(path, backup)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                return backup, _copy_aside(fd, backup)
+            held, linked = os.fstat(fd), os.stat(backup)
+            if (held.st_ino, held.st_dev) == (linked.st_ino, linked.st_dev):
+                keep = True
+                return backup, fd
+            # Another writer replaced the file between the open and the link: the file
+            # linked is not the one locked.  Start again with the new file.
+            backup.unlink()
+        finally:
+            if not keep:
+                os.close(fd)
+    raise FileExistsError(f"no free temp file name beside {path}")
+
+
+# What os.link says on a file system without hard links, or for a file it may not link.
+_NO_HARD_LINKS = frozenset(
+    {errno.EPERM, errno.EMLINK, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+)
+
+
+def _copy_aside(source_fd: int, backup: Path) -> int:
+    """Copy the open file ``source_fd`` to the new file ``backup``, with its mode;
+    returns a descriptor of the copy holding a lock on it."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(backup, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.lseek(source_fd, 0, os.SEEK_SET)
+        while chunk := os.read(source_fd, 1 << 20):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fchmod(fd, os.fstat(source_fd).st_mode & 0o7777)
+    except BaseException:
+        os.close(fd)
+        backup.unlink(missing_ok=True)
+        raise
+    return fd
+
+
+def _put_back(renamed: list[Path], backups: dict[Path, tuple[Path, int]]) -> set[Path]:
+    """Undo the renames of a failed write: each replaced target from its backup, each
+    new one removed.  Returns the targets whose backup could not be put back: those
+    backups are kept (and named in a warning) rather than lose the earlier file."""
+    kept: set[Path] = set()
+    for target in reversed(renamed):
+        try:
+            if target in backups:
+                os.replace(backups[target][0], target)
+            else:
+                target.unlink(missing_ok=True)
+        except OSError as exc:
+            if target in backups:
+                kept.add(target)
+                log.warning(
+                    "could not put back %s after a failed write (%s); its earlier content is in %s",
+                    target,
+                    exc.strerror or exc,
+                    backups[target][0],
+                )
+            else:
+                log.warning("could not remove %s after a failed write: %s", target, exc)
+    return kept
 
 
 def _sync_folder(folder: Path) -> None:

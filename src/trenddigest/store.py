@@ -405,8 +405,16 @@ class Store:
         for version, description, script in MIGRATIONS:
             if version in done:
                 continue
-            log.debug("migrating store %s to schema %d: %s", self.path, version, description)
             with self.transaction():
+                # Read-only commands open a store without its lock, so another process
+                # may have applied this migration since ``done`` was read; only inside the
+                # write transaction is the answer sure to stay true.
+                if self.conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+                ).fetchone():
+                    log.debug("store %s already has schema %d", self.path, version)
+                    continue
+                log.debug("migrating store %s to schema %d: %s", self.path, version, description)
                 if callable(script):
                     script(self.conn)
                 else:
