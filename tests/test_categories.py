@@ -400,6 +400,29 @@ def test_import_keywords_come_from_the_heading_and_shared_title_phrases() -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("heading", "terms"),
+    [
+        ("Semantic & Instance Segmentation", ["semantic segmentation", "instance segmentation"]),
+        ("Image/Video Generation", ["image generation", "video generation"]),
+        (
+            "Biomedical Segmentation/Classification + Limited Annotation Techniques",
+            ["biomedical segmentation", "biomedical classification", "limited annotation"],
+        ),
+        ("Detection & Segmentation", ["detection", "segmentation"]),
+        ("GANs & Diffusion Models", ["gans", "diffusion models"]),
+        ("Object Detection & Tracking", ["object detection", "tracking"]),
+        ("June 2022 (continued)", ["june 2022"]),
+    ],
+)
+def test_import_gives_a_coordinated_heading_word_the_phrase_it_shares(
+    heading: str, terms: list[str]
+) -> None:
+    text = f"## {heading}\n- [A paper](https://arxiv.org/abs/1905.08094)\n"
+    (category,) = imported(text)
+    assert [k.term for k in category.keywords if k.weight == 2.0] == terms
+
+
 def test_import_is_deterministic() -> None:
     assert import_markdown(READING_LIST, "list.md") == import_markdown(READING_LIST, "list.md")
 

@@ -559,6 +559,7 @@ _GENERIC_HEADING_WORDS = {
     "classic", "classics", "depth", "breadth", "recent", "technique", "techniques", "notes",
     "resources", "learning", "deep", "neural", "network", "networks", "research", "trends",
     "review", "reviews", "survey", "surveys", "and", "the", "of", "for", "in", "on",
+    "continued", "cont", "part",
 }  # fmt: skip
 # Words trimmed from the ends of a heading phrase: they qualify the list, not the topic.
 _HEADING_EDGE_WORDS = {
@@ -845,22 +846,63 @@ def _is_generic_link_text(text: str) -> bool:
 
 
 def _heading_terms(name: str) -> list[str]:
-    """Topic phrases in a heading: "XAI (Explainable AI)" -> ["xai", "explainable ai"]."""
-    parts = re.split(r"\s*(?:[&,/:;+()]|\band\b|\s[-–—]\s)\s*", name.casefold())
+    """Topic phrases in a heading: "XAI (Explainable AI)" -> ["xai", "explainable ai"],
+    "Semantic & Instance Segmentation" -> ["semantic segmentation", "instance
+    segmentation"] (a coordinated modifier gets the head it shares, not a term of its
+    own: "semantic" alone would match any paper saying it)."""
     terms: list[str] = []
-    for part in parts:
-        words = re.findall(r"[a-z0-9][a-z0-9\-]*", part)
-        if all(w in _GENERIC_HEADING_WORDS for w in words):
-            continue
-        # "Recent Self-Supervised Techniques" -> "self-supervised".
-        while words[0] in _HEADING_EDGE_WORDS:
-            words.pop(0)
-        while words[-1] in _HEADING_EDGE_WORDS:
-            words.pop()
-        term = " ".join(words)
-        if term and term not in terms:
-            terms.append(term)
+    for group in _HEADING_GROUPS.split(name.casefold()):
+        parts = [words for part in _COORDINATORS.split(group) if (words := _heading_words(part))]
+        for words in _coordinated(parts):
+            term = " ".join(words)
+            if term and term not in terms:
+                terms.append(term)
     return terms
+
+
+# Punctuation that separates a heading's topics; coordinators that join parts of one.
+_HEADING_GROUPS = re.compile(r"\s*(?:[,:;()]|\s[-–—]\s)\s*")
+_COORDINATORS = re.compile(r"\s*(?:[&/+]|\band\b)\s*")
+# Single words that modify the phrase after them rather than name a topic.
+_MODIFIERS = {"image", "video", "object", "instance", "text", "audio", "point", "scene", "2d", "3d"}
+_MODIFIER_ENDINGS = ("ic", "al", "ive", "ous", "ary")
+
+
+def _heading_words(part: str) -> list[str]:
+    """A heading part's words, its generic ones trimmed off the ends ([] if all are)."""
+    words = re.findall(r"[a-z0-9][a-z0-9\-]*", part)
+    if all(w in _GENERIC_HEADING_WORDS for w in words):
+        return []
+    # "Recent Self-Supervised Techniques" -> "self-supervised".
+    while words[0] in _HEADING_EDGE_WORDS:
+        words.pop(0)
+    while words[-1] in _HEADING_EDGE_WORDS:
+        words.pop()
+    return words
+
+
+def _is_modifier(word: str) -> bool:
+    if word in _MODIFIERS or word.endswith(_MODIFIER_ENDINGS):
+        return True
+    return len(word) > 5 and word.endswith("ed")  # "supervised", not "speed"
+
+
+def _coordinated(parts: list[list[str]]) -> list[list[str]]:
+    """Coordinated heading parts as whole phrases: a lone modifier takes the head of
+    the next phrase ("image / video generation"), a lone generic noun the modifiers of
+    the first ("biomedical segmentation / classification")."""
+    out = []
+    for i, words in enumerate(parts):
+        if len(words) == 1:
+            later = next((p for p in parts[i + 1 :] if len(p) > 1), None)
+            if later is not None and _is_modifier(words[0]):
+                out.append([words[0], later[-1]])
+                continue
+            if i > 0 and len(parts[0]) > 1 and words[0] in _WEAK_UNIGRAMS:
+                out.append([*parts[0][:-1], words[0]])
+                continue
+        out.append(words)
+    return out
 
 
 def _title_segments(title: str) -> list[list[str]]:

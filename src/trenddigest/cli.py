@@ -269,17 +269,29 @@ def _not_yet_there(store_path: str) -> list[Path]:
     return list(reversed(missing))
 
 
+def _give_up_new_store(store: Store, created: list[Path]) -> bool:
+    """Whether a failed run leaves a store it created and stored nothing in (to be
+    discarded); if so its lock file goes now, while the run still holds the lock: a
+    run waiting on it then finds the file gone and makes its own (see :mod:`.lock`)."""
+    if Path(store.path) not in created or store.count_papers():
+        return False
+    lock = lock_path_for(str(store.path))
+    if lock is not None:
+        with contextlib.suppress(OSError):
+            lock.unlink(missing_ok=True)
+    return True
+
+
 def _discard_store(store_path: str, created: list[Path]) -> None:
     """Remove a store this run created and that holds no paper, when the run failed on
     bad input (a file of another month, an unreadable one): it would only be junk where
-    the user did not ask for one.  Anything already there stays."""
+    the user did not ask for one.  Anything already there stays.  (Its lock file is
+    gone already: :func:`_give_up_new_store`.)"""
     if Path(store_path) not in created:
         return
-    lock = lock_path_for(store_path)
-    for leftover in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm"), lock, Path(store_path)):
-        if leftover is not None:
-            with contextlib.suppress(OSError):
-                leftover.unlink(missing_ok=True)
+    for leftover in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm"), Path(store_path)):
+        with contextlib.suppress(OSError):
+            leftover.unlink(missing_ok=True)
     for folder in reversed(created[:-1]):  # innermost first; only if still empty
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -469,10 +481,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if isinstance(exc.result, RunResult):  # say what was written before the error
                     _print_run_summary(month, exc.result)
                 else:  # refused before anything was fetched or written
-                    unused = bool(created) and not store.count_papers()
+                    unused = _give_up_new_store(store, created)
                 raise
             except InputError:
-                unused = bool(created) and not store.count_papers()
+                unused = _give_up_new_store(store, created)
                 raise
     except (InputError, DeliveryError):
         if unused:
