@@ -596,6 +596,16 @@ def test_categories_list_takes_no_lock_and_so_writes_nothing_to_the_store(workdi
         assert store.query_one("SELECT group_concat(key) FROM cache") == cached
 
 
+def test_categories_list_shows_the_newest_month_not_the_sliver_a_fetch_stores_after_it(
+    workdir, capsys
+):
+    imported(capsys)
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=1))
+    run_cli(capsys, "import", "june.jsonl", "-q")
+    code, out, _ = run_cli(capsys, "categories", "list", "--categories", "cats.toml")
+    assert code == 0 and "papers in 2025-05" in out.splitlines()[0]
+
+
 def test_categories_list_names_the_packaged_file_when_no_other_applies(workdir, capsys):
     code, out, _ = run_cli(capsys, "categories", "list")
     assert code == 0

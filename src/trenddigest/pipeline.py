@@ -467,14 +467,26 @@ def _record_email(
         log.warning("could not record in %s that the digest was emailed: %s", store.path, exc)
 
 
+def _newest_full_month(counts: dict[str, int]) -> Month | None:
+    """The newest month not partial (see :class:`~.trends.TrendOptions`): a fetch
+    stores the few papers of the next month submitted after the last deadline, a month
+    nobody asked about."""
+    from .trends import DEFAULT_OPTIONS  # what the trends call a partial month
+
+    if not counts:
+        return None
+    enough = max(counts.values()) * DEFAULT_OPTIONS.partial_ratio
+    return Month.parse(max(m for m, n in counts.items() if n >= enough))
+
+
 def category_counts(
     store: Store, config: Config, month: Month | None
 ) -> tuple[Month | None, list[tuple[str, int | None, Category]]]:
-    """Papers per configured category for a month (default: the newest month stored)."""
+    """Papers per configured category for a month (default: the newest month the store
+    holds more than a sliver of)."""
     categories = effective_categories(config)
     if month is None:
-        months = store.month_counts(config.digest.by)
-        month = Month.parse(max(months)) if months else None
+        month = _newest_full_month(store.month_counts(config.digest.by))
     if month is None:
         return None, [(c.name, None, c) for c in categories]
     papers = store.papers_for_month(month, by=config.digest.by)
