@@ -29,6 +29,7 @@ from trenddigest.errors import (
     EmptyMonthError,
     FetchError,
     InputError,
+    LockError,
     TrendDigestError,
 )
 from trenddigest.models import Month, last_announcement
@@ -37,6 +38,7 @@ from trenddigest.schedule import (
     DIGEST_JOB,
     DIGEST_RETRY_JOB,
     POLL_JOB,
+    POLL_RETRY_JOB,
     RETRY_DELAY,
     SETTLE,
     JobStopped,
@@ -751,6 +753,27 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
     scheduler.get_job(POLL_JOB).func()
     with Store.open(store_path) as store:
         assert last_job_run(store, POLL_JOB) is None
+
+
+def busy_store_poll() -> None:
+    raise LockError("another trenddigest run holds the store")
+
+
+def test_a_poll_that_found_the_store_busy_is_tried_again_an_hour_later(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 6, 5, 10, 30, tzinfo=UTC))  # 06:30 US Eastern
+    scheduler = background_scheduler(store_path, DigestRecorder(), busy_store_poll, clock)
+    scheduler.get_job(POLL_JOB).func()
+    retry = scheduler.get_job(POLL_RETRY_JOB)
+    assert retry is not None and retry.trigger.run_date == clock.now + RETRY_DELAY
+
+
+def test_a_poll_failing_in_the_last_hour_before_arxiv_replaces_the_listing_is_not_retried(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 6, 3, 30, tzinfo=UTC))  # 23:30 US Eastern
+    scheduler = background_scheduler(store_path, DigestRecorder(), busy_store_poll, clock)
+    scheduler.get_job(POLL_JOB).func()
+    assert scheduler.get_job(POLL_RETRY_JOB) is None
 
 
 def test_a_store_that_cannot_be_opened_after_the_poll_is_logged_in_one_line(

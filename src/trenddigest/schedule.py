@@ -48,7 +48,7 @@ from .errors import (
     StoreError,
     TrendDigestError,
 )
-from .models import API_SETTLE, Month, latest_complete_month
+from .models import API_SETTLE, ARXIV_TIMEZONE, Month, latest_complete_month
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll"
 DIGEST_JOB = "digest"
 DIGEST_RETRY_JOB = "digest-retry"
+POLL_RETRY_JOB = "poll-retry"
 # A machine off for years should not start by writing dozens of digests.
 MAX_CATCH_UP_MONTHS = 12
 # A digest that failed because arXiv was unreachable or the store was busy is tried
@@ -150,6 +151,14 @@ def _detail(result: object) -> str | None:
 
 
 # -- what is due -----------------------------------------------------------------
+
+
+def next_feed_rebuild(now: datetime) -> datetime:
+    """The next midnight US Eastern after ``now``, when arXiv replaces each listing
+    feed with the next day's (the one before is gone from the feeds)."""
+    local = now.astimezone(ARXIV_TIMEZONE)
+    tomorrow = local.date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=ARXIV_TIMEZONE)
 
 
 def month_just_ended(now: datetime, tz: tzinfo) -> Month:
@@ -610,12 +619,37 @@ def build_scheduler(
             # Still due, so the next poll (Monday to Friday) tries it again.
             log.error("monthly digest failed: %s; trying again after the next poll", exc)
 
+    def retry_poll(exc: TrendDigestError) -> None:
+        """A listing stays in arXiv's feed until midnight US Eastern: ask again an hour
+        later (or when arXiv asked to be left alone until), while it is still there."""
+        now = clock()
+        at = now + RETRY_DELAY
+        until = getattr(exc, "until", None) or getattr(exc.__cause__, "until", None)
+        if isinstance(until, int | float):
+            at = max(at, datetime.fromtimestamp(until, UTC))
+        if at >= next_feed_rebuild(now):
+            log.info("the listing is replaced at midnight US Eastern: no retry before then")
+            return
+        log.info("polling again at %s", f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+        scheduler.add_job(
+            poll_job,
+            "date",
+            run_date=at,
+            id=POLL_RETRY_JOB,
+            name="nightly poll (retry)",
+            replace_existing=True,
+            **common,
+        )
+
     def poll_job() -> None:
         try:
             result = run_poll(store_path, poll, clock=clock)
         except JobStopped as exc:
             log.info("nightly poll stopped: %s; what it stored is kept", exc)
             return
+        except (FetchError, LockError) as exc:  # arXiv down or the store busy: passing
+            log.error("nightly poll failed: %s", exc)
+            retry_poll(exc)
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         else:
