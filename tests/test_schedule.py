@@ -22,7 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from arxiv_server import ArxivTestServer, fast_arxiv_config
 from trenddigest.cli import build_parser
-from trenddigest.config import Config
+from trenddigest.config import Config, ScheduleConfig
 from trenddigest.errors import (
     ConfigError,
     DeliveryError,
@@ -35,6 +35,7 @@ from trenddigest.errors import (
 from trenddigest.models import Month, last_announcement
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
+    DIGEST_COMPLETE_JOB,
     DIGEST_JOB,
     DIGEST_RETRY_JOB,
     POLL_JOB,
@@ -753,6 +754,41 @@ def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: st
     scheduler.get_job(POLL_JOB).func()
     with Store.open(store_path) as store:
         assert last_job_run(store, POLL_JOB) is None
+
+
+def utc_lab_scheduler(store_path: str, digest: DigestRecorder, clock: FakeClock) -> BaseScheduler:
+    """A lab whose schedule runs in UTC, May's digest done."""
+    with Store.open(store_path) as store:
+        record_job_success(store, DIGEST_JOB, when=clock(), target="2025-05")
+    config = Config(schedule=ScheduleConfig(timezone="UTC"))
+    return build_scheduler(
+        config, store_path, digest, lambda: None, clock=clock, scheduler_class=BackgroundScheduler
+    )
+
+
+def test_a_digest_fired_before_its_month_is_complete_is_made_once_arxivs_api_holds_it(
+    store_path: str,
+) -> None:
+    # June 2025 ended on a Monday: its last mailing is out at 20:00 US Eastern, in the
+    # API ten hours later, 10:00 UTC on July 1; the digest cron fires at 06:00 UTC.
+    clock = FakeClock(datetime(2025, 7, 1, 6, 0, tzinfo=UTC))
+    digest = DigestRecorder()
+    scheduler = utc_lab_scheduler(store_path, digest, clock)
+    scheduler.get_job(DIGEST_JOB).func()
+    assert digest.months == []
+    later = scheduler.get_job(DIGEST_COMPLETE_JOB)
+    assert later is not None and later.trigger.run_date == datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
+    clock.now = later.trigger.run_date
+    later.func()
+    assert digest.months == [m("2025-06")]
+
+
+def test_the_poll_runs_on_arxivs_day_whatever_the_schedules_time_zone(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 7, 1, 6, 0, tzinfo=UTC))
+    scheduler = utc_lab_scheduler(store_path, DigestRecorder(), clock)
+    friday = datetime(2025, 7, 4, 0, 0, tzinfo=EASTERN)
+    fire = scheduler.get_job(POLL_JOB).trigger.get_next_fire_time(None, friday)
+    assert fire == datetime(2025, 7, 4, 6, 30, tzinfo=EASTERN)
 
 
 def busy_store_poll() -> None:

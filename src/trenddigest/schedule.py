@@ -48,7 +48,13 @@ from .errors import (
     StoreError,
     TrendDigestError,
 )
-from .models import API_SETTLE, ARXIV_TIMEZONE, Month, latest_complete_month
+from .models import (
+    API_SETTLE,
+    ARXIV_TIMEZONE,
+    Month,
+    last_announcement,
+    latest_complete_month,
+)
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,7 @@ POLL_JOB = "poll"
 DIGEST_JOB = "digest"
 DIGEST_RETRY_JOB = "digest-retry"
 POLL_RETRY_JOB = "poll-retry"
+DIGEST_COMPLETE_JOB = "digest-complete"
 # A machine off for years should not start by writing dozens of digests.
 MAX_CATCH_UP_MONTHS = 12
 # A digest that failed because arXiv was unreachable or the store was busy is tried
@@ -151,6 +158,10 @@ def _detail(result: object) -> str | None:
 
 
 # -- what is due -----------------------------------------------------------------
+
+
+def _utc(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def next_feed_rebuild(now: datetime) -> datetime:
@@ -540,14 +551,17 @@ def schedule_timezone(name: str) -> ZoneInfo:
 
 
 def schedule_triggers(settings: ScheduleConfig) -> tuple[ZoneInfo, CronTrigger, CronTrigger]:
-    """``[schedule]``'s time zone, poll trigger and digest trigger, or a ConfigError.
+    """``[schedule]``'s time zone, poll trigger (in US Eastern time, arXiv's) and digest
+    trigger (in that time zone), or a ConfigError.
 
     The one place crontab lines are read: the scheduler builds its jobs from it, and
     config validation calls it whenever the config loads, so that a typo there is
     refused by the next ``run`` or ``fetch``, not months later by ``schedule``.
     """
     tz = schedule_timezone(settings.timezone)
-    poll = crontab_trigger(settings.poll_cron, tz, "poll_cron")
+    # The poll follows arXiv's day, whatever the lab's: its feeds change at midnight
+    # US Eastern, so "30 6 * * 1-5" in Tokyo would never read Friday's listing.
+    poll = crontab_trigger(settings.poll_cron, ARXIV_TIMEZONE, "poll_cron")
     return tz, poll, crontab_trigger(settings.digest_cron, tz, "digest_cron")
 
 
@@ -604,7 +618,7 @@ def build_scheduler(
             log.error(
                 "monthly digest failed: %s; trying again at %s (or at the next poll)",
                 exc,
-                f"{retry_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                _utc(retry_at),
             )
             scheduler.add_job(
                 digest_job,
@@ -618,6 +632,28 @@ def build_scheduler(
         except TrendDigestError as exc:
             # Still due, so the next poll (Monday to Friday) tries it again.
             log.error("monthly digest failed: %s; trying again after the next poll", exc)
+        else:
+            make_when_complete()
+
+    def make_when_complete() -> None:
+        """A digest fire before the month just ended is complete (a time zone east of
+        New York, a month whose last mailing is the Sunday after it) makes it as soon
+        as arXiv's API holds it, not at the next weekday poll."""
+        now = clock()
+        month = month_just_ended(now, tz)
+        ready = last_announcement(month) + SETTLE
+        if now >= ready or latest_due_month(ready, tz, digest_trigger) < month:
+            return  # complete already, or not due by the digest cron even then
+        log.info("%s is not complete yet; its digest is made at %s", month, _utc(ready))
+        scheduler.add_job(
+            digest_job,
+            "date",
+            run_date=ready,
+            id=DIGEST_COMPLETE_JOB,
+            name="monthly digest (month complete)",
+            replace_existing=True,
+            **common,
+        )
 
     def retry_poll(exc: TrendDigestError) -> None:
         """A listing stays in arXiv's feed until midnight US Eastern: ask again an hour
@@ -630,7 +666,7 @@ def build_scheduler(
         if at >= next_feed_rebuild(now):
             log.info("the listing is replaced at midnight US Eastern: no retry before then")
             return
-        log.info("polling again at %s", f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+        log.info("polling again at %s", _utc(at))
         scheduler.add_job(
             poll_job,
             "date",
