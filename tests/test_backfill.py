@@ -579,17 +579,19 @@ def test_second_run_of_a_complete_month_makes_no_request(
     assert [c.status for c in summary.categories] == ["up to date"] * 3
 
 
-def test_a_month_fetched_before_its_last_mailing_is_asked_again_after_it(
+def test_a_month_fetched_before_the_api_held_its_last_mailing_is_asked_again_within_the_grace(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
-    clock.advance(-4 * 3600)  # Sunday 16:00 ET: May's last mailing comes out at 20:00
+    clock.advance(2 * 3600)  # Sunday 22:00 ET: May's last mailing is out, not yet in the API
     run(store, server, clock, categories=["cs.CV"])
-    # Friday's late submission, in Sunday evening's mailing
+    # Friday's late submission, which the API serves once it caught up (06:00 ET)
     server.papers.append(
         late_paper("2505.24999", "2025-05-30T19:00:00Z") | {"categories": ["cs.CV"]}
     )
-    clock.advance(AFTER_MAYS_LAST_MAILING_SETTLED + 4 * 3600 - 3600)  # 11 h after the first
+    server.seen.clear()
+    clock.advance(9 * 3600)  # Monday 07:00 ET: 9 h after the first, within the 12 h grace
     summary = run(store, server, clock, categories=["cs.CV"])
+    assert server.api_requests != []
     assert summary.counts.new == 1 and store.get_paper("2505.24999") is not None
 
 

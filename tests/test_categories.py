@@ -413,6 +413,10 @@ def test_import_keywords_come_from_the_heading_and_shared_title_phrases() -> Non
         ("GANs & Diffusion Models", ["gans", "diffusion models"]),
         ("Object Detection & Tracking", ["object detection", "tracking"]),
         ("June 2022 (continued)", ["june 2022"]),
+        (
+            "Supervised / Unsupervised Segmentation",
+            ["supervised segmentation", "unsupervised segmentation"],
+        ),
     ],
 )
 def test_import_gives_a_coordinated_heading_word_the_phrase_it_shares(

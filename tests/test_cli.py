@@ -1028,3 +1028,42 @@ def test_a_failed_import_leaves_an_existing_store_as_it_was(workdir, capsys):
     assert code == 2
     assert err == f"trenddigest: error: {REJECTED_ONLY_ERROR}\n"
     assert {p.name: p.read_bytes() for p in (workdir / "data").iterdir()} == before
+
+
+# F5 (+F4): _StoreOnFirstWrite.get_paper asks no store into being.
+def test_an_import_of_new_versions_only_makes_no_store(workdir, capsys):
+    text = (REPO / "tests" / "fixtures" / "listing_rss.xml").read_text(encoding="utf-8")
+    new, cross = re.findall(r"    <item>.*?</item>\n", text, re.S)[:2]
+    (workdir / "replaced.xml").write_text(text.replace(new, "").replace(cross, ""), "utf-8")
+    assert run_cli(capsys, "import", "replaced.xml") == (
+        0,
+        "replaced.xml (listing RSS): 0 new, 0 updated, 0 unchanged, 0 rejected, "
+        "2 new versions of papers not stored skipped\n"
+        "total 1 file: 0 new, 0 updated, 0 unchanged, 0 rejected, "
+        "2 new versions of papers not stored skipped\n",
+        "",
+    )
+    assert not (workdir / "data").exists()
+
+
+# P2: _check_delivery checks the commit targets for --push alone too (a push commits).
+def test_a_push_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(workdir, capsys):
+    code, out, err = run_cli(
+        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--push", "-q"
+    )
+    assert (code, out) == (5, "")
+    assert err == (
+        f"trenddigest: error: cannot commit the digest: {workdir} is not inside a git "
+        "repository (run 'git init' there, or drop --commit and --push)\n"
+    )
+    assert not (workdir / "digests").exists() and not (workdir / "data").exists()
+
+
+# P7: _differs is False for a Markdown digest that does not exist.
+def test_a_first_json_only_run_names_no_markdown_digest_out_of_date(workdir, capsys):
+    imported(capsys)
+    argv = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "-q")
+    code, out, err = run_cli(capsys, *argv, "--format", "json")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1].endswith("; wrote digests/2025/2025-05.json")  # no note after
+    assert not (workdir / "digests" / "2025" / "2025-05.md").exists()

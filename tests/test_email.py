@@ -679,3 +679,92 @@ def test_email_html_numbers_repeated_heading_anchors_as_github_does() -> None:
     html = render_email_html("S", text)
     assert '<h2 id="overview">' in html
     assert '<h2 id="overview-1">' in html
+
+
+# P4: _check_delivery asks for no SMTP password when the month was emailed already and
+# the run emails once (the scheduler's retry of a month whose commit failed).
+def test_a_retried_month_already_emailed_needs_no_smtp_password(
+    workdir: Path, smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder, port, server = smtp_server
+    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
+    server["start"](
+        authenticator=accept_only("bot", "s3cret"), auth_require_tls=False, auth_required=True
+    )
+    email_config_file(workdir, port, 'username = "bot"\npassword_env = "SMTP_PASSWORD"\n')
+    refusing_repository(workdir)  # the commit fails every time, so the month is retried
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+    with pytest.raises(DeliveryError, match="commits are frozen"):
+        scheduled_run(workdir)
+    monkeypatch.delenv("SMTP_PASSWORD")  # say the service restarted without it
+    with pytest.raises(DeliveryError) as caught:
+        scheduled_run(workdir)
+    assert str(caught.value) == f"git commit failed in {workdir.resolve()}: commits are frozen"
+    assert len(recorder.envelopes) == 1
+
+
+class HangsUpOnQuit(socketserver.StreamRequestHandler):
+    """Speaks SMTP, takes the message, then closes the connection at QUIT unanswered."""
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 test ESMTP\r\n")
+        for line in self.rfile:
+            command = line.upper()
+            if command.startswith(b"QUIT"):
+                return
+            if command.startswith(b"DATA"):
+                self.wfile.write(b"354 go ahead\r\n")
+                for body in self.rfile:
+                    if body == b".\r\n":
+                        break
+            self.wfile.write(b"250 ok\r\n")
+
+
+# D14: _say_goodbye: a server that took the digest and hangs up at QUIT is a warning.
+def test_a_server_that_hangs_up_at_quit_after_taking_the_digest_is_only_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangsUpOnQuit) as server:
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        port = server.server_address[1]
+        try:
+            with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+                accepted = send_digest_email(config(port), "Digest", DIGEST, env={})
+        finally:
+            server.shutdown()
+    assert accepted == ["ana@example.org", "ben@example.org"]
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"]
+    assert message.startswith(
+        f"SMTP server 127.0.0.1:{port} took the digest but the connection failed on QUIT ("
+    )
+    assert message.endswith("); the digest was sent")
+
+
+class RefuseAllCountQuit(Recorder):
+    """Refuses every recipient; counts the QUITs it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quits = 0
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        return f"550 5.1.1 <{address}>: mailbox unavailable"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.quits += 1
+        return "221 Bye"
+
+
+# D13: _hang_up: a failed delivery still ends the session with QUIT (and closes it).
+def test_a_delivery_the_server_refused_still_says_quit() -> None:
+    recorder = RefuseAllCountQuit()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        with pytest.raises(DeliveryError):
+            send_digest_email(config(controller.port), "Digest", DIGEST, env={})
+    finally:
+        controller.stop()
+    assert recorder.envelopes == [] and recorder.quits == 1

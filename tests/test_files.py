@@ -698,3 +698,27 @@ def test_real_recorded_legacy_api_file_imports(shared_dir: Path, store: Store) -
     path = shared_dir / "data/arxiv/arxivpy-fixtures/api-xml-legacy/search_query_au_del_maestro.xml"
     summary = import_files(store, [path])
     assert (summary.new, summary.rejected_count) == (10, 0)
+
+
+# F2: _stray_version's batch.holds: a replacement of a paper announced earlier in the
+# same import (still in the unwritten batch) is taken, not skipped as a stray.
+def test_a_listing_import_takes_a_new_version_of_a_paper_announced_earlier_in_it(
+    tmp_path: Path, store: Store
+) -> None:
+    # The fixture's "replace" item (v2) now updates the paper its first item announces.
+    text = (FIXTURES / "listing_rss.xml").read_text(encoding="utf-8")
+    listing = tmp_path / "listing.xml"
+    listing.write_text(text.replace("2504.00003", "2505.01001"), encoding="utf-8")
+    summary = import_files(store, [listing])
+    assert summary.files[0].skipped == 1  # only 2409.00004, a paper the store lacks
+    stored = store.get_paper("2505.01001")
+    assert stored is not None and stored.version == 2
+
+
+# F4: report_lines name each file's skipped new versions (what `trenddigest import` prints).
+def test_report_lines_name_the_new_versions_each_listing_file_skipped(store: Store) -> None:
+    summary = import_files(store, [FIXTURES / "listing_rss.xml"])
+    assert summary.report_lines()[0].endswith(
+        "listing_rss.xml (listing RSS): 2 new, 0 updated, 0 unchanged, 0 rejected, "
+        "2 new versions of papers not stored skipped"
+    )

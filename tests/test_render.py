@@ -770,3 +770,20 @@ def test_a_paper_without_authors_leaves_no_dangling_separator():
     assert "    - [Original Paper Link](https://arxiv.org/pdf/2505.00003)\n" in text
     assert "\n   `cs.CV` · score 0.900 · why: distillation\n" in text
     assert " / \n" not in text and "\n    · " not in text and "\n   · " not in text
+
+
+# N2: _backup falls back to a copy where hard links are refused, so the write succeeds.
+# (The existing test_without_hard_links_the_earlier_file_is_copied_aside_and_put_back
+# passes even when the fallback raises: the write then fails before any rename, which
+# also leaves the earlier files as they were.)
+def test_without_hard_links_a_write_still_replaces_the_files(tmp_path, monkeypatch):
+    md, js = tmp_path / "x.md", tmp_path / "x.json"
+    write_files_atomic({md: "earlier digest\n", js: "earlier json\n"})
+
+    def no_hard_links(src, dst, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))  # as on FAT or some FUSE mounts
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    write_files_atomic({md: "new digest\n", js: "new json\n"})
+    assert (md.read_text(), js.read_text()) == ("new digest\n", "new json\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.md"]

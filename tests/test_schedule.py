@@ -21,6 +21,8 @@ from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from arxiv_server import ArxivTestServer, fast_arxiv_config
+from trenddigest import pipeline
+from trenddigest import schedule as schedule_module
 from trenddigest.cli import build_parser
 from trenddigest.config import Config, ScheduleConfig
 from trenddigest.errors import (
@@ -32,6 +34,7 @@ from trenddigest.errors import (
     LockError,
     TrendDigestError,
 )
+from trenddigest.lock import store_lock
 from trenddigest.models import Month, last_announcement
 from trenddigest.schedule import (
     CRONTAB_EXAMPLE,
@@ -57,7 +60,7 @@ from trenddigest.schedule import (
     run_poll,
     run_scheduler,
 )
-from trenddigest.sources.client import ArxivClient
+from trenddigest.sources.client import ArxivClient, WaitRequestedError
 from trenddigest.sources.poll import poll_feeds
 from trenddigest.store import Store
 
@@ -1224,3 +1227,110 @@ def test_a_successful_poll_is_logged_in_one_line(
     with caplog.at_level("INFO", logger="trenddigest.schedule"):
         scheduler.get_job(POLL_JOB).func()
     assert "nightly poll done: 6 feeds: 3 new" in [r.getMessage() for r in caplog.records]
+
+
+# S6 + S8: retry_poll reads arXiv's Retry-After from the poll's error (its cause).
+def test_a_poll_arxiv_asked_to_wait_is_tried_again_when_the_wait_ends(store_path: str) -> None:
+    clock = FakeClock(datetime(2025, 6, 5, 10, 30, tzinfo=UTC))  # 06:30 US Eastern
+    until = clock.now + timedelta(hours=3)
+
+    def poll() -> None:  # as poll_feeds raises it: the wait is on the cause
+        wait = WaitRequestedError(
+            "export.arxiv.org asked to wait 3 h",
+            endpoint="rss.arxiv.org",
+            tries=1,
+            last="503",
+            until=until.timestamp(),
+        )
+        raise FetchError("export.arxiv.org asked to wait 3 h; the poll stopped there") from wait
+
+    scheduler = background_scheduler(store_path, DigestRecorder(), poll, clock)
+    scheduler.get_job(POLL_JOB).func()
+    retry = scheduler.get_job(POLL_RETRY_JOB)
+    assert retry is not None and retry.trigger.run_date == until
+
+
+# S10: make_when_complete adds no run at the month's completion when the digest cron
+# does not make the month due by then.
+def test_a_start_before_the_month_is_complete_adds_no_run_the_digest_cron_would_not_make(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 7, 1, 6, 0, tzinfo=UTC))  # June not yet in the API
+    with Store.open(store_path) as store:
+        record_job_success(store, DIGEST_JOB, when=clock(), target="2025-05")
+    config = Config(schedule=ScheduleConfig(timezone="UTC", digest_cron="0 6 3 * *"))
+    digest = DigestRecorder()
+    scheduler = build_scheduler(
+        config, store_path, digest, lambda: None, clock=clock, scheduler_class=BackgroundScheduler
+    )
+    scheduler.get_job(DIGEST_JOB).func()  # the run at start
+    assert digest.months == []
+    assert scheduler.get_job(DIGEST_COMPLETE_JOB) is None
+
+
+# S13: among held months, the one written but undelivered is named, not one refused
+# before it was written.
+def test_a_written_but_undelivered_month_is_named_before_a_month_refused_unwritten(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+
+    def digest(month: Month) -> str:
+        if month == m("2025-05"):
+            raise DeliveryError("cannot commit the digest: /lab is not inside a git repository")
+        raise undelivered("git push failed")
+
+    with pytest.raises(DeliveryError) as failed:
+        run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    assert str(failed.value) == (
+        "the digest for 2025-06 is written but not delivered: git push failed"
+    )
+
+
+# P12 + P14 + P15: pipeline.scheduler's digest job runs the month with the config's
+# deliveries, emails a month only once, and reports progress to the command's reporter.
+def test_the_schedule_commands_digest_job_delivers_as_configured_and_emails_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[pipeline.RunOptions, dict]] = []
+
+    def run_month(store, config, opts, **kwargs):  # noqa: ANN001, ANN202
+        calls.append((opts, kwargs))
+        return pipeline.RunResult(None, "", written=[Path("digests/2025/2025-05.md")])
+
+    monkeypatch.setattr(
+        schedule_module, "build_scheduler", lambda config, path, run_digest, poll, **kw: run_digest
+    )
+    monkeypatch.setattr(pipeline, "run_month", run_month)
+    config = Config()
+    config.store.path = str(tmp_path / "s.sqlite3")
+    config.git.commit, config.git.push, config.email.enabled = True, True, True
+    reporter = object()
+    run_digest = pipeline.scheduler(config, reporter=reporter)
+    assert run_digest(Month(2025, 5)) == "digests/2025/2025-05.md"
+    ((opts, kwargs),) = calls
+    assert opts == pipeline.RunOptions(
+        month=Month(2025, 5), commit=True, push=True, email=True, email_once=True
+    )
+    assert kwargs["reporter"] is reporter
+
+
+# P13: pipeline.scheduler's poll holds the store lock (a run holding it makes the poll
+# wait, here time out), so a poll never writes beside a run.
+def test_the_schedule_commands_poll_takes_the_store_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        schedule_module, "build_scheduler", lambda config, path, run_digest, poll, **kw: poll
+    )
+    with ArxivTestServer() as server:
+        config = Config()
+        config.arxiv = fast_arxiv_config(server, categories=["cs.CV"])
+        config.store.path = str(tmp_path / "s.sqlite3")
+        config.store.lock_timeout_seconds = 0
+        poll = pipeline.scheduler(config)
+        with store_lock(config.store.path, timeout=0), pytest.raises(LockError):
+            poll()
+        assert server.seen == []

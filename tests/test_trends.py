@@ -1132,3 +1132,17 @@ def test_a_candidate_category_says_how_many_of_its_papers_use_its_name_terms():
             f"Candidate topic found in 2025-05: {topic.size} papers that matched no category, "
             f"{using} of them using {listed}. Review the name and keywords before use."
         )
+
+
+# T3: build_trends_section records how many unmatched papers the emerging topics were
+# looked for in (withdrawn ones aside), and the section says so.
+def test_the_emerging_topics_count_the_unmatched_papers_looked_into_withdrawn_ones_aside():
+    withdrawn = [
+        paper("2025-06", f"Withdrawn study {i}", "This paper has been withdrawn.") for i in range(3)
+    ]
+    store = store_with(three_months() + withdrawn)
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    assert (section.unmatched, section.clustered) == (15, 12)
+    assert "Only 12 papers (withdrawn ones aside) matched no category" in render_trends_section(
+        section
+    )
