@@ -41,13 +41,7 @@ class FakeTime:
 @pytest.fixture
 def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     store = str(tmp_path / "store.sqlite3")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, store],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    proc = start_holder(store)
     yield proc, store
     if proc.poll() is None:
         proc.kill()
