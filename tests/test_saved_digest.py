@@ -4,6 +4,8 @@ changing makes the run build the digest again."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,18 @@ def test_a_month_without_papers_is_an_empty_month_error(store, config):
     # The scheduler tells it apart from other input errors (see test_schedule.py).
     with pytest.raises(EmptyMonthError, match="has no papers from 2024-01 "):
         run_month(store, config, RunOptions(month=Month.parse("2024-01"), offline=True))
+
+
+def test_a_repeated_run_loads_none_of_the_heavy_libraries(store, config, workdir):
+    run(store, config)  # saves the digest
+    code = (
+        "import sys; from trenddigest.cli import main; "
+        f"code = main(['--store', {str(workdir / 'store.sqlite3')!r}, 'run', '--month', "
+        f"'2025-05', '--offline', '--output', {config.digest.output!r}, '-q']); "
+        "heavy = ('numpy', 'scipy', 'sklearn', 'jinja2', 'feedparser', 'arxiv', 'requests'); "
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=workdir
+    )
+    assert out.stdout.strip().splitlines()[-1] == "0 []"

@@ -211,9 +211,7 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
 
 def _missed_listings_notes(store: Store, month: Month) -> list[str]:
     """A digest by announce date lacks the papers of listings no poll read: say which."""
-    from .sources.poll import missed_listings
-
-    missed = missed_listings(store, str(month))
+    missed = _missed_listings(store, month)
     if not missed:
         return []
     days = "; ".join(f"{day} ({', '.join(cats)})" for day, cats in missed.items())
@@ -327,13 +325,16 @@ def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[
     """Every reason a delivery is sure to fail that can be known beforehand (no git
     repository, a detached HEAD, others' staged changes, no SMTP password): raised
     before the run replaces the month's digest, which a failed delivery would leave
-    replaced but not delivered."""
-    from .deliver import check_commit_targets, smtp_password
-
+    replaced but not delivered.  (Nothing to deliver: git, SMTP and jinja2 stay unloaded,
+    which a repeated run's speed depends on.)"""
     if opts.commit or opts.push:
+        from .deliver import check_commit_targets
+
         check_commit_targets([*paths, Path(config.git.readme)])
     sent = opts.email_once and store.get_meta(EMAILED_KEY.format(month=opts.month))
     if opts.email and not sent:
+        from .deliver import smtp_password
+
         smtp_password(config.email)
 
 
@@ -385,7 +386,6 @@ def _outputs_setup(store: Store, config: Config, month: Month) -> str:
     including, by announce date, the listings no poll read (the digest names them)."""
     from .cache import file_digest
     from .render import template_search_path
-    from .sources.poll import missed_listings
 
     categories_file = find_categories_file(
         Path(config.digest.categories_file) if config.digest.categories_file else None
@@ -402,8 +402,15 @@ def _outputs_setup(store: Store, config: Config, month: Month) -> str:
         list(config.arxiv.categories),
         file_digest([categories_file.resolve()]),
         file_digest(templates),
-        missed_listings(store, str(month)) if config.digest.by == "announced" else {},
+        _missed_listings(store, month) if config.digest.by == "announced" else {},
     )
+
+
+def _missed_listings(store: Store, month: Month) -> dict[str, list[str]]:
+    # Imported only for a digest by announce date: the poll module loads feedparser.
+    from .sources.poll import missed_listings
+
+    return missed_listings(store, str(month))
 
 
 EMAILED_KEY = "emailed:{month}"
