@@ -132,6 +132,14 @@ def test_jsonl_line_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
     assert list(iter_file(path))[1] == Rejected(2, "not a JSON object")
 
 
+def test_jsonl_line_with_an_unterminated_string_names_its_column_once(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"id": "2505.01001", "title": "T}')  # the last line, cut short
+    assert list(iter_file(path)) == [
+        Rejected(1, "invalid JSON (Unterminated string starting at column 31)")
+    ]
+
+
 def test_jsonl_line_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"id": "2505.01001", "title": "T"}\n{"id": "2505.01002", "title": "\xe9"}\n')
@@ -271,6 +279,35 @@ def test_a_saved_api_response_on_one_line_is_recognised_and_its_body_imported(
     path = tmp_path / "page.json"
     url = "https://export.arxiv.org/api/query?search_query=cat:cs.CV&start=0&max_results=4"
     path.write_text(json.dumps({"url": url, "status_code": 200, "body": body}) + "\n")
+    assert sniff_format(path) is FileFormat.API_RECORDING
+    from_recording = [r.paper for r in iter_file(path) if isinstance(r, Parsed)]
+    from_xml = [r.paper for r in iter_file(FIXTURES / "api_page.xml") if isinstance(r, Parsed)]
+    assert from_recording == from_xml
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("method", "url", "status_code", "body"),
+        ("body", "status_code", "url"),
+        ("headers", "body"),
+        ("request_id", "body"),  # 20 KB before the body: past the bytes sniffed
+    ],
+)
+def test_a_saved_api_response_on_one_line_is_recognised_whatever_its_key_order(
+    tmp_path: Path, keys: tuple[str, ...]
+) -> None:
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    values = {
+        "method": "GET",
+        "url": "https://export.arxiv.org/api/query?search_query=cat:cs.CV",
+        "status_code": 200,
+        "headers": {"content-type": "application/atom+xml"},
+        "request_id": "x" * 20_000,
+        "body": body,
+    }
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({key: values[key] for key in keys}) + "\n")
     assert sniff_format(path) is FileFormat.API_RECORDING
     from_recording = [r.paper for r in iter_file(path) if isinstance(r, Parsed)]
     from_xml = [r.paper for r in iter_file(FIXTURES / "api_page.xml") if isinstance(r, Parsed)]
@@ -490,10 +527,10 @@ def test_an_api_page_import_rejects_an_entry_after_the_current_month(
     path.write_bytes((FIXTURES / "api_page.xml").read_bytes().replace(b"2505.01002", b"2506.01002"))
     summary = import_files(store, [path], latest="2025-05")
     assert [str(r) for r in summary.rejected] == [
-        f"{path}: line 2: entry http://arxiv.org/abs/2506.01002v1: bad id "
+        f"{path}: entry 2 (http://arxiv.org/abs/2506.01002v1): bad id "
         "'http://arxiv.org/abs/2506.01002v1': YYMM 2506 is June 2025, after the current "
         "month (May 2025): arXiv has issued no such id yet",
-        f"{path}: line 4: entry http://arxiv.org/abs/2505.01004v1: missing <published>",
+        f"{path}: entry 4 (http://arxiv.org/abs/2505.01004v1): missing <published>",
     ]
 
 
@@ -506,10 +543,36 @@ def test_a_listing_feed_import_rejects_an_item_after_the_current_month(
     )
     summary = import_files(store, [path], latest="2025-05")
     assert [str(r) for r in summary.rejected] == [
-        f"{path}: line 2: entry oai:arXiv.org:2506.01002v1: bad id "
+        f"{path}: item 2 (oai:arXiv.org:2506.01002v1): bad id "
         "'oai:arXiv.org:2506.01002v1': YYMM 2506 is June 2025, after the current month "
         "(May 2025): arXiv has issued no such id yet"
     ]
+
+
+def test_an_api_entry_without_an_id_is_named_by_its_entry_number(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "page.xml"
+    body = (FIXTURES / "api_page.xml").read_text(encoding="utf-8")
+    path.write_text(body.replace("<id>http://arxiv.org/abs/2505.01002v1</id>", ""))
+    summary = import_files(store, [path], latest="2025-05")
+    assert [str(r) for r in summary.rejected][0] == f"{path}: entry 2: missing <id>"
+
+
+def test_a_listing_item_without_a_guid_or_link_is_named_by_its_item_number(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "feed.xml"
+    body = (FIXTURES / "listing_rss.xml").read_text(encoding="utf-8")
+    body = body.replace('<guid isPermaLink="false">oai:arXiv.org:2505.01002v1</guid>', "")
+    path.write_text(body.replace("<link>https://arxiv.org/abs/2505.01002</link>", ""))
+    summary = import_files(store, [path], latest="2025-05")
+    assert [str(r) for r in summary.rejected] == [f"{path}: item 2: no arXiv id in guid/link None"]
+
+
+def test_a_rejected_entry_reads_as_its_number_its_id_and_the_reason() -> None:
+    rejected = Rejected(4, "missing <published>", unit="entry", ref="http://arxiv.org/abs/x")
+    assert str(rejected) == "entry 4 (http://arxiv.org/abs/x): missing <published>"
 
 
 def test_importing_an_api_page_logs_each_skipped_entry_once(
@@ -529,6 +592,43 @@ def test_importing_an_api_page_logs_each_skipped_entry_once(
 def write_jsonl(path: Path, records: list[dict[str, str]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
+
+
+def test_a_record_with_an_authors_parsed_entry_that_is_not_text_is_rejected_alone(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "kaggle.jsonl"
+    versions = [{"version": "v1", "created": "Fri, 2 May 2025 17:59:01 GMT"}]
+    records = [
+        {"id": "2505.00001", "title": "T", "versions": versions, "authors_parsed": [["Ex", 1, ""]]},
+        {"id": "2505.00002", "title": "T", "versions": versions, "authors_parsed": [["Ex", ["A"]]]},
+        {"id": "2505.00003", "title": "Kept", "versions": versions},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = import_files(store, [path], latest="2026-11")
+    bad = "bad authors_parsed entry 1: expected [last name, first names, suffix] as text"
+    assert [str(r) for r in summary.rejected] == [
+        f"{path}: line 1: {bad}",
+        f"{path}: line 2: {bad}",
+    ]
+    assert (summary.new, store.count_papers()) == (1, 1)
+
+
+def test_a_first_seen_that_is_no_date_does_not_become_the_stored_announce_date(
+    tmp_path: Path, store: Store
+) -> None:
+    # Stored, "06/02/2025" sorted before every real date: the store keeps the earliest
+    # announce date, so the real one imported later never replaced it.
+    record = {"id": "2505.00001", "title": "T", "categories": ["cs.CV"]}
+    import_files(
+        store, [write_jsonl(tmp_path / "a.jsonl", [{**record, "first_seen": "06/02/2025"}])]
+    )
+    import_files(
+        store, [write_jsonl(tmp_path / "b.jsonl", [{**record, "first_seen": "2025-06-02"}])]
+    )
+    paper = store.get_paper("2505.00001")
+    assert paper is not None and paper.announced == "2025-06-02"
+    assert store.month_counts("announced") == {"2025-06": 1}
 
 
 def test_every_record_of_a_file_with_repeats_is_counted(tmp_path: Path, store: Store) -> None:

@@ -37,6 +37,25 @@ def test_split_id_accepts_every_spelling_arxiv_uses(raw, expected):
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://www.arxiv.org/abs/2505.01234", ("2505.01234", None)),
+        ("http://export.arxiv.org/pdf/2505.01234v1", ("2505.01234", 1)),
+        ("https://export.arxiv.org/pdf/2505.01234v2.pdf", ("2505.01234", 2)),
+        ("http://www.arxiv.org/pdf/math/0601001v1", ("math/0601001", 1)),
+        ("arXiv: 2505.01234", ("2505.01234", None)),
+        ("arXiv:  math/0601001", ("math/0601001", None)),
+        ("2505.01234V2", ("2505.01234", 2)),
+        ("ARXIV:2505.01234V2", ("2505.01234", 2)),
+        ("hep-th/0601001V3", ("hep-th/0601001", 3)),
+    ],
+)
+def test_split_id_accepts_www_and_export_urls_a_spaced_prefix_and_a_capital_v(raw, expected):
+    # Spellings people paste from browsers, mirrors and reference lists.
+    assert split_id(raw, "2026-11") == expected
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "\uff12\uff15\uff10\uff15.\uff10\uff11\uff12\uff13\uff14",  # full-width digits
@@ -319,3 +338,53 @@ def test_messages_name_a_months_papers_by_id_or_by_announce_date():
     assert papers_of("announced", "2025-05") == "announced in 2025-05"
     assert papers_of("submitted", "2025-04", "2025-07") == "from 2025-04 to 2025-07 (by arXiv id)"
     assert papers_of("announced", "2025-04", "2025-07") == "announced from 2025-04 to 2025-07"
+
+
+# -- withdrawn papers ------------------------------------------------------------------
+
+# Withdrawal notices as arXiv, its administrators and authors word them (in the comments
+# or in place of the abstract); all synthetic.
+WITHDRAWAL_NOTICES = [
+    "The paper has been withdrawn by the authors",
+    "This paper has been withdrawn",
+    "Withdrawn due to a crucial error in the proof of Lemma 3",
+    "Withdrawn: error in Theorem 2",
+    "withdrawn, see 2301.00001 instead",
+    "Withdrawn.",
+    "The authors have withdrawn this paper due to an error",
+    "We withdraw this paper because of an error in Section 2",
+    "arXiv admin note: this paper has been withdrawn by arXiv administrators",
+    "arXiv admin note: withdrawn by arXiv administrators due to text overlap",
+    "This submission has been withdrawn by arXiv administrators due to text reuse",
+    "This paper has been withdrawn from arXiv because of a flaw",
+]
+# Texts that mention a withdrawal without being a notice of this paper's.
+NOT_WITHDRAWAL_NOTICES = [
+    "This paper was withdrawn from NeurIPS 2023 and is under review elsewhere",
+    "Paper withdrawn from ICLR; accepted at CVPR 2025",
+    "Withdrawn users of social networks post less; we model why",
+    "Withdrawn baselines are discussed in Section 4",
+    "The authors have withdrawn their earlier claim of optimality",
+    "arXiv admin note: text overlap with arXiv:2301.00001",
+    "12 pages, 4 figures",
+]
+
+
+@pytest.mark.parametrize("notice", WITHDRAWAL_NOTICES)
+def test_a_withdrawal_notice_in_the_comments_marks_the_paper_withdrawn(notice):
+    assert Paper("2505.00001", "A Title", "An abstract.", comment=notice).withdrawn
+
+
+@pytest.mark.parametrize("notice", WITHDRAWAL_NOTICES)
+def test_a_withdrawal_notice_in_place_of_the_abstract_marks_the_paper_withdrawn(notice):
+    assert Paper("2505.00001", "A Title", notice).withdrawn
+
+
+@pytest.mark.parametrize("text", NOT_WITHDRAWAL_NOTICES)
+def test_a_comment_that_only_mentions_a_withdrawal_leaves_the_paper_in(text):
+    assert not Paper("2505.00001", "A Title", "An abstract.", comment=text).withdrawn
+
+
+@pytest.mark.parametrize("text", NOT_WITHDRAWAL_NOTICES)
+def test_an_abstract_that_only_mentions_a_withdrawal_leaves_the_paper_in(text):
+    assert not Paper("2505.00001", "A Title", text).withdrawn

@@ -383,6 +383,43 @@ def test_shared_record_without_primary_uses_first_category() -> None:
     assert parse_jsonl_record(record).primary_category == "cs.CL"
 
 
+def test_an_empty_comment_does_not_hide_the_comments_field() -> None:
+    record = shared_record(comment="", comments="Withdrawn: an error in Lemma 2")
+    assert parse_jsonl_record(record).comment == "Withdrawn: an error in Lemma 2"
+
+
+@pytest.mark.parametrize("first_seen", ["06/02/2025", "2025-13-01", "yesterday", "2025-06-3"])
+def test_a_first_seen_that_is_no_date_is_no_announce_date_and_the_paper_is_kept(
+    first_seen: str,
+) -> None:
+    paper = parse_jsonl_record(shared_record(first_seen=first_seen))
+    assert (paper.id, paper.announced) == ("2505.01001", None)
+
+
+def test_a_first_seen_with_a_time_gives_its_date() -> None:
+    paper = parse_jsonl_record(shared_record(first_seen="2025-05-05T20:00:00-04:00"))
+    assert paper.announced == "2025-05-05"
+
+
+@pytest.mark.parametrize("categories", ["cs.CV, cs.LG", "cs.CV,cs.LG", " cs.CV ,  cs.LG "])
+def test_a_comma_separated_category_string_keeps_every_category(categories: str) -> None:
+    paper = parse_jsonl_record(kaggle_record(categories=categories))
+    assert (paper.categories, paper.primary_category) == (["cs.CV", "cs.LG"], "cs.CV")
+
+
+def test_category_list_items_are_trimmed() -> None:
+    paper = parse_jsonl_record(
+        shared_record(categories=[" cs.CV", "cs.LG "], primary_category=None)
+    )
+    assert (paper.categories, paper.primary_category) == (["cs.CV", "cs.LG"], "cs.CV")
+
+
+def test_record_with_a_digit_other_than_ascii_in_its_id_is_rejected() -> None:
+    # An Arabic-Indic one (U+0661) would store the paper again under a phantom id.
+    with pytest.raises(ValueError, match="bad id '2505.0\u0661001'"):
+        parse_jsonl_record(shared_record(id="2505.0\u0661001"), "2026-11")
+
+
 def test_shared_record_author_names_are_trimmed() -> None:
     record = shared_record(authors=[" Ada  Example", "", "Bo\nPlaceholder"])
     assert parse_jsonl_record(record).authors == ["Ada Example", "Bo Placeholder"]
@@ -439,6 +476,127 @@ def test_kaggle_author_string_is_split_when_authors_parsed_is_absent() -> None:
     record = kaggle_record(authors="A. One, B. Two and C. Three")
     del record["authors_parsed"]
     assert parse_jsonl_record(record).authors == ["A. One", "B. Two", "C. Three"]
+
+
+# -- author strings (Kaggle and .abs-derived records): names only, split between names
+
+
+def kaggle_authors(authors: str) -> list[str]:
+    """The names read from a Kaggle record's author string (no ``authors_parsed``)."""
+    record = kaggle_record(authors=authors)
+    del record["authors_parsed"]
+    return parse_jsonl_record(record).authors
+
+
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [
+        ("A. One, B. Two, and C. Three", ["A. One", "B. Two", "C. Three"]),
+        ("A. One, B. Two,and C. Three", ["A. One", "B. Two", "C. Three"]),
+        ("A. One and B. Two", ["A. One", "B. Two"]),
+        ("Alexander Andand, Sand And", ["Alexander Andand", "Sand And"]),
+    ],
+)
+def test_an_author_string_is_split_at_commas_and_a_final_and(
+    authors: str, expected: list[str]
+) -> None:
+    assert kaggle_authors(authors) == expected
+
+
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [
+        (
+            "A. One (1 and 2), B. Two (1 and 3) ((1) Invented Institute, Nowhere, "
+            "(2) Fictional Lab and Studio, (3) Made-up University)",
+            ["A. One", "B. Two"],
+        ),
+        ("A. One (1,2) and B. Two (2), ((1) Lab A, (2) Lab B)", ["A. One", "B. Two"]),
+        ("A. One (Lab of Pretend, Nowhere), B. Two (Mock U.)", ["A. One", "B. Two"]),
+        ("A. One (1), B. Two (2); (1 - Invented College; 2 - Fictional Lab)", ["A. One", "B. Two"]),
+        ("A. One (for the Example Collaboration)", ["A. One"]),
+        ("A. One (Unclosed Institute, Nowhere", ["A. One"]),
+    ],
+)
+def test_affiliations_in_parentheses_are_no_authors(authors: str, expected: list[str]) -> None:
+    # arXiv's author field carries affiliations in parentheses, numbered or not; a
+    # comma or an "and" inside them separates no authors.
+    assert kaggle_authors(authors) == expected
+
+
+def test_an_author_string_in_a_shared_record_is_split_the_same_way() -> None:
+    record = shared_record(authors="A. One (Lab, Nowhere), B. Two, and C. Three")
+    assert parse_jsonl_record(record).authors == ["A. One", "B. Two", "C. Three"]
+
+
+# -- TeX accents in JSON Lines names and titles (arXiv's metadata keeps them as typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("C. Bal\\'azs", "C. Bal\u00e1zs"),
+        ("C. Bal{\\'a}zs", "C. Bal\u00e1zs"),
+        ("C. Bal\\'{a}zs", "C. Bal\u00e1zs"),
+        ('J. M\\"uller', "J. M\u00fcller"),
+        ('J. M\\"{u}ller', "J. M\u00fcller"),
+        ("R. Tom\\`as", "R. Tom\u00e0s"),
+        ("C. Provid\\^encia", "C. Provid\u00eancia"),
+        ("J. Nu\\~nez", "J. Nu\u00f1ez"),
+        ("F. Fran\\c{c}ois", "F. Fran\u00e7ois"),
+        ("F. Fran\\c cois", "F. Fran\u00e7ois"),
+        ("R. \\v{S}r\\'amek", "R. \u0160r\u00e1mek"),
+        ("G. Juzeli\\=unas", "G. Juzeli\u016bnas"),
+        ("K. \\.Zak", "K. \u017bak"),
+        ("A. Gr\\u{a}dinaru", "A. Gr\u0103dinaru"),
+        ("P. Erd\\H{o}s", "P. Erd\u0151s"),
+        ("R. D\\'{\\i}az", "R. D\u00edaz"),
+        ("R. D\\'\\i az", "R. D\u00edaz"),
+        ("M. {\\O}bro", "M. \u00d8bro"),
+        ("M. \\O bro", "M. \u00d8bro"),
+        ("K. Bj{\\o}rn", "K. Bj\u00f8rn"),
+        ("U. Mei{\\ss}ner", "U. Mei\u00dfner"),
+        ('A. {\\AA}ngstr\\"om', "A. \u00c5ngstr\u00f6m"),
+        ("L. M{\\aa}rtensson", "L. M\u00e5rtensson"),
+        ("S. S{\\ae}mundsson", "S. S\u00e6mundsson"),
+        ("Z. Pucha{\\l}a", "Z. Pucha\u0142a"),
+    ],
+)
+def test_tex_accents_in_an_author_string_become_unicode(typed: str, expected: str) -> None:
+    assert kaggle_authors(f"{typed}, B. Two") == [expected, "B. Two"]
+
+
+def test_tex_accents_in_authors_parsed_become_unicode() -> None:
+    record = kaggle_record(authors_parsed=[['M\\"uller', 'J\\"org', ""]])
+    assert parse_jsonl_record(record).authors == ["J\u00f6rg M\u00fcller"]
+
+
+def test_tex_accents_in_an_author_list_become_unicode() -> None:
+    record = shared_record(authors=["C. Bal\\'azs", "Bo Placeholder"])
+    assert parse_jsonl_record(record).authors == ["C. Bal\u00e1zs", "Bo Placeholder"]
+
+
+def test_tex_accents_in_a_title_become_unicode_and_its_math_stays_as_typed() -> None:
+    title = "The Schr\\\"odinger Map and Koll\\'ar's Bound for $\\vec{v}$, $\\Omega_b$, $\\cdot$"
+    paper = parse_jsonl_record(kaggle_record(title=title))
+    assert paper.title == (
+        "The Schr\u00f6dinger Map and Koll\u00e1r's Bound for $\\vec{v}$, $\\Omega_b$, $\\cdot$"
+    )
+
+
+# -- authors_parsed entries that are not text
+
+
+@pytest.mark.parametrize("entry", [["Example", 1, ""], ["Example", ["Ada"], ""], [{"a": 1}]])
+def test_a_kaggle_record_with_an_authors_parsed_entry_that_is_not_text_is_rejected(
+    entry: list[object],
+) -> None:
+    record = kaggle_record(authors_parsed=[["Placeholder", "Bo", ""], entry])
+    with pytest.raises(ValueError) as info:
+        parse_jsonl_record(record)
+    assert str(info.value) == (
+        "bad authors_parsed entry 2: expected [last name, first names, suffix] as text"
+    )
 
 
 def test_kaggle_old_style_id_is_kept() -> None:

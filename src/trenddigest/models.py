@@ -16,34 +16,41 @@ from .errors import InputError
 # New-style ids (0704.0001 onwards): YYMM.NNNN or YYMM.NNNNN, optional vN.
 # re.ASCII: \d would also match full-width and other Unicode digits, keying one paper
 # twice and filing it under a month no lookup finds.
-_NEW_ID = re.compile(r"^(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>\d+))?$", re.ASCII)
+# The version suffix is read whatever its case ("2505.01234V2", as some lists write it).
+_NEW_ID = re.compile(r"^(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:[vV](?P<v>\d+))?$", re.ASCII)
 # Old-style ids: archive(.SUBJ)?/YYMMNNN, optional vN (math/0601001, math.AG/0601001v2).
 _OLD_ID = re.compile(
-    r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:v(?P<v>\d+))?$",
+    r"^(?P<archive>[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?)/(?P<yymm>\d{4})(?P<num>\d{3})(?:[vV](?P<v>\d+))?$",
     re.ASCII,
 )
-_PREFIXES = (
-    "https://arxiv.org/abs/",
-    "http://arxiv.org/abs/",
-    "https://arxiv.org/pdf/",
-    "http://arxiv.org/pdf/",
-    "https://export.arxiv.org/abs/",
-    "http://export.arxiv.org/abs/",
-    "http://arxiv.org/api/",
-    "https://arxiv.org/api/",
-    "oai:arxiv.org:",
-    "arxiv:",
+# What may come before an id: an abs/pdf/api URL of arxiv.org or one of its hosts
+# (www., export.), with or without the scheme, an OAI identifier, or "arXiv:" (with or
+# without a space after the colon, as reference lists write it).
+_PREFIX = re.compile(
+    r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|api)/|oai:arxiv\.org:|arxiv:\s*)",
+    re.IGNORECASE | re.ASCII,
 )
 _MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$", re.ASCII)
-# The notice of a withdrawn paper ("This paper has been withdrawn by the authors.",
-# "Paper withdrawn due to ...", "Withdrawn.", "withdrawn by arXiv administrators ...",
-# "This paper has been removed by arXiv administrators ..."), in its abstract or its
-# comments: only at the start, so an abstract about "withdrawn users" or a comment on
-# "withdrawn baselines" is not taken for one.
+# The notice of a withdrawn paper, in its abstract or its comments: "The paper has been
+# withdrawn by the authors.", "This article was withdrawn because ...", "Withdrawn due
+# to ...", "Withdrawn: ...", "withdrawn, see ... instead", "Withdrawn.", "The authors
+# have withdrawn this paper", "We withdraw this paper ...", "This paper has been removed
+# by arXiv administrators ...", any of them after arXiv's "arXiv admin note:".  Only at
+# the start, so an abstract about "withdrawn users" or a comment on "withdrawn
+# baselines" is not taken for one; and never "withdrawn from" a venue ("withdrawn from
+# NeurIPS, accepted at CVPR" is a paper very much alive), only from arXiv.
+_PAPER_WORD = r"(?:paper|article|manuscript|submission|preprint|work|version|report)s?"
+_NOT_FROM_A_VENUE = r"(?!\s+from\b(?!\s+(?:the\s+)?arxiv\b))"
 _WITHDRAWN = re.compile(
-    r"\s*(?:(?:this\s+)?(?:paper|article|manuscript|submission|preprint|work|version|report)s?"
-    r"\s+(?:has\s+been\s+|is\s+being\s+|was\s+|is\s+)?(?:withdrawn\b|removed\s+by\s+arxiv\b)"
-    r"|withdrawn\W*$|withdrawn\s+by\s+(?:the\s+)?(?:authors?|submitter|arxiv)\b"
+    r"\s*(?:arxiv\s+admin\s+note\s*:\s*)?(?:"
+    rf"(?:(?:the|this)\s+)?{_PAPER_WORD}"
+    r"\s+(?:has\s+been\s+|had\s+been\s+|is\s+being\s+|was\s+|is\s+)?"
+    rf"(?:withdrawn\b{_NOT_FROM_A_VENUE}|removed\s+by\s+arxiv\b)"
+    r"|withdrawn\s*(?:[^\w\s]|$)"
+    r"|withdrawn\s+(?:by|due|because|owing|since|as|for|pending|after|upon|at\s+the)\b"
+    r"|(?:the\s+)?(?:authors?|submitter)\s+(?:has|have|had)\s+withdrawn\s+"
+    rf"(?:this|the|our|his|her|their)\s+{_PAPER_WORD}\b"
+    rf"|(?:we|i)\s+(?:have\s+)?(?:withdraw|withdrew|withdrawn)\s+(?:this|the|our|my)\s+{_PAPER_WORD}\b"
     r"|removed\s+by\s+arxiv\b)",
     re.IGNORECASE,
 )
@@ -187,11 +194,9 @@ def split_id(raw: str, latest: Month | str | None = None) -> tuple[str, int | No
     archive arXiv never had (``foo/0601001``).
     """
     text = raw.strip()
-    lowered = text.lower()
-    for prefix in _PREFIXES:
-        if lowered.startswith(prefix):
-            text = text[len(prefix) :]
-            break
+    prefix = _PREFIX.match(text)
+    if prefix:
+        text = text[prefix.end() :]
     if text.endswith(".pdf"):
         text = text[:-4]
     m = _NEW_ID.match(text)

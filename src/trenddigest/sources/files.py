@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import queue
-import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -67,22 +66,35 @@ class FileFormat(enum.Enum):
 
 @dataclass(slots=True)
 class Parsed:
-    """A paper read from a file, with the line (JSONL) or entry number (XML) it came from."""
+    """A paper read from a file, with the line (JSONL), entry (API page) or item (feed)
+    number it came from."""
 
     line: int
     paper: Paper
     announce_type: str | None = None
 
 
+def _locate(unit: str, number: int, ref: str) -> str:
+    """Where a rejection is: "line 3", "entry 2 (http://arxiv.org/abs/2505.01002v1)"."""
+    return f"{unit} {number} ({ref})" if ref else f"{unit} {number}"
+
+
 @dataclass(slots=True)
 class Rejected:
-    """A record that could not be used; the rest of the file is still read."""
+    """A record that could not be used; the rest of the file is still read.
+
+    ``line`` counts what ``unit`` names: lines of JSON Lines, ``"entry"`` of an API
+    page, ``"item"`` of a listing feed (a whole page can sit on one line); ``ref`` is
+    the entry's or item's id as the file gives it, when it has one.
+    """
 
     line: int
     reason: str
+    unit: str = "line"
+    ref: str = ""
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"{_locate(self.unit, self.line, self.ref)}: {self.reason}"
 
 
 Record = Parsed | Rejected
@@ -272,9 +284,10 @@ def _json_document(path: Path, head: bytes) -> dict[str, Any] | None:
     instead of a rejection per line.  Returns ``None`` for JSON Lines.
     """
     first, newline, _rest = head.lstrip(_LEADING_NOISE).partition(b"\n")
-    if _RECORDING_START.match(first):
-        # A response saved on one line (json.dump without indent, jq -c) parses as
-        # one JSON Lines record, but it is a page of papers, not a paper.
+    if b'"body"' in first or not newline:
+        # A response saved on one line (json.dump without indent, jq -c), its keys in
+        # any order, parses as one JSON Lines record, but it is a page of papers, not
+        # a paper.  Only a first line that may hold a "body" key is read whole.
         with contextlib.suppress(ValueError):
             line = _first_line(path)
             document = json.loads(line)
@@ -304,12 +317,10 @@ def _json_document(path: Path, head: bytes) -> dict[str, Any] | None:
     )
 
 
-# How a saved response starts: with one of its keys, where a paper starts with "id".
-_RECORDING_START = re.compile(rb'\{\s*"(?:url|status_code|body)"\s*:')
-
-
 def _is_recording(document: Any) -> bool:
-    """``{"url", "status_code", "body"}``: a response saved with its request."""
+    """``{"url", "status_code", "body"}`` in any order, maybe with more keys (a
+    request's method or headers): a response saved with its request, not a paper,
+    which has an "id"."""
     return (
         isinstance(document, dict)
         and isinstance(document.get("body"), str)
@@ -375,7 +386,7 @@ def _iter_jsonl(path: Path, latest: Month) -> Iterator[Record]:
                 try:
                     obj = loads(line)
                 except json.JSONDecodeError as exc:
-                    yield Rejected(lineno, f"invalid JSON ({exc.msg} at column {exc.colno})")
+                    yield Rejected(lineno, f"invalid JSON ({_json_problem(exc)})")
                     continue
                 except UnicodeDecodeError:
                     yield Rejected(lineno, "invalid JSON (not UTF-8)")
@@ -390,6 +401,13 @@ def _iter_jsonl(path: Path, latest: Month) -> Iterator[Record]:
     except (OSError, EOFError, zlib.error) as exc:
         # A truncated .gz or a disk error: what was read is valid, the rest is lost.
         raise InputError(f"cannot read {path}: {exc} (after line {lineno})") from exc
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """json's message with its column: "Expecting ',' delimiter at column 12", and
+    "Unterminated string starting at column 31" (that message ends in "at" already)."""
+    at = "" if exc.msg.endswith(" at") else " at"
+    return f"{exc.msg}{at} column {exc.colno}"
 
 
 def _skip_rest_of_line(stream: IO[bytes], chunk: int) -> None:
@@ -442,6 +460,7 @@ def _iter_xml(path: Path, fmt: FileFormat, latest: Month) -> Iterator[Record]:
             )
         records += (Parsed(n, p) for n, p in zip(paper_entries, page.papers, strict=True))
         rejected = page.rejected
+        unit = "entry"
     else:
         try:
             feed, paper_entries, rejected_entries = _parse_listing(content, latest)
@@ -454,8 +473,12 @@ def _iter_xml(path: Path, fmt: FileFormat, latest: Month) -> Iterator[Record]:
             for n, item in zip(paper_entries, feed.papers, strict=True)
         )
         rejected = feed.rejected
+        unit = "item"
+    # Numbered by entry or item: a page or feed saved on one line (or inside a JSON
+    # recording) has no line to point at.  The parsers name one without an id
+    # "entry 3" or "item 3", which the number already says.
     records += (
-        Rejected(n, f"entry {ref}: {reason}" if not ref.startswith(("entry", "item")) else reason)
+        Rejected(n, reason, unit, "" if ref == f"{unit} {n}" else ref)
         for n, (ref, reason) in zip(rejected_entries, rejected, strict=True)
     )
     records.sort(key=lambda r: r.line)
@@ -497,14 +520,16 @@ class PaperSink(Protocol):
 
 @dataclass
 class RejectedRecord:
-    """One unusable record, located for the user to fix or ignore."""
+    """One unusable record, located for the user to fix or ignore (see :class:`Rejected`)."""
 
     file: str
     line: int
     reason: str
+    unit: str = "line"
+    ref: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}: line {self.line}: {self.reason}"
+        return f"{self.file}: {_locate(self.unit, self.line, self.ref)}: {self.reason}"
 
 
 @dataclass
@@ -682,7 +707,11 @@ def _import_all(
             if isinstance(record, Rejected):
                 file_summary.rejected += 1
                 if kept < MAX_REJECTED_KEPT:
-                    summary.rejected.append(RejectedRecord(str(path), record.line, record.reason))
+                    summary.rejected.append(
+                        RejectedRecord(
+                            str(path), record.line, record.reason, record.unit, record.ref
+                        )
+                    )
                     kept += 1
                 continue
             if _stray_version(record, store, batch):

@@ -21,9 +21,10 @@ import contextlib
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeGuard
 
@@ -59,11 +60,42 @@ _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A bare new-style id without version: what split_id would return unchanged, when
 # its YYMM is a possible month and its number fits it (checked separately: string
-# comparisons are cheaper).
-_BARE_NEW_ID = re.compile(r"\d{4}\.\d{4,5}")
+# comparisons are cheaper).  re.ASCII: \d would also match other scripts' digits, and
+# the id would then skip split_id's check and key the paper a second time.
+_BARE_NEW_ID = re.compile(r"\d{4}\.\d{4,5}", re.ASCII)
 _ZERO_NUMBERS = frozenset({"0000", "00000"})
-# Kaggle author strings: "A, B and C" (the last separator is " and ").
-_AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
+# Kaggle author strings: "A, B and C" or "A, B, and C" (", and " is one separator), once
+# the parenthesised affiliations are out; some lists separate with semicolons.
+_AUTHOR_SPLIT = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
+# A parenthesised group with no parenthesis inside ("(1 and 2)", "(MIT, Cambridge)"):
+# removed again and again, it takes out nested groups ("((1) CREST, (2) ...)") too.
+_INNERMOST_GROUP = re.compile(r"\([^()]*\)")
+# TeX accents as arXiv's metadata keeps them ("Bal\'azs", "Bal{\'a}zs", "\v{S}ime",
+# "Fran\c cois", "D\'{\i}az"), each to its Unicode combining mark.  A letter accent
+# (\c, \v, ...) takes a braced letter or one after a space, so that math such as
+# "$\cdot$" or "$\vec{v}$" in a title is left alone.
+_COMBINING = {
+    "'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303",
+    "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
+    "c": "\u0327", "k": "\u0328", "r": "\u030a",
+}  # fmt: skip
+# TeX's letters without a Unicode accent ("{\O}bro", "Mei{\ss}ner", "Bj\o rn").
+_TEX_LETTERS = {
+    "ss": "\u00df", "aa": "\u00e5", "AA": "\u00c5", "ae": "\u00e6", "AE": "\u00c6",
+    "oe": "\u0153", "OE": "\u0152", "o": "\u00f8", "O": "\u00d8", "l": "\u0142",
+    "L": "\u0141", "i": "\u0131", "j": "\u0237",
+}  # fmt: skip
+_TEX = re.compile(
+    r"(?P<open>\{\s*)?\\(?:"
+    # an accent on a letter or on a dotless i or j, its argument braced or not
+    r"(?:(?P<symbol>['\"`^~=.])|(?P<word>[cvuHkr])(?=\s*\{|\s+[A-Za-z\\]))\s*"
+    r"(?P<brace>\{\s*)?(?:\\(?P<dotless>[ij])(?![A-Za-z])\s*|(?P<letter>[A-Za-z]))"
+    r"(?(brace)\s*\})"
+    # or a letter of its own: "\o{}", or "\o" and the spaces TeX swallows after it
+    r"|(?P<special>ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?![A-Za-z])(?(open)|(?:\{\}|\s*))"
+    r")(?(open)\s*\})",
+    re.ASCII,
+)
 # Announce types whose date is when the paper itself was announced; for replacements
 # the listing date is when the *update* was announced (arXiv RSS spec).
 FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
@@ -77,6 +109,8 @@ _CATEGORY = r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)?"
 _IS_CATEGORY = re.compile(_CATEGORY, re.ASCII).fullmatch
 # A Kaggle-style category string ("cs.CV cs.LG") made only of categories: the fast path.
 _IS_CATEGORY_LIST = re.compile(rf"{_CATEGORY}(?: {_CATEGORY})*", re.ASCII).fullmatch
+# What separates categories in other strings: blanks, commas ("cs.CV, cs.LG", "cs.CV,cs.LG").
+_CATEGORY_SEPARATORS = re.compile(r"[\s,]+")
 
 
 class _DropArxivSkips(logging.Filter):
@@ -131,11 +165,12 @@ def _collapse(text: str | None) -> str:
 
 
 def _clean_names(names: list[Any]) -> list[str]:
-    """Whitespace-collapsed non-empty author names, with a fast path for clean lists."""
+    """Whitespace-collapsed non-empty author names, TeX accents in Unicode (see
+    :func:`_untex`), with a fast path for clean lists."""
     try:
         joined = "|".join(names)
     except TypeError:  # a non-string in the list
-        return [n for a in names if isinstance(a, str) and (n := _collapse(a))]
+        return [_untex(n) for a in names if isinstance(a, str) and (n := _collapse(a))]
     if (
         joined.isprintable()
         and "  " not in joined
@@ -144,9 +179,10 @@ def _clean_names(names: list[Any]) -> list[str]:
         and "||" not in joined
         and joined[:1] not in (" ", "|")
         and joined[-1:] not in (" ", "|")
+        and "\\" not in joined
     ):
         return list(names)
-    return [n for a in names if (n := _collapse(a))]
+    return [_untex(n) for a in names if (n := _collapse(a))]
 
 
 def _iso_utc(dt: datetime) -> str:
@@ -459,7 +495,7 @@ def _feed_item(
 
     creators = raw.get("creator") or entry.get("author") or ""
     categories = _arxiv_categories(t.get("term") for t in entry.get("tags", []))
-    date = _local_date(entry.get("published"), entry.get("published_parsed")) or channel_date
+    listed = _local_date(entry.get("published"), entry.get("published_parsed")) or channel_date
     paper = Paper(
         id=arxiv_id,
         version=version or 1,
@@ -468,10 +504,10 @@ def _feed_item(
         authors=[name for a in creators.split(",") if (name := _collapse(a))],
         categories=categories,
         primary_category=categories[0] if categories else "",
-        announced=date if announce_type in FIRST_ANNOUNCEMENTS else None,
+        announced=listed if announce_type in FIRST_ANNOUNCEMENTS else None,
         source="feed",
     )
-    return FeedItem(paper=paper, announce_type=announce_type, announced=date)
+    return FeedItem(paper=paper, announce_type=announce_type, announced=listed)
 
 
 def _bozo_reason(parsed: Any) -> str:
@@ -572,34 +608,79 @@ def _arxiv_categories(values: Any) -> list[str]:
 
 
 def _categories(value: Any) -> list[str]:
+    """A record's categories: a string ("cs.CV cs.LG", "cs.CV, cs.LG") or a list."""
     if isinstance(value, str):
         if _IS_CATEGORY_LIST(value):
             return value.split(" ")
-        return _arxiv_categories(value.split())
+        return _arxiv_categories(_CATEGORY_SEPARATORS.split(value))
     if isinstance(value, list):
-        return _arxiv_categories(value)
+        return [c for v in value if isinstance(v, str) and _IS_CATEGORY(c := v.strip())]
     return []
 
 
+def _untex(text: str) -> str:
+    """``text`` with TeX accents and letters (see ``_TEX``) in Unicode, composed (NFC).
+
+    arXiv's own metadata (the Kaggle snapshot, .abs files) keeps names and titles as
+    the submitter typed them in TeX; the API and the feeds already give Unicode.
+    """
+    if "\\" not in text:
+        return text
+    plain = _TEX.sub(_tex_character, text)
+    return unicodedata.normalize("NFC", plain) if plain != text else text
+
+
+def _tex_character(match: re.Match[str]) -> str:
+    if match["special"]:
+        return _TEX_LETTERS[match["special"]]
+    accent = _COMBINING[match["symbol"] or match["word"]]
+    return (match["letter"] or match["dotless"]) + accent
+
+
+def _split_authors(text: str) -> list[str]:
+    """The names in an author string, without their affiliations.
+
+    arXiv's author field reads "A. One (1 and 2), B. Two (1) ((1) Lab, Town, (2) ...)"
+    or "A. One (MIT), B. Two, and C. Three": a comma or an "and" inside parentheses
+    separates no authors, so parenthesised groups go first (one left open runs to the
+    end), then the string is split between names.
+    """
+    text = _collapse(text)
+    if "(" in text or ")" in text:
+        while True:
+            text, found = _INNERMOST_GROUP.subn(" ", text)
+            if not found:
+                break
+        text = _collapse(text.split("(", 1)[0].replace(")", " "))
+    return [_untex(n) for a in _AUTHOR_SPLIT.split(text) if (n := a.strip())]
+
+
 def _kaggle_authors(obj: dict[str, Any]) -> list[str]:
+    """Raises ValueError for an ``authors_parsed`` entry that is not made of strings."""
     parsed = obj.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
         names = []
-        for parts in parsed:
-            # [last, first, suffix, ...]: the string form keeps LaTeX escapes and
-            # affiliations, this one is already cleaned by arXiv.
+        for index, parts in enumerate(parsed, start=1):
+            # [last, first, suffix, ...]: the string form keeps affiliations, this one
+            # is already split by arXiv (TeX accents are still in it).
             if isinstance(parts, list) and parts:
                 last, first, suffix = (list(parts[:3]) + ["", ""])[:3]
-                name = _collapse(" ".join(p for p in (first, last, suffix) if p))
+                try:
+                    name = _collapse(" ".join(p for p in (first, last, suffix) if p))
+                except TypeError:  # a number or a list where a name belongs
+                    raise ValueError(
+                        f"bad authors_parsed entry {index}: "
+                        "expected [last name, first names, suffix] as text"
+                    ) from None
                 if name:
-                    names.append(name)
+                    names.append(_untex(name))
         if names:
             return names
     text = obj.get("authors")
     if isinstance(text, list):
         return _clean_names(text)
     if isinstance(text, str):
-        return [n for a in _AUTHOR_SPLIT.split(_collapse(text)) if (n := a.strip())]
+        return _split_authors(text)
     return []
 
 
@@ -672,7 +753,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
             reason = f": {exc.reason}" if exc.reason else ""
             raise ValueError(f"bad id {raw_id!r}{reason}") from None
     title_raw = obj.get("title")
-    title = _collapse(title_raw) if isinstance(title_raw, str) else ""
+    title = _untex(_collapse(title_raw)) if isinstance(title_raw, str) else ""
     if not title:
         raise ValueError("missing title")
     categories = _categories(obj.get("categories"))
@@ -682,7 +763,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
     if abstract is None:
         abstract = obj.get("summary")
     comment = obj.get("comment")
-    if comment is None:
+    if not comment:  # "comment": "" (or null) next to a Kaggle-style "comments"
         comment = obj.get("comments")
 
     if "versions" in obj:  # Kaggle snapshot (or the .abs-derived files)
@@ -705,10 +786,9 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
     if isinstance(authors, list):
         author_list = _clean_names(authors)
     elif isinstance(authors, str):
-        author_list = [n for a in _AUTHOR_SPLIT.split(_collapse(authors)) if (n := a.strip())]
+        author_list = _split_authors(authors)
     else:
         author_list = []
-    first_seen = obj.get("first_seen")
     return Paper(
         id=arxiv_id,
         version=id_version or 1,
@@ -718,6 +798,21 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
         categories=categories,
         primary_category=primary,
         comment=_collapse(comment) if isinstance(comment, str) else "",
-        announced=first_seen[:10] if isinstance(first_seen, str) and first_seen else None,
+        announced=_first_seen_date(obj.get("first_seen")),
         source="jsonl",
     )
+
+
+def _first_seen_date(value: Any) -> str | None:
+    """A crawl's ``first_seen`` as an ISO date, or None when it is no date.
+
+    A paper is still good without it; kept as given, "06/02/2025" would sort before
+    every real date and, the store keeping the earliest announce date, stay the
+    paper's announce date for good.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        return None
