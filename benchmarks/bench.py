@@ -1523,8 +1523,9 @@ def explain(results: dict) -> list[str]:
         )
         trends = sum(p["stages"].get("trends section", 0.0) for p in repeated.values())
         notes.append(
-            f"Repeated runs: {fmt_s(startup)} of start-up (Python, numpy, jinja2, the "
-            f"package) and {fmt_s(inside)} inside the run, of which the cached ranking "
+            f"Repeated runs, in the probe that times their stages: {fmt_s(startup)} of "
+            f"start-up (Python, the package and the probe's own timing code) and "
+            f"{fmt_s(inside)} inside the run, of which the cached ranking "
             f"{fmt_s(cached)} and the trends section {fmt_s(trends)} (what it does not "
             "cache: top picks, rising terms and their examples, the chart)."
         )
