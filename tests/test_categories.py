@@ -19,6 +19,7 @@ from trenddigest.categories import (
     loads_categories,
 )
 from trenddigest.errors import ConfigError, InputError
+from trenddigest.markdown import Fences
 
 VALID = """
 [[category]]
@@ -425,6 +426,22 @@ def test_import_gives_a_coordinated_heading_word_the_phrase_it_shares(
     text = f"## {heading}\n- [A paper](https://arxiv.org/abs/1905.08094)\n"
     (category,) = imported(text)
     assert [k.term for k in category.keywords if k.weight == 2.0] == terms
+
+
+def test_import_reads_the_links_after_a_code_block_that_quotes_another_fence() -> None:
+    text = (
+        "## Detection\n"
+        "~~~\n```\n~~~\n"  # a tilde block quoting a backtick fence: closed at its own ~~~
+        "- [A paper](https://arxiv.org/abs/1905.08094)\n"
+    )
+    (category,) = imported(text)
+    assert [p.id for p in category.papers] == ["1905.08094"]
+
+
+def test_markdown_fences_close_only_with_the_same_character_and_length() -> None:
+    fences = Fences()
+    lines = ["````", "```", "~~~", "````  ", "text"]
+    assert [fences.inside(line) for line in lines] == [True, True, True, True, False]
 
 
 def test_import_is_deterministic() -> None:

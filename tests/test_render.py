@@ -21,6 +21,7 @@ from trenddigest.render import (
     heading_slugs,
     md_escape,
     output_path,
+    page_headings,
     render_json,
     render_markdown,
     short_authors,
@@ -185,6 +186,10 @@ def test_headings_inside_code_fences_are_not_counted_for_anchors():
     trends = "```toml\n# Overview\n```\n"
     text = render_markdown(digest_of_categories(["Detection"], trends_markdown=trends))
     assert "| [Detection](#detection) | 1 |" in text
+
+
+def test_a_shorter_fence_inside_a_longer_one_does_not_end_it_for_anchors():
+    assert page_headings("````md\n```\n# Detection\n````\n## Overview\n") == ["Overview"]
 
 
 def test_heading_slugs_number_repeats_as_github_does():

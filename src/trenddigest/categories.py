@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, InputError
+from .markdown import Fences
 from .models import split_id
 
 log = logging.getLogger(__name__)
@@ -529,7 +530,6 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)([^*_].*?)(?:\*\*|__)\s*:?\s*(?:\\|<br\s*/?>)?\s*$")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 # [text](url), text may hold one level of brackets ("[2019 - **[UDA]** title](url)").
 _MD_LINK = re.compile(
     r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
@@ -677,7 +677,7 @@ def _collect_sections(text: str) -> list[_Section]:
     # Stack of (level, name or None for non-topical headings, the heading if dated).
     stack: list[tuple[int, str | None, str]] = []
     parent_text = ""
-    in_fence = False
+    fences = Fences(nested=True)  # a list item's fence may be indented
 
     def open_heading(level: int, raw: str) -> None:
         nonlocal parent_text
@@ -701,10 +701,7 @@ def _collect_sections(text: str) -> list[_Section]:
         return None, ""
 
     for number, line in enumerate(lines):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence or not line.strip():
+        if fences.inside(line) or not line.strip():
             continue
         heading = _ATX_HEADING.match(line)
         if heading:

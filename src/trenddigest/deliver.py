@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig, check_email
 from .errors import DeliveryError, EmailUnconfirmedError, InputError
+from .markdown import Fences
 from .models import Month
 from .render import (
     HeadingSlugger,
@@ -420,10 +421,6 @@ def update_readme_index(readme: Path, entries: list[IndexEntry], max_months: int
     return True
 
 
-# A code fence as CommonMark has it: 3+ backticks or tildes indented less than 4 spaces.
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-
-
 def _index_span(text: str) -> tuple[int, int]:
     """Where the index's start and end markers stand (-1 for a missing one)."""
     start = _marker_at(text, INDEX_START)
@@ -446,23 +443,14 @@ def _marker_at(text: str, marker: str, start: int = 0) -> int:
     indented less than 4 spaces, with nothing after but blanks.  A byte-order mark
     before the first line is not part of it.
     """
-    offset, fence = 0, ""  # the open fence's backticks or tildes
+    offset, fences = 0, Fences()
     for line in text.splitlines(keepends=True):
         body = line.splitlines()[0]  # without its line break
         if offset == 0:
             body = body.removeprefix("\ufeff")
-        opening = _FENCE.match(body)
-        if fence:
-            if (
-                opening
-                and opening[1][0] == fence[0]
-                and len(opening[1]) >= len(fence)
-                and not opening[2].strip(" \t")
-            ):
-                fence = ""
-        elif opening and not (opening[1][0] == "`" and "`" in opening[2]):
-            fence = opening[1]  # (an info string after backticks holds no backtick)
-        elif body.strip() == marker and _indent(body) < 4 and offset >= start:
+        # (inside() first, on every line: it follows the fences from line to line)
+        coded = fences.inside(body)
+        if not coded and body.strip() == marker and _indent(body) < 4 and offset >= start:
             return offset + line.index(marker)
         offset += len(line)
     return -1

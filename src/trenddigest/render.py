@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .errors import InputError, TrendDigestError
+from .markdown import Fences
 from .models import Month, Paper, papers_of
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,6 @@ def heading_slugs(headings: Iterable[str]) -> list[str]:
 # before the category's, is known.
 _ANCHOR_MARK = re.compile("\ue000([0-9a-f]*)\ue001")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_HEADING_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _HEADING_LINK = re.compile(r"(?<!\\)\[([^\]]*)\]\([^)]*\)")
 _HEADING_MARKUP = re.compile(r"\\(.)|[*_`]")
 
@@ -182,11 +182,9 @@ def _heading_text(markdown_heading: str) -> str:
 
 def page_headings(markdown_text: str) -> list[str]:
     """The text of every ATX heading outside code fences, in page order."""
-    headings, fenced = [], False
+    headings, fences = [], Fences()
     for line in markdown_text.splitlines():
-        if _HEADING_FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and (match := _HEADING.match(line)):
+        if not fences.inside(line) and (match := _HEADING.match(line)):
             headings.append(_heading_text(match[1] or ""))
     return headings
 
