@@ -273,6 +273,15 @@ def test_readme_without_markers_gets_a_section_appended_rest_untouched(tmp_path:
     assert b"\n" not in data.replace(b"\r\n", b"")  # the file's line endings are kept
 
 
+def test_a_readme_with_old_mac_line_endings_keeps_them(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_bytes(b"# Reading list\r\rSome notes\r")
+    assert update_readme_index(readme, [entry(tmp_path, "2025-05", [("2505.00001", "T")])])
+    data = readme.read_bytes()
+    assert data.startswith(b"# Reading list\r\rSome notes\r\r## Research Trends\r\r")
+    assert b"\n" not in data
+
+
 def test_readme_index_is_replaced_between_markers_only(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     before = "# Title\n\n## Research Trends\n\n"

@@ -456,18 +456,25 @@ def _marker_at(text: str, marker: str, start: int = 0) -> int:
     return -1
 
 
+def _newline_of(text: str) -> str:
+    """The line ending ``text`` uses (CRLF, or a lone CR as old Mac files have), else LF."""
+    if "\r\n" in text:
+        return "\r\n"
+    return "\r" if "\r" in text and "\n" not in text else "\n"
+
+
 def readme_with_index(
     original: str, readme: Path, entries: Iterable[IndexEntry], max_months: int = 12
 ) -> str:
     """``original`` (the text of ``readme``) with its index block replaced, or appended."""
-    newline = "\r\n" if "\r\n" in original else "\n"
+    newline = _newline_of(original)
     block = render_index(entries, readme.parent, max_months).replace("\n", newline)
     start, end = _index_span(original)
     if start >= 0 and end >= 0:
         text = original[:start] + block + original[end + len(INDEX_END) :]
     elif start < 0 and end < 0:
         prefix = original
-        if prefix and not prefix.endswith("\n"):
+        if prefix and not prefix.endswith(("\n", "\r")):
             prefix += newline
         if prefix:
             prefix += newline
