@@ -625,6 +625,20 @@ def test_categories_import_turns_a_reading_list_into_a_loadable_file(workdir, ca
     assert code == 0 and "Knowledge Distillation" in out
 
 
+def test_categories_import_never_replaces_an_existing_file_unasked(workdir, capsys):
+    (workdir / "list.md").write_text("## Detection\n- [A](https://arxiv.org/abs/1506.01497)\n")
+    (workdir / "mine.toml").write_text("# my curated categories\n")
+    code, out, err = run_cli(capsys, "categories", "import", "list.md", "-o", "mine.toml")
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: -o mine.toml exists (perhaps with your edits); give another "
+        "file name, or add --force to replace it\n"
+    )
+    assert (workdir / "mine.toml").read_text() == "# my curated categories\n"
+    code, out, _ = run_cli(capsys, "categories", "import", "list.md", "-o", "mine.toml", "--force")
+    assert code == 0 and out == "wrote mine.toml\n"
+
+
 def test_categories_import_reads_a_reading_list_saved_with_a_byte_order_mark(workdir, capsys):
     (workdir / "list.md").write_text(
         "## Object Detection\n- Faster R-CNN (https://arxiv.org/abs/1506.01497)\n",

@@ -597,6 +597,38 @@ def test_no_email_sends_nothing_though_the_config_enables_email(
     assert len(recorder.envelopes) == 1
 
 
+def test_email_turned_on_in_the_config_mails_a_month_once_however_often_it_is_run(
+    workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port, "enabled = true\n")
+    argv = [a for a in RUN_EMAIL if a not in ("--email", "-q")]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert len(recorder.envelopes) == 1
+    assert "already emailed (" in out.splitlines()[-1]
+
+
+def test_a_month_emailed_again_names_when_it_was_first_sent(
+    workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port)
+    argv = [a for a in RUN_EMAIL if a != "-q"]
+    assert main(argv) == 0
+    first = "2025-06-02T10:00:00+00:00 to ana@example.org"  # say, sent a month ago
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        store.set_meta("emailed:2025-05", first)
+    assert main(argv) == 0
+    assert main(argv) == 0
+    last_line = capsys.readouterr().out.splitlines()[-1]
+    assert len(recorder.envelopes) == 3
+    assert last_line == f"emailed to ana@example.org again (first sent {first})"
+
+
 def test_a_run_by_hand_emails_the_month_again(workdir: Path, smtp_server) -> None:
     recorder, port, server = smtp_server
     server["start"]()

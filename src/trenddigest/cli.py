@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         "schedule",
         parents=[common],
         help="run the daily poll and the monthly digest on their schedule",
+        description=(
+            "Run in the foreground until stopped (Ctrl-C or SIGTERM): poll arXiv's listing "
+            "feeds ([schedule] poll_cron, US Eastern time) and make each month's digest "
+            "([schedule] digest_cron in [schedule] timezone), delivered as [git] and "
+            "[email] say; months missed while it was not running are made at start."
+        ),
     )
     p.set_defaults(handler=cmd_schedule)
 
@@ -200,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("markdown", type=Path, metavar="LIST.md")
     c.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here (default: standard output)"
+    )
+    c.add_argument(
+        "--force", action="store_true", help="replace the -o file if it exists (your edits too)"
     )
     c.set_defaults(handler=cmd_categories_import)
     return parser
@@ -470,6 +479,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         commit=config.git.commit,
         push=config.git.push,
         email=config.email.enabled,
+        # [email] enabled sends a month once; an explicit --email sends it again.
+        email_once=args.email is not True,
     )
     created = _not_yet_there(config.store.path)
     unused = False
@@ -627,6 +638,12 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     if args.output and args.output.resolve() == args.markdown.resolve():
         raise InputError(
             f"-o {args.output} is the reading list being imported; give another file name"
+        )
+    if args.output and args.output.exists() and not args.force:
+        # A curated file is hand-edited after its import: never replaced unasked.
+        raise InputError(
+            f"-o {args.output} exists (perhaps with your edits); give another file name, "
+            "or add --force to replace it"
         )
     toml_text = import_markdown(text, source_name=args.markdown.name)
     if args.output:

@@ -61,7 +61,8 @@ class RunOptions:
     email: bool = False
     # Skip the email when this month's digest was emailed before: the scheduler
     # retries a month whose delivery failed (a push refused night after night), and
-    # the channels that did deliver must not deliver again.  By hand it is sent.
+    # the channels that did deliver must not deliver again; a run by hand with email
+    # on in the config must not mail the group each time.  Only --email sends again.
     email_once: bool = False
 
 
@@ -290,7 +291,10 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         _check_delivery(store, config, opts, paths)
     notes = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
-    outputs, section, digest = month_outputs(store, config, opts.month, reuse=not opts.email)
+    # An email carries the chart as a PNG, which only a digest built now has.
+    outputs, section, digest = month_outputs(
+        store, config, opts.month, reuse=not _emailing(store, opts)
+    )
     text = outputs.json if opts.fmt == "json" else outputs.markdown
     result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)
     if opts.dry_run:
@@ -321,6 +325,12 @@ def _differs(path: Path, text: str) -> bool:
         return False
 
 
+def _emailing(store: Store, opts: RunOptions) -> bool:
+    """Whether this run sends the month's email (not when sent before and once is enough)."""
+    sent = opts.email_once and store.get_meta(EMAILED_KEY.format(month=opts.month))
+    return opts.email and not sent
+
+
 def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[Path]) -> None:
     """Every reason a delivery is sure to fail that can be known beforehand (no git
     repository, a detached HEAD, others' staged changes, no SMTP password): raised
@@ -331,8 +341,7 @@ def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[
         from .deliver import check_commit_targets
 
         check_commit_targets([*paths, Path(config.git.readme)])
-    sent = opts.email_once and store.get_meta(EMAILED_KEY.format(month=opts.month))
-    if opts.email and not sent:
+    if _emailing(store, opts):
         from .deliver import smtp_password
 
         smtp_password(config.email)
@@ -465,11 +474,13 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
 def _record_email(
     store: Store, key: str, recipients: list[str], *, unconfirmed: bool = False
 ) -> None:
-    """Best effort: a read-only store only loses the guard against sending twice."""
+    """Best effort: a read-only store only loses the guard against sending twice.  The
+    first sending is what is kept ("first sent ..." when sent again)."""
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     note = ", unconfirmed by the server" if unconfirmed else ""
     try:
-        store.set_meta(key, f"{stamp} to {', '.join(recipients)}{note}")
+        if store.get_meta(key) is None:
+            store.set_meta(key, f"{stamp} to {', '.join(recipients)}{note}")
     except (sqlite3.Error, StoreError) as exc:
         log.warning("could not record in %s that the digest was emailed: %s", store.path, exc)
 
