@@ -956,7 +956,8 @@ def test_a_commit_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(w
     assert (code, out) == (5, "")
     assert err == (
         f"trenddigest: error: cannot commit the digest: {workdir} is not inside a git "
-        "repository (run 'git init' there, or drop --commit and --push)\n"
+        "repository; run 'git init' there, or stop committing: --no-commit, or [git] commit and "
+        "push off\n"
     )
     assert not (workdir / "digests").exists() and not (workdir / "data").exists()
 
@@ -1068,7 +1069,8 @@ def test_a_push_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(wor
     assert (code, out) == (5, "")
     assert err == (
         f"trenddigest: error: cannot commit the digest: {workdir} is not inside a git "
-        "repository (run 'git init' there, or drop --commit and --push)\n"
+        "repository; run 'git init' there, or stop committing: --no-commit, or [git] commit and "
+        "push off\n"
     )
     assert not (workdir / "digests").exists() and not (workdir / "data").exists()
 

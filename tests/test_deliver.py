@@ -157,7 +157,7 @@ def test_a_detached_head_is_refused_before_anything_is_staged_or_committed(repo:
     assert str(caught.value) == (
         f"cannot commit the digest: {repo.resolve()} has a detached HEAD (no branch checked "
         "out), where a commit belongs to no branch; check out the branch the digests go on "
-        "(git switch BRANCH) or drop --commit and --push"
+        "(git switch BRANCH), or stop committing: --no-commit, or [git] commit and push off"
     )
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "diff", "--cached", "--name-only") == ""
@@ -434,7 +434,8 @@ def test_a_readme_outside_the_repository_is_refused_before_it_is_written(
         deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False)
     assert str(caught.value) == (
         f"cannot commit README.md: it is outside the git repository {repo.resolve()}; choose "
-        "paths inside it ([digest] output, [git] readme) or drop --commit and --push"
+        "paths inside it ([digest] output, [git] readme), or stop committing: --no-commit, or "
+        "[git] commit and push off"
     )
     assert list(elsewhere.iterdir()) == []
     assert git(repo, "rev-parse", "HEAD") == head
@@ -580,7 +581,8 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     assert err == (
         f"trenddigest: error: cannot commit the digest: {digest_repo.resolve()} has a detached "
         "HEAD (no branch checked out), where a commit belongs to no branch; check out the "
-        "branch the digests go on (git switch BRANCH) or drop --commit and --push\n"
+        "branch the digests go on (git switch BRANCH), or stop committing: --no-commit, or "
+        "[git] commit and push off\n"
     )
     assert not (digest_repo / "digests").exists()
     assert (digest_repo / "README.md").read_text() == "# My reading\n"

@@ -167,8 +167,8 @@ def test_commit_from_outside_the_repository_writes_no_readme_there(
     assert (code, err) == (
         5,
         f"trenddigest: error: cannot commit README.md: it is outside the git repository "
-        f"{repo.resolve()}; choose paths inside it ([digest] output, [git] readme) or drop "
-        "--commit and --push\n",
+        f"{repo.resolve()}; choose paths inside it ([digest] output, [git] readme), or stop "
+        "committing: --no-commit, or [git] commit and push off\n",
     )
     assert not (workdir / "README.md").exists()
 

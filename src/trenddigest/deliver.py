@@ -108,6 +108,10 @@ def _git(
     return proc.stdout
 
 
+# The way out of a refused commit, whether --commit or the config asked for it.
+STOP_COMMITTING = "or stop committing: --no-commit, or [git] commit and push off"
+
+
 def repository_root(folder: Path) -> Path:
     """The top of the git work tree that contains ``folder``."""
     proc = _run_git(["rev-parse", "--show-toplevel"], folder, GIT_TIMEOUT_SECONDS)
@@ -115,8 +119,8 @@ def repository_root(folder: Path) -> Path:
         reason = _reason(proc)
         if "not a git repository" in reason:
             raise DeliveryError(
-                f"cannot commit the digest: {folder} is not inside a git repository "
-                "(run 'git init' there, or drop --commit and --push)"
+                f"cannot commit the digest: {folder} is not inside a git repository; run "
+                f"'git init' there, {STOP_COMMITTING}"
             )
         raise DeliveryError(f"cannot commit the digest: git cannot use {folder}: {reason}")
     return Path(proc.stdout.strip()).resolve()
@@ -145,7 +149,7 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
         raise DeliveryError(
             f"cannot commit the digest: {root} has a detached HEAD (no branch checked out), "
             "where a commit belongs to no branch; check out the branch the digests go on "
-            "(git switch BRANCH) or drop --commit and --push"
+            f"(git switch BRANCH), {STOP_COMMITTING}"
         )
     relative: list[str] = []
     for path in paths:
@@ -154,7 +158,7 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
         except ValueError:
             raise DeliveryError(
                 f"cannot commit {path}: it is outside the git repository {root}; choose "
-                "paths inside it ([digest] output, [git] readme) or drop --commit and --push"
+                f"paths inside it ([digest] output, [git] readme), {STOP_COMMITTING}"
             ) from None
     others = sorted(set(_staged(root)) - set(relative))
     if others:
