@@ -949,9 +949,12 @@ def test_no_commit_with_push_is_refused_in_one_line(workdir, capsys):
     )
 
 
-def test_a_commit_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(workdir, capsys):
+@pytest.mark.parametrize("flag", ["--commit", "--push"])  # a push commits first
+def test_a_commit_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(
+    workdir, capsys, flag
+):
     code, out, err = run_cli(
-        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"
+        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", flag, "-q"
     )
     assert (code, out) == (5, "")
     assert err == (
@@ -1059,20 +1062,6 @@ def test_an_import_of_new_versions_only_makes_no_store(workdir, capsys):
         "",
     )
     assert not (workdir / "data").exists()
-
-
-# P2: _check_delivery checks the commit targets for --push alone too (a push commits).
-def test_a_push_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(workdir, capsys):
-    code, out, err = run_cli(
-        capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--push", "-q"
-    )
-    assert (code, out) == (5, "")
-    assert err == (
-        f"trenddigest: error: cannot commit the digest: {workdir} is not inside a git "
-        "repository; run 'git init' there, or stop committing: --no-commit, or [git] commit and "
-        "push off\n"
-    )
-    assert not (workdir / "digests").exists() and not (workdir / "data").exists()
 
 
 # P7: _differs is False for a Markdown digest that does not exist.
