@@ -794,6 +794,18 @@ def test_the_poll_runs_on_arxivs_day_whatever_the_schedules_time_zone(store_path
     assert fire == datetime(2025, 7, 4, 6, 30, tzinfo=EASTERN)
 
 
+def test_the_scheduler_says_when_its_jobs_next_run(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 5, 12, 0, tzinfo=UTC))  # a Thursday, 08:00 EDT
+    with caplog.at_level("INFO", logger="trenddigest.schedule"):
+        background_scheduler(store_path, DigestRecorder(), lambda: None, clock)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("next ")] == [
+        "next poll: Fri 2025-06-06 06:30 EDT (2025-06-06 10:30 UTC)",
+        "next monthly digest: Tue 2025-07-01 06:00 EDT (2025-07-01 10:00 UTC)",
+    ]
+
+
 def busy_store_poll() -> None:
     raise LockError("another trenddigest run holds the store")
 

@@ -716,6 +716,11 @@ def build_scheduler(
         next_run_time=datetime.now(tz),
         **common,
     )
+    now = clock()
+    for what, trigger in (("poll", poll_trigger), ("monthly digest", digest_trigger)):
+        fire = trigger.get_next_fire_time(None, now)
+        if fire is not None:  # checked when the config loaded: every crontab line fires
+            log.info("next %s: %s (%s)", what, f"{fire:%a %Y-%m-%d %H:%M %Z}", _utc(fire))
     return scheduler
 
 
