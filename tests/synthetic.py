@@ -154,3 +154,17 @@ def refusing_repository(workdir: Path) -> None:
     hook = workdir / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\necho 'commits are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
+
+
+def categories_error(text: str, source: str) -> str:
+    """The one-line ConfigError a categories file ``text`` (named ``source``) is refused with."""
+    from trenddigest.categories import loads_categories
+    from trenddigest.errors import ConfigError
+
+    try:
+        loads_categories(text, source)
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        return message
+    raise AssertionError(f"{source} was not refused")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from synthetic import categories_error
 from trenddigest.categories import Category, Exemplar, Keyword, category_to_toml, loads_categories
 from trenddigest.chart import VolumeSeries, legend_markdown, mermaid_xychart
 from trenddigest.cli import main
-from trenddigest.errors import ConfigError
 
 
 def big_file(count: int = 120, keywords: int = 55) -> str:
@@ -42,11 +42,7 @@ def header_line(text: str, index: int) -> int:
 
 
 def error_of(text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        loads_categories(text, "big.toml")
-    message = str(info.value)
-    assert "\n" not in message
-    return message
+    return categories_error(text, "big.toml")
 
 
 # --------------------------------------------------------------------------- loading

@@ -11,6 +11,7 @@ import math
 
 import pytest
 
+from synthetic import categories_error
 from trenddigest.categories import (
     Category,
     Keyword,
@@ -31,11 +32,7 @@ keywords = [{ term = "knowledge distillation", weight = WEIGHT }]
 
 
 def error_of(text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        loads_categories(text, "my.toml")
-    message = str(info.value)
-    assert "\n" not in message
-    return message
+    return categories_error(text, "my.toml")
 
 
 def distillation_papers() -> list[Paper]:

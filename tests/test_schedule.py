@@ -97,6 +97,14 @@ class DigestRecorder:
         return f"digests/{month}.md"
 
 
+def april_done_now_july(store_path: str) -> FakeClock:
+    """April's digest made on May 1; the clock now on July 1, May and June due."""
+    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)
+    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    return clock
+
+
 def background_scheduler(
     store_path: str, digest: Callable[[Month], object], poll: Callable[[], object], clock: FakeClock
 ) -> BaseScheduler:
@@ -405,9 +413,7 @@ def test_failed_month_keeps_earlier_months_and_is_retried_first(store_path: str)
 
 def test_a_failed_delivery_does_not_hold_back_the_later_months_digests(store_path: str) -> None:
     # A push refused (or SMTP down) for May: its digest is written; June's must be too.
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
     refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
     with pytest.raises(DeliveryError) as failed:
         run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
@@ -418,9 +424,7 @@ def test_a_failed_delivery_does_not_hold_back_the_later_months_digests(store_pat
 
 
 def test_a_delivery_refused_before_the_digest_was_written_is_no_digest(store_path: str) -> None:
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
     error = DeliveryError("cannot commit the digest: /lab is not inside a git repository")
     with pytest.raises(DeliveryError) as failed:
         run_due_digests(
@@ -447,9 +451,7 @@ def test_a_new_installations_first_month_still_undelivered_a_month_later_stays_d
 
 
 def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_path: str) -> None:
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
     refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
     with pytest.raises(DeliveryError):
         run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
@@ -463,9 +465,7 @@ def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_
 
 
 def test_a_month_without_papers_does_not_hold_back_the_months_after_it(store_path: str) -> None:
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
     quiet = DigestRecorder(fail_on=m("2025-05"), error=EmptyMonthError("arXiv lists no papers"))
     with pytest.raises(EmptyMonthError) as failed:
         run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)
@@ -477,9 +477,7 @@ def test_a_month_without_papers_does_not_hold_back_the_months_after_it(store_pat
 def test_a_month_without_papers_that_gets_some_is_made_with_the_months_after_it(
     store_path: str,
 ) -> None:
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
     quiet = DigestRecorder(fail_on=m("2025-05"), error=EmptyMonthError("arXiv lists no papers"))
     with pytest.raises(EmptyMonthError):
         run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)
@@ -1285,9 +1283,7 @@ def test_a_start_before_the_month_is_complete_adds_no_run_the_digest_cron_would_
 def test_a_written_but_undelivered_month_is_named_before_a_month_refused_unwritten(
     store_path: str,
 ) -> None:
-    clock = FakeClock(datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
-    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)  # April done
-    clock.now = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    clock = april_done_now_july(store_path)
 
     def digest(month: Month) -> str:
         if month == m("2025-05"):

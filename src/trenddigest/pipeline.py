@@ -448,7 +448,7 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
             failures.append(exc)
     emailed_key = EMAILED_KEY.format(month=opts.month)
     sent_before = store.get_meta(emailed_key) if opts.email else None
-    if opts.email and opts.email_once and sent_before:
+    if opts.email and not _emailing(store, opts):
         result.notes.append(f"already emailed ({sent_before}); not sent again")
     elif opts.email:
         try:
