@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import logging
 import shutil
@@ -67,6 +68,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(handler: Any) -> Iterator[Controller]:
+    """A local SMTP server answering with ``handler``, stopped afterwards."""
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
 
 
 def accept_only(login: str, password: str):
@@ -201,14 +213,10 @@ def test_a_refused_recipient_is_named_with_the_servers_reason_and_the_rest_get_i
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     recorder = RefuseSome()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with serving(recorder) as controller:
         cfg = config(controller.port, to=["Ana <ana@example.org>", "Gone <gone@example.org>"])
         with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
             accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
     assert recorder.envelopes[0].rcpt_tos == ["ana@example.org"]
     assert accepted == ["Ana <ana@example.org>"]
     assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
@@ -229,13 +237,11 @@ def test_a_failed_quit_after_the_server_took_the_digest_is_only_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     recorder = RefusesQuit()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
-            accepted = send_digest_email(config(controller.port), "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
+    with (
+        serving(recorder) as controller,
+        caplog.at_level(logging.WARNING, logger="trenddigest.deliver"),
+    ):
+        accepted = send_digest_email(config(controller.port), "Digest", DIGEST, env={})
     assert accepted == ["ana@example.org", "ben@example.org"]
     assert len(recorder.envelopes) == 1
     assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
@@ -248,16 +254,12 @@ def test_a_digest_taken_by_a_server_that_fails_quit_is_not_sent_again_by_the_sch
     workdir: Path,
 ) -> None:
     recorder = RefusesQuit()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with serving(recorder) as controller:
         email_config_file(workdir, controller.port)
         refusing_repository(workdir)  # the commit fails every time, so the job is retried
         for _attempt in range(2):
             with pytest.raises(DeliveryError) as caught:
                 scheduled_run(workdir)
-    finally:
-        controller.stop()
     assert len(recorder.envelopes) == 1
     assert str(caught.value) == f"git commit failed in {workdir.resolve()}: commits are frozen"
 
@@ -676,9 +678,7 @@ def test_a_run_with_email_and_no_smtp_password_replaces_no_digest(
 def test_the_run_names_only_the_recipients_the_server_accepted(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    controller = Controller(RefuseSome(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with serving(RefuseSome()) as controller:
         email_config_file(
             workdir, controller.port, 'to = ["ana@example.org", "gone@example.org"]\n'
         )
@@ -686,8 +686,6 @@ def test_the_run_names_only_the_recipients_the_server_accepted(
         text = config_file.read_text().replace('to = ["ana@example.org"]\n', "", 1)
         config_file.write_text(text)
         code = main([a for a in RUN_EMAIL if a != "-q"])
-    finally:
-        controller.stop()
     out, _ = capsys.readouterr()
     assert code == 0
     assert "emailed to ana@example.org" in out and "gone@example.org" not in out
@@ -792,11 +790,6 @@ class RefuseAllCountQuit(Recorder):
 # D13: _hang_up: a failed delivery still ends the session with QUIT (and closes it).
 def test_a_delivery_the_server_refused_still_says_quit() -> None:
     recorder = RefuseAllCountQuit()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        with pytest.raises(DeliveryError):
-            send_digest_email(config(controller.port), "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
+    with serving(recorder) as controller, pytest.raises(DeliveryError):
+        send_digest_email(config(controller.port), "Digest", DIGEST, env={})
     assert recorder.envelopes == [] and recorder.quits == 1
