@@ -190,6 +190,42 @@ def test_equal_hits_summed_in_another_order_are_a_tie_not_a_win():
     assert quality._wins(results, "B", "2025-06")
 
 
+def _per_category(values: dict[str, float]):
+    return quality.Scores(per_category={c: {"p10": v, "ndcg10": v} for c, v in values.items()})
+
+
+def test_a_change_made_by_one_category_has_an_interval_reaching_zero():
+    base = {("B", "2025-04"): _per_category({f"c{i}": 0.5 for i in range(8)})}
+    lucky = {("B", "2025-04"): _per_category({**{f"c{i}": 0.5 for i in range(7)}, "c7": 0.9})}
+    low, high = quality.change_interval(base, lucky, resamples=2000)
+    assert low == 0.0  # a resample without c7 shows no change at all
+    assert high > 0.05
+
+
+def test_a_change_every_category_shares_has_an_interval_above_zero():
+    base = {(t, "2025-04"): _per_category({f"c{i}": 0.1 * i for i in range(8)}) for t in "AB"}
+    better = {
+        (t, "2025-04"): _per_category({f"c{i}": 0.1 * i + 0.02 for i in range(8)}) for t in "AB"
+    }
+    low, high = quality.change_interval(base, better, resamples=2000)
+    assert low == pytest.approx(0.02) and high == pytest.approx(0.02)
+
+
+def test_the_change_interval_weighs_the_tasks_equally_whatever_their_category_counts():
+    # Task A: 27 categories gaining 0.1; task B: 8 categories unchanged.  Pooling the
+    # categories would put the change near 0.08; the ablation's change is 0.05.
+    base = {
+        ("A", "2025-04"): _per_category({f"a{i}": 0.5 for i in range(27)}),
+        ("B", "2025-04"): _per_category({f"b{i}": 0.5 for i in range(8)}),
+    }
+    variant = {
+        ("A", "2025-04"): _per_category({f"a{i}": 0.6 for i in range(27)}),
+        ("B", "2025-04"): _per_category({f"b{i}": 0.5 for i in range(8)}),
+    }
+    low, high = quality.change_interval(base, variant, resamples=500)
+    assert low == pytest.approx(0.05) and high == pytest.approx(0.05)
+
+
 @pytest.fixture(scope="module")
 def may_2025(shared_dir):
     """May 2025's real abstracts as task A sees them, with their hidden labels."""
