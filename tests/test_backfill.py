@@ -271,6 +271,21 @@ def test_small_overcount_in_total_results_is_accepted_with_a_warning(
     assert "reports 5 results but served 3" in caplog.text
 
 
+def test_a_small_window_served_only_empty_pages_is_not_taken_for_an_overcount(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arXiv answering every page of a 3-paper month empty is an outage, not the
+    # few-papers overcount of its total: the category must not be recorded complete.
+    server.fail("empty", times=10, when=lambda seen: seen.start == 0)
+    with pytest.raises(FetchError) as err:
+        run(store, server, clock, categories=["cs.CL"], max_retries=2)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept returning an empty page for cs.CL 2025-05 at "
+        "result 0 of 3 after 3 tries; run again later to resume"
+    )
+    assert progress(store) == {}
+
+
 def test_persistent_empty_pages_with_many_results_missing_fail(
     clock: FakeClock, store: Store
 ) -> None:
@@ -301,6 +316,37 @@ def test_a_category_with_no_papers_is_confirmed_once_then_complete(
     run(store, server, clock, categories=["q-bio.NC"])
     assert [s.start for s in server.api_requests] == [0, 0]
     assert progress(store) == {"q-bio.NC 2025-05": (0, 0, 1)}
+
+
+def first_pages(seen: Seen) -> bool:
+    return seen.start == 0 and seen.max_results > 1
+
+
+def test_an_empty_first_page_then_no_results_is_not_taken_for_an_empty_month(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arXiv said 13 results (on a page without them), then "no results at all": the
+    # second is a hiccup like a 0 after pages with papers, not news of an empty month.
+    server.fail("empty", when=first_pages)
+    server.fail("zero", when=first_pages)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 0, 0, 5, 10]
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_a_window_read_again_is_not_taken_for_empty_on_a_no_results_hiccup(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # An empty first page, then a paper listed late (another total: the window is read
+    # again), then an empty page and a "no results" one: the papers are still there.
+    early = late_paper("2505.00191", "2025-05-01T00:05:00Z") | {"categories": ["cs.CV"]}
+    server.fail("empty", when=first_pages)
+    server.fail("change", action=list_late(early), when=first_pages)
+    server.fail("empty", when=first_pages)
+    server.fail("zero", when=first_pages)
+    run(store, server, clock, categories=["cs.CV"])
+    assert cv_may(server) - stored_ids(store) == set()
+    assert progress(store) == {"cs.CV 2025-05": (14, 14, 1)}
 
 
 def test_error_feed_is_reported_with_arxivs_message(
@@ -577,6 +623,22 @@ def test_second_run_of_a_complete_month_makes_no_request(
     summary = run(store, server, clock)
     assert server.api_requests == []
     assert [c.status for c in summary.categories] == ["up to date"] * 3
+
+
+def test_a_category_added_to_the_config_is_fetched_whole_and_the_others_not_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Progress is kept per category and window, and a window's query is made of nothing
+    # else (month_query): a new category has no progress to skip anything by.
+    clock.advance(AFTER_MAYS_LAST_MAILING_SETTLED)
+    run(store, server, clock, categories=["cs.CV"])
+    server.seen.clear()
+    summary = run(store, server, clock, categories=["cs.CV", "cs.CL"])
+    assert [(s.query, s.start) for s in server.api_requests] == [
+        (MAY_CV.replace("cs.CV", "cs.CL"), 0)
+    ]
+    assert [c.status for c in summary.categories] == ["up to date", "fetched"]
+    assert progress(store)["cs.CL 2025-05"] == (3, 3, 1)
 
 
 def test_a_month_fetched_before_the_api_held_its_last_mailing_is_asked_again_within_the_grace(
@@ -1060,3 +1122,48 @@ def test_results_that_keep_changing_stop_the_fetch_incomplete_saying_why(
     )
     assert store.count_papers() == 5  # page 1, read three times
     assert progress(store)["cs.CV 2025-05"][2] == 0
+
+
+# -- how much one outage costs ---------------------------------------------------------
+
+
+def test_an_outage_mixing_errors_and_empty_pages_costs_at_most_twice_a_plain_one(
+    clock: FakeClock, store: Store
+) -> None:
+    # Each ask for result 10 fails twice (HTTP 503) before answering with an empty
+    # page.  A plain outage costs max_retries + 1 = 3 requests; every empty page asked
+    # again must not get 3 more of its own.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        for _ in range(9):
+            server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
+            server.fail("empty", when=lambda seen: seen.start == 10)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests].count(10) == 2 * 3
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing for cs.CV 2025-05 at result 10 of 60: "
+        "6 tries brought no new results (4 failed, 2 empty pages); 10 papers "
+        "received by this run are stored; run again later to resume"
+    )
+    assert progress(store) == {"cs.CV 2025-05": (60, 10, 0)}
+
+
+def test_empty_pages_at_one_result_are_not_asked_again_for_each_reading_of_the_window(
+    clock: FakeClock, store: Store
+) -> None:
+    # Result 10 keeps coming back empty; a paper listed meanwhile makes the window be
+    # read again.  The empty pages asked for before count on: 3 in all at max_retries
+    # = 2, not 3 per reading.
+    papers = synthetic_papers(60)
+    with ArxivTestServer(papers) as server:
+        for n in range(3):
+            early = synthetic_papers(1, first_number=20001 + n)[0]
+            server.fail("empty", times=2, when=lambda seen: seen.start == 10)
+            server.fail("change", action=list_late(early), when=lambda seen: seen.start == 10)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [0, 5, 10, 10, 10, 0, 5, 10]
+    assert str(err.value).startswith(
+        f"arXiv API at {server.api_url} kept returning an empty page for cs.CV 2025-05 at "
+        "result 10 of 61 after 3 tries;"
+    )

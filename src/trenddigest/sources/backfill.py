@@ -19,9 +19,14 @@ from the start, at most ``max_retries`` times before the fetch stops incomplete.
 arXiv is sometimes wrong: a page can come back empty or short while the feed's
 ``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
 continues from the number of entries actually received, and an empty page is asked
-for again.  When an empty page persists and only a few papers are missing, arXiv's
-total is taken to be an overcount (a known API quirk) and the gap is logged; a
-larger gap is an error, so a month is never silently marked complete with holes.
+for again (nor is "no results at all" after an answer that reported some).  When an
+empty page persists and only a few papers are missing, arXiv's total is taken to be
+an overcount (a known API quirk) and the gap is logged; a larger gap is an error, so
+a month is never silently marked complete with holes.  The client retries each
+request with its own budget; requests it gave up on before an empty page count
+against the empty pages' budget too, and only results not received before (not a
+window read again) renew it: the budgets add up instead of multiplying, and failed
+requests and empty pages at one result cost at most twice what a plain outage costs.
 
 For the same reason an entry arXiv did send but that cannot be read (a timestamp
 that is not one, an impossible id) is a hole, not a skipped detail: the rest of the
@@ -80,6 +85,15 @@ RECHECK_AFTER_SECONDS = 12 * 3600
 # month ending on a Sunday) and earlier over arXiv's holidays, so a week covers it;
 # the papers of those days that belong to the month before are stored as well.
 LEAD_IN_DAYS = 7
+
+
+def _kept(stored: int) -> str:
+    """What a stopped fetch kept, as the part of its message before what to do next."""
+    if not stored:
+        return ""
+    if stored == 1:
+        return "1 paper received by this run is stored; "
+    return f"{stored} papers received by this run are stored; "
 
 
 def _overcount_tolerance(total: int) -> int:
@@ -416,182 +430,19 @@ class _Backfill:
         base: int,
         overall: int | None,
     ) -> _Progress:
-        """Page through the window from ``received`` until arXiv's total is reached.
-
-        ``arxiv.Client`` does the paging; each page is stored (with the progress it
-        represents) the moment it arrives, before the next request.  When arxiv stops
-        at an empty page, or at the total of its first page while a later page
-        reported more, paging starts again here from what was received.
-        """
-        size = self.config.page_size
-        total = known_total
-        empty_tries = 0
-        done: _Progress | None = None
-        empty_total: int | None = None  # totalResults of the empty page arxiv stopped at
-        # Offset of the first page with an entry that could not be read: what the
-        # progress records as received, so that the next run starts there again.
-        hole: int | None = None
-
-        def save(total_now: int, complete: bool, stamp: str) -> _Progress:
-            """Record the window's progress: never complete, nor past, a hole."""
-            progress = _Progress(
-                total_now,
-                received if hole is None else hole,
-                complete and hole is None,
-                stamp,
-            )
-            return _save_progress(self.store, window, progress)
-
-        def show() -> None:
-            shown = overall if overall is not None else None if total is None else base + total
-            fetch.received, fetch.total = base + received, shown
-            self.reporter.update(label, base + received, shown)
-
-        # The total this reading of the window expects every page to repeat: the one
-        # recorded when resuming, else the first page's.  arXiv lists a window in
-        # submission order, so another total (a paper listed late or withdrawn since)
-        # or an entry an earlier page already brought (an unstable order) means the
-        # results moved under the offsets: a paper may have slid past them unseen.
-        # The window is then read again from the start (upserts are idempotent).
-        expected: int | None = known_total if received else None
-        # Ids of the pages before the last one, and of the last one: arxiv.Client asks
-        # for the next page at the count of entries it could parse, so after an entry
-        # it skipped (no <published>, say) that page overlaps the last one, and those
-        # are not repeats.
-        seen_ids: set[str] = set()
-        last_ids: set[str] = set()
-        moved: str | None = None  # why the results are known to have moved
-        readings = 1
-        unreadable_before = len(fetch.unreadable)
-
-        def on_page(offset: int, page: ApiPage) -> bool:
-            nonlocal received, total, empty_tries, done, empty_total, hole, moved, expected
-            reported = page.total_results
-            consumed = len(page.papers) + len(page.rejected)
-            # A total of 0 is arXiv's hiccup (handled below), not a change.
-            if expected is not None and reported and reported != expected:
-                moved = f"its total went from {expected} to {reported} at result {offset}"
-                return False
-            earlier = seen_ids if offset < received else seen_ids | last_ids
-            if any(paper.id in earlier for paper in page.papers):
-                moved = f"an entry of an earlier page came again at result {offset}"
-                return False
-            if expected is None and reported:
-                expected = reported
-            seen_ids.update(last_ids)
-            last_ids.clear()
-            last_ids.update(paper.id for paper in page.papers)
-            if not fetch.started:
-                # Only once arXiv has answered: a run that cannot reach it prints
-                # nothing but its one-line error.
-                fetch.started = True
-                self.reporter.start(label, base + max(reported, received))
-            if window.splittable and reported > API_QUERY_LIMIT:
-                raise _TooManyResults(reported)
-            if not consumed:
-                empty_total = reported
-                return False
-            empty_tries = 0
-            received = offset + consumed
-            total = max(reported, received)
-            if page.rejected:
-                # arxiv asks for the next page at the count it could read, so an entry
-                # skipped at the end of a page comes again first on the next: once.
-                fetch.unreadable += [r for r in page.rejected if r not in fetch.unreadable]
-                hole = offset if hole is None else hole
-            stamp = _stamp(self.client)
-            outcome: dict[str, str] = {}
-            with self.store.transaction():  # the page and its progress, atomically
-                counts = self.store.upsert_papers(page.papers, outcome)
-                progress = save(total, received >= total, stamp)
-            self.summary.tally.add(outcome)
-            fetch.counts += counts
-            show()
-            if received >= total:
-                done = progress
-                return False
-            if consumed < size:
-                log.info(
-                    "%s: short page (%d of %d) at %d; %d results remain",
-                    label,
-                    consumed,
-                    size,
-                    offset,
-                    total - received,
-                )
-            return True
-
-        while True:
-            empty_total = None
-            self._query(window, received, size, fetch, on_page)
-            if moved is not None:
-                if readings > self.config.max_retries:
-                    endpoint = endpoint_of(self.config.api_url)
-                    raise RetriesExhaustedError(
-                        f"arXiv API at {endpoint} kept changing its results for {label} "
-                        f"while they were read ({moved}) after {readings} tries",
-                        endpoint=endpoint,
-                        tries=readings,
-                        last=moved,
-                    )
-                log.info(
-                    "%s: arXiv's results moved while they were read (%s); reading the "
-                    "window again from the start",
-                    label,
-                    moved,
-                )
-                readings += 1
-                moved, expected, received, hole = None, None, 0, None
-                seen_ids.clear()
-                last_ids.clear()
-                del fetch.unreadable[unreadable_before:]  # they come again
-                continue
-            if done is not None:
-                return done
-            if empty_total is None:
-                continue  # arxiv stopped at its first page's total; more were reported since
-            reported = empty_total
-            # An empty page.  A total of 0 where results were seen before is an API
-            # hiccup, not news that the papers vanished; with nothing known yet, "no
-            # results at all" is confirmed once (the API has served spurious empty
-            # first pages), which costs one request for a really empty category.
-            flake = reported == 0 and bool(known_total or total)
-            if reported == 0 and received == 0 and not flake and empty_tries == 0:
-                empty_tries += 1
-                log.info("%s: arXiv reports no results; asking once more to be sure", label)
-                continue
-            if reported <= received and not flake:
-                total = max(reported, received)
-                progress = save(total, True, _stamp(self.client))
-                show()
-                return progress
-            expected = max(reported, total or 0, known_total or 0) if flake else reported
-            empty_tries += 1
-            if empty_tries <= self.config.max_retries:
-                log.warning(
-                    "%s: empty page at %d although %d results remain; asking again (%d of %d)",
-                    label,
-                    received,
-                    expected - received,
-                    empty_tries,
-                    self.config.max_retries,
-                )
-                continue
-            if self._overcount(label, received, expected, empty_tries):
-                return save(expected, True, _stamp(self.client))
-            raise RetriesExhaustedError(
-                f"arXiv API at {endpoint_of(self.config.api_url)} kept returning an empty "
-                f"page for {label} at result {received} of {expected} after {empty_tries} "
-                "tries",
-                endpoint=endpoint_of(self.config.api_url),
-                tries=empty_tries,
-                last="empty page",
-            )
+        """Page through the window from ``received`` until arXiv's total is reached."""
+        paging = _Paging(self, window, fetch, label, received, known_total, base, overall)
+        return paging.read()
 
     def _overcount(self, label: str, received: int, expected: int, tries: int) -> bool:
-        """Whether persistent empty pages are put down to arXiv overcounting (logged)."""
+        """Whether persistent empty pages are put down to arXiv overcounting (logged).
+
+        Only once some results came: a window whose every page is empty is an outage
+        (arXiv does answer well-formed empty feeds then), however small its total, and
+        taking it for an overcount would record a small category's month complete and
+        empty."""
         missing = expected - received
-        if missing <= _overcount_tolerance(expected):
+        if received > 0 and missing <= _overcount_tolerance(expected):
             log.warning(
                 "%s: arXiv reports %d results but served %d after %d tries; taking "
                 "its total as an overcount (%d missing)",
@@ -687,6 +538,291 @@ class _Backfill:
         )
 
 
+class _Paging:
+    """Paging through one window from ``received`` until arXiv's total is reached.
+
+    ``arxiv.Client`` does the paging; each page is stored (with the progress it
+    represents) the moment it arrives, before the next request.  When arxiv stops
+    at an empty page, or at the total of its first page while a later page
+    reported more, paging starts again here from what was received.  The state
+    lives on the object rather than in closures so that each step (a page, the
+    results moving, an empty page) is a method of its own.
+    """
+
+    def __init__(
+        self,
+        run: _Backfill,
+        window: _Window,
+        fetch: CategoryFetch,
+        label: str,
+        received: int,
+        known_total: int | None,
+        base: int,
+        overall: int | None,
+    ) -> None:
+        self.run = run
+        self.window = window
+        self.fetch = fetch
+        self.label = label
+        self.base = base
+        self.overall = overall
+        self.size = run.config.page_size
+        self.received = received
+        self.known_total = known_total
+        self.total = known_total
+        # The last total arXiv reported in any answer of this call, an empty page's
+        # or a moved one's too: after it, "no results at all" is a hiccup.
+        self.claimed: int | None = None
+        # Answers that brought no new results since the last that did: empty pages,
+        # and requests that failed before an answer came (retried by the client with
+        # its own budget).  Only results past ``furthest``, the most this call has
+        # received, reset them: pages read again after the results moved do not, so
+        # that the budgets add up instead of multiplying (see _after_empty_page).
+        self.empty_tries = 0
+        self.fruitless = 0
+        self.furthest = received
+        self.requests_seen = run.client.requests_made
+        self.done: _Progress | None = None
+        self.empty_total: int | None = None  # totalResults of the empty page arxiv stopped at
+        # Offset of the first page with an entry that could not be read: what the
+        # progress records as received, so that the next run starts there again.
+        self.hole: int | None = None
+        # The total this reading of the window expects every page to repeat: the one
+        # recorded when resuming, else the first page's.  arXiv lists a window in
+        # submission order, so another total (a paper listed late or withdrawn since)
+        # or an entry an earlier page already brought (an unstable order) means the
+        # results moved under the offsets: a paper may have slid past them unseen.
+        # The window is then read again from the start (upserts are idempotent).
+        self.expected: int | None = known_total if received else None
+        # Ids of the pages before the last one, and of the last one: arxiv.Client asks
+        # for the next page at the count of entries it could parse, so after an entry
+        # it skipped (no <published>, say) that page overlaps the last one, and those
+        # are not repeats.
+        self.seen_ids: set[str] = set()
+        self.last_ids: set[str] = set()
+        self.moved: str | None = None  # why the results are known to have moved
+        self.readings = 1
+        self.unreadable_before = len(fetch.unreadable)
+
+    # -- the loop ------------------------------------------------------------------
+
+    def read(self) -> _Progress:
+        """Ask arXiv until the window is complete; returns its final progress."""
+        while True:
+            self.empty_total = None
+            self.requests_seen = self.run.client.requests_made
+            self.run._query(self.window, self.received, self.size, self.fetch, self.on_page)
+            if self.moved is not None:
+                self._read_again()
+                continue
+            if self.done is not None:
+                return self.done
+            if self.empty_total is None:
+                continue  # arxiv stopped at its first page's total; more were reported since
+            progress = self._after_empty_page(self.empty_total)
+            if progress is not None:
+                return progress
+
+    # -- one page ------------------------------------------------------------------
+
+    def on_page(self, offset: int, page: ApiPage) -> bool:
+        """Take one page as it arrives; False stops arxiv's paging."""
+        reported = page.total_results
+        consumed = len(page.papers) + len(page.rejected)
+        self._count_failed_requests()
+        if reported:
+            self.claimed = reported
+        self.moved = self._moved_by(offset, page)
+        if self.moved is not None:
+            return False
+        if self.expected is None and reported:
+            self.expected = reported
+        self.seen_ids.update(self.last_ids)
+        self.last_ids.clear()
+        self.last_ids.update(paper.id for paper in page.papers)
+        if not self.fetch.started:
+            # Only once arXiv has answered: a run that cannot reach it prints
+            # nothing but its one-line error.
+            self.fetch.started = True
+            self.run.reporter.start(self.label, self.base + max(reported, self.received))
+        if self.window.splittable and reported > API_QUERY_LIMIT:
+            raise _TooManyResults(reported)
+        if not consumed:
+            self.empty_total = reported
+            return False
+        if offset + consumed > self.furthest:  # new results: the budgets start again
+            self.furthest = offset + consumed
+            self.empty_tries = self.fruitless = 0
+        progress = self._store(offset, page, consumed)
+        if self.received >= (self.total or 0):
+            self.done = progress
+            return False
+        if consumed < self.size:
+            log.info(
+                "%s: short page (%d of %d) at %d; %d results remain",
+                self.label,
+                consumed,
+                self.size,
+                offset,
+                (self.total or 0) - self.received,
+            )
+        return True
+
+    def _count_failed_requests(self) -> None:
+        """Count the requests the client made and gave up on before this answer."""
+        made = self.run.client.requests_made
+        self.fruitless += max(0, made - self.requests_seen - 1)
+        self.requests_seen = made
+
+    def _moved_by(self, offset: int, page: ApiPage) -> str | None:
+        """Why ``page`` shows that the results moved since the pages before it, if it does."""
+        reported = page.total_results
+        # A total of 0 is arXiv's hiccup (handled with empty pages), not a change.
+        if self.expected is not None and reported and reported != self.expected:
+            return f"its total went from {self.expected} to {reported} at result {offset}"
+        earlier = self.seen_ids if offset < self.received else self.seen_ids | self.last_ids
+        if any(paper.id in earlier for paper in page.papers):
+            return f"an entry of an earlier page came again at result {offset}"
+        return None
+
+    def _store(self, offset: int, page: ApiPage, consumed: int) -> _Progress:
+        """Store a page with the progress it represents, in one transaction."""
+        self.received = offset + consumed
+        total = max(page.total_results, self.received)
+        self.total = total
+        if page.rejected:
+            # arxiv asks for the next page at the count it could read, so an entry
+            # skipped at the end of a page comes again first on the next: once.
+            self.fetch.unreadable += [r for r in page.rejected if r not in self.fetch.unreadable]
+            self.hole = offset if self.hole is None else self.hole
+        stamp = _stamp(self.run.client)
+        outcome: dict[str, str] = {}
+        with self.run.store.transaction():  # the page and its progress, atomically
+            counts = self.run.store.upsert_papers(page.papers, outcome)
+            progress = self._save(total, self.received >= total, stamp)
+        self.run.summary.tally.add(outcome)
+        self.fetch.counts += counts
+        self._show()
+        return progress
+
+    # -- progress ------------------------------------------------------------------
+
+    def _save(self, total: int, complete: bool, stamp: str) -> _Progress:
+        """Record the window's progress: never complete, nor past, a hole."""
+        progress = _Progress(
+            total,
+            self.received if self.hole is None else self.hole,
+            complete and self.hole is None,
+            stamp,
+        )
+        return _save_progress(self.run.store, self.window, progress)
+
+    def _show(self) -> None:
+        """Report what the window (or the category-month fetched by day) has so far."""
+        if self.overall is not None:
+            shown: int | None = self.overall
+        else:
+            shown = None if self.total is None else self.base + self.total
+        self.fetch.received, self.fetch.total = self.base + self.received, shown
+        self.run.reporter.update(self.label, self.base + self.received, shown)
+
+    # -- arXiv's results moving ------------------------------------------------------
+
+    def _read_again(self) -> None:
+        """Start the window again from its first result, or stop when it keeps moving."""
+        moved = self.moved or ""
+        if self.readings > self.run.config.max_retries:
+            endpoint = endpoint_of(self.run.config.api_url)
+            raise RetriesExhaustedError(
+                f"arXiv API at {endpoint} kept changing its results for {self.label} "
+                f"while they were read ({moved}) after {self.readings} tries",
+                endpoint=endpoint,
+                tries=self.readings,
+                last=moved,
+            )
+        log.info(
+            "%s: arXiv's results moved while they were read (%s); reading the "
+            "window again from the start",
+            self.label,
+            moved,
+        )
+        self.readings += 1
+        self.moved, self.expected, self.received, self.hole = None, None, 0, None
+        self.seen_ids.clear()
+        self.last_ids.clear()
+        del self.fetch.unreadable[self.unreadable_before :]  # they come again
+
+    # -- empty pages ---------------------------------------------------------------
+
+    def _after_empty_page(self, reported: int) -> _Progress | None:
+        """What an empty page arxiv stopped at means: the window's final progress, or
+        None to ask for it again.  Raises when arXiv keeps sending empty pages."""
+        # A total of 0 where results were seen before, or after any answer reported
+        # some (an empty page's total too), is an API hiccup, not news that the
+        # papers vanished; with nothing known yet, "no results at all" is confirmed
+        # once (the API has served spurious empty first pages), which costs one
+        # request for a really empty category.
+        flake = reported == 0 and bool(self.known_total or self.total or self.claimed)
+        if reported == 0 and self.received == 0 and not flake and self.empty_tries == 0:
+            self.empty_tries += 1
+            self.fruitless += 1
+            log.info("%s: arXiv reports no results; asking once more to be sure", self.label)
+            return None
+        if reported <= self.received and not flake:
+            self.total = max(reported, self.received)
+            progress = self._save(self.total, True, _stamp(self.run.client))
+            self._show()
+            return progress
+        if flake:
+            expected = max(reported, self.total or 0, self.known_total or 0, self.claimed or 0)
+        else:
+            expected = reported
+        self.expected = expected
+        self.empty_tries += 1
+        self.fruitless += 1
+        max_retries = self.run.config.max_retries
+        # Each empty page asked again gets the client's whole retry budget, so an
+        # outage mixing failures and empty pages would cost max_retries + 1 times a
+        # plain one; the failed requests count here too, up to twice a plain one's.
+        if self.empty_tries <= max_retries and self.fruitless < 2 * (max_retries + 1):
+            log.warning(
+                "%s: empty page at %d although %d results remain; asking again (%d of %d)",
+                self.label,
+                self.received,
+                expected - self.received,
+                self.empty_tries,
+                max_retries,
+            )
+            return None
+        return self._stop_asking(expected)
+
+    def _stop_asking(self, expected: int) -> _Progress:
+        """The budget for empty pages is spent: arXiv's total taken as an overcount
+        when the empty pages persisted and few papers are missing, else an error."""
+        persistent = self.empty_tries > self.run.config.max_retries  # else failed requests
+        if persistent and self.run._overcount(
+            self.label, self.received, expected, self.empty_tries
+        ):
+            return self._save(expected, True, _stamp(self.run.client))
+        endpoint = endpoint_of(self.run.config.api_url)
+        where = f"{self.label} at result {self.received} of {expected}"
+        if persistent:
+            message = f"kept returning an empty page for {where} after {self.empty_tries} tries"
+        else:
+            empties = self.empty_tries
+            message = (
+                f"kept failing for {where}: {self.fruitless} tries brought no new results "
+                f"({self.fruitless - empties} failed, {empties} empty "
+                f"page{'' if empties == 1 else 's'})"
+            )
+        raise RetriesExhaustedError(
+            f"arXiv API at {endpoint} {message}",
+            endpoint=endpoint,
+            tries=self.empty_tries if persistent else self.fruitless,
+            last="empty page",
+        )
+
+
 def fetch_month(
     store: Store,
     config: ArxivConfig,
@@ -714,15 +850,10 @@ def fetch_month(
     except RetriesExhaustedError as exc:
         if isinstance(exc, WaitRequestedError) and exc.tries == 0 and not summary.stored:
             raise  # an earlier run's wait: nothing was asked, the message says until when
-        raise FetchError(
-            f"{exc}; {summary.stored} papers received by this run are stored; "
-            "run again later to resume"
-        ) from exc
+        raise FetchError(f"{exc}; {_kept(summary.stored)}run again later to resume") from exc
     except UnreachableError as exc:
         if summary.stored:
-            raise FetchError(
-                f"{exc}; {summary.stored} papers received by this run are stored"
-            ) from exc
+            raise FetchError(f"{exc}; {_kept(summary.stored).removesuffix('; ')}") from exc
         raise
     finally:
         record_pacing(store, client)
