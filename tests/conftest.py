@@ -48,5 +48,20 @@ def restore_logging() -> Iterator[None]:
     stream (which shows up as a "--- Logging error ---" in some other test's output)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # main() also sets the levels of a few loggers (the client's and the scheduler's
+    # shown at INFO, libraries' quietened): a later test must not inherit them.
+    named = {name: logging.getLogger(name).level for name in _LOGGERS_MAIN_SETS}
     yield
     root.handlers[:], root.level = handlers, level
+    for name, old in named.items():
+        logging.getLogger(name).setLevel(old)
+
+
+_LOGGERS_MAIN_SETS = (
+    "trenddigest.sources.client",
+    "trenddigest.schedule",
+    "urllib3",
+    "arxiv",
+    "apscheduler.executors",
+    "matplotlib",
+)

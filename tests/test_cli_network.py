@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 
 import pytest
@@ -82,6 +83,72 @@ def test_second_run_of_a_complete_month_asks_arxiv_nothing(
     assert len(arxiv_server.api_requests) == before
 
 
+# A log line on stderr when it is no terminal (cron, a CI log, captured here).
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) [\w.]+: (.*)")
+
+
+def messages(err: str) -> list[str]:
+    """stderr's lines, log lines without their time stamp, level and logger."""
+    return [m.group(2) if (m := LOG_LINE.fullmatch(line)) else line for line in err.splitlines()]
+
+
+def test_a_retry_is_one_stderr_line_saying_what_arxiv_answered_and_how_long_it_waits(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n')
+    arxiv_server.fail("status", status=503, headers={"Retry-After": "27"})
+    code = main(["run", "--month", "2025-05"])
+    _, err = capsys.readouterr()
+    assert code == 0
+    line = (
+        f"INFO trenddigest.sources.client: arXiv API at {arxiv_server.api_url}: HTTP 503; "
+        "retrying in 27 s, as arXiv asked (retry 1 of 5)"
+    )
+    first, *progress = err.splitlines()
+    # Not on a terminal (cron, CI), a log line is time-stamped: when arXiv was in trouble.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} " + re.escape(line), first)
+    assert progress == [
+        "cs.CV 2025-05: fetching (13 papers)",
+        "cs.CV 2025-05: 5/13 papers",
+        "cs.CV 2025-05: 10/13 papers",
+        "cs.CV 2025-05: 13/13 papers",
+        "cs.CV 2025-05: 13/13 papers (fetched)",
+    ]
+    assert no_arxiv_waits.sleeps == [27.0, 3.0, 3.0]
+
+
+def test_quiet_retries_without_a_line(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    assert main(["fetch", "--month", "2025-05"]) == 0  # not quiet: the logger says INFO
+    arxiv_server.fail("status", status=503, headers={"Retry-After": "27"})
+    no_arxiv_waits.advance(12 * 3600)  # the month is checked again
+    capsys.readouterr()
+    code = main(["fetch", "--month", "2025-05", "-q"])
+    _, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert 27.0 in no_arxiv_waits.sleeps
+
+
+def test_a_command_right_after_another_waits_out_the_spacing_without_a_line(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", arxiv_server.feed_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    arxiv_server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00107", "type": "new"}])
+    assert main(["poll"]) == 0
+    assert main(["poll"]) == 0  # `poll` twice in a script: the second waits 3 s first
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[1] == (
+        "polled 1 arXiv feed (1 not modified): 0 new, 0 updated, 0 unchanged papers"
+    )
+    assert no_arxiv_waits.sleeps == [3.0]
+
+
 def test_without_network_run_fails_in_one_clear_line(
     workdir,
     monkeypatch,
@@ -93,11 +160,14 @@ def test_without_network_run_fails_in_one_clear_line(
     code = main(["run", "--month", "2025-05"])
     _, err = capsys.readouterr()
     assert code == 4
-    assert err == (
+    # The ~30 s of retries are said as they start, not sat through in silence.
+    assert messages(err) == [
+        f"arXiv API at {url}: connection refused; retrying in 10 s (retry 1 of 2)",
+        f"arXiv API at {url}: connection refused; retrying in 20 s (retry 2 of 2)",
         f"trenddigest: error: cannot reach arXiv API at {url} (connection refused): check "
         "the network or set [arxiv] api_url; use --offline or --from FILE to work without "
-        "arXiv\n"
-    )
+        "arXiv",
+    ]
     assert not (workdir / "digests").exists()
 
 
@@ -122,11 +192,13 @@ def test_default_endpoint_without_network_fails_within_seconds(
     code = main(["run", "--month", "2025-05"])
     _, err = capsys.readouterr()
     assert code == 4
-    assert err == (
+    assert messages(err) == [
+        "arXiv API at https://export.arxiv.org/api/query: name resolution failed; retrying "
+        "in 3 s (retry 1 of 1)",
         "trenddigest: error: cannot reach arXiv API at https://export.arxiv.org/api/query "
         "(name resolution failed): check the network or set [arxiv] api_url; use --offline "
-        "or --from FILE to work without arXiv\n"
-    )
+        "or --from FILE to work without arXiv",
+    ]
     assert no_arxiv_waits.sleeps == [3.0]  # one quick retry, not half a minute of backoff
 
 

@@ -261,6 +261,90 @@ def test_429_without_retry_after_backs_off_exponentially(
     assert clock.sleeps == [10.0, 20.0, 40.0]
 
 
+def client_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the client said at INFO: what a user sees without -v (see cli.py)."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "trenddigest.sources.client" and r.levelno >= logging.INFO
+    ]
+
+
+def test_a_retry_after_wait_is_one_line_saying_what_arxiv_answered_and_how_long(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "27"})
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert client_lines(caplog) == [
+        f"arXiv API at {server.api_url}: HTTP 503; retrying in 27 s, as arXiv asked (retry 1 of 5)"
+    ]
+    assert clock.sleeps == [27.0]
+
+
+def test_each_backoff_is_its_own_line(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.fail("status", times=2, status=429)
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        make_client(server, clock, backoff_seconds=10.0).fetch_api_page(search(), 0, 5)
+    assert client_lines(caplog) == [
+        f"arXiv API at {server.api_url}: HTTP 429; retrying in 10 s (retry 1 of 5)",
+        f"arXiv API at {server.api_url}: HTTP 429; retrying in 20 s (retry 2 of 5)",
+    ]
+
+
+def test_a_retry_line_gives_the_whole_pause_when_the_spacing_outlasts_retry_after(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.fail("status", status=503, headers={"Retry-After": "1"})
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert client_lines(caplog) == [
+        f"arXiv API at {server.api_url}: HTTP 503; retrying in 3 s (retry 1 of 5)"
+    ]
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_waiting_out_a_retry_after_that_ended_an_earlier_request_is_one_line(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A poll's next feed after the one arXiv turned away.
+    server.fail("status", status=503, headers={"Retry-After": "30"})
+    client = make_client(server, clock, max_retries=0)
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        with pytest.raises(RetriesExhaustedError):
+            client.fetch_api_page(search(), 0, 5)
+        client.fetch_api_page(search(), 0, 5)
+    assert client_lines(caplog) == [
+        "waiting 30 s before asking arXiv again, as it asked (Retry-After)"
+    ]
+    assert clock.sleeps == [30.0]
+
+
+def test_waiting_out_an_earlier_runs_retry_after_is_one_line(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(server, clock, max_backoff_seconds=120.0)
+    client.not_before = clock.now + 60  # longer than the spacing: arXiv asked for it
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        client.fetch_api_page(search(), 0, 5)
+    assert client_lines(caplog) == [
+        "waiting 60 s before asking arXiv again, as an earlier run was asked (Retry-After)"
+    ]
+
+
+def test_the_spacing_after_an_earlier_run_and_between_requests_is_waited_without_a_line(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(server, clock)
+    client.not_before = clock.now + 2.5  # `fetch` then `poll` in a script
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        client.query(search(), 0, 5, lambda offset, page: True)
+    assert client_lines(caplog) == []
+    assert clock.sleeps == [2.5, 3.0, 3.0]
+
+
 class FirstReadTimeoutTiny(requests.Session):
     """A transport that sends its first request with a read timeout of one microsecond.
 
@@ -297,7 +381,7 @@ def test_a_read_timeout_is_retried_after_the_backoff(
     assert len(page.papers) == 5
     assert session.timeouts == [(10.0, 30.0), (10.0, 30.0)]  # connect capped at 10 s
     assert [r.getMessage() for r in caplog.records] == [
-        f"{server.api_url}: timed out; retry 1 of 5 in 10 s"
+        f"arXiv API at {server.api_url}: timed out; retrying in 10 s (retry 1 of 5)"
     ]
     assert clock.sleeps == [10.0]
 

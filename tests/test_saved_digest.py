@@ -12,6 +12,7 @@ import pytest
 
 from synthetic import make_papers
 from trenddigest import pipeline, trends
+from trenddigest.cli import main
 from trenddigest.config import Config, DigestConfig
 from trenddigest.errors import EmptyMonthError
 from trenddigest.models import Month
@@ -236,3 +237,55 @@ def test_a_repeated_run_loads_none_of_the_heavy_libraries(store, config, workdir
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=workdir
     )
     assert out.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """``trenddigest run`` of May from the store alone, as a user types it."""
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE"):
+        monkeypatch.delenv(var, raising=False)
+    argv = ["--store", "store.sqlite3", "run", "--month", "2025-05", "--offline"]
+    code = main([*argv, "--output", "out/{year}-{month}.md"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+SUMMARY = "2025-05: 60 papers, 48 placed in 5 of 27 categories, 12 in none; "
+
+
+def test_a_repeated_run_says_its_digest_is_unchanged_and_a_first_one_that_it_wrote_it(
+    store, workdir, capsys, monkeypatch
+):
+    assert run_cli(capsys, monkeypatch) == (
+        0,
+        f"{SUMMARY}wrote out/2025-05.md, out/2025-05.json\n",
+        "",
+    )
+    assert run_cli(capsys, monkeypatch) == (
+        0,
+        f"{SUMMARY}unchanged: out/2025-05.md, out/2025-05.json\n",
+        "",
+    )
+
+
+def test_a_repeated_run_writes_again_only_the_file_no_longer_as_it_made_it(
+    store, workdir, capsys, monkeypatch
+):
+    run_cli(capsys, monkeypatch)
+    (workdir / "out/2025-05.md").unlink()
+    assert run_cli(capsys, monkeypatch) == (
+        0,
+        f"{SUMMARY}wrote out/2025-05.md; unchanged: out/2025-05.json\n",
+        "",
+    )
+
+
+def test_a_repeated_run_counts_as_unchanged_only_the_files_that_already_held_the_digest(
+    store, config, workdir
+):
+    run(store, config)
+    json_twin = workdir / "out/2025-05.json"
+    (workdir / "out/2025-05.md").write_text("edited by hand\n", encoding="utf-8")
+    result = run(store, config)
+    assert result.unchanged == [json_twin]
+    assert result.written == [workdir / "out/2025-05.md", json_twin]  # what git commits
+    assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text

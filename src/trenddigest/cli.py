@@ -217,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers -------------------------------------------------------------------
 
 
+# The logger of sources/client.py, named here: importing it would load requests and
+# arxiv, which a repeated run never needs.
+_ARXIV_CLIENT_LOG = "trenddigest.sources.client"
+
+
 def _configure_logging(verbose: int, quiet: bool) -> None:
     # Quiet by default so that an error is the one line on stderr; -v shows the
     # pipeline's steps, -vv everything.  Progress of long fetches is always shown.
@@ -227,8 +232,16 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         "%(message)s" if sys.stderr.isatty() else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
-    if not quiet:
-        logging.getLogger("trenddigest.progress").setLevel(logging.INFO)
+    # Each wait for arXiv (a 503's Retry-After, the backoff after a timeout) is one INFO
+    # line of the client's: shown unless -q, or a person at a terminal (or a cron log)
+    # gets half a minute of silence.  Its routine spacing is DEBUG.  The scheduler's
+    # job outcomes likewise (only `schedule` logs there).  Set on every call (NOTSET:
+    # the root's level decides, so -vv still shows their DEBUG lines), as one process
+    # may run several commands.
+    for name in (_ARXIV_CLIENT_LOG, "trenddigest.schedule"):
+        logging.getLogger(name).setLevel(
+            logging.INFO if level > logging.INFO and not quiet else logging.NOTSET
+        )
     if verbose < 2:
         for noisy in ("urllib3", "arxiv", "apscheduler.executors", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -512,11 +525,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_run_summary(month: Month, result: RunResult) -> None:
     d = result.summary
+    # "wrote" only for files this run changed: a repeated run of an unchanged month
+    # (its saved digest reused) left them as they were, and should say so.
+    fresh = [p for p in result.written if p not in result.unchanged]
+    files = [f"wrote {', '.join(str(p) for p in fresh)}"] if fresh else []
+    if result.unchanged:
+        files.append(f"unchanged: {', '.join(str(p) for p in result.unchanged)}")
     print(
         f"{month}: {d.considered:,} paper{'' if d.considered == 1 else 's'}, "
         f"{d.matched:,} placed in {d.categories_used} of "
-        f"{d.categories} categories, {d.unmatched:,} in none; "
-        f"wrote {', '.join(str(p) for p in result.written)}"
+        f"{d.categories} categories, {d.unmatched:,} in none; {'; '.join(files)}"
     )
     # What was imported or fetched, committed, emailed: a run by hand or a cron log
     # should say that delivery happened, not only that nothing failed.
@@ -525,9 +543,16 @@ def _print_run_summary(month: Month, result: RunResult) -> None:
 
 
 def _reporter(args: argparse.Namespace) -> Any:
-    from .progress import NullReporter, StreamReporter
+    from .progress import BarBreaker, NullReporter, StreamReporter
 
-    return NullReporter() if args.quiet else StreamReporter(sys.stderr)
+    if args.quiet:
+        return NullReporter()
+    reporter = StreamReporter(sys.stderr)
+    # The log shares stderr with the bar: a retry or warning logged mid-fetch must
+    # start on a line of its own, not at the bar's end.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(BarBreaker(reporter))
+    return reporter
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -556,8 +581,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from .schedule import run_scheduler
 
     config = _load(args)
-    # The scheduler logs each job's outcome; show them even without -v.
-    logging.getLogger("trenddigest.schedule").setLevel(logging.INFO)
     run_scheduler(scheduler(config, reporter=_reporter(args)))
     return 0
 

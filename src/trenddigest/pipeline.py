@@ -70,12 +70,15 @@ class RunOptions:
 class RunResult:
     summary: DigestSummary
     text: str
+    # The digest's files (what a commit takes); those also in ``unchanged`` already
+    # held this content before the run wrote them.
     written: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # The digest and its trends section when they were built in this run (None when
     # the saved digest of an unchanged month was reused).
     digest: Digest | None = None
     trends: Any = None
+    unchanged: list[Path] = field(default_factory=list)
 
 
 def _categories_path(config: Config) -> Path:
@@ -300,6 +303,10 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     if opts.dry_run:
         return result
     text_of = {markdown_path: outputs.markdown, json_path: outputs.json}
+    # Which files already hold their part (a repeated run of an unchanged month): the
+    # summary says so instead of "wrote".  They are written all the same, which also
+    # clears away the temp files a killed earlier write left beside them.
+    result.unchanged = [path for path in paths if _holds(path, text_of[path])]
     files: dict[Path, str | bytes] = {path: text_of[path] for path in paths}
     write_files_atomic(files)
     result.written += list(files)
@@ -315,6 +322,14 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         exc.result = result
         raise
     return result
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether ``path`` holds exactly ``text`` (as write_files_atomic writes it: UTF-8)."""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:  # none yet, a folder, unreadable: not the digest
+        return False
 
 
 def _differs(path: Path, text: str) -> bool:

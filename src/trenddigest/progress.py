@@ -9,6 +9,7 @@ readable progress instead of carriage-return noise.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Protocol, TextIO
 
@@ -74,6 +75,14 @@ class StreamReporter:
         self.stream.flush()
         self._drawn = len(text)
 
+    def break_line(self) -> None:
+        """End a half-drawn bar, so that what is written next starts a line of its own
+        (the next update draws the bar again below it)."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
+
     def _line(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
@@ -101,3 +110,16 @@ class StreamReporter:
             self._drawn = 0
         else:
             self._line(f"{label}: {_count(done, total)}{suffix}")
+
+
+class BarBreaker(logging.Filter):
+    """A log handler's filter that ends the reporter's half-drawn bar before a record
+    is written: a retry line logged mid-fetch would otherwise be glued to the bar."""
+
+    def __init__(self, reporter: StreamReporter) -> None:
+        super().__init__()
+        self.reporter = reporter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.reporter.break_line()
+        return True

@@ -335,9 +335,14 @@ class ArxivClient:
             times.append(self.wall_clock() + max(0.0, spacing))
         return max(times) if times else None
 
-    def _wait_until(self, until: float, whom: str, why: str) -> None:
+    def _wait_until(self, until: float, whom: str, why: str, *, routine: bool = False) -> None:
         """Sleep until ``until`` (wall clock), or stop the command when that is further
-        away than the longest backoff: a wait of hours is better told than slept."""
+        away than the longest backoff: a wait of hours is better told than slept.
+
+        A wait arXiv asked for is said at INFO, which a user sees without -v (see
+        cli.py): a pause of seconds or minutes must not look like a hang.  A
+        ``routine`` one (the spacing) is not, nor the rounding left of a Retry-After
+        that a retry has just slept through."""
         remaining = until - self.wall_clock()
         if remaining > self.config.max_backoff_seconds:
             at = datetime.fromtimestamp(until, UTC)
@@ -349,7 +354,8 @@ class ArxivClient:
                 until=until,
             )
         if remaining > 0:
-            log.info("waiting %.0f s: %s", remaining, why)
+            level = logging.DEBUG if routine or remaining < 1 else logging.INFO
+            log.log(level, "waiting %.0f s before asking arXiv again, %s", remaining, why)
             self.sleep(remaining)
 
     def _wait_turn(self) -> None:
@@ -357,19 +363,29 @@ class ArxivClient:
         last ``Retry-After`` asked for (also when the request it answered gave up, so
         that the next feed of a poll keeps it too), and the spacing."""
         if self.not_before is not None:
-            self._wait_until(
-                self.not_before, "an earlier run ", "an earlier run asked arXiv moments ago"
+            # What an earlier run left is its spacing (at most delay_seconds: `fetch`
+            # then `poll` in a script), or else a Retry-After it was sent.
+            routine = self.not_before - self.wall_clock() <= self.config.delay_seconds
+            why = (
+                "as an earlier run asked it moments ago"
+                if routine
+                else "as an earlier run was asked (Retry-After)"
             )
+            self._wait_until(self.not_before, "an earlier run ", why, routine=routine)
             self.not_before = None  # honoured; a wait that stops the command keeps it
         if self._asked_to_wait_until is not None:
-            self._wait_until(self._asked_to_wait_until, "", "arXiv asked to wait (Retry-After)")
-        last = self._pacing.last_done
-        if last is None:
-            return
-        remaining = self.config.delay_seconds - (self.clock() - last)
+            self._wait_until(self._asked_to_wait_until, "", "as it asked (Retry-After)")
+        remaining = self._spacing_left()
         if remaining > 0:
             log.debug("waiting %.1f s between requests (arXiv terms of use)", remaining)
             self.sleep(remaining)
+
+    def _spacing_left(self) -> float:
+        """Seconds until the spacing after the last response has passed (0 when it has)."""
+        last = self._pacing.last_done
+        if last is None:
+            return 0.0
+        return max(0.0, self.config.delay_seconds - (self.clock() - last))
 
     def _backoff(self, failures: int, failure: _Failure) -> float:
         if failure.wait is not None:
@@ -464,10 +480,22 @@ class ArxivClient:
                     until=self._asked_to_wait_until or self.wall_clock(),
                 )
             wait = self._backoff(failures, failure)
-            # INFO, not WARNING: retries are routine with arXiv, and if they run out the
-            # error says so in one line; -v shows each one.
+            # One line per retry at INFO, which the CLI shows unless -q (a person at a
+            # terminal or a cron log should hear why nothing happens for a while), but
+            # not WARNING: retries are routine with arXiv, and if they run out the
+            # error says so.  The pause given is the whole of it: the spacing still
+            # applies after a short Retry-After.
+            pause = max(wait, self._spacing_left())
+            asked = ", as arXiv asked" if failure.retry_after is not None and wait >= pause else ""
             log.info(
-                "%s: %s; retry %d of %d in %.0f s", endpoint, failure.reason, failures, budget, wait
+                "%s at %s: %s; retrying in %.0f s%s (retry %d of %d)",
+                what,
+                endpoint,
+                failure.reason,
+                pause,
+                asked,
+                failures,
+                budget,
             )
             if wait > 0:
                 self.sleep(wait)
