@@ -25,10 +25,12 @@ from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote, unquote
+from xml.etree.ElementTree import Element, SubElement
 
 import jinja2
 import markdown
 from markdown.extensions.toc import TocExtension
+from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig, check_email
@@ -558,17 +560,256 @@ class _NoRawHtml(markdown.Extension):
         md.ESCAPED_CHARS = sorted(set(md.ESCAPED_CHARS) | set(string.punctuation))
 
 
-def render_email_html(subject: str, markdown_text: str, chart_cid: str | None = None) -> str:
+# Gmail shows only the first 102 KB or so of an email's HTML and hides the rest behind
+# "[Message clipped]": in a busy month the last categories would silently go missing.
+# The margin below that covers what mail readers and list servers add.
+EMAIL_HTML_LIMIT = 90_000
+TRENDS_HEADING = "Research trends"
+MOMENTUM_HEADING = "Category momentum"
+CHART_HEADING = "Papers per category"
+CHART_ALT = "Papers per category, month by month"
+
+
+def _heading_level(element: Element) -> int:
+    """1 to 6 for ``<h1>`` to ``<h6>``, 0 for anything else."""
+    tag = element.tag
+    return int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else 0
+
+
+def _find_heading(children: list[Element], text: str, start: int = 0, end: int = -1) -> int:
+    """The index of the first heading reading ``text`` in ``children[start:end]``, or -1."""
+    stop = len(children) if end < 0 else end
+    for index in range(start, stop):
+        element = children[index]
+        if _heading_level(element) and "".join(element.itertext()).strip() == text:
+            return index
+    return -1
+
+
+def _section_end(children: list[Element], heading: int) -> int:
+    """Where the section under ``children[heading]`` ends: its next heading of the same
+    or a higher level (or the end of the page)."""
+    level = _heading_level(children[heading])
+    for index in range(heading + 1, len(children)):
+        if 0 < _heading_level(children[index]) <= level:
+            return index
+    return len(children)
+
+
+def _after_intro(children: list[Element]) -> int:
+    """The place right after the title and the lines under it: the first heading after
+    the ``<h1>`` (the top of the page when there is no title)."""
+    title = next((i for i, el in enumerate(children) if _heading_level(el) == 1), -1)
+    if title < 0:
+        return 0
+    return next(
+        (i for i in range(title + 1, len(children)) if _heading_level(children[i])), len(children)
+    )
+
+
+def full_digest_name(subject: str) -> str:
+    """The file name a shortened email attaches the full digest under."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")
+    return f"{slug or 'digest'}.md"
+
+
+def _papers(count: int) -> str:
+    return f"{count} paper" if count == 1 else f"{count} papers"
+
+
+class _EmailLayout(Treeprocessor):
+    """Lays out the parsed digest for email: the chart where the digest has it, and,
+    when ``keep`` is set, each category's list cut to its first ``keep`` papers.
+
+    Runs after the inline markup, so headings read as their text, and before the
+    anchors are made, so an added heading takes its anchor in page order as GitHub
+    numbers the digest's own.  The category lists are the numbered lists straight
+    under a level-2 heading, as the digest template writes them (the trends' lists sit
+    under level-3 headings, the top picks are a bulleted list): every category keeps
+    its heading, count and best papers, and says how many more the full digest has.
+    """
+
+    def __init__(
+        self, md: markdown.Markdown, chart_cid: str | None, keep: int | None, attachment: str
+    ) -> None:
+        super().__init__(md)
+        self.chart_cid = chart_cid
+        self.keep = keep
+        self.attachment = attachment
+        self.longest = 0  # the most papers a category lists, once run
+
+    def run(self, root: Element) -> None:
+        if self.chart_cid:
+            self._place_chart(root)
+        self._shorten_lists(root)
+
+    def _place_chart(self, root: Element) -> None:
+        """Where the digest draws its chart: in the trends part, after the momentum
+        table; without a trends part, right after the title and the lines under it."""
+        image = Element("p")
+        SubElement(
+            image, "img", {"class": "chart", "src": f"cid:{self.chart_cid}", "alt": CHART_ALT}
+        )
+        children = list(root)
+        trends = _find_heading(children, TRENDS_HEADING)
+        if trends < 0:
+            root.insert(_after_intro(children), image)
+            return
+        end = _section_end(children, trends)
+        own = _find_heading(children, CHART_HEADING, trends + 1, end)
+        if own >= 0:  # a template that writes the heading itself
+            root.insert(own + 1, image)
+            return
+        momentum = _find_heading(children, MOMENTUM_HEADING, trends + 1, end)
+        at = trends + 1 if momentum < 0 else _section_end(children, momentum)
+        heading = Element(f"h{min(_heading_level(children[trends]) + 1, 6)}")
+        heading.text = CHART_HEADING
+        root.insert(at, heading)
+        root.insert(at + 1, image)
+
+    def _shorten_lists(self, root: Element) -> None:
+        level = 0
+        shortened = False
+        for element in list(root):
+            if _heading_level(element):
+                level = _heading_level(element)
+                continue
+            if element.tag != "ol" or level != 2:
+                continue
+            items = list(element)
+            self.longest = max(self.longest, len(items))
+            if self.keep is None or len(items) <= self.keep:
+                continue
+            shortened = True
+            for item in items[self.keep :]:
+                element.remove(item)
+            left = len(items) - self.keep
+            note = Element("p", {"class": "more"})
+            if self.keep:
+                note.text = f"{left} more in the attached full digest."
+            else:
+                note.text = f"{_papers(left)} in the attached full digest."
+            at = list(root).index(element)
+            if self.keep:
+                root.insert(at + 1, note)
+            else:  # an empty list would show as nothing: the note takes its place
+                root.remove(element)
+                root.insert(at, note)
+        if shortened:
+            self._say_shortened(root)
+
+    def _say_shortened(self, root: Element) -> None:
+        shown = (
+            f"each category lists its top {_papers(self.keep)} here"
+            if self.keep
+            else "each category gives its number of papers only here"
+        )
+        note = Element("p", {"class": "shortened"})
+        strong = SubElement(note, "strong")
+        strong.text = "Shortened for email:"
+        strong.tail = (
+            f" {shown}, so that mail readers such as Gmail show the whole message "
+            "instead of clipping its end. The full digest, with every paper, is attached "
+            f"as {self.attachment}."
+        )
+        root.insert(_after_intro(list(root)), note)
+
+
+def _email_page(
+    subject: str, markdown_text: str, chart_cid: str | None, keep: int | None
+) -> tuple[str, int]:
+    """The email's HTML with each category's list cut to ``keep`` papers (``None``:
+    all), and the most papers any category lists."""
     # Headings get GitHub's anchors (a repeat numbered as GitHub numbers it), so the
     # Overview's links work in the email too; the slugger sees them in page order.
     slugger = HeadingSlugger()
     toc = TocExtension(slugify=lambda value, _separator: slugger(value))
-    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", _NoRawHtml(), toc])
+    md = markdown.Markdown(
+        extensions=["tables", "fenced_code", _NoRawHtml(), toc],
+        # align="right" rather than a style attribute repeated on every number.
+        extension_configs={"tables": {"use_align_attribute": True}},
+        output_format="html",
+    )
+    layout = _EmailLayout(md, chart_cid, keep, full_digest_name(subject))
+    # After "inline" (20): headings hold their text; before "toc" (5): anchors in order.
+    md.treeprocessors.register(layout, "trenddigest-email-layout", 15)
+    body = md.convert(markdown_text)
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
     source = files("trenddigest.templates").joinpath(EMAIL_TEMPLATE).read_text(encoding="utf-8")
-    return env.from_string(source).render(subject=subject, body=Markup(body), chart_cid=chart_cid)
+    return env.from_string(source).render(subject=subject, body=Markup(body)), layout.longest
+
+
+@dataclass(frozen=True)
+class EmailHtml:
+    """The email's HTML; ``shown`` is the papers per category it lists when the lists
+    were shortened to fit (the full digest then goes along as an attachment)."""
+
+    html: str
+    shown: int | None = None
+
+
+def _size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def email_html(
+    subject: str,
+    markdown_text: str,
+    chart_cid: str | None = None,
+    *,
+    limit: int = EMAIL_HTML_LIMIT,
+) -> EmailHtml:
+    """The digest as the email's HTML, within ``limit`` bytes when it can be.
+
+    A digest that fits is shown whole.  One that does not keeps every section, the
+    trends and the top picks, and lists in each category as many of its best papers
+    as fit, the same number in each (the most that fit), so no category is lost at
+    the bottom; it says so under the title and names the attached full digest.
+    """
+    html, longest = _email_page(subject, markdown_text, chart_cid, None)
+    if _size(html) <= limit or not longest:
+        if _size(html) > limit:
+            log.warning(
+                "the email's HTML is %d bytes, over the %d that Gmail shows unclipped, and "
+                "has no category lists to shorten",
+                _size(html),
+                limit,
+            )
+        return EmailHtml(html)
+    full = _size(html)
+    best: EmailHtml | None = None
+    low, high = 0, longest - 1  # the most papers per category that fit, by bisection
+    while low <= high:
+        keep = (low + high) // 2
+        candidate = _email_page(subject, markdown_text, chart_cid, keep)[0]
+        if _size(candidate) <= limit:
+            best, low = EmailHtml(candidate, keep), keep + 1
+        else:
+            high = keep - 1
+    if best is None:
+        best = EmailHtml(_email_page(subject, markdown_text, chart_cid, 0)[0], 0)
+        log.warning(
+            "the email's HTML is %d bytes even without the category lists, over the %d "
+            "that Gmail shows unclipped: the end of the message may be clipped",
+            _size(best.html),
+            limit,
+        )
+    log.info(
+        "the email's HTML would be %d bytes (Gmail clips after about 102 KB): it lists "
+        "the top %d papers per category and attaches the full digest",
+        full,
+        best.shown,
+    )
+    return best
+
+
+def render_email_html(
+    subject: str, markdown_text: str, chart_cid: str | None = None, *, limit: int = EMAIL_HTML_LIMIT
+) -> str:
+    """The email's HTML (see :func:`email_html`)."""
+    return email_html(subject, markdown_text, chart_cid, limit=limit).html
 
 
 def email_subject(month: Month) -> str:
@@ -578,7 +819,11 @@ def email_subject(month: Month) -> str:
 def build_email(
     config: EmailConfig, subject: str, markdown_text: str, png_attachment: bytes | None = None
 ) -> EmailMessage:
-    """multipart/alternative: the Markdown as text/plain, and HTML (with the chart inline)."""
+    """multipart/alternative: the Markdown as text/plain, and HTML (with the chart inline).
+
+    When the HTML had to list fewer papers to stay unclipped (see :func:`email_html`),
+    the message is multipart/mixed with the full digest attached as a ``.md`` file.
+    """
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = config.sender
@@ -591,7 +836,8 @@ def build_email(
     msg.set_content(markdown_text, subtype="plain")
     # RFC 2045 wants every Content-ID world-unique, not one shared by every month's mail.
     cid = make_msgid(CHART_CID.partition("@")[0], domain)[1:-1] if png_attachment else None
-    msg.add_alternative(render_email_html(subject, markdown_text, cid), subtype="html")
+    page = email_html(subject, markdown_text, cid)
+    msg.add_alternative(page.html, subtype="html")
     if png_attachment:
         html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
         html_part.add_related(
@@ -605,6 +851,10 @@ def build_email(
         # add_related turned the HTML part into multipart/related, whose root type
         # RFC 2387 requires.
         html_part.set_param("type", "text/html")
+    if page.shown is not None:
+        # The HTML lists fewer papers than the digest: the whole digest goes along,
+        # readable where the plain-text part is not shown (Gmail never shows it).
+        msg.add_attachment(markdown_text, subtype="markdown", filename=full_digest_name(subject))
     return msg
 
 
