@@ -1,11 +1,17 @@
 """QA as a research lead reading the trends: rising terms must be topics a reader can
-act on, not fragments of a longer phrase, not one term twice, and no LaTeX markup.
+act on, not fragments of a longer phrase or of a hyphenated compound, not one term twice
+(nor its singular and plural), not a word whose papers share nothing else, and no LaTeX
+markup.
 
 Synthetic papers only (made-up titles and abstracts).
 """
 
 from __future__ import annotations
 
+import itertools
+import random
+
+from synthetic import make_papers
 from trenddigest.models import Paper
 from trenddigest.rank import paper_text
 from trenddigest.terms import TermCounts, document_terms, term_matrix
@@ -22,7 +28,10 @@ def paper(month: str, title: str, abstract: str) -> Paper:
 
 
 def filler(month: str, n: int) -> list[Paper]:
-    return [paper(month, f"Notes {i}", "We look at nothing.") for i in range(n)]
+    """Papers on nothing in particular, each with a made-up word of its own: as in a
+    real month, two of them have little in common."""
+    words = ("".join(w) for w in itertools.product("bcdfghjklmnpqrtvwxz", repeat=3))
+    return [paper(month, f"Notes on zq{next(words)}", "We look at nothing.") for _ in range(n)]
 
 
 def counts_of(papers: list[Paper]) -> TermCounts:
@@ -80,6 +89,63 @@ def test_rising_terms_do_not_list_a_term_as_singular_and_plural():
     now += filler("2025-05", 60)
     found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
     assert len({"ai agent", "ai agents"} & set(found)) == 1
+
+
+def test_a_rising_term_written_both_ways_counts_the_papers_of_both():
+    before = filler("2025-04", 100)
+    now = [paper("2025-05", f"{VARIED[i % 12]} AI agent {i}", "We look.") for i in range(20)]
+    now += [paper("2025-05", f"{VARIED[i % 12]} AI agents {i}", "We look.") for i in range(20)]
+    now += filler("2025-05", 60)
+    found = rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)
+    (term,) = [r for r in found if r.term in ("ai agent", "ai agents")]
+    assert term.support == 40
+
+
+def test_a_word_only_ever_joined_into_a_hyphenated_compound_is_no_rising_term():
+    # "sided" is only ever the tail of "two-sided" or "one-sided": shown alone it says
+    # nothing, and "two" and "one" are stop words, so no phrase stands for the compound.
+    before = filler("2025-04", 100)
+    now = [
+        paper(
+            "2025-05",
+            f"Two-sided {VARIED[i % 12]} markets {i}",
+            f"Matching in {VARIED[(i + 5) % 12]} markets. Preferences are one-sided.",
+        )
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "sided" not in found
+    assert "markets" in found  # the word beside it stands on its own
+
+
+SPLATTING = [
+    "Gaussian splatting renders radiance fields with anisotropic splats.",
+    "Splat opacity and covariance are densified per training view.",
+    "Novel view synthesis of splats runs in real time on a laptop.",
+    "Pruning splats shrinks the scene without blurring its texture.",
+]
+
+
+def test_a_word_whose_papers_share_nothing_else_is_no_rising_term():
+    # "sundry" spreads over papers of every topic, like "finite" (finite elements,
+    # finite samples, finite automata): it grew, but gathers no topic.  "Gaussian
+    # splatting" grew as much, in papers that share more than the phrase.
+    rng = random.Random(11)
+    before = make_papers("2025-04", per_topic=20, seed=1)
+    now = make_papers("2025-05", per_topic=20, seed=2)
+    now = [
+        paper("2025-05", f"Sundry {p.title}", f"{p.abstract} Also sundry.") if i % 5 == 0
+        else paper("2025-05", p.title, p.abstract)
+        for i, p in enumerate(now)
+    ]  # fmt: skip
+    now += [
+        paper("2025-05", f"Gaussian splatting {VARIED[i % 12]}", " ".join(rng.sample(SPLATTING, 2)))
+        for i in range(20)
+    ]
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "gaussian splatting" in found
+    assert not [term for term in found if "sundry" in term.split(" ")]
 
 
 def test_a_latex_command_between_two_words_does_not_join_them_into_a_phrase():

@@ -26,7 +26,7 @@ from trenddigest.errors import InputError
 from trenddigest.models import Month, Paper
 from trenddigest.rank import RankedPaper, Ranking, paper_text
 from trenddigest.store import Store
-from trenddigest.terms import MODIFIERS, TermMatrix, term_matrix, term_stream
+from trenddigest.terms import MODIFIERS, TermMatrix, number_key, term_key, term_matrix, term_stream
 from trenddigest.trends import (
     MonthCounts,
     TermCounts,
@@ -182,8 +182,16 @@ def test_term_matrix_counts_what_the_term_definition_says():
         "Don't stop: the model/data split is a_b_c and __init__ 42x",
     ]
     matrix = assert_rows_count_the_term_stream(texts)
+    # A term's singular and plural ("models", "model") are one, counted in the texts
+    # using either and shown in the form most of them use (ties: the one sorting first).
+    used = {t: sum(t in document_terms(x) for x in texts) for x in texts for t in document_terms(x)}
+    docs = [{term_key(t) for t in document_terms(x)} for x in texts]
+    forms: dict[str, list[str]] = {}
+    for term in sorted(used):
+        forms.setdefault(term_key(term), []).append(term)
     assert matrix.document_counts().as_dict() == {
-        t: sum(t in document_terms(x) for x in texts) for x in texts for t in document_terms(x)
+        min(terms, key=lambda t: (-used[t], t)): sum(key in doc for doc in docs)
+        for key, terms in forms.items()
     }
 
 
@@ -207,6 +215,51 @@ def test_term_matrix_finds_the_papers_using_a_term():
     matrix = term_matrix(["graph rewiring works", "no graph here", "Graph-rewiring again"])
     assert matrix.rows_using("graph rewiring").tolist() == [0, 2]
     assert matrix.rows_using("absent term").tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("singular", "plural"),
+    [("agent", "agents"), ("study", "studies"), ("class", "classes"), ("box", "boxes"),
+     ("patch", "patches"), ("response", "responses"), ("cache", "caches"), ("bias", "biases"),
+     ("metric", "metrics"), ("llm", "llms"), ("diffusion model", "diffusion models")],
+)  # fmt: skip
+def test_a_singular_and_its_plural_share_one_key(singular, plural):
+    assert term_key(singular) == term_key(plural)
+
+
+@pytest.mark.parametrize(
+    ("word", "other"),
+    [("news", "new"), ("dynamics", "dynamic"), ("lens", "len"), ("gps", "gp"),
+     ("analysis", "analysi"), ("corpus", "corpu"), ("loss", "los")],
+)  # fmt: skip
+def test_a_word_that_only_ends_like_a_plural_keeps_its_own_key(word, other):
+    assert number_key(word) == word != number_key(other)
+
+
+def test_a_paper_using_a_term_in_singular_and_plural_counts_once_in_its_most_used_form():
+    counts = counts_of(
+        [
+            paper("2025-05", "Diffusion models beat a diffusion model"),
+            paper("2025-05", "Diffusion models"),
+            paper("2025-05", "Diffusion models again"),
+            paper("2025-05", "A diffusion model"),
+        ]
+    )
+    assert counts.get("diffusion model") == counts.get("diffusion models") == 4
+    as_dict = counts.as_dict()
+    assert as_dict["diffusion models"] == 4 and "diffusion model" not in as_dict
+    assert TermCounts.from_bytes(counts.to_bytes()).as_dict() == as_dict
+
+
+def test_forms_used_by_as_many_papers_show_the_form_that_sorts_first():
+    one_each = counts_of([paper("2025-05", "AI agents"), paper("2025-05", "An AI agent")])
+    assert one_each.as_dict()["ai agent"] == 2
+
+
+def test_term_matrix_finds_the_papers_using_either_form_of_a_term():
+    matrix = term_matrix(["An AI agent", "AI agents and an AI agent", "no agent", "AI agents"])
+    assert matrix.rows_using("ai agent").tolist() == [0, 1, 3]
+    assert matrix.rows_using("ai agents").tolist() == [0, 1, 3]
 
 
 # --------------------------------------------------------------------------- rising
@@ -268,6 +321,40 @@ def test_boilerplate_is_never_a_rising_term():
     now = with_term("2025-05", "novel approach", 40) + filler("2025-05", 60)
     found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=5))
     assert not {"novel approach", "novel", "approach"} & {r.term for r in found}
+
+
+def test_a_term_counts_the_papers_of_its_singular_and_its_plural_together():
+    # 10 papers write "diffusion model", 8 "diffusion models" and 2 both: neither form
+    # alone reaches 15 papers, the term does, in both months, shown as most write it.
+    before = [paper("2025-04", "A diffusion model"), paper("2025-04", "Two diffusion models")]
+    before.append(paper("2025-04", "A diffusion model", "Diffusion models."))
+    before += filler("2025-04", 97)
+    now = with_term("2025-05", "diffusion model", 10) + with_term("2025-05", "diffusion models", 8)
+    now += with_term("2025-05", "diffusion model and diffusion models", 2)
+    now += filler("2025-05", 80)
+    options = TrendOptions(min_support=15)
+    found = {r.term: r for r in rising_terms(counts_of(now), [counts_of(before)], options=options)}
+    assert "diffusion models" not in found
+    term = found["diffusion model"]
+    assert (term.support, term.baseline_support) == (20, 3)
+
+
+def test_example_papers_find_a_term_written_in_either_form():
+    papers = [
+        paper("2025-05", "Notes", "One AI agent."),
+        paper("2025-05", "Many AI Agents Everywhere", "A study."),
+    ]
+    assert [e.id for e in example_papers(papers, "ai agent", 2)] == [papers[1].id, papers[0].id]
+
+
+def test_adverbs_framing_verbs_symbols_and_a_generic_plural_are_never_rising_terms():
+    noise = ["mechanistically", "semantically different", "hurts", "matters", "phi", "1st", "v2"]
+    noise.append("frameworks")  # "framework" is too generic alone, and so is its plural
+    before = filler("2025-04", 300)
+    now = [p for term in noise for p in with_term("2025-05", term, 20)]
+    now += with_term("2025-05", "okterm", 20) + filler("2025-05", 300 - len(now) - 20)
+    found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=5))
+    assert [r.term for r in found] == ["okterm"]
 
 
 def test_rising_terms_are_empty_without_a_baseline_month():
@@ -602,6 +689,12 @@ def test_a_pile_of_papers_without_a_shared_subject_is_no_topic():
         assert len(set(topic.paper_ids) & pile_ids) < 0.5 * topic.size, topic.name
 
 
+def test_topic_terms_do_not_repeat_a_word_of_a_listed_phrase_in_its_plural():
+    ranked = [("multi agent", 3.0), ("agents", 2.0), ("upper bound", 1.5), ("bounds", 1.0)]
+    ranked.append(("game", 0.5))
+    assert trends._distinct_terms(ranked, 6) == ["multi agent", "upper bound", "game"]
+
+
 def test_topic_names_do_not_repeat_a_word_or_its_plural():
     assert trends._name_terms(
         ["retrieval augmented", "augmented generation", "rag", "images", "image", "knowledge"]
@@ -834,6 +927,10 @@ def test_real_rising_terms_match_an_independent_recount_and_growth_order(real):
     before = month_terms(store, "2025-04") + month_terms(store, "2025-05")
     assert june.rising, "expected rising terms in June 2025"
 
+    def keyed(docs: list[set[str]]) -> list[set[str]]:
+        """Each paper's terms, a singular and its plural as one (their term_key)."""
+        return [{term_key(term) for term in doc} for doc in docs]
+
     def tally(docs: list[set[str]]) -> dict[str, int]:
         counts: dict[str, int] = {}
         for doc in docs:
@@ -841,40 +938,62 @@ def test_real_rising_terms_match_an_independent_recount_and_growth_order(real):
                 counts[term] = counts.get(term, 0) + 1
         return counts
 
-    support, base_support = tally(now), tally(before)
+    now_keys = keyed(now)
+    support, base_support, forms = tally(now_keys), tally(keyed(before)), tally(now)
 
     def df(counts: dict[str, int], term: str) -> int:
-        return counts.get(term, 0)
+        return counts.get(term_key(term), 0)
 
     def growth(support: int, base: int) -> float:
         expected = base * len(now) / len(before)
         return (support + 10) / (expected + 10)
 
+    form_of: dict[str, list[str]] = {}  # the forms of every term in 15 papers or more
+    for term in sorted(forms):
+        if support[term_key(term)] >= 15:
+            form_of.setdefault(term_key(term), []).append(term)
     for r in june.rising:
         assert r.support == df(support, r.term) >= 15, r.term
         assert r.baseline_support == df(base_support, r.term), r.term
         assert (r.papers, r.baseline_papers) == (len(now), len(before))
         assert r.growth == pytest.approx(growth(r.support, r.baseline_support))
+        # Shown in the form most of its papers use; of forms used as much, the first.
+        assert r.term == min(form_of[term_key(r.term)], key=lambda t: (-forms[t], t)), r.term
         for example in r.examples:
             doc = next(p for p in real["june"] if p.id == example.id)
-            assert r.term in recount_terms(f"{doc.title}. {doc.abstract}")
+            found = keyed([recount_terms(f"{doc.title}. {doc.abstract}")])[0]
+            assert term_key(r.term) in found, r.term
     growths = [r.growth for r in june.rising]
     assert growths == sorted(growths, reverse=True)
     # Every listed term stands in the titles of at least 2 papers and 1 in 12 of its papers.
-    titles = tally([recount_terms(p.title) for p in real["june"]])
+    titles = tally(keyed([recount_terms(p.title) for p in real["june"]]))
     for r in june.rising:
-        assert titles.get(r.term, 0) >= max(2, r.support / 12), r.term
+        assert df(titles, r.term) >= max(2, r.support / 12), r.term
     # No unreported term with the support grew faster than the last one listed, unless it
-    # is a word of a listed phrase, boilerplate, or hardly ever in a title.
-    listed = {r.term for r in june.rising}
+    # is a word of a listed phrase or another form of a listed term (stems alike),
+    # boilerplate, hardly ever in a title, or, by the report's own rules, a piece of a
+    # longer phrase or compound or a word whose papers share nothing else.
+    listed = {trends._stem(r.term) for r in june.rising}
     words_of_phrases = {w for t in listed for w in t.split(" ") if " " in t}
     floor = min(growths)
-    for term, n in support.items():
-        if n < 15 or term in listed or term in words_of_phrases:
+    papers, options = real["june"], trends.DEFAULT_OPTIONS
+    matrix = trends.month_terms(papers)
+    cohesion = trends._Cohesion(matrix)
+    for key, (term, *_) in form_of.items():
+        n, stem = support[key], trends._stem(term)
+        if stem in listed or stem in words_of_phrases or not trends._names_a_topic(term):
             continue
-        if not trends._is_topical(term) or titles.get(term, 0) < max(2, n / 12):
+        if (
+            titles.get(key, 0) < max(2, n / 12)
+            or growth(n, base_support.get(key, 0)) <= floor + 1e-9
+        ):
             continue
-        assert growth(n, df(base_support, term)) <= floor + 1e-9, term
+        rows = matrix.rows_using(term)
+        assert rows.tolist() == [i for i, doc in enumerate(now_keys) if key in doc], term
+        using = [papers[i] for i in rows]
+        assert trends._is_fragment(using, term, options.fragment_share) or (
+            cohesion.of(rows, term) < options.min_cohesion
+        ), term
 
 
 @pytest.mark.shared
@@ -949,7 +1068,9 @@ def test_real_trends_for_a_month_come_from_the_caches_once_built(real, monkeypat
         real["store"], real["categories"], RankConfig(), Month(2025, 6),
         ranking=real["june_ranking"], papers=real["june"],
     )  # fmt: skip
-    assert counted == []  # counts and topics cached: examples come from scanning texts
+    # Counts and topics cached: only June's term matrix is built, which the rising
+    # terms' cohesion compares their papers in; no earlier month is counted again.
+    assert counted == [len(real["june"])]
     assert section.rising == real["sections"]["2025-06"].rising
     assert section.emerging == real["sections"]["2025-06"].emerging
 

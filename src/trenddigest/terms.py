@@ -17,10 +17,17 @@ numbered at C speed, and unigrams and bigrams become integer keys counted with n
 a paper x term matrix in a fraction of the time, from which document frequencies,
 cluster inputs and "papers using this term" are slices.  Term strings are made only
 for the terms someone asks about.
+
+A term's singular and plural are one term ("diffusion model" and "diffusion models",
+"agent" and "agents"): document frequencies count the papers using either form once,
+and a term is shown in the form the month's papers use most (see :func:`number_key`).
+The matrix itself keeps the forms apart (clustering and topic names read the words as
+written); :meth:`TermMatrix.rows_using` finds either.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -64,6 +71,54 @@ def without_latex(text: str) -> str:
     between two words ("graph $\\mathcal{G}$ neural") does not join them into a phrase
     the text never has (and that a search of the text would not find)."""
     return LATEX_COMMAND.sub(" . ", text) if "\\" in text else text
+
+
+# Words that end like a plural but are no plural of a shorter word: "news" is not
+# "new"s, "lens" not "len"s, and -ss, -us, -is and -ics words are singular ("loss",
+# "corpus", "analysis", "robotics": "dynamics" is not "dynamic"s)...
+_NOT_PLURAL = frozenset(
+    """news means series species lens bias atlas canvas alias gas chaos ethos pathos
+    kudos""".split()  # noqa: SIM905
+)
+_SINGULAR_ENDINGS = ("ss", "us", "is", "ics")
+# ... except these -ics nouns, plurals of an -ic noun ("evaluation metric(s)").
+_ICS_PLURALS = frozenset(["metrics", "topics", "heuristics", "critics", "clinics"])
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+
+
+@functools.lru_cache(maxsize=1 << 17)  # asked of the same few thousand words all month
+def number_key(word: str) -> str:
+    """The key a (lower-case) word's singular and plural share, so that "agent" and
+    "agents", "study" and "studies", "class" and "classes", "response" and
+    "responses" count as one term.
+
+    Not a stemmer: only the plural -s/-es/-ies goes, and an -e after a sibilant
+    ("response" and "responses" both give "respons"), so the key need not be a word.
+    Words of three letters or fewer are kept as they are: their plurals are mostly
+    acronyms whose singular is another acronym ("gps" is no "gp").  A missed pair
+    ("matrix"/"matrices") only stays two terms; a wrong merge would join two topics,
+    hence the exceptions above.
+    """
+    singular = (
+        len(word) <= 3
+        or not word.endswith("s")
+        or word in _NOT_PLURAL
+        or (word.endswith(_SINGULAR_ENDINGS) and word not in _ICS_PLURALS)
+    )
+    if singular:
+        key = word
+    elif word.endswith("ies") and len(word) > 4:
+        key = word[:-3] + "y"
+    else:
+        key = word[:-1]
+    if key.endswith("e") and key[:-1].endswith(_SIBILANT) and len(key) > 3:
+        key = key[:-1]
+    return key
+
+
+def term_key(term: str) -> str:
+    """The key of a term's singular and plural forms: each word's :func:`number_key`."""
+    return " ".join(number_key(w) for w in term.split(" "))
 
 
 def is_word(token: str) -> bool:
@@ -118,6 +173,9 @@ class _Vocabulary:
         self.tokens = tokens
         self.size = len(tokens)
         self._ids: dict[str, int] | None = None
+        # number_key -> the first token with it, and each token's such first token.
+        self._firsts: dict[str, int] | None = None
+        self._canonical: np.ndarray | None = None
 
     def term(self, key: int) -> str:
         v = self.size
@@ -140,6 +198,55 @@ class _Vocabulary:
             return ids[0]
         return self.size + ids[0] * self.size + ids[1]  # type: ignore[operator]
 
+    def _fold(self) -> tuple[dict[str, int], np.ndarray]:
+        if self._firsts is None or self._canonical is None:
+            firsts: dict[str, int] = {}
+            self._canonical = np.fromiter(
+                (firsts.setdefault(number_key(t), i) for i, t in enumerate(self.tokens)),
+                dtype=np.int64,
+                count=self.size,
+            )
+            self._firsts = firsts
+        return self._firsts, self._canonical
+
+    def folded_key(self, term: str) -> int | None:
+        """The key that :meth:`fold` gives every singular/plural form of ``term``, or
+        None if no form of one of its words is in the vocabulary."""
+        firsts, _ = self._fold()
+        ids = [firsts.get(number_key(w)) for w in term.split(" ")]
+        if None in ids or len(ids) > 2:
+            return None
+        if len(ids) == 1:
+            return ids[0]
+        return self.size + ids[0] * self.size + ids[1]  # type: ignore[operator]
+
+    def alphabetical(self, keys: np.ndarray) -> np.ndarray:
+        """A number per term key that sorts as the terms' strings do: words are word
+        characters, all after the space between them, so "a b" sorts as (a, b)."""
+        v = self.size
+        rank = np.empty(v, dtype=np.int64)
+        rank[sorted(range(v), key=self.tokens.__getitem__)] = np.arange(v, dtype=np.int64)
+        keys = np.asarray(keys, dtype=np.int64)
+        out = np.empty_like(keys)
+        uni = keys < v
+        out[uni] = rank[keys[uni]] * (v + 1)
+        first, second = np.divmod(keys[~uni] - v, v)
+        out[~uni] = rank[first] * (v + 1) + rank[second] + 1
+        return out
+
+    def fold(self, keys: np.ndarray) -> np.ndarray:
+        """Each term key with every word replaced by the first token of its number
+        key: one key for all singular/plural forms of a term."""
+        _, canonical = self._fold()
+        v = self.size
+        keys = np.asarray(keys, dtype=np.int64)
+        out = np.empty_like(keys)
+        uni = keys < v
+        out[uni] = canonical[keys[uni]]
+        first, second = np.divmod(keys[~uni] - v, v)
+        out[~uni] = v + canonical[first] * v + canonical[second]
+        return out
+
 
 def _sparse() -> Any:
     import scipy.sparse
@@ -155,6 +262,7 @@ class TermMatrix:
     keys: np.ndarray  # int64, sorted, one per column
     counts: csr_matrix  # int32 term frequencies, duplicates summed
     _by_column: Any = field(default=None, repr=False, compare=False)
+    _folded: Any = field(default=None, repr=False, compare=False)  # fold(keys), on demand
 
     @property
     def papers(self) -> int:
@@ -171,22 +279,59 @@ class TermMatrix:
         return self.vocabulary.terms(self.keys[list(columns)])
 
     def rows_using(self, term: str) -> np.ndarray:
-        """The rows (papers) that use ``term``, ascending."""
-        j = self.column(term)
-        if j is None:
+        """The rows (papers) that use ``term`` in its singular or plural, ascending."""
+        key = self.vocabulary.folded_key(term)
+        if key is None:
             return np.zeros(0, dtype=np.int64)
+        if self._folded is None:
+            self._folded = self.vocabulary.fold(self.keys)
         if self._by_column is None:
             self._by_column = self.counts.tocsc()
-        start, end = self._by_column.indptr[j], self._by_column.indptr[j + 1]
-        return np.sort(self._by_column.indices[start:end]).astype(np.int64)
+        by_column = self._by_column
+        rows = [
+            by_column.indices[by_column.indptr[j] : by_column.indptr[j + 1]]
+            for j in np.flatnonzero(self._folded == key)
+        ]
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(rows)).astype(np.int64)
 
     def rows(self, rows: Sequence[int]) -> TermMatrix:
         """The same terms for a subset of the papers (rows in the given order)."""
         return TermMatrix(self.vocabulary, self.keys, self.counts[np.asarray(rows, dtype=np.int64)])
 
     def document_counts(self) -> TermCounts:
-        df = np.bincount(self.counts.indices, minlength=len(self.keys)).astype(np.int32)
-        return TermCounts(self.papers, self.vocabulary, self.keys, df)
+        """Papers using each term, its singular and plural counted as one."""
+        counts = self.counts
+        surface = np.bincount(counts.indices, minlength=len(self.keys))
+        folded = self.vocabulary.fold(self.keys)
+        keys, group = np.unique(folded, return_inverse=True)
+        group = group.ravel()
+        size = np.bincount(group, minlength=len(keys))
+        df = np.bincount(group, weights=surface, minlength=len(keys)).astype(np.int64)
+        shared = size[group] > 1  # columns of a term written in more than one form
+        if shared.any():
+            # A paper using both forms counts once: the entries of those columns, moved
+            # to their term's column, with each paper's duplicates merged (in C).
+            in_shared = shared[counts.indices]
+            per_paper = np.diff(np.r_[0, np.cumsum(in_shared)][counts.indptr])
+            merged = _sparse().csr_matrix(
+                (
+                    np.ones(int(in_shared.sum()), dtype=np.int32),
+                    group[counts.indices[in_shared]],
+                    np.r_[0, np.cumsum(per_paper)],
+                ),
+                shape=(counts.shape[0], len(keys)),
+            )
+            merged.sum_duplicates()
+            union = np.bincount(merged.indices, minlength=len(keys))
+            df[size > 1] = union[size > 1]
+        # The form shown: the one most papers use; of forms used equally, the one that
+        # sorts first ("agent" before "agents"), whatever order the papers came in.
+        order = np.lexsort((self.vocabulary.alphabetical(self.keys), -surface, group))
+        firsts = order[np.r_[True, group[order][1:] != group[order][:-1]][: len(order)]]
+        shown = self.keys[firsts]
+        return TermCounts(self.papers, self.vocabulary, keys, df.astype(np.int32), shown)
 
 
 _SEP = b"\x01"
@@ -303,37 +448,43 @@ def term_matrix(texts: Sequence[str]) -> TermMatrix:
 
 @dataclass
 class TermCounts:
-    """Document frequency of every term in one month's papers (the cached unit)."""
+    """Document frequency of every term in one month's papers (the cached unit), a
+    term's singular and plural forms counted as one (see :func:`number_key`)."""
 
     papers: int
     vocabulary: _Vocabulary
-    keys: np.ndarray  # int64, sorted
-    df: np.ndarray  # int32, papers using each key's term
+    keys: np.ndarray  # int64, sorted: folded keys (_Vocabulary.fold), one per term
+    df: np.ndarray  # int32, papers using any form of each key's term
+    shown: np.ndarray  # int64, the key of the form most of those papers use
 
     @classmethod
     def from_texts(cls, texts: Sequence[str]) -> TermCounts:
         return term_matrix(texts).document_counts()
 
     def get(self, term: str) -> int:
-        key = self.vocabulary.key(term)
+        """Papers using ``term`` in its singular or its plural."""
+        key = self.vocabulary.folded_key(term)
         if key is None:
             return 0
         j = int(np.searchsorted(self.keys, key))
         return int(self.df[j]) if j < len(self.keys) and int(self.keys[j]) == key else 0
 
     def at_least(self, support: int) -> list[tuple[str, int]]:
-        """(term, papers) for every term in at least ``support`` papers, by key."""
+        """(term in its most used form, papers) for every term in at least ``support``
+        papers, by key."""
         where = np.flatnonzero(self.df >= support)
         return list(
-            zip(self.vocabulary.terms(self.keys[where]), self.df[where].tolist(), strict=True)
+            zip(self.vocabulary.terms(self.shown[where]), self.df[where].tolist(), strict=True)
         )
 
     def as_dict(self) -> dict[str, int]:
-        """Every term and its count (for tests and small corpora: makes every string)."""
-        return dict(zip(self.vocabulary.terms(self.keys), self.df.tolist(), strict=True))
+        """Every term (in its most used form) and its count (for tests and small
+        corpora: makes every string)."""
+        return dict(zip(self.vocabulary.terms(self.shown), self.df.tolist(), strict=True))
 
     def to_bytes(self) -> bytes:
-        """Compact: the tokens once, keys as deltas (small, so they compress well)."""
+        """Compact: the tokens once, keys as deltas and the shown forms as offsets from
+        their keys (nearly all 0: small, so they compress well)."""
         header = json.dumps(
             {"papers": self.papers, "tokens": len(self.vocabulary.tokens), "terms": len(self.keys)}
         ).encode("ascii")
@@ -347,6 +498,7 @@ class TermCounts:
                 tokens,
                 deltas.tobytes(),
                 self.df.astype(np.int32).tobytes(),
+                (self.shown - self.keys).astype(np.int64).tobytes(),
             ]
         )
         return zlib.compress(body, 1)
@@ -365,6 +517,9 @@ class TermCounts:
         if len(tokens) != header["tokens"]:
             raise ValueError("cached term counts: token list does not match its header")
         n = header["terms"]
+        if len(body) != at + 20 * n:
+            raise ValueError("cached term counts: arrays do not match their header")
         keys = np.cumsum(np.frombuffer(body, dtype=np.int64, count=n, offset=at))
         df = np.frombuffer(body, dtype=np.int32, count=n, offset=at + 8 * n).copy()
-        return cls(int(header["papers"]), _Vocabulary(tokens), keys, df)
+        shown = keys + np.frombuffer(body, dtype=np.int64, count=n, offset=at + 12 * n)
+        return cls(int(header["papers"]), _Vocabulary(tokens), keys, df, shown)

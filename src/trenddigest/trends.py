@@ -6,7 +6,10 @@ For a month M, from the papers the store already holds:
   pooled share of the trailing 3 and 12 months;
 * rising terms: unigrams and bigrams whose document frequency grew most against the
   trailing months (with a minimum support and additive smoothing, so a term going
-  from 1 to 3 papers does not outrank one going from 40 to 120);
+  from 1 to 3 papers does not outrank one going from 40 to 120), a singular and its
+  plural counted as one term; words that name no topic are left out: boilerplate,
+  pieces of longer phrases or hyphenated compounds, and words whose papers have
+  nothing else in common;
 * emerging topics: NMF clusters of the papers that fit no category, each offered as
   a ready-to-paste ``[[category]]`` entry;
 * top picks: the month's best papers, diversified across categories and with near
@@ -51,11 +54,14 @@ from .models import Month, Paper, papers_of
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
 from .terms import (
+    MODIFIERS,
     TOKEN_OR_JOINT,
     TermCounts,
     TermMatrix,
     document_terms,
     is_word,
+    number_key,
+    term_key,
     term_matrix,
     without_latex,
 )
@@ -83,7 +89,10 @@ class TrendOptions:
     min_title_papers: int = 2  # a rising term stands in at least this many titles
     title_share: float = 1 / 12  # ... and in at least this share of its papers' titles
     fragment_share: float = 0.8  # a term beside the same word in this share of its papers
-    # is a fragment of a longer phrase ("language action" of "vision language action")
+    # is a fragment of a longer phrase ("language action" of "vision language action"),
+    # and one joined by a hyphen in this share a piece of a compound ("sided", "two-sided")
+    min_cohesion: float = 1.1  # the papers using a rising term are this many times as
+    # alike as two papers of the month: a word they share and nothing else is no topic
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
@@ -114,12 +123,35 @@ _BOILERPLATE = frozenset(
     leverage leverages leveraging various superior show shows work effectively exhibit
     exhibits findings reveal reveals insights""".split()  # noqa: SIM905
 )
+# Words too general to name a topic alone; a phrase of them and another word may
+# ("tabular data").
 _GENERIC = frozenset(
     """model models data learning framework performance task tasks dataset datasets
     benchmark benchmarks based using use used new study effective improve improves improved
     key challenges challenge large high information training method different real world
     ai artificial intelligence problem problems system systems quality specific complex""".split()  # noqa: SIM905
 )
+# The verbs titles frame a claim with ("Rethinking X", "Unlocking X", "When X Hurts
+# Y", "Why X Matters"): they stand in titles as much as the subject does, so the
+# title rule does not stop them, but they name no topic.
+_FRAMING = frozenset(
+    """rethinking revisiting revisited unveiling unleashing unlocking uncovering tackling
+    overcoming bridging empowering harnessing advancing improving enhancing exploring
+    examining investigating beats does happens helps hurts lets matters needs""".split()  # noqa: SIM905
+)
+# Spelled-out Greek letters name a formula's symbols ("phi-divergence", "alpha = 0.5",
+# the LaTeX of a plain-text abstract), ordinals a place ("1st place") and v1, v2... a
+# version: none is a topic alone.
+_GREEK = frozenset(
+    """alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi
+    rho sigma tau upsilon phi chi psi omega""".split()  # noqa: SIM905
+)
+_ORDINAL_OR_VERSION = re.compile(r"\d+(?:st|nd|rd|th)|v\d+")
+# An adverb says how, never what ("mechanistically", "temporally consistent"); no
+# topic word ends like these (checked against a month's 250 such words).
+_ADVERB_ENDINGS = tuple("ally ably ibly ively ously ently antly edly arily ully ely".split())  # noqa: SIM905
+# Singular or plural ("frameworks" as "framework").
+_NOT_ALONE = frozenset(number_key(w) for w in _GENERIC | _FRAMING | _GREEK)
 
 
 def _free_name(name: str, month: str, taken: set[str]) -> str:
@@ -135,11 +167,33 @@ def _free_name(name: str, month: str, taken: set[str]) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)  # asked of the same terms for every month
 def _is_topical(term: str) -> bool:
-    """False for boilerplate ("propose", "state art") and generic words ("model")."""
+    """False for boilerplate ("propose", "state art") and generic words ("model"): the
+    words the emerging topics are clustered by."""
     words = term.split(" ")
     if len(words) == 1:
         return term not in _BOILERPLATE and term not in _GENERIC
     return not any(w in _BOILERPLATE for w in words) and not all(w in _GENERIC for w in words)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _names_a_topic(term: str) -> bool:
+    """Whether a reader shown ``term`` as a rising term or a topic's term learns what
+    papers are about: :func:`_is_topical`, and no adverb ("mechanistically",
+    "temporally consistent"), nor a generic word in either number ("frameworks"), a
+    framing verb ("hurts") or a symbol ("phi", "v2") alone.  Boilerplate is matched
+    as written: "code" is, "codes" (of coding theory) is not.
+
+    Clustering keeps the plainer rule: among thousands of features an adverb such as
+    "clinically" still helps group papers, and the clusters would move with any change
+    to their features."""
+    words = term.split(" ")
+    if not _is_topical(term) or any(_is_adverb(w) for w in words):
+        return False
+    return not all(number_key(w) in _NOT_ALONE or _ORDINAL_OR_VERSION.fullmatch(w) for w in words)
+
+
+def _is_adverb(word: str) -> bool:
+    return len(word) > 6 and word.endswith(_ADVERB_ENDINGS)
 
 
 def month_terms(papers: Sequence[Paper]) -> TermMatrix:
@@ -148,8 +202,9 @@ def month_terms(papers: Sequence[Paper]) -> TermMatrix:
 
 
 class _LazyTerms:
-    """The month's term matrix, built on first use: when its term counts and topics
-    come from the cache, the few examples are cheaper found by scanning the texts."""
+    """The month's term matrix, built on first use: the counts, the topics and the
+    rising terms all need it, but a month whose counts and topics are cached and that
+    has no earlier month to compare with needs none."""
 
     def __init__(self, papers: Sequence[Paper]) -> None:
         self.papers = papers
@@ -616,24 +671,39 @@ def _order_of_change(t: CategoryTrend) -> tuple[float, float]:
 # --------------------------------------------------------------------------- rising
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    """A fast pre-check for ``term`` in raw text: its words with non-breaking gaps."""
+def _term_pattern(term: str, any_number: bool = False) -> re.Pattern[str]:
+    """A fast pre-check for ``term`` in raw text: its words with non-breaking gaps;
+    with ``any_number``, each word in its singular or plural (and any other ending: a
+    check of the text's terms follows)."""
     gap = r"[^\w.,;:!?()\[\]{}\"]+"
-    return re.compile(r"\b" + gap.join(map(re.escape, term.split(" "))) + r"\b", re.IGNORECASE)
+    words = [_word_pattern(w) if any_number else re.escape(w) for w in term.split(" ")]
+    return re.compile(r"\b" + gap.join(words) + r"\b", re.IGNORECASE)
+
+
+def _word_pattern(word: str) -> str:
+    """``word``'s number key less an -y that plurals change ("stud" of "study"), and
+    any ending."""
+    key = number_key(word)
+    stem = key[:-1] if key.endswith("y") and len(key) > 3 else key
+    return re.escape(stem) + r"\w*"
 
 
 def _uses(text: str, term: str, pattern: re.Pattern[str]) -> bool:
-    return bool(pattern.search(text)) and term in document_terms(text)
+    """Whether ``text`` uses ``term``, in its singular or plural."""
+    if not pattern.search(text):
+        return False
+    key = term_key(term)
+    return any(term_key(t) == key for t in document_terms(text))
 
 
 def _papers_using(
     papers: Sequence[Paper], term: str, matrix: TermMatrix | None = None
 ) -> list[Paper]:
-    """The papers using ``term``; ``matrix`` (the term matrix of ``papers``, same order)
-    answers without scanning texts."""
+    """The papers using ``term`` (singular or plural); ``matrix`` (the term matrix of
+    ``papers``, same order) answers without scanning texts."""
     if matrix is not None:
         return [papers[i] for i in matrix.rows_using(term)]
-    pattern = _term_pattern(term)
+    pattern = _term_pattern(term, any_number=True)
     return [p for p in papers if _uses(paper_text(p), term, pattern)]
 
 
@@ -655,43 +725,143 @@ def example_papers(
     if using is None:
         using = _papers_using(papers, term, matrix)
     using = sorted(using, key=lambda p: p.id)
-    pattern = _term_pattern(term)
+    pattern = _term_pattern(term, any_number=True)
     in_title = [p for p in using if _uses(p.title, term, pattern)][:limit]
     chosen = in_title + [p for p in using if p not in in_title][: limit - len(in_title)]
     return tuple(ExamplePaper.of(p) for p in chosen)
 
 
-def _neighbours(text: str, words: list[str]) -> set[tuple[int, str]]:
+def _neighbours(text: str, words: list[str]) -> tuple[set[tuple[int, str]], bool]:
     """The words right before (-1) and after (+1) each use of the term ``words`` in
-    ``text``, as :func:`_stem` keys: words as a term is made of them (no stop word, no
-    punctuation in between; a joining hyphen is no gap)."""
-    tokens = [t for t in TOKEN_OR_JOINT.findall(without_latex(text.lower())) if t[0] != "-"]
+    ``text`` (singular or plural), as :func:`_stem` keys: words as a term is made of
+    them (no stop word, no punctuation in between; a joining hyphen is no gap).  And
+    whether every use is joined by a hyphen to what stands before or after it (to any
+    token, a number or stop word too, and a modifier such as "-based" aside): "sided"
+    in "two-sided", "phi" in "Phi-4"."""
+    tokens: list[str] = []
+    hyphen_before: list[bool] = []  # the token is joined to the one before it
+    joined = False
+    for token in TOKEN_OR_JOINT.findall(without_latex(text.lower())):
+        if token[0] == "-":  # a joint: always between two words
+            joined = True
+            continue
+        tokens.append(token)
+        hyphen_before.append(joined)
+        joined = False
+    hyphen_before.append(False)
+    keys = [number_key(t) for t in tokens]
+    target = [number_key(w) for w in words]
     n = len(words)
     found: set[tuple[int, str]] = set()
+    uses = in_compounds = 0
     for i in range(len(tokens) - n + 1):
-        if tokens[i : i + n] != words:
+        if keys[i : i + n] != target:
             continue
+        uses += 1
+        after = i + n
+        joined_after = hyphen_before[after] and tokens[after] not in MODIFIERS
+        in_compounds += hyphen_before[i] or joined_after
         if i > 0 and is_word(tokens[i - 1]):
             found.add((-1, _stem(tokens[i - 1])))
-        if i + n < len(tokens) and is_word(tokens[i + n]):
-            found.add((1, _stem(tokens[i + n])))
-    return found
+        if after < len(tokens) and is_word(tokens[after]):
+            found.add((1, _stem(tokens[after])))
+    return found, uses > 0 and in_compounds == uses
 
 
 def _is_fragment(using: Sequence[Paper], term: str, share: float) -> bool:
     """Whether ``term`` is part of a longer phrase rather than a term of its own: in at
     least ``share`` of the papers ``using`` it, the same word stands beside it on the
     same side ("language action" is "vision language action" in 19 of 19 papers, while
-    "speech recognition" follows "automatic" in 39 of 56 and stays).  Plural and
-    singular neighbours count as one ("supply chain" / "supply chains")."""
+    "speech recognition" follows "automatic" in 39 of 56 and stays), or every use is
+    joined by a hyphen to another token (the "sided" of "two-sided" and "one-sided",
+    the "hop" of "multi-hop", the "tf" of "tf-idf"): the compound is the term, listed
+    as a phrase if it rises ("tf idf"), or not at all when a stop word or number in it
+    leaves no phrase to stand for it.  Plural and singular neighbours count as one
+    ("supply chain" / "supply chains")."""
     if not using:
         return False
     words = term.split(" ")
     seen: dict[tuple[int, str], int] = {}
+    in_compounds = 0
     for paper in using:
-        for key in _neighbours(paper_text(paper), words):
+        near, compound_only = _neighbours(paper_text(paper), words)
+        in_compounds += compound_only
+        for key in near:
             seen[key] = seen.get(key, 0) + 1
-    return max(seen.values(), default=0) >= share * len(using)
+    needed = share * len(using)
+    return max(seen.values(), default=0) >= needed or in_compounds >= needed
+
+
+class _Cohesion:
+    """How alike the papers using a term are, against any two papers of the month.
+
+    A word that names a topic gathers papers about it, which share more words than
+    any two papers do ("whisper" papers say "speech", "asr", "large v3"); a word of
+    many senses or of the prose ("finite", "interval", "paradox", "stop") gathers
+    papers that share nothing else and are no more alike than the month at large.
+    Each paper is the set of its terms (a word said twice in an abstract is no more
+    its subject), weighted by inverse document frequency and made unit length;
+    likeness is the mean cosine over all pairs.  The papers' own term is left out of
+    their vectors (with every term sharing a word with it), or papers sharing a term
+    would always be alike.  Deterministic: sums over the same matrix in one order.
+    """
+
+    def __init__(self, matrix: TermMatrix) -> None:
+        counts = matrix.counts
+        n = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        idf = np.log((n + 1) / (df + 1)) + 1.0
+        self.weights = counts.astype(np.float64)
+        self.weights.data = idf[counts.indices]
+        self.month = _mean_similarity(self.weights)
+        self.matrix = matrix
+        v = matrix.vocabulary.size
+        first, second = np.divmod(matrix.keys - v, v)
+        unigram = matrix.keys < v
+        self.first = np.where(unigram, matrix.keys, first)
+        self.second = np.where(unigram, -1, second)
+        self._stems: np.ndarray | None = None
+        self._stem_ids: dict[str, int] = {}
+
+    def _stem_of_tokens(self) -> np.ndarray:
+        if self._stems is None:
+            ids = self._stem_ids
+            self._stems = np.fromiter(
+                (ids.setdefault(_stem(t), len(ids)) for t in self.matrix.vocabulary.tokens),
+                dtype=np.int64,
+                count=self.matrix.vocabulary.size,
+            )
+        return self._stems
+
+    def of(self, rows: np.ndarray, term: str) -> float | None:
+        """The mean likeness of the papers ``rows`` (which use ``term``) over that of
+        two of the month's papers; None when there are not two papers to compare."""
+        if self.month is None or self.month <= 0:
+            return None
+        stems = self._stem_of_tokens()
+        own = [self._stem_ids[s] for s in _stem(term).split(" ") if s in self._stem_ids]
+        sub = self.weights[rows]
+        columns = sub.indices
+        mine = np.isin(stems[self.first[columns]], own)
+        second = self.second[columns]
+        mine |= (second >= 0) & np.isin(stems[np.maximum(second, 0)], own)
+        sub.data[mine] = 0.0
+        mean = _mean_similarity(sub)
+        return None if mean is None else mean / self.month
+
+
+def _mean_similarity(weights: Any) -> float | None:
+    """The mean cosine of two different rows of ``weights`` (rows with no weight
+    left out), from the sum of the unit rows: its squared length is the sum of every
+    pair's cosine, each row with itself (1) included.  None with fewer than 2 rows."""
+    norms = np.sqrt(np.asarray(weights.multiply(weights).sum(axis=1)).ravel())
+    used = norms > 0
+    k = int(used.sum())
+    if k < 2:
+        return None
+    scale = np.where(used, 1.0 / np.where(used, norms, 1.0), 0.0)
+    total = np.asarray(weights.T @ scale).ravel()
+    return float((total @ total - k) / (k * (k - 1)))
 
 
 def term_growth(
@@ -727,18 +897,22 @@ def rising_terms(
 ) -> list[RisingTerm]:
     """The terms that grew most against ``baseline``, sub-phrases of listed phrases dropped.
 
-    Only topical terms (no boilerplate like "novel approach") in at least
-    ``options.min_support`` papers this month qualify, and only those that grew
+    A term's singular and plural are one term, counted in the papers using either and
+    shown as most of them write it (the counts do that).  Only terms that name a topic
+    (:func:`_names_a_topic`: no boilerplate like "novel approach", no adverb...) in at
+    least ``options.min_support`` papers this month qualify, and only those that grew
     (growth > 1).  With ``titles`` (the month's title-only counts) a term must also
-    stand in enough titles (:func:`_titled`).  ``papers`` (the month's, with their
-    term ``matrix`` if at hand) supply the examples.
+    stand in enough titles (:func:`_titled`).  With ``papers`` (the month's, and their
+    term ``matrix``, built here when not given) a term must also stand on its own
+    (:func:`_is_fragment`) and gather papers that have more in common than the term
+    (:class:`_Cohesion`), and the papers supply the examples.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
         return []
     candidates: list[RisingTerm] = []
     for term, support in current.at_least(options.min_support):
-        if not _is_topical(term) or not _titled(term, support, titles, options):
+        if not _names_a_topic(term) or not _titled(term, support, titles, options):
             continue
         base_support = sum(b.get(term) for b in baseline)
         growth = term_growth(support, current.papers, base_support, base_papers, options.smoothing)
@@ -747,8 +921,11 @@ def rising_terms(
                 RisingTerm(term, support, current.papers, base_support, base_papers, growth)
             )
     candidates.sort(key=lambda r: (-r.growth, -r.support, r.term))
+    if papers and matrix is None:
+        matrix = month_terms(papers)
+    cohesion = _Cohesion(matrix) if papers and matrix is not None else None
     chosen: list[RisingTerm] = []
-    using_of: dict[str, list[Paper]] = {}  # found once per term: a scan of every text
+    using_of: dict[str, list[Paper]] = {}  # found once per term
     for cand in candidates:
         if len(chosen) >= options.max_terms:
             break
@@ -758,10 +935,14 @@ def rising_terms(
             continue  # "ai agents" after "ai agent": one term, listed once
         if len(words) == 1 and any(stem in _stem(c.term).split(" ") for c in chosen):
             continue  # "splatting" under "gaussian splatting" says nothing new
-        if papers:
-            using_of[cand.term] = _papers_using(papers, cand.term, matrix)
+        if cohesion is not None:
+            rows = cohesion.matrix.rows_using(cand.term)
+            using_of[cand.term] = [papers[i] for i in rows]
             if _is_fragment(using_of[cand.term], cand.term, options.fragment_share):
                 continue  # "language action", only ever inside "vision language action"
+            alike = cohesion.of(rows, cand.term)
+            if alike is not None and alike < options.min_cohesion:
+                continue  # "finite": finite elements, finite samples, finite automata...
         if len(words) == 2:
             chosen = [c for c in chosen if _stem(c.term) not in words]
         chosen.append(cand)
@@ -851,15 +1032,11 @@ def _distinctive_terms(
 
 def _stem(term: str) -> str:
     """A crude key that plural and -ing/-ed forms share ("images" ~ "image",
-    "fine tuned" ~ "fine tuning"), so a topic is not named twice for one thing."""
+    "fine tuned" ~ "fine tuning"), so a topic is not named twice for one thing: the
+    words' :func:`~trenddigest.terms.number_key` less an -ing or -ed."""
     out = []
     for word in term.split(" "):
-        if word.endswith("ies") and len(word) > 4:
-            word = word[:-3] + "y"
-        elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-            word = word[:-2]
-        elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as")) and len(word) > 3:
-            word = word[:-1]
+        word = number_key(word)
         for suffix in ("ing", "ed"):
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 word = word[: -len(suffix)]
@@ -878,20 +1055,24 @@ def _distinct_terms(ranked: Sequence[tuple[str, float]], limit: int) -> list[str
     chosen: list[str] = []
     for term, weight in ranked:
         if " " not in term:
+            stem = _stem(term)
             phrases = [
-                (w, p) for p, w in ranked if " " in p and term in p.split(" ") and w >= weight / 2
+                (w, p)
+                for p, w in ranked
+                if " " in p and stem in _stem(p).split(" ") and w >= weight / 2
             ]
             if phrases:
                 term = max(phrases)[1]
-        words = term.split(" ")
-        if term in chosen or (len(words) == 1 and any(term in c.split(" ") for c in chosen)):
-            continue
-        if any(_stem(term) == _stem(c) for c in chosen):
+        stem = _stem(term)
+        words = stem.split(" ")
+        if len(words) == 1 and any(stem in _stem(c).split(" ") for c in chosen):
+            continue  # "agents" after "multi agent", "bounds" after "upper bound"
+        if any(stem == _stem(c) for c in chosen):
             continue  # "images" after "image"
-        inside = [i for i, c in enumerate(chosen) if c in words]
+        inside = [i for i, c in enumerate(chosen) if _stem(c) in words]
         if inside:
             chosen[inside[0]] = term
-            chosen = [c for c in chosen if c not in words or c == term]
+            chosen = [c for c in chosen if _stem(c) not in words or c == term]
         else:
             chosen.append(term)
         if len(chosen) == limit:
@@ -1037,6 +1218,7 @@ def emerging_topics(
         rows = np.asarray(members)
         order = np.argsort(-model.components_[k], kind="stable")[:40]
         ranked = _distinctive_terms(present, rows, order, vocab, doc_share, options)
+        ranked = [(t, w) for t, w in ranked if _names_a_topic(t)]
         terms = _distinct_terms(ranked, options.topic_terms)
         if not terms:
             continue
@@ -1206,8 +1388,15 @@ def build_trends_section(
     current_terms = month_term_counts(store, month, by=by, matrix=matrix)
     baseline_terms = [month_term_counts(store, m, by=by) for m in term_months]
     titles = TermCounts.from_texts([p.title for p in papers])
+    # The month's term matrix even when its counts are cached: the rising terms'
+    # cohesion compares the papers using them with all of the month's.
     rising = rising_terms(
-        current_terms, baseline_terms, papers, options, titles=titles, matrix=matrix.built
+        current_terms,
+        baseline_terms,
+        papers,
+        options,
+        titles=titles,
+        matrix=matrix() if baseline_terms else matrix.built,
     )
 
     unmatched = unmatched_papers(papers, ranking)
