@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import arxiv
 import pytest
 
 from arxiv_server import (
@@ -31,7 +32,7 @@ from arxiv_server import (
 from trenddigest.config import ArxivConfig
 from trenddigest.errors import ArxivAPIError, FetchError
 from trenddigest.models import Month
-from trenddigest.progress import StreamReporter
+from trenddigest.progress import NullReporter, StreamReporter
 from trenddigest.sources import backfill
 from trenddigest.sources.backfill import (
     FetchSummary,
@@ -42,6 +43,7 @@ from trenddigest.sources.backfill import (
 from trenddigest.sources.client import (
     MAX_REMEMBERED_WAIT_SECONDS,
     ArxivClient,
+    RetriesExhaustedError,
     UnreachableError,
 )
 from trenddigest.store import Store, UpsertCounts
@@ -1167,3 +1169,159 @@ def test_empty_pages_at_one_result_are_not_asked_again_for_each_reading_of_the_w
         f"arXiv API at {server.api_url} kept returning an empty page for cs.CV 2025-05 at "
         "result 10 of 61 after 3 tries;"
     )
+
+
+# -- the shared budget of failed requests and empty pages (review of this change) ------
+
+
+def test_failures_while_reading_a_moved_window_again_do_not_spend_an_empty_pages_budget(
+    clock: FakeClock, store: Store
+) -> None:
+    # The window moves at result 30 and is read again from 0; on the way back pages
+    # 0..20 each come after one 503 (retried fine), then result 25 comes back empty
+    # once.  That one empty page is no outage at one result: it is asked again.
+    reread = [False]
+    early = synthetic_papers(1, first_number=20001)[0]
+
+    def move(srv: ArxivTestServer) -> None:
+        list_late(early)(srv)
+        reread[0] = True
+
+    def on_reread(start: int) -> Callable[[Seen], bool]:
+        return lambda seen: reread[0] and seen.start == start
+
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("change", action=move, when=lambda seen: seen.start == 30)
+        for start in (0, 5, 10, 15, 20):
+            server.fail("status", status=503, when=on_reread(start))
+        server.fail("empty", when=on_reread(25))
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert progress(store) == {"cs.CV 2025-05": (61, 61, 1)}
+
+
+def test_a_small_overcount_is_still_accepted_when_arxiv_also_answers_503_before_each_page(
+    clock: FakeClock, store: Store
+) -> None:
+    # arXiv says 62 but holds 60; each ask for result 60 is answered 503 twice before
+    # the empty page.  A busy arXiv does not turn its known overcount into an error.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.overcount = 2
+
+        def two_of_three_at_60(seen: Seen) -> bool:
+            asks = [s for s in server.api_requests if s.start == 60]
+            return seen.start == 60 and len(asks) % 3 != 0  # 503, 503, then the page
+
+        server.fail("status", times=6, status=503, when=two_of_three_at_60)
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert progress(store) == {"cs.CV 2025-05": (62, 60, 1)}
+
+
+def test_a_window_read_again_after_it_shrank_is_not_read_a_third_time_on_a_no_results_hiccup(
+    clock: FakeClock, store: Store
+) -> None:
+    # A paper is withdrawn while the window is read (60 -> 59: read again); the new
+    # reading opens with arXiv's "no results" hiccup.  Its next page (59) is no move.
+    papers = synthetic_papers(60)
+    reread = [False]
+
+    def withdraw_one(srv: ArxivTestServer) -> None:
+        srv.papers[:] = [p for p in srv.papers if p["id"] != papers[40]["id"]]
+        reread[0] = True
+
+    with ArxivTestServer(papers) as server:
+        server.fail("change", action=withdraw_one, when=lambda seen: seen.start == 30)
+        server.fail("zero", when=lambda seen: reread[0] and seen.start == 0)
+        run(store, server, clock, categories=["cs.CV"], max_retries=1)
+    assert progress(store) == {"cs.CV 2025-05": (59, 59, 1)}
+
+
+def test_giving_up_after_one_paper_says_it_in_the_singular(clock: FakeClock, store: Store) -> None:
+    with ArxivTestServer(synthetic_papers(3)) as server:
+        server.fail("status", times=3, status=503, when=lambda seen: seen.start == 1)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2, page_size=1)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing after 3 tries (last: HTTP 503); "
+        "1 paper received by this run is stored; run again later to resume"
+    )
+
+
+def test_failed_requests_before_pages_that_brought_new_results_are_not_held_against_an_empty_one(
+    clock: FakeClock, store: Store
+) -> None:
+    # Pages 0..25 each come after one 503 (6 failures, each retried fine); result 30
+    # then comes back empty once.  Only failures since the last new results count.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        for start in (0, 5, 10, 15, 20, 25):
+            server.fail("status", status=503, when=lambda seen, s=start: seen.start == s)
+        server.fail("empty", when=lambda seen: seen.start == 30)
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert progress(store) == {"cs.CV 2025-05": (60, 60, 1)}
+
+
+def test_the_no_results_answer_asked_again_counts_against_the_empty_pages_budget(
+    clock: FakeClock, store: Store
+) -> None:
+    # Two asks for result 0, each answered after two 503s: "no results", then an empty
+    # page saying 13.  That is the whole budget of 2 * (max_retries + 1) = 6 answers.
+    with ArxivTestServer() as server:
+        for kind in ("status", "status", "zero", "status", "status", "empty"):
+            server.fail(kind, status=503, when=lambda seen: seen.start == 0)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing for cs.CV 2025-05 at result 0 of 13: "
+        "6 tries brought no new results (4 failed, 2 empty pages); run again later to resume"
+    )
+
+
+def test_losing_the_network_mid_fetch_says_how_many_papers_are_kept_in_one_line(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+
+        class StopServerAfterFirstPage(NullReporter):
+            def update(self, label: str, done: int, total: int | None) -> None:
+                if done == 5:
+                    server.stop()  # the kept-alive connection is closed by the truncation
+
+        server.fail("truncate", when=lambda seen: seen.start == 5)
+        cfg = fast_arxiv_config(server, categories=["cs.CV"])
+        with pytest.raises(FetchError) as err:
+            fetch_month(
+                store, cfg, "2025-05", client=client_for(cfg, clock),
+                reporter=StopServerAfterFirstPage(),
+            )  # fmt: skip
+    assert str(err.value).endswith(
+        "use --offline or --from FILE to work without arXiv; 5 papers received by this run "
+        "are stored"
+    )
+
+
+def test_the_last_fraction_of_a_second_of_a_retry_after_is_waited_without_a_line(
+    caplog: pytest.LogCaptureFixture, clock: FakeClock
+) -> None:
+    with ArxivTestServer() as server:
+        server.fail("status", status=503, headers={"Retry-After": "30"})
+        cfg = fast_arxiv_config(server, max_retries=0)
+        client = client_for(cfg, clock)
+        with pytest.raises(RetriesExhaustedError):
+            client.fetch_api_page(arxiv.Search(query=MAY_CV), 0, 5)
+        clock.advance(29.5)
+        with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+            client.fetch_api_page(arxiv.Search(query=MAY_CV), 0, 5)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+    assert clock.sleeps == [0.5]
+
+
+def test_giving_up_on_failures_and_empty_pages_counts_both_as_its_tries(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        for _ in range(2):
+            server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
+            server.fail("empty", when=lambda seen: seen.start == 10)
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert isinstance(err.value.__cause__, RetriesExhaustedError)
+    assert err.value.__cause__.tries == 6

@@ -79,3 +79,22 @@ def test_scheduler_outcomes_show_without_v_and_not_with_q(monkeypatch: pytest.Mo
     cli._configure_logging(verbose=0, quiet=True)
     logging.getLogger("trenddigest.schedule").info("digest 2025-06 written")
     assert terminal.getvalue() == "digest 2025-05 written\n"
+
+
+def test_two_lines_logged_mid_fetch_leave_no_blank_line_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = on_terminal(monkeypatch)
+    cli._configure_logging(verbose=0, quiet=False)
+    reporter = cli._reporter(argparse.Namespace(quiet=False))
+    reporter.width = 10
+    reporter.start("cs.CV 2025-05", 20)
+    client_log = logging.getLogger("trenddigest.sources.client")
+    client_log.info("HTTP 503; retrying in 27 s")
+    client_log.info("HTTP 503; retrying in 54 s")
+    assert screen.getvalue().split("\n") == [
+        "\rcs.CV 2025-05 [..........]   0% 0/20 papers",
+        "HTTP 503; retrying in 27 s",
+        "HTTP 503; retrying in 54 s",
+        "",
+    ]

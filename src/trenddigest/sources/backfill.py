@@ -24,9 +24,10 @@ empty page persists and only a few papers are missing, arXiv's total is taken to
 an overcount (a known API quirk) and the gap is logged; a larger gap is an error, so
 a month is never silently marked complete with holes.  The client retries each
 request with its own budget; requests it gave up on before an empty page count
-against the empty pages' budget too, and only results not received before (not a
-window read again) renew it: the budgets add up instead of multiplying, and failed
-requests and empty pages at one result cost at most twice what a plain outage costs.
+against the empty pages' budget too, until a page brings results; and only results
+not received before (not a window read again) renew the empty pages' count: the
+budgets add up instead of multiplying, and failed requests and empty pages at one
+result cost at most twice what a plain outage costs.
 
 For the same reason an entry arXiv did send but that cannot be read (a timestamp
 that is not one, an impossible id) is a hole, not a skipped detail: the rest of the
@@ -650,9 +651,13 @@ class _Paging:
         if not consumed:
             self.empty_total = reported
             return False
-        if offset + consumed > self.furthest:  # new results: the budgets start again
+        # An answer with results ends a run of failed requests; only results past the
+        # furthest this call received renew the empty pages' budget, so that reading a
+        # moved window again does not renew it for every reading.
+        self.fruitless = 0
+        if offset + consumed > self.furthest:
             self.furthest = offset + consumed
-            self.empty_tries = self.fruitless = 0
+            self.empty_tries = 0
         progress = self._store(offset, page, consumed)
         if self.received >= (self.total or 0):
             self.done = progress
@@ -773,11 +778,12 @@ class _Paging:
             progress = self._save(self.total, True, _stamp(self.run.client))
             self._show()
             return progress
+        # (Not made the reading's expected total: after a hiccup that opened a reading
+        # of a moved window, the old total would make its next page look moved again.)
         if flake:
             expected = max(reported, self.total or 0, self.known_total or 0, self.claimed or 0)
         else:
             expected = reported
-        self.expected = expected
         self.empty_tries += 1
         self.fruitless += 1
         max_retries = self.run.config.max_retries
@@ -798,22 +804,20 @@ class _Paging:
 
     def _stop_asking(self, expected: int) -> _Progress:
         """The budget for empty pages is spent: arXiv's total taken as an overcount
-        when the empty pages persisted and few papers are missing, else an error."""
+        when few papers are missing (a busy arXiv answering 503s between the empty
+        pages does not change that), else an error."""
         persistent = self.empty_tries > self.run.config.max_retries  # else failed requests
-        if persistent and self.run._overcount(
-            self.label, self.received, expected, self.empty_tries
-        ):
+        if self.run._overcount(self.label, self.received, expected, self.empty_tries):
             return self._save(expected, True, _stamp(self.run.client))
         endpoint = endpoint_of(self.run.config.api_url)
         where = f"{self.label} at result {self.received} of {expected}"
         if persistent:
             message = f"kept returning an empty page for {where} after {self.empty_tries} tries"
         else:
-            empties = self.empty_tries
+            empties = self.empty_tries  # at least 2: each ask ends in an empty page
             message = (
                 f"kept failing for {where}: {self.fruitless} tries brought no new results "
-                f"({self.fruitless - empties} failed, {empties} empty "
-                f"page{'' if empties == 1 else 's'})"
+                f"({self.fruitless - empties} failed, {empties} empty pages)"
             )
         raise RetriesExhaustedError(
             f"arXiv API at {endpoint} {message}",
