@@ -484,10 +484,13 @@ class ArxivClient:
             # terminal or a cron log should hear why nothing happens for a while), but
             # not WARNING: retries are routine with arXiv, and if they run out the
             # error says so.  The pause given is the whole of it: the spacing still
-            # applies after a short Retry-After.
+            # applies after a short Retry-After.  Not for an endpoint that cannot be
+            # reached at all (no network, a wrong api_url): its few quick retries end
+            # in the one-line error that says what to do, which is all it should print.
             pause = max(wait, self._spacing_left())
             asked = ", as arXiv asked" if failure.retry_after is not None and wait >= pause else ""
-            log.info(
+            log.log(
+                logging.DEBUG if failure.unreachable else logging.INFO,
                 "%s at %s: %s; retrying in %.0f s%s (retry %d of %d)",
                 what,
                 endpoint,
