@@ -29,11 +29,14 @@ from test_email import (
     smtp_server,
     workdir,
 )
+from trenddigest import deliver
 from trenddigest.cli import main
 from trenddigest.deliver import (
     EMAIL_HTML_LIMIT,
+    build_email,
     email_html,
     email_subject,
+    html_size_as_sent,
     render_email_html,
     send_digest_email,
 )
@@ -244,10 +247,16 @@ def test_a_run_by_hand_that_emails_a_month_again_says_so(
 # -- the HTML part as a reader sees it: the chart's place, Gmail's 102 KB ------------------
 
 
-def html_of(message: EmailMessage) -> str:
-    """The text/html part, wherever the message's structure puts it (with \\n line ends)."""
+def html_part(message: EmailMessage) -> EmailMessage:
+    """The text/html part, wherever the message's structure puts it."""
     (part,) = [p for p in message.walk() if p.get_content_type() == "text/html"]
-    return str(part.get_content()).replace("\r\n", "\n")
+    assert isinstance(part, EmailMessage)
+    return part
+
+
+def html_of(message: EmailMessage) -> str:
+    """The text/html part's HTML (with \\n line ends)."""
+    return str(html_part(message).get_content()).replace("\r\n", "\n")
 
 
 def test_emailed_digest_shows_its_title_first_and_the_chart_in_its_trends_part(
@@ -263,7 +272,7 @@ def test_emailed_digest_shows_its_title_first_and_the_chart_in_its_trends_part(
         html.index('<h1 id="research-trends-may-2025">')
         < html.index('<h2 id="research-trends">')
         < html.index('<h3 id="category-momentum">')
-        < html.index('<h3 id="papers-per-category">Papers per category</h3>\n<p><img')
+        < html.index('<h3 id="chart.papers-per-category">Papers per category</h3>\n<p><img')
         < chart
         < html.index('<h3 id="rising-terms">')
     )
@@ -340,8 +349,7 @@ def test_a_digest_too_long_for_gmail_still_names_every_category_within_the_limit
     html = html_of(message)
     assert len(html.encode()) <= EMAIL_HTML_LIMIT
     # What Gmail measures is the part as sent (quoted-printable adds a little).
-    (part,) = [p for p in message.walk() if p.get_content_type() == "text/html"]
-    assert len(part.get_payload().encode()) < 102_000
+    assert len(html_part(message).get_payload().encode()) <= EMAIL_HTML_LIMIT
     sections = category_sections(html)
     assert sorted(sections) == [f"{c:02d}" for c in range(30)]
     for section in sections.values():  # the last categories too, each with its best paper
@@ -360,9 +368,13 @@ def test_a_shortened_email_lists_each_categorys_best_papers_the_same_number_in_e
         assert abs_links(section) == listed[: page.shown]
         left = len(listed) - page.shown
         if left > 0:
-            assert f'<p class="more">{left} more in the attached full digest.</p>' in section
+            assert (
+                f'<p class="more">Top {page.shown} of 40 papers here; {left} more in the '
+                "attached digest.</p>"
+            ) in section
         else:  # the category with 2 papers shows both, with nothing to point to
             assert number == "29" and "more in the attached" not in section
+            assert "<p>Top 2 of 8 papers.</p>" in section
 
 
 def test_a_shortened_email_says_so_under_the_title_and_names_the_attachment() -> None:
@@ -371,8 +383,8 @@ def test_a_shortened_email_says_so_under_the_title_and_names_the_attachment() ->
     note = page.html.index(
         f'<p class="shortened"><strong>Shortened for email:</strong> each category lists its '
         f"top {page.shown} papers here, so that mail readers such as Gmail show the whole "
-        "message instead of clipping its end. The full digest, with every paper, is attached "
-        "as research-trends-may-2025.md.</p>"
+        "message instead of clipping its end. The full digest, with each category's top 10, "
+        "is attached as research-trends-may-2025.md.</p>"
     )
     assert page.html.index("<h1 ") < intro < note < page.html.index("<h2 ")
 
@@ -404,7 +416,8 @@ def test_a_digest_too_long_even_without_its_lists_gives_each_category_its_count(
     assert page.shown == 0
     for section in category_sections(page.html).values():
         assert "<ol>" not in section
-        assert '<p class="more">10 papers in the attached full digest.</p>' in section
+        assert '<p class="more">40 papers; the top 10 are in the attached digest.</p>' in section
+        assert "Top 10 of 40" not in section
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.endswith(
         "even without the category lists, over the 5000 that Gmail shows unclipped: the end "
@@ -431,3 +444,246 @@ def test_email_html_repeats_no_inline_style() -> None:
     html = render_email_html(SUBJECT, synthetic_digest(3, 4))
     assert ' style="' not in html
     assert '<td align="right">12</td>' in html  # the Overview's counts, right-aligned
+
+
+# -- what a shortened email claims, and what it measures ------------------------------------
+
+TRENDS = (
+    "## Research trends\n\n### Category momentum\n\n| Category | Papers |\n| --- | ---: |\n"
+    "| A | 1 |\n\n### Rising terms\n\n"
+    + "".join(f"{i}. **term{i}**: 20 papers\n" for i in range(1, 11))
+    + "\n"
+)
+
+
+def listing_digest(categories: dict[str, int], trends_part: str = TRENDS) -> str:
+    """A hand-written digest whose categories list every paper they have (no "Top n of
+    m papers." line): ``categories`` maps each name to its number of papers."""
+    parts = ["# Research Trends: May 2025\n\n**May 2025**: 99 papers were ranked.\n\n"]
+    parts.append(trends_part)
+    for name, n in categories.items():
+        items = "".join(f"{i}. **Paper {name} {i}** with a long enough title\n" for i in range(n))
+        parts.append(f"## {name}\n\n{items}\n")
+    return "".join(parts)
+
+
+def digest_with_category_named(name: str) -> str:
+    """A digest (real template) whose trends part has no chart heading (as the email's
+    Markdown never has) and one of whose categories is called ``name``."""
+    top = [
+        RankedPaper(
+            Paper(id="2505.00001", title="A made-up paper", authors=["A. B."]), name, 0.9, []
+        )
+    ]
+    digest = Digest(
+        month=Month(2025, 5),
+        considered=10,
+        unmatched=9,
+        by="submitted",
+        arxiv_categories=["cs.LG"],
+        sections=[(name, "", 1, top)],
+        trends_markdown=(
+            "## Research trends\n\n### Category momentum\n\nA table.\n\n### Rising terms\n\nNone.\n"
+        ),
+    )
+    return render_markdown(digest)
+
+
+def test_overview_link_of_a_category_named_like_the_chart_heading_reaches_the_category() -> None:
+    html = email_html(SUBJECT, digest_with_category_named("Papers per category"), "c@x").html
+    (target,) = re.findall(r'<td><a href="#([^"]+)">Papers per category</a></td>', html)
+    assert f'<h2 id="{target}">Papers per category</h2>' in html
+
+
+def test_the_html_part_as_sent_stays_under_gmails_limit_for_a_non_ascii_digest() -> None:
+    # Titles in another script: each UTF-8 byte is "=XX" in quoted-printable, so 90,000
+    # bytes of HTML would be far more on the wire.
+    text = synthetic_digest(30, 10).replace("A Made-Up Study", "一项关于合成主题的虚构研究")
+    part = html_part(build_email(config(25), SUBJECT, text, PNG))
+    wire = part.get_payload().replace("\n", "\r\n").encode()  # as smtplib sends it
+    assert len(wire) <= EMAIL_HTML_LIMIT < 102_000
+
+
+def test_the_size_limit_holds_for_the_html_part_as_transfer_encoded() -> None:
+    text = synthetic_digest(3, 4)
+    whole = email_html(SUBJECT, text, limit=10**9)
+    sent = html_part(build_email(config(25), SUBJECT, text)).get_payload()
+    size = len(sent.replace("\n", "\r\n").encode())
+    assert size > len(whole.html.encode())  # "=" is "=3D" in quoted-printable
+    assert email_html(SUBJECT, text, limit=size).shown is None
+    assert email_html(SUBJECT, text, limit=size - 1).shown is not None
+
+
+def test_a_shortened_category_says_how_many_it_shows_of_how_many() -> None:
+    # The digest's "Top 10 of 40 papers." above a list of 4 would read as if 6 were lost.
+    page = email_html(SUBJECT, synthetic_digest(30, 10))
+    assert page.shown is not None and 1 <= page.shown < 10
+    assert "Top 10 of 40 papers." not in page.html
+    line = (
+        f'<p class="more">Top {page.shown} of 40 papers here; {10 - page.shown} more in the '
+        "attached digest.</p>"
+    )
+    for section in category_sections(page.html).values():
+        assert line in section
+        assert section.index(line) < section.index("<ol>")
+
+
+def test_the_shortened_note_names_the_number_of_papers_the_attached_digest_lists() -> None:
+    # Each category of the digest lists its top 10 of 40: the attachment has those 10,
+    # not "every paper".
+    page = email_html(SUBJECT, synthetic_digest(30, 10))
+    assert page.shown is not None
+    assert "with every paper" not in page.html
+    assert "The full digest, with each category's top 10, is attached as" in page.html
+
+
+def test_the_shortened_note_of_a_digest_listing_every_paper_says_so() -> None:
+    page = email_html(SUBJECT, listing_digest({f"Cat {c}": 10 for c in range(40)}), limit=20_000)
+    assert page.shown is not None and page.shown < 10
+    assert "The full digest, with every paper of each category, is attached as" in page.html
+
+
+def test_email_chart_follows_the_momentum_table_not_its_heading() -> None:
+    html = render_email_html(SUBJECT, listing_digest({"A": 1}), "c@x", limit=10**9)
+    assert html.index("</table>") < html.index('class="chart"')
+
+
+def test_email_chart_goes_under_a_chart_heading_the_template_wrote() -> None:
+    text = "# T\n\n## Research trends\n\n### Papers per category\n\nLegend.\n\n## A\n\nx\n"
+    html = render_email_html(SUBJECT, text, "c@x", limit=10**9)
+    assert html.index("Papers per category</h3>") < html.index('class="chart"')
+    assert html.count("Papers per category</h3>") == 1
+
+
+def test_email_chart_ignores_a_like_named_heading_before_the_trends_part() -> None:
+    # A template that lists its categories first, one of them called "Category momentum".
+    text = (
+        "# T\n\n## Category momentum\n\n1. A paper\n\n## Research trends\n\n"
+        "### Category momentum\n\n| A | B |\n| --- | --- |\n| 1 | 2 |\n\n### Rising terms\n\nx\n"
+    )
+    html = render_email_html(SUBJECT, text, "c@x", limit=10**9)
+    assert html.index('id="research-trends"') < html.index("</table>") < html.index('class="chart"')
+
+
+def test_a_shortened_email_keeps_every_rising_term() -> None:
+    page = email_html(SUBJECT, listing_digest({f"Cat {c}": 10 for c in range(40)}), limit=20_000)
+    assert page.shown is not None and page.shown < 10
+    assert all(f"term{i}" in page.html for i in range(1, 11))
+
+
+def test_a_category_listing_exactly_the_shown_papers_gets_no_zero_more_note() -> None:
+    text = listing_digest({**{f"Cat {c}": 10 for c in range(30)}, "Short": 2})
+    limit = html_size_as_sent(deliver._email_page(SUBJECT, text, None, 2)[0])
+    page = email_html(SUBJECT, text, limit=limit)
+    assert page.shown == 2
+    assert " 0 more in the attached" not in page.html
+
+
+def test_counts_only_that_fit_give_no_clipping_warning(caplog: pytest.LogCaptureFixture) -> None:
+    text = listing_digest({f"Cat {c}": 3 for c in range(30)})
+    limit = html_size_as_sent(deliver._email_page(SUBJECT, text, None, 0)[0])
+    with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+        page = email_html(SUBJECT, text, limit=limit)
+    assert page.shown == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_email_listing_no_papers_still_attaches_the_full_digest() -> None:
+    # 500 categories: even one paper each would pass 90 KB, so the HTML gives counts only.
+    text = listing_digest({f"Category {c}": 3 for c in range(500)})
+    assert email_html(SUBJECT, text).shown == 0
+    message = build_email(config(25), SUBJECT, text)
+    names = [p.get_filename() for p in message.walk() if p.get_filename()]
+    assert names == ["research-trends-may-2025.md"]
+
+
+def test_a_category_of_one_paper_says_paper_in_the_singular() -> None:
+    page = email_html(SUBJECT, listing_digest({"A": 10, "B": 1}), limit=1_000)
+    assert page.shown == 0
+    assert '<p class="more">1 paper in the attached digest.</p>' in page.html
+
+
+def with_emerging_topics(topics: int, keywords: int = 6) -> str:
+    """A trends part whose emerging topics each give their entry for the categories file,
+    as the email's Markdown writes them (no <details>, which mail readers show as text)."""
+    parts = [TRENDS, "### Emerging topics\n\nGroups among the papers that matched none.\n\n"]
+    for t in range(topics):
+        terms = "".join(
+            f'    {{ term = "made-up term {t} {k}", weight = 1.5 }},\n' for k in range(keywords)
+        )
+        parts.append(
+            f"**{t + 1}. Made-Up Topic {t}**: 12 papers.\n\n"
+            f"- [A made-up paper {t}](https://arxiv.org/abs/2505.{90000 + t})\n\n"
+            "Add it to the categories file:\n\n"
+            f'```toml\n[[category]]\nname = "Made-Up Topic {t}"\nkeywords = [\n{terms}]\n```\n\n'
+        )
+    return "".join(parts)
+
+
+POINTER = '<p class="more">Its entry for the categories file is in the attached digest.</p>'
+
+
+def test_a_digest_that_fits_keeps_its_emerging_topics_toml() -> None:
+    page = email_html(SUBJECT, listing_digest({"A": 3}, with_emerging_topics(2)), limit=10**9)
+    assert page.html.count('<pre><code class="language-toml">') == 2
+    assert not page.shortened and POINTER not in page.html
+
+
+def test_a_digest_too_long_leaves_out_its_emerging_topics_toml_before_any_paper() -> None:
+    text = listing_digest({f"Cat {c}": 3 for c in range(3)}, with_emerging_topics(4))
+    whole = email_html(SUBJECT, text, limit=10**9).html
+    limit = html_size_as_sent(whole) - 1
+    page = email_html(SUBJECT, text, limit=limit)
+    assert page.shown is None and page.toml_left_out
+    assert "language-toml" not in page.html and "Add it to the categories file" not in page.html
+    assert page.html.count(POINTER) == 4
+    assert all(f"Paper Cat {c} {i}" in page.html for c in range(3) for i in range(3))
+    assert (
+        '<p class="shortened"><strong>Shortened for email:</strong> the emerging topics\' '
+        "entries for the categories file are left out, so that mail readers such as Gmail "
+        "show the whole message instead of clipping its end. The full digest is attached as "
+        "research-trends-may-2025.md.</p>"
+    ) in page.html
+
+
+def test_an_email_that_leaves_out_only_its_toml_attaches_the_full_digest() -> None:
+    # 30 topics of 60 keywords: some 120 KB of TOML, which alone puts the HTML over 90 KB.
+    text = listing_digest({"A": 3}, with_emerging_topics(30, keywords=60))
+    message = build_email(config(25), SUBJECT, text, PNG)
+    assert "language-toml" not in html_of(message)
+    assert len(html_part(message).get_payload().encode()) <= EMAIL_HTML_LIMIT
+    names = [p.get_filename() for p in message.walk() if p.get_filename()]
+    assert names == ["trends.png", "research-trends-may-2025.md"]
+
+
+def test_a_shortened_email_lists_more_papers_for_leaving_out_the_toml() -> None:
+    categories = {f"Cat {c}": 10 for c in range(30)}
+    text = listing_digest(categories, with_emerging_topics(8, keywords=20))
+    page = email_html(SUBJECT, text, limit=20_000)
+    assert page.shown is not None and 1 <= page.shown < 10
+    assert page.toml_left_out and "language-toml" not in page.html
+    with_toml = deliver._email_page(SUBJECT, text, None, page.shown)[0]
+    assert html_size_as_sent(with_toml) > 20_000  # the TOML made room for these papers
+    assert (
+        f"each category lists its top {page.shown} papers here and the emerging topics' "
+        "entries for the categories file are left out, so that"
+    ) in page.html
+
+
+def test_an_html_part_mostly_in_another_script_goes_base64_the_shorter_encoding() -> None:
+    # Quoted-printable writes each of its UTF-8 bytes as "=XX": nine bytes a character.
+    text = "# 研究趋势\n\n" + "".join(
+        f"## 类别{c}\n\n{'合成的中文段落。' * 200}\n\n" for c in range(3)
+    )
+    part = html_part(build_email(config(25), SUBJECT, text))
+    assert part["Content-Transfer-Encoding"] == "base64"
+    html = str(part.get_content())
+    assert len(part.get_payload().replace("\n", "\r\n")) == html_size_as_sent(html)
+    assert html_size_as_sent(html) < 1.4 * len(html.encode())
+
+
+def test_a_category_named_like_a_count_line_keeps_its_heading_when_shortened() -> None:
+    text = listing_digest({"Top 1 of 2 papers.": 10, "B": 10})
+    page = email_html(SUBJECT, text, limit=html_size_as_sent(render_email_html(SUBJECT, text)) - 1)
+    assert page.shown is not None
+    assert ">Top 1 of 2 papers.</h2>" in page.html

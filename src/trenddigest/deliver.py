@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 from xml.etree.ElementTree import Element, SubElement
 
@@ -31,6 +32,7 @@ import jinja2
 import markdown
 from markdown.extensions.toc import TocExtension
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import HTML_PLACEHOLDER_RE
 from markupsafe import Markup
 
 from .config import EmailConfig, GitConfig, check_email
@@ -562,12 +564,22 @@ class _NoRawHtml(markdown.Extension):
 
 # Gmail shows only the first 102 KB or so of an email's HTML and hides the rest behind
 # "[Message clipped]": in a busy month the last categories would silently go missing.
-# The margin below that covers what mail readers and list servers add.
+# What counts is the HTML part as sent, transfer-encoded; the margin below 102 KB
+# covers what mail readers and list servers add.
 EMAIL_HTML_LIMIT = 90_000
 TRENDS_HEADING = "Research trends"
 MOMENTUM_HEADING = "Category momentum"
 CHART_HEADING = "Papers per category"
 CHART_ALT = "Papers per category, month by month"
+# The id of a chart heading the email adds: a "." is in no heading's anchor, so no
+# category's anchor is pushed to "-1" by it (the Overview's links were made without it).
+CHART_HEADING_ID = "chart.papers-per-category"
+# The line the digest's template writes above a category list it cut to the best
+# papers, and the one above an emerging topic's entry for the categories file.
+_DIGEST_TOP = re.compile(r"Top ([\d,]+) of ([\d,]+) papers\.")
+TOML_INTRO = "Add it to the categories file:"
+# The transfer encodings the HTML part may go with (the shorter is used).
+_HTML_ENCODINGS = ("quoted-printable", "base64")
 
 
 def _heading_level(element: Element) -> int:
@@ -607,6 +619,11 @@ def _after_intro(children: list[Element]) -> int:
     )
 
 
+def _plain_text(element: Element) -> str:
+    """The text of a paragraph without markup ("" for one with links or emphasis)."""
+    return "" if len(element) else (element.text or "").strip()
+
+
 def full_digest_name(subject: str) -> str:
     """The file name a shortened email attaches the full digest under."""
     slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")
@@ -614,34 +631,47 @@ def full_digest_name(subject: str) -> str:
 
 
 def _papers(count: int) -> str:
-    return f"{count} paper" if count == 1 else f"{count} papers"
+    return f"{count:,} paper" if count == 1 else f"{count:,} papers"
 
 
 class _EmailLayout(Treeprocessor):
     """Lays out the parsed digest for email: the chart where the digest has it, and,
-    when ``keep`` is set, each category's list cut to its first ``keep`` papers.
+    when ``keep`` is set, each category's list cut to its first ``keep`` papers; with
+    ``drop_toml``, the emerging topics' entries for the categories file left out.
 
     Runs after the inline markup, so headings read as their text, and before the
-    anchors are made, so an added heading takes its anchor in page order as GitHub
-    numbers the digest's own.  The category lists are the numbered lists straight
-    under a level-2 heading, as the digest template writes them (the trends' lists sit
-    under level-3 headings, the top picks are a bulleted list): every category keeps
-    its heading, count and best papers, and says how many more the full digest has.
+    anchors are made.  The category lists are the numbered lists straight under a
+    level-2 heading, as the digest template writes them (the trends' lists sit under
+    level-3 headings, the top picks are a bulleted list): every category keeps its
+    heading and best papers, and its count line says how many of how many it shows
+    and how many more the attached digest has.
     """
 
     def __init__(
-        self, md: markdown.Markdown, chart_cid: str | None, keep: int | None, attachment: str
+        self,
+        md: markdown.Markdown,
+        chart_cid: str | None,
+        keep: int | None,
+        attachment: str,
+        *,
+        drop_toml: bool = False,
     ) -> None:
         super().__init__(md)
         self.chart_cid = chart_cid
         self.keep = keep
         self.attachment = attachment
+        self.drop_toml = drop_toml
         self.longest = 0  # the most papers a category lists, once run
+        self.digest_cut = False  # whether the digest lists only the top of a category
+        self.toml = 0  # the emerging topics' entries for the categories file
 
     def run(self, root: Element) -> None:
         if self.chart_cid:
             self._place_chart(root)
-        self._shorten_lists(root)
+        self._toml_entries(root)
+        shortened = self._shorten_lists(root)
+        if shortened or (self.drop_toml and self.toml):
+            self._say_shortened(root, shortened)
 
     def _place_chart(self, root: Element) -> None:
         """Where the digest draws its chart: in the trends part, after the momentum
@@ -664,62 +694,117 @@ class _EmailLayout(Treeprocessor):
         at = trends + 1 if momentum < 0 else _section_end(children, momentum)
         heading = Element(f"h{min(_heading_level(children[trends]) + 1, 6)}")
         heading.text = CHART_HEADING
+        # An id of its own: the anchors (made after this) keep the digest's numbering.
+        heading.set("id", CHART_HEADING_ID)
         root.insert(at, heading)
         root.insert(at + 1, image)
 
-    def _shorten_lists(self, root: Element) -> None:
+    def _toml_entries(self, root: Element) -> None:
+        """Counts the emerging topics' TOML entries (their introducing line, then the
+        code block, which the fenced-code extension keeps in its stash until the end)
+        and, with ``drop_toml``, puts a one-line pointer to the attachment in their place."""
+        children = list(root)
+        for index in range(1, len(children)):
+            intro, block = children[index - 1], children[index]
+            stashed = HTML_PLACEHOLDER_RE.fullmatch(_plain_text(block))
+            if _plain_text(intro) != TOML_INTRO or stashed is None:
+                continue
+            raw = self.md.htmlStash.rawHtmlBlocks[int(stashed[1])]
+            if not str(raw).startswith('<pre><code class="language-toml">'):
+                continue
+            self.toml += 1
+            if self.drop_toml:
+                root.remove(block)
+                intro.set("class", "more")
+                intro.text = "Its entry for the categories file is in the attached digest."
+
+    def _shorten_lists(self, root: Element) -> bool:
+        """Cuts each category's list to ``keep``; whether any was cut."""
         level = 0
         shortened = False
-        for element in list(root):
+        children = list(root)
+        for index, element in enumerate(children):
             if _heading_level(element):
                 level = _heading_level(element)
                 continue
             if element.tag != "ol" or level != 2:
                 continue
             items = list(element)
-            self.longest = max(self.longest, len(items))
-            if self.keep is None or len(items) <= self.keep:
+            listed = len(items)
+            self.longest = max(self.longest, listed)
+            line = children[index - 1] if index and children[index - 1].tag == "p" else None
+            top = _DIGEST_TOP.fullmatch(_plain_text(line)) if line is not None else None
+            self.digest_cut = self.digest_cut or top is not None
+            if self.keep is None or listed <= self.keep:
                 continue
             shortened = True
+            total = int(top[2].replace(",", "")) if top else listed
             for item in items[self.keep :]:
                 element.remove(item)
-            left = len(items) - self.keep
+            # The digest's "Top 10 of 77 papers." would claim 10 above a list of 4.
             note = Element("p", {"class": "more"})
             if self.keep:
-                note.text = f"{left} more in the attached full digest."
+                note.text = (
+                    f"Top {self.keep} of {total:,} papers here; {listed - self.keep} more "
+                    "in the attached digest."
+                )
+            elif total > listed:
+                note.text = f"{_papers(total)}; the top {listed} are in the attached digest."
             else:
-                note.text = f"{_papers(left)} in the attached full digest."
+                note.text = f"{_papers(listed)} in the attached digest."
+            if top is not None and line is not None:
+                root.remove(line)
             at = list(root).index(element)
-            if self.keep:
-                root.insert(at + 1, note)
-            else:  # an empty list would show as nothing: the note takes its place
+            root.insert(at, note)
+            if not self.keep:  # an empty list would show as nothing: the note replaces it
                 root.remove(element)
-                root.insert(at, note)
-        if shortened:
-            self._say_shortened(root)
+        return shortened
 
-    def _say_shortened(self, root: Element) -> None:
-        shown = (
-            f"each category lists its top {_papers(self.keep)} here"
-            if self.keep
-            else "each category gives its number of papers only here"
-        )
+    def _say_shortened(self, root: Element, lists: bool) -> None:
+        left_out = []
+        if lists:
+            left_out.append(
+                f"each category lists its top {_papers(self.keep)} here"
+                if self.keep
+                else "each category gives its number of papers only here"
+            )
+        if self.drop_toml and self.toml:
+            left_out.append("the emerging topics' entries for the categories file are left out")
+        if not lists:
+            attached = f"The full digest is attached as {self.attachment}."
+        else:
+            # The digest itself lists each category's top n (of more), not every paper.
+            has = f"each category's top {self.longest}" if self.digest_cut else None
+            attached = (
+                f"The full digest, with {has or 'every paper of each category'}, is attached "
+                f"as {self.attachment}."
+            )
         note = Element("p", {"class": "shortened"})
         strong = SubElement(note, "strong")
         strong.text = "Shortened for email:"
         strong.tail = (
-            f" {shown}, so that mail readers such as Gmail show the whole message "
-            "instead of clipping its end. The full digest, with every paper, is attached "
-            f"as {self.attachment}."
+            f" {' and '.join(left_out)}, so that mail readers such as Gmail show the whole "
+            f"message instead of clipping its end. {attached}"
         )
         root.insert(_after_intro(list(root)), note)
 
 
+class _Page(NamedTuple):
+    html: str
+    longest: int  # the most papers a category lists
+    toml: int  # the emerging topics' entries for the categories file (kept or not)
+
+
 def _email_page(
-    subject: str, markdown_text: str, chart_cid: str | None, keep: int | None
-) -> tuple[str, int]:
+    subject: str,
+    markdown_text: str,
+    chart_cid: str | None,
+    keep: int | None,
+    *,
+    drop_toml: bool = False,
+) -> _Page:
     """The email's HTML with each category's list cut to ``keep`` papers (``None``:
-    all), and the most papers any category lists."""
+    all) and, with ``drop_toml``, without the emerging topics' TOML entries."""
     # Headings get GitHub's anchors (a repeat numbered as GitHub numbers it), so the
     # Overview's links work in the email too; the slugger sees them in page order.
     slugger = HeadingSlugger()
@@ -730,7 +815,7 @@ def _email_page(
         extension_configs={"tables": {"use_align_attribute": True}},
         output_format="html",
     )
-    layout = _EmailLayout(md, chart_cid, keep, full_digest_name(subject))
+    layout = _EmailLayout(md, chart_cid, keep, full_digest_name(subject), drop_toml=drop_toml)
     # After "inline" (20): headings hold their text; before "toc" (5): anchors in order.
     md.treeprocessors.register(layout, "trenddigest-email-layout", 15)
     body = md.convert(markdown_text)
@@ -738,20 +823,50 @@ def _email_page(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
     source = files("trenddigest.templates").joinpath(EMAIL_TEMPLATE).read_text(encoding="utf-8")
-    return env.from_string(source).render(subject=subject, body=Markup(body)), layout.longest
+    html = env.from_string(source).render(subject=subject, body=Markup(body))
+    return _Page(html, layout.longest, layout.toml)
+
+
+def _as_sent(html: str) -> tuple[str, int]:
+    """The transfer encoding the HTML part goes with and its size as sent, which is
+    what Gmail measures.
+
+    Quoted-printable keeps ASCII as it is (but for "=", which is "=3D", and a soft
+    line break every 76 characters) and writes each other byte as "=XX": a page of
+    titles in another script would be nearly three times its size.  Base64 is a third
+    more whatever the text.  The shorter of the two is used, encoded by the email
+    package as :func:`build_email` has it do; each line ends in CRLF on the wire.
+    """
+    sizes = []
+    for encoding in _HTML_ENCODINGS:
+        part = EmailMessage()
+        part.set_content(html, subtype="html", cte=encoding)
+        payload = str(part.get_payload())
+        sizes.append((len(payload) + payload.count("\n"), encoding))
+    size, encoding = min(sizes)
+    return encoding, size
+
+
+def html_size_as_sent(html: str) -> int:
+    """The bytes the email's HTML part takes on the wire (see :func:`_as_sent`)."""
+    return _as_sent(html)[1]
 
 
 @dataclass(frozen=True)
 class EmailHtml:
     """The email's HTML; ``shown`` is the papers per category it lists when the lists
-    were shortened to fit (the full digest then goes along as an attachment)."""
+    were shortened to fit, and ``toml_left_out`` says the emerging topics' entries for
+    the categories file were left out (either way the full digest goes along as an
+    attachment).  ``transfer_encoding`` is the one its size was measured in."""
 
     html: str
     shown: int | None = None
+    toml_left_out: bool = False
+    transfer_encoding: str = "quoted-printable"
 
-
-def _size(html: str) -> int:
-    return len(html.encode("utf-8"))
+    @property
+    def shortened(self) -> bool:
+        return self.shown is not None or self.toml_left_out
 
 
 def email_html(
@@ -761,46 +876,63 @@ def email_html(
     *,
     limit: int = EMAIL_HTML_LIMIT,
 ) -> EmailHtml:
-    """The digest as the email's HTML, within ``limit`` bytes when it can be.
+    """The digest as the email's HTML, within ``limit`` bytes as sent when it can be.
 
-    A digest that fits is shown whole.  One that does not keeps every section, the
-    trends and the top picks, and lists in each category as many of its best papers
-    as fit, the same number in each (the most that fit), so no category is lost at
-    the bottom; it says so under the title and names the attached full digest.
+    A digest that fits is shown whole.  One that does not first loses the emerging
+    topics' entries for the categories file (TOML that a reader copies from the
+    attached digest anyway), then keeps every section, the trends and the top picks,
+    and lists in each category as many of its best papers as fit, the same number in
+    each (the most that fit), so no category is lost at the bottom; it says so under
+    the title and names the attached full digest.
     """
-    html, longest = _email_page(subject, markdown_text, chart_cid, None)
-    if _size(html) <= limit or not longest:
-        if _size(html) > limit:
+    page = _email_page(subject, markdown_text, chart_cid, None)
+    encoding, size = _as_sent(page.html)
+    full = size
+    drop = size > limit and page.toml > 0
+    if drop:
+        page = _email_page(subject, markdown_text, chart_cid, None, drop_toml=True)
+        encoding, size = _as_sent(page.html)
+    if size <= limit or not page.longest:
+        if size > limit:
             log.warning(
-                "the email's HTML is %d bytes, over the %d that Gmail shows unclipped, and "
-                "has no category lists to shorten",
-                _size(html),
+                "the email's HTML is %d bytes as sent, over the %d that Gmail shows "
+                "unclipped, and has no category lists to shorten",
+                size,
                 limit,
             )
-        return EmailHtml(html)
-    full = _size(html)
+        elif drop:
+            log.info(
+                "the email's HTML would be %d bytes as sent (Gmail clips after about 102 "
+                "KB): it leaves out the emerging topics' TOML and attaches the full digest",
+                full,
+            )
+        return EmailHtml(page.html, None, drop, encoding)
     best: EmailHtml | None = None
-    low, high = 0, longest - 1  # the most papers per category that fit, by bisection
+    low, high = 0, page.longest - 1  # the most papers per category that fit, by bisection
     while low <= high:
         keep = (low + high) // 2
-        candidate = _email_page(subject, markdown_text, chart_cid, keep)[0]
-        if _size(candidate) <= limit:
-            best, low = EmailHtml(candidate, keep), keep + 1
+        candidate = _email_page(subject, markdown_text, chart_cid, keep, drop_toml=drop).html
+        encoding, size = _as_sent(candidate)
+        if size <= limit:
+            best, low = EmailHtml(candidate, keep, drop, encoding), keep + 1
         else:
             high = keep - 1
     if best is None:
-        best = EmailHtml(_email_page(subject, markdown_text, chart_cid, 0)[0], 0)
+        html = _email_page(subject, markdown_text, chart_cid, 0, drop_toml=drop).html
+        encoding, size = _as_sent(html)
+        best = EmailHtml(html, 0, drop, encoding)
         log.warning(
-            "the email's HTML is %d bytes even without the category lists, over the %d "
-            "that Gmail shows unclipped: the end of the message may be clipped",
-            _size(best.html),
+            "the email's HTML is %d bytes as sent even without the category lists, over "
+            "the %d that Gmail shows unclipped: the end of the message may be clipped",
+            size,
             limit,
         )
     log.info(
-        "the email's HTML would be %d bytes (Gmail clips after about 102 KB): it lists "
-        "the top %d papers per category and attaches the full digest",
+        "the email's HTML would be %d bytes as sent (Gmail clips after about 102 KB): it "
+        "lists the top %d papers per category%s and attaches the full digest",
         full,
         best.shown,
+        " without the emerging topics' TOML" if drop else "",
     )
     return best
 
@@ -821,8 +953,8 @@ def build_email(
 ) -> EmailMessage:
     """multipart/alternative: the Markdown as text/plain, and HTML (with the chart inline).
 
-    When the HTML had to list fewer papers to stay unclipped (see :func:`email_html`),
-    the message is multipart/mixed with the full digest attached as a ``.md`` file.
+    When the HTML had to show less to stay unclipped (see :func:`email_html`), the
+    message is multipart/mixed with the full digest attached as a ``.md`` file.
     """
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -837,7 +969,8 @@ def build_email(
     # RFC 2045 wants every Content-ID world-unique, not one shared by every month's mail.
     cid = make_msgid(CHART_CID.partition("@")[0], domain)[1:-1] if png_attachment else None
     page = email_html(subject, markdown_text, cid)
-    msg.add_alternative(page.html, subtype="html")
+    # Sent in the encoding its size was measured in (see email_html).
+    msg.add_alternative(page.html, subtype="html", cte=page.transfer_encoding)
     if png_attachment:
         html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
         html_part.add_related(
@@ -851,8 +984,8 @@ def build_email(
         # add_related turned the HTML part into multipart/related, whose root type
         # RFC 2387 requires.
         html_part.set_param("type", "text/html")
-    if page.shown is not None:
-        # The HTML lists fewer papers than the digest: the whole digest goes along,
+    if page.shortened:
+        # The HTML shows less than the digest: the whole digest goes along,
         # readable where the plain-text part is not shown (Gmail never shows it).
         msg.add_attachment(markdown_text, subtype="markdown", filename=full_digest_name(subject))
     return msg
