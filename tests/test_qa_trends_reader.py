@@ -11,7 +11,10 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from synthetic import make_papers
+from trenddigest import trends
 from trenddigest.models import Paper
 from trenddigest.rank import paper_text
 from trenddigest.terms import TermCounts, document_terms, term_matrix
@@ -117,6 +120,112 @@ def test_a_word_only_ever_joined_into_a_hyphenated_compound_is_no_rising_term():
     found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
     assert "sided" not in found
     assert "markets" in found  # the word beside it stands on its own
+
+
+def test_a_word_joined_into_compounds_in_exactly_the_share_is_a_fragment():
+    using = [paper("2025-05", f"Two-sided {VARIED[i]} matching", "") for i in range(4)]
+    using.append(paper("2025-05", f"Sided {VARIED[4]} flows", ""))
+    assert trends._is_fragment(using, "sided", 0.8)
+
+
+def test_a_word_always_followed_by_a_version_number_is_no_fragment():
+    using = [paper("2025-05", f"COVID-19 {VARIED[i]} outcomes", "") for i in range(5)]
+    assert not trends._is_fragment(using, "covid", 0.8)
+
+
+def test_a_word_after_a_number_joined_to_it_is_still_a_fragment():
+    # "3-sided" as "two-sided": the number counts the sides, "sided" alone says nothing.
+    using = [paper("2025-05", f"3-sided {VARIED[i]} markets", "") for i in range(5)]
+    assert trends._is_fragment(using, "sided", 0.8)
+
+
+def test_a_word_beside_a_term_across_a_compound_makes_it_no_fragment():
+    # "policy self distillation" cuts "on-policy" in two: it is no term that could be
+    # listed instead of "self distillation".
+    using = [paper("2025-05", f"On-policy self-distillation for {VARIED[i]}", "") for i in range(5)]
+    assert not trends._is_fragment(using, "self distillation", 0.8)
+
+
+def test_a_word_beside_a_term_in_no_listable_phrase_makes_it_no_fragment():
+    # "novel view" is boilerplate, never listed: "view synthesis" is the topic.
+    using = [paper("2025-05", f"Novel view synthesis of {VARIED[i]} scenes", "") for i in range(5)]
+    assert not trends._is_fragment(using, "view synthesis", 0.8)
+
+
+def test_a_model_always_written_with_its_version_number_can_rise():
+    # A release month: every paper writes "GPT-5" (never "GPT" alone).  No phrase can
+    # stand for the compound ("5" is no word), so dropping "gpt" as a hyphen fragment
+    # would drop the month's topic altogether; the same holds for "COVID-19".
+    before = filler("2025-04", 100)
+    now = [
+        paper(
+            "2025-05",
+            f"GPT-5 for {VARIED[i % 12]} reasoning {i}",
+            f"We probe GPT-5 on {VARIED[(i + 5) % 12]} puzzles and chess.",
+        )
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "gpt" in found
+
+
+def test_a_word_written_as_x_based_still_rises():
+    # "-based", "-driven"... modify the word before them: "Mamba-based" is about Mamba.
+    mods = ["based", "driven", "guided", "aware", "enhanced"]
+    before = filler("2025-04", 100)
+    now = [
+        paper("2025-05", f"Mamba-{mods[i % 5]} {VARIED[i % 12]} {i}", f"On {VARIED[(i + 5) % 12]}.")
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "mamba" in found
+
+
+def test_a_word_always_written_as_x_based_rises_as_the_word():
+    # "Mamba-based" says no more than "Mamba": the word is listed, not "mamba based".
+    before = filler("2025-04", 100)
+    now = [
+        paper("2025-05", f"Mamba-based {VARIED[i % 12]} {i}", f"On {VARIED[(i + 5) % 12]}.")
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "mamba" in found
+    assert "mamba based" not in found
+
+
+@pytest.mark.parametrize("adverb", ["rapidly", "jointly", "directly", "explicitly", "strongly"])
+def test_an_adverb_of_any_ending_is_no_rising_term(adverb):
+    # Not only "-ally", "-ously"...: "Rapidly ..." titles made "rapidly" a rising term.
+    before = filler("2025-04", 100)
+    now = [
+        paper("2025-05", f"{adverb.title()} {VARIED[i % 12]} {i}", "We look.") for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert adverb not in found
+
+
+@pytest.mark.parametrize("noun", ["anomaly", "assembly", "homophily", "elderly", "monopoly"])
+def test_a_word_ending_in_ly_that_names_a_thing_can_rise(noun):
+    before = filler("2025-04", 100)
+    now = [
+        paper("2025-05", f"{noun.title()} {VARIED[i % 12]} {i}", f"On {VARIED[(i + 5) % 12]}.")
+        for i in range(20)
+    ]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert noun in found
+
+
+def test_a_seven_letter_adverb_is_no_rising_term():
+    before = filler("2025-04", 100)
+    now = [paper("2025-05", f"Notably {VARIED[i % 12]} {i}", "We look.") for i in range(20)]
+    now += filler("2025-05", 80)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "notably" not in found
 
 
 SPLATTING = [

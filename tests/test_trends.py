@@ -221,7 +221,8 @@ def test_term_matrix_finds_the_papers_using_a_term():
     ("singular", "plural"),
     [("agent", "agents"), ("study", "studies"), ("class", "classes"), ("box", "boxes"),
      ("patch", "patches"), ("response", "responses"), ("cache", "caches"), ("bias", "biases"),
-     ("metric", "metrics"), ("llm", "llms"), ("diffusion model", "diffusion models")],
+     ("metric", "metrics"), ("llm", "llms"), ("diffusion model", "diffusion models"),
+     ("pose", "poses"), ("case", "cases"), ("gas", "gases"), ("lens", "lenses")],
 )  # fmt: skip
 def test_a_singular_and_its_plural_share_one_key(singular, plural):
     assert term_key(singular) == term_key(plural)
@@ -234,6 +235,43 @@ def test_a_singular_and_its_plural_share_one_key(singular, plural):
 )  # fmt: skip
 def test_a_word_that_only_ends_like_a_plural_keeps_its_own_key(word, other):
     assert number_key(word) == word != number_key(other)
+
+
+@pytest.mark.parametrize(
+    ("word", "acronym"),
+    [("pose", "pos"), ("rise", "ris"), ("rose", "ros"), ("dose", "dos"), ("case", "cas"),
+     ("sars", "sar"), ("mars", "mar"), ("aids", "aid"), ("pacs", "pac"), ("rmse", "rms")],
+)  # fmt: skip
+def test_a_word_and_a_shorter_acronym_are_not_one_term(word, acronym):
+    # "pose" (human pose) is no form of "POS" (part-of-speech), "rise" none of "RIS"
+    # (reconfigurable intelligent surfaces), "SARS" none of "SAR" (radar imagery).
+    assert number_key(word) != number_key(acronym)
+
+
+@pytest.mark.parametrize(("singular", "plural"), [("tie", "ties"), ("lie", "lies")])
+def test_a_four_letter_ies_plural_shares_its_singulars_key(singular, plural):
+    assert term_key(singular) == term_key(plural)
+
+
+def test_use_and_us_stay_apart():
+    assert number_key("use") != number_key("us")
+
+
+def test_pos_tagging_papers_are_not_counted_as_pose_papers():
+    counts = TermCounts.from_texts(["POS tagging of tweets"] * 3 + ["Human pose estimation"] * 2)
+    assert (counts.get("pos"), counts.get("pose")) == (3, 2)
+
+
+def test_a_three_word_term_is_counted_in_no_paper():
+    counts = TermCounts.from_texts(["AI agents for x rays", "An AI agent"])
+    assert counts.get("ai agent rays") == 0
+    assert term_matrix(["An AI agent rays"]).rows_using("ai agent rays").tolist() == []
+
+
+def test_cached_counts_show_the_most_used_form_not_the_first_seen():
+    counts = TermCounts.from_texts(["An AI agent", "AI agents", "More AI agents"])
+    assert "ai agents" in counts.as_dict()
+    assert "ai agents" in TermCounts.from_bytes(counts.to_bytes()).as_dict()
 
 
 def test_a_paper_using_a_term_in_singular_and_plural_counts_once_in_its_most_used_form():
@@ -355,6 +393,11 @@ def test_adverbs_framing_verbs_symbols_and_a_generic_plural_are_never_rising_ter
     now += with_term("2025-05", "okterm", 20) + filler("2025-05", 300 - len(now) - 20)
     found = rising_terms(counts_of(now), [counts_of(before)], options=TrendOptions(min_support=5))
     assert [r.term for r in found] == ["okterm"]
+
+
+def test_examples_found_by_scanning_texts_match_an_ies_plural():
+    papers = [paper("2025-05", "Rigid bodies in contact", "We simulate.")]
+    assert [e.id for e in example_papers(papers, "rigid body", 2)] == [papers[0].id]
 
 
 def test_rising_terms_are_empty_without_a_baseline_month():
@@ -693,6 +736,23 @@ def test_topic_terms_do_not_repeat_a_word_of_a_listed_phrase_in_its_plural():
     ranked = [("multi agent", 3.0), ("agents", 2.0), ("upper bound", 1.5), ("bounds", 1.0)]
     ranked.append(("game", 0.5))
     assert trends._distinct_terms(ranked, 6) == ["multi agent", "upper bound", "game"]
+
+
+def test_topic_terms_keep_the_phrase_for_a_plural_word_when_the_list_fills():
+    ranked = [("agents", 3.0), ("game", 2.0), ("multi agent", 1.6)]
+    assert trends._distinct_terms(ranked, 2) == ["multi agent", "game"]
+
+
+def test_emerging_topic_terms_include_no_adverb():
+    papers = [
+        paper("2025-05", f"Experimentally {p.title}", f"{p.abstract} Experimentally.")
+        if p.title.startswith("Quantum") else p
+        for p in topic_papers("2025-05")
+    ]  # fmt: skip
+    topics = emerging_topics(papers, "2025-05", TrendOptions(min_unmatched=30))
+    assert topics
+    for topic in topics:
+        assert not [t for t in (*topic.terms, *topic.also) if "experimentally" in t]
 
 
 def test_topic_names_do_not_repeat_a_word_or_its_plural():

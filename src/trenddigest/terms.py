@@ -74,16 +74,19 @@ def without_latex(text: str) -> str:
 
 
 # Words that end like a plural but are no plural of a shorter word: "news" is not
-# "new"s, "lens" not "len"s, and -ss, -us, -is and -ics words are singular ("loss",
-# "corpus", "analysis", "robotics": "dynamics" is not "dynamic"s)...
+# "new"s, "lens" not "len"s, "SARS" not "SAR"s (radar imagery), "PACS" (image
+# archives) not "PAC"s (learning); and -ss, -us, -is and -ics words are singular
+# ("loss", "corpus", "analysis", "robotics": "dynamics" is not "dynamic"s)...
 _NOT_PLURAL = frozenset(
     """news means series species lens bias atlas canvas alias gas chaos ethos pathos
-    kudos""".split()  # noqa: SIM905
+    kudos odds sars mars aids mcts pacs adas""".split()  # noqa: SIM905
 )
 _SINGULAR_ENDINGS = ("ss", "us", "is", "ics")
 # ... except these -ics nouns, plurals of an -ic noun ("evaluation metric(s)").
 _ICS_PLURALS = frozenset(["metrics", "topics", "heuristics", "critics", "clinics"])
 _SIBILANT = ("s", "x", "z", "ch", "sh")
+# Three-letter words whose -es plural is theirs alone ("gases", "buses"): see number_key.
+_SHORT_SES_SINGULARS = frozenset(["gas", "bus"])
 
 
 @functools.lru_cache(maxsize=1 << 17)  # asked of the same few thousand words all month
@@ -95,7 +98,13 @@ def number_key(word: str) -> str:
     Not a stemmer: only the plural -s/-es/-ies goes, and an -e after a sibilant
     ("response" and "responses" both give "respons"), so the key need not be a word.
     Words of three letters or fewer are kept as they are: their plurals are mostly
-    acronyms whose singular is another acronym ("gps" is no "gp").  A missed pair
+    acronyms whose singular is another acronym ("gps" is no "gp").  For the same
+    reason an -e after "s" stays when only three letters would be left: "pose",
+    "rise" and "case" are no forms of "POS", "RIS" and "CAS" ("poses" and "pose" meet
+    at "pose"; of the three-letter words ending in "s", only "gas" and "bus" take the
+    -es plural of "gases" and "buses").  After x, z, ch and sh the -e goes whatever
+    is left ("box" and "boxes").  The key depends on the word alone, so every month's
+    counts, cached or not, fold the same words together.  A missed pair
     ("matrix"/"matrices") only stays two terms; a wrong merge would join two topics,
     hence the exceptions above.
     """
@@ -112,7 +121,9 @@ def number_key(word: str) -> str:
     else:
         key = word[:-1]
     if key.endswith("e") and key[:-1].endswith(_SIBILANT) and len(key) > 3:
-        key = key[:-1]
+        stem = key[:-1]
+        if not stem.endswith("s") or len(stem) > 3 or stem in _SHORT_SES_SINGULARS:
+            key = stem
     return key
 
 

@@ -147,9 +147,15 @@ _GREEK = frozenset(
     rho sigma tau upsilon phi chi psi omega""".split()  # noqa: SIM905
 )
 _ORDINAL_OR_VERSION = re.compile(r"\d+(?:st|nd|rd|th)|v\d+")
-# An adverb says how, never what ("mechanistically", "temporally consistent"); no
-# topic word ends like these (checked against a month's 250 such words).
-_ADVERB_ENDINGS = tuple("ally ably ibly ively ously ently antly edly arily ully ely".split())  # noqa: SIM905
+# An adverb says how, never what ("mechanistically", "temporally consistent",
+# "rapidly"): a word of over six letters ending in -ly is one, unless it ends like
+# these nouns and adjectives that name a thing or a group ("anomaly", "self assembly",
+# "homophily", "cardiomegaly", "elderly"), checked against the -ly words of the real
+# 2025 and 2026 samples.  Shorter -ly words are too often nouns ("family", "supply").
+_NOT_ADVERBS = tuple(
+    """anomaly ssembly family supply opoly megaly phily butterfly dragonfly firefly
+    elderly scholarly""".split()  # noqa: SIM905
+)
 # Singular or plural ("frameworks" as "framework").
 _NOT_ALONE = frozenset(number_key(w) for w in _GENERIC | _FRAMING | _GREEK)
 
@@ -180,20 +186,21 @@ def _names_a_topic(term: str) -> bool:
     """Whether a reader shown ``term`` as a rising term or a topic's term learns what
     papers are about: :func:`_is_topical`, and no adverb ("mechanistically",
     "temporally consistent"), nor a generic word in either number ("frameworks"), a
-    framing verb ("hurts") or a symbol ("phi", "v2") alone.  Boilerplate is matched
+    framing verb ("hurts") or a symbol ("phi", "v2") alone, nor "X based", which says
+    no more than X ("Mamba-based" papers are Mamba papers).  Boilerplate is matched
     as written: "code" is, "codes" (of coding theory) is not.
 
     Clustering keeps the plainer rule: among thousands of features an adverb such as
     "clinically" still helps group papers, and the clusters would move with any change
     to their features."""
     words = term.split(" ")
-    if not _is_topical(term) or any(_is_adverb(w) for w in words):
+    if not _is_topical(term) or any(_is_adverb(w) for w in words) or words[-1:] == ["based"]:
         return False
     return not all(number_key(w) in _NOT_ALONE or _ORDINAL_OR_VERSION.fullmatch(w) for w in words)
 
 
 def _is_adverb(word: str) -> bool:
-    return len(word) > 6 and word.endswith(_ADVERB_ENDINGS)
+    return len(word) > 6 and word.endswith("ly") and not word.endswith(_NOT_ADVERBS)
 
 
 def month_terms(papers: Sequence[Paper]) -> TermMatrix:
@@ -733,11 +740,17 @@ def example_papers(
 
 def _neighbours(text: str, words: list[str]) -> tuple[set[tuple[int, str]], bool]:
     """The words right before (-1) and after (+1) each use of the term ``words`` in
-    ``text`` (singular or plural), as :func:`_stem` keys: words as a term is made of
-    them (no stop word, no punctuation in between; a joining hyphen is no gap).  And
-    whether every use is joined by a hyphen to what stands before or after it (to any
-    token, a number or stop word too, and a modifier such as "-based" aside): "sided"
-    in "two-sided", "phi" in "Phi-4"."""
+    ``text`` (singular or plural), as :func:`_stem` keys, each only where it makes with
+    the term's word beside it a phrase that could be listed instead: a term (no stop
+    word or punctuation in between, a joining hyphen being no gap, and no compound cut
+    in two, as "probe GPT" of "probe GPT-5" or "agent reinforcement" of "multi-agent
+    reinforcement") that names a topic (:func:`_names_a_topic`: not "mamba based",
+    nor "novel mamba").  And whether every use is joined by a hyphen to what stands
+    before or after it (to any token, a number or stop word too): "sided" in
+    "two-sided" and "3-sided", "hop" in "multi-hop".  Two joins do not count: to a
+    modifier after it ("Mamba-based"), and to a number after it, a version or variant
+    ("GPT-5", "COVID-19"): the word names the thing, and no phrase could stand for it
+    ("5" is no word)."""
     tokens: list[str] = []
     hyphen_before: list[bool] = []  # the token is joined to the one before it
     joined = False
@@ -749,6 +762,17 @@ def _neighbours(text: str, words: list[str]) -> tuple[set[tuple[int, str]], bool
         hyphen_before.append(joined)
         joined = False
     hyphen_before.append(False)
+
+    def listable(j: int) -> bool:
+        """Whether tokens ``j`` and ``j + 1`` make a term (see
+        :func:`~trenddigest.terms.term_stream`) that names a topic."""
+        if not is_word(tokens[j]) or not is_word(tokens[j + 1]):
+            return False
+        starts = hyphen_before[j + 2] and tokens[j + 2] not in MODIFIERS
+        if not hyphen_before[j + 1] and (hyphen_before[j] or starts):
+            return False
+        return _names_a_topic(f"{tokens[j]} {tokens[j + 1]}")
+
     keys = [number_key(t) for t in tokens]
     target = [number_key(w) for w in words]
     n = len(words)
@@ -759,11 +783,13 @@ def _neighbours(text: str, words: list[str]) -> tuple[set[tuple[int, str]], bool
             continue
         uses += 1
         after = i + n
-        joined_after = hyphen_before[after] and tokens[after] not in MODIFIERS
+        joined_after = (
+            hyphen_before[after] and tokens[after] not in MODIFIERS and not tokens[after].isdigit()
+        )
         in_compounds += hyphen_before[i] or joined_after
-        if i > 0 and is_word(tokens[i - 1]):
+        if i > 0 and listable(i - 1):
             found.add((-1, _stem(tokens[i - 1])))
-        if after < len(tokens) and is_word(tokens[after]):
+        if after < len(tokens) and listable(after - 1):
             found.add((1, _stem(tokens[after])))
     return found, uses > 0 and in_compounds == uses
 
@@ -776,8 +802,9 @@ def _is_fragment(using: Sequence[Paper], term: str, share: float) -> bool:
     joined by a hyphen to another token (the "sided" of "two-sided" and "one-sided",
     the "hop" of "multi-hop", the "tf" of "tf-idf"): the compound is the term, listed
     as a phrase if it rises ("tf idf"), or not at all when a stop word or number in it
-    leaves no phrase to stand for it.  Plural and singular neighbours count as one
-    ("supply chain" / "supply chains")."""
+    leaves no phrase to stand for it ("3-sided").  A version number after the word
+    makes no compound ("GPT-5", "COVID-19": see :func:`_neighbours`).  Plural and
+    singular neighbours count as one ("supply chain" / "supply chains")."""
     if not using:
         return False
     words = term.split(" ")
