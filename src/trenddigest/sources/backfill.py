@@ -419,21 +419,7 @@ class _Backfill:
                 if start:
                     log.info("%s: resuming at result %d of %s", label, start, progress.total)
                     fetch.status = "resumed"
-        return self._pages(window, fetch, label, start, known_total, base, overall)
-
-    def _pages(
-        self,
-        window: _Window,
-        fetch: CategoryFetch,
-        label: str,
-        received: int,
-        known_total: int | None,
-        base: int,
-        overall: int | None,
-    ) -> _Progress:
-        """Page through the window from ``received`` until arXiv's total is reached."""
-        paging = _Paging(self, window, fetch, label, received, known_total, base, overall)
-        return paging.read()
+        return _Paging(self, window, fetch, label, start, known_total, base, overall).read()
 
     def _overcount(self, label: str, received: int, expected: int, tries: int) -> bool:
         """Whether persistent empty pages are put down to arXiv overcounting (logged).
