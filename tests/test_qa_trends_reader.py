@@ -294,3 +294,65 @@ def test_emerging_topic_names_carry_no_latex_command():
         # Neither a LaTeX command nor a subscript ("_q" of "\mathbb{F}_q") names a topic.
         assert not [t for t in topic.terms if "mathbb" in t or t.startswith("_")], topic.terms
         assert "_" not in topic.name and "mathbb" not in topic.name.lower()
+
+
+def rising_with(titles: list[str]) -> list[str]:
+    """The rising terms of a month of ``titles`` (plus filler) against a filler month."""
+    before = filler("2025-04", 100)
+    now = [paper("2025-05", t, f"On {VARIED[(i + 5) % 12]}.") for i, t in enumerate(titles)]
+    now += filler("2025-05", 100 - len(now))
+    return [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+
+
+@pytest.mark.parametrize("name", ["dinomaly", "objectomaly"])
+def test_an_anomaly_detection_method_named_like_anomaly_can_rise(name):
+    # Method names of the real samples: they end in "-omaly", not in "anomaly".
+    assert name in rising_with([f"{name.title()} for {VARIED[i % 12]} {i}" for i in range(20)])
+
+
+@pytest.mark.parametrize("name", ["openfly", "agentfly", "spatialfly", "whitefly"])
+def test_a_name_ending_in_fly_can_rise(name):
+    # Benchmarks and agents ("OpenFly", "AgentFly") and pests ("whitefly"): of the -fly
+    # words only "briefly" and "chiefly" are adverbs.
+    assert name in rising_with([f"{name.title()} for {VARIED[i % 12]} {i}" for i in range(20)])
+
+
+def test_briefly_is_still_an_adverb():
+    assert "briefly" not in rising_with([f"Briefly {VARIED[i % 12]} {i}" for i in range(20)])
+
+
+def test_gpu_and_gpus_rise_as_one_term_counting_both():
+    # Split 10/10 between "GPU" and "GPUs", neither rose; written all one way, it did.
+    before = filler("2025-04", 100)
+    now = [paper("2025-05", f"{VARIED[i % 12]} on a GPU {i}", "We look.") for i in range(10)]
+    now += [paper("2025-05", f"{VARIED[i % 12]} on GPUs {i}", "We look.") for i in range(10)]
+    now += filler("2025-05", 80)
+    found = rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)
+    assert [r.support for r in found if r.term in ("gpu", "gpus")] == [20]
+
+
+@pytest.mark.parametrize("noun", ["cardiomegaly", "butterfly", "scholarly", "superfamily"])
+def test_more_nouns_ending_in_ly_can_rise(noun):
+    assert noun in rising_with([f"{noun.title()} {VARIED[i % 12]} {i}" for i in range(20)])
+
+
+@pytest.mark.parametrize("phrase", ["weakly supervised", "doubly robust"])
+def test_a_six_letter_ly_word_is_no_adverb(phrase):
+    # Only words of over six letters are taken for adverbs: these name methods.
+    assert phrase in rising_with([f"{phrase.title()} {VARIED[i % 12]} {i}" for i in range(20)])
+
+
+def test_a_word_before_an_x_based_compound_still_makes_a_fragment():
+    # "vision transformer-based": "-based" starts no compound, so "vision transformer"
+    # is a term and "transformer" its fragment.
+    title = "Vision transformer-based {} tracking"
+    using = [paper("2025-05", title.format(VARIED[i]), "") for i in range(5)]
+    assert trends._is_fragment(using, "transformer", 0.8)
+
+
+def test_a_hyphen_joined_neighbour_counts_even_inside_a_longer_compound():
+    # "vision" beside "language action" in all five papers, three written
+    # "vision-language-action": the phrase is a fragment in every one of them.
+    using = [paper("2025-05", f"Vision-language-action {VARIED[i]}", "") for i in range(3)]
+    using += [paper("2025-05", f"Vision language action {VARIED[i]}", "") for i in range(3, 5)]
+    assert trends._is_fragment(using, "language action", 0.8)

@@ -1327,3 +1327,26 @@ def test_the_emerging_topics_count_the_unmatched_papers_looked_into_withdrawn_on
     assert "Only 12 papers (withdrawn ones aside) matched no category" in render_trends_section(
         section
     )
+
+
+@pytest.mark.parametrize(
+    ("singular", "plural"),
+    [("api", "apis"), ("gpu", "gpus"), ("wsi", "wsis"), ("gui", "guis"), ("mri", "mris"),
+     ("imu", "imus"), ("rubric", "rubrics"), ("movie", "movies"), ("metric", "metrics")],
+)  # fmt: skip
+def test_an_acronym_or_noun_and_its_plural_share_one_key(singular, plural):
+    assert term_key(singular) == term_key(plural)
+
+
+def test_smiles_strings_are_no_plural_of_smile():
+    # SMILES (molecule strings) is an acronym, like SARS and PACS.
+    assert number_key("smiles") != number_key("smile")
+
+
+@pytest.mark.parametrize(("word", "other"), [("odds", "odd"), ("mcts", "mct"), ("adas", "ada")])
+def test_an_acronym_ending_in_s_keeps_its_own_key(word, other):
+    assert number_key(word) == word != number_key(other)
+
+
+def test_bus_and_buses_share_one_key():
+    assert number_key("buses") == number_key("bus")

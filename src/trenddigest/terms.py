@@ -79,11 +79,17 @@ def without_latex(text: str) -> str:
 # ("loss", "corpus", "analysis", "robotics": "dynamics" is not "dynamic"s)...
 _NOT_PLURAL = frozenset(
     """news means series species lens bias atlas canvas alias gas chaos ethos pathos
-    kudos odds sars mars aids mcts pacs adas""".split()  # noqa: SIM905
+    kudos odds sars mars aids mcts pacs adas smiles""".split()  # noqa: SIM905
 )
 _SINGULAR_ENDINGS = ("ss", "us", "is", "ics")
-# ... except these -ics nouns, plurals of an -ic noun ("evaluation metric(s)").
-_ICS_PLURALS = frozenset(["metrics", "topics", "heuristics", "critics", "clinics"])
+# ... except these plurals: of -ic nouns ("evaluation metric(s)"), and of the
+# three-letter acronyms and -i/-u nouns arXiv writes both ways ("GPU(s)", "API(s)").
+_PLURAL_EXCEPTIONS = frozenset(
+    """metrics topics heuristics critics clinics rubrics tactics characteristics
+    apis gpus cpus tpus npus imus mris rois wsis hsis guis kpis emojis""".split()  # noqa: SIM905
+)
+# Plurals in -ies of an -ie singular, not of a -y one ("movies" is no "movy").
+_IE_PLURALS = frozenset(["movies", "cookies", "selfies", "zombies", "rookies"])
 _SIBILANT = ("s", "x", "z", "ch", "sh")
 # Three-letter words whose -es plural is theirs alone ("gases", "buses"): see number_key.
 _SHORT_SES_SINGULARS = frozenset(["gas", "bus"])
@@ -108,11 +114,13 @@ def number_key(word: str) -> str:
     ("matrix"/"matrices") only stays two terms; a wrong merge would join two topics,
     hence the exceptions above.
     """
+    if word in _PLURAL_EXCEPTIONS or word in _IE_PLURALS:
+        return word[:-1]
     singular = (
         len(word) <= 3
         or not word.endswith("s")
         or word in _NOT_PLURAL
-        or (word.endswith(_SINGULAR_ENDINGS) and word not in _ICS_PLURALS)
+        or word.endswith(_SINGULAR_ENDINGS)
     )
     if singular:
         key = word
