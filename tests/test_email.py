@@ -334,7 +334,13 @@ class FakeSMTP:
     def login(self, user: str, password: str) -> None:
         self.calls.append(("login", user))
 
-    def send_message(self, msg: EmailMessage) -> dict:
+    def ehlo_or_helo_if_needed(self) -> None:
+        pass
+
+    def has_extn(self, name: str) -> bool:
+        return False
+
+    def sendmail(self, sender: str, recipients: list[str], data: bytes, options: Any) -> dict:
         self.calls.append(("send", None))
         return {}
 

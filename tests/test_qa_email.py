@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,21 @@ def test_a_non_ascii_address_the_server_cannot_take_is_named_with_the_fix() -> N
         "<zoë@lab.example.org>; write those addresses in ASCII"
     )
     assert recorder.envelopes == []
+
+
+def test_a_non_ascii_address_goes_by_smtputf8_when_the_server_takes_it() -> None:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        cfg = config(controller.port, to=["Zoë <zoë@lab.example.org>", "ben@lab.example.org"])
+        send_digest_email(cfg, "Digest", DIGEST, env={})
+    finally:
+        controller.stop()
+    (envelope,) = recorder.envelopes
+    assert envelope.rcpt_tos == ["zoë@lab.example.org", "ben@lab.example.org"]
+    assert "SMTPUTF8" in envelope.mail_options
+    assert recorder.message()["To"] == "Zoë <zoë@lab.example.org>, ben@lab.example.org"
 
 
 @pytest.fixture
@@ -687,3 +703,104 @@ def test_a_category_named_like_a_count_line_keeps_its_heading_when_shortened() -
     page = email_html(SUBJECT, text, limit=html_size_as_sent(render_email_html(SUBJECT, text)) - 1)
     assert page.shown is not None
     assert ">Top 1 of 2 papers.</h2>" in page.html
+
+
+# -- what a mail client or a reader meets (second review of the email layout) ---------
+
+FROM_TITLE = "From Pixels to Words"
+
+
+def digest_whose_title_starts_a_quoted_printable_line() -> str:
+    """A digest whose HTML part, quoted-printable, has a soft line break right before
+    a title beginning "From " (about one title in fifty does, on real arXiv data)."""
+    for pad in range(200):
+        text = f"# Research Trends: May 2025\n\n## A\n\n1. **{'x' * pad} {FROM_TITLE}**\n"
+        payload = str(html_part(build_email(config(25), SUBJECT, text)).get_payload())
+        if re.search(r"^From ", payload, re.MULTILINE):
+            return text
+    raise AssertionError("no padding puts the title at the start of a line")
+
+
+def test_a_title_at_a_quoted_printable_soft_break_reaches_the_reader_unmangled(
+    server: tuple[Recorder, Controller],
+) -> None:
+    # smtplib's send_message flattens with a generator that turns "From " at the start
+    # of any body line into ">From ": in quoted-printable that ">" is part of the text.
+    recorder, controller = server
+    text = digest_whose_title_starts_a_quoted_printable_line()
+    send_digest_email(config(controller.port), SUBJECT, text, png_attachment=PNG, env={})
+    html = html_of(received(recorder))
+    assert FROM_TITLE in html
+    assert ">From" not in html
+
+
+def test_a_count_only_category_of_a_one_paper_digest_says_is_in_the_singular() -> None:
+    # papers_per_category = 1: the digest says "Top 1 of 4 papers."; too long even for
+    # one paper each, the email gives counts.
+    page = email_html(SUBJECT, synthetic_digest(30, 1), limit=5_000)
+    assert page.shown == 0
+    assert "4 papers; the top paper is in the attached digest." in page.html
+
+
+def _made_up_sections(totals: list[int], listed: int) -> list:
+    return [
+        (
+            f"Topic {c}",
+            "",
+            total,
+            [
+                RankedPaper(
+                    Paper(id=f"2505.{c * 100 + i:05d}", title=f"A made-up paper {c} {i} " * 3),
+                    f"Topic {c}",
+                    0.9,
+                    [],
+                )
+                for i in range(min(total, listed))
+            ],
+        )
+        for c, total in enumerate(totals)
+    ]
+
+
+def digest_of(totals: list[int], listed: int, templates: Path | None = None) -> str:
+    """A digest (the packaged template, or ``templates``) with one category per entry
+    of ``totals``, each listing its top ``listed`` papers (all, when it has fewer)."""
+    digest = Digest(
+        month=Month(2025, 5),
+        considered=sum(totals),
+        unmatched=0,
+        by="submitted",
+        arxiv_categories=["cs.LG"],
+        sections=_made_up_sections(totals, listed),
+    )
+    return render_markdown(digest, templates)
+
+
+def test_a_count_line_a_custom_template_emphasises_is_rewritten_too(tmp_path: Path) -> None:
+    shipped = files("trenddigest.templates").joinpath("digest.md.j2").read_text(encoding="utf-8")
+    line = "Top {{ top|length }} of {{ total|thousands }} papers."
+    assert line in shipped
+    (tmp_path / "digest.md.j2").write_text(shipped.replace(line, f"_{line}_"), encoding="utf-8")
+    page = email_html(SUBJECT, digest_of([40] * 30, 10, tmp_path), limit=30_000)
+    assert page.shown is not None and 1 <= page.shown < 10
+    assert "Top 10 of 40 papers." not in page.html
+    assert f"Top {page.shown} of 40 papers here; {10 - page.shown} more" in page.html
+
+
+def test_a_shortened_category_of_thousands_of_papers_gives_its_count_with_a_comma() -> None:
+    page = email_html(SUBJECT, digest_of([1234] * 30, 10), limit=30_000)
+    assert page.shown is not None and 1 <= page.shown < 10
+    assert "Top 10 of 1,234 papers." not in page.html
+    assert f"Top {page.shown} of 1,234 papers here; {10 - page.shown} more" in page.html
+
+
+def test_a_count_only_category_of_thousands_of_papers_gives_its_count_with_a_comma() -> None:
+    page = email_html(SUBJECT, digest_of([1234] * 30, 10), limit=5_000)
+    assert page.shown == 0
+    assert '<p class="more">1,234 papers; the top 10 are in the attached digest.</p>' in page.html
+
+
+def test_the_note_names_the_digests_top_n_though_its_last_category_lists_every_paper() -> None:
+    page = email_html(SUBJECT, digest_of([40] * 29 + [3], 10), limit=30_000)
+    assert page.shown is not None and 1 <= page.shown < 10
+    assert "The full digest, with each category's top 10, is attached as" in page.html

@@ -9,7 +9,11 @@ through :mod:`smtplib`; the password only ever comes from the environment.
 from __future__ import annotations
 
 import contextlib
+import email.generator
+import email.policy
+import email.utils
 import glob
+import io
 import json
 import logging
 import os
@@ -733,7 +737,12 @@ class _EmailLayout(Treeprocessor):
             listed = len(items)
             self.longest = max(self.longest, listed)
             line = children[index - 1] if index and children[index - 1].tag == "p" else None
-            top = _DIGEST_TOP.fullmatch(_plain_text(line)) if line is not None else None
+            # Read through markup: a template may set the line in italics.
+            top = (
+                _DIGEST_TOP.fullmatch("".join(line.itertext()).strip())
+                if line is not None
+                else None
+            )
             self.digest_cut = self.digest_cut or top is not None
             if self.keep is None or listed <= self.keep:
                 continue
@@ -749,7 +758,8 @@ class _EmailLayout(Treeprocessor):
                     "in the attached digest."
                 )
             elif total > listed:
-                note.text = f"{_papers(total)}; the top {listed} are in the attached digest."
+                top_n = "the top paper is" if listed == 1 else f"the top {listed} are"
+                note.text = f"{_papers(total)}; {top_n} in the attached digest."
             else:
                 note.text = f"{_papers(listed)} in the attached digest."
             if top is not None and line is not None:
@@ -827,6 +837,10 @@ def _email_page(
     return _Page(html, layout.longest, layout.toml)
 
 
+# The policy the email is built, measured and sent in.
+_EMAIL_POLICY = email.policy.default
+
+
 def _as_sent(html: str) -> tuple[str, int]:
     """The transfer encoding the HTML part goes with and its size as sent, which is
     what Gmail measures.
@@ -839,7 +853,7 @@ def _as_sent(html: str) -> tuple[str, int]:
     """
     sizes = []
     for encoding in _HTML_ENCODINGS:
-        part = EmailMessage()
+        part = EmailMessage(policy=_EMAIL_POLICY)
         part.set_content(html, subtype="html", cte=encoding)
         payload = str(part.get_payload())
         sizes.append((len(payload) + payload.count("\n"), encoding))
@@ -948,6 +962,33 @@ def email_subject(month: Month) -> str:
     return f"Research trends, {month.label}"
 
 
+def _send(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    """``smtp.send_message(msg)``, but flattened without "From " mangling.
+
+    send_message writes the message with a generator that puts ">" before every body
+    line starting "From " (an mbox convention): a quoted-printable soft line break
+    before a title such as "From Pixels to Words" would show the reader ">From".
+    Otherwise as send_message: the addresses of From and To, SMTPUTF8 when one of
+    them needs it (refused in send_message's words when the server lacks it).
+    """
+    smtp.ehlo_or_helo_if_needed()
+    sender = email.utils.getaddresses([msg["From"]])[0][1]
+    recipients = [address for _, address in email.utils.getaddresses([msg["To"]])]
+    international = not all(a.isascii() for a in (sender, *recipients))
+    if international and not smtp.has_extn("smtputf8"):
+        raise smtplib.SMTPNotSupportedError(
+            "One or more source or delivery addresses require internationalized email "
+            "support, but the server does not advertise the required SMTPUTF8 capability"
+        )
+    buffer = io.BytesIO()
+    policy = _EMAIL_POLICY.clone(utf8=True) if international else _EMAIL_POLICY
+    email.generator.BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(
+        msg, linesep="\r\n"
+    )
+    options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
+    return smtp.sendmail(sender, recipients, buffer.getvalue(), options)
+
+
 def build_email(
     config: EmailConfig, subject: str, markdown_text: str, png_attachment: bytes | None = None
 ) -> EmailMessage:
@@ -956,7 +997,7 @@ def build_email(
     When the HTML had to show less to stay unclipped (see :func:`email_html`), the
     message is multipart/mixed with the full digest attached as a ``.md`` file.
     """
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_EMAIL_POLICY)
     msg["Subject"] = subject
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
@@ -1130,7 +1171,7 @@ def send_digest_email(
                 smtp.starttls(context=context)
             if cfg.username:
                 smtp.login(cfg.username, password)
-            refused = smtp.send_message(msg)
+            refused = _send(smtp, msg)
         except BaseException:
             _hang_up(smtp)  # the first failure is the one to report
             raise
