@@ -48,14 +48,21 @@ def on_terminal(monkeypatch: pytest.MonkeyPatch) -> Terminal:
     return screen
 
 
-def test_a_retry_logged_mid_fetch_starts_a_line_of_its_own_on_a_terminal(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    terminal = on_terminal(monkeypatch)
+def fetching_on_terminal(monkeypatch: pytest.MonkeyPatch) -> tuple[Terminal, StreamReporter]:
+    """A run's logging and progress bar as the CLI sets them up on a terminal, with a
+    bar for cs.CV 2025-05 (20 papers) drawn."""
+    screen = on_terminal(monkeypatch)
     cli._configure_logging(verbose=0, quiet=False)
     reporter = cli._reporter(argparse.Namespace(quiet=False))
     reporter.width = 10
     reporter.start("cs.CV 2025-05", 20)
+    return screen, reporter
+
+
+def test_a_retry_logged_mid_fetch_starts_a_line_of_its_own_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal, reporter = fetching_on_terminal(monkeypatch)
     logging.getLogger("trenddigest.sources.client").info("HTTP 503; retrying in 27 s")
     reporter.update("cs.CV 2025-05", 10, 20)
     assert terminal.getvalue().split("\n") == [
@@ -84,11 +91,7 @@ def test_scheduler_outcomes_show_without_v_and_not_with_q(monkeypatch: pytest.Mo
 def test_two_lines_logged_mid_fetch_leave_no_blank_line_between_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    screen = on_terminal(monkeypatch)
-    cli._configure_logging(verbose=0, quiet=False)
-    reporter = cli._reporter(argparse.Namespace(quiet=False))
-    reporter.width = 10
-    reporter.start("cs.CV 2025-05", 20)
+    screen, _ = fetching_on_terminal(monkeypatch)
     client_log = logging.getLogger("trenddigest.sources.client")
     client_log.info("HTTP 503; retrying in 27 s")
     client_log.info("HTTP 503; retrying in 54 s")
