@@ -71,9 +71,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(handler: Any) -> Iterator[Controller]:
-    """A local SMTP server answering with ``handler``, stopped afterwards."""
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+def serving(handler: Any, **options: Any) -> Iterator[Controller]:
+    """A local SMTP server answering with ``handler`` (aiosmtpd ``options``), stopped
+    afterwards."""
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     try:
         yield controller
@@ -488,15 +489,21 @@ def email_config_file(workdir: Path, port: int, extra: str = "") -> None:
     )
 
 
+def config_and_server(workdir: Path, smtp_server: Any, extra: str = "") -> Recorder:
+    """The SMTP server started and a config file in ``workdir`` that mails to it."""
+    recorder, port, server = smtp_server
+    server["start"]()
+    email_config_file(workdir, port, extra)
+    return recorder
+
+
 RUN_EMAIL = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--email", "-q"]
 
 
 def test_run_with_email_sends_the_written_digest(
     workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port)
+    recorder = config_and_server(workdir, smtp_server)
     assert main(RUN_EMAIL) == 0, capsys.readouterr().err
     msg = recorder.message()
     assert msg["Subject"] == "Research trends, May, 2025"
@@ -566,9 +573,7 @@ def scheduled_run(workdir: Path, *, email_once: bool = True) -> RunResult:
 def test_a_retried_month_whose_commit_failed_is_not_emailed_again(
     workdir: Path, smtp_server
 ) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port)
+    recorder = config_and_server(workdir, smtp_server)
     refusing_repository(workdir)  # the commit fails every time, the email succeeds
     for _attempt in range(3):  # the scheduler's retries, one a night
         with pytest.raises(DeliveryError, match="commits are frozen"):
@@ -577,9 +582,7 @@ def test_a_retried_month_whose_commit_failed_is_not_emailed_again(
 
 
 def test_a_retry_that_skips_the_email_says_when_it_was_sent(workdir: Path, smtp_server) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port, "[git]\nreadme = 'README.md'\n")
+    recorder = config_and_server(workdir, smtp_server, "[git]\nreadme = 'README.md'\n")
     subprocess.run(["git", "init", "-q", str(workdir)], check=True)
     for key, value in (("user.name", "T"), ("user.email", "t@example.org")):
         subprocess.run(["git", "-C", str(workdir), "config", key, value], check=True)
@@ -595,9 +598,7 @@ def test_a_retry_that_skips_the_email_says_when_it_was_sent(workdir: Path, smtp_
 def test_no_email_sends_nothing_though_the_config_enables_email(
     workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port, "enabled = true\n")
+    recorder = config_and_server(workdir, smtp_server, "enabled = true\n")
     argv = [a for a in RUN_EMAIL if a != "--email"]
     assert main([*argv, "--no-email"]) == 0, capsys.readouterr().err
     assert recorder.envelopes == []
@@ -608,9 +609,7 @@ def test_no_email_sends_nothing_though_the_config_enables_email(
 def test_email_turned_on_in_the_config_mails_a_month_once_however_often_it_is_run(
     workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port, "enabled = true\n")
+    recorder = config_and_server(workdir, smtp_server, "enabled = true\n")
     argv = [a for a in RUN_EMAIL if a not in ("--email", "-q")]
     assert main(argv) == 0
     assert main(argv) == 0
@@ -622,9 +621,7 @@ def test_email_turned_on_in_the_config_mails_a_month_once_however_often_it_is_ru
 def test_a_month_emailed_again_names_when_it_was_first_sent(
     workdir: Path, smtp_server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port)
+    recorder = config_and_server(workdir, smtp_server)
     argv = [a for a in RUN_EMAIL if a != "-q"]
     assert main(argv) == 0
     first = "2025-06-02T10:00:00+00:00 to ana@example.org"  # say, sent a month ago
@@ -638,9 +635,7 @@ def test_a_month_emailed_again_names_when_it_was_first_sent(
 
 
 def test_a_run_by_hand_emails_the_month_again(workdir: Path, smtp_server) -> None:
-    recorder, port, server = smtp_server
-    server["start"]()
-    email_config_file(workdir, port)
+    recorder = config_and_server(workdir, smtp_server)
     refusing_repository(workdir)
     for _attempt in range(2):
         with pytest.raises(DeliveryError, match="commits are frozen"):

@@ -27,6 +27,7 @@ from test_email import (
     scheduled_run,
     self_signed,
     server_context,
+    serving,
     smtp_server,
     workdir,
 )
@@ -115,14 +116,10 @@ def test_related_part_names_the_html_as_its_root_type(
 
 def test_a_non_ascii_address_the_server_cannot_take_is_named_with_the_fix() -> None:
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
-    controller.start()
-    try:
+    with serving(recorder, enable_SMTPUTF8=False) as controller:
         cfg = config(controller.port, to=["Zoë <zoë@lab.example.org>", "ben@lab.example.org"])
         with pytest.raises(DeliveryError) as caught:
             send_digest_email(cfg, "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
     assert str(caught.value) == (
         f"SMTP server 127.0.0.1:{controller.port} does not accept internationalized "
         "addresses (no SMTPUTF8), and [email] sender or to has one: Zoë "
@@ -133,13 +130,9 @@ def test_a_non_ascii_address_the_server_cannot_take_is_named_with_the_fix() -> N
 
 def test_a_non_ascii_address_goes_by_smtputf8_when_the_server_takes_it() -> None:
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
-    controller.start()
-    try:
+    with serving(recorder, enable_SMTPUTF8=True) as controller:
         cfg = config(controller.port, to=["Zoë <zoë@lab.example.org>", "ben@lab.example.org"])
         send_digest_email(cfg, "Digest", DIGEST, env={})
-    finally:
-        controller.stop()
     (envelope,) = recorder.envelopes
     assert envelope.rcpt_tos == ["zoë@lab.example.org", "ben@lab.example.org"]
     assert "SMTPUTF8" in envelope.mail_options

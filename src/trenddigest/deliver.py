@@ -46,6 +46,7 @@ from .models import Month
 from .render import (
     HeadingSlugger,
     check_output_pattern,
+    counted,
     md_escape,
     write_atomic,
 )
@@ -597,7 +598,7 @@ def _find_heading(children: list[Element], text: str, start: int = 0, end: int =
     stop = len(children) if end < 0 else end
     for index in range(start, stop):
         element = children[index]
-        if _heading_level(element) and "".join(element.itertext()).strip() == text:
+        if _heading_level(element) and _text(element) == text:
             return index
     return -1
 
@@ -623,6 +624,11 @@ def _after_intro(children: list[Element]) -> int:
     )
 
 
+def _text(element: Element) -> str:
+    """All the text of an element, through its markup."""
+    return "".join(element.itertext()).strip()
+
+
 def _plain_text(element: Element) -> str:
     """The text of a paragraph without markup ("" for one with links or emphasis)."""
     return "" if len(element) else (element.text or "").strip()
@@ -632,10 +638,6 @@ def full_digest_name(subject: str) -> str:
     """The file name a shortened email attaches the full digest under."""
     slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")
     return f"{slug or 'digest'}.md"
-
-
-def _papers(count: int) -> str:
-    return f"{count:,} paper" if count == 1 else f"{count:,} papers"
 
 
 class _EmailLayout(Treeprocessor):
@@ -738,11 +740,7 @@ class _EmailLayout(Treeprocessor):
             self.longest = max(self.longest, listed)
             line = children[index - 1] if index and children[index - 1].tag == "p" else None
             # Read through markup: a template may set the line in italics.
-            top = (
-                _DIGEST_TOP.fullmatch("".join(line.itertext()).strip())
-                if line is not None
-                else None
-            )
+            top = _DIGEST_TOP.fullmatch(_text(line)) if line is not None else None
             self.digest_cut = self.digest_cut or top is not None
             if self.keep is None or listed <= self.keep:
                 continue
@@ -759,9 +757,9 @@ class _EmailLayout(Treeprocessor):
                 )
             elif total > listed:
                 top_n = "the top paper is" if listed == 1 else f"the top {listed} are"
-                note.text = f"{_papers(total)}; {top_n} in the attached digest."
+                note.text = f"{counted(total, 'paper')}; {top_n} in the attached digest."
             else:
-                note.text = f"{_papers(listed)} in the attached digest."
+                note.text = f"{counted(listed, 'paper')} in the attached digest."
             if top is not None and line is not None:
                 root.remove(line)
             at = list(root).index(element)
@@ -774,7 +772,7 @@ class _EmailLayout(Treeprocessor):
         left_out = []
         if lists:
             left_out.append(
-                f"each category lists its top {_papers(self.keep)} here"
+                f"each category lists its top {counted(self.keep, 'paper')} here"
                 if self.keep
                 else "each category gives its number of papers only here"
             )

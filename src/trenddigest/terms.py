@@ -209,8 +209,11 @@ class _Vocabulary:
     def key(self, term: str) -> int | None:
         if self._ids is None:
             self._ids = {t: i for i, t in enumerate(self.tokens)}
-        words = term.split(" ")
-        ids = [self._ids.get(w) for w in words]
+        return self._key_of([self._ids.get(w) for w in term.split(" ")])
+
+    def _key_of(self, ids: list[int | None]) -> int | None:
+        """The key of a term of one or two words given their token ids (None: no such
+        term in the vocabulary)."""
         if None in ids or len(ids) > 2:
             return None
         if len(ids) == 1:
@@ -232,12 +235,7 @@ class _Vocabulary:
         """The key that :meth:`fold` gives every singular/plural form of ``term``, or
         None if no form of one of its words is in the vocabulary."""
         firsts, _ = self._fold()
-        ids = [firsts.get(number_key(w)) for w in term.split(" ")]
-        if None in ids or len(ids) > 2:
-            return None
-        if len(ids) == 1:
-            return ids[0]
-        return self.size + ids[0] * self.size + ids[1]  # type: ignore[operator]
+        return self._key_of([firsts.get(number_key(w)) for w in term.split(" ")])
 
     def alphabetical(self, keys: np.ndarray) -> np.ndarray:
         """A number per term key that sorts as the terms' strings do: words are word
@@ -245,26 +243,28 @@ class _Vocabulary:
         v = self.size
         rank = np.empty(v, dtype=np.int64)
         rank[sorted(range(v), key=self.tokens.__getitem__)] = np.arange(v, dtype=np.int64)
-        keys = np.asarray(keys, dtype=np.int64)
-        out = np.empty_like(keys)
-        uni = keys < v
-        out[uni] = rank[keys[uni]] * (v + 1)
-        first, second = np.divmod(keys[~uni] - v, v)
-        out[~uni] = rank[first] * (v + 1) + rank[second] + 1
-        return out
+        first, second = self.word_ids(keys)
+        bigram = second >= 0
+        return rank[first] * (v + 1) + np.where(bigram, rank[second] + 1, 0)
 
     def fold(self, keys: np.ndarray) -> np.ndarray:
         """Each term key with every word replaced by the first token of its number
         key: one key for all singular/plural forms of a term."""
         _, canonical = self._fold()
         v = self.size
+        first, second = self.word_ids(keys)
+        bigram = second >= 0
+        return np.where(
+            bigram, v + canonical[first] * v + canonical[np.maximum(second, 0)], canonical[first]
+        )
+
+    def word_ids(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids of each term key's first and second word (-1 for a single word)."""
         keys = np.asarray(keys, dtype=np.int64)
-        out = np.empty_like(keys)
-        uni = keys < v
-        out[uni] = canonical[keys[uni]]
-        first, second = np.divmod(keys[~uni] - v, v)
-        out[~uni] = v + canonical[first] * v + canonical[second]
-        return out
+        v = self.size
+        first, second = np.divmod(keys - v, v)
+        unigram = keys < v
+        return np.where(unigram, keys, first), np.where(unigram, -1, second)
 
 
 def _sparse() -> Any:

@@ -846,11 +846,7 @@ class _Cohesion:
         self.weights.data = idf[counts.indices]
         self.month = _mean_similarity(self.weights)
         self.matrix = matrix
-        v = matrix.vocabulary.size
-        first, second = np.divmod(matrix.keys - v, v)
-        unigram = matrix.keys < v
-        self.first = np.where(unigram, matrix.keys, first)
-        self.second = np.where(unigram, -1, second)
+        self.first, self.second = matrix.vocabulary.word_ids(matrix.keys)
         self._stems: np.ndarray | None = None
         self._stem_ids: dict[str, int] = {}
 
