@@ -223,6 +223,111 @@ def test_unknown_timezone_is_a_config_error(store_path: str) -> None:
         build_scheduler(config, store_path, DigestRecorder(), lambda: None)
 
 
+# -- cron's either-day rule --------------------------------------------------------------
+
+
+def fire_days(expr: str, first: datetime, last: datetime, tz: ZoneInfo = EASTERN) -> list[str]:
+    """The local "day HH:MM" of each fire of a crontab line from ``first`` to ``last``."""
+    trigger = crontab_trigger(expr, tz, "digest_cron")
+    days = []
+    fire = trigger.get_next_fire_time(None, first)
+    while fire is not None and fire <= last:
+        days.append(f"{fire.astimezone(tz):%d %H:%M}")
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return days
+
+
+JUNE_2025 = (datetime(2025, 6, 1, tzinfo=EASTERN), datetime(2025, 6, 30, 23, 59, tzinfo=EASTERN))
+
+
+def test_a_line_restricting_both_day_fields_fires_on_either_as_cron_does() -> None:
+    # crontab(5): "0 6 1 * 1" is the 1st and every Monday (June 1st 2025 is a Sunday),
+    # not only a Monday that falls on the 1st.
+    assert fire_days("0 6 1 * 1", *JUNE_2025) == [
+        "01 06:00",
+        "02 06:00",
+        "09 06:00",
+        "16 06:00",
+        "23 06:00",
+        "30 06:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "days"),
+    [
+        ("0 6 1 * *", ["01"]),
+        ("0 6 * * 1", ["02", "09", "16", "23", "30"]),
+        ("0 6 * * 0", ["01", "08", "15", "22", "29"]),
+    ],
+)
+def test_a_line_restricting_one_day_field_fires_on_that_field_alone(
+    expr: str, days: list[str]
+) -> None:
+    assert fire_days(expr, *JUNE_2025) == [f"{day} 06:00" for day in days]
+
+
+@pytest.mark.parametrize(
+    ("expr", "days"),
+    [
+        # Starts with "*": unrestricted for the rule, so both must match (odd Mondays).
+        ("0 6 */2 * 1", ["09", "23"]),
+        # The 1st only when it is a Sunday, Tuesday, Thursday or Saturday (here a Sunday).
+        ("0 6 1 * */2", ["01"]),
+        # The same odd days spelt without a leading "*" are restricted: odd days or Mondays.
+        ("0 6 1-31/2 * 1", [f"{day:02}" for day in sorted({*range(1, 31, 2), 2, 16, 30})]),
+    ],
+)
+def test_a_day_field_starting_with_a_star_keeps_both_fields_required_as_in_vixie_cron(
+    expr: str, days: list[str]
+) -> None:
+    assert fire_days(expr, *JUNE_2025) == [f"{day} 06:00" for day in days]
+
+
+def test_a_line_whose_day_never_comes_but_whose_weekday_does_fires_on_the_weekday() -> None:
+    # Cron runs "0 6 30 2 1" on February's Mondays: only the day of month never comes.
+    trigger = crontab_trigger("0 6 30 2 1", EASTERN, "digest_cron")
+    fire = trigger.get_next_fire_time(None, datetime(2027, 1, 15, tzinfo=EASTERN))
+    assert fire == datetime(2027, 2, 1, 6, 0, tzinfo=EASTERN)
+
+
+def test_a_line_restricting_both_day_fields_stays_at_local_time_across_daylight_saving() -> None:
+    # Daylight saving time ends at 02:00 on Sunday 2026-11-01: Monday the 26th at 06:00
+    # EDT, then Sunday the 1st and Monday the 2nd at 06:00 EST.
+    trigger = crontab_trigger("0 6 1 * 1", EASTERN, "digest_cron")
+    fires = []
+    fire = datetime(2026, 10, 25, tzinfo=UTC)
+    for _ in range(3):
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        fires.append(fire)
+    assert fires == [
+        datetime(2026, 10, 26, 10, 0, tzinfo=UTC),
+        datetime(2026, 11, 1, 11, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 11, 0, tzinfo=UTC),
+    ]
+
+
+def test_either_day_lines_fire_in_their_own_time_zones(store_path: str) -> None:
+    # The digest's line in [schedule] timezone, the poll's in US Eastern time.
+    settings = ScheduleConfig(
+        timezone="Asia/Tokyo", poll_cron="30 6 1 * 1", digest_cron="0 6 1 * 1"
+    )
+    config = Config(schedule=settings)
+    clock = FakeClock(datetime(2025, 6, 2, 12, 0, tzinfo=UTC))  # Monday, 21:00 in Tokyo
+    scheduler = build_scheduler(
+        config,
+        store_path,
+        DigestRecorder(),
+        lambda: None,
+        clock=clock,
+        scheduler_class=BackgroundScheduler,
+    )
+    poll = scheduler.get_job(POLL_JOB).trigger.get_next_fire_time(None, clock.now)
+    digest = scheduler.get_job(DIGEST_JOB).trigger.get_next_fire_time(None, clock.now)
+    assert poll == datetime(2025, 6, 9, 6, 30, tzinfo=EASTERN)  # next Monday
+    assert digest == datetime(2025, 6, 9, 6, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
 # -- what is due ------------------------------------------------------------------------
 
 
@@ -274,6 +379,40 @@ def test_the_poll_stays_at_half_past_six_local_time_across_daylight_saving_chang
     autumn = trigger.get_next_fire_time(None, datetime(2026, 11, 1, tzinfo=EASTERN))
     assert spring == datetime(2026, 3, 9, 10, 30, tzinfo=UTC)  # 06:30 EDT on Monday the 9th
     assert autumn == datetime(2026, 11, 2, 11, 30, tzinfo=UTC)  # 06:30 EST on Monday the 2nd
+
+
+ON_THE_15TH_OR_MONDAYS = "0 6 15 * 1"
+
+
+@pytest.mark.parametrize(
+    ("utc", "due"),
+    [
+        ((9, 59), "2025-08"),  # Monday 6 October, 05:59 in New York
+        ((10, 0), "2025-09"),  # 06:00: the line's first fire in October, a Monday
+    ],
+)
+def test_with_both_day_fields_a_month_is_due_from_the_first_day_either_matches(
+    utc: tuple[int, int], due: str
+) -> None:
+    trigger = crontab_trigger(ON_THE_15TH_OR_MONDAYS, EASTERN, "digest_cron")
+    now = datetime(2025, 10, 6, *utc, tzinfo=UTC)
+    assert latest_due_month(now, EASTERN, trigger) == m(due)
+
+
+def test_the_digest_job_with_both_day_fields_makes_the_month_on_the_first_monday(
+    store_path: str,
+) -> None:
+    clock = FakeClock(datetime(2025, 10, 6, 10, 0, tzinfo=UTC))  # Monday, 06:00 EDT
+    with Store.open(store_path) as store:
+        record_job_success(store, DIGEST_JOB, when=clock(), target="2025-08")
+    config = Config(schedule=ScheduleConfig(digest_cron=ON_THE_15TH_OR_MONDAYS))
+    digest = DigestRecorder()
+    scheduler = build_scheduler(
+        config, store_path, digest, lambda: None, clock=clock, scheduler_class=BackgroundScheduler
+    )
+    scheduler.get_job(DIGEST_JOB).func()
+    assert digest.months == [m("2025-09")]
+    assert last_digest(store_path) == "2025-09"
 
 
 def test_without_a_trigger_the_month_just_ended_is_due_at_once() -> None:

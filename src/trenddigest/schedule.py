@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
@@ -36,6 +36,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import Config, ScheduleConfig
@@ -87,6 +88,9 @@ CRONTAB_EXAMPLE = (
 )
 
 Clock = Callable[[], datetime]
+# What a crontab line becomes: one CronTrigger, or, for a line restricting both day
+# fields, an OrTrigger of two (see crontab_trigger).  Both answer get_next_fire_time.
+CrontabTrigger: TypeAlias = CronTrigger | OrTrigger
 
 
 def utc_now() -> datetime:
@@ -178,7 +182,7 @@ def month_just_ended(now: datetime, tz: tzinfo) -> Month:
     return Month(local.year, local.month).shift(-1)
 
 
-def latest_due_month(now: datetime, tz: tzinfo, trigger: CronTrigger | None = None) -> Month:
+def latest_due_month(now: datetime, tz: tzinfo, trigger: CrontabTrigger | None = None) -> Month:
     """The newest month whose digest is due at ``now``.
 
     A month is due from the digest trigger's first fire in the month after it (by
@@ -239,7 +243,7 @@ def run_due_digests(
     limit: int = MAX_CATCH_UP_MONTHS,
     lock: Callable[[], AbstractContextManager[object]] = nullcontext,
     stopping: Callable[[], bool] = lambda: False,
-    trigger: CronTrigger | None = None,
+    trigger: CrontabTrigger | None = None,
 ) -> list[Month]:
     """Produce every digest that is due, oldest first; returns the months done.
 
@@ -432,7 +436,7 @@ def digest_is_due(
     *,
     clock: Clock = utc_now,
     tz: tzinfo = UTC,
-    trigger: CronTrigger | None = None,
+    trigger: CrontabTrigger | None = None,
 ) -> bool:
     """Whether a monthly digest is missing (cheap: one read of ``job_runs``)."""
     with Store.open(store_path) as store:
@@ -514,11 +518,27 @@ def _field_problem(name: str, value: str, tz: tzinfo) -> str | None:
     return None
 
 
-def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
+def _restricts(field: str) -> bool:
+    """Whether a day field counts as restricted for cron's either-day rule.
+
+    Vixie cron and cronie decide it on the field's first character, before parsing
+    (``entry.c``: ``if (ch == '*') e->flags |= DOM_STAR;``): ``*/2`` and ``*,10``
+    restrict nothing for this rule, ``1-31`` and ``10,*`` do.
+    """
+    return not field.startswith("*")
+
+
+def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CrontabTrigger:
     """A trigger for a standard 5-field crontab line, evaluated in ``tz``.
 
-    Unlike cron, APScheduler fires only when day of month *and* day of week both
-    match; the default expressions restrict only one of them.
+    It fires when cron would.  APScheduler's CronTrigger fires only when day of month
+    *and* day of week both match, but crontab(5) runs a line whose two day fields are
+    both restricted when *either* matches (``0 6 1 * 1``: the 1st and every Monday,
+    not the few Mondays that fall on a 1st); such a line becomes an OrTrigger of one
+    CronTrigger with the day of month (weekday ``*``) and one with the day of week
+    (day ``*``).  A day field counts as restricted as Vixie cron and cronie decide it
+    (see :func:`_restricts`): unless it starts with ``*``, so ``0 6 */2 * 1`` stays
+    "Mondays on an odd day", as there.
     """
     fields = expr.split()
     try:
@@ -530,8 +550,20 @@ def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CronTrigger:
             problem = _field_problem(name, value, tz)
             if problem:
                 raise ValueError(problem)
-        fields[4] = crontab_weekdays(fields[4])
-        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+        minute, hour, day, month, weekday = fields
+        weekdays = crontab_weekdays(weekday)
+        trigger: CrontabTrigger
+        if _restricts(day) and _restricts(weekday):
+            trigger = OrTrigger(
+                [
+                    CronTrigger.from_crontab(f"{minute} {hour} {day} {month} *", timezone=tz),
+                    CronTrigger.from_crontab(f"{minute} {hour} * {month} {weekdays}", timezone=tz),
+                ]
+            )
+        else:
+            trigger = CronTrigger.from_crontab(
+                f"{minute} {hour} {day} {month} {weekdays}", timezone=tz
+            )
         if trigger.get_next_fire_time(None, datetime.now(tz)) is None:
             raise ValueError("it names a date that never comes (such as 31 February)")
         return trigger
@@ -550,7 +582,9 @@ def schedule_timezone(name: str) -> ZoneInfo:
         ) from None
 
 
-def schedule_triggers(settings: ScheduleConfig) -> tuple[ZoneInfo, CronTrigger, CronTrigger]:
+def schedule_triggers(
+    settings: ScheduleConfig,
+) -> tuple[ZoneInfo, CrontabTrigger, CrontabTrigger]:
     """``[schedule]``'s time zone, poll trigger (in US Eastern time, arXiv's) and digest
     trigger (in that time zone), or a ConfigError.
 
