@@ -88,12 +88,13 @@ def test_message_id_takes_its_domain_from_the_sender_address_not_its_display_nam
     assert re.fullmatch(r"<[^<>@\s()]+@lab\.example\.org>", str(header))
 
 
-def test_each_message_gives_its_chart_a_content_id_of_its_own(
+def test_a_different_chart_gets_a_content_id_of_its_own(
     server: tuple[Recorder, Controller],
 ) -> None:
+    # RFC 2045: a Content-ID is world-unique; one names the same image wherever it is.
     recorder, controller = server
-    for _ in range(2):
-        send_digest_email(config(controller.port), "Digest", DIGEST, png_attachment=PNG, env={})
+    for png in (PNG, PNG + b"\x00"):
+        send_digest_email(config(controller.port), "Digest", DIGEST, png_attachment=png, env={})
     cids = []
     for index in range(2):
         _plain, related = received(recorder, index).get_payload()
@@ -101,7 +102,7 @@ def test_each_message_gives_its_chart_a_content_id_of_its_own(
         cid = image["Content-ID"].strip("<>")
         assert f'src="cid:{cid}"' in html.get_content()
         cids.append(cid)
-    assert cids[0] != cids[1]  # RFC 2045: a Content-ID is world-unique
+    assert cids[0] != cids[1]
 
 
 def test_related_part_names_the_html_as_its_root_type(
@@ -797,3 +798,124 @@ def test_the_note_names_the_digests_top_n_though_its_last_category_lists_every_p
     page = email_html(SUBJECT, digest_of([40] * 29 + [3], 10), limit=30_000)
     assert page.shown is not None and 1 <= page.shown < 10
     assert "The full digest, with each category's top 10, is attached as" in page.html
+
+
+# -- RFC 2045 on the wire: quoted-printable lines, the chart's Content-ID --------------
+
+# A sender whose domain would make a Content-ID taken from it too long for one line.
+LONG_DOMAIN_SENDER = "digest@mail.machine-learning-lab.example.edu"
+
+
+def quoted_printable_parts(raw: bytes) -> dict[str, str]:
+    """Each quoted-printable part of a message as received, by content type: its body
+    exactly as it crossed the wire (CRLF line ends and all)."""
+    message = email.message_from_bytes(raw, policy=default_policy)
+    return {
+        part.get_content_type(): str(part.get_payload())
+        for part in message.walk()
+        if part["Content-Transfer-Encoding"] == "quoted-printable"
+    }
+
+
+def test_every_quoted_printable_line_sent_is_at_most_76_characters(
+    server: tuple[Recorder, Controller],
+) -> None:
+    # RFC 2045 section 6.7: encoded lines are at most 76 characters (the email package's
+    # default is 78).  Long Markdown lines, titles with umlauts and CJK, and a digest too
+    # long for Gmail, so that the attached full digest goes quoted-printable too.
+    recorder, controller = server
+    text = synthetic_digest(30, 10).replace(
+        "with a Long Title", "with a Long Title: Überblick über Lösungsansätze für 数据集"
+    )
+    send_digest_email(config(controller.port), SUBJECT, text, png_attachment=PNG, env={})
+    raw = recorder.envelopes[0].original_content
+    parts = quoted_printable_parts(raw)
+    assert sorted(parts) == ["text/html", "text/markdown", "text/plain"]
+    for body in parts.values():
+        assert body.endswith("\r\n")
+        lines = body[: -len("\r\n")].split("\r\n")
+        assert "\n" not in "".join(lines)  # every line ends in CRLF
+        assert max(len(line) for line in lines) <= 76
+    assert "Lösungsansätze für 数据集" in html_of(received(recorder))
+
+
+def test_the_charts_content_id_is_one_header_line_that_the_html_links_to(
+    server: tuple[Recorder, Controller],
+) -> None:
+    # A folded Content-ID arrives as encoded words that no longer match "cid:".
+    recorder, controller = server
+    cfg = config(controller.port, sender=LONG_DOMAIN_SENDER)
+    send_digest_email(cfg, "Digest", DIGEST, png_attachment=PNG, env={})
+    raw = recorder.envelopes[0].original_content
+    (cid,) = re.findall(rb"^Content-ID: <([^<>\s]+)>\r\n(?![ \t])", raw, re.MULTILINE)
+    assert f'src="cid:{cid.decode()}"' in html_of(received(recorder))
+
+
+def test_the_same_digest_sent_twice_has_the_same_content_id_and_html_part(
+    server: tuple[Recorder, Controller],
+) -> None:
+    recorder, controller = server
+    for _ in range(2):
+        send_digest_email(config(controller.port), SUBJECT, DIGEST, png_attachment=PNG, env={})
+    first, second = (received(recorder, index) for index in range(2))
+    assert first["Message-ID"] != second["Message-ID"]  # the message is still its own
+    cids = [[p["Content-ID"] for p in m.walk() if p["Content-ID"]] for m in (first, second)]
+    assert cids[0] == cids[1] and len(cids[0]) == 1
+    html = [html_part(m).get_payload() for m in (first, second)]
+    assert html[0] == html[1]
+
+
+def digest_at_the_size_limit() -> str:
+    """A digest whose whole HTML with the chart, as sent, is 3 bytes or less under the
+    limit: a paragraph of padding after the intro, as long as fits."""
+    base = synthetic_digest(23, 10)
+    intro_end = base.index("\n\n## Overview")
+    (cid,) = re.findall(r'src="cid:([^"]+)"', html_of(build_email(config(25), SUBJECT, base, PNG)))
+
+    def padded(pad: int) -> str:
+        return f"{base[:intro_end]}\n\n{'x' * pad}{base[intro_end:]}"
+
+    def size(pad: int) -> int:
+        return html_size_as_sent(render_email_html(SUBJECT, padded(pad), cid, limit=10**9))
+
+    low, high = 1, EMAIL_HTML_LIMIT  # size(low) fits, size(high) does not
+    assert size(low) <= EMAIL_HTML_LIMIT < size(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if size(middle) <= EMAIL_HTML_LIMIT else (low, middle)
+    assert EMAIL_HTML_LIMIT - 3 <= size(low) <= EMAIL_HTML_LIMIT
+    return padded(low)
+
+
+def test_a_digest_right_at_the_size_limit_is_emailed_whole_by_any_sender_every_time(
+    server: tuple[Recorder, Controller],
+) -> None:
+    # The chart's Content-ID is in the HTML: were its length to vary with the sender's
+    # domain or a random part, a month at the limit would lose papers one time in some.
+    recorder, controller = server
+    text = digest_at_the_size_limit()
+    senders = ["digest@example.org", LONG_DOMAIN_SENDER, "digest@example.org"]
+    for sender in senders:
+        cfg = config(controller.port, sender=sender)
+        send_digest_email(cfg, SUBJECT, text, png_attachment=PNG, env={})
+    messages = [received(recorder, index) for index in range(len(senders))]
+    for message in messages:
+        assert [p.get_content_type() for p in message.iter_attachments()] == []
+        assert "attached" not in html_of(message)
+    assert len({str(html_part(m).get_payload()) for m in messages}) == 1
+
+
+def test_a_short_non_ascii_digest_is_sent_7bit_clean_to_an_ascii_address(
+    server: tuple[Recorder, Controller],
+) -> None:
+    # RFC 6152: an 8bit body needs BODY=8BITMIME, which is only asked for when an
+    # address is not ASCII; a digest with short lines must not go out as 8bit either.
+    recorder, controller = server
+    text = "# Trends\n\nÜberblick · 数据\n"
+    send_digest_email(config(controller.port), SUBJECT, text, png_attachment=PNG, env={})
+    raw = recorder.envelopes[0].original_content
+    assert raw.isascii()
+    message = received(recorder)
+    encodings = {p["Content-Transfer-Encoding"] for p in message.walk() if not p.is_multipart()}
+    assert "8bit" not in encodings
+    assert "Überblick · 数据" in message.get_body(preferencelist=("plain",)).get_content()

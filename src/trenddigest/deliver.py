@@ -13,6 +13,7 @@ import email.generator
 import email.policy
 import email.utils
 import glob
+import hashlib
 import io
 import json
 import logging
@@ -57,7 +58,8 @@ INDEX_START = "<!-- trenddigest:index:start -->"
 INDEX_END = "<!-- trenddigest:index:end -->"
 INDEX_HEADING = "## Research Trends"
 EMAIL_TEMPLATE = "email.html.j2"
-CHART_CID = "trend-chart@trenddigest"
+# The chart's Content-ID is "chart-HASH@" this: a domain no one can own (RFC 2606).
+CHART_CID_DOMAIN = "trenddigest.invalid"
 GIT_TIMEOUT_SECONDS = 300.0
 
 
@@ -835,8 +837,13 @@ def _email_page(
     return _Page(html, layout.longest, layout.toml)
 
 
-# The policy the email is built, measured and sent in.
-_EMAIL_POLICY = email.policy.default
+# The policy the email is built, measured and sent in.  RFC 2045 (6.7) allows encoded
+# lines of 76 characters, the email package 78 by default.  It folds headers to the same
+# length, and folds a header that is one long word into encoded words: the chart's
+# Content-ID is kept short enough (see chart_content_id) that it never is.  Bodies are
+# 7-bit clean (quoted-printable or base64, never "8bit"): an 8bit body would need
+# BODY=8BITMIME (RFC 6152), and a relay without 8BITMIME may mangle it.
+_EMAIL_POLICY = email.policy.default.clone(max_line_length=76, cte_type="7bit")
 
 
 def _as_sent(html: str) -> tuple[str, int]:
@@ -956,6 +963,20 @@ def render_email_html(
     return email_html(subject, markdown_text, chart_cid, limit=limit).html
 
 
+def chart_content_id(png: bytes) -> str:
+    """The chart's Content-ID (without the angle brackets): ``chart-HASH@trenddigest.invalid``.
+
+    The HTML part names it in ``cid:``, so its length counts in the part's size as sent:
+    one that varied from sending to sending (as :func:`email.utils.make_msgid`'s does,
+    with its random part and the domain) could show one paper more or less per category
+    for a month right at the limit.  Taken from the image's SHA-256, it is the same for
+    the same chart, and still world-unique as RFC 2045 asks: another chart gets another
+    id, and one id always names the same bytes.  The header line it makes, 72
+    characters, is under the 76 that would fold it and break the HTML's link to it.
+    """
+    return f"chart-{hashlib.sha256(png).hexdigest()[:32]}@{CHART_CID_DOMAIN}"
+
+
 def email_subject(month: Month) -> str:
     return f"Research trends, {month.label}"
 
@@ -1005,8 +1026,8 @@ def build_email(
     domain = parseaddr(config.sender)[1].rpartition("@")[2] or None
     msg["Message-ID"] = make_msgid(domain=domain)
     msg.set_content(markdown_text, subtype="plain")
-    # RFC 2045 wants every Content-ID world-unique, not one shared by every month's mail.
-    cid = make_msgid(CHART_CID.partition("@")[0], domain)[1:-1] if png_attachment else None
+    # The same chart, the same id: the same digest is laid out the same every time.
+    cid = chart_content_id(png_attachment) if png_attachment else None
     page = email_html(subject, markdown_text, cid)
     # Sent in the encoding its size was measured in (see email_html).
     msg.add_alternative(page.html, subtype="html", cte=page.transfer_encoding)
