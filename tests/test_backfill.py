@@ -251,6 +251,7 @@ def test_empty_page_midway_is_asked_again_not_taken_as_the_end(
     run(store, server, clock, categories=["cs.CV"])
     assert [s.start for s in server.api_requests] == [0, 5, 5, 10]
     assert store.count_papers() == 13
+    assert clock.sleeps == [3.0, 10.0, 3.0]  # the client's first backoff, then the spacing
 
 
 def test_short_page_is_not_taken_as_the_end(
@@ -1148,6 +1149,9 @@ def test_an_outage_mixing_errors_and_empty_pages_costs_at_most_twice_a_plain_one
         "received by this run are stored; run again later to resume"
     )
     assert progress(store) == {"cs.CV 2025-05": (60, 10, 0)}
+    # Waiting is bounded alike: the client's 10 + 20 s for each ask's two 503s, and
+    # the first step of the same backoff (10 s) before the empty page is asked again.
+    assert clock.sleeps == [3.0, 3.0, 10.0, 20.0, 10.0, 10.0, 20.0]
 
 
 def test_empty_pages_at_one_result_are_not_asked_again_for_each_reading_of_the_window(
@@ -1325,3 +1329,91 @@ def test_giving_up_on_failures_and_empty_pages_counts_both_as_its_tries(
             run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert isinstance(err.value.__cause__, RetriesExhaustedError)
     assert err.value.__cause__.tries == 6
+
+
+# -- asking again for an empty page: the client's backoff ------------------------------
+
+
+def backfill_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the backfill said at WARNING."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "trenddigest.sources.backfill" and r.levelno >= logging.WARNING
+    ]
+
+
+def test_a_persistent_empty_page_costs_the_requests_and_waits_of_a_persistent_503(
+    tmp_path: Path,
+) -> None:
+    # Result 10 answers HTTP 503 every time, or an empty page every time.  Either is
+    # an outage: 6 requests at max_retries = 5, after the client's backoff from 10 s,
+    # doubled each time, capped at max_backoff_seconds (50 s here).
+    costs = {}
+    for kind in ("status", "empty"):
+        clock = FakeClock()
+        with (
+            Store.open(tmp_path / f"{kind}.sqlite3") as store,
+            ArxivTestServer(synthetic_papers(60)) as server,
+        ):
+            server.fail(kind, times=99, status=503, when=lambda seen: seen.start == 10)
+            with pytest.raises(FetchError):
+                run(store, server, clock, categories=["cs.CV"], max_backoff_seconds=50.0)
+            costs[kind] = ([s.start for s in server.api_requests], clock.sleeps)
+    assert costs["empty"] == costs["status"]
+    assert costs["empty"] == ([0, 5] + [10] * 6, [3.0, 3.0, 10.0, 20.0, 40.0, 50.0, 50.0])
+
+
+def test_empty_pages_are_asked_again_after_the_waits_the_client_computes(
+    clock: FakeClock, store: Store
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("empty", times=99, when=lambda seen: seen.start == 10)
+        cfg = fast_arxiv_config(server, categories=["cs.CV"], backoff_seconds=7.0)
+        client = client_for(cfg, clock)
+        with pytest.raises(FetchError):
+            fetch_month(store, cfg, "2025-05", client=client)
+    assert clock.sleeps[2:] == [client.backoff(n) for n in range(1, 6)]
+    assert clock.sleeps[2:] == [7.0, 14.0, 28.0, 56.0, 112.0]
+
+
+def test_each_empty_page_asked_again_is_one_warning_with_its_wait_and_retry_number(
+    clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("empty", times=99, when=lambda seen: seen.start == 10)
+        with caplog.at_level(logging.INFO), pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert backfill_warnings(caplog) == [
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 10 s (1 of 2)",
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 20 s (2 of 2)",
+    ]
+    assert str(err.value).startswith(
+        f"arXiv API at {server.api_url} kept returning an empty page for cs.CV 2025-05 at "
+        "result 10 of 60 after 3 tries;"
+    )
+
+
+def test_empty_pages_after_failed_requests_are_numbered_in_the_budget_they_share(
+    clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Result 10 answers 503 twice (the client's retries 1 and 2 of 2), then only empty
+    # pages.  Those two tries count: the first empty page is the third try, and the
+    # failures raise the budget of max_retries + 1 = 3 tries by 2 to 5, so asking
+    # again is retry 3 of 4, and the error counts the same 5 tries.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
+        server.fail("empty", times=99, when=lambda seen: seen.start == 10)
+        with caplog.at_level(logging.INFO), pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert backfill_warnings(caplog) == [
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 10 s (3 of 4)",
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 20 s (4 of 4)",
+    ]
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing for cs.CV 2025-05 at result 10 of 60: "
+        "5 tries brought no new results (2 failed, 3 empty pages); 10 papers "
+        "received by this run are stored; run again later to resume"
+    )
+    assert [s.start for s in server.api_requests].count(10) == 5
+    assert clock.sleeps == [3.0, 3.0, 10.0, 20.0, 10.0, 20.0]

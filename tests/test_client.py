@@ -261,6 +261,23 @@ def test_429_without_retry_after_backs_off_exponentially(
     assert clock.sleeps == [10.0, 20.0, 40.0]
 
 
+def test_the_backoff_doubles_from_backoff_seconds_up_to_max_backoff_seconds(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    # Public: the backfill waits the same before asking again for an empty page.
+    client = make_client(server, clock, backoff_seconds=10.0, max_backoff_seconds=100.0)
+    assert [client.backoff(n) for n in range(1, 7)] == [10.0, 20.0, 40.0, 80.0, 100.0, 100.0]
+
+
+def test_retries_without_retry_after_wait_the_backoff_capped_at_max_backoff_seconds(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", times=4, status=503)
+    client = make_client(server, clock, backoff_seconds=10.0, max_backoff_seconds=30.0)
+    client.fetch_api_page(search(), 0, 5)
+    assert clock.sleeps == [client.backoff(n) for n in range(1, 5)] == [10.0, 20.0, 30.0, 30.0]
+
+
 def client_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What the client said at INFO: what a user sees without -v (see cli.py)."""
     return [

@@ -19,15 +19,20 @@ from the start, at most ``max_retries`` times before the fetch stops incomplete.
 arXiv is sometimes wrong: a page can come back empty or short while the feed's
 ``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
 continues from the number of entries actually received, and an empty page is asked
-for again (nor is "no results at all" after an answer that reported some).  When an
-empty page persists and only a few papers are missing, arXiv's total is taken to be
+for again (nor is "no results at all" after an answer that reported some), up to
+``max_retries`` times, each after the client's backoff for a failed request
+(``backoff_seconds`` doubled for each empty page before it at that result, at most
+``max_backoff_seconds``): a persistent empty page is an outage like a run of 503s and
+costs the same, 6 requests and 10 + 20 + 40 + 80 + 160 s of waiting by default.  When
+an empty page persists and only a few papers are missing, arXiv's total is taken to be
 an overcount (a known API quirk) and the gap is logged; a larger gap is an error, so
 a month is never silently marked complete with holes.  The client retries each
-request with its own budget; requests it gave up on before an empty page count
-against the empty pages' budget too, until a page brings results; and only results
-not received before (not a window read again) renew the empty pages' count: the
-budgets add up instead of multiplying, and failed requests and empty pages at one
-result cost at most twice what a plain outage costs.
+request with its own budget; the failed requests it retried before an empty page
+share the empty pages' budget (each adds one try to it) until a page brings results;
+and only results not received before (not a window read again) renew the empty
+pages' count: the budgets add up instead of multiplying, and failed requests and
+empty pages at one result cost at most twice the requests of a plain outage (12 by
+default), and about twice its waiting.
 
 For the same reason an entry arXiv did send but that cannot be read (a timestamp
 that is not one, an impossible id) is a hole, not a skipped detail: the rest of the
@@ -560,13 +565,14 @@ class _Paging:
         # The last total arXiv reported in any answer of this call, an empty page's
         # or a moved one's too: after it, "no results at all" is a hiccup.
         self.claimed: int | None = None
-        # Answers that brought no new results since the last that did: empty pages,
-        # and requests that failed before an answer came (retried by the client with
-        # its own budget).  Only results past ``furthest``, the most this call has
-        # received, reset them: pages read again after the results moved do not, so
-        # that the budgets add up instead of multiplying (see _after_empty_page).
+        # The tries at one result that brought no new results, one budget for both
+        # kinds (see _after_empty_page): empty pages, which only results past
+        # ``furthest``, the most this call has received, reset (pages read again after
+        # the results moved do not, so that the budgets add up instead of
+        # multiplying), and requests the client retried with its own budget, which
+        # any answer with results ends.
         self.empty_tries = 0
-        self.fruitless = 0
+        self.failed = 0
         self.furthest = received
         self.requests_seen = run.client.requests_made
         self.done: _Progress | None = None
@@ -640,7 +646,7 @@ class _Paging:
         # An answer with results ends a run of failed requests; only results past the
         # furthest this call received renew the empty pages' budget, so that reading a
         # moved window again does not renew it for every reading.
-        self.fruitless = 0
+        self.failed = 0
         if offset + consumed > self.furthest:
             self.furthest = offset + consumed
             self.empty_tries = 0
@@ -662,7 +668,7 @@ class _Paging:
     def _count_failed_requests(self) -> None:
         """Count the requests the client made and gave up on before this answer."""
         made = self.run.client.requests_made
-        self.fruitless += max(0, made - self.requests_seen - 1)
+        self.failed += max(0, made - self.requests_seen - 1)
         self.requests_seen = made
 
     def _moved_by(self, offset: int, page: ApiPage) -> str | None:
@@ -756,7 +762,6 @@ class _Paging:
         flake = reported == 0 and bool(self.known_total or self.total or self.claimed)
         if reported == 0 and self.received == 0 and not flake and self.empty_tries == 0:
             self.empty_tries += 1
-            self.fruitless += 1
             log.info("%s: arXiv reports no results; asking once more to be sure", self.label)
             return None
         if reported <= self.received and not flake:
@@ -771,44 +776,68 @@ class _Paging:
         else:
             expected = reported
         self.empty_tries += 1
-        self.fruitless += 1
-        max_retries = self.run.config.max_retries
-        # Each empty page asked again gets the client's whole retry budget, so an
-        # outage mixing failures and empty pages would cost max_retries + 1 times a
-        # plain one; the failed requests count here too, up to twice a plain one's.
-        if self.empty_tries <= max_retries and self.fruitless < 2 * (max_retries + 1):
-            log.warning(
-                "%s: empty page at %d although %d results remain; asking again (%d of %d)",
-                self.label,
-                self.received,
-                expected - self.received,
-                self.empty_tries,
-                max_retries,
-            )
+        tries, allowed = self._tries()
+        if tries < allowed:
+            self._wait_to_ask_again(expected, tries, allowed)
             return None
         return self._stop_asking(expected)
+
+    def _tries(self) -> tuple[int, int]:
+        """The tries at this result that brought no new results, and how many the
+        budget allows as the failed requests stand.
+
+        Each empty page asked again gets the client's whole retry budget, so an
+        outage mixing failures and empty pages would cost max_retries + 1 times a
+        plain one; the failed requests count here too, each adding one try to a plain
+        outage's max_retries + 1, up to twice that.  (The same as stopping at
+        max_retries + 1 empty pages, or at twice that many tries of both kinds.)"""
+        plain = self.run.config.max_retries + 1
+        return self.empty_tries + self.failed, plain + min(self.failed, plain)
+
+    def _wait_to_ask_again(self, expected: int, tries: int, allowed: int) -> None:
+        """Wait the client's backoff before asking for an empty page again, as for a
+        failed request: an empty page that persists is an outage too, and asking
+        every 3 seconds would spend the budget in half a minute.  The backoff grows
+        with the empty pages at this result, the client's own with its failures, so
+        that each costs no more than it would alone.  The line numbers the retry
+        against the shared budget, as the error does when it runs out."""
+        client = self.run.client
+        wait = client.backoff(self.empty_tries)
+        next_allowed = client.next_allowed()
+        spacing = 0.0 if next_allowed is None else next_allowed - client.wall_clock()
+        log.warning(
+            "%s: empty page at %d although %d results remain; asking again in %.0f s (%d of %d)",
+            self.label,
+            self.received,
+            expected - self.received,
+            max(wait, spacing),
+            tries,
+            allowed - 1,
+        )
+        if wait > 0:
+            client.sleep(wait)
 
     def _stop_asking(self, expected: int) -> _Progress:
         """The budget for empty pages is spent: arXiv's total taken as an overcount
         when few papers are missing (a busy arXiv answering 503s between the empty
         pages does not change that), else an error."""
-        persistent = self.empty_tries > self.run.config.max_retries  # else failed requests
-        if self.run._overcount(self.label, self.received, expected, self.empty_tries):
+        tries, _ = self._tries()
+        if self.run._overcount(self.label, self.received, expected, tries):
             return self._save(expected, True, _stamp(self.run.client))
         endpoint = endpoint_of(self.run.config.api_url)
         where = f"{self.label} at result {self.received} of {expected}"
-        if persistent:
-            message = f"kept returning an empty page for {where} after {self.empty_tries} tries"
+        if not self.failed:
+            message = f"kept returning an empty page for {where} after {tries} tries"
         else:
             empties = self.empty_tries  # at least 2: each ask ends in an empty page
             message = (
-                f"kept failing for {where}: {self.fruitless} tries brought no new results "
-                f"({self.fruitless - empties} failed, {empties} empty pages)"
+                f"kept failing for {where}: {tries} tries brought no new results "
+                f"({self.failed} failed, {empties} empty pages)"
             )
         raise RetriesExhaustedError(
             f"arXiv API at {endpoint} {message}",
             endpoint=endpoint,
-            tries=self.empty_tries if persistent else self.fruitless,
+            tries=tries,
             last="empty page",
         )
 

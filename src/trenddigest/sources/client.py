@@ -387,13 +387,22 @@ class ArxivClient:
             return 0.0
         return max(0.0, self.config.delay_seconds - (self.clock() - last))
 
+    def backoff(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1, 2, ...) when arXiv named no
+        wait: ``backoff_seconds``, doubled for each retry before it, at most
+        ``max_backoff_seconds``.  Public because asking again for a page arXiv sent
+        empty is a retry too (see backfill.py): one policy for both, one client
+        owning it."""
+        wait = self.config.backoff_seconds * 2 ** (retry - 1)
+        return max(0.0, min(wait, self.config.max_backoff_seconds))
+
     def _backoff(self, failures: int, failure: _Failure) -> float:
         if failure.wait is not None:
             wait = failure.wait
         elif failure.retry_after is not None:
             wait = failure.retry_after
         else:
-            wait = self.config.backoff_seconds * 2 ** (failures - 1)
+            return self.backoff(failures)
         return max(0.0, min(wait, self.config.max_backoff_seconds))
 
     def _retry_after(self, value: str | None) -> float | None:
