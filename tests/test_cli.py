@@ -1072,3 +1072,37 @@ def test_a_first_json_only_run_names_no_markdown_digest_out_of_date(workdir, cap
     assert (code, err) == (0, "")
     assert out.splitlines()[-1].endswith("; wrote digests/2025/2025-05.json")  # no note after
     assert not (workdir / "digests" / "2025" / "2025-05.md").exists()
+
+
+# -- a full disk at the first import ---------------------------------------------------------
+
+
+def fill_the_disk(monkeypatch, *, before_the_schema: bool) -> None:
+    """The disk fills up as the store is created, or right after (SQLite then answers
+    SQLITE_FULL, "database or disk is full", to the next write that needs a page)."""
+    real_migrate = Store._migrate
+
+    def migrate_on_a_filling_disk(self):
+        if before_the_schema:
+            self.conn.execute("PRAGMA max_page_count = 1")
+        real_migrate(self)
+        self.conn.execute("PRAGMA max_page_count = 1")  # no page beyond those it has
+
+    monkeypatch.setattr(Store, "_migrate", migrate_on_a_filling_disk)
+
+
+@pytest.mark.parametrize(
+    "before_the_schema", [True, False], ids=["creating-the-store", "storing-the-first-papers"]
+)
+def test_a_full_disk_at_the_first_import_says_so_and_leaves_no_store(
+    workdir, capsys, monkeypatch, before_the_schema
+):
+    fill_the_disk(monkeypatch, before_the_schema=before_the_schema)
+    code, out, err = run_cli(capsys, "import", "papers.jsonl.gz")
+    assert (code, out) == (3, "")
+    assert err == (
+        "trenddigest: error: cannot write to store data/trenddigest.sqlite3: database or disk "
+        "is full; make the file and its folder writable (and the disk not full), or use "
+        "another --store\n"
+    )
+    assert not (workdir / "data").exists()

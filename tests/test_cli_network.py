@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from arxiv_server import ArxivTestServer, unused_port
+from synthetic import make_papers
 from trenddigest.cli import main
 from trenddigest.lock import store_lock
 from trenddigest.sources import client as client_module
@@ -373,3 +374,102 @@ def test_a_mistyped_feed_url_is_one_config_error_line_and_leaves_the_store_alone
     )
     assert no_arxiv_waits.sleeps == [] or max(no_arxiv_waits.sleeps) <= 3.0
     assert store.read_bytes() == before
+
+
+# -- a failed first run leaves the machine as it was -----------------------------------------
+
+
+def unreachable_arxiv(monkeypatch) -> str:
+    """Point the API at a closed local port (no network): the error line it gives."""
+    url = f"http://127.0.0.1:{unused_port()}/api/query"
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", url)
+    return (
+        f"trenddigest: error: cannot reach arXiv API at {url} (connection refused): check "
+        "the network or set [arxiv] api_url; use --offline or --from FILE to work without "
+        "arXiv\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "--month", "2025-05"], ["fetch", "--month", "2025-05"]],
+    ids=["run", "fetch"],
+)
+def test_without_network_a_first_run_leaves_no_store_behind(
+    workdir, monkeypatch, capsys, no_arxiv_waits, command
+):
+    message = unreachable_arxiv(monkeypatch)
+    code = main(command)
+    _, err = capsys.readouterr()
+    assert (code, err) == (4, message)
+    assert list(workdir.iterdir()) == []  # no store, no -wal, -shm or lock file, no data/
+
+
+@pytest.mark.parametrize("papers", [3, 0], ids=["filled", "empty"])
+def test_without_network_a_run_keeps_the_store_that_was_there_with_all_it_held(
+    workdir, monkeypatch, capsys, no_arxiv_waits, papers
+):
+    path = workdir / "data" / "trenddigest.sqlite3"
+    with Store.open(path) as store:
+        store.upsert_papers(make_papers("2025-05")[:papers])
+        before = list(store.iter_papers())
+    message = unreachable_arxiv(monkeypatch)
+    code = main(["run", "--month", "2025-05"])
+    _, err = capsys.readouterr()
+    assert (code, err) == (4, message)
+    assert path.is_file()
+    with Store.open(path) as store:
+        assert list(store.iter_papers()) == before
+
+
+def test_an_arxiv_outage_at_the_first_fetch_leaves_no_store_behind(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\nmax_retries = 2\n')
+    arxiv_server.fail("status", times=3, status=503)
+    code = main(["fetch", "--month", "2025-05", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert err == (
+        f"trenddigest: error: arXiv API at {arxiv_server.api_url} kept failing after 3 tries "
+        "(last: HTTP 503); run again later to resume\n"
+    )
+    assert sorted(p.name for p in workdir.iterdir()) == ["config"]
+
+
+def test_a_first_run_arxiv_lists_no_papers_for_keeps_what_it_learnt(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    """Not a paper, but fetch progress: the next run need not read the month again."""
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    code = main(["run", "--month", "2025-02", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "trenddigest: error: arXiv lists no papers from 2025-02 (by arXiv id) in the "
+        "categories cs.CV; check --month and [arxiv] categories\n"
+    )
+    with Store.open(workdir / "data/trenddigest.sqlite3") as store:
+        assert store.query_one("SELECT category, month, total, complete FROM fetch_progress") == (
+            "cs.CV",
+            "2025-02",
+            0,
+            1,
+        )
+
+
+def test_a_config_error_found_after_the_store_was_opened_leaves_no_new_store(
+    workdir, monkeypatch, capsys, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", "http://127.0.0.1:99999/rss/")
+    code = main(["poll"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "trenddigest: error: [arxiv] feed_url is not a valid URL: "
+        "'http://127.0.0.1:99999/rss/cs.CV'; correct it in the config file or "
+        "$TRENDDIGEST_ARXIV_FEED_URL\n"
+    )
+    assert list(workdir.iterdir()) == []

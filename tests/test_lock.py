@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -190,3 +191,16 @@ def test_a_store_reached_through_a_symlink_shares_the_lock_of_its_real_path(tmp_
         store_lock(through_link, timeout=0),
     ):
         pytest.fail("the store is already locked through its real path")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_full_disk_leaves_the_pid_unwritten_but_the_lock_held(tmp_path: Path) -> None:
+    # /dev/full answers every write with ENOSPC, as a full disk does.  The pid is only
+    # a hint for the "locked by pid N" message; the store's own write then says the
+    # disk is full, rather than the lock crashing with an internal error.
+    store = tmp_path / "store.sqlite3"
+    os.symlink("/dev/full", f"{store}.lock")
+    with store_lock(store, timeout=0) as held:
+        assert held == lock_path_for(store)
+        with open(f"{store}.lock", "a+") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from trenddigest.errors import StoreError
+from trenddigest.lock import store_lock
 from trenddigest.models import Paper
 from trenddigest.store import MIGRATIONS, Store
 
@@ -258,3 +259,90 @@ def test_papers_under_ids_arxiv_cannot_have_issued_are_dropped_when_the_store_up
     with Store.open(path) as store:
         assert [p.id for p in store.papers_for_month("2025-05")] == ["2505.01234"]
         assert store.month_counts() == {"2025-05": 1}
+
+
+# -- a command that fails leaves no store it created and stored nothing in ------------------
+
+
+def new_store_path(tmp_path):
+    """A store in folders that do not exist yet, as on a first run."""
+    return tmp_path / "data" / "stores" / "s.sqlite3"
+
+
+def locked(path):
+    return lambda: store_lock(path, timeout=0)
+
+
+def test_a_failed_session_removes_the_store_it_created_its_lock_file_and_folders(tmp_path):
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)) as store:
+        store.set_meta("arxiv_not_before", "1796075538.261")  # a note, not data
+        raise RuntimeError("arXiv unreachable")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_while_a_session_creates_the_store_leaves_nothing(tmp_path, monkeypatch):
+    path = new_store_path(tmp_path)
+    real_migrate = Store._migrate
+
+    def migrate_on_a_full_disk(self):
+        self.conn.execute("PRAGMA max_page_count = 1")  # SQLite then reports SQLITE_FULL
+        real_migrate(self)
+
+    monkeypatch.setattr(Store, "_migrate", migrate_on_a_full_disk)
+    with pytest.raises(StoreError) as raised, Store.session(path, lock=locked(path)):
+        pass
+    assert str(raised.value) == (
+        f"cannot write to store {path}: database or disk is full; make the file and its "
+        "folder writable (and the disk not full), or use another --store"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "received",
+    [
+        pytest.param(lambda s: s.upsert_papers([paper()]), id="a paper"),
+        pytest.param(
+            lambda s: s.conn.execute(
+                "INSERT INTO fetch_progress VALUES ('cs.CV', '2025-05', 40, 20, 0, '2025')"
+            ),
+            id="fetch progress",
+        ),
+        pytest.param(
+            lambda s: s.conn.execute("INSERT INTO job_runs (job) VALUES ('poll')"),
+            id="a job record",
+        ),
+    ],
+)
+def test_a_failed_session_keeps_a_store_it_created_once_it_received_data(tmp_path, received):
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)) as store:
+        received(store)
+        raise RuntimeError("arXiv failed midway")
+    with Store.open(path) as store:
+        assert store.holds_data()
+
+
+def test_a_failed_session_never_removes_a_store_that_was_there_before_even_empty(tmp_path):
+    path = new_store_path(tmp_path)
+    Store.open(path).close()
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+        raise RuntimeError("arXiv unreachable")
+    assert path.read_bytes() == before
+
+
+def test_a_successful_session_keeps_the_store_it_created_even_empty(tmp_path):
+    path = new_store_path(tmp_path)
+    with Store.session(path, lock=locked(path)) as store:
+        assert not store.holds_data()
+    assert path.is_file()
+
+
+def test_a_folder_made_for_a_new_store_stays_when_something_else_was_put_in_it(tmp_path):
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+        (path.parent.parent / "notes.txt").write_text("mine\n")
+        raise RuntimeError("arXiv unreachable")
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["notes.txt"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import __version__
 from .config import Config, load_config
 from .errors import DeliveryError, InputError, StoreError, TrendDigestError
-from .lock import lock_path_for, store_lock
+from .lock import store_lock
 from .models import (
     API_SETTLE,
     ARXIV_TIMEZONE,
@@ -266,57 +266,18 @@ def _open_store(config: Config, *, write: bool = True) -> Iterator[Store]:
     """Open the store; commands that write hold its lock, so runs never interleave.
 
     A command that only reads takes no lock, so it writes nothing either, not even
-    to the cache (it reads what the runs saved there)."""
+    to the cache (it reads what the runs saved there).  A command that fails removes
+    a store it created and stored nothing in (see :meth:`Store.session`)."""
+    path = config.store.path
     if not write:
-        with Store.open(config.store.path) as store:
+        with Store.session(path) as store:
             store.caching = False
             yield store
         return
-    with (
-        store_lock(config.store.path, timeout=config.store.lock_timeout_seconds),
-        Store.open(config.store.path) as store,
-    ):
+    with Store.session(
+        path, lock=lambda: store_lock(path, timeout=config.store.lock_timeout_seconds)
+    ) as store:
         yield store
-
-
-def _not_yet_there(store_path: str) -> list[Path]:
-    """The store file and the folders above it that do not exist yet, innermost last."""
-    if store_path == ":memory:":
-        return []
-    missing = []
-    for path in [Path(store_path), *Path(store_path).parents]:
-        if path.exists() or path.is_symlink():
-            break
-        missing.append(path)
-    return list(reversed(missing))
-
-
-def _give_up_new_store(store: Store, created: list[Path]) -> bool:
-    """Whether a failed run leaves a store it created and stored nothing in (to be
-    discarded); if so its lock file goes now, while the run still holds the lock: a
-    run waiting on it then finds the file gone and makes its own (see :mod:`.lock`)."""
-    if Path(store.path) not in created or store.count_papers():
-        return False
-    lock = lock_path_for(str(store.path))
-    if lock is not None:
-        with contextlib.suppress(OSError):
-            lock.unlink(missing_ok=True)
-    return True
-
-
-def _discard_store(store_path: str, created: list[Path]) -> None:
-    """Remove a store this run created and that holds no paper, when the run failed on
-    bad input (a file of another month, an unreadable one): it would only be junk where
-    the user did not ask for one.  Anything already there stays.  (Its lock file is
-    gone already: :func:`_give_up_new_store`.)"""
-    if Path(store_path) not in created:
-        return
-    for leftover in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm"), Path(store_path)):
-        with contextlib.suppress(OSError):
-            leftover.unlink(missing_ok=True)
-    for folder in reversed(created[:-1]):  # innermost first; only if still empty
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 class _StoreOnFirstWrite:
@@ -495,25 +456,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         # [email] enabled sends a month once; an explicit --email sends it again.
         email_once=args.email is not True,
     )
-    created = _not_yet_there(config.store.path)
-    unused = False
-    try:
-        with _open_store(config) as store:
-            try:
-                result = run_month(store, config, opts, reporter=_reporter(args))
-            except DeliveryError as exc:
-                if isinstance(exc.result, RunResult):  # say what was written before the error
-                    _print_run_summary(month, exc.result)
-                else:  # refused before anything was fetched or written
-                    unused = _give_up_new_store(store, created)
-                raise
-            except InputError:
-                unused = _give_up_new_store(store, created)
-                raise
-    except (InputError, DeliveryError):
-        if unused:
-            _discard_store(config.store.path, created)
-        raise
+    with _open_store(config) as store:
+        try:
+            result = run_month(store, config, opts, reporter=_reporter(args))
+        except DeliveryError as exc:
+            if isinstance(exc.result, RunResult):  # say what was written before the error
+                _print_run_summary(month, exc.result)
+            raise
     if args.dry_run:
         for note in result.notes:
             log.info("%s", note)

@@ -16,6 +16,7 @@ is opened again.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -157,17 +158,29 @@ def store_lock(
         yield None
         return
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
+        _note_pid(fh, f"{os.getpid()}\n")
         try:
             yield path
         finally:
             # Empty the pid before unlocking so a later reader never blames a dead process.
-            fh.seek(0)
-            fh.truncate()
-            fh.flush()
+            _note_pid(fh, "")
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     finally:
-        fh.close()
+        with contextlib.suppress(OSError):  # a full disk can refuse the last flush
+            fh.close()
+
+
+def _note_pid(fh: IO[str], text: str) -> None:
+    """Write the holder's pid (or nothing) into the lock file.
+
+    The pid only names the holder in another run's "locked by" message; the lock is
+    the flock.  A full disk refusing it is not a reason to stop: the store's own first
+    write then says the disk is full, in the store's words, instead of this crashing.
+    """
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(text)
+        fh.flush()
+    except OSError as exc:
+        log.debug("cannot write the pid into the lock file: %s", exc)

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -122,6 +122,13 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
         "UPDATE fetch_progress SET updated_at = '1970-01-01T00:00:00+00:00' WHERE complete = 1",
     ),
 ]
+
+# The tables a command fills with what it received or did.  The others only annotate
+# those (``meta``: the papers' revision, the listing dates read, an email sent, and
+# when arXiv may be asked again) or are computed from them (``cache``).
+_DATA_TABLES = ("papers", "fetch_progress", "feed_state", "job_runs")
+# The files SQLite keeps beside a store (WAL mode, or a rollback journal before it).
+_COMPANIONS = ("-wal", "-shm", "-journal")
 
 _BUSY_TIMEOUT_MS = 30_000
 _CHECKPOINT_PAGES = 1000  # SQLite's default
@@ -284,11 +291,21 @@ def damaged_store_error(path: str | None, exc: sqlite3.Error) -> StoreError:
     )
 
 
+def _cannot_write(path: str, exc: sqlite3.Error) -> StoreError:
+    """A write SQLite refused: a read-only file, a full disk.  The user's to fix."""
+    return StoreError(
+        f"cannot write to store {path}: {exc}; make the file and its folder "
+        "writable (and the disk not full), or use another --store"
+    )
+
+
 def _cannot_open(path: str, exc: sqlite3.Error) -> StoreError:
     """Why SQLite could not open a store, and what to do about it."""
     code = _primary_code(exc)
     if code == sqlite3.SQLITE_CORRUPT:
         return damaged_store_error(path, exc)
+    if code == sqlite3.SQLITE_FULL:  # creating or migrating it: a write like any other
+        return _cannot_write(path, exc)
     if code == sqlite3.SQLITE_CANTOPEN:
         folder = Path(path).parent
         if not Path(path).exists():
@@ -378,6 +395,64 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise _cannot_open(path_str, exc) from exc
         return store
+
+    @classmethod
+    @contextmanager
+    def session(
+        cls,
+        path: str | Path,
+        *,
+        lock: Callable[[], AbstractContextManager[Path | None]] | None = None,
+    ) -> Iterator[Store]:
+        """The store for one command, opened under ``lock`` (when given) and closed after.
+
+        A command that creates the store and then fails before storing anything (arXiv
+        unreachable on a first run, a refused file, a full disk at the first write)
+        removes it again, with SQLite's files beside it, the lock file ``lock`` yields
+        and the folders made for it: the user asked for a digest, not for an empty
+        database in a new folder, and the machine is left as it was.  A store that was
+        there before is never removed, and one that received anything (a page of papers,
+        fetch progress, a feed's state, a job's record) is kept: a failed fetch resumes
+        from it.  The removal happens while the lock is held, so a run waiting for it
+        finds its lock file gone and makes its own (see :mod:`.lock`).
+        """
+        path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
+        created = _not_yet_there(path_str)
+        with lock() if lock is not None else contextlib.nullcontext() as lock_file:
+            if created and Path(path_str).exists():
+                created = []  # made by another run while this one waited for the lock
+            store: Store | None = None
+            try:
+                store = cls.open(path_str)
+                yield store
+            except BaseException:
+                if created and (store is None or not store._worth_keeping()):
+                    if store is not None:
+                        store.close()
+                    log.info("removing the store %s this failed command created", path_str)
+                    _remove_new_store(path_str, created, lock_file)
+                raise
+            finally:
+                if store is not None:
+                    store.close()
+
+    def holds_data(self) -> bool:
+        """Whether anything was stored beyond the schema: a paper, fetch progress, a
+        feed's state or a job's record (notes in ``meta`` and caches do not count)."""
+        with self._reading():
+            return any(
+                self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                for table in _DATA_TABLES
+            )
+
+    def _worth_keeping(self) -> bool:
+        """:meth:`holds_data`, but a store that cannot be read is kept: only a store
+        known to hold nothing is removed."""
+        try:
+            return self.holds_data()
+        except (sqlite3.Error, StoreError) as exc:
+            log.debug("keeping the store %s: cannot tell what it holds: %s", self.path, exc)
+            return True
 
     def close(self) -> None:
         self.conn.close()
@@ -471,10 +546,7 @@ class Store:
             if not isinstance(exc, sqlite3.OperationalError):
                 raise
             # A read-only file, a full disk: the user's to fix, not a crash.
-            raise StoreError(
-                f"cannot write to store {self.path}: {exc}; make the file and its folder "
-                "writable (and the disk not full), or use another --store"
-            ) from exc
+            raise _cannot_write(self.path, exc) from exc
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -696,6 +768,31 @@ class Store:
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, value),
             )
+
+
+def _not_yet_there(path: str) -> list[Path]:
+    """The store file and the folders above it that do not exist yet, outermost first."""
+    if path == ":memory:":
+        return []
+    missing = []
+    for item in [Path(path), *Path(path).parents]:
+        if item.exists() or item.is_symlink():
+            break
+        missing.append(item)
+    return list(reversed(missing))
+
+
+def _remove_new_store(path: str, created: list[Path], lock_file: Path | None) -> None:
+    """Remove what opening a new store made: its file and SQLite's beside it, its lock
+    file (the caller holds the lock) and the folders in ``created``, innermost first
+    and only while empty (anything else put there stays)."""
+    leftovers = [Path(path + suffix) for suffix in _COMPANIONS]
+    for leftover in [*([lock_file] if lock_file is not None else []), *leftovers, Path(path)]:
+        with contextlib.suppress(OSError):
+            leftover.unlink(missing_ok=True)
+    for folder in reversed(created[:-1]):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _month_of(paper: Paper) -> str | None:
