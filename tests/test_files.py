@@ -751,7 +751,100 @@ def test_a_corrected_record_counts_the_same_within_one_batch_as_across_batches(
     assert kept_apart.title == kept_together.title == "Sparse View"
 
 
+# ----------------------------------------------------------------- comments
+
+WITHDRAWN = "This paper has been withdrawn by the author"
+
+
+def kaggle_v3() -> dict[str, object]:
+    """A Kaggle snapshot record of a paper's third version."""
+    created = [
+        "Fri, 2 May 2025 10:00:00 GMT",
+        "Sun, 1 Jun 2025 10:00:00 GMT",
+        "Tue, 1 Jul 2025 10:00:00 GMT",
+    ]
+    versions = [{"version": f"v{n}", "created": c} for n, c in enumerate(created, start=1)]
+    return {"id": "2505.10001", "title": "Paper", "versions": versions, "update_date": "2025-07-02"}
+
+
+@pytest.mark.parametrize(
+    "v3",
+    [
+        {"id": "2505.10001v3", "title": "Paper", "comment": ""},
+        {"id": "2505.10001v3", "title": "Paper", "comment": None},
+        {**kaggle_v3(), "comments": None},
+    ],
+    ids=["empty comment", "null comment", "Kaggle null comments"],
+)
+def test_a_newer_version_in_a_file_stating_no_comment_clears_the_stored_one(
+    tmp_path: Path, store: Store, v3: dict[str, object]
+) -> None:
+    # Both real formats write the key for every paper, null for none (see the real-data
+    # test below), so a present key is an answer: the withdrawal of v2 is over.
+    v2 = {"id": "2505.10001v2", "title": "Paper", "comment": WITHDRAWN}
+    import_files(store, [write_jsonl(tmp_path / "v2.jsonl", [v2])])
+    summary = import_files(store, [write_jsonl(tmp_path / "v3.jsonl", [v3])])
+    stored = store.get_paper("2505.10001")
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 0)
+    assert stored is not None and (stored.version, stored.comment) == (3, "")
+    assert not stored.withdrawn
+
+
+@pytest.mark.parametrize(
+    "v3",
+    [{"id": "2505.10001v3", "title": "Paper"}, kaggle_v3()],
+    ids=["crawl-style", "Kaggle-style"],
+)
+def test_a_newer_version_in_a_file_without_a_comment_key_keeps_the_stored_comment(
+    tmp_path: Path, store: Store, v3: dict[str, object]
+) -> None:
+    v2 = {"id": "2505.10001v2", "title": "Paper", "comment": WITHDRAWN}
+    import_files(store, [write_jsonl(tmp_path / "v2.jsonl", [v2])])
+    summary = import_files(store, [write_jsonl(tmp_path / "v3.jsonl", [v3])])
+    stored = store.get_paper("2505.10001")
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 0)
+    assert stored is not None and (stored.version, stored.comment) == (3, WITHDRAWN)
+
+
+def test_a_file_restating_a_stored_version_without_its_comment_counts_as_unchanged(
+    tmp_path: Path, store: Store
+) -> None:
+    import_files(store, [FIXTURES / "api_page.xml"])  # 2505.01001v2, "12 pages, ..."
+    title = "Synthetic Lattice Priors for Sparse-View Reconstruction"
+    again = [
+        {"id": "2505.01001v2", "title": title, "comment": None},
+        {"id": "2505.01001v2", "title": title},
+    ]
+    summary = import_files(store, [write_jsonl(tmp_path / "again.jsonl", again)])
+    stored = store.get_paper("2505.01001")
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 2)
+    assert stored is not None and stored.comment == "12 pages, 4 figures (synthetic)"
+
+
 # ------------------------------------------------ real data in ../shared
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "without"),
+    [
+        ("daily-arxiv-ai-enhanced/derived/papers_2025-04_to_2025-07.derived.jsonl.gz", 10_325),
+        ("arxiv-browse/abs-0704/papers_0704.derived.jsonl.gz", 99),
+    ],
+    ids=["crawl", "abs files"],
+)
+def test_every_record_of_the_real_files_states_its_comment(
+    shared_dir: Path, name: str, without: int
+) -> None:
+    # What makes a present key with null an answer: real files write it for every
+    # paper, null where the paper has no comment.
+    comments = [
+        r.paper.comment
+        for r in iter_file(shared_dir / "data/arxiv" / name)
+        if isinstance(r, Parsed)
+    ]
+    assert None not in comments
+    assert comments.count("") == without
 
 
 @pytest.mark.shared

@@ -388,3 +388,14 @@ def test_a_comment_that_only_mentions_a_withdrawal_leaves_the_paper_in(text):
 @pytest.mark.parametrize("text", NOT_WITHDRAWAL_NOTICES)
 def test_an_abstract_that_only_mentions_a_withdrawal_leaves_the_paper_in(text):
     assert not Paper("2505.00001", "A Title", text).withdrawn
+
+
+def test_a_paper_whose_comment_is_unknown_is_withdrawn_only_by_its_abstract():
+    # A listing feed's record: no comment to read, the abstract still says it.
+    assert not Paper("2505.00001", "A Title", "An abstract.", comment=None).withdrawn
+    assert Paper("2505.00001", "A Title", WITHDRAWAL_NOTICES[0], comment=None).withdrawn
+
+
+def test_a_paper_states_that_it_has_no_comment_unless_told_otherwise():
+    # Only a source that cannot know the comment says None (see the store's merge).
+    assert Paper("2505.00001", "A Title").comment == ""

@@ -76,6 +76,12 @@ def test_api_page_maps_entry_to_paper() -> None:
     )
 
 
+def test_an_api_entry_without_arxiv_comment_states_that_the_paper_has_none() -> None:
+    # The API writes arxiv:comment for every paper that has one: its absence is an answer.
+    page = parse_api_page(fixture_bytes("api_page.xml"))
+    assert [p.comment for p in page.papers] == ["12 pages, 4 figures (synthetic)", "", ""]
+
+
 def test_api_primary_category_falls_back_to_first_category() -> None:
     paper = parse_api_page(fixture_bytes("api_page.xml")).papers[1]
     assert paper.primary_category == "cs.CL"
@@ -218,9 +224,18 @@ def test_rss_item_maps_to_paper() -> None:
         authors=["Ada Example", "Bo Placeholder", "Chen Fixture"],
         categories=["cs.CV", "cs.LG"],
         primary_category="cs.CV",
+        comment=None,  # listing feeds carry no comments
         announced="2025-05-14",
         source="feed",
     )
+
+
+@pytest.mark.parametrize("name", ["listing_rss.xml", "listing_atom.xml"])
+def test_listing_feed_items_leave_the_comment_unknown(name: str) -> None:
+    # Neither feed format has a comments element (format-specs-arxiv-docs): a feed's
+    # paper is not one without comments, so it must not clear a stored comment.
+    page = parse_listing_feed(fixture_bytes(name))
+    assert page.papers and {i.paper.comment for i in page.papers} == {None}
 
 
 def test_rss_announce_types_are_read() -> None:
@@ -386,6 +401,38 @@ def test_shared_record_without_primary_uses_first_category() -> None:
 def test_an_empty_comment_does_not_hide_the_comments_field() -> None:
     record = shared_record(comment="", comments="Withdrawn: an error in Lemma 2")
     assert parse_jsonl_record(record).comment == "Withdrawn: an error in Lemma 2"
+
+
+@pytest.mark.parametrize(
+    "stated",
+    [{"comment": None}, {"comment": ""}, {"comment": "  \n"}, {"comment": None, "comments": None}],
+    ids=["null", "empty", "blank", "both null"],
+)
+def test_a_record_with_a_comment_key_but_no_comment_states_that_the_paper_has_none(
+    stated: dict[str, object],
+) -> None:
+    assert parse_jsonl_record(shared_record(**stated)).comment == ""
+
+
+def test_a_kaggle_record_with_null_comments_states_that_the_paper_has_none() -> None:
+    assert parse_jsonl_record(kaggle_record(comments=None)).comment == ""
+
+
+def test_a_record_without_a_comment_key_leaves_the_comment_unknown() -> None:
+    record = shared_record()
+    del record["comment"]
+    assert parse_jsonl_record(record).comment is None
+
+
+def test_a_kaggle_record_without_a_comments_key_leaves_the_comment_unknown() -> None:
+    record = kaggle_record()
+    del record["comments"]
+    assert parse_jsonl_record(record).comment is None
+
+
+@pytest.mark.parametrize("value", [42, ["12 pages"], {"text": "12 pages"}, True])
+def test_a_comment_that_is_no_text_leaves_the_comment_unknown(value: object) -> None:
+    assert parse_jsonl_record(shared_record(comment=value)).comment is None
 
 
 @pytest.mark.parametrize("first_seen", ["06/02/2025", "2025-13-01", "yesterday", "2025-06-3"])

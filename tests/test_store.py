@@ -5,9 +5,14 @@ import sqlite3
 
 import pytest
 
+from arxiv_server import Listing, render_api_feed, render_rss_listing
+from trenddigest.categories import Category, Keyword
 from trenddigest.errors import StoreError
 from trenddigest.lock import store_lock
-from trenddigest.models import Paper
+from trenddigest.models import Month, Paper
+from trenddigest.rank import rank_papers
+from trenddigest.render import build_digest, render_markdown
+from trenddigest.sources.parse import parse_api_page, parse_listing_feed
 from trenddigest.store import MIGRATIONS, Store
 
 
@@ -175,6 +180,135 @@ def test_failed_batch_writes_nothing(store):
     with pytest.raises(sqlite3.IntegrityError):
         store.upsert_papers([paper("2505.00001"), bad])
     assert store.count_papers() == 0
+
+
+# --------------------------------------------------------------------------- comments
+
+WITHDRAWN = "This paper has been withdrawn by the author"
+
+
+def test_a_newer_version_stating_no_comment_clears_the_stored_one(store):
+    store.upsert_papers([paper(version=2, updated="2025-06-01", comment=WITHDRAWN)])
+    counts = store.upsert_papers([paper(version=3, updated="2025-07-01", comment="")])
+    stored = store.get_paper("2505.01234")
+    assert counts.updated == 1
+    assert (stored.version, stored.comment, stored.withdrawn) == (3, "", False)
+
+
+def test_a_newer_version_whose_comment_is_unknown_keeps_the_stored_one(store):
+    store.upsert_papers([paper(version=2, updated="2025-06-01", comment=WITHDRAWN)])
+    feed = paper(version=3, published=None, updated=None, comment=None, source="feed")
+    counts = store.upsert_papers([feed])
+    stored = store.get_paper("2505.01234")
+    assert counts.updated == 1
+    assert (stored.version, stored.comment) == (3, WITHDRAWN)
+
+
+def test_a_record_of_the_same_version_stating_no_comment_clears_one_kept_from_an_older_version(
+    store,
+):
+    store.upsert_papers([paper(version=2, updated="2025-06-01", comment=WITHDRAWN)])
+    store.upsert_papers([paper(version=3, updated=None, comment=None, source="feed")])
+    counts = store.upsert_papers([paper(version=3, updated="2025-07-01", comment="")])
+    assert counts.updated == 1
+    assert store.get_paper("2505.01234").comment == ""
+
+
+def test_an_older_version_stating_no_comment_leaves_the_stored_one(store):
+    store.upsert_papers([paper(version=2, updated="2025-06-01", comment=WITHDRAWN)])
+    counts = store.upsert_papers([paper(version=1, comment="")])
+    assert counts.unchanged == 1
+    assert store.get_paper("2505.01234").comment == WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    "again",
+    [
+        dict(comment=None, updated=None, source="feed"),  # cannot know the comment
+        dict(comment="", updated=None, source="jsonl"),  # states none, but without a date
+        dict(comment="12 pages", updated=None, source="jsonl"),
+    ],
+    ids=["feed", "file without a comment", "file with the comment"],
+)
+def test_the_same_version_arriving_again_from_another_source_is_unchanged(store, again):
+    store.upsert_papers([paper(comment="12 pages")])
+    counts = store.upsert_papers([paper(**again)])
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 1)
+    assert store.get_paper("2505.01234").comment == "12 pages"
+
+
+def test_a_paper_only_listing_feeds_have_sent_is_stored_without_a_comment(store):
+    feed = paper(updated=None, comment=None, source="feed")
+    first = store.upsert_papers([feed, feed])
+    again = store.upsert_papers([feed])
+    assert (first.new, again.unchanged) == (1, 1)
+    assert store.get_paper("2505.01234").comment == ""
+
+
+def test_copies_in_one_batch_merge_their_comments_as_across_batches(store):
+    store.upsert_papers(
+        [
+            paper("2505.00001", version=2, updated="2025-06-01", comment=WITHDRAWN),
+            paper("2505.00001", version=3, updated=None, comment=None, source="feed"),
+            paper("2505.00002", version=2, updated="2025-06-01", comment=WITHDRAWN),
+            paper("2505.00002", version=3, updated="2025-07-01", comment=""),
+        ]
+    )
+    comments = [store.get_paper(pid).comment for pid in ("2505.00001", "2505.00002")]
+    assert comments == [WITHDRAWN, ""]
+
+
+KD = "We distill a large teacher network into a compact student with knowledge distillation."
+
+
+# A paper as the local arXiv stand-in (tests/arxiv_server.py) serves it.
+SERVED = {
+    "id": "2505.01234",
+    "submitted": "2025-05-02T10:00:00Z",
+    "categories": ["cs.CV"],
+    "title": "Knowledge Distillation for Tiny Detectors",
+    "abstract": KD,
+    "authors": ["Ada Lovelace"],
+}
+
+
+def api_page(version, comment, updated):
+    """The paper's version as the API returns it (no arxiv:comment when ``comment`` is None)."""
+    entry = {**SERVED, "version": version, "updated": updated, "comment": comment}
+    body = render_api_feed([entry], total=1, start=0, per_page=1, query="id:2505.01234")
+    return parse_api_page(body, "2025-07").papers
+
+
+def listing_page(version):
+    """The daily listing feed announcing the paper's new version."""
+    item = {"id": "2505.01234", "type": "replace", "version": version}
+    body = render_rss_listing("cs.CV", Listing("2025-07-01", [item]), {"2505.01234": SERVED})
+    return [i.paper for i in parse_listing_feed(body, "2025-07").papers]
+
+
+def digest_of_may(store):
+    category = Category("KD", "Teacher to student.", [Keyword("knowledge distillation")])
+    ranking = rank_papers(store.papers_for_month("2025-05"), [category])
+    digest = build_digest(
+        Month(2025, 5), ranking, {}, top=10, by="submitted", arxiv_categories=["cs.CV"]
+    )
+    return render_markdown(digest)
+
+
+def test_a_paper_withdrawn_in_v2_and_reinstated_by_a_v3_without_comment_is_in_the_digest(store):
+    store.upsert_papers(api_page(2, WITHDRAWN, "2025-06-01T10:00:00Z"))
+    assert "Tiny Detectors" not in digest_of_may(store)
+    store.upsert_papers(api_page(3, None, "2025-07-01T10:00:00Z"))
+    assert "Knowledge Distillation for Tiny Detectors" in digest_of_may(store)
+
+
+def test_a_feeds_v3_of_a_withdrawn_paper_keeps_it_out_until_the_api_says_v3_has_no_comment(store):
+    store.upsert_papers(api_page(2, WITHDRAWN, "2025-06-01T10:00:00Z"))
+    store.upsert_papers(listing_page(3))
+    assert store.get_paper("2505.01234").version == 3
+    assert "Tiny Detectors" not in digest_of_may(store)
+    store.upsert_papers(api_page(3, None, "2025-07-01T10:00:00Z"))
+    assert "Knowledge Distillation for Tiny Detectors" in digest_of_may(store)
 
 
 def test_meta_values_round_trip(store):

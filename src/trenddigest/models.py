@@ -365,6 +365,13 @@ class Paper:
 
     Dates are ISO-8601 strings (``YYYY-MM-DD`` or full timestamps in UTC) so that
     they round-trip through SQLite and JSON unchanged.
+
+    ``comment`` is the version's comments field, ``""`` when the source says it has
+    none.  ``None`` is a record from a source that cannot tell (the listing feeds carry
+    no comments; a file without the key): when the store merges records, a stated
+    comment of a newer version replaces the stored one even when empty (a withdrawal
+    notice of v2 must not outlive v3), while an unknown one never wipes it.  The store
+    keeps ``""`` for a comment never stated, so papers it returns always have a string.
     """
 
     id: str
@@ -373,7 +380,7 @@ class Paper:
     authors: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     primary_category: str = ""
-    comment: str = ""
+    comment: str | None = ""  # None: unknown to the source (see above)
     version: int = 1
     published: str | None = None  # first version (v1) submission time
     updated: str | None = None  # newest version's time

@@ -209,7 +209,7 @@ def _paper_values(p: Paper) -> tuple:
         _encode_authors(p.authors),
         _encode_categories(p.categories),
         p.primary_category,
-        p.comment,
+        "" if p.comment is None else p.comment,  # never stated: stored as none
         p.published,
         p.updated,
         p.announced,
@@ -227,6 +227,13 @@ def _merge(old: Paper, new: Paper) -> Paper:
     date from the API, the announce date from a listing feed) are kept whichever side
     has them.  An incoming record that would change nothing but ``source`` leaves the
     stored row as it is, so the same paper arriving from another source is unchanged.
+
+    The comment is the one field where empty is an answer: it belongs to a version, so
+    the winning record's comment stands whenever its source states one, even ``""``
+    (arXiv withdraws a paper with a v2 whose comment says so, and reinstates it with a
+    v3 without one).  Only a record that cannot know it (``None``: a listing feed)
+    leaves the other's.  That holds within one version too: a feed's v3 keeps v2's
+    comment for want of v3's, and the API's v3 must then be able to clear it.
     """
     if new.version != old.version:
         incoming_wins = new.version > old.version
@@ -243,7 +250,7 @@ def _merge(old: Paper, new: Paper) -> Paper:
         authors=base.authors or other.authors,
         categories=base.categories or other.categories,
         primary_category=base.primary_category or other.primary_category,
-        comment=base.comment or other.comment,
+        comment=other.comment if base.comment is None else base.comment,
         published=published,
         updated=max(filter(None, [old.updated, new.updated]), default=None),
         announced=announced,

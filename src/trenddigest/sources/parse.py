@@ -300,7 +300,7 @@ def _result_to_paper(result: Any, latest: Month) -> Paper:
         authors=[name for a in result.authors if (name := _collapse(a.name))],
         categories=categories,
         primary_category=primary if _is_category(primary) else _first(categories),
-        comment=_collapse(result.comment),
+        comment=_collapse(result.comment),  # the API states it: no arxiv:comment is none
         published=_iso_utc(result.published),
         updated=_iso_utc(result.updated),
         source="api",
@@ -504,6 +504,7 @@ def _feed_item(
         authors=[name for a in creators.split(",") if (name := _collapse(a))],
         categories=categories,
         primary_category=categories[0] if categories else "",
+        comment=None,  # listing feeds carry no comments: unknown, not "none"
         announced=listed if announce_type in FIRST_ANNOUNCEMENTS else None,
         source="feed",
     )
@@ -762,9 +763,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
     abstract = obj.get("abstract")
     if abstract is None:
         abstract = obj.get("summary")
-    comment = obj.get("comment")
-    if not comment:  # "comment": "" (or null) next to a Kaggle-style "comments"
-        comment = obj.get("comments")
+    comment = _stated_comment(obj)
 
     if "versions" in obj:  # Kaggle snapshot (or the .abs-derived files)
         version, published, updated = _version_dates(obj["versions"])
@@ -776,7 +775,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
             authors=_kaggle_authors(obj),
             categories=categories,
             primary_category=primary,
-            comment=_collapse(comment) if isinstance(comment, str) else "",
+            comment=comment,
             published=published,
             updated=updated,
             source="kaggle" if "update_date" in obj else "jsonl",
@@ -797,10 +796,34 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
         authors=author_list,
         categories=categories,
         primary_category=primary,
-        comment=_collapse(comment) if isinstance(comment, str) else "",
+        comment=comment,
         announced=_first_seen_date(obj.get("first_seen")),
         source="jsonl",
     )
+
+
+def _stated_comment(obj: dict[str, Any]) -> str | None:
+    """A record's comment (``comment``, else Kaggle's ``comments``): ``""`` when the
+    record says the paper has none, ``None`` when it does not say.
+
+    Both formats write the key for every paper, null for none: the shared crawl
+    (arXiv's API answer, ``null`` where it had no ``arxiv:comment``) and Kaggle's
+    snapshot (``"comments": null``).  A key present with ``null`` or ``""`` therefore
+    states "no comment", and a newer version's record clears a stored withdrawal
+    notice; a record without either key (a hand-made file, another exporter) knows
+    nothing about comments and must not wipe one.  A value that is no text says
+    nothing either.
+    """
+    stated = False
+    for key in ("comment", "comments"):
+        value = obj.get(key)
+        if isinstance(value, str):
+            if text := _collapse(value):
+                return text
+            stated = True
+        elif value is None and key in obj:
+            stated = True
+    return "" if stated else None
 
 
 def _first_seen_date(value: Any) -> str | None:
