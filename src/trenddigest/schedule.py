@@ -88,9 +88,20 @@ CRONTAB_EXAMPLE = (
 )
 
 Clock = Callable[[], datetime]
+
+
+class EitherDayTrigger(OrTrigger):
+    """A crontab line restricting both day fields: fires when either matches (see
+    :func:`crontab_trigger`).  Shown as its two halves joined by "or", in the start-up
+    line and APScheduler's misfire warning, not as APScheduler's ``or[...]``."""
+
+    def __str__(self) -> str:
+        return " or ".join(str(trigger) for trigger in self.triggers)
+
+
 # What a crontab line becomes: one CronTrigger, or, for a line restricting both day
-# fields, an OrTrigger of two (see crontab_trigger).  Both answer get_next_fire_time.
-CrontabTrigger: TypeAlias = CronTrigger | OrTrigger
+# fields, an EitherDayTrigger of two.  Both answer get_next_fire_time.
+CrontabTrigger: TypeAlias = CronTrigger | EitherDayTrigger
 
 
 def utc_now() -> datetime:
@@ -554,7 +565,7 @@ def crontab_trigger(expr: str, tz: tzinfo, key: str) -> CrontabTrigger:
         weekdays = crontab_weekdays(weekday)
         trigger: CrontabTrigger
         if _restricts(day) and _restricts(weekday):
-            trigger = OrTrigger(
+            trigger = EitherDayTrigger(
                 [
                     CronTrigger.from_crontab(f"{minute} {hour} {day} {month} *", timezone=tz),
                     CronTrigger.from_crontab(f"{minute} {hour} * {month} {weekdays}", timezone=tz),
