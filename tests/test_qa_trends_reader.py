@@ -165,7 +165,9 @@ def test_a_model_always_written_with_its_version_number_can_rise():
         )
         for i in range(20)
     ]
-    now += filler("2025-05", 80)
+    # Five more, so that "gpt" ranks above the words of its 20 papers (which it repeats).
+    now += [paper("2025-05", f"GPT-5 on {VARIED[i]}", "We look.") for i in range(5)]
+    now += filler("2025-05", 75)
     found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
     assert "gpt" in found
 
@@ -356,3 +358,78 @@ def test_a_hyphen_joined_neighbour_counts_even_inside_a_longer_compound():
     using = [paper("2025-05", f"Vision-language-action {VARIED[i]}", "") for i in range(3)]
     using += [paper("2025-05", f"Vision language action {VARIED[i]}", "") for i in range(3, 5)]
     assert trends._is_fragment(using, "language action", 0.8)
+
+
+def reinforcement_month(shared_with_tabular: int) -> tuple[list[Paper], list[Paper]]:
+    """A filler month, and one where 24 papers on "reinforcement learning" (ranked
+    first) say "RL" in 16 of them, 2 other papers say "RL" too (16 of its 18 papers,
+    89%, repeat the phrase; "rl" ranks second), and 16 papers on "tabular" data (ranked
+    third) include ``shared_with_tabular`` of the reinforcement learning papers."""
+    before = filler("2025-04", 100)
+    now = [
+        paper(
+            "2025-05",
+            f"Reinforcement learning for {VARIED[i % 12]} {i}"
+            + (" on tabular data" if i < shared_with_tabular else ""),
+            "We look at RL." if i < 16 else "We look.",
+        )
+        for i in range(24)
+    ]
+    now += [paper("2025-05", f"RL with {VARIED[(i + 3) % 12]} {i}", "We look.") for i in range(2)]
+    now += [
+        paper("2025-05", f"Tabular {VARIED[(i + 6) % 12]} data {i}", "We look.")
+        for i in range(16 - shared_with_tabular)
+    ]
+    return before, now + filler("2025-05", 150 - len(now))
+
+
+def rising_of(before: list[Paper], now: list[Paper], max_terms: int) -> list[str]:
+    options = TrendOptions(min_support=10, max_terms=max_terms)
+    return [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, options)]
+
+
+def test_a_term_whose_papers_mostly_use_a_term_listed_above_it_is_not_listed():
+    # "rl" is an abbreviation of "reinforcement learning" in 16 of its 18 papers:
+    # listed beside it, it would show the reader the same papers twice.  The next
+    # term moves up, so the list keeps its length.
+    before, now = reinforcement_month(shared_with_tabular=0)
+    assert rising_of(before, now, max_terms=2) == ["reinforcement learning", "tabular"]
+
+
+def test_two_terms_sharing_few_papers_are_both_listed():
+    # 4 of the 16 "tabular" papers (25%) are reinforcement learning papers: two
+    # topics that meet, not one said twice.
+    before, now = reinforcement_month(shared_with_tabular=4)
+    assert rising_of(before, now, max_terms=3) == ["reinforcement learning", "tabular"]
+
+
+def test_rising_terms_without_repeats_do_not_depend_on_the_papers_order():
+    before, now = reinforcement_month(shared_with_tabular=4)
+    expected = rising_of(before, now, max_terms=10)
+    assert "rl" not in expected
+    for seed in range(3):
+        shuffled = now[:]
+        random.Random(seed).shuffle(shuffled)
+        assert rising_of(before, shuffled, max_terms=10) == expected
+
+
+def test_a_phrase_takes_the_place_of_its_word_listed_above_it_rather_than_repeating_it():
+    # All 18 "gaussian splatting" papers use "splatting", ranked above it (30 papers,
+    # 12 without "gaussian"): the phrase says more and replaces the word, as it did
+    # before the repeat rule.
+    before = filler("2025-04", 100)
+    now = [
+        paper(
+            "2025-05",
+            f"Gaussian splatting for {VARIED[i % 12]} {i}",
+            "We look." if i < 6 else "Radiance fields render in real time.",
+        )
+        for i in range(18)
+    ]
+    now += [
+        paper("2025-05", f"Splatting {VARIED[(i + 4) % 12]} {i}", "We look.") for i in range(12)
+    ]
+    now += filler("2025-05", 70)
+    found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
+    assert "gaussian splatting" in found
+    assert "splatting" not in found

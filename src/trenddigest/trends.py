@@ -9,7 +9,8 @@ For a month M, from the papers the store already holds:
   from 1 to 3 papers does not outrank one going from 40 to 120), a singular and its
   plural counted as one term; words that name no topic are left out: boilerplate,
   pieces of longer phrases or hyphenated compounds, and words whose papers have
-  nothing else in common;
+  nothing else in common; nor is a term whose papers are mostly those of a term
+  listed above it ("rl" below "reinforcement learning"): it would say the same twice;
 * emerging topics: NMF clusters of the papers that fit no category, each offered as
   a ready-to-paste ``[[category]]`` entry;
 * top picks: the month's best papers, diversified across categories and with near
@@ -93,6 +94,9 @@ class TrendOptions:
     # and one joined by a hyphen in this share a piece of a compound ("sided", "two-sided")
     min_cohesion: float = 1.1  # the papers using a rising term are this many times as
     # alike as two papers of the month: a word they share and nothing else is no topic
+    repeat_share: float = 0.5  # a term with this share of its papers using a term listed
+    # above it repeats that term ("rl" of "reinforcement learning", 90% in 2025-05): on
+    # the real months repeats share 60% or more, distinct topics at most 42%
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
@@ -913,6 +917,21 @@ def _titled(term: str, support: int, titles: TermCounts | None, options: TrendOp
     return in_titles >= options.min_title_papers and in_titles >= options.title_share * support
 
 
+def _repeats(rows: np.ndarray, above: Sequence[np.ndarray], share: float) -> bool:
+    """Whether at least ``share`` of the papers ``rows`` (which use a term) use one of
+    the terms listed above it (their rows ``above``), each taken alone: such a term
+    shows the reader the same papers again, as an abbreviation ("rl", "reinforcement
+    learning"), another word form ("cited", "citation") or a narrower name ("grpo").
+    Topics that merely meet stay apart: 8 of the 23 "egocentric video" papers of
+    2025-06 say "ego", which in 19 of its 33 papers means no camera wearer (the ego
+    vehicle, ego-motion); so does a term whose papers several listed terms share out,
+    none of them taking ``share``."""
+    if not len(rows):
+        return False
+    needed = share * len(rows)
+    return any(np.intersect1d(rows, other, assume_unique=True).size >= needed for other in above)
+
+
 def rising_terms(
     current: TermCounts,
     baseline: Sequence[TermCounts],
@@ -931,8 +950,9 @@ def rising_terms(
     (growth > 1).  With ``titles`` (the month's title-only counts) a term must also
     stand in enough titles (:func:`_titled`).  With ``papers`` (the month's, and their
     term ``matrix``, built here when not given) a term must also stand on its own
-    (:func:`_is_fragment`) and gather papers that have more in common than the term
-    (:class:`_Cohesion`), and the papers supply the examples.
+    (:func:`_is_fragment`), gather papers that have more in common than the term
+    (:class:`_Cohesion`) and not repeat a term listed above it (:func:`_repeats`), and
+    the papers supply the examples.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
@@ -953,6 +973,7 @@ def rising_terms(
     cohesion = _Cohesion(matrix) if papers and matrix is not None else None
     chosen: list[RisingTerm] = []
     using_of: dict[str, list[Paper]] = {}  # found once per term
+    rows_of: dict[str, np.ndarray] = {}  # the rows using each listed term
     for cand in candidates:
         if len(chosen) >= options.max_terms:
             break
@@ -964,6 +985,11 @@ def rising_terms(
             continue  # "splatting" under "gaussian splatting" says nothing new
         if cohesion is not None:
             rows = cohesion.matrix.rows_using(cand.term)
+            # A phrase takes the place of its listed words (below): it repeats none of them.
+            above = [c.term for c in chosen if len(words) == 1 or _stem(c.term) not in words]
+            if _repeats(rows, [rows_of[t] for t in above], options.repeat_share):
+                continue  # "rl" below "reinforcement learning": the same papers again
+            rows_of[cand.term] = rows
             using_of[cand.term] = [papers[i] for i in rows]
             if _is_fragment(using_of[cand.term], cand.term, options.fragment_share):
                 continue  # "language action", only ever inside "vision language action"
