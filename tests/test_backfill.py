@@ -251,7 +251,8 @@ def test_empty_page_midway_is_asked_again_not_taken_as_the_end(
     run(store, server, clock, categories=["cs.CV"])
     assert [s.start for s in server.api_requests] == [0, 5, 5, 10]
     assert store.count_papers() == 13
-    assert clock.sleeps == [3.0, 10.0, 3.0]  # the client's first backoff, then the spacing
+    # 8 of 13 missing is few enough for arXiv's overcount: asked again at the spacing
+    assert clock.sleeps == [3.0, 3.0, 3.0]
 
 
 def test_short_page_is_not_taken_as_the_end(
@@ -272,6 +273,20 @@ def test_small_overcount_in_total_results_is_accepted_with_a_warning(
     assert [s.start for s in server.api_requests] == [0, 3, 3, 3]
     assert progress(store) == {"cs.CL 2025-05": (5, 3, 1)}
     assert "reports 5 results but served 3" in caplog.text
+
+
+def test_a_gap_small_enough_for_an_overcount_is_asked_again_at_the_request_spacing(
+    clock: FakeClock, store: Store
+) -> None:
+    # arXiv reports 62 and holds 60: its known overcount, accepted in the end.  Backing
+    # off as for an outage would cost 10 + 20 + 40 + 80 + 160 s per category, at every
+    # run (such a month is read again at its next check).
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.overcount = 2
+        run(store, server, clock, categories=["cs.CV"], backoff_seconds=10.0)
+        assert [s.start for s in server.api_requests].count(60) == 6
+    assert progress(store) == {"cs.CV 2025-05": (62, 60, 1)}
+    assert max(clock.sleeps) <= fast_arxiv_config(server).delay_seconds
 
 
 def test_a_small_window_served_only_empty_pages_is_not_taken_for_an_overcount(
@@ -1417,3 +1432,60 @@ def test_empty_pages_after_failed_requests_are_numbered_in_the_budget_they_share
     )
     assert [s.start for s in server.api_requests].count(10) == 5
     assert clock.sleeps == [3.0, 3.0, 10.0, 20.0, 10.0, 20.0]
+
+
+def test_each_failed_request_adds_one_try_even_beyond_a_plain_outages_budget(
+    clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # max_retries 2: a plain outage is 3 tries.  Result 10 answers 503, 503, empty;
+    # 503, empty; empty: 3 failed requests raise the budget to 6 tries.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+
+        def failing(seen: Seen) -> bool:
+            asked = [s.start for s in server.api_requests].count(10)
+            return seen.start == 10 and asked in {1, 2, 4}
+
+        server.fail("status", times=99, status=503, when=failing)
+        server.fail("empty", times=99, when=lambda seen: seen.start == 10)
+        with caplog.at_level(logging.INFO), pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+        assert [s.start for s in server.api_requests].count(10) == 6
+    assert backfill_warnings(caplog) == [
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 10 s (3 of 4)",
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 20 s (5 of 5)",
+    ]
+    assert "6 tries brought no new results (3 failed, 3 empty pages)" in str(err.value)
+
+
+def test_the_wait_said_for_an_empty_page_is_the_spacing_when_that_is_longer(
+    clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A backoff of 1 s is shorter than the 3 s between requests: the line says 3 s.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.fail("empty", times=1, when=lambda seen: seen.start == 10)
+        with caplog.at_level(logging.INFO):
+            run(store, server, clock, categories=["cs.CV"], backoff_seconds=1.0)
+    assert backfill_warnings(caplog) == [
+        "cs.CV 2025-05: empty page at 10 although 50 results remain; asking again in 3 s (1 of 5)"
+    ]
+    assert clock.sleeps[2:4] == [1.0, 2.0]  # the backoff, then what is left of the spacing
+
+
+def test_an_overcount_accepted_after_503s_counts_them_in_its_tries(
+    clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ArxivTestServer(synthetic_papers(60)) as server:
+        server.overcount = 2
+
+        def two_of_three_at_60(seen: Seen) -> bool:
+            asks = [s for s in server.api_requests if s.start == 60]
+            return seen.start == 60 and len(asks) % 3 != 0
+
+        server.fail("status", times=6, status=503, when=two_of_three_at_60)
+        with caplog.at_level(logging.WARNING):
+            run(store, server, clock, categories=["cs.CV"], max_retries=2)
+        assert [s.start for s in server.api_requests].count(60) == 6
+    assert backfill_warnings(caplog)[-1] == (
+        "cs.CV 2025-05: arXiv reports 62 results but served 60 after 6 tries; taking its "
+        "total as an overcount (2 missing)"
+    )
