@@ -473,3 +473,20 @@ def test_a_config_error_found_after_the_store_was_opened_leaves_no_new_store(
         "$TRENDDIGEST_ARXIV_FEED_URL\n"
     )
     assert list(workdir.iterdir()) == []
+
+
+def test_a_first_run_told_to_wait_keeps_its_store_so_the_next_run_waits_too(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    # The store holds nothing but arXiv's Retry-After: removing it would let a retry
+    # by hand a minute later ask arXiv again within the hour it asked for.
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    arxiv_server.fail("status", times=1, status=503, headers={"Retry-After": "3600"})
+    assert main(["fetch", "--month", "2025-05", "-q"]) == 4
+    assert (workdir / "data" / "trenddigest.sqlite3").is_file()
+    no_arxiv_waits.advance(60)
+    assert main(["fetch", "--month", "2025-05", "-q"]) == 4
+    _, err = capsys.readouterr()
+    assert "arXiv asked an earlier run to wait until" in err
+    assert len(arxiv_server.api_requests) == 1

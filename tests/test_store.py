@@ -2,6 +2,8 @@
 
 import dataclasses
 import sqlite3
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -480,3 +482,119 @@ def test_a_folder_made_for_a_new_store_stays_when_something_else_was_put_in_it(t
         (path.parent.parent / "notes.txt").write_text("mine\n")
         raise RuntimeError("arXiv unreachable")
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["notes.txt"]
+
+
+def test_a_store_removed_by_a_failed_session_is_gone_before_its_lock_file(tmp_path, monkeypatch):
+    # A run starting between the two would lock a new lock file, open the old store
+    # file and store papers into a file about to be unlinked.
+    path = new_store_path(tmp_path)
+    unlinked: list[str] = []
+    real_unlink = Path.unlink
+
+    def unlink(self, *args, **kwargs):
+        unlinked.append(self.name)
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+        raise RuntimeError("arXiv unreachable")
+    assert unlinked.index("s.sqlite3") < unlinked.index("s.sqlite3.lock")
+
+
+def test_a_session_that_waited_for_a_run_that_removed_its_store_removes_its_own(tmp_path):
+    # B looked when A's store was there, then waited for A's lock; A failed and
+    # removed it; B made a new one and failed too: B's store goes as well.
+    path = new_store_path(tmp_path)
+    a_open, b_waiting, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    def b_sleep(_seconds: float) -> None:  # B's lock, polling while A holds it
+        b_waiting.set()
+        a_done.wait(5)
+
+    def a() -> None:
+        with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+            a_open.set()
+            b_waiting.wait(5)
+            raise RuntimeError("A: arXiv unreachable")
+        a_done.set()
+
+    def b() -> None:
+        a_open.wait(5)
+        lock = lambda: store_lock(path, timeout=5, sleep=b_sleep)  # noqa: E731
+        with pytest.raises(RuntimeError), Store.session(path, lock=lock):
+            raise RuntimeError("B: arXiv unreachable")
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert b_waiting.is_set() and a_done.is_set()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
+
+
+def test_a_failed_session_keeps_a_store_it_created_once_it_holds_a_feed_state(tmp_path):
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path) as store:
+        store.conn.execute(
+            "INSERT INTO feed_state (url) VALUES ('https://rss.arxiv.org/rss/cs.CV')"
+        )
+        raise RuntimeError("the next feed failed")
+    assert path.is_file()
+
+
+def test_a_failed_session_removes_a_rollback_journal_beside_its_new_store(tmp_path):
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path):
+        Path(f"{path}-journal").write_bytes(b"")
+        raise RuntimeError("arXiv unreachable")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dangling_symlink_given_as_the_store_is_not_removed(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(tmp_path / "elsewhere" / "target.sqlite3")
+    with pytest.raises(RuntimeError), Store.session(link):
+        raise RuntimeError("arXiv unreachable")
+    assert link.is_symlink()
+
+
+def test_a_failed_session_keeps_a_new_store_it_cannot_read(tmp_path, monkeypatch):
+    path = new_store_path(tmp_path)
+
+    def unreadable(self):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(Store, "holds_data", unreadable)
+    with pytest.raises(RuntimeError), Store.session(path):
+        raise RuntimeError("arXiv unreachable")
+    assert path.is_file()
+
+
+def test_a_store_made_by_the_run_a_session_waited_for_is_not_removed(tmp_path):
+    # B looked before A made the store, then waited for A's lock; A made the store and
+    # ended well; B fails: A's store stays.
+    path = new_store_path(tmp_path)
+    b_waiting, a_done = threading.Event(), threading.Event()
+    failed: list[str] = []
+
+    def b_sleep(_seconds: float) -> None:
+        b_waiting.set()
+        a_done.wait(5)
+
+    def b() -> None:
+        lock = lambda: store_lock(path, timeout=5, sleep=b_sleep)  # noqa: E731
+        with pytest.raises(RuntimeError), Store.session(path, lock=lock):
+            failed.append("B")
+            raise RuntimeError("B: arXiv unreachable")
+
+    with store_lock(path, timeout=0):  # A
+        thread = threading.Thread(target=b)
+        thread.start()
+        b_waiting.wait(5)
+        Store.open(path).close()
+    a_done.set()
+    thread.join(10)
+    assert failed == ["B"]
+    assert path.is_file()

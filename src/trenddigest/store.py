@@ -370,6 +370,9 @@ class Store:
         # Cleared after a cache write fails (a read-only store): the run goes on
         # without offering further results to the cache.
         self.caching = True
+        # Set when what this command leaves must survive its failure though no data
+        # was stored (a wait arXiv asked for: see sources/pacing.py and session()).
+        self.must_outlive_failure = False
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -420,14 +423,19 @@ class Store:
         database in a new folder, and the machine is left as it was.  A store that was
         there before is never removed, and one that received anything (a page of papers,
         fetch progress, a feed's state, a job's record) is kept: a failed fetch resumes
-        from it.  The removal happens while the lock is held, so a run waiting for it
-        finds its lock file gone and makes its own (see :mod:`.lock`).
+        from it; so is one holding a wait arXiv asked for (:attr:`must_outlive_failure`).
+        The removal happens while the lock is held, store files first and its lock file
+        last, so a run waiting for the lock finds its lock file gone and makes its own
+        (see :mod:`.lock`), and none can open the store file on its way out.
+
+        Whether the store is this command's to remove is decided once the lock is held:
+        a run this one waited for may have made the store meanwhile (then it is not), or
+        made it and removed it again (then the one this command makes is).
         """
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
-        created = _not_yet_there(path_str)
+        missing = _not_yet_there(path_str)
         with lock() if lock is not None else contextlib.nullcontext() as lock_file:
-            if created and Path(path_str).exists():
-                created = []  # made by another run while this one waited for the lock
+            created = _made_here(path_str, missing)
             store: Store | None = None
             try:
                 store = cls.open(path_str)
@@ -453,8 +461,10 @@ class Store:
             )
 
     def _worth_keeping(self) -> bool:
-        """:meth:`holds_data`, but a store that cannot be read is kept: only a store
-        known to hold nothing is removed."""
+        """:meth:`holds_data`, but a store that cannot be read is kept, and so is one
+        that must outlive a failure: only a store known to hold nothing is removed."""
+        if self.must_outlive_failure:
+            return True
         try:
             return self.holds_data()
         except (sqlite3.Error, StoreError) as exc:
@@ -789,12 +799,23 @@ def _not_yet_there(path: str) -> list[Path]:
     return list(reversed(missing))
 
 
+def _made_here(path: str, missing: list[Path]) -> list[Path]:
+    """What a command is about to make for its store, decided once it holds the lock:
+    the folders that were ``missing`` when it started, and the store file unless it
+    exists now (made by a run this one waited for) or is a symlink the user gave."""
+    store = Path(path)
+    if path == ":memory:" or store.exists() or store.is_symlink():
+        return []
+    return [*(folder for folder in missing if folder != store), store]
+
+
 def _remove_new_store(path: str, created: list[Path], lock_file: Path | None) -> None:
-    """Remove what opening a new store made: its file and SQLite's beside it, its lock
-    file (the caller holds the lock) and the folders in ``created``, innermost first
-    and only while empty (anything else put there stays)."""
+    """Remove what opening a new store made: its file and SQLite's beside it, then its
+    lock file (the caller holds the lock; unlinked last, so that no run can lock a new
+    one and open the store file on its way out) and the folders in ``created``,
+    innermost first and only while empty (anything else put there stays)."""
     leftovers = [Path(path + suffix) for suffix in _COMPANIONS]
-    for leftover in [*([lock_file] if lock_file is not None else []), *leftovers, Path(path)]:
+    for leftover in [*leftovers, Path(path), *([lock_file] if lock_file is not None else [])]:
         with contextlib.suppress(OSError):
             leftover.unlink(missing_ok=True)
     for folder in reversed(created[:-1]):

@@ -29,7 +29,12 @@ def resume_pacing(store: Store, client: ArxivClient) -> None:
 
 
 def record_pacing(store: Store, client: ArxivClient) -> None:
-    """Leave the next command on this store the moment it may ask arXiv again."""
+    """Leave the next command on this store the moment it may ask arXiv again.
+
+    A moment further off than the request spacing is a wait arXiv asked for
+    (Retry-After): the store must then outlive this command even when it failed
+    having stored nothing (a first run told to come back in an hour), or the next
+    run, a retry by hand, would ask again at once."""
     moment = client.next_allowed()
     if moment is None:
         return
@@ -37,3 +42,6 @@ def record_pacing(store: Store, client: ArxivClient) -> None:
         store.set_meta(NOT_BEFORE_KEY, f"{moment:.3f}")
     except (StoreError, sqlite3.Error) as exc:  # a read-only store: only politeness lost
         log.debug("cannot record arXiv's pacing in %s: %s", store.path, exc)
+        return
+    if moment - client.wall_clock() > client.config.delay_seconds:
+        store.must_outlive_failure = True
