@@ -433,3 +433,113 @@ def test_a_phrase_takes_the_place_of_its_word_listed_above_it_rather_than_repeat
     found = [r.term for r in rising_terms(counts_of(now), [counts_of(before)], now, OPTIONS)]
     assert "gaussian splatting" in found
     assert "splatting" not in found
+
+
+# A month's groups of papers: (how many, title, abstract), {v} in the title a word of
+# VARIED (so that no other word reaches the support) and {i} the paper's number.
+QUASAR = (30, "Quasar {v} survey {i}", "Telescopes image the sky.")
+CONTROL = "A controller steers the plant."
+CLOSED_LOOP = (20, "Closed loop {v} {i}", CONTROL)  # with LOOP: 20 of the 26 "loop" papers
+LOOP = (6, "Loop {v} {i}", CONTROL)
+
+
+def rising_past_the_end(
+    *groups: tuple[int, str, str], max_terms: int = 2, rename_window: int = 10
+) -> list[str]:
+    """The rising terms of a month of ``groups`` (and filler, 200 papers in all)
+    against a filler month, the title rule applied, ``max_terms`` listed."""
+    before = filler("2025-04", 100)
+    now = [
+        paper("2025-05", title.format(v=VARIED[i % 12], i=i), abstract.format(i=i))
+        for n, title, abstract in groups
+        for i in range(n)
+    ]
+    now += filler("2025-05", 200 - len(now))
+    options = TrendOptions(min_support=10, max_terms=max_terms, rename_window=rename_window)
+    titles = TermCounts.from_texts([p.title for p in now])
+    found = rising_terms(counts_of(now), [counts_of(before)], now, options, titles=titles)
+    return [r.term for r in found]
+
+
+def test_a_phrase_ranked_just_past_the_end_of_the_list_replaces_its_listed_word():
+    # "quasar" (30 papers) and "loop" (26) fill the list; "closed loop" (20 of the
+    # "loop" papers) ranks next but for "closed": 2025-07's "loop" (#6) and "closed
+    # loop" (#11).  The reader is shown the phrase, not the vaguer word.
+    assert rising_past_the_end(QUASAR, CLOSED_LOOP, LOOP) == ["quasar", "closed loop"]
+
+
+def test_a_phrase_from_past_the_end_is_listed_after_the_terms_that_grew_more():
+    # "loop" (32 papers) ranks above "quasar" (30); "closed loop" (24) replaces it but
+    # is listed where its growth puts it, last: the list reads fastest first.
+    closed_loop = (24, "Closed loop {v} {i}", CONTROL)
+    loop = (8, "Loop {v} {i}", CONTROL)
+    assert rising_past_the_end(QUASAR, closed_loop, loop) == ["quasar", "closed loop"]
+
+
+def test_a_phrase_past_the_end_whose_words_are_not_listed_does_not_enter():
+    # "nebula" (26 papers) takes the second place; "closed loop" (20) renames no
+    # listed word ("loop" is not listed), so past the end it is no candidate at all.
+    nebula = (26, "Nebula {v} {i}", "Gas glows.")
+    assert rising_past_the_end(QUASAR, nebula, CLOSED_LOOP) == ["quasar", "nebula"]
+
+
+def test_a_phrase_further_past_the_end_than_the_rename_window_does_not_replace_its_word():
+    # "nebula", "pulsar", "magnetar" and "closed" come after the list's end before
+    # "closed loop", the 5th: a window of 4 does not reach it, one of 5 does.
+    others = [
+        (25, "Nebula {v} {i}", "Gas glows."),
+        (24, "Pulsar {v} {i}", "Stars spin."),
+        (23, "Magnetar {v} {i}", "Fields twist."),
+    ]
+    month = (QUASAR, *others, CLOSED_LOOP, LOOP)
+    assert rising_past_the_end(*month, rename_window=4) == ["quasar", "loop"]
+    assert rising_past_the_end(*month, rename_window=5) == ["quasar", "closed loop"]
+
+
+@pytest.mark.parametrize(
+    "closed_loop",
+    [
+        # In abstracts only: it fails the title rule.
+        (20, "Loop {v} {i}", "In closed loop, a controller steers the plant."),
+        # Always "closed loop control": a fragment of a longer phrase.
+        (20, "Closed loop control {v} {i}", CONTROL),
+        # Papers with nothing else in common (a made-up word each): no cohesion.
+        (20, "Closed loop {v} {i}", "We look at nothing, zq{i}x."),
+    ],
+    ids=["hardly-in-titles", "fragment", "no-cohesion"],
+)
+def test_a_phrase_past_the_end_failing_a_check_of_listed_terms_does_not_replace_its_word(
+    closed_loop,
+):
+    assert rising_past_the_end(QUASAR, closed_loop, LOOP) == ["quasar", "loop"]
+
+
+def test_a_phrase_past_the_end_repeating_a_listed_term_does_not_replace_its_word():
+    # 12 of the 20 "closed loop" papers are "quasar" papers (60%), but only 12 of the 26
+    # "loop" papers (46%): the word is a topic of its own, the phrase a repeat.
+    quasar = (18, "Quasar {v} survey {i}", "Telescopes image the sky.")
+    both = (12, "Closed loop {v} quasar {i}", CONTROL)
+    closed_loop = (8, "Closed loop {v} {i}", CONTROL)
+    assert rising_past_the_end(quasar, both, closed_loop, LOOP) == ["quasar", "loop"]
+
+
+def test_renames_past_the_end_keep_the_list_within_its_length_whatever_the_papers_order():
+    # "jets" (32 papers), "quasar" (30, 14 of them "quasar jets") and "loop" (26) fill
+    # the list; past its end "closed loop" renames "loop" and "quasar jets" both
+    # "quasar" and "jets": two terms are left, never four.  "nebula" (12), ranked
+    # below them, does not fill the third place: the candidates passed over past the
+    # end were never checked, and one of them might have grown more.
+    groups = (
+        (14, "Quasar jets {v} {i}", "Telescopes image the sky."),
+        (16, "Quasar {v} {i}", "Telescopes image the sky."),
+        (18, "Jets {v} {i}", "Telescopes image the sky."),
+        CLOSED_LOOP,
+        LOOP,
+        (12, "Nebula {v} {i}", "Gas glows."),
+    )
+    expected = rising_past_the_end(*groups, max_terms=3)
+    assert expected == ["closed loop", "quasar jets"]
+    for seed in range(3):
+        shuffled = list(groups)
+        random.Random(seed).shuffle(shuffled)
+        assert rising_past_the_end(*shuffled, max_terms=3) == expected

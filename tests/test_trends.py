@@ -1089,6 +1089,18 @@ def test_real_repeats_give_way_while_topics_that_meet_stay(real):
 
 
 @pytest.mark.shared
+def test_real_phrase_ranked_past_the_end_of_the_list_replaces_its_listed_word(real):
+    # 2025-07: "loop" (120 papers, x1.77) came 6th and "closed loop" (32, x1.72) just
+    # past the 10th; the phrase is listed, last, where its growth puts it.
+    rising = real["sections"]["2025-07"].rising
+    terms = [r.term for r in rising]
+    assert "loop" not in terms
+    assert terms[-1] == "closed loop" and len(terms) == 10
+    growths = [r.growth for r in rising]
+    assert growths == sorted(growths, reverse=True)
+
+
+@pytest.mark.shared
 def test_real_emerging_topics_are_unmatched_papers_that_share_their_terms(real):
     june = real["sections"]["2025-06"]
     ranking = real["june_ranking"]

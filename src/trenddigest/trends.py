@@ -11,6 +11,8 @@ For a month M, from the papers the store already holds:
   pieces of longer phrases or hyphenated compounds, and words whose papers have
   nothing else in common; nor is a term whose papers are mostly those of a term
   listed above it ("rl" below "reinforcement learning"): it would say the same twice;
+  a phrase replaces its listed word ("closed loop" for "loop"), even a phrase ranked
+  just past the end of the list;
 * emerging topics: NMF clusters of the papers that fit no category, each offered as
   a ready-to-paste ``[[category]]`` entry;
 * top picks: the month's best papers, diversified across categories and with near
@@ -97,6 +99,10 @@ class TrendOptions:
     repeat_share: float = 0.5  # a term with this share of its papers using a term listed
     # above it repeats that term ("rl" of "reinforcement learning", 90% in 2025-05): on
     # the real months repeats share 60% or more, distinct topics at most 42%
+    rename_window: int = 10  # candidates past the end of a full list still looked at, each
+    # only as a phrase to replace its listed word ("closed loop", the 2nd past
+    # the end in 2025-07, for "loop"); one further down grew too little to stand for it
+    # ("tabular data", x1.55 and 25th past the end in 2025-06, for "tabular", x1.86)
     partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
@@ -953,6 +959,20 @@ def rising_terms(
     (:func:`_is_fragment`), gather papers that have more in common than the term
     (:class:`_Cohesion`) and not repeat a term listed above it (:func:`_repeats`), and
     the papers supply the examples.
+
+    A phrase that passes all this replaces its words listed above it ("gaussian
+    splatting" for "splatting"): it names their topic better.  That holds
+    past the end of the list too: once ``options.max_terms`` are listed, the next
+    ``options.rename_window`` candidates are still looked at, each only as a phrase
+    renaming a listed word (and checked as any other), never as a term of its own; so
+    "closed loop", ranked just past the end of 2025-07's list, replaces the vague
+    "loop".  A few candidates and not all: one far down grew too little to stand for
+    the word, and the checks cost a pass over its papers each.  The phrase is listed
+    where its growth puts it, after the terms that grew more (past the end: last), as
+    within the list: each row shows the growth of its own term, and the list reads
+    fastest first, so in the word's place "closed loop" (x1.72) would stand above
+    "drug" (x1.75).  A phrase past the end that renames two listed words leaves the
+    list one short: the candidates it passed over were never checked.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
@@ -974,11 +994,16 @@ def rising_terms(
     chosen: list[RisingTerm] = []
     using_of: dict[str, list[Paper]] = {}  # found once per term
     rows_of: dict[str, np.ndarray] = {}  # the rows using each listed term
+    past_end = 0  # candidates looked at since the list was full
     for cand in candidates:
-        if len(chosen) >= options.max_terms:
-            break
         stem = _stem(cand.term)
         words = stem.split(" ")
+        if past_end or len(chosen) >= options.max_terms:
+            past_end += 1
+            if past_end > options.rename_window:
+                break
+            if len(words) == 1 or not any(_stem(c.term) in words for c in chosen):
+                continue  # the list is full: a term past its end may only rename a word
         if any(stem == _stem(c.term) for c in chosen):
             continue  # "ai agents" after "ai agent": one term, listed once
         if len(words) == 1 and any(stem in _stem(c.term).split(" ") for c in chosen):
