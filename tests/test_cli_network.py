@@ -96,8 +96,9 @@ def messages(err: str) -> list[str]:
 def test_a_retry_is_one_stderr_line_saying_what_arxiv_answered_and_how_long_it_waits(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n')
+    use_arxiv(
+        monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n'
+    )
     arxiv_server.fail("status", status=503, headers={"Retry-After": "27"})
     code = main(["run", "--month", "2025-05"])
     _, err = capsys.readouterr()
@@ -122,8 +123,7 @@ def test_a_retry_is_one_stderr_line_saying_what_arxiv_answered_and_how_long_it_w
 def test_quiet_retries_without_a_line(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\n')
     assert main(["fetch", "--month", "2025-05"]) == 0  # not quiet: the logger says INFO
     arxiv_server.fail("status", status=503, headers={"Retry-After": "27"})
     no_arxiv_waits.advance(12 * 3600)  # the month is checked again
@@ -173,6 +173,12 @@ def test_without_network_run_fails_in_one_clear_line(
 def write_config(workdir, text: str) -> None:
     (workdir / "config").mkdir(exist_ok=True)
     (workdir / "config" / "trenddigest.toml").write_text(text)
+
+
+def use_arxiv(monkeypatch, workdir, server: ArxivTestServer, config_text: str) -> None:
+    """Point the commands at the local arXiv stand-in, with this config file."""
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", server.api_url)
+    write_config(workdir, config_text)
 
 
 def test_default_endpoint_without_network_fails_within_seconds(
@@ -235,8 +241,9 @@ def test_feed_url_from_the_environment_overrides_the_config(
 def test_fetch_shows_plain_progress_lines_when_not_on_a_terminal(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n')
+    use_arxiv(
+        monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\n'
+    )
     assert main(["fetch", "--month", "2025-05"]) == 0
     _, err = capsys.readouterr()  # captured stderr is not a terminal, as under cron
     assert err.splitlines() == [
@@ -253,8 +260,12 @@ def test_fetch_counts_a_paper_listed_in_two_categories_once_as_new(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
     # 13 papers in cs.CV, 10 in cs.LG, 3 of them in both: 20 papers, all new.
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\npage_size = 5\n')
+    use_arxiv(
+        monkeypatch,
+        workdir,
+        arxiv_server,
+        '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\npage_size = 5\n',
+    )
     code = main(["fetch", "--month", "2025-05", "-q"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
@@ -267,8 +278,7 @@ def test_a_response_over_the_size_cap_is_one_line_naming_the_endpoint(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
     monkeypatch.setattr(client_module, "MAX_RESPONSE_BYTES", 65536)
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\n')
     arxiv_server.fail("huge", size=8 * 1024 * 1024)
     code = main(["fetch", "--month", "2025-05"])
     out, err = capsys.readouterr()
@@ -284,8 +294,12 @@ def test_a_response_over_the_size_cap_is_one_line_naming_the_endpoint(
 def test_arxiv_failing_midway_is_one_line_and_keeps_the_pages_received(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\nmax_retries = 2\n')
+    use_arxiv(
+        monkeypatch,
+        workdir,
+        arxiv_server,
+        '[arxiv]\ncategories = ["cs.CV"]\npage_size = 5\nmax_retries = 2\n',
+    )
     arxiv_server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
     code = main(["run", "--month", "2025-05", "-q"])
     _, err = capsys.readouterr()
@@ -302,8 +316,7 @@ def test_arxiv_failing_midway_is_one_line_and_keeps_the_pages_received(
 def test_arxiv_error_feed_is_one_line_with_arxivs_message(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.XX"]\n')
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.XX"]\n')
     arxiv_server.fail("error", message="unknown category cs.XX")
     code = main(["fetch", "--month", "2025-05"])
     _, err = capsys.readouterr()
@@ -321,8 +334,7 @@ def test_arxiv_error_feed_is_one_line_with_arxivs_message(
 def test_second_process_on_the_same_store_stops_with_a_clear_message(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits, command
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, "[store]\nlock_timeout_seconds = 0\n")
+    use_arxiv(monkeypatch, workdir, arxiv_server, "[store]\nlock_timeout_seconds = 0\n")
     store_path = workdir / "data" / "trenddigest.sqlite3"
     with store_lock(store_path, timeout=0):  # another run holds the store
         code = main(command)
@@ -425,8 +437,9 @@ def test_without_network_a_run_keeps_the_store_that_was_there_with_all_it_held(
 def test_an_arxiv_outage_at_the_first_fetch_leaves_no_store_behind(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\nmax_retries = 2\n')
+    use_arxiv(
+        monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\nmax_retries = 2\n'
+    )
     arxiv_server.fail("status", times=3, status=503)
     code = main(["fetch", "--month", "2025-05", "-q"])
     _, err = capsys.readouterr()
@@ -442,8 +455,7 @@ def test_a_first_run_arxiv_lists_no_papers_for_keeps_what_it_learnt(
     workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
 ):
     """Not a paper, but fetch progress: the next run need not read the month again."""
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\n')
     code = main(["run", "--month", "2025-02", "-q"])
     _, err = capsys.readouterr()
     assert code == 2
@@ -480,8 +492,7 @@ def test_a_first_run_told_to_wait_keeps_its_store_so_the_next_run_waits_too(
 ):
     # The store holds nothing but arXiv's Retry-After: removing it would let a retry
     # by hand a minute later ask arXiv again within the hour it asked for.
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", arxiv_server.api_url)
-    write_config(workdir, '[arxiv]\ncategories = ["cs.CV"]\n')
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\n')
     arxiv_server.fail("status", times=1, status=503, headers={"Retry-After": "3600"})
     assert main(["fetch", "--month", "2025-05", "-q"]) == 4
     assert (workdir / "data" / "trenddigest.sqlite3").is_file()
