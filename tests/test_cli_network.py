@@ -4,6 +4,7 @@ import json
 import os
 import re
 import socket
+from datetime import UTC, datetime
 
 import pytest
 
@@ -501,3 +502,57 @@ def test_a_first_run_told_to_wait_keeps_its_store_so_the_next_run_waits_too(
     _, err = capsys.readouterr()
     assert "arXiv asked an earlier run to wait until" in err
     assert len(arxiv_server.api_requests) == 1
+
+
+@pytest.mark.parametrize(("retry_after", "kept"), [("60", True), ("2", False)])
+def test_a_first_fetch_told_to_wait_longer_than_the_spacing_keeps_its_store(
+    workdir, monkeypatch, arxiv_server: ArxivTestServer, no_arxiv_waits, retry_after, kept
+):
+    # A Retry-After within the longest backoff, slept through by the client's retry and
+    # sent again with the last 503, is still a wait for the next run; one within the
+    # 3 s spacing is not worth a store.
+    use_arxiv(
+        monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\nmax_retries = 1\n'
+    )
+    arxiv_server.fail("status", times=2, status=503, headers={"Retry-After": retry_after})
+    assert main(["fetch", "--month", "2025-05", "-q"]) == 4
+    store_file = workdir / "data" / "trenddigest.sqlite3"
+    assert store_file.is_file() is kept
+    if kept:
+        with Store.open(store_file) as store:
+            left = float(store.get_meta("arxiv_not_before") or 0) - no_arxiv_waits.time()
+        assert left > 55
+    else:
+        assert sorted(p.name for p in workdir.iterdir()) == ["config"]
+
+
+def test_a_first_poll_told_to_wait_keeps_its_store_so_the_next_poll_waits_too(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", arxiv_server.feed_url)
+    write_config(workdir, '[arxiv]\ncategories = ["cs.CV", "cs.LG"]\n')
+    arxiv_server.fail("status", path="/rss/", status=503, headers={"Retry-After": "3600"})
+    assert main(["poll", "-q"]) == 4
+    assert (workdir / "data" / "trenddigest.sqlite3").is_file()
+    no_arxiv_waits.advance(60)
+    assert main(["poll", "-q"]) == 4
+    _, err = capsys.readouterr()
+    assert err.splitlines()[-1].startswith(
+        "trenddigest: error: arXiv asked an earlier run to wait until"
+    )
+    assert len(arxiv_server.feed_requests) == 1
+
+
+def test_a_fetch_told_to_wait_an_hour_says_until_when(
+    workdir, monkeypatch, capsys, arxiv_server: ArxivTestServer, no_arxiv_waits
+):
+    use_arxiv(monkeypatch, workdir, arxiv_server, '[arxiv]\ncategories = ["cs.CV"]\n')
+    arxiv_server.fail("status", times=1, status=503, headers={"Retry-After": "3600"})
+    until = datetime.fromtimestamp(no_arxiv_waits.time() + 3600, UTC)
+    assert main(["fetch", "--month", "2025-05", "-q"]) == 4
+    _, err = capsys.readouterr()
+    assert err == (
+        f"trenddigest: error: arXiv API at {arxiv_server.api_url} asked to wait 3600 s "
+        "before asking again (HTTP 503), longer than [arxiv] max_backoff_seconds = 300; "
+        f"run again after {until:%Y-%m-%d %H:%M:%S} UTC to resume\n"
+    )

@@ -106,6 +106,13 @@ def _kept(stored: int) -> str:
     return f"{stored} papers received by this run are stored; "
 
 
+def _when(exc: RetriesExhaustedError) -> str:
+    """When a stopped fetch may be run again: after the time arXiv named, else later."""
+    if isinstance(exc, WaitRequestedError):
+        return f"after {datetime.fromtimestamp(exc.until, UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return "later"
+
+
 def _overcount_tolerance(total: int) -> int:
     """How many missing papers are put down to arXiv overcounting ``totalResults``."""
     return max(10, total // 100)
@@ -881,7 +888,7 @@ def fetch_month(
     except RetriesExhaustedError as exc:
         if isinstance(exc, WaitRequestedError) and exc.tries == 0 and not summary.stored:
             raise  # an earlier run's wait: nothing was asked, the message says until when
-        raise FetchError(f"{exc}; {_kept(summary.stored)}run again later to resume") from exc
+        raise FetchError(f"{exc}; {_kept(summary.stored)}run again {_when(exc)} to resume") from exc
     except UnreachableError as exc:
         if summary.stored:
             raise FetchError(f"{exc}; {_kept(summary.stored).removesuffix('; ')}") from exc
