@@ -543,3 +543,103 @@ def test_renames_past_the_end_keep_the_list_within_its_length_whatever_the_paper
         shuffled = list(groups)
         random.Random(seed).shuffle(shuffled)
         assert rising_past_the_end(*shuffled, max_terms=3) == expected
+
+
+def reinforcement_and_rl(in_both: int, only_reinforcement: int = 12) -> list[str]:
+    """The rising terms of a month where "reinforcement learning" is in
+    ``only_reinforcement + in_both`` papers (ranked first) and "rl" in 20 papers,
+    ``in_both`` of them also saying "reinforcement learning"."""
+    return rising_past_the_end(
+        (only_reinforcement, "Reinforcement learning for {v} {i}", "Agents act."),
+        (in_both, "Robots {v} {i}", "Reinforcement learning and RL agents act."),
+        (20 - in_both, "RL with {v} {i}", "We look."),
+        max_terms=10,
+    )
+
+
+def test_a_term_with_exactly_half_its_papers_in_a_listed_term_repeats_it():
+    # "half its papers or more" (README): 10 of 20 is half (and 10 of the 22
+    # "reinforcement learning" papers, over a third of them).
+    assert reinforcement_and_rl(10) == ["reinforcement learning"]
+
+
+def test_a_term_with_55_percent_of_its_papers_in_a_listed_term_repeats_it():
+    assert reinforcement_and_rl(11) == ["reinforcement learning"]
+
+
+def test_a_term_with_45_percent_of_its_papers_in_a_listed_term_is_listed():
+    assert reinforcement_and_rl(9) == ["reinforcement learning", "rl"]
+
+
+def test_a_term_sharing_exactly_a_third_of_the_listed_terms_papers_repeats_it():
+    # 15 of the 20 "rl" papers are 15 of the 45 "reinforcement learning" papers.
+    assert "rl" not in reinforcement_and_rl(15, only_reinforcement=30)
+
+
+def test_a_term_sharing_under_a_third_of_the_listed_terms_papers_is_listed():
+    # 14 of the 20 "rl" papers (70%) are only 14 of the 44 "reinforcement learning"
+    # papers (32%): a part of the broad topic, not the same papers again.
+    assert "rl" in reinforcement_and_rl(14, only_reinforcement=30)
+
+
+def test_a_narrower_topic_a_small_part_of_a_broad_term_listed_above_it_is_listed():
+    # All 20 "verifiable rewards" papers say "reinforcement learning" (80 papers,
+    # ranked first), but they are a quarter of them: the phrase names a narrower topic
+    # the broad term does not show.  Real 2025-05: 28 of the 29 "verifiable rewards"
+    # papers say "reinforcement learning" (8% of its 367).
+    found = rising_past_the_end(
+        (60, "Reinforcement learning for {v} {i}", "Agents act."),
+        (20, "Verifiable rewards in {v} {i}", "Reinforcement learning with verifiable rewards."),
+        (22, "Nebula {v} {i}", "Gas glows."),
+        max_terms=10,
+    )
+    assert "verifiable rewards" in found
+
+
+# "loop" (43 papers: 20 "closed loop", 23 "feedback") ranks first; "feedback" (23, all
+# of them saying "loop", none "closed loop") is left out as a repeat of "loop"; "closed
+# loop" (20) then replaces "loop", and "feedback" repeats no listed term any more.
+FEEDBACK_MONTH = (
+    QUASAR,
+    (20, "Closed loop {v} {i}", CONTROL),
+    (23, "Feedback {v} {i}", "Signals return through the loop."),
+    (22, "Nebula {v} {i}", "Gas glows."),
+)
+
+
+def test_a_repeat_of_a_word_a_phrase_replaces_within_the_list_is_listed_in_its_rank():
+    assert rising_past_the_end(*FEEDBACK_MONTH, max_terms=10) == [
+        "quasar",
+        "feedback",
+        "nebula",
+        "closed loop",
+    ]
+
+
+def test_a_repeat_of_a_word_a_phrase_past_the_end_replaces_is_listed():
+    found = rising_past_the_end(*FEEDBACK_MONTH, max_terms=3)
+    assert "closed loop" in found and "loop" not in found
+    assert "feedback" in found
+
+
+def test_a_term_listed_again_in_a_full_list_displaces_the_slowest_term_not_the_phrase():
+    # "closed loop" holds the place of "loop" (1st); "feedback" (3rd) outgrew
+    # "nebula" (4th), which gives way.
+    for seed in range(3):
+        shuffled = list(FEEDBACK_MONTH)
+        random.Random(seed).shuffle(shuffled)
+        found = rising_past_the_end(*shuffled, max_terms=3)
+        assert found == ["quasar", "feedback", "closed loop"]
+
+
+def test_a_repeat_of_a_replaced_word_that_repeats_the_phrase_stays_out():
+    # 12 of the 23 "feedback" papers say "closed loop" (12 of its 20 papers): once the
+    # phrase replaces "loop", "feedback" would show its papers again.
+    month = (
+        QUASAR,
+        (12, "Feedback {v} {i}", "A controller steers the plant in closed loop."),
+        (11, "Feedback {v} {i}", "Signals return through the loop."),
+        (8, "Closed loop {v} {i}", CONTROL),
+        (22, "Nebula {v} {i}", "Gas glows."),
+    )
+    assert rising_past_the_end(*month, max_terms=10) == ["quasar", "nebula", "closed loop"]

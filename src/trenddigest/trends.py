@@ -10,9 +10,11 @@ For a month M, from the papers the store already holds:
   plural counted as one term; words that name no topic are left out: boilerplate,
   pieces of longer phrases or hyphenated compounds, and words whose papers have
   nothing else in common; nor is a term whose papers are mostly those of a term
-  listed above it ("rl" below "reinforcement learning"): it would say the same twice;
-  a phrase replaces its listed word ("closed loop" for "loop"), even a phrase ranked
-  just past the end of the list;
+  listed above it and a good part of that term's ("rl" below "reinforcement
+  learning"): it would say the same twice, where a narrower topic ("verifiable
+  rewards") says more; a phrase replaces its listed word ("closed loop" for "loop"),
+  even a phrase ranked just past the end of the list, and the terms left out as
+  repeats of that word are checked again;
 * emerging topics: NMF clusters of the papers that fit no category, each offered as
   a ready-to-paste ``[[category]]`` entry;
 * top picks: the month's best papers, diversified across categories and with near
@@ -98,7 +100,13 @@ class TrendOptions:
     # alike as two papers of the month: a word they share and nothing else is no topic
     repeat_share: float = 0.5  # a term with this share of its papers using a term listed
     # above it repeats that term ("rl" of "reinforcement learning", 90% in 2025-05): on
-    # the real months repeats share 60% or more, distinct topics at most 42%
+    # the real months repeats share 60% or more, distinct topics at most 42%...
+    repeat_cover: float = 1 / 3  # ... when they are also this share of that term's papers:
+    # a narrower topic inside a broad one is no repeat.  In 2025-05 the repeats cover 48%
+    # ("rl"), 50% ("clinical decision") to 79% of the upper term's papers, the narrower
+    # topics 8% ("verifiable rewards"), 19% ("policy optimization"), 21% ("grpo") of
+    # "reinforcement learning"'s: a third is well clear of both.  Word forms as far apart
+    # in size ("cited", 21% of "citation"'s papers) are then listed apart too.
     rename_window: int = 10  # candidates past the end of a full list still looked at, each
     # only as a phrase to replace its listed word ("closed loop", the 2nd past
     # the end in 2025-07, for "loop"); one further down grew too little to stand for it
@@ -923,19 +931,133 @@ def _titled(term: str, support: int, titles: TermCounts | None, options: TrendOp
     return in_titles >= options.min_title_papers and in_titles >= options.title_share * support
 
 
-def _repeats(rows: np.ndarray, above: Sequence[np.ndarray], share: float) -> bool:
-    """Whether at least ``share`` of the papers ``rows`` (which use a term) use one of
-    the terms listed above it (their rows ``above``), each taken alone: such a term
-    shows the reader the same papers again, as an abbreviation ("rl", "reinforcement
-    learning"), another word form ("cited", "citation") or a narrower name ("grpo").
-    Topics that merely meet stay apart: 8 of the 23 "egocentric video" papers of
-    2025-06 say "ego", which in 19 of its 33 papers means no camera wearer (the ego
-    vehicle, ego-motion); so does a term whose papers several listed terms share out,
-    none of them taking ``share``."""
-    if not len(rows):
+def _repeats(rows: np.ndarray, upper: np.ndarray, options: TrendOptions) -> bool:
+    """Whether a term used by the papers ``rows`` repeats a term listed above it, used
+    by the papers ``upper``: at least ``options.repeat_share`` of its papers use that
+    term, and they are at least ``options.repeat_cover`` of that term's papers.  Such
+    a term shows the reader the same papers again, as an abbreviation ("rl",
+    "reinforcement learning") or another word form.  Topics that merely meet stay
+    apart: 8 of the 23 "egocentric video" papers of 2025-06 say "ego", which in 19 of
+    its 33 papers means no camera wearer (the ego vehicle, ego-motion); so does a term
+    whose papers several listed terms share out, none of them taking ``repeat_share``;
+    and a narrower topic inside a broad one: 77 of the 97 "grpo" papers of 2025-05 say
+    "reinforcement learning", but they are 21% of its 367 papers, a part of it the
+    broad term does not show the reader."""
+    if not len(rows) or not len(upper):
         return False
-    needed = share * len(rows)
-    return any(np.intersect1d(rows, other, assume_unique=True).size >= needed for other in above)
+    shared = np.intersect1d(rows, upper, assume_unique=True).size
+    return shared >= options.repeat_share * len(rows) and shared >= options.repeat_cover * len(
+        upper
+    )
+
+
+class _Listing:
+    """The rising terms listed so far and the checks a candidate must pass to join them
+    (see :func:`rising_terms`).  Candidates are known by their rank in growth order.
+
+    Each listed term holds a place: its rank, or for a phrase that replaced listed
+    words the best place of theirs.  When the list grows past ``max_terms`` the term
+    in the last place leaves it.
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[RisingTerm],
+        papers: Sequence[Paper],
+        cohesion: _Cohesion | None,
+        options: TrendOptions,
+    ) -> None:
+        self.candidates = candidates
+        self.stems = [_stem(c.term) for c in candidates]
+        self.papers = papers
+        self.cohesion = cohesion
+        self.options = options
+        self.places: dict[int, int] = {}  # listed rank -> the place it holds
+        self.repeats: list[int] = []  # ranks left out as repeats, checked again on a rename
+        self._rows: dict[int, np.ndarray] = {}
+        self._using: dict[int, list[Paper]] = {}
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    def listed(self) -> list[RisingTerm]:
+        """The listed terms, fastest growing first."""
+        return [self.candidates[k] for k in sorted(self.places)]
+
+    def renames(self, k: int) -> bool:
+        """Whether candidate ``k`` is a phrase of a listed word ("closed loop", "loop")."""
+        words = self.stems[k].split(" ")
+        return len(words) > 1 and any(self.stems[j] in words for j in self.places)
+
+    def rows(self, k: int) -> np.ndarray:
+        if k not in self._rows:
+            assert self.cohesion is not None
+            self._rows[k] = self.cohesion.matrix.rows_using(self.candidates[k].term)
+        return self._rows[k]
+
+    def using(self, k: int) -> list[Paper] | None:
+        """The papers using candidate ``k`` (None without the month's papers)."""
+        if self.cohesion is None:
+            return None
+        if k not in self._using:
+            self._using[k] = [self.papers[i] for i in self.rows(k)]
+        return self._using[k]
+
+    def refusal(self, k: int) -> str | None:
+        """Why candidate ``k`` may not join the list as it stands; None if it may."""
+        stem = self.stems[k]
+        words = stem.split(" ")
+        if any(stem == self.stems[j] for j in self.places):
+            return "listed"  # "ai agents" after "ai agent": one term, listed once
+        if len(words) == 1 and any(stem in self.stems[j].split(" ") for j in self.places):
+            return "a word of a listed phrase"  # "splatting" under "gaussian splatting"
+        if self.cohesion is None:
+            return None
+        rows, options = self.rows(k), self.options
+        # A phrase takes the place of its listed words (below): it repeats none of them.
+        others = [j for j in self.places if len(words) == 1 or self.stems[j] not in words]
+        # A term checked again after a rename also ranks above listed terms, which
+        # must not repeat it either.
+        if any(
+            _repeats(rows, self.rows(j), options)
+            if j < k
+            else _repeats(self.rows(j), rows, options)
+            for j in others
+        ):
+            return "a repeat"  # "rl" below "reinforcement learning": the same papers again
+        using = self.using(k)
+        assert using is not None
+        if _is_fragment(using, self.candidates[k].term, options.fragment_share):
+            return "a fragment"  # "language action", only inside "vision language action"
+        alike = self.cohesion.of(rows, self.candidates[k].term)
+        if alike is not None and alike < options.min_cohesion:
+            return "incohesive"  # "finite": finite elements, finite samples, automata...
+        return None
+
+    def admit(self, k: int) -> None:
+        """List candidate ``k``; a phrase replaces its listed words, and then the terms
+        left out as repeats are checked again, best ranked first: they may have repeated
+        a word no longer listed.  Each is checked against the list as it stands, a
+        rename among them starting over; the list of repeats only shrinks, so this ends."""
+        renamed = self._place(k)
+        while renamed:
+            renamed = False
+            for j in list(self.repeats):
+                if self.refusal(j) is None:
+                    self.repeats.remove(j)
+                    log.debug("rising term %r listed after a rename", self.candidates[j].term)
+                    if self._place(j):
+                        renamed = True
+                        break
+
+    def _place(self, k: int) -> bool:
+        """Put candidate ``k`` on the list in its place; whether it replaced words."""
+        words = self.stems[k].split(" ")
+        renamed = [j for j in self.places if len(words) > 1 and self.stems[j] in words]
+        self.places[k] = min([k, *(self.places.pop(j) for j in renamed)])
+        while len(self.places) > self.options.max_terms:
+            del self.places[max(self.places, key=self.places.__getitem__)]
+        return bool(renamed)
 
 
 def rising_terms(
@@ -973,6 +1095,13 @@ def rising_terms(
     fastest first, so in the word's place "closed loop" (x1.72) would stand above
     "drug" (x1.75).  A phrase past the end that renames two listed words leaves the
     list one short: the candidates it passed over were never checked.
+
+    A term left out as a repeat of a word that a phrase then replaces repeated a term
+    no longer listed: the terms left out so are checked again (as any term, against
+    the list as it now stands, the phrase included) and listed where their growth puts
+    them.  "feedback", left out under "loop", is listed beside "closed loop" when its
+    papers do not say "closed loop".  The phrase holds its word's place, so a full
+    list makes room by dropping the terms that grew least, not the phrase.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
@@ -991,48 +1120,32 @@ def rising_terms(
     if papers and matrix is None:
         matrix = month_terms(papers)
     cohesion = _Cohesion(matrix) if papers and matrix is not None else None
-    chosen: list[RisingTerm] = []
-    using_of: dict[str, list[Paper]] = {}  # found once per term
-    rows_of: dict[str, np.ndarray] = {}  # the rows using each listed term
+    listing = _Listing(candidates, papers, cohesion, options)
     past_end = 0  # candidates looked at since the list was full
-    for cand in candidates:
-        stem = _stem(cand.term)
-        words = stem.split(" ")
-        if past_end or len(chosen) >= options.max_terms:
+    for k in range(len(candidates)):
+        if past_end or len(listing) >= options.max_terms:
             past_end += 1
             if past_end > options.rename_window:
                 break
-            if len(words) == 1 or not any(_stem(c.term) in words for c in chosen):
+            if not listing.renames(k):
                 continue  # the list is full: a term past its end may only rename a word
-        if any(stem == _stem(c.term) for c in chosen):
-            continue  # "ai agents" after "ai agent": one term, listed once
-        if len(words) == 1 and any(stem in _stem(c.term).split(" ") for c in chosen):
-            continue  # "splatting" under "gaussian splatting" says nothing new
-        if cohesion is not None:
-            rows = cohesion.matrix.rows_using(cand.term)
-            # A phrase takes the place of its listed words (below): it repeats none of them.
-            above = [c.term for c in chosen if len(words) == 1 or _stem(c.term) not in words]
-            if _repeats(rows, [rows_of[t] for t in above], options.repeat_share):
-                continue  # "rl" below "reinforcement learning": the same papers again
-            rows_of[cand.term] = rows
-            using_of[cand.term] = [papers[i] for i in rows]
-            if _is_fragment(using_of[cand.term], cand.term, options.fragment_share):
-                continue  # "language action", only ever inside "vision language action"
-            alike = cohesion.of(rows, cand.term)
-            if alike is not None and alike < options.min_cohesion:
-                continue  # "finite": finite elements, finite samples, finite automata...
-        if len(words) == 2:
-            chosen = [c for c in chosen if _stem(c.term) not in words]
-        chosen.append(cand)
+        refusal = listing.refusal(k)
+        if refusal is None:
+            listing.admit(k)
+            continue
+        log.debug("rising term %r left out: %s", candidates[k].term, refusal)
+        if refusal == "a repeat" and not past_end:
+            listing.repeats.append(k)
+    chosen = listing.listed()
     if papers:
         chosen = [
             dataclasses.replace(
                 r,
                 examples=example_papers(
-                    papers, r.term, options.term_examples, matrix, using_of.get(r.term)
+                    papers, r.term, options.term_examples, matrix, listing.using(k)
                 ),
             )
-            for r in chosen
+            for k, r in zip(sorted(listing.places), chosen, strict=True)
         ]
     return chosen
 
