@@ -430,7 +430,9 @@ class Store:
 
         Whether the store is this command's to remove is decided once the lock is held:
         a run this one waited for may have made the store meanwhile (then it is not), or
-        made it and removed it again (then the one this command makes is).
+        made it and removed it again (then the one this command makes is; but a folder
+        that run made and removed, which this command's lock then made again, is not
+        known to be this command's and stays, empty).
         """
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
         missing = _not_yet_there(path_str)
