@@ -632,9 +632,11 @@ def test_a_term_listed_again_in_a_full_list_displaces_the_slowest_term_not_the_p
         assert found == ["quasar", "feedback", "closed loop"]
 
 
-def test_a_repeat_of_a_replaced_word_that_repeats_the_phrase_stays_out():
-    # 12 of the 23 "feedback" papers say "closed loop" (12 of its 20 papers): once the
-    # phrase replaces "loop", "feedback" would show its papers again.
+def test_a_repeat_of_a_replaced_word_and_the_phrase_repeating_each_other_list_the_faster():
+    # 12 of the 23 "feedback" papers say "closed loop" (12 of its 20 papers): each
+    # repeats the other.  Once the phrase replaces "loop", "feedback", which grew
+    # faster, is listed and the phrase makes way, as in a month where "loop" was never
+    # listed.
     month = (
         QUASAR,
         (12, "Feedback {v} {i}", "A controller steers the plant in closed loop."),
@@ -642,4 +644,4 @@ def test_a_repeat_of_a_replaced_word_that_repeats_the_phrase_stays_out():
         (8, "Closed loop {v} {i}", CONTROL),
         (22, "Nebula {v} {i}", "Gas glows."),
     )
-    assert rising_past_the_end(*month, max_terms=10) == ["quasar", "nebula", "closed loop"]
+    assert rising_past_the_end(*month, max_terms=10) == ["quasar", "feedback", "nebula"]

@@ -974,6 +974,7 @@ class _Listing:
         self.options = options
         self.places: dict[int, int] = {}  # listed rank -> the place it holds
         self.repeats: list[int] = []  # ranks left out as repeats, checked again on a rename
+        self.made_way: set[int] = set()  # listed ranks that left for a faster term they repeat
         self._rows: dict[int, np.ndarray] = {}
         self._using: dict[int, list[Paper]] = {}
 
@@ -1015,15 +1016,12 @@ class _Listing:
             return None
         rows, options = self.rows(k), self.options
         # A phrase takes the place of its listed words (below): it repeats none of them.
-        others = [j for j in self.places if len(words) == 1 or self.stems[j] not in words]
-        # A term checked again after a rename also ranks above listed terms, which
-        # must not repeat it either.
-        if any(
-            _repeats(rows, self.rows(j), options)
-            if j < k
-            else _repeats(self.rows(j), rows, options)
-            for j in others
-        ):
+        # (A term checked again after a rename may rank above listed terms: those that
+        # repeat it make way for it, in _place.)
+        faster = [
+            j for j in self.places if j < k and (len(words) == 1 or self.stems[j] not in words)
+        ]
+        if any(_repeats(rows, self.rows(j), options) for j in faster):
             return "a repeat"  # "rl" below "reinforcement learning": the same papers again
         using = self.using(k)
         assert using is not None
@@ -1038,11 +1036,12 @@ class _Listing:
         """List candidate ``k``; a phrase replaces its listed words, and then the terms
         left out as repeats are checked again, best ranked first: they may have repeated
         a word no longer listed.  Each is checked against the list as it stands, a
-        rename among them starting over; the list of repeats only shrinks, so this ends."""
+        rename among them starting over.  A term enters the repeats at most twice (left
+        out, then made way for once), so this ends."""
         renamed = self._place(k)
         while renamed:
             renamed = False
-            for j in list(self.repeats):
+            for j in sorted(self.repeats):
                 if self.refusal(j) is None:
                     self.repeats.remove(j)
                     log.debug("rising term %r listed after a rename", self.candidates[j].term)
@@ -1051,10 +1050,24 @@ class _Listing:
                         break
 
     def _place(self, k: int) -> bool:
-        """Put candidate ``k`` on the list in its place; whether it replaced words."""
+        """Put candidate ``k`` on the list in its place; whether it replaced words.
+
+        A term checked again after a rename can rank above listed terms; one of them
+        that repeats it leaves the list for it (as it would have been left out, had the
+        renamed word never been listed) and joins the repeats, unless it left once
+        before."""
         words = self.stems[k].split(" ")
         renamed = [j for j in self.places if len(words) > 1 and self.stems[j] in words]
         self.places[k] = min([k, *(self.places.pop(j) for j in renamed)])
+        if self.cohesion is not None:
+            rows = self.rows(k)
+            for j in [
+                j for j in self.places if j > k and _repeats(self.rows(j), rows, self.options)
+            ]:
+                del self.places[j]
+                if j not in self.made_way:
+                    self.made_way.add(j)
+                    self.repeats.append(j)
         while len(self.places) > self.options.max_terms:
             del self.places[max(self.places, key=self.places.__getitem__)]
         return bool(renamed)
@@ -1100,8 +1113,10 @@ def rising_terms(
     no longer listed: the terms left out so are checked again (as any term, against
     the list as it now stands, the phrase included) and listed where their growth puts
     them.  "feedback", left out under "loop", is listed beside "closed loop" when its
-    papers do not say "closed loop".  The phrase holds its word's place, so a full
-    list makes room by dropping the terms that grew least, not the phrase.
+    papers do not say "closed loop"; a slower listed term that repeats it makes way,
+    so the list reads as it would have, had the word never been listed.  The phrase
+    holds its word's place, so a full list makes room by dropping the terms that grew
+    least, not the phrase.
     """
     base_papers = sum(b.papers for b in baseline)
     if not base_papers or not current.papers:
@@ -1134,7 +1149,7 @@ def rising_terms(
             listing.admit(k)
             continue
         log.debug("rising term %r left out: %s", candidates[k].term, refusal)
-        if refusal == "a repeat" and not past_end:
+        if refusal == "a repeat":
             listing.repeats.append(k)
     chosen = listing.listed()
     if papers:
