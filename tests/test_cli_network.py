@@ -176,6 +176,21 @@ def write_config(workdir, text: str) -> None:
     (workdir / "config" / "trenddigest.toml").write_text(text)
 
 
+# A port number no URL can have: the config check refuses it before any request.
+BAD_FEED_URL = "http://127.0.0.1:99999/rss/"
+BAD_FEED_URL_ERROR = (
+    "trenddigest: error: [arxiv] feed_url is not a valid URL: "
+    f"'{BAD_FEED_URL}cs.CV'; correct it in the config file or $TRENDDIGEST_ARXIV_FEED_URL\n"
+)
+
+
+def poll_with_a_bad_feed_url(monkeypatch, capsys) -> tuple[int, str]:
+    """``trenddigest poll`` with that feed URL: its exit code and stderr."""
+    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", BAD_FEED_URL)
+    code = main(["poll"])
+    return code, capsys.readouterr().err
+
+
 def use_arxiv(monkeypatch, workdir, server: ArxivTestServer, config_text: str) -> None:
     """Point the commands at the local arXiv stand-in, with this config file."""
     monkeypatch.setenv("TRENDDIGEST_ARXIV_API_URL", server.api_url)
@@ -376,15 +391,7 @@ def test_a_mistyped_feed_url_is_one_config_error_line_and_leaves_the_store_alone
     assert main(["poll", "-q"]) == 0
     store = workdir / "data/trenddigest.sqlite3"
     before = store.read_bytes()
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", "http://127.0.0.1:99999/rss/")
-    code = main(["poll"])
-    _, err = capsys.readouterr()
-    assert code == 2
-    assert err == (
-        "trenddigest: error: [arxiv] feed_url is not a valid URL: "
-        "'http://127.0.0.1:99999/rss/cs.CV'; correct it in the config file or "
-        "$TRENDDIGEST_ARXIV_FEED_URL\n"
-    )
+    assert poll_with_a_bad_feed_url(monkeypatch, capsys) == (2, BAD_FEED_URL_ERROR)
     assert no_arxiv_waits.sleeps == [] or max(no_arxiv_waits.sleeps) <= 3.0
     assert store.read_bytes() == before
 
@@ -476,15 +483,7 @@ def test_a_first_run_arxiv_lists_no_papers_for_keeps_what_it_learnt(
 def test_a_config_error_found_after_the_store_was_opened_leaves_no_new_store(
     workdir, monkeypatch, capsys, no_arxiv_waits
 ):
-    monkeypatch.setenv("TRENDDIGEST_ARXIV_FEED_URL", "http://127.0.0.1:99999/rss/")
-    code = main(["poll"])
-    _, err = capsys.readouterr()
-    assert code == 2
-    assert err == (
-        "trenddigest: error: [arxiv] feed_url is not a valid URL: "
-        "'http://127.0.0.1:99999/rss/cs.CV'; correct it in the config file or "
-        "$TRENDDIGEST_ARXIV_FEED_URL\n"
-    )
+    assert poll_with_a_bad_feed_url(monkeypatch, capsys) == (2, BAD_FEED_URL_ERROR)
     assert list(workdir.iterdir()) == []
 
 
