@@ -3,6 +3,7 @@
 import dataclasses
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -598,3 +599,33 @@ def test_a_store_made_by_the_run_a_session_waited_for_is_not_removed(tmp_path):
     thread.join(10)
     assert failed == ["B"]
     assert path.is_file()
+
+
+def test_a_folder_another_failed_run_removed_and_this_sessions_lock_made_again_goes_too(
+    tmp_path,
+):
+    # Run A (a first run) made data/ and held the lock when this session looked, so
+    # data/ was there; A failed and removed it; this session's lock made it again for
+    # its lock file.  This session fails too: data/ is its own and goes with its store.
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "trenddigest.sqlite3"
+
+    @contextmanager
+    def lock():
+        folder.rmdir()  # run A failed meanwhile and removed what it made
+        with store_lock(path, timeout=0) as held:  # makes data/ again for the lock file
+            yield held
+
+    with pytest.raises(RuntimeError), Store.session(path, lock=lock):
+        raise RuntimeError("arXiv unreachable")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_was_there_stays_after_a_failed_first_session(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "trenddigest.sqlite3"
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+        raise RuntimeError("arXiv unreachable")
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []

@@ -73,10 +73,34 @@ def _is_at(fh: IO[str], path: Path) -> bool:
     return (held.st_ino, held.st_dev) == (at_path.st_ino, at_path.st_dev)
 
 
-def _open_lock_file(path: Path) -> IO[str] | None:
-    """The lock file, opened (and made if missing); ``None`` on a read-only file system."""
+# The folders the opening of each lock held in this process made (lock file -> them,
+# outermost first): a store session that fails having stored nothing removes them with
+# its new store (see Store.session), also one made again after another run removed it.
+_FOLDERS_MADE: dict[Path, list[Path]] = {}
+
+
+def folders_made(lock_file: Path | None) -> list[Path]:
+    """The folders that taking the lock held on ``lock_file`` made, outermost first."""
+    return list(_FOLDERS_MADE.get(lock_file, [])) if lock_file is not None else []
+
+
+def not_yet_there(path: Path) -> list[Path]:
+    """``path`` and the folders above it that do not exist yet, outermost first."""
+    missing = []
+    for item in [path, *path.parents]:
+        if item.exists() or item.is_symlink():
+            break
+        missing.append(item)
+    return list(reversed(missing))
+
+
+def _open_lock_file(path: Path, made: list[Path]) -> IO[str] | None:
+    """The lock file, opened (and made if missing, with its folders, which are added to
+    ``made``); ``None`` on a read-only file system."""
     try:
+        missing = not_yet_there(path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
+        made.extend(folder for folder in missing if folder not in made)
         # "a+" so that opening never truncates the holder's pid before we own the lock.
         return open(path, "a+", encoding="ascii")  # noqa: SIM115 - the caller closes it
     except OSError as exc:
@@ -97,9 +121,10 @@ def _acquire(
     poll_interval: float,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    made: list[Path],
 ) -> IO[str] | None:
     """The lock file, open and locked by this process (``None``: read-only file system)."""
-    fh = _open_lock_file(path)
+    fh = _open_lock_file(path, made)
     deadline = clock() + timeout
     try:
         while fh is not None:
@@ -111,7 +136,7 @@ def _acquire(
                 log.info("lock file %s was replaced while waiting; opening it again", path)
                 fh.close()
                 fh = None
-                fh = _open_lock_file(path)
+                fh = _open_lock_file(path, made)
                 continue
             if clock() >= deadline:
                 raise LockError(
@@ -149,7 +174,8 @@ def store_lock(
     if path is None:
         yield None
         return
-    fh = _acquire(path, store_path, timeout, poll_interval, sleep, clock)
+    made: list[Path] = []
+    fh = _acquire(path, store_path, timeout, poll_interval, sleep, clock, made)
     if fh is None:
         # A store on a read-only file system cannot be changed by any process, so there
         # is nothing to keep apart: reading it needs no lock (and a write is refused by
@@ -157,11 +183,13 @@ def store_lock(
         log.info("store %s is on a read-only file system; not locking it", store_path)
         yield None
         return
+    _FOLDERS_MADE[path] = made
     try:
         _note_pid(fh, f"{os.getpid()}\n")
         try:
             yield path
         finally:
+            _FOLDERS_MADE.pop(path, None)
             # Empty the pid before unlocking so a later reader never blames a dead process.
             _note_pid(fh, "")
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

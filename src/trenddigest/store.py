@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .lock import folders_made, not_yet_there
 from .models import InvalidArxivIdError, Month, Paper, split_id
 
 log = logging.getLogger(__name__)
@@ -430,14 +431,13 @@ class Store:
 
         Whether the store is this command's to remove is decided once the lock is held:
         a run this one waited for may have made the store meanwhile (then it is not), or
-        made it and removed it again (then the one this command makes is; but a folder
-        that run made and removed, which this command's lock then made again, is not
-        known to be this command's and stays, empty).
+        made it and removed it again (then the one this command makes is, with the
+        folders its lock made again: :func:`.lock.folders_made`).
         """
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
-        missing = _not_yet_there(path_str)
+        missing = [] if path_str == ":memory:" else not_yet_there(Path(path_str))
         with lock() if lock is not None else contextlib.nullcontext() as lock_file:
-            created = _made_here(path_str, missing)
+            created = _made_here(path_str, missing, folders_made(lock_file))
             store: Store | None = None
             try:
                 store = cls.open(path_str)
@@ -789,26 +789,17 @@ class Store:
             )
 
 
-def _not_yet_there(path: str) -> list[Path]:
-    """The store file and the folders above it that do not exist yet, outermost first."""
-    if path == ":memory:":
-        return []
-    missing = []
-    for item in [Path(path), *Path(path).parents]:
-        if item.exists() or item.is_symlink():
-            break
-        missing.append(item)
-    return list(reversed(missing))
-
-
-def _made_here(path: str, missing: list[Path]) -> list[Path]:
+def _made_here(path: str, missing: list[Path], made_by_lock: list[Path]) -> list[Path]:
     """What a command is about to make for its store, decided once it holds the lock:
-    the folders that were ``missing`` when it started, and the store file unless it
-    exists now (made by a run this one waited for) or is a symlink the user gave."""
+    the folders that were ``missing`` when it started or that taking the lock made
+    (again, after a run it waited for removed them), outermost first, and the store
+    file unless it exists now (made by a run this one waited for) or is a symlink the
+    user gave."""
     store = Path(path)
     if path == ":memory:" or store.exists() or store.is_symlink():
         return []
-    return [*(folder for folder in missing if folder != store), store]
+    folders = {folder for folder in [*missing, *made_by_lock] if folder != store}
+    return [*sorted(folders, key=lambda folder: len(folder.parts)), store]
 
 
 def _remove_new_store(path: str, created: list[Path], lock_file: Path | None) -> None:
