@@ -629,3 +629,15 @@ def test_a_folder_that_was_there_stays_after_a_failed_first_session(tmp_path):
     with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
         raise RuntimeError("arXiv unreachable")
     assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+def test_a_failed_first_session_keeps_a_store_the_scheduler_recorded_its_start_in(tmp_path):
+    # The scheduler's digest job reads and notes its starting month before it takes the
+    # lock; a command that created the store and then failed must not remove that note.
+    path = new_store_path(tmp_path)
+    with pytest.raises(RuntimeError), Store.session(path, lock=locked(path)):
+        with Store.open(path) as scheduler_side:
+            scheduler_side.set_meta("digest_job_start", "2026-10")
+        raise RuntimeError("arXiv unreachable")
+    with Store.open(path) as store:
+        assert store.get_meta("digest_job_start") == "2026-10"

@@ -124,10 +124,15 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
     ),
 ]
 
-# The tables a command fills with what it received or did.  The others only annotate
-# those (``meta``: the papers' revision, the listing dates read, an email sent, and
-# when arXiv may be asked again) or are computed from them (``cache``).
+# The tables a command fills with what it received or did.  The others annotate those
+# (``meta``) or are computed from them (``cache``).
 _DATA_TABLES = ("papers", "fetch_progress", "feed_state", "job_runs")
+# ``meta`` notes any command leaves, even one that failed having stored nothing: when
+# arXiv may be asked again (sources/pacing.py; a wait arXiv asked for keeps the store
+# through Store.must_outlive_failure) and the papers' revision.  Any other note (the
+# scheduler's starting month, the listing dates read, an email sent) is data.
+ARXIV_NOT_BEFORE_KEY = "arxiv_not_before"
+_ROUTINE_NOTES = (ARXIV_NOT_BEFORE_KEY, "paper_rev")
 # The files SQLite keeps beside a store (WAL mode, or a rollback journal before it).
 _COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -455,11 +460,19 @@ class Store:
 
     def holds_data(self) -> bool:
         """Whether anything was stored beyond the schema: a paper, fetch progress, a
-        feed's state or a job's record (notes in ``meta`` and caches do not count)."""
+        feed's state, a job's record, or a note in ``meta`` other than the routine ones
+        (the scheduler notes its starting month before it takes the store's lock, so
+        even a command holding the lock cannot tell it from its own).  Caches do not
+        count."""
+        routine = ", ".join("?" for _ in _ROUTINE_NOTES)
         with self._reading():
             return any(
                 self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
                 for table in _DATA_TABLES
+            ) or bool(
+                self.conn.execute(
+                    f"SELECT 1 FROM meta WHERE key NOT IN ({routine}) LIMIT 1", _ROUTINE_NOTES
+                ).fetchone()
             )
 
     def _worth_keeping(self) -> bool:

@@ -13,12 +13,12 @@ import logging
 import sqlite3
 
 from ..errors import StoreError
-from ..store import Store
+from ..store import ARXIV_NOT_BEFORE_KEY, Store
 from .client import ArxivClient
 
 log = logging.getLogger(__name__)
 
-NOT_BEFORE_KEY = "arxiv_not_before"
+NOT_BEFORE_KEY = ARXIV_NOT_BEFORE_KEY
 
 
 def resume_pacing(store: Store, client: ArxivClient) -> None:
