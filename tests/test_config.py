@@ -351,6 +351,20 @@ def test_a_first_wait_longer_than_the_longest_is_refused(tmp_path):
         load_config(path, env={})
 
 
+def test_a_longest_wait_shorter_than_the_spacing_is_refused(tmp_path):
+    # The client stops a run rather than wait longer than max_backoff_seconds, so one
+    # under the 3 s between requests would stop a command at its first wait for the last.
+    path = write(
+        tmp_path, "[arxiv]\nbackoff_seconds = 1\nmax_backoff_seconds = 2\ndelay_seconds = 3\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[arxiv] max_backoff_seconds (2) is less than delay_seconds (3), the wait between "
+        "two requests; raise max_backoff_seconds to at least 3"
+    )
+
+
 def test_a_config_file_named_by_the_environment_that_is_missing_names_the_variable(tmp_path):
     missing = str(tmp_path / "nope.toml")
     with pytest.raises(ConfigError) as err:

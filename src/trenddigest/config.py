@@ -503,6 +503,15 @@ def validate(config: Config) -> None:
             f"max_backoff_seconds ({config.arxiv.max_backoff_seconds:g}); raise the maximum "
             "or lower the first wait"
         )
+    if config.arxiv.max_backoff_seconds < config.arxiv.delay_seconds:
+        # The client stops a command rather than wait longer than the longest backoff
+        # (a wait of hours is better told than slept), so a maximum under the spacing
+        # would stop each command that follows another at its first wait.
+        raise ConfigError(
+            f"[arxiv] max_backoff_seconds ({config.arxiv.max_backoff_seconds:g}) is less "
+            f"than delay_seconds ({config.arxiv.delay_seconds:g}), the wait between two "
+            f"requests; raise max_backoff_seconds to at least {config.arxiv.delay_seconds:g}"
+        )
     if config.arxiv.delay_seconds < 3.0:
         raise ConfigError(
             "[arxiv] delay_seconds must be at least 3 (arXiv's terms of use: "
