@@ -1481,3 +1481,32 @@ def test_the_schedule_commands_poll_takes_the_store_lock(
         with store_lock(config.store.path, timeout=0), pytest.raises(LockError):
             poll()
         assert server.seen == []
+
+
+def test_a_new_installation_notes_where_its_digests_start_while_holding_the_store_lock(
+    store_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command that created the store and fails removes it under the lock: a note
+    # written beside it without the lock could go to a file being unlinked.
+    held: list[bool] = [False]
+    noted_under_lock: list[bool] = []
+
+    @contextlib.contextmanager
+    def lock() -> Iterator[None]:
+        held[0] = True
+        try:
+            yield
+        finally:
+            held[0] = False
+
+    real_set_meta = Store.set_meta
+
+    def set_meta(self: Store, key: str, value: str) -> None:
+        if key == "digest_job_start":
+            noted_under_lock.append(held[0])
+        real_set_meta(self, key, value)
+
+    monkeypatch.setattr(Store, "set_meta", set_meta)
+    clock = FakeClock(datetime(2025, 6, 2, 12, tzinfo=UTC))
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN, lock=lock)
+    assert noted_under_lock == [True]

@@ -291,7 +291,14 @@ def run_due_digests(
     newest_due = latest_due_month(clock(), tz, trigger)
     with Store.open(store_path) as store:
         last = last_job_run(store, DIGEST_JOB)
-        begun = _target(last) or _starting_point(store, newest_due)
+        begun = _target(last) or _recorded_start(store)
+    if begun is None:
+        # A new installation notes where it starts, under the lock: a command that
+        # created the store and fails removes it under the lock, and a note written
+        # meanwhile without it could go to a file on its way out.
+        with lock(), Store.open(store_path) as store:
+            last = last_job_run(store, DIGEST_JOB)
+            begun = _target(last) or _starting_point(store, newest_due)
     due = months_due(begun, newest_due, limit)
     if not due:
         log.info("monthly digests are up to date (last: %s)", _target(last))
@@ -425,14 +432,20 @@ def _written(error: TrendDigestError) -> bool:
 _START_KEY = "digest_job_start"  # meta: the month before the first one a new install makes
 
 
+def _recorded_start(store: Store) -> Month | None:
+    """Where this installation's digests start, if it noted it (:func:`_starting_point`)."""
+    recorded = store.get_meta(_START_KEY)
+    return Month.parse(recorded) if recorded else None
+
+
 def _starting_point(store: Store, latest: Month) -> Month:
     """Where a scheduler that never made a digest starts: before the month due when it
     first ran (a new installation makes last month's digest, not the whole history),
     remembered, so that a first month still failing when the next one is due stays due
     (held, like any undelivered month) instead of being passed over."""
-    recorded = store.get_meta(_START_KEY)
+    recorded = _recorded_start(store)
     if recorded:
-        return Month.parse(recorded)
+        return recorded
     start = latest.shift(-1)
     store.set_meta(_START_KEY, str(start))
     return start
