@@ -716,3 +716,8 @@ def no_arxiv_waits(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(client_module, "time", clock)
     monkeypatch.setattr(client_module, "_PROCESS_PACING", client_module._Pacing())
     return clock
+
+
+def logged(caplog: pytest.LogCaptureFixture, logger: str, level: int) -> list[str]:
+    """What ``logger`` said at ``level`` or above during the test, in order."""
+    return [r.getMessage() for r in caplog.records if r.name == logger and r.levelno >= level]

@@ -26,6 +26,7 @@ from arxiv_server import (
     FakeClock,
     Seen,
     fast_arxiv_config,
+    logged,
     synthetic_papers,
     unused_port,
 )
@@ -1145,6 +1146,14 @@ def test_results_that_keep_changing_stop_the_fetch_incomplete_saying_why(
 # -- how much one outage costs ---------------------------------------------------------
 
 
+def fail_each_ask_twice_then_empty(server: ArxivTestServer, asks: int) -> None:
+    """The next ``asks`` asks for result 10 each fail twice (HTTP 503), then answer with
+    an empty page."""
+    for _ in range(asks):
+        server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
+        server.fail("empty", when=lambda seen: seen.start == 10)
+
+
 def test_an_outage_mixing_errors_and_empty_pages_costs_at_most_twice_a_plain_one(
     clock: FakeClock, store: Store
 ) -> None:
@@ -1152,9 +1161,7 @@ def test_an_outage_mixing_errors_and_empty_pages_costs_at_most_twice_a_plain_one
     # page.  A plain outage costs max_retries + 1 = 3 requests; every empty page asked
     # again must not get 3 more of its own.
     with ArxivTestServer(synthetic_papers(60)) as server:
-        for _ in range(9):
-            server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
-            server.fail("empty", when=lambda seen: seen.start == 10)
+        fail_each_ask_twice_then_empty(server, asks=9)
         with pytest.raises(FetchError) as err:
             run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert [s.start for s in server.api_requests].count(10) == 2 * 3
@@ -1337,9 +1344,7 @@ def test_giving_up_on_failures_and_empty_pages_counts_both_as_its_tries(
     clock: FakeClock, store: Store
 ) -> None:
     with ArxivTestServer(synthetic_papers(60)) as server:
-        for _ in range(2):
-            server.fail("status", times=2, status=503, when=lambda seen: seen.start == 10)
-            server.fail("empty", when=lambda seen: seen.start == 10)
+        fail_each_ask_twice_then_empty(server, asks=2)
         with pytest.raises(FetchError) as err:
             run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert isinstance(err.value.__cause__, RetriesExhaustedError)
@@ -1351,11 +1356,7 @@ def test_giving_up_on_failures_and_empty_pages_counts_both_as_its_tries(
 
 def backfill_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What the backfill said at WARNING."""
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "trenddigest.sources.backfill" and r.levelno >= logging.WARNING
-    ]
+    return logged(caplog, "trenddigest.sources.backfill", logging.WARNING)
 
 
 def test_a_persistent_empty_page_costs_the_requests_and_waits_of_a_persistent_503(

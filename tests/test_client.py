@@ -22,7 +22,7 @@ import arxiv
 import pytest
 import requests
 
-from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, unused_port
+from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, logged, unused_port
 from trenddigest.config import ArxivConfig
 from trenddigest.errors import ArxivAPIError, ConfigError, FetchError
 from trenddigest.sources.client import (
@@ -280,11 +280,7 @@ def test_retries_without_retry_after_wait_the_backoff_capped_at_max_backoff_seco
 
 def client_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What the client said at INFO: what a user sees without -v (see cli.py)."""
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "trenddigest.sources.client" and r.levelno >= logging.INFO
-    ]
+    return logged(caplog, "trenddigest.sources.client", logging.INFO)
 
 
 def test_a_retry_after_wait_is_one_line_saying_what_arxiv_answered_and_how_long(

@@ -450,13 +450,13 @@ class Store:
             except BaseException:
                 if created and (store is None or not store._worth_keeping()):
                     if store is not None:
-                        store.close()
+                        store.close()  # before its files go
                     log.info("removing the store %s this failed command created", path_str)
                     _remove_new_store(path_str, created, lock_file)
                 raise
             finally:
                 if store is not None:
-                    store.close()
+                    store.close()  # (closing twice is harmless)
 
     def holds_data(self) -> bool:
         """Whether anything was stored beyond the schema: a paper, fetch progress, a

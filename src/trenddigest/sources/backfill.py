@@ -76,6 +76,7 @@ from .client import (
     UnreachableError,
     WaitRequestedError,
     endpoint_of,
+    utc_text,
 )
 from .pacing import record_pacing, resume_pacing
 from .parse import ApiPage
@@ -109,7 +110,7 @@ def _kept(stored: int) -> str:
 def _when(exc: RetriesExhaustedError) -> str:
     """When a stopped fetch may be run again: after the time arXiv named, else later."""
     if isinstance(exc, WaitRequestedError):
-        return f"after {datetime.fromtimestamp(exc.until, UTC):%Y-%m-%d %H:%M:%S} UTC"
+        return f"after {utc_text(exc.until)}"
     return "later"
 
 

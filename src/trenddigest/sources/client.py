@@ -105,6 +105,11 @@ class RetriesExhaustedError(FetchError):
         self.last = last
 
 
+def utc_text(moment: float) -> str:
+    """A wall-clock moment as the messages give it: ``2025-06-02 01:00:00 UTC``."""
+    return f"{datetime.fromtimestamp(moment, UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 class WaitRequestedError(RetriesExhaustedError):
     """arXiv asked for a wait longer than ``max_backoff_seconds``: nothing may be asked
     of it before ``until`` (wall-clock time), by this run or the next."""
@@ -345,9 +350,8 @@ class ArxivClient:
         that a retry has just slept through."""
         remaining = until - self.wall_clock()
         if remaining > self.config.max_backoff_seconds:
-            at = datetime.fromtimestamp(until, UTC)
             raise WaitRequestedError(
-                f"arXiv asked {whom}to wait until {at:%Y-%m-%d %H:%M:%S} UTC; run again after that",
+                f"arXiv asked {whom}to wait until {utc_text(until)}; run again after that",
                 endpoint=endpoint_of(self.config.api_url),
                 tries=0,
                 last="Retry-After",

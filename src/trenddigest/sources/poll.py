@@ -33,7 +33,7 @@ from ..config import ArxivConfig
 from ..errors import FetchError, InputError
 from ..models import Paper
 from ..store import Store, UpsertCounts
-from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError
+from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError, utc_text
 from .pacing import record_pacing, resume_pacing
 from .parse import FIRST_ANNOUNCEMENTS, REPLACEMENTS, FeedPage, parse_listing_feed
 from .tally import PaperTally
@@ -331,10 +331,9 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
                 if exc.tries == 0 and not summary.feeds:
                     raise  # an earlier run's wait: nothing was asked
                 read = len(summary.feeds) - len(summary.failed)
-                until = datetime.fromtimestamp(exc.until, UTC)
                 raise FetchError(
                     f"{exc}; the poll stopped there ({read} of {len(config.categories)} "
-                    f"feeds read); poll again after {until:%Y-%m-%d %H:%M:%S} UTC"
+                    f"feeds read); poll again after {utc_text(exc.until)}"
                 ) from exc
             except FetchError as exc:
                 poll = FeedPoll(category, url, status="failed", error=str(exc))
