@@ -159,7 +159,33 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path: Path
     message = config_error(tmp_path, VALID + 'colour = "red"\n')
     assert message == (
         "categories.toml: category 1 (\"Knowledge Distillation\"): unknown key 'colour' "
-        "(allowed keys: name, description, keywords, exclude, papers, threshold)"
+        "(allowed keys: name, description, keywords, exclude, require, papers, threshold)"
+    )
+
+
+def test_require_terms_load_with_their_whitespace_folded(tmp_path: Path) -> None:
+    [cat] = load_categories(write(tmp_path, VALID + 'require = ["MRI", " x-ray\\tscans "]\n'))
+    assert cat.require == ["MRI", "x-ray scans"]
+
+
+def test_require_that_is_not_an_array_is_refused_in_one_line(tmp_path: Path) -> None:
+    assert config_error(tmp_path, VALID + 'require = "MRI"\n') == (
+        "categories.toml: category 1 (\"Knowledge Distillation\"): 'require' must be an array, "
+        "got a string"
+    )
+
+
+def test_an_empty_require_term_is_refused_with_its_position(tmp_path: Path) -> None:
+    assert config_error(tmp_path, VALID + 'require = ["MRI", "  "]\n') == (
+        'categories.toml: category 1 ("Knowledge Distillation"): require[2] is empty; remove it'
+    )
+
+
+def test_a_term_both_required_and_excluded_is_refused(tmp_path: Path) -> None:
+    text = VALID + 'exclude = ["CT scans"]\nrequire = ["MRI", "CT scan"]\n'
+    assert config_error(tmp_path, text) == (
+        'categories.toml: category 1 ("Knowledge Distillation"): require[2]: "CT scan" is '
+        'also excluded ("CT scans"); remove it from one of the two lists'
     )
 
 
@@ -289,6 +315,12 @@ def test_category_to_toml_round_trips_strings_that_need_escaping() -> None:
         papers=cat.papers,
         threshold=0.25,
     )
+
+
+def test_category_to_toml_writes_require_terms_back() -> None:
+    cat = Category("X", "Y.", [Keyword("registration")], require=["MRI", 'say "CT"'])
+    [back] = loads_categories(category_to_toml(cat))
+    assert back.require == cat.require
 
 
 def test_weight_one_keywords_are_written_as_plain_strings() -> None:

@@ -506,6 +506,23 @@ def test_a_failed_run_leaves_the_store_and_the_earlier_digest_untouched(
     assert sorted(p.name for p in digest.parent.iterdir()) == ["2025-05.json", "2025-05.md"]
 
 
+def test_a_categories_file_requiring_what_it_excludes_is_one_line_and_exit_2(workdir, capsys):
+    imported(capsys)
+    (workdir / "slip.toml").write_text(
+        "[[category]]\nname = 'Registration'\ndescription = 'Aligning scans.'\n"
+        "keywords = ['image registration']\nexclude = ['CT']\nrequire = ['MRI', 'CT']\n"
+    )
+    code, out, err = run_cli(
+        capsys, "run", "--month", "2025-05", "--offline", "--categories", "slip.toml"
+    )
+    assert (code, out, err) == (
+        2,
+        "",
+        'trenddigest: error: slip.toml: category 1 ("Registration"): require[2]: "CT" is also '
+        'excluded ("CT"); remove it from one of the two lists\n',
+    )
+
+
 def test_import_of_a_missing_file_is_a_clear_error(workdir, capsys):
     code, _, err = run_cli(capsys, "import", "nope.jsonl")
     assert code == 2

@@ -68,7 +68,7 @@ def test_an_unknown_key_in_a_nameless_category_names_the_line_of_its_header() ->
     line = header_line(text, 117)
     assert error_of(text) == (
         "big.toml: category 117: unknown key 'title' (allowed keys: name, description, "
-        f"keywords, exclude, papers, threshold) (category 117 begins at line {line})"
+        f"keywords, exclude, require, papers, threshold) (category 117 begins at line {line})"
     )
 
 
@@ -76,7 +76,7 @@ def test_a_named_category_deep_in_a_big_file_is_named_without_a_line() -> None:
     text = big_file().replace('name = "Topic 117"', 'name = "Topic 117"\ncolour = "red"', 1)
     assert error_of(text) == (
         "big.toml: category 117 (\"Topic 117\"): unknown key 'colour' "
-        "(allowed keys: name, description, keywords, exclude, papers, threshold)"
+        "(allowed keys: name, description, keywords, exclude, require, papers, threshold)"
     )
 
 

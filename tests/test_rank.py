@@ -168,6 +168,56 @@ def test_an_excluded_term_vetoes_the_category():
     assert placed_in(ranking, DATASET_DISTILLATION) is None
 
 
+REGISTRATION = Category(
+    "Medical Image Registration",
+    "Aligning medical images.",
+    [Keyword("image registration", 3.0), Keyword("deformation field", 2.5)],
+    require=["MRI", "tumor", "medical"],
+)
+BRAIN_REGISTRATION = Paper(
+    "2505.00020",
+    "Deformable Image Registration of Brain Scans",
+    "We predict a deformation field that aligns two brain MRI volumes; image registration "
+    "accuracy improves on public data.",
+)
+SPORTS_REGISTRATION = Paper(
+    "2505.00021",
+    "Sports Field Image Registration",
+    "We predict a deformation field that aligns broadcast frames to a sports field model; "
+    "image registration accuracy improves on public data.",
+)
+
+
+def test_a_category_with_require_terms_takes_only_papers_holding_one():
+    ranking = rank_papers(month(BRAIN_REGISTRATION, SPORTS_REGISTRATION), [REGISTRATION])
+    assert placed_in(ranking, BRAIN_REGISTRATION) == "Medical Image Registration"
+    assert placed_in(ranking, SPORTS_REGISTRATION) is None
+
+
+def test_a_required_term_counts_in_the_plural_and_in_the_title():
+    plural = Paper(
+        "2505.00022",
+        "Image Registration for Tumors",
+        "We predict a deformation field; image registration accuracy improves.",
+    )
+    unsaid = Paper("2505.00024", "Image Registration for Stamps", plural.abstract)
+    ranking = rank_papers(month(plural, unsaid), [REGISTRATION])
+    assert placed_in(ranking, plural) == "Medical Image Registration"
+    assert placed_in(ranking, unsaid) is None
+
+
+def test_a_paper_refused_by_require_goes_to_another_category_it_matches():
+    field_detector = Paper(
+        "2505.00023",
+        "Image Registration with a Deformation Field",
+        "Image registration aligns the frames with a deformation field, and the image "
+        "registration error falls; an object detector then predicts a bounding box.",
+    )
+    assert placed_in(rank_papers(month(field_detector), [REGISTRATION]), field_detector) is None
+    ranking = rank_papers(month(field_detector), [REGISTRATION, DETECTION])
+    assert placed_in(ranking, field_detector) == "Object Detection"
+
+
 def test_an_off_topic_paper_is_unmatched_not_forced_into_a_category():
     papers = month(DISTILLED, DETECTOR, OFF_TOPIC)
     ranking = rank_papers(papers, CATEGORIES)
@@ -347,6 +397,15 @@ def _tfidf_kd_placed(exclude: list[str]) -> list[str]:
     cats[0] = replace(cats[0], exclude=exclude)
     ranking = rank_papers(make_synthetic_for_tfidf(), cats, _RankConfig(method="tfidf"))
     return [rp.paper.id for rp in ranking.by_category["Knowledge Distillation"]]
+
+
+def test_tfidf_method_places_only_papers_holding_a_required_term() -> None:
+    from trenddigest.config import RankConfig as _RankConfig
+
+    papers = month(BRAIN_REGISTRATION, SPORTS_REGISTRATION)
+    ranking = rank_papers(papers, [REGISTRATION], _RankConfig(method="tfidf"), min_score=0.05)
+    assert placed_in(ranking, BRAIN_REGISTRATION) == "Medical Image Registration"
+    assert placed_in(ranking, SPORTS_REGISTRATION) is None
 
 
 def test_tfidf_method_excludes_words_as_written_not_their_stem() -> None:
@@ -539,3 +598,24 @@ def test_a_word_of_a_phrase_shown_alone_in_why_names_its_phrase():
     ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
     (entry,) = ranking.by_category["KD"]
     assert entry.why == ["teacher", "distillation (of knowledge distillation)"]
+
+
+def test_the_packaged_medical_image_registration_takes_medical_registration_only():
+    from trenddigest.categories import load_categories
+
+    categories = load_categories(None)
+    garment = Paper(
+        "2505.00025",
+        "Neural Garment Deformation Field for Character Animation",
+        "We learn a deformation field and non-rigid registration of garments to a moving "
+        "character; the deformable registration runs in real time.",
+    )
+    lung = Paper(
+        "2505.00026",
+        "Unsupervised Deformable Registration of Lung CT",
+        "We learn a deformation field for deformable registration of inhale and exhale CT "
+        "scans; image registration accuracy improves on public data.",
+    )
+    ranking = rank_papers(month(garment, lung), categories)
+    assert placed_in(ranking, lung) == "Medical Image Registration"
+    assert placed_in(ranking, garment) != "Medical Image Registration"

@@ -1,7 +1,7 @@
 """Curated categories: the topics a digest ranks papers against.
 
 A category file is TOML with one ``[[category]]`` table per topic (name, description,
-weighted keywords, excluded terms, exemplar papers).  Users edit these files by hand,
+weighted keywords, excluded and required terms, exemplar papers).  Users edit these files by hand,
 so loading is strict: every mistake becomes one :class:`~trenddigest.errors.ConfigError`
 line that names the file, the category and the key, and says how to fix it.  A typo
 that silently dropped a keyword list would only show up as a worse digest weeks later.
@@ -39,7 +39,7 @@ _DEFAULTS_PACKAGE = "trenddigest.defaults"
 LOCAL_CATEGORIES_PATH = Path("config") / CATEGORIES_FILENAME
 
 _TOP_KEYS = ("category",)
-_CATEGORY_KEYS = ("name", "description", "keywords", "exclude", "papers", "threshold")
+_CATEGORY_KEYS = ("name", "description", "keywords", "exclude", "require", "papers", "threshold")
 _KEYWORD_KEYS = ("term", "weight")
 _PAPER_KEYS = ("id", "title")
 # Weights are relative (0.5 weak, 2.0 strong); far above this a single occurrence already
@@ -76,6 +76,9 @@ class Category:
     exclude: list[str] = field(default_factory=list)
     papers: list[Exemplar] = field(default_factory=list)
     threshold: float | None = None
+    # A topic that is the meeting of two ("medical" x "registration"): its keywords say
+    # the one, and a paper must also hold one of these terms, which say the other.
+    require: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- locating
@@ -225,11 +228,13 @@ def _parse_category(table: dict[str, Any], where: str) -> Category:
         table, "description", where, 'description = "A paragraph describing the topic."'
     )
     keywords = _parse_keywords(table, where)
-    exclude = _parse_exclude(table, where)
+    exclude = _parse_terms(table, "exclude", where)
     _check_exclude_keeps_keywords(keywords, exclude, where)
+    require = _parse_terms(table, "require", where)
+    _check_require_not_excluded(require, exclude, where)
     papers = _parse_papers(table, where)
     threshold = _parse_threshold(table, where)
-    return Category(name, description, keywords, exclude, papers, threshold)
+    return Category(name, description, keywords, exclude, papers, threshold, require)
 
 
 def _required_text(table: dict[str, Any], key: str, where: str, example: str) -> str:
@@ -356,20 +361,34 @@ def _check_exclude_keeps_keywords(keywords: list[Keyword], exclude: list[str], w
                 )
 
 
-def _parse_exclude(table: dict[str, Any], where: str) -> list[str]:
-    items = table.get("exclude", [])
+def _check_require_not_excluded(require: list[str], exclude: list[str], where: str) -> None:
+    """Refuse a term both required and excluded: as written it would both admit and veto
+    the same papers, and the veto wins, so the line can only be a slip."""
+    vetoed = {tuple(_singular(w) for w in _ascii_words(term)): term for term in exclude}
+    for position, term in enumerate(require, start=1):
+        same = vetoed.get(tuple(_singular(w) for w in _ascii_words(term)))
+        if same is not None:
+            raise ConfigError(
+                f"{where}: require[{position}]: {_quote(term)} is also excluded "
+                f"({_quote(same)}); remove it from one of the two lists"
+            )
+
+
+def _parse_terms(table: dict[str, Any], key: str, where: str) -> list[str]:
+    """``exclude`` or ``require``: a list of terms, matched as written or in the plural."""
+    items = table.get(key, [])
     if not isinstance(items, list):
-        raise ConfigError(f"{where}: 'exclude' must be an array, got {_type_name(items)}")
+        raise ConfigError(f"{where}: '{key}' must be an array, got {_type_name(items)}")
     terms: list[str] = []
     for position, item in enumerate(items, start=1):
         if not isinstance(item, str):
             raise ConfigError(
-                f"{where}: exclude[{position}] must be a string, got {_type_name(item)}"
+                f"{where}: {key}[{position}] must be a string, got {_type_name(item)}"
             )
         term = " ".join(item.split())
         if not term:
-            raise ConfigError(f"{where}: exclude[{position}] is empty; remove it")
-        _check_matchable(term, f"{where}: exclude[{position}]")
+            raise ConfigError(f"{where}: {key}[{position}] is empty; remove it")
+        _check_matchable(term, f"{where}: {key}[{position}]")
         terms.append(term)
     return terms
 
@@ -512,6 +531,8 @@ def category_to_toml(cat: Category) -> str:
     lines.append("]")
     if cat.exclude:
         lines.append("exclude = [" + ", ".join(_toml_string(t) for t in cat.exclude) + "]")
+    if cat.require:
+        lines.append("require = [" + ", ".join(_toml_string(t) for t in cat.require) + "]")
     if cat.papers:
         lines.append("papers = [")
         for paper in cat.papers:

@@ -12,10 +12,12 @@ topic names it once and then writes "KD", and without this it would look like a
 paper that mentions distillation once.
 
 Only papers that contain at least one keyword of a category can be placed in it, an
-``exclude`` term vetoes a category, a paper withdrawn or removed by arXiv (its notice
-in the abstract or the comments) is never placed, and a paper goes to the category it
-scores highest in among those whose threshold its score clears; the rest are counted
-as unmatched rather than forced somewhere.  Every placed paper carries up to five terms that
+``exclude`` term vetoes a category, a category with ``require`` terms takes only papers
+holding one of them (a medical topic whose keywords are not medical), a paper
+withdrawn or removed by arXiv (its notice in the abstract or the comments) is never
+placed, and a paper goes to the category it scores highest in among those whose
+threshold its score clears; the rest are counted as unmatched rather than forced
+somewhere.  Every placed paper carries up to five terms that
 contributed most ("why"): its matched keywords as the category spells them, a phrase
 instead of its own words, then rare single words of keywords ("logit", never
 "learning").  The score is ``raw / (raw + 10)``, 0..1; the default threshold 0.6 was
@@ -359,6 +361,7 @@ class _Queries:
     strong: np.ndarray  # (T, C) keyword weights: a match here makes a paper eligible
     weak: np.ndarray  # (T, C) weights of keyword words: re-rank only
     excluded: list[list[int]]  # per category, terms that veto it
+    required: list[list[int]]  # per category, terms of which a paper must hold one (if any)
     # per category, the keyword phrase each weak word comes from: "law" alone in a
     # "why" reads like noise, "law (of scaling law)" says what it stands for
     origins: list[dict[int, str]] = field(default_factory=list)
@@ -384,6 +387,7 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
     weak: list[dict[int, float]] = []
     origins: list[dict[int, str]] = []
     excluded: list[list[int]] = []
+    required: list[list[int]] = []
     for cat in categories:
         origin: dict[int, str] = {}
         s: dict[int, float] = {}
@@ -412,6 +416,8 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
         literal = "none" if settings.stemming == "none" else "plural"
         vetoes = (term(text, literal) for text in cat.exclude)
         excluded.append([i for i in vetoes if i is not None])
+        needs = (term(text, literal) for text in cat.require)
+        required.append([i for i in needs if i is not None])
     shape = (len(terms), len(categories))
     s_matrix, w_matrix = np.zeros(shape), np.zeros(shape)
     for j, (s, w) in enumerate(zip(strong, weak, strict=True)):
@@ -420,7 +426,7 @@ def _queries(categories: Sequence[Category], settings: RankConfig) -> _Queries:
         for i, weight in w.items():
             w_matrix[i, j] = weight
     padded = [" " + " ".join(w.decode() for w in _words(label)) + " " for label in labels]
-    return _Queries(terms, labels, padded, s_matrix, w_matrix, excluded, origins)
+    return _Queries(terms, labels, padded, s_matrix, w_matrix, excluded, required, origins)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -503,6 +509,12 @@ def _score(
     for j, terms in enumerate(queries.excluded):
         for i in terms:
             eligible[present[:, i].indices, j] = False
+    for j, terms in enumerate(queries.required):
+        if terms:
+            holds = np.zeros(len(papers), dtype=bool)
+            for i in terms:
+                holds[present[:, i].indices] = True
+            eligible[~holds, j] = False
     # A withdrawn paper (arXiv's notice in abstract or comments) is nothing to recommend,
     # however well its title matches.
     eligible[[d for d, paper in enumerate(papers) if paper.withdrawn]] = False
@@ -797,10 +809,11 @@ def _profile_text(category: Category) -> str:
     return ". ".join(parts)
 
 
-def _exclude_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
-    """The tfidf method's veto: any exclude term as written or in the plural (a plural
-    term also matches its singular), words joined by spaces or hyphens, never part of a
-    longer word; as the bm25 method matches them ("distill" does not veto "distillation")."""
+def _literal_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
+    """The tfidf method's match of exclude and require terms: any term as written or in
+    the plural (a plural term also matches its singular), words joined by spaces or
+    hyphens, never part of a longer word; as the bm25 method matches them ("distill"
+    does not veto "distillation")."""
     alternatives = []
     for term in terms:
         words = [w.decode() for w in _words(term)]
@@ -847,7 +860,8 @@ def _rank_tfidf_cosine(
     # As with BM25, a paper goes to the best category whose own threshold it clears.
     thresholds = [max(min_score, c.threshold or 0.0) for c in categories]
     floor = min(thresholds)
-    vetoes = [_exclude_pattern(cat.exclude) for cat in categories]
+    vetoes = [_literal_pattern(cat.exclude) for cat in categories]
+    needs = [_literal_pattern(cat.require) for cat in categories]
     for i, paper in enumerate(papers):
         if paper.withdrawn:  # nothing to recommend, however well its title matches
             unmatched += 1
@@ -861,6 +875,8 @@ def _rank_tfidf_cosine(
             if score < thresholds[j]:
                 continue
             if vetoes[j] is not None and vetoes[j].search(lowered):
+                continue
+            if needs[j] is not None and not needs[j].search(lowered):
                 continue
             contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
             top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
