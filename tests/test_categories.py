@@ -317,6 +317,58 @@ def test_category_to_toml_round_trips_strings_that_need_escaping() -> None:
     )
 
 
+def test_a_require_term_holding_an_excluded_term_is_refused(tmp_path: Path) -> None:
+    # Every paper saying "CT scans" says "CT", which vetoes it: the term admits nothing.
+    text = VALID + 'exclude = ["CT"]\nrequire = ["MRI", "CT scans"]\n'
+    assert config_error(tmp_path, text) == (
+        'categories.toml: category 1 ("Knowledge Distillation"): require[2]: "CT scans" holds '
+        'the excluded term "CT", so every paper it admits is vetoed; remove one of them'
+    )
+
+
+def test_a_require_term_that_is_a_common_word_in_any_case_is_refused(tmp_path: Path) -> None:
+    # "US" (ultrasound) matches the "us" of "allows us": the category would be open to all.
+    assert config_error(tmp_path, VALID + 'require = ["MRI", "US"]\n') == (
+        'categories.toml: category 1 ("Knowledge Distillation"): require[2]: "US" reads as '
+        'the common word "us" (terms match in any case), so it would admit papers that '
+        'merely use it; spell the term out (e.g. "ultrasound" for "US") or remove it'
+    )
+
+
+def test_an_exclude_abbreviation_that_is_a_common_word_is_refused(tmp_path: Path) -> None:
+    assert config_error(tmp_path, VALID + 'exclude = ["OR"]\n') == (
+        'categories.toml: category 1 ("Knowledge Distillation"): exclude[1]: "OR" reads '
+        'as the common word "or" (terms match in any case), so it would veto papers '
+        'that merely use it; spell the term out (e.g. "ultrasound" for "US") or remove it'
+    )
+
+
+def test_a_keyword_abbreviation_that_is_a_common_word_is_refused(tmp_path: Path) -> None:
+    text = VALID.replace('"knowledge distillation", ', '"knowledge distillation", "IT", ')
+    assert config_error(tmp_path, text) == (
+        'categories.toml: category 1 ("Knowledge Distillation"): keywords[2]: "IT" reads '
+        'as the common word "it" (terms match in any case), so it would match papers '
+        'that merely use it; spell the term out (e.g. "ultrasound" for "US") or remove it'
+    )
+
+
+def test_a_common_word_written_in_lower_case_is_taken_as_that_word(tmp_path: Path) -> None:
+    [cat] = load_categories(write(tmp_path, VALID + 'exclude = ["fire"]\n'))
+    assert cat.exclude == ["fire"]
+
+
+def test_a_require_term_with_a_common_word_beside_a_rare_one_loads(tmp_path: Path) -> None:
+    [cat] = load_categories(write(tmp_path, VALID + 'require = ["in vivo", "US imaging"]\n'))
+    assert cat.require == ["in vivo", "US imaging"]
+
+
+def test_a_require_term_listed_twice_is_refused(tmp_path: Path) -> None:
+    assert config_error(tmp_path, VALID + 'require = ["MRI", "CT", "mri"]\n') == (
+        'categories.toml: category 1 ("Knowledge Distillation"): require[3]: duplicate term '
+        '"mri"; list each term once'
+    )
+
+
 def test_category_to_toml_writes_require_terms_back() -> None:
     cat = Category("X", "Y.", [Keyword("registration")], require=["MRI", 'say "CT"'])
     [back] = loads_categories(category_to_toml(cat))

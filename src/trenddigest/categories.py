@@ -30,6 +30,7 @@ from typing import Any
 from .errors import ConfigError, InputError
 from .markdown import Fences
 from .models import split_id
+from .tfidf import english_stop_words
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,7 @@ def _parse_keywords(table: dict[str, Any], where: str) -> list[Keyword]:
         if not term:
             raise ConfigError(f"{at}: empty term; remove it or write the phrase to match")
         _check_matchable(term, at)
+        _check_not_a_common_word(term, "match", at)
         if term.casefold() in seen:
             raise ConfigError(f"{at}: duplicate keyword {_quote(term)}; list each term once")
         seen.add(term.casefold())
@@ -362,8 +364,9 @@ def _check_exclude_keeps_keywords(keywords: list[Keyword], exclude: list[str], w
 
 
 def _check_require_not_excluded(require: list[str], exclude: list[str], where: str) -> None:
-    """Refuse a term both required and excluded: as written it would both admit and veto
-    the same papers, and the veto wins, so the line can only be a slip."""
+    """Refuse a required term that an exclude term vetoes wherever it occurs: the same
+    term, or one holding an excluded term's words in a row ("CT scan" when "CT" is
+    excluded).  The veto wins, so the term could never admit a paper: a slip."""
     vetoed = {tuple(_singular(w) for w in _ascii_words(term)): term for term in exclude}
     for position, term in enumerate(require, start=1):
         same = vetoed.get(tuple(_singular(w) for w in _ascii_words(term)))
@@ -372,6 +375,17 @@ def _check_require_not_excluded(require: list[str], exclude: list[str], where: s
                 f"{where}: require[{position}]: {_quote(term)} is also excluded "
                 f"({_quote(same)}); remove it from one of the two lists"
             )
+        words = [_forms(w) for w in _ascii_words(term)]
+        for veto_term in exclude:
+            veto = [_singular(w) for w in _ascii_words(veto_term)]
+            if any(
+                all(v in forms for v, forms in zip(veto, words[i : i + len(veto)], strict=True))
+                for i in range(len(words) - len(veto) + 1)
+            ):
+                raise ConfigError(
+                    f"{where}: require[{position}]: {_quote(term)} holds the excluded term "
+                    f"{_quote(veto_term)}, so every paper it admits is vetoed; remove one of them"
+                )
 
 
 def _parse_terms(table: dict[str, Any], key: str, where: str) -> list[str]:
@@ -380,6 +394,7 @@ def _parse_terms(table: dict[str, Any], key: str, where: str) -> list[str]:
     if not isinstance(items, list):
         raise ConfigError(f"{where}: '{key}' must be an array, got {_type_name(items)}")
     terms: list[str] = []
+    seen: set[str] = set()
     for position, item in enumerate(items, start=1):
         if not isinstance(item, str):
             raise ConfigError(
@@ -388,9 +403,31 @@ def _parse_terms(table: dict[str, Any], key: str, where: str) -> list[str]:
         term = " ".join(item.split())
         if not term:
             raise ConfigError(f"{where}: {key}[{position}] is empty; remove it")
-        _check_matchable(term, f"{where}: {key}[{position}]")
+        at = f"{where}: {key}[{position}]"
+        _check_matchable(term, at)
+        _check_not_a_common_word(term, "admit" if key == "require" else "veto", at)
+        if term.casefold() in seen:
+            raise ConfigError(f"{at}: duplicate term {_quote(term)}; list each term once")
+        seen.add(term.casefold())
         terms.append(term)
     return terms
+
+
+def _check_not_a_common_word(term: str, effect: str, at: str) -> None:
+    """Refuse an abbreviation in capitals that is a common English word: terms match in
+    any case, so "US" (ultrasound) is the "us" of "allows us", found in a few percent of
+    abstracts ("IT" and "OR" in over a quarter), and a category would take or veto
+    nearly every paper.  Written in lower case ("fire", "system") a common word is meant
+    as that word, and is left to the curator."""
+    words = _ascii_words(term)
+    stop = english_stop_words()  # the ranker's list (cached after the first call)
+    if words and term.isupper() and all(w in stop for w in words):
+        raise ConfigError(
+            f"{at}: {_quote(term)} reads as the common word{'s' if len(words) > 1 else ''} "
+            f"{_quote(' '.join(words))} (terms match in any case), so it would {effect} "
+            'papers that merely use it; spell the term out (e.g. "ultrasound" for "US") '
+            "or remove it"
+        )
 
 
 def _parse_papers(table: dict[str, Any], where: str) -> list[Exemplar]:

@@ -510,7 +510,9 @@ def _score(
         for i in terms:
             eligible[present[:, i].indices, j] = False
     for j, terms in enumerate(queries.required):
-        if terms:
+        # Categories built in code skip the loader's checks: a require list none of whose
+        # terms the ranker can read (no ASCII word) is met by no paper, not by all.
+        if categories[j].require:
             holds = np.zeros(len(papers), dtype=bool)
             for i in terms:
                 holds[present[:, i].indices] = True
@@ -545,7 +547,8 @@ def category_scores(
 
     :func:`rank_papers` puts each paper under its best category only; this is every
     category's full ordering, for evaluating the ranking apart from that placement
-    (0 where a paper holds no keyword of the category or an ``exclude`` term).
+    (0 where a paper holds no keyword of the category, holds an ``exclude`` term, or
+    holds none of its ``require`` terms).
     """
     settings = settings or RankConfig()
     _check(settings, categories)
@@ -810,20 +813,31 @@ def _profile_text(category: Category) -> str:
 
 
 def _literal_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
-    """The tfidf method's match of exclude and require terms: any term as written or in
-    the plural (a plural term also matches its singular), words joined by spaces or
-    hyphens, never part of a longer word; as the bm25 method matches them ("distill"
-    does not veto "distillation")."""
+    """The tfidf method's match of exclude and require terms, to be searched in
+    :func:`_literal_text`: as the bm25 method matches them, each word as written or in
+    the plural ("patch" finds "patches"; a plural term also matches its singular), the
+    words of a phrase in a row, never part of a longer word ("distill" does not veto
+    "distillation").  Matching the same ASCII words bm25 reads, rather than the raw
+    text, keeps "Alzheimer's", "X‐ray" (a Unicode hyphen) and "µCT" found by both."""
     alternatives = []
     for term in terms:
-        words = [w.decode() for w in _words(term)]
+        words = _words(term)
         if not words:
             continue
-        words[-1] = _key(words[-1].encode(), "plural")[0].decode()  # its singular
-        alternatives.append(r"[\s\-]+".join(map(re.escape, words)) + "s?")
+        keys = (_key(w, "plural")[0].decode() for w in words)  # each as its singular
+        alternatives.append(" ".join(re.escape(k) + "(?:e?s)?" for k in keys))
     if not alternatives:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return re.compile(r"(?<= )(?:" + "|".join(alternatives) + r")(?= )")
+
+
+def _literal_text(paper: Paper) -> str:
+    """A paper's title and abstract as the words bm25 reads, one space apart; a "."
+    between the two, so no phrase runs from the title into the abstract."""
+    title, abstract = (
+        " ".join(w.decode() for w in _words(t)) for t in (paper.title, paper.abstract)
+    )
+    return f" {title} . {abstract} "
 
 
 def _rank_tfidf_cosine(
@@ -866,7 +880,7 @@ def _rank_tfidf_cosine(
         if paper.withdrawn:  # nothing to recommend, however well its title matches
             unmatched += 1
             continue
-        lowered = paper_text(paper).lower()
+        text = _literal_text(paper)
         placed = False
         for j in np.argsort(-sims[i], kind="stable"):
             cat, score = categories[j], float(sims[i, j])
@@ -874,9 +888,10 @@ def _rank_tfidf_cosine(
                 break
             if score < thresholds[j]:
                 continue
-            if vetoes[j] is not None and vetoes[j].search(lowered):
+            if vetoes[j] is not None and vetoes[j].search(text):
                 continue
-            if needs[j] is not None and not needs[j].search(lowered):
+            # A require list with no term the ranker can read admits nothing, as in bm25.
+            if cat.require and (needs[j] is None or not needs[j].search(text)):
                 continue
             contrib = paper_vecs[i].multiply(cat_vecs[j]).tocoo()
             top = sorted(zip(contrib.data, contrib.col, strict=True), key=lambda t: (-t[0], t[1]))
