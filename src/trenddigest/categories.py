@@ -345,17 +345,23 @@ def _forms(word: str) -> set[str]:
     return forms
 
 
+def _vetoes(exclude_term: str, term: str) -> bool:
+    """Whether ``term`` holds the exclude term's words in a row, as the ranker would find
+    them in any paper that says ``term``."""
+    veto = [_singular(w) for w in _ascii_words(exclude_term)]
+    words = [_forms(w) for w in _ascii_words(term)]
+    return any(
+        all(v in forms for v, forms in zip(veto, words[i : i + len(veto)], strict=True))
+        for i in range(len(words) - len(veto) + 1)
+    )
+
+
 def _check_exclude_keeps_keywords(keywords: list[Keyword], exclude: list[str], where: str) -> None:
     """Refuse an exclude term made of words a keyword holds in a row: every paper with
     that keyword contains it, so the keyword could only ever veto its own matches."""
     for position, term in enumerate(exclude, start=1):
-        veto = [_singular(w) for w in _ascii_words(term)]
         for keyword in keywords:
-            words = [_forms(w) for w in _ascii_words(keyword.term)]
-            if any(
-                all(v in forms for v, forms in zip(veto, words[i : i + len(veto)], strict=True))
-                for i in range(len(words) - len(veto) + 1)
-            ):
+            if _vetoes(term, keyword.term):
                 raise ConfigError(
                     f"{where}: exclude[{position}]: {_quote(term)} is part of keyword "
                     f"{_quote(keyword.term)}, so every paper with that keyword is vetoed; "
@@ -375,13 +381,8 @@ def _check_require_not_excluded(require: list[str], exclude: list[str], where: s
                 f"{where}: require[{position}]: {_quote(term)} is also excluded "
                 f"({_quote(same)}); remove it from one of the two lists"
             )
-        words = [_forms(w) for w in _ascii_words(term)]
         for veto_term in exclude:
-            veto = [_singular(w) for w in _ascii_words(veto_term)]
-            if any(
-                all(v in forms for v, forms in zip(veto, words[i : i + len(veto)], strict=True))
-                for i in range(len(words) - len(veto) + 1)
-            ):
+            if _vetoes(veto_term, term):
                 raise ConfigError(
                     f"{where}: require[{position}]: {_quote(term)} holds the excluded term "
                     f"{_quote(veto_term)}, so every paper it admits is vetoed; remove one of them"
