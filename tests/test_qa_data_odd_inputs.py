@@ -277,6 +277,7 @@ def test_the_tfidf_method_does_not_place_a_withdrawn_paper_either() -> None:
         ("object detection", "object detections"),  # read as its singular
         ("object detectors", "detector"),  # whose plural the keyword is
         ("image patches", "patch"),  # whose "-es" plural the keyword is
+        ("case studies", "study"),  # whose "-ies" plural the keyword is
     ],
 )
 def test_an_exclude_term_inside_a_keyword_of_the_same_category_is_refused(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -140,6 +141,28 @@ def test_a_stemmed_keyword_matches_other_forms_of_the_word():
     ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
     assert placed_in(ranking, paper) == "KD"
     assert ranking.by_category["KD"][0].why == ["distillation"]
+
+
+def test_a_keyword_ending_in_y_matches_its_ies_plural():
+    paper = Paper(
+        "2505.00011",
+        "Finding Anomalies in Factories",
+        "We flag anomalies on assembly lines; flagged anomalies are checked by hand.",
+    )
+    category = Category("Anomalies", "d", [Keyword("anomaly", 3.0)])
+    ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
+    assert placed_in(ranking, paper) == "Anomalies"
+
+
+def test_an_exclude_term_ending_in_y_vetoes_its_ies_plural():
+    registries = Paper(
+        "2505.00012",
+        "Image Registration of Brain MRI from Patient Registries",
+        "We predict a deformation field for image registration of MRI from registries.",
+    )
+    category = replace(REGISTRATION, exclude=["registry"])
+    ranking = rank_papers(month(registries), [category])
+    assert placed_in(ranking, registries) is None
 
 
 def test_another_categorys_plural_acronym_does_not_stop_a_singular_keyword_matching_it():
@@ -411,8 +434,6 @@ def test_tfidf_method_places_only_papers_holding_a_required_term() -> None:
 def _registration_placed(require: list[str], text: str, method: str) -> bool:
     """Whether a registration paper whose abstract adds ``text`` joins a registration
     category requiring ``require`` (a second registration paper gives tfidf a vocabulary)."""
-    from dataclasses import replace
-
     paper = Paper(
         "2505.00027", "Deformable Image Registration", f"{BRAIN_REGISTRATION.abstract} {text}"
     )
@@ -430,6 +451,7 @@ def _registration_placed(require: list[str], text: str, method: str) -> bool:
         ("X-ray", "Chest X\u2010ray scans follow."),
         ("patch", "Skin patches follow."),
         ("CT", "Scans are \u00b5CT volumes."),
+        ("surgery", "Two surgeries follow."),
     ],
 )
 @pytest.mark.parametrize("method", ["bm25", "tfidf"])

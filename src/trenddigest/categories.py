@@ -342,6 +342,8 @@ def _forms(word: str) -> set[str]:
         forms.add(word[:-1])
         if word.endswith("es"):
             forms.add(word[:-2])
+        if word.endswith("ies") and len(word) > 4:
+            forms.add(word[:-3] + "y")
     return forms
 
 

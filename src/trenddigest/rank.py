@@ -209,6 +209,13 @@ def _key_matrix(vocab: list[bytes], keys: list[Key]) -> np.ndarray:
             forms.append(word[:-1])
             if word.endswith(b"es"):
                 forms.append(word[:-2])
+        # "anomalies" is the plural of "anomaly", as a key matched exactly or by stem.
+        singular = word[:-3] + b"y" if word.endswith(b"ies") and len(word) > 4 else None
+        if singular is not None:
+            forms.append(singular)
+            j = prefix.get(singular)
+            if j is not None:
+                out[v, j] = True
         for form in forms:
             i = exact.get(form)
             if i is not None:
@@ -825,10 +832,17 @@ def _literal_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
         if not words:
             continue
         keys = (_key(w, "plural")[0].decode() for w in words)  # each as its singular
-        alternatives.append(" ".join(re.escape(k) + "(?:e?s)?" for k in keys))
+        alternatives.append(" ".join(_plural_pattern(k) for k in keys))
     if not alternatives:
         return None
     return re.compile(r"(?<= )(?:" + "|".join(alternatives) + r")(?= )")
+
+
+def _plural_pattern(word: str) -> str:
+    """A word and its plurals as :func:`_key_matrix` finds them: -s, -es, and -ies for -y."""
+    if word.endswith("y") and len(word) > 2:
+        return re.escape(word[:-1]) + "(?:ies|ys?)"
+    return re.escape(word) + "(?:e?s)?"
 
 
 def _literal_text(paper: Paper) -> str:
