@@ -10,9 +10,10 @@ timings go to the terminal only.  ``--speed`` also times the rank step on the fo
 Months.  Defaults were chosen on the *selection* months (2025-04, 2025-07, 2026-03,
 2026-05) and are reported on the *evaluation* months (2025-05, 2025-06, 2026-04), on
 which no setting was chosen.  (Two edits of the packaged categories file followed a
-reading of 2025-06 and 2026-04 digests; a third, Medical Image Registration's ``require``
-terms, a reading of the selection months' digests.  README.md says which and what they
-moved.)  A month is the papers whose id starts with its YYMM.  Our ranker is called
+reading of 2025-06 and 2026-04 digests; two more, Medical Image Registration's exclude of
+remote-sensing, radar and infrared-visible registration and its ``require`` terms, a
+reading of selection months' digests.  README.md says which and what they moved.)  A
+month is the papers whose id starts with its YYMM.  Our ranker is called
 exactly as the pipeline calls it: the month's papers only, ``min_score`` 0.  The
 pipeline passes no earlier months, so the two months before are given as
 ``background`` only to the ablation row that measures an idf over them

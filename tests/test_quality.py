@@ -266,3 +266,14 @@ def test_the_default_ranker_keeps_most_off_topic_papers_out_on_may_2025(may_2025
     ours_share = quality.placed_share(ours.assigned, off_topic)
     assert ours_share < 0.25
     assert ours_share < quality.placed_share(keyword.assigned, off_topic) / 2
+
+
+def _evaluation_table(text: str) -> list[str]:
+    header = text.index("| Task | Month | P@10 keyword |")
+    return text[header:].split("\n\n", 1)[0].splitlines()
+
+
+def test_the_readme_evaluation_table_is_the_one_quality_md_holds():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    report = (REPO / "benchmarks" / "results" / "quality.md").read_text(encoding="utf-8")
+    assert _evaluation_table(readme) == _evaluation_table(report)

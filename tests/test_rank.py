@@ -217,13 +217,20 @@ def test_a_category_with_require_terms_takes_only_papers_holding_one():
     assert placed_in(ranking, SPORTS_REGISTRATION) is None
 
 
-def test_a_required_term_counts_in_the_plural_and_in_the_title():
-    plural = Paper(
-        "2505.00022",
-        "Image Registration for Tumors",
-        "We predict a deformation field; image registration accuracy improves.",
-    )
-    unsaid = Paper("2505.00024", "Image Registration for Stamps", plural.abstract)
+UNSAID_ABSTRACT = "We predict a deformation field; image registration accuracy improves."
+
+
+def test_a_required_term_counts_in_the_title():
+    said = Paper("2505.00022", "Image Registration for Tumor Scans", UNSAID_ABSTRACT)
+    unsaid = Paper("2505.00024", "Image Registration for Stamps", UNSAID_ABSTRACT)
+    ranking = rank_papers(month(said, unsaid), [REGISTRATION])
+    assert placed_in(ranking, said) == "Medical Image Registration"
+    assert placed_in(ranking, unsaid) is None
+
+
+def test_a_required_term_counts_in_the_plural():
+    plural = Paper("2505.00022", "Image Registration", f"{UNSAID_ABSTRACT} Tumors are aligned too.")
+    unsaid = Paper("2505.00024", "Image Registration", f"{UNSAID_ABSTRACT} Stamps too.")
     ranking = rank_papers(month(plural, unsaid), [REGISTRATION])
     assert placed_in(ranking, plural) == "Medical Image Registration"
     assert placed_in(ranking, unsaid) is None
@@ -452,6 +459,7 @@ def _registration_placed(require: list[str], text: str, method: str) -> bool:
         ("patch", "Skin patches follow."),
         ("CT", "Scans are \u00b5CT volumes."),
         ("surgery", "Two surgeries follow."),
+        ("survey", "Two surveyes follow."),  # -es after -y, as bm25 reads any -es
     ],
 )
 @pytest.mark.parametrize("method", ["bm25", "tfidf"])

@@ -822,16 +822,19 @@ def _profile_text(category: Category) -> str:
 def _literal_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
     """The tfidf method's match of exclude and require terms, to be searched in
     :func:`_literal_text`: as the bm25 method matches them, each word as written or in
-    the plural ("patch" finds "patches"; a plural term also matches its singular), the
-    words of a phrase in a row, never part of a longer word ("distill" does not veto
-    "distillation").  Matching the same ASCII words bm25 reads, rather than the raw
-    text, keeps "Alzheimer's", "X‐ray" (a Unicode hyphen) and "µCT" found by both."""
+    the plural ("patch" finds "patches", "surgery" "surgeries"; a term in -s also matches
+    its singular, but one in -es or -ies does not: "patches" and "surgeries" cannot say
+    whether "patche"/"patch" or "surgerie"/"surgery" is meant, so terms are written in
+    the singular), the words of a phrase in a row, never part of a longer word
+    ("distill" does not veto "distillation").  Matching the same ASCII words bm25
+    reads, rather than the raw text, keeps "Alzheimer's", "X‐ray" (a Unicode hyphen)
+    and "µCT" found by both."""
     alternatives = []
     for term in terms:
         words = _words(term)
         if not words:
             continue
-        keys = (_key(w, "plural")[0].decode() for w in words)  # each as its singular
+        keys = (_key(w, "plural")[0].decode() for w in words)  # as bm25's exact keys
         alternatives.append(" ".join(_plural_pattern(k) for k in keys))
     if not alternatives:
         return None
@@ -839,9 +842,10 @@ def _literal_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
 
 
 def _plural_pattern(word: str) -> str:
-    """A word and its plurals as :func:`_key_matrix` finds them: -s, -es, and -ies for -y."""
+    """A word and its plurals as :func:`_key_matrix` finds them: -s, -es, and -ies for -y
+    (a word in -y takes -s and -es too: bm25 reads any -es word as a plural)."""
     if word.endswith("y") and len(word) > 2:
-        return re.escape(word[:-1]) + "(?:ies|ys?)"
+        return re.escape(word[:-1]) + "(?:ies|y(?:e?s)?)"
     return re.escape(word) + "(?:e?s)?"
 
 
