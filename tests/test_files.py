@@ -17,6 +17,7 @@ from trenddigest.models import Paper, current_month
 from trenddigest.sources.files import (
     FileFormat,
     FileSummary,
+    ImportSummary,
     Parsed,
     Rejected,
     import_files,
@@ -767,6 +768,17 @@ def kaggle_v3() -> dict[str, object]:
     return {"id": "2505.10001", "title": "Paper", "versions": versions, "update_date": "2025-07-02"}
 
 
+def import_v2_withdrawn_then(
+    tmp_path: Path, store: Store, v3: dict[str, object]
+) -> tuple[ImportSummary, Paper | None]:
+    """Import a withdrawn v2 of a paper, then ``v3`` in a second file: the second
+    import's summary and the stored paper."""
+    v2 = {"id": "2505.10001v2", "title": "Paper", "comment": WITHDRAWN}
+    import_files(store, [write_jsonl(tmp_path / "v2.jsonl", [v2])])
+    summary = import_files(store, [write_jsonl(tmp_path / "v3.jsonl", [v3])])
+    return summary, store.get_paper("2505.10001")
+
+
 @pytest.mark.parametrize(
     "v3",
     [
@@ -781,10 +793,7 @@ def test_a_newer_version_in_a_file_stating_no_comment_clears_the_stored_one(
 ) -> None:
     # Both real formats write the key for every paper, null for none (see the real-data
     # test below), so a present key is an answer: the withdrawal of v2 is over.
-    v2 = {"id": "2505.10001v2", "title": "Paper", "comment": WITHDRAWN}
-    import_files(store, [write_jsonl(tmp_path / "v2.jsonl", [v2])])
-    summary = import_files(store, [write_jsonl(tmp_path / "v3.jsonl", [v3])])
-    stored = store.get_paper("2505.10001")
+    summary, stored = import_v2_withdrawn_then(tmp_path, store, v3)
     assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 0)
     assert stored is not None and (stored.version, stored.comment) == (3, "")
     assert not stored.withdrawn
@@ -798,10 +807,7 @@ def test_a_newer_version_in_a_file_stating_no_comment_clears_the_stored_one(
 def test_a_newer_version_in_a_file_without_a_comment_key_keeps_the_stored_comment(
     tmp_path: Path, store: Store, v3: dict[str, object]
 ) -> None:
-    v2 = {"id": "2505.10001v2", "title": "Paper", "comment": WITHDRAWN}
-    import_files(store, [write_jsonl(tmp_path / "v2.jsonl", [v2])])
-    summary = import_files(store, [write_jsonl(tmp_path / "v3.jsonl", [v3])])
-    stored = store.get_paper("2505.10001")
+    summary, stored = import_v2_withdrawn_then(tmp_path, store, v3)
     assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 0)
     assert stored is not None and (stored.version, stored.comment) == (3, WITHDRAWN)
 

@@ -461,9 +461,8 @@ class Store:
     def holds_data(self) -> bool:
         """Whether anything was stored beyond the schema: a paper, fetch progress, a
         feed's state, a job's record, or a note in ``meta`` other than the routine ones
-        (the scheduler notes its starting month before it takes the store's lock, so
-        even a command holding the lock cannot tell it from its own).  Caches do not
-        count."""
+        (the scheduler's starting month, the listing dates read, an email sent: each
+        says what was done and must outlive a failed command).  Caches do not count."""
         routine = ", ".join("?" for _ in _ROUTINE_NOTES)
         with self._reading():
             return any(

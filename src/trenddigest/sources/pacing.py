@@ -18,12 +18,10 @@ from .client import ArxivClient
 
 log = logging.getLogger(__name__)
 
-NOT_BEFORE_KEY = ARXIV_NOT_BEFORE_KEY
-
 
 def resume_pacing(store: Store, client: ArxivClient) -> None:
     """Make ``client`` wait for what the last command on this store left."""
-    value = store.get_meta(NOT_BEFORE_KEY)
+    value = store.get_meta(ARXIV_NOT_BEFORE_KEY)
     with contextlib.suppress(TypeError, ValueError):
         client.not_before = float(value) if value else None
 
@@ -39,7 +37,7 @@ def record_pacing(store: Store, client: ArxivClient) -> None:
     if moment is None:
         return
     try:
-        store.set_meta(NOT_BEFORE_KEY, f"{moment:.3f}")
+        store.set_meta(ARXIV_NOT_BEFORE_KEY, f"{moment:.3f}")
     except (StoreError, sqlite3.Error) as exc:  # a read-only store: only politeness lost
         log.debug("cannot record arXiv's pacing in %s: %s", store.path, exc)
         return
