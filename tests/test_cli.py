@@ -596,12 +596,31 @@ def test_categories_list_shows_counts_for_the_newest_month(workdir, capsys):
     code, out, _ = run_cli(capsys, "categories", "list", "--categories", "cats.toml")
     assert code == 0
     assert out.splitlines() == [
-        "category                 papers in 2025-05  keywords  exemplars",
-        "Knowledge Distillation                  12         4          1",
-        "Object Detection                        12         4          1",
-        "Medical Imaging                         12         5          1",
+        "category                 papers in 2025-05  keywords  exemplars  exclude  require",
+        "Knowledge Distillation                  12         4          1        0        0",
+        "Object Detection                        12         4          1        0        0",
+        "Medical Imaging                         12         5          1        0        0",
         "3 categories from cats.toml",
     ]
+
+
+def test_categories_list_counts_each_categorys_exclude_and_require_terms(workdir, capsys):
+    (workdir / "gated.toml").write_text(
+        CATEGORIES.replace(
+            'keywords = ["medical image", "mri", "ct", { term = "registration", weight = 2.0 }, '
+            '"clinical"]',
+            'keywords = ["medical image", "mri", "ct", { term = "registration", weight = 2.0 }, '
+            '"clinical"]\nexclude = ["point cloud", "lidar"]\nrequire = ["patient"]',
+        )
+    )
+    code, out, _ = run_cli(capsys, "categories", "list", "--categories", "gated.toml")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "category                papers (no store yet)  keywords  exemplars  exclude  require"
+    )
+    assert out.splitlines()[3] == (
+        "Medical Imaging                             -         5          1        2        1"
+    )
 
 
 def test_categories_list_takes_no_lock_and_so_writes_nothing_to_the_store(workdir, capsys):

@@ -584,10 +584,16 @@ def cmd_categories_list(args: argparse.Namespace) -> int:
     width = max((len(name) for name, _, _ in rows), default=8)
     empty = "store is empty" if store_exists else "no store yet"
     header = f"papers in {shown_month}" if shown_month else f"papers ({empty})"
-    print(f"{'category':<{width}}  {header:>18}  keywords  exemplars")
+    # exclude and require decide which papers a category may take at all, so a curator
+    # checking why a paper is missing needs to see that a category has them.
+    counts = max(18, len(header))  # "papers (no store yet)" is wider than a month's
+    print(f"{'category':<{width}}  {header:>{counts}}  keywords  exemplars  exclude  require")
     for name, count, cat in rows:
         shown = "-" if count is None else f"{count:,}"
-        print(f"{name:<{width}}  {shown:>18}  {len(cat.keywords):>8}  {len(cat.papers):>9}")
+        print(
+            f"{name:<{width}}  {shown:>{counts}}  {len(cat.keywords):>8}  {len(cat.papers):>9}"
+            f"  {len(cat.exclude):>7}  {len(cat.require):>7}"
+        )
     # Which file was read: --categories, [digest] categories_file, ./config/ or the
     # packaged one decide it, and a curator editing one file may be reading another.
     print(f"{counted(len(rows), 'category', 'categories')} from {categories_source(config)}")
