@@ -1100,6 +1100,73 @@ def test_an_entry_repeated_from_the_page_before_reads_the_window_again(
     assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
 
 
+def test_an_entry_listed_twice_in_one_page_reads_the_window_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # An unstable order within one answer: page 2 lists one paper twice and so leaves
+    # another out, with the same total and a full page of entries.
+    original = list(server.papers)
+    window = sorted(
+        (p for p in original if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
+    )
+    left_out, twice = window[8]["id"], window[5]
+    shaken = [False]
+
+    def unstable(srv: ArxivTestServer) -> None:
+        srv.papers[:] = [p for p in original if p["id"] != left_out] + [dict(twice)]
+        shaken[0] = True
+
+    def stable(srv: ArxivTestServer) -> None:
+        srv.papers[:] = original
+
+    server.fail("change", action=unstable, when=lambda seen: seen.start == 5)
+    server.fail("change", action=stable, when=lambda seen: shaken[0] and seen.start == 0)
+    run(store, server, clock, categories=["cs.CV"])
+    assert cv_may(server) - stored_ids(store) == set()
+    assert [s.start for s in server.api_requests] == [0, 5, 0, 5, 10]
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_a_page_with_entries_but_a_total_of_0_does_not_end_the_window(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arXiv's hiccup: page 2 brings its entries but reports a total of 0.  Taken as
+    # the total, it would record the window complete at 10 of 13.
+    real = len(cv_may(server))
+
+    def zero_total(srv: ArxivTestServer) -> None:
+        srv.overcount = -real
+
+    def whole_total(srv: ArxivTestServer) -> None:
+        srv.overcount = 0
+
+    server.fail("change", action=zero_total, when=lambda seen: seen.start == 5)
+    server.fail("change", action=whole_total, when=lambda seen: seen.start == 10)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 5, 10]
+    assert cv_may(server) - stored_ids(store) == set()
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_a_first_page_with_entries_but_a_total_of_0_is_asked_for_again(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # With no total known from an earlier answer, nothing says where the window ends.
+    real = len(cv_may(server))
+
+    def zero_total(srv: ArxivTestServer) -> None:
+        srv.overcount = -real
+
+    def whole_total(srv: ArxivTestServer) -> None:
+        srv.overcount = 0
+
+    server.fail("change", action=zero_total, when=lambda seen: seen.start == 0)
+    server.fail("change", action=whole_total, when=lambda seen: seen.start == 0)
+    run(store, server, clock, categories=["cs.CV"])
+    assert [s.start for s in server.api_requests] == [0, 0, 5, 10]
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
 def test_an_entry_arxiv_skips_does_not_make_its_overlapping_next_page_look_repeated(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

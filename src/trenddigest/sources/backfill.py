@@ -12,9 +12,11 @@ and resumes at the next offset, unless arXiv's total changed meanwhile: a paper 
 late (after moderation) sorts by its submission date, anywhere in the window, and
 moves every offset after it, so the window is then read again from the start.  The
 same goes between two pages of one run: a page with another total than the pages
-before it, or with an entry an earlier page already brought (an unstable order),
-means a paper may have slid past the offsets unseen, so the window is read again
-from the start, at most ``max_retries`` times before the fetch stops incomplete.
+before it, or with an entry an earlier page already brought or listed twice in it (an
+unstable order), means a paper may have slid past the offsets unseen, so the window is
+read again from the start, at most ``max_retries`` times before the fetch stops
+incomplete.  A page with entries but a total of 0 contradicts itself: the window keeps
+the total an earlier answer reported, or is read again when none did.
 
 arXiv is sometimes wrong: a page can come back empty or short while the feed's
 ``opensearch:totalResults`` says more remain.  Neither is taken as the end: paging
@@ -692,12 +694,30 @@ class _Paging:
         earlier = self.seen_ids if offset < self.received else self.seen_ids | self.last_ids
         if any(paper.id in earlier for paper in page.papers):
             return f"an entry of an earlier page came again at result {offset}"
+        # One answer listing a paper twice leaves another out of it, as a repeat of an
+        # earlier page's entry does, while its count of entries looks whole.
+        ids = [paper.id for paper in page.papers]
+        if len(set(ids)) < len(ids):
+            return f"an entry came twice in the page at result {offset}"
+        # Entries under a total of 0 are an answer that contradicts itself; with no total
+        # known from an earlier answer, nothing says where the window ends.  (With one
+        # known, :meth:`_store` keeps it.)
+        if page.papers and not reported and not self._known_total():
+            return f"a page of {len(ids)} entries reported a total of 0 at result {offset}"
         return None
+
+    def _known_total(self) -> int:
+        """The largest total arXiv reported for this window, in this call or (when
+        resuming) the run that recorded its progress; 0 if none."""
+        return max(self.expected or 0, self.total or 0, self.known_total or 0, self.claimed or 0)
 
     def _store(self, offset: int, page: ApiPage, consumed: int) -> _Progress:
         """Store a page with the progress it represents, in one transaction."""
         self.received = offset + consumed
-        total = max(page.total_results, self.received)
+        # A total of 0 beside entries is arXiv's hiccup (see _moved_by): taken as the end,
+        # it would record the window complete at what was received so far.
+        reported = page.total_results or self._known_total()
+        total = max(reported, self.received)
         self.total = total
         if page.rejected:
             # arxiv asks for the next page at the count it could read, so an entry
@@ -771,7 +791,7 @@ class _Paging:
         # papers vanished; with nothing known yet, "no results at all" is confirmed
         # once (the API has served spurious empty first pages), which costs one
         # request for a really empty category.
-        flake = reported == 0 and bool(self.known_total or self.total or self.claimed)
+        flake = reported == 0 and bool(self._known_total())
         if reported == 0 and self.received == 0 and not flake and self.empty_tries == 0:
             self.empty_tries += 1
             log.info("%s: arXiv reports no results; asking once more to be sure", self.label)
@@ -783,10 +803,7 @@ class _Paging:
             return progress
         # (Not made the reading's expected total: after a hiccup that opened a reading
         # of a moved window, the old total would make its next page look moved again.)
-        if flake:
-            expected = max(reported, self.total or 0, self.known_total or 0, self.claimed or 0)
-        else:
-            expected = reported
+        expected = max(reported, self._known_total()) if flake else reported
         self.empty_tries += 1
         tries, allowed = self._tries()
         if tries < allowed:
