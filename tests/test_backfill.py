@@ -588,11 +588,12 @@ def test_interrupted_backfill_resumes_at_the_next_offset(
         run(store, server, clock, categories=["cs.CV", "cs.CL"], max_retries=2)
     server.seen.clear()
     summary = run(store, server, clock, categories=["cs.CV", "cs.CL"], max_retries=2)
+    # From the last result received before, to check it is still the same paper.
     assert [(s.query[:9], s.start) for s in server.api_requests] == [
-        ("cat:cs.CV", 10),
+        ("cat:cs.CV", 9),
         ("cat:cs.CL", 0),
     ]
-    assert summary.counts.new == 3 + 3
+    assert summary.counts == UpsertCounts(new=3 + 3, updated=0, unchanged=1)
     assert progress(store)["cs.CV 2025-05"] == (13, 13, 1)
 
 
@@ -606,9 +607,61 @@ def test_a_fetch_resumed_after_arxivs_total_changed_reads_the_window_again(
     server.papers.append(early)  # listed first: every offset after it moves by one
     server.seen.clear()
     run(store, server, clock, categories=["cs.CV"], max_retries=2)
-    assert [s.start for s in server.api_requests][:2] == [10, 0]
+    assert [s.start for s in server.api_requests][:2] == [9, 0]
     assert store.get_paper("2505.00133") is not None
     assert progress(store)["cs.CV 2025-05"] == (14, 14, 1)
+
+
+def interrupted_after_two_pages(store: Store, server: ArxivTestServer, clock: FakeClock) -> None:
+    """A fetch of cs.CV's May that stops with 10 of 13 results stored."""
+    server.fail("status", times=3, status=503, when=lambda seen: seen.start == 10)
+    with pytest.raises(FetchError):
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    server.faults.clear()
+    server.seen.clear()
+    assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
+
+
+def test_a_resumed_fetch_reads_again_when_one_paper_left_the_window_and_one_joined(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Between the runs moderation moved an early cs.CV paper to cs.RO and a late paper
+    # joined at the end: the total is 13 again, but every result after the first moved
+    # up one place, and resuming at 10 would never see the one now at 9.
+    interrupted_after_two_pages(store, server, clock)
+    window = sorted(
+        (p for p in server.papers if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
+    )
+    window[1]["categories"] = ["cs.RO"]
+    server.papers.append(
+        late_paper("2505.00901", "2025-05-30T10:00:00Z") | {"categories": ["cs.CV"]}
+    )
+    slid = window[10]["id"]
+    run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [9, 0, 5, 10]
+    assert store.get_paper(slid) is not None
+    assert cv_may(server) - stored_ids(store) == set()
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
+def test_a_resumed_fetch_whose_last_paper_is_still_in_place_goes_on_from_it(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    interrupted_after_two_pages(store, server, clock)
+    summary = run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [9]
+    assert summary.counts == UpsertCounts(new=3, updated=0, unchanged=1)
+
+
+def test_progress_recorded_without_its_last_paper_resumes_at_the_offset_as_before(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # A store an earlier release left part-way knows no last paper to check.
+    interrupted_after_two_pages(store, server, clock)
+    store.conn.execute("UPDATE fetch_progress SET last_id = NULL")
+    run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [10]
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
 
 
 def test_ctrl_c_between_pages_keeps_every_page_received_and_resumes_there(
@@ -628,7 +681,7 @@ def test_ctrl_c_between_pages_keeps_every_page_received_and_resumes_there(
     assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
     server.seen.clear()
     summary = run(store, server, clock, categories=["cs.CV"])
-    assert [s.start for s in server.api_requests] == [10]
+    assert [s.start for s in server.api_requests] == [9]
     assert summary.counts.new == 3 and summary.categories[0].status == "resumed"
 
 
@@ -934,7 +987,7 @@ def test_a_fetch_killed_mid_month_leaves_a_sound_store_and_the_next_run_resumes(
         timeout=120,
     )
     assert again.returncode == 0, again.stderr
-    assert [s.start for s in server.api_requests] == [10]
+    assert [s.start for s in server.api_requests] == [9]
     with Store.open(store_path) as store:
         assert store.count_papers() == 13
         assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}

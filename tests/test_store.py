@@ -442,7 +442,8 @@ def test_a_full_disk_while_a_session_creates_the_store_leaves_nothing(tmp_path, 
         pytest.param(lambda s: s.upsert_papers([paper()]), id="a paper"),
         pytest.param(
             lambda s: s.conn.execute(
-                "INSERT INTO fetch_progress VALUES ('cs.CV', '2025-05', 40, 20, 0, '2025')"
+                "INSERT INTO fetch_progress (category, month, total, received, complete, "
+                "updated_at) VALUES ('cs.CV', '2025-05', 40, 20, 0, '2025')"
             ),
             id="fetch progress",
         ),

@@ -46,6 +46,14 @@ def _drop_impossible_ids(conn: sqlite3.Connection) -> None:
         log.warning("dropped %d stored paper(s) whose arXiv id cannot exist", len(bad))
 
 
+def _add_last_id(conn: sqlite3.Connection) -> None:
+    """Add ``fetch_progress.last_id`` unless it is there (a migration must be safe to
+    apply again to a store whose record of it was lost)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(fetch_progress)")}
+    if "last_id" not in columns:
+        conn.execute("ALTER TABLE fetch_progress ADD COLUMN last_id TEXT")
+
+
 # (version, description, SQL script or a function of the connection)
 MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = [
     (
@@ -122,6 +130,10 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
         "check fetched windows again (the API window now starts a week before the month)",
         "UPDATE fetch_progress SET updated_at = '1970-01-01T00:00:00+00:00' WHERE complete = 1",
     ),
+    # A backfill resumed after an interruption asks again for the last result it had
+    # received and checks that it is still that paper: when one paper left the window
+    # and another joined it meanwhile, arXiv's total is unchanged but the offsets moved.
+    (5, "remember the last paper each unfinished window received", _add_last_id),
 ]
 
 # The tables a command fills with what it received or did.  The others annotate those

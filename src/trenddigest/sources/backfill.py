@@ -10,7 +10,10 @@ holidays) carries this month's id.  Each page is stored together with the progre
 represents in one transaction, so an interrupted backfill never loses a received page
 and resumes at the next offset, unless arXiv's total changed meanwhile: a paper listed
 late (after moderation) sorts by its submission date, anywhere in the window, and
-moves every offset after it, so the window is then read again from the start.  The
+moves every offset after it, so the window is then read again from the start.  It
+resumes one result early, at the last paper it received, and reads from the start
+too when another paper stands there: one paper out of the window (moved to another
+category) and one in keep the total but move the offsets.  The
 same goes between two pages of one run: a page with another total than the pages
 before it, or with an entry an earlier page already brought or listed twice in it (an
 unstable order), means a paper may have slid past the offsets unseen, so the window is
@@ -219,25 +222,29 @@ class _Progress:
     received: int
     complete: bool
     updated_at: str
+    # The id of result ``received - 1`` when a run stopped part-way (None when not
+    # known): the next run asks from that result and checks it is the same paper.
+    last_id: str | None = None
 
 
 def _load_progress(store: Store, category: str, key: str) -> _Progress | None:
     row = store.query_one(
-        "SELECT total, received, complete, updated_at FROM fetch_progress "
+        "SELECT total, received, complete, updated_at, last_id FROM fetch_progress "
         "WHERE category = ? AND month = ?",
         (category, key),
     )
-    return None if row is None else _Progress(row[0], int(row[1]), bool(row[2]), row[3])
+    return None if row is None else _Progress(row[0], int(row[1]), bool(row[2]), row[3], row[4])
 
 
 def _save_progress(store: Store, window: _Window, progress: _Progress) -> _Progress:
     """Record ``progress`` as the window's; returns it."""
     with store.transaction() as conn:
         conn.execute(
-            "INSERT INTO fetch_progress (category, month, total, received, complete, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(category, month) DO UPDATE SET "
+            "INSERT INTO fetch_progress "
+            "(category, month, total, received, complete, updated_at, last_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(category, month) DO UPDATE SET "
             "total=excluded.total, received=excluded.received, complete=excluded.complete, "
-            "updated_at=excluded.updated_at",
+            "updated_at=excluded.updated_at, last_id=excluded.last_id",
             (
                 window.category,
                 window.key,
@@ -245,6 +252,7 @@ def _save_progress(store: Store, window: _Window, progress: _Progress) -> _Progr
                 progress.received,
                 int(progress.complete),
                 progress.updated_at,
+                None if progress.complete else progress.last_id,
             ),
         )
     return progress
@@ -438,7 +446,10 @@ class _Backfill:
                 if start:
                     log.info("%s: resuming at result %d of %s", label, start, progress.total)
                     fetch.status = "resumed"
-        return _Paging(self, window, fetch, label, start, known_total, base, overall).read()
+        paging = _Paging(self, window, fetch, label, start, known_total, base, overall)
+        if start and progress is not None and progress.last_id:
+            paging.anchor_on(progress.last_id)
+        return paging.read()
 
     def _overcount(self, label: str, received: int, expected: int, tries: int) -> bool:
         """Whether persistent empty pages are put down to arXiv overcounting (logged).
@@ -608,8 +619,18 @@ class _Paging:
         self.seen_ids: set[str] = set()
         self.last_ids: set[str] = set()
         self.moved: str | None = None  # why the results are known to have moved
+        # Resuming: the id the last run received last, asked for again at received - 1.
+        # One paper out of the window and another in leave arXiv's total as it was but
+        # move the offsets: that result being another paper says so.
+        self.anchor: str | None = None
+        self.last_id: str | None = None  # the id of result received - 1, when known
         self.readings = 1
         self.unreadable_before = len(fetch.unreadable)
+
+    def anchor_on(self, last_id: str) -> None:
+        """Resume one result early, at the paper the interrupted run received last."""
+        self.anchor = last_id
+        self.received -= 1
 
     # -- the loop ------------------------------------------------------------------
 
@@ -654,6 +675,8 @@ class _Paging:
             self.run.reporter.start(self.label, self.base + max(reported, self.received))
         if self.window.splittable and reported > API_QUERY_LIMIT:
             raise _TooManyResults(reported)
+        if consumed:
+            self.anchor = None  # checked by _moved_by
         if not consumed:
             self.empty_total = reported
             return False
@@ -694,6 +717,9 @@ class _Paging:
         earlier = self.seen_ids if offset < self.received else self.seen_ids | self.last_ids
         if any(paper.id in earlier for paper in page.papers):
             return f"an entry of an earlier page came again at result {offset}"
+        first = page.papers[0].id if page.papers else None
+        if self.anchor is not None and (page.papers or page.rejected) and first != self.anchor:
+            return f"result {offset} is no longer {self.anchor}, the last an earlier run had"
         # One answer listing a paper twice leaves another out of it, as a repeat of an
         # earlier page's entry does, while its count of entries looks whole.
         ids = [paper.id for paper in page.papers]
@@ -714,6 +740,7 @@ class _Paging:
     def _store(self, offset: int, page: ApiPage, consumed: int) -> _Progress:
         """Store a page with the progress it represents, in one transaction."""
         self.received = offset + consumed
+        self.last_id = page.papers[-1].id if page.papers and not page.rejected else None
         # A total of 0 beside entries is arXiv's hiccup (see _moved_by): taken as the end,
         # it would record the window complete at what was received so far.
         reported = page.total_results or self._known_total()
@@ -743,6 +770,7 @@ class _Paging:
             self.received if self.hole is None else self.hole,
             complete and self.hole is None,
             stamp,
+            self.last_id if self.hole is None else None,
         )
         return _save_progress(self.run.store, self.window, progress)
 
@@ -777,6 +805,7 @@ class _Paging:
         )
         self.readings += 1
         self.moved, self.expected, self.received, self.hole = None, None, 0, None
+        self.anchor = self.last_id = None
         self.seen_ids.clear()
         self.last_ids.clear()
         del self.fetch.unreadable[self.unreadable_before :]  # they come again
