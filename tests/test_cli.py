@@ -19,7 +19,7 @@ import pytest
 from synthetic import KD_CATEGORY_TOML, make_papers, refusing_repository, write_jsonl
 from trenddigest import cli
 from trenddigest.cli import main
-from trenddigest.models import latest_complete_month
+from trenddigest.models import API_SETTLE, latest_complete_month
 from trenddigest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,9 +65,10 @@ def imported(capsys):
 
 def not_begun_error(month: str, command: str = "fetch") -> str:
     """The refusal of a month after the current one (UTC), as of now: ``run`` names the
-    last complete month, the other commands the current one."""
+    last complete month whose last mailing arXiv's API holds, the other commands the
+    current month."""
     now = datetime.now(UTC)
-    latest = f"{latest_complete_month(now)} or earlier" if command == "run" else None
+    latest = f"{latest_complete_month(now, API_SETTLE)} or earlier" if command == "run" else None
     return (
         f"trenddigest: error: {month} has not begun yet (today is {now:%Y-%m-%d} UTC); "
         f"give {latest or f'a month up to {now:%Y-%m}'}\n"
@@ -421,6 +422,24 @@ def test_a_month_that_has_not_begun_is_refused_before_asking_arxiv(workdir, caps
     assert (code, out) == (2, "")
     assert err == not_begun_error("2099-01", command)
     assert not Path("data").exists()
+
+
+def test_run_of_a_month_not_begun_names_the_last_month_arxivs_api_holds_whole(
+    workdir, capsys, monkeypatch
+):
+    class AfterNovembersLastMailing(datetime):  # Monday 2026-11-30, 20:30 US Eastern
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's own signature
+            return datetime(2026, 12, 1, 1, 30, tzinfo=UTC).astimezone(tz)
+
+    monkeypatch.setattr(cli, "datetime", AfterNovembersLastMailing)
+    code, out, err = run_cli(capsys, "run", "--month", "2099-01")
+    assert (code, out) == (2, "")
+    # November is announced, but arXiv's API has its last mailing only ten hours later.
+    assert err == (
+        "trenddigest: error: 2099-01 has not begun yet (today is 2026-12-01 UTC); "
+        "give 2026-10 or earlier\n"
+    )
 
 
 def test_categories_list_for_a_month_that_has_not_begun_is_refused(workdir, capsys):
