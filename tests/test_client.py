@@ -22,16 +22,27 @@ import arxiv
 import pytest
 import requests
 
-from arxiv_server import ArxivTestServer, FakeClock, fast_arxiv_config, logged, unused_port
+from arxiv_server import (
+    ArxivTestServer,
+    FakeClock,
+    fast_arxiv_config,
+    logged,
+    render_api_feed,
+    unused_port,
+)
 from trenddigest.config import ArxivConfig
 from trenddigest.errors import ArxivAPIError, ConfigError, FetchError
+from trenddigest.sources import client as client_module
 from trenddigest.sources.client import (
     ArxivClient,
     RetriesExhaustedError,
     UnreachableError,
+    WaitRequestedError,
 )
 from trenddigest.sources.files import MAX_XML_BYTES
+from trenddigest.sources.pacing import resume_pacing
 from trenddigest.sources.parse import ApiPage
+from trenddigest.store import ARXIV_NOT_BEFORE_KEY, Store
 
 QUERY = "cat:cs.CV AND submittedDate:[202505010000 TO 202505312359]"
 
@@ -261,6 +272,34 @@ def test_429_without_retry_after_backs_off_exponentially(
     assert clock.sleeps == [10.0, 20.0, 40.0]
 
 
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 507, 520, 522, 524, 599])
+def test_408_429_and_every_transient_5xx_is_retried(
+    server: ArxivTestServer, clock: FakeClock, status: int
+) -> None:
+    # Proxies and CDNs in front of a server send more 5xx than 500-504.
+    server.fail("status", status=status)
+    page = make_client(server, clock, backoff_seconds=10.0).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 2
+    assert clock.sleeps == [10.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"), [(501, "Not Implemented"), (505, "HTTP Version Not Supported")]
+)
+def test_501_and_505_say_the_same_of_every_try_and_are_not_retried(
+    server: ArxivTestServer, clock: FakeClock, status: int, answer: str
+) -> None:
+    server.fail("status", status=status)
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} answered HTTP {status} {answer}: check [arxiv] "
+        "api_url and the category names"
+    )
+    assert len(server.api_requests) == 1
+
+
 def test_the_backoff_doubles_from_backoff_seconds_up_to_max_backoff_seconds(
     server: ArxivTestServer, clock: FakeClock
 ) -> None:
@@ -399,6 +438,56 @@ def test_a_read_timeout_is_retried_after_the_backoff(
     assert clock.sleeps == [10.0]
 
 
+def test_a_body_still_trickling_in_after_five_timeouts_is_a_timeout_and_retried(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every piece comes well within the read timeout (1 s), but the body as a whole
+    # would take 14 s: the client gives up at 5 s, five timeouts.  The deadline is
+    # kept on the real clock (time.monotonic), faked here and moved by the server.
+    monkeypatch.setattr(client_module, "time", clock)
+    body = render_api_feed([], total=0, start=0, per_page=5, query="x")
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    listener = socket.create_server(("127.0.0.1", 0))
+    answered: list[str] = []
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(head)
+                try:
+                    for i in range(0, len(body), 20):
+                        threading.Event().wait(0.005)  # a moment for the client to read
+                        clock.advance(0.5)
+                        conn.sendall(body[i : i + 20])
+                    answered.append("trickled to the end")
+                except OSError:
+                    answered.append("hung up on")
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(head + body)
+                answered.append("at once")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/query"
+    config = ArxivConfig(api_url=url, categories=["cs.CV"], timeout_seconds=1.0)
+    client = ArxivClient(config, sleep=clock.sleep, clock=clock, wall_clock=clock.time)
+    with caplog.at_level(logging.INFO, logger="trenddigest.sources.client"):
+        result = client.get(url + "?search_query=x")
+    thread.join(timeout=10)
+    assert result.body == body
+    assert client_lines(caplog) == [
+        f"arXiv API at {url}: timed out; retrying in 10 s (retry 1 of 5)"
+    ]
+    assert answered[-1] == "at once"
+
+
 def test_connection_reset_is_retried(server: ArxivTestServer, clock: FakeClock) -> None:
     server.fail("reset")
     page = make_client(server, clock).fetch_api_page(search(), 0, 5)
@@ -454,6 +543,61 @@ def test_a_web_page_once_is_a_notice_and_the_next_answer_is_used(
     server.fail("garbage", times=1)
     page = make_client(server, clock).fetch_api_page(search(), 0, 5)
     assert len(page.papers) == 5
+
+
+def test_a_web_page_once_leaves_the_other_failures_their_whole_budget(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("garbage")  # a proxy's "please wait" page
+    server.fail("status", times=3, status=503)
+    page = make_client(server, clock, max_retries=5).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert len(server.api_requests) == 5
+
+
+def test_a_second_web_page_ends_the_request_whatever_failed_between(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("garbage")
+    server.fail("status", status=503)
+    server.fail("garbage")
+    with pytest.raises(RetriesExhaustedError) as err:
+        make_client(server, clock, max_retries=5).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept failing after 3 tries (last: an HTML page, not "
+        "arXiv's XML: check that [arxiv] api_url is right)"
+    )
+
+
+class FirstConnectionRefused(requests.Session):
+    """Sends its first request to a local port nothing listens on: a real refused
+    connection, then the following ones where they were meant to go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        if self.sent == 1:
+            parts = urlsplit(str(url))
+            url = parts._replace(netloc=f"127.0.0.1:{unused_port()}").geturl()
+        return super().request(method, url, **kwargs)
+
+
+def test_one_refused_connection_leaves_the_503s_after_it_their_whole_budget(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", times=3, status=503)
+    config = fast_arxiv_config(server, max_retries=5, backoff_seconds=10.0)
+    session = FirstConnectionRefused()
+    client = ArxivClient(
+        config, sleep=clock.sleep, clock=clock, wall_clock=clock.time, session=session
+    )
+    page = client.fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert (session.sent, len(server.api_requests)) == (5, 4)
+    assert clock.sleeps == [10.0, 20.0, 40.0, 80.0]
 
 
 def test_gives_up_after_max_retries_with_one_clear_line(
@@ -620,6 +764,140 @@ def test_feed_request_sends_validators_and_returns_304(
     again = client.fetch_feed(server.feed_url + "cs.CV", etag=first.headers["ETag"])
     assert (first.status, again.status, again.not_modified) == (200, 304, True)
     assert server.feed_requests[1].headers["If-None-Match"] == first.headers["ETag"]
+
+
+# -- redirects --------------------------------------------------------------------------
+
+
+def api_query(start: int, max_results: int) -> str:
+    """The query string arxiv.Client sends for ``search()`` (parameter order included)."""
+    reference = arxiv.Client()
+    reference.query_url_format = "http://127.0.0.1/api/query?{}"
+    return urlsplit(reference._format_url(search(), start, max_results)).query
+
+
+def test_a_redirect_is_followed_as_a_request_of_its_own_after_the_spacing(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    times: list[tuple[str, float]] = []
+    server.watchers.append(lambda seen: times.append((seen.path, clock.now)))
+    # Relative, with the query: resolved against the URL asked, the query kept as given.
+    server.fail("status", status=301, headers={"Location": "/api/moved?" + api_query(0, 5)})
+    page = make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert len(page.papers) == 5
+    assert [path for path, _ in times] == ["/api/query", "/api/moved"]
+    assert times[1][1] - times[0][1] == 3.0
+    assert server.api_requests[1].raw_query == api_query(0, 5)
+
+
+def test_a_feed_redirect_is_paced_too_and_keeps_the_conditional_headers(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00101", "type": "new"}])
+    client = make_client(server, clock)
+    etag = client.fetch_feed(server.atom_feed_url + "cs.CV").headers["ETag"]
+    server.fail("status", path="/rss/", status=308, headers={"Location": "/atom/cs.CV"})
+    before = len(clock.sleeps)
+    result = client.fetch_feed(server.feed_url + "cs.CV", etag=etag)
+    assert result.not_modified
+    assert [seen.path for seen in server.feed_requests] == [
+        "/atom/cs.CV",
+        "/rss/cs.CV",
+        "/atom/cs.CV",
+    ]
+    assert server.feed_requests[2].headers["If-None-Match"] == etag
+    assert clock.sleeps[before:] == [3.0, 3.0]
+
+
+def test_a_redirect_is_one_warning_naming_the_setting_to_change(
+    server: ArxivTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.set_listing("cs.CV", "2025-05-14", [{"id": "2505.00101", "type": "new"}])
+    server.set_listing("cs.LG", "2025-05-14", [{"id": "2505.00102", "type": "new"}])
+    for category in ("cs.CV", "cs.LG"):
+        moved = {"Location": f"{server.base_url}/atom/{category}"}
+        server.fail("status", path=f"/rss/{category}", status=301, headers=moved)
+    client = make_client(server, clock)
+    with caplog.at_level(logging.WARNING, logger="trenddigest.sources.client"):
+        client.fetch_feed(server.feed_url + "cs.CV")
+        client.fetch_feed(server.feed_url + "cs.LG")
+    assert logged(caplog, "trenddigest.sources.client", logging.WARNING) == [
+        f"arXiv feed at {server.feed_url}cs.CV redirects to {server.atom_feed_url}cs.CV "
+        f'(HTTP 301); if arXiv answers there now, set [arxiv] feed_url = "{server.atom_feed_url}" '
+        "to save a request each time"
+    ]
+
+
+def test_a_redirect_loop_stops_after_five_redirects_in_one_line_without_a_retry(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", times=100, status=302, headers={"Location": "/api/query"})
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} kept redirecting (more than 5 times, last to "
+        f"{server.api_url}): a redirect loop; check [arxiv] api_url"
+    )
+    assert len(server.api_requests) == 6
+    assert clock.sleeps == [3.0] * 5
+
+
+def test_a_redirect_to_something_not_http_is_reported_not_followed(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=302, headers={"Location": "ftp://mirror.example/api/query"})
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} redirected to 'ftp://mirror.example/api/query', "
+        "which is not an http(s) URL; check [arxiv] api_url"
+    )
+    assert len(server.api_requests) == 1
+
+
+def test_a_retry_after_a_redirect_asks_the_url_asked_for_again(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    # A 302 holds for the moment only: the retry starts over where the caller asked.
+    server.fail("status", status=302, headers={"Location": "/api/elsewhere?" + api_query(0, 5)})
+    server.fail("status", status=503)
+    make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert [seen.path for seen in server.api_requests] == [
+        "/api/query",
+        "/api/elsewhere",
+        "/api/query",
+    ]
+
+
+# -- the wait an earlier command left ----------------------------------------------------
+
+
+def test_a_stored_wait_more_than_a_day_ahead_holds_for_a_day_only(
+    server: ArxivTestServer, clock: FakeClock, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Written by a run whose clock was 30 days ahead, since set right.
+    store.set_meta(ARXIV_NOT_BEFORE_KEY, f"{clock.now + 30 * 86400:.3f}")
+    client = make_client(server, clock)
+    with caplog.at_level(logging.WARNING, logger="trenddigest.sources.pacing"):
+        resume_pacing(store, client)
+    assert client.not_before == clock.now + 86400
+    assert logged(caplog, "trenddigest.sources.pacing", logging.WARNING) == [
+        "the store says not to ask arXiv before 2025-07-02 00:00:00 UTC, more than 24 hours "
+        "away (a clock that was ahead?); waiting until 2025-06-03 00:00:00 UTC at most"
+    ]
+    with pytest.raises(WaitRequestedError):
+        client.fetch_api_page(search(), 0, 5)
+    clock.advance(86400)
+    assert len(client.fetch_api_page(search(), 0, 5).papers) == 5
+
+
+def test_a_stored_wait_within_a_day_is_kept_as_it_is(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    store.set_meta(ARXIV_NOT_BEFORE_KEY, f"{clock.now + 86000:.3f}")
+    client = make_client(server, clock)
+    resume_pacing(store, client)
+    assert client.not_before == clock.now + 86000
 
 
 # -- pacing across clients -------------------------------------------------------------

@@ -18,17 +18,27 @@ keep three seconds apart.
 
 Failure policy (see README, "Talking to arXiv"):
 
-* HTTP 429 and 5xx: retried up to ``max_retries`` times; the wait is the server's
-  ``Retry-After`` (seconds or HTTP-date) when given, otherwise exponential backoff
-  from ``backoff_seconds`` capped at ``max_backoff_seconds``.  A ``Retry-After``
-  longer than ``max_backoff_seconds`` ends the retries at once (asking again sooner
-  would ignore what arXiv said).
-* Timeouts, connection resets, truncated or malformed bodies: retried the same way.
+* HTTP 408, 429 and every 5xx but 501 and 505 (see :func:`_retried_status`):
+  retried up to ``max_retries`` times; the wait is the server's ``Retry-After``
+  (seconds or HTTP-date) when given, otherwise exponential backoff from
+  ``backoff_seconds`` capped at ``max_backoff_seconds``.  A ``Retry-After`` longer
+  than ``max_backoff_seconds`` ends the retries at once (asking again sooner would
+  ignore what arXiv said).
+* Timeouts (also a body still arriving after :data:`BODY_DEADLINE_TIMEOUTS` times
+  the read timeout), connection resets, truncated or malformed bodies: retried the
+  same way.
 * No connection at all (connection refused, connect timeout): at most
   :data:`UNREACHABLE_RETRIES` retries; a failed name lookup (no network, wrong host)
   only :data:`NAME_RESOLUTION_RETRIES`, after ``delay_seconds``, because waiting does
   not bring a network back: a machine without network gets one clear line within
-  seconds.
+  seconds.  Such a lower budget counts only the failures of its own kind: one
+  refused connection or proxy notice among 503s leaves the rest of ``max_retries``.
+* Redirects (301, 302, 303, 307, 308 with a ``Location``) are followed by the
+  client, not by requests: each follow-up is a request of its own, after the
+  spacing like any other.  At most :data:`MAX_REDIRECTS` per try, then a
+  :class:`~trenddigest.errors.FetchError` (a loop; not retried).  A warning, once
+  per new address, names it and the setting to point there.  A retry starts again
+  from the URL asked for (a 302 is only for the moment).
 * HTTP 400 with an arXiv error feed: :class:`~trenddigest.errors.ArxivAPIError`
   with arXiv's message, never retried (the same query would fail again).
 * Any other 4xx: :class:`~trenddigest.errors.FetchError` at once.
@@ -47,17 +57,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
 
 import arxiv
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 
 from ..config import ArxivConfig
 from ..errors import ArxivAPIError, ConfigError, FetchError
@@ -76,7 +87,10 @@ NAME_RESOLUTION_RETRIES = 1
 # Connecting to arXiv takes well under a second; a read may legitimately take a
 # minute for a 2000-entry page, so the two timeouts differ.
 MAX_CONNECT_TIMEOUT = 10.0
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Redirects followed for one try.  arXiv redirects once at most (http to https, a
+# moved path); a chain longer than this is a loop, or a proxy sending everything
+# to its login page.
+MAX_REDIRECTS = 5
 # The longest Retry-After kept for later requests and runs.  arXiv asks for seconds
 # or minutes; a proxy in the way that says "the year 9999" must not leave an
 # unattended installation refusing to run ever after.
@@ -89,6 +103,11 @@ MAX_RESPONSE_BYTES = MAX_XML_BYTES
 # Bytes per read of a response body: large enough for few Python-level iterations,
 # small enough that the cap is overshot by little.
 _BODY_CHUNK = 64 * 1024
+# How many times ``timeout_seconds`` a whole response body may take to arrive.  The
+# read timeout bounds each wait for the next bytes, so a server trickling a few
+# bytes just within it would hold a request open for ever; the largest arXiv page
+# (2,000 results, a few MB) arrives in seconds on any working link.
+BODY_DEADLINE_TIMEOUTS = 5
 
 
 class UnreachableError(FetchError):
@@ -107,7 +126,10 @@ class RetriesExhaustedError(FetchError):
 
 def utc_text(moment: float) -> str:
     """A wall-clock moment as the messages give it: ``2025-06-02 01:00:00 UTC``."""
-    return f"{datetime.fromtimestamp(moment, UTC):%Y-%m-%d %H:%M:%S} UTC"
+    try:
+        return f"{datetime.fromtimestamp(moment, UTC):%Y-%m-%d %H:%M:%S} UTC"
+    except (OverflowError, OSError, ValueError):  # past the year 9999: a broken value
+        return f"{moment:.0f} s after 1970-01-01 UTC"
 
 
 class WaitRequestedError(RetriesExhaustedError):
@@ -141,7 +163,10 @@ class _Failure:
     reason: str
     retry_after: float | None = None
     unreachable: bool = False
-    max_retries: int | None = None  # a lower retry budget for this kind of failure
+    # A lower retry budget for failures of ``kind``: it counts only those, so that
+    # one of them among ordinary failures does not cut the whole request short.
+    max_retries: int | None = None
+    kind: str = ""
     wait: float | None = None  # a fixed wait instead of the backoff
 
 
@@ -191,8 +216,51 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+@dataclass(frozen=True)
+class _Redirect:
+    """A 3xx naming where to ask instead: the next request goes there, paced."""
+
+    status: int
+    location: str  # absolute, as the server gave it (its query included)
+
+
+def _retried_status(status: int) -> bool:
+    """Whether an HTTP status means "not now" and is worth asking again after a wait.
+
+    408 (the server tired of waiting for the request), 429 and every 5xx: the
+    proxies and CDNs in front of a server answer with more of them than 500-504
+    (507, Cloudflare's 520-524...).  Not 501 Not Implemented nor 505 HTTP Version
+    Not Supported: they say the same of every later try.
+    """
+    return status in (408, 429) or (500 <= status <= 599 and status not in (501, 505))
+
+
+def _followable(url: str) -> bool:
+    """Whether a redirect's target is an http(s) URL requests can send."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return False
+    try:
+        requests.Request("GET", url).prepare()
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
+        return False
+    return True
+
+
+def _setting_for(configured: str, asked: str, location: str) -> str:
+    """The value of the setting that would ask ``location`` directly.
+
+    A feed's URL is ``feed_url`` with the category appended; the category is taken
+    off the new address again when it ends with it, so the advice fits every feed.
+    """
+    base, old, new = endpoint_of(configured), endpoint_of(asked), endpoint_of(location)
+    tail = old[len(base) :] if old.startswith(base) else ""
+    if tail and new.endswith(tail):
+        return new[: len(new) - len(tail)]
+    return new
+
+
 def _unreachable(reason: str) -> _Failure:
-    return _Failure(reason, unreachable=True, max_retries=UNREACHABLE_RETRIES)
+    return _Failure(reason, unreachable=True, max_retries=UNREACHABLE_RETRIES, kind="unreachable")
 
 
 def _classify(exc: requests.RequestException, delay: float) -> _Failure:
@@ -202,6 +270,7 @@ def _classify(exc: requests.RequestException, delay: float) -> _Failure:
             "name resolution failed",
             unreachable=True,
             max_retries=NAME_RESOLUTION_RETRIES,
+            kind="name resolution",
             wait=delay,
         )
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
@@ -223,15 +292,48 @@ def _classify(exc: requests.RequestException, delay: float) -> _Failure:
     return _Failure(f"connection error ({type(exc).__name__})")
 
 
-def _read_body(resp: requests.Response, cap: int) -> bytes | None:
-    """The body, gunzipped, read a chunk at a time; None as soon as it passes ``cap``."""
+def _arriving(resp: requests.Response) -> Iterator[bytes]:
+    """The body, gunzipped, in the pieces it arrives in, with urllib3's errors turned
+    into requests' as ``iter_content`` turns them.
+
+    Not ``iter_content``: it waits for a whole chunk however slowly the bytes come,
+    so nothing could be checked in between.  ``read1`` (urllib3 2.3 and later) makes
+    one read of the socket at most.
+    """
+    raw = resp.raw
+    read = getattr(raw, "read1", None) or raw.read
+    try:
+        while chunk := read(_BODY_CHUNK, decode_content=True):
+            yield chunk
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    resp._content_consumed = True  # read to its end: closing it keeps the connection
+
+
+def _read_body(
+    resp: requests.Response, cap: int, clock: Callable[[], float], deadline: float
+) -> bytes | None:
+    """The body, gunzipped, read as it arrives; None as soon as it passes ``cap``.
+
+    Raises :class:`requests.ReadTimeout` (retried as a timeout) once reading it has
+    taken more than ``deadline`` seconds on ``clock``.
+    """
+    started = clock()
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_content(chunk_size=_BODY_CHUNK):
+    for chunk in _arriving(resp):
         size += len(chunk)
         if size > cap:
             return None
         chunks.append(chunk)
+        if clock() - started > deadline:
+            raise requests.exceptions.ReadTimeout(f"body still arriving after {deadline:g} s")
     return b"".join(chunks)
 
 
@@ -301,6 +403,7 @@ class ArxivClient:
         # earlier command on the same store) left for this one; see :meth:`next_allowed`.
         self.not_before: float | None = None
         self._asked_to_wait_until: float | None = None  # from arXiv's Retry-After
+        self._redirects_told: set[tuple[str, str]] = set()  # (setting, new value) warned of
         self._session = session or self._new_session()
         self._arxiv_session = _ArxivPackageSession(self)
         self._arxiv = arxiv.Client(page_size=config.page_size, delay_seconds=0.0, num_retries=0)
@@ -449,18 +552,23 @@ class ArxivClient:
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
             raise _not_a_url(url, setting) from exc
         endpoint = endpoint_of(url)
-        budget = self.config.max_retries
         failures = 0
+        of_kind: dict[str, int] = {}  # failures of each kind that has a budget of its own
         while True:
-            failure = self._attempt(url, headers, check, what, setting)
+            failure = self._follow(url, headers, check, what, setting)
             if isinstance(failure, HttpResult):
                 return failure
             failures += 1
             if failure.retry_after is not None:  # remembered for the next command too
                 kept = min(failure.retry_after, MAX_REMEMBERED_WAIT_SECONDS)
                 self._asked_to_wait_until = self.wall_clock() + kept
+            # The most tries this request may still come to: max_retries, or fewer
+            # when failures of this kind alone would pass their own budget first
+            # (an offline machine, a wrong endpoint: they must fail fast).
+            budget = self.config.max_retries
             if failure.max_retries is not None:
-                budget = min(budget, failure.max_retries)
+                same = of_kind[failure.kind] = of_kind.get(failure.kind, 0) + 1
+                budget = min(budget, failures - same + failure.max_retries)
             if failures > budget:
                 if failure.unreachable:
                     # The way around it only exists for the API (the digest can be
@@ -516,7 +624,7 @@ class ArxivClient:
             if wait > 0:
                 self.sleep(wait)
 
-    def _attempt(
+    def _follow(
         self,
         url: str,
         headers: Mapping[str, str] | None,
@@ -524,6 +632,61 @@ class ArxivClient:
         what: str,
         setting: str,
     ) -> HttpResult | _Failure:
+        """One try at ``url``, following its redirects as requests of their own.
+
+        requests would follow them inside one paced request, back to back (and a
+        loop up to 30 times); here each goes through :meth:`_attempt`, so the
+        spacing holds for every request that leaves the machine.  The conditional
+        headers of a feed go along.
+        """
+        current = url
+        followed = 0
+        while True:
+            answer = self._attempt(current, headers, check, what, setting)
+            if not isinstance(answer, _Redirect):
+                return answer
+            if followed == MAX_REDIRECTS:  # asking again would loop the same way
+                raise FetchError(
+                    f"{what} at {endpoint_of(url)} kept redirecting (more than {MAX_REDIRECTS} "
+                    f"times, last to {endpoint_of(answer.location)}): a redirect loop; check "
+                    f"[arxiv] {setting}"
+                )
+            if not _followable(answer.location):
+                raise FetchError(
+                    f"{what} at {endpoint_of(url)} redirected to {answer.location!r}, which is "
+                    f"not an http(s) URL; check [arxiv] {setting}"
+                )
+            self._tell_redirect(url, answer, what, setting)
+            current = answer.location
+            followed += 1
+
+    def _tell_redirect(self, url: str, redirect: _Redirect, what: str, setting: str) -> None:
+        """Warn, once per new address, that every request there costs two."""
+        value = _setting_for(getattr(self.config, setting), url, redirect.location)
+        if (setting, value) in self._redirects_told:
+            return
+        self._redirects_told.add((setting, value))
+        # A warning, not INFO: nothing fails, but each request now waits out the
+        # spacing twice, and only the user can point the setting at the new place.
+        log.warning(
+            "%s at %s redirects to %s (HTTP %d); if arXiv answers there now, set "
+            '[arxiv] %s = "%s" to save a request each time',
+            what,
+            endpoint_of(url),
+            endpoint_of(redirect.location),
+            redirect.status,
+            setting,
+            value,
+        )
+
+    def _attempt(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        check: Callable[[HttpResult], str | None] | None,
+        what: str,
+        setting: str,
+    ) -> HttpResult | _Failure | _Redirect:
         self._wait_turn()
         self.requests_made += 1
         log.debug("GET %s", url)
@@ -534,11 +697,16 @@ class ArxivClient:
                 headers={"User-Agent": self.config.user_agent, **(headers or {})},
                 timeout=(min(self.timeout, MAX_CONNECT_TIMEOUT), self.timeout),
                 stream=True,
+                allow_redirects=False,  # followed by _follow, each one paced
             )
             # Closing drops the connection when the body was not read to its end (the
             # cap was passed); a body read whole leaves it pooled for the next request.
             with resp:
-                body = _read_body(resp, cap)
+                # The deadline runs on the real clock, as the socket's timeouts do,
+                # not on the injected one: that paces requests, and a test's may
+                # jump ahead at every look.
+                deadline = BODY_DEADLINE_TIMEOUTS * self.timeout
+                body = _read_body(resp, cap, time.monotonic, deadline)
         except requests.RequestException as exc:
             return _classify(exc, self.config.delay_seconds)
         finally:
@@ -560,7 +728,13 @@ class ArxivClient:
             response=resp,
         )
         status = resp.status_code
-        if status in _RETRY_STATUSES:
+        target = self._session.get_redirect_target(resp)  # only for 301/302/303/307/308
+        if target is not None:
+            # Resolved against the URL asked (a Location may be relative); its own
+            # query is kept as given, the fragment is not sent.
+            location = urldefrag(urljoin(resp.url or url, requote_uri(target))).url
+            return _Redirect(status, location)
+        if _retried_status(status):
             retry_after = self._retry_after(resp.headers.get("Retry-After"))
             return _Failure(f"HTTP {status}", retry_after=retry_after)
         if status == 304 or status == 400:
@@ -575,7 +749,7 @@ class ArxivClient:
             # arXiv's API and feeds answer in XML.  A web page is a proxy's notice (worth
             # one more try) or a URL pointing at arXiv's HTML pages (no try mends that).
             reason = f"an HTML page, not arXiv's XML: check that [arxiv] {setting} is right"
-            return _Failure(reason, max_retries=1)
+            return _Failure(reason, max_retries=1, kind="html")
         problem = check(result) if check else None
         return _Failure(problem) if problem else result
 

@@ -8,22 +8,50 @@ store every command opens (under its lock, so one at a time) carries that moment
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import math
 import sqlite3
 
 from ..errors import StoreError
 from ..store import ARXIV_NOT_BEFORE_KEY, Store
-from .client import ArxivClient
+from .client import MAX_REMEMBERED_WAIT_SECONDS, ArxivClient, utc_text
 
 log = logging.getLogger(__name__)
 
 
 def resume_pacing(store: Store, client: ArxivClient) -> None:
-    """Make ``client`` wait for what the last command on this store left."""
+    """Make ``client`` wait for what the last command on this store left.
+
+    At most :data:`~trenddigest.sources.client.MAX_REMEMBERED_WAIT_SECONDS` from now,
+    the cap a wait gets when it is written: a moment further off was written by a
+    clock that was ahead (and since set right) or by hand, and taken as it stands
+    it would stop every fetch and poll until then, weeks maybe.  It is cut to the
+    cap rather than ignored: the two clocks cannot be told apart from here, and a
+    long wait arXiv asked for, read by a clock now slightly behind, must not
+    become a request at once.  The next command on the store then hears a moment
+    within the cap, so the wait ends a day later at the latest; the warning says
+    why nothing is asked until then.  An unreadable value is ignored.
+    """
     value = store.get_meta(ARXIV_NOT_BEFORE_KEY)
-    with contextlib.suppress(TypeError, ValueError):
-        client.not_before = float(value) if value else None
+    try:
+        moment = float(value) if value else None
+    except (TypeError, ValueError):
+        log.debug("ignoring an unreadable %s in the store: %r", ARXIV_NOT_BEFORE_KEY, value)
+        return
+    if moment is not None and not math.isfinite(moment):
+        log.debug("ignoring an unreadable %s in the store: %r", ARXIV_NOT_BEFORE_KEY, value)
+        return
+    latest = client.wall_clock() + MAX_REMEMBERED_WAIT_SECONDS
+    if moment is not None and moment > latest:
+        log.warning(
+            "the store says not to ask arXiv before %s, more than %.0f hours away (a clock "
+            "that was ahead?); waiting until %s at most",
+            utc_text(moment),
+            MAX_REMEMBERED_WAIT_SECONDS / 3600,
+            utc_text(latest),
+        )
+        moment = latest
+    client.not_before = moment
 
 
 def record_pacing(store: Store, client: ArxivClient) -> None:
