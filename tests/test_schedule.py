@@ -20,11 +20,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from arxiv_server import ArxivTestServer, fast_arxiv_config
+from arxiv_server import ArxivTestServer, fast_arxiv_config, unused_port
+from arxiv_server import FakeClock as ArxivClock
 from trenddigest import pipeline
 from trenddigest import schedule as schedule_module
 from trenddigest.cli import build_parser
-from trenddigest.config import Config, ScheduleConfig
+from trenddigest.config import ArxivConfig, Config, ScheduleConfig
 from trenddigest.errors import (
     ConfigError,
     DeliveryError,
@@ -43,6 +44,7 @@ from trenddigest.schedule import (
     DIGEST_RETRY_JOB,
     POLL_JOB,
     POLL_RETRY_JOB,
+    POLL_START_JOB,
     RETRY_DELAY,
     SETTLE,
     JobStopped,
@@ -50,6 +52,7 @@ from trenddigest.schedule import (
     build_scheduler,
     crontab_trigger,
     crontab_weekdays,
+    digest_is_due,
     install_signal_handlers,
     last_job_run,
     latest_due_month,
@@ -60,11 +63,14 @@ from trenddigest.schedule import (
     run_poll,
     run_scheduler,
 )
-from trenddigest.sources.client import ArxivClient, WaitRequestedError
+from trenddigest.sources.backfill import fetch_month
+from trenddigest.sources.client import ArxivClient, UnreachableError, WaitRequestedError
 from trenddigest.sources.poll import poll_feeds
 from trenddigest.store import Store
 
 EASTERN = ZoneInfo("US/Eastern")
+# A Saturday (no poll is due at the weekend), for schedulers otherwise on the real clock.
+SATURDAY = datetime(2025, 6, 7, 12, 0, tzinfo=EASTERN)
 
 
 class FakeClock:
@@ -88,7 +94,7 @@ class DigestRecorder:
     def __init__(self, fail_on: Month | None = None, error: Exception | None = None) -> None:
         self.months: list[Month] = []
         self.fail_on = fail_on
-        self.error = error or FetchError("arXiv unreachable")
+        self.error = error or UnreachableError("arXiv unreachable")
 
     def __call__(self, month: Month) -> str:
         if month == self.fail_on:
@@ -435,6 +441,12 @@ def test_catch_up_is_capped_to_the_most_recent_months() -> None:
     assert months_due(m("2020-01"), m("2025-05"), limit=2) == [m("2025-04"), m("2025-05")]
 
 
+def test_months_done_after_a_month_still_due_are_not_due_again() -> None:
+    june_done_while_may_held = {m("2025-06")}
+    due = months_due(m("2025-04"), m("2025-07"), done=june_done_while_may_held)
+    assert due == [m("2025-05"), m("2025-07")]
+
+
 # -- running the jobs with a fake clock ------------------------------------------------
 
 
@@ -589,17 +601,17 @@ def test_a_new_installations_first_month_still_undelivered_a_month_later_stays_d
     ]
 
 
-def test_a_month_whose_delivery_failed_stays_due_with_the_months_after_it(store_path: str) -> None:
+def test_a_month_whose_delivery_failed_stays_due_and_the_delivered_month_after_it_is_done(
+    store_path: str,
+) -> None:
+    # June's own push succeeded (and carried May's commit): only May is tried again.
     clock = april_done_now_july(store_path)
     refused = DigestRecorder(fail_on=m("2025-05"), error=undelivered("git push failed"))
     with pytest.raises(DeliveryError):
         run_due_digests(store_path, refused, clock=clock, tz=EASTERN)
-    assert last_digest(store_path) == "2025-04"
+    assert last_digest(store_path) == "2025-04"  # every month up to April is done
     delivered = DigestRecorder()
-    assert run_due_digests(store_path, delivered, clock=clock, tz=EASTERN) == [
-        m("2025-05"),
-        m("2025-06"),
-    ]
+    assert run_due_digests(store_path, delivered, clock=clock, tz=EASTERN) == [m("2025-05")]
     assert last_digest(store_path) == "2025-06"
 
 
@@ -613,7 +625,7 @@ def test_a_month_without_papers_does_not_hold_back_the_months_after_it(store_pat
     assert last_digest(store_path) == "2025-04"  # May is tried again next time
 
 
-def test_a_month_without_papers_that_gets_some_is_made_with_the_months_after_it(
+def test_a_month_without_papers_that_gets_some_is_made_without_making_the_next_again(
     store_path: str,
 ) -> None:
     clock = april_done_now_july(store_path)
@@ -621,10 +633,8 @@ def test_a_month_without_papers_that_gets_some_is_made_with_the_months_after_it(
     with pytest.raises(EmptyMonthError):
         run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)
     later = DigestRecorder()
-    assert run_due_digests(store_path, later, clock=clock, tz=EASTERN) == [
-        m("2025-05"),
-        m("2025-06"),
-    ]
+    assert run_due_digests(store_path, later, clock=clock, tz=EASTERN) == [m("2025-05")]
+    assert last_digest(store_path) == "2025-06"
 
 
 BROKEN_TEMPLATE = InputError(
@@ -669,17 +679,15 @@ def test_a_month_failing_for_another_reason_does_not_hold_back_the_months_after_
     assert last_digest(store_path) == "2025-04"  # May is tried again next time
 
 
-def test_a_failed_month_once_fixed_is_made_and_recorded_with_the_months_after_it(
+def test_a_failed_month_once_fixed_is_made_and_recorded_without_making_the_next_again(
     store_path: str,
 ) -> None:
     clock = april_done_and_due_until(store_path, "2025-06")
     with pytest.raises(InputError):
         run_due_digests(store_path, FailingMonths({"2025-05"}), clock=clock, tz=EASTERN)
     fixed = FailingMonths(set())
-    assert run_due_digests(store_path, fixed, clock=clock, tz=EASTERN) == [
-        m("2025-05"),
-        m("2025-06"),
-    ]
+    assert run_due_digests(store_path, fixed, clock=clock, tz=EASTERN) == [m("2025-05")]
+    assert fixed.tried == ["2025-05"]
     assert last_digest(store_path) == "2025-06"
 
 
@@ -768,6 +776,105 @@ def test_the_log_says_why_a_second_failing_month_in_a_row_stops_the_catch_up(
     )
 
 
+def test_months_after_a_month_without_papers_are_made_once_not_at_every_poll(
+    store_path: str,
+) -> None:
+    # April has no papers at all (a narrow category): every weekday's poll tries it
+    # again, as a passing fault at arXiv may be the cause, but not the months after it.
+    digest = FailingMonths({"2025-04"}, EmptyMonthError("arXiv lists no papers from 2025-04"))
+    clock = FakeClock(datetime(2025, 4, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # March done
+    digest.tried.clear()
+    clock.now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    while clock.now < datetime(2026, 4, 1, tzinfo=UTC):
+        if clock.now.weekday() < 5:  # what each weekday's poll does while a month is due
+            with contextlib.suppress(EmptyMonthError):
+                run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+        clock.now += timedelta(days=1)
+    after_april = [month for month in digest.tried if month != "2025-04"]
+    assert after_april == [str(m("2025-05").shift(i)) for i in range(10)]  # .. 2026-02
+    assert last_digest(store_path) == "2025-03"  # April is still due
+
+
+def test_a_month_held_for_a_year_leaves_the_catch_up_window_with_a_warning(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    digest = FailingMonths({"2025-04"}, EmptyMonthError("arXiv lists no papers from 2025-04"))
+    clock = FakeClock(datetime(2025, 4, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # March done
+    for later in range(1, 13):  # the digest job on the 1st, May 2025 to April 2026
+        first = m("2025-04").shift(later)
+        clock.now = datetime(first.year, first.month, 1, 12, 0, tzinfo=UTC)
+        with contextlib.suppress(EmptyMonthError):
+            run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    digest.tried.clear()
+    caplog.clear()
+    clock.now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)  # April 2025 is 13 months back
+    with caplog.at_level("WARNING", logger="trenddigest.schedule"):
+        assert run_due_digests(store_path, digest, clock=clock, tz=EASTERN) == [m("2026-04")]
+        clock.now = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # Monday's poll
+        assert run_due_digests(store_path, digest, clock=clock, tz=EASTERN) == []
+    assert digest.tried == ["2026-04"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "no digest for 2025-04, which is older than the last 12 months the scheduler makes: "
+        "it is not tried again; make it with: trenddigest run --month 2025-04"
+    ]
+    assert last_digest(store_path) == "2026-04"
+
+
+def test_a_month_another_scheduler_made_after_a_held_month_is_not_made_again(
+    store_path: str,
+) -> None:
+    clock = april_done_now_july(store_path)  # May and June are due
+    no_papers_in_may = EmptyMonthError("arXiv lists no papers")
+    other = DigestRecorder(fail_on=m("2025-05"), error=no_papers_in_may)
+    waited: list[bool] = []
+
+    @contextlib.contextmanager
+    def lock_after_the_other_scheduler() -> Iterator[None]:
+        # While we waited for the lock, the other process held May and made June.
+        if not waited:
+            waited.append(True)
+            with contextlib.suppress(EmptyMonthError):
+                run_due_digests(store_path, other, clock=clock, tz=EASTERN)
+        yield
+
+    ours = DigestRecorder(fail_on=m("2025-05"), error=no_papers_in_may)
+    with pytest.raises(EmptyMonthError):
+        run_due_digests(
+            store_path, ours, clock=clock, tz=EASTERN, lock=lock_after_the_other_scheduler
+        )
+    assert (other.months, ours.months) == ([m("2025-06")], [])
+
+
+def test_a_held_month_keeps_the_digest_due_until_it_is_made(store_path: str) -> None:
+    clock = april_done_now_july(store_path)
+    quiet = DigestRecorder(fail_on=m("2025-05"), error=EmptyMonthError("arXiv lists no papers"))
+    with pytest.raises(EmptyMonthError):
+        run_due_digests(store_path, quiet, clock=clock, tz=EASTERN)  # June done
+    assert digest_is_due(store_path, clock=clock, tz=EASTERN)
+    run_due_digests(store_path, DigestRecorder(), clock=clock, tz=EASTERN)
+    assert not digest_is_due(store_path, clock=clock, tz=EASTERN)
+
+
+def test_a_month_failing_again_with_the_next_month_due_stops_the_catch_up_there(
+    store_path: str,
+) -> None:
+    # May failed while June was made; then the template breaks for every month.
+    clock = april_done_and_due_until(store_path, "2025-06")
+    with pytest.raises(InputError):
+        run_due_digests(store_path, FailingMonths({"2025-05"}), clock=clock, tz=EASTERN)
+    clock.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)  # May, July and August are due
+    broken = FailingMonths({"2025-05", "2025-07", "2025-08"})
+    with pytest.raises(InputError) as failed:
+        run_due_digests(store_path, broken, clock=clock, tz=EASTERN)
+    assert broken.tried == ["2025-05", "2025-07"]
+    assert str(failed.value) == (
+        f"no digest for 2025-05 nor 2025-07: {BROKEN_TEMPLATE}; 1 later month waits until it "
+        "is fixed"
+    )
+
+
 def test_poll_records_its_last_success(store_path: str) -> None:
     clock = FakeClock(datetime(2025, 5, 6, 0, 45, tzinfo=UTC))
     assert run_poll(store_path, lambda: "412 new papers", clock=clock) == "412 new papers"
@@ -799,7 +906,12 @@ def test_scheduler_has_both_jobs_with_the_configured_policy(store_path: str) -> 
     config.schedule.misfire_grace_seconds = 1234
     config.schedule.digest_cron = "0 7 2 * *"
     scheduler = build_scheduler(
-        config, store_path, DigestRecorder(), lambda: None, scheduler_class=BackgroundScheduler
+        config,
+        store_path,
+        DigestRecorder(),
+        lambda: None,
+        clock=lambda: SATURDAY,  # no poll at start
+        scheduler_class=BackgroundScheduler,
     )
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {POLL_JOB, DIGEST_JOB}
@@ -884,6 +996,78 @@ def test_digest_job_does_not_retry_a_configuration_problem(store_path: str) -> N
     assert scheduler.get_job(DIGEST_RETRY_JOB) is None
 
 
+def test_digest_job_retries_an_hour_later_when_the_store_is_busy(store_path: str) -> None:
+    busy = DigestRecorder(fail_on=m("2025-05"), error=LockError("another run holds the store"))
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
+    scheduler = background_scheduler(store_path, busy, lambda: None, clock)
+    scheduler.get_job(DIGEST_JOB).func()
+    retry = scheduler.get_job(DIGEST_RETRY_JOB)
+    assert retry is not None and retry.trigger.run_date == clock.now + RETRY_DELAY
+
+
+def fetching_digest(store_path: str, arxiv: ArxivConfig) -> Callable[[Month], str]:
+    """The digest job's fetch through the real client: what arXiv answers decides."""
+
+    def run_digest(month: Month) -> str:
+        with Store.open(store_path) as store, ArxivClient(arxiv) as client:
+            fetch_month(store, arxiv, month, client=client)
+        return f"digests/{month}.md"
+
+    return run_digest
+
+
+def digest_fetching_from(store_path: str, arxiv: ArxivConfig) -> BaseScheduler:
+    """The scheduler on June 5th (May due) with a digest job fetching through ``arxiv``."""
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
+    return background_scheduler(store_path, fetching_digest(store_path, arxiv), lambda: None, clock)
+
+
+def test_a_query_arxiv_rejects_is_left_to_the_next_poll_not_retried_hourly(
+    store_path: str, no_arxiv_waits: ArxivClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ArxivTestServer() as server:
+        server.fail("error", times=100, message="incorrect id format for cs.CVV")
+        scheduler = digest_fetching_from(store_path, fast_arxiv_config(server))
+        with caplog.at_level("ERROR", logger="trenddigest.schedule"):
+            scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is None
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith("monthly digest failed: arXiv API rejected the query ")
+    assert message.endswith("; trying again after the next poll")
+
+
+def test_an_api_url_answering_404_is_left_to_the_next_poll_not_retried_hourly(
+    store_path: str, no_arxiv_waits: ArxivClock
+) -> None:
+    with ArxivTestServer() as server:
+        wrong = fast_arxiv_config(server, api_url=f"{server.base_url}/apx/query")
+        scheduler = digest_fetching_from(store_path, wrong)
+        scheduler.get_job(DIGEST_JOB).func()
+        assert len(server.seen) == 1  # one answer, not retried
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is None
+    assert last_digest(store_path) is None  # May is still due
+
+
+def test_arxiv_unreachable_through_the_client_is_retried_an_hour_later(
+    store_path: str, no_arxiv_waits: ArxivClock
+) -> None:
+    with ArxivTestServer() as server:
+        nobody = fast_arxiv_config(server, api_url=f"http://127.0.0.1:{unused_port()}/api/query")
+    scheduler = digest_fetching_from(store_path, nobody)
+    scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is not None
+
+
+def test_arxiv_failing_until_the_retries_run_out_is_retried_an_hour_later(
+    store_path: str, no_arxiv_waits: ArxivClock
+) -> None:
+    with ArxivTestServer() as server:
+        server.fail("status", times=100, status=503)
+        scheduler = digest_fetching_from(store_path, fast_arxiv_config(server))
+        scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB) is not None
+
+
 def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: str) -> None:
     def poll() -> None:
         raise FetchError("feed unreachable")
@@ -941,6 +1125,61 @@ def test_the_scheduler_says_when_its_jobs_next_run(
         "next poll: Fri 2025-06-06 06:30 EDT (2025-06-06 10:30 UTC)",
         "next monthly digest: Tue 2025-07-01 06:00 EDT (2025-07-01 10:00 UTC)",
     ]
+
+
+def poll_done_at(store_path: str, when: datetime) -> None:
+    with Store.open(store_path) as store:
+        record_job_success(store, POLL_JOB, when=when, target=when.date().isoformat())
+
+
+@pytest.mark.parametrize("last_poll", [None, datetime(2025, 6, 2, 6, 30, tzinfo=EASTERN)])
+def test_a_scheduler_started_on_a_weekday_after_the_poll_time_reads_the_days_listing_at_once(
+    store_path: str, last_poll: datetime | None
+) -> None:
+    # Restarted (after an upgrade, say) on Tuesday at 10:00, last polled on Monday or never.
+    if last_poll is not None:
+        poll_done_at(store_path, last_poll)
+    clock = FakeClock(datetime(2025, 6, 3, 10, 0, tzinfo=EASTERN))
+    polls: list[str] = []
+    digest = DigestRecorder()
+    scheduler = background_scheduler(store_path, digest, lambda: polls.append("polled"), clock)
+    start = scheduler.get_job(POLL_START_JOB)
+    assert start is not None
+    assert abs(start.trigger.run_date - datetime.now(UTC)) < timedelta(minutes=1)
+    start.func()
+    assert polls == ["polled"]
+    assert digest.months == []  # the due digest is the digest job's run at start
+    with Store.open(store_path) as store:
+        run = last_job_run(store, POLL_JOB)
+    assert run is not None and run.last_success == "2025-06-03T14:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2025, 6, 3, 6, 0, tzinfo=EASTERN),  # Tuesday, before the poll's 06:30
+        datetime(2025, 6, 7, 10, 0, tzinfo=EASTERN),  # Saturday: no poll at the weekend
+        datetime(2025, 6, 2, 23, 30, tzinfo=EASTERN),  # Monday night, after Monday's poll
+    ],
+)
+def test_a_scheduler_started_when_no_poll_was_missed_today_does_not_poll_early(
+    store_path: str, start: datetime
+) -> None:
+    poll_done_at(store_path, datetime(2025, 6, 2, 6, 30, tzinfo=EASTERN))  # Monday's
+    scheduler = background_scheduler(store_path, DigestRecorder(), lambda: None, FakeClock(start))
+    assert scheduler.get_job(POLL_START_JOB) is None
+
+
+def test_a_scheduler_that_polls_at_start_says_so(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 3, 14, 0, tzinfo=UTC))  # Tuesday, 10:00 EDT
+    with caplog.at_level("INFO", logger="trenddigest.schedule"):
+        background_scheduler(store_path, DigestRecorder(), lambda: None, clock)
+    assert (
+        "today's poll (Tue 2025-06-03 06:30 EDT) has not run: polling now, while the listing "
+        "is in arXiv's feed (until midnight US Eastern)"
+    ) in [r.getMessage() for r in caplog.records]
 
 
 def busy_store_poll() -> None:
@@ -1067,7 +1306,10 @@ def test_sigterm_during_a_catch_up_stops_after_the_month_being_produced(
     scheduler = build_scheduler(Config(), store_path, run_digest, lambda: None)
     scheduler.add_listener(lambda _event: shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
     job_done = threading.Event()
-    scheduler.add_listener(lambda _event: job_done.set(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.add_listener(  # not the poll at start, which runs on weekday afternoons
+        lambda event: job_done.set() if event.job_id == DIGEST_JOB else None,
+        EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+    )
     watchdog = threading.Timer(30, lambda: os.kill(os.getpid(), signal.SIGINT))
     watchdog.start()  # only fires if the test is broken
     try:
@@ -1140,7 +1382,10 @@ def test_sigterm_during_a_polls_backoff_stops_the_scheduler_at_once_keeping_stor
             ):
                 return poll_feeds(store, arxiv, client).describe()
 
-        scheduler = build_scheduler(Config(), store_path, DigestRecorder(), poll, stop=stop)
+        # On a Saturday by the scheduler's clock: no poll at start besides this one.
+        scheduler = build_scheduler(
+            Config(), store_path, DigestRecorder(), poll, stop=stop, clock=lambda: SATURDAY
+        )
         scheduler.modify_job(POLL_JOB, next_run_time=datetime.now(UTC))
         job_done = threading.Event()
         scheduler.add_listener(

@@ -44,6 +44,10 @@ class FetchError(TrendDigestError):
     """arXiv (or the configured mirror) could not be reached or kept failing."""
 
     exit_code = 4
+    # Whether asking again later may well succeed (no connection, arXiv busy or asking
+    # for a wait): an unattended job retries those within the hour, and leaves an
+    # answer no retry mends (a query arXiv rejects, a 404) for its next run.
+    transient = False
 
 
 class ArxivAPIError(FetchError):

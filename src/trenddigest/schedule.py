@@ -22,7 +22,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -64,6 +64,7 @@ POLL_JOB = "poll"
 DIGEST_JOB = "digest"
 DIGEST_RETRY_JOB = "digest-retry"
 POLL_RETRY_JOB = "poll-retry"
+POLL_START_JOB = "poll-at-start"
 DIGEST_COMPLETE_JOB = "digest-complete"
 # A machine off for years should not start by writing dozens of digests.
 MAX_CATCH_UP_MONTHS = 12
@@ -187,6 +188,35 @@ def next_feed_rebuild(now: datetime) -> datetime:
     return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=ARXIV_TIMEZONE)
 
 
+def last_feed_rebuild(now: datetime) -> datetime:
+    """The last midnight US Eastern at or before ``now``: the listing in arXiv's feeds
+    since then is the one a poll today reads."""
+    local = now.astimezone(ARXIV_TIMEZONE)
+    return datetime(local.year, local.month, local.day, tzinfo=ARXIV_TIMEZONE)
+
+
+def missed_poll(
+    last_success: datetime | None, trigger: CrontabTrigger, now: datetime
+) -> datetime | None:
+    """Today's poll fire (arXiv's day) that no poll answered, or None.
+
+    That is the poll cron's first fire since arXiv last rebuilt its feeds, if it is
+    already past and no poll succeeded since the rebuild: the scheduler was not
+    running then (started, or restarted after an upgrade, later in the day).  The
+    listing stays in the feed until midnight US Eastern, so it can still be read;
+    otherwise it would be reported as missed at the next poll.  A day the poll cron
+    does not run on (a weekend, by default), or a start before its time, polls
+    nothing early.
+    """
+    rebuilt = last_feed_rebuild(now)
+    fire = trigger.get_next_fire_time(None, rebuilt)
+    if fire is None or fire > now:
+        return None  # the cron does not poll today, or not yet
+    if last_success is not None and last_success >= rebuilt:
+        return None  # today's listing was read
+    return fire
+
+
 def month_just_ended(now: datetime, tz: tzinfo) -> Month:
     """The month a digest fired at ``now`` covers: the previous calendar month in ``tz``."""
     local = now.astimezone(tz)
@@ -219,30 +249,113 @@ def latest_due_month(now: datetime, tz: tzinfo, trigger: CrontabTrigger | None =
 
 
 def months_due(
-    last_target: Month | None, just_ended: Month, limit: int = MAX_CATCH_UP_MONTHS
+    last_target: Month | None,
+    just_ended: Month,
+    limit: int = MAX_CATCH_UP_MONTHS,
+    done: Collection[Month] = (),
 ) -> list[Month]:
-    """The months still without a digest, oldest first, at most ``limit`` of them.
+    """The months still without a digest, oldest first, of the last ``limit`` months.
 
-    Never having run counts as having done the month before ``just_ended``: a new
-    installation produces last month's digest, not the whole history.
+    Every month up to ``last_target`` is done, and so are the months in ``done``
+    after it (made while a month before them was held or failed).  Never having run
+    counts as having done the month before ``just_ended``: a new installation
+    produces last month's digest, not the whole history.  A month older than the
+    last ``limit`` is not made, with a warning: a machine off for years should not
+    start by writing dozens of digests, nor should a month without papers be tried
+    for ever.
     """
     start = last_target.shift(1) if last_target is not None else just_ended
-    due: list[Month] = []
+    oldest = just_ended.shift(1 - limit)
+    missing: list[Month] = []
     month = start
-    while (month.year, month.month) <= (just_ended.year, just_ended.month):
-        due.append(month)
+    while month <= just_ended:
+        if month not in done:
+            missing.append(month)
         month = month.shift(1)
-    if len(due) > limit:
+    too_old = [month for month in missing if month < oldest]
+    if too_old:
+        _log_too_old(too_old, limit)
+    return [month for month in missing if month >= oldest]
+
+
+def _log_too_old(months: list[Month], limit: int) -> None:
+    if len(months) == 1:
         log.warning(
-            "%d monthly digests are missing (%s .. %s); producing only the last %d; "
-            "run older ones with: trenddigest run --month YYYY-MM",
-            len(due),
-            due[0],
-            due[-1],
+            "no digest for %s, which is older than the last %d months the scheduler makes: "
+            "it is not tried again; make it with: trenddigest run --month %s",
+            months[0],
             limit,
+            months[0],
         )
-        due = due[-limit:]
-    return due
+        return
+    log.warning(
+        "no digest for %d months older than the last %d the scheduler makes (%s .. %s): "
+        "they are not tried; make them with: trenddigest run --month YYYY-MM",
+        len(months),
+        limit,
+        months[0],
+        months[-1],
+    )
+
+
+# -- how far the digest job got ------------------------------------------------------
+
+# meta: the months done after ``job_runs.last_target`` while a month before them is
+# still due (held or failed), comma-separated.
+_AHEAD_KEY = "digest_job_done_ahead"
+
+
+@dataclass(frozen=True)
+class DigestProgress:
+    """Which monthly digests are done: every month up to ``through``, and the months
+    in ``ahead`` after it.  The months between are still due.
+
+    ``job_runs.last_target`` stays "every month up to here is done" (``through``);
+    a month made while one before it is held (no papers, a refused delivery) or
+    failed is noted in ``ahead`` instead of being made again at every attempt
+    until the one before it succeeds.
+    """
+
+    through: Month | None
+    ahead: frozenset[Month] = frozenset()
+
+    def done(self, month: Month) -> bool:
+        return (self.through is not None and month <= self.through) or month in self.ahead
+
+    @property
+    def latest(self) -> Month | None:
+        return max(self.ahead, default=self.through)
+
+
+def digest_progress(store: Store) -> DigestProgress:
+    """The digest job's progress as recorded in ``store`` (see :class:`DigestProgress`)."""
+    through = _target(last_job_run(store, DIGEST_JOB)) or _recorded_start(store)
+    noted = store.get_meta(_AHEAD_KEY) or ""
+    return DigestProgress(through, frozenset(Month.parse(m) for m in noted.split(",") if m))
+
+
+def record_digest_done(
+    store: Store, month: Month, *, when: datetime, detail: str | None, oldest: Month
+) -> DigestProgress:
+    """Record ``month``'s digest as done, in one transaction with the months around it.
+
+    Right after the months done, ``last_target`` moves on, over the months done
+    ahead that follow; after a month still due, ``month`` is noted as done ahead.
+    Months older than ``oldest`` (the first of the catch-up window, where
+    :func:`months_due` gave them up with a warning) stop holding it back.
+    """
+    with store.transaction():
+        progress = digest_progress(store)
+        through = progress.through if progress.through is not None else month.shift(-1)
+        through = max(through, oldest.shift(-1))
+        ahead = {m for m in (*progress.ahead, month) if m > through}
+        while through.shift(1) in ahead:
+            through = through.shift(1)
+            ahead.discard(through)
+        record_job_success(store, DIGEST_JOB, when=when, target=str(through), detail=detail)
+        if ahead or progress.ahead:
+            store.set_meta(_AHEAD_KEY, ",".join(str(m) for m in sorted(ahead)))
+    return DigestProgress(through, frozenset(ahead))
 
 
 def run_due_digests(
@@ -258,25 +371,30 @@ def run_due_digests(
 ) -> list[Month]:
     """Produce every digest that is due, oldest first; returns the months done.
 
-    Each month is recorded as soon as it succeeds, so an error part-way keeps the
-    earlier months and the next attempt starts at the failed one.  Errors propagate.
-    A failed delivery (a push refused, SMTP down) is the exception to stopping there:
-    that month's digest is written, and a remote broken for weeks must not keep the
-    months after it from being written (and committed locally) too.  They are made,
-    but neither they nor the failed month are recorded, so the next attempt delivers
-    them all again (reusing their saved digests; an email already sent is not sent
-    twice), and the first delivery error is raised once the rest are done.  A month
-    with no papers at all is held the same way: tried again at each attempt (an empty
-    answer may be arXiv's passing fault), without stopping the months after it; after
-    twelve months it leaves the catch-up window.  A month that fails for another
-    reason (its template breaks on it, a bug its papers hit) is held too: someone
-    running this unattended would rather have May's digest than nothing while April
-    is broken.  But a second month failing right after it ends the catch-up there, as
-    a failure that hits every month (a template that does not compile) would otherwise
-    log one error per month due; the first failed month's error is raised, naming
-    them.  A configuration or store error stops at once, naming the month: every
-    month reads the same settings and store.  arXiv unreachable and a busy store
-    (FetchError, LockError) propagate as they are, for the hourly retry.
+    Each month is recorded as soon as it succeeds (:func:`record_digest_done`), so
+    an error part-way keeps the months done and the next attempt makes only those
+    still due.  A month that does not succeed mostly does not stop the later ones,
+    which are made and recorded meanwhile (and not made again at each attempt, each
+    one asking arXiv again and delivering again): a failed delivery (a push refused,
+    SMTP down) leaves its digest written, and a remote broken for weeks must not
+    keep the months after it from being written (and committed locally) too.  Such
+    a month stays due, so the next attempt delivers it again (reusing its saved
+    digest; an email already sent is not sent twice), and the first delivery error
+    is raised once the rest are done.  A later month whose own delivery succeeded is
+    done: its push carried the commits before it too.  A month with no papers at all
+    is held the same way: tried again at each attempt (an empty answer may be
+    arXiv's passing fault), without stopping the months after it, until it leaves
+    the catch-up window (twelve months).  A month that fails for another reason
+    (its template breaks on it, a bug its papers hit) is held too: someone running
+    this unattended would rather have May's digest than nothing while April is
+    broken.  But a second month failing right after it ends the catch-up there, as a
+    failure that hits every month (a template that does not compile) would
+    otherwise log one error per month due; the first failed month's error is
+    raised, naming them.  A configuration or store error stops at once, naming the
+    month: every month reads the same settings and store.  Fetch and lock errors
+    (FetchError, LockError) propagate as they are: arXiv unreachable and a busy
+    store for the hourly retry, arXiv rejecting the query (every month would) for
+    the next poll.
     ``stopping`` is asked before each month: a scheduler told to stop finishes the
     month it is on (or ends it at its next wait, :class:`JobStopped` propagating, when
     ``run_digest`` waits through a :class:`StopRequest`) and leaves the rest to its
@@ -290,33 +408,36 @@ def run_due_digests(
     """
     newest_due = latest_due_month(clock(), tz, trigger)
     with Store.open(store_path) as store:
-        last = last_job_run(store, DIGEST_JOB)
-        begun = _target(last) or _recorded_start(store)
-    if begun is None:
+        progress = digest_progress(store)
+    if progress.through is None:
         # A new installation notes where it starts, under the lock: a command that
         # created the store and fails removes it under the lock, and a note written
         # meanwhile without it could go to a file on its way out.
         with lock(), Store.open(store_path) as store:
-            last = last_job_run(store, DIGEST_JOB)
-            begun = _target(last) or _starting_point(store, newest_due)
-    due = months_due(begun, newest_due, limit)
+            progress = digest_progress(store)
+            if progress.through is None:
+                _starting_point(store, newest_due)
+                progress = digest_progress(store)
+    due = months_due(progress.through, newest_due, limit, progress.ahead)
     if not due:
-        log.info("monthly digests are up to date (last: %s)", _target(last))
+        log.info("monthly digests are up to date (last: %s)", progress.latest)
         return []
+    oldest = newest_due.shift(1 - limit)
     done: list[Month] = []
     # Months not done that do not stop the later ones: undelivered or without papers.
     held: list[tuple[Month, DeliveryError | EmptyMonthError]] = []
     # Months that failed otherwise (a template, a bug hit by the month's data).
     failed: list[tuple[Month, Exception]] = []
     waiting = 0  # months left untried after two failures in a row
+    failed_before = False  # whether the month tried just before failed otherwise
     for index, month in enumerate(due):
         if stopping():
             log.info("stopping before the digest for %s; the next start catches it up", month)
             break
         with lock():
             with Store.open(store_path) as store:
-                latest = _target(last_job_run(store, DIGEST_JOB))
-            if latest is not None and (latest.year, latest.month) >= (month.year, month.month):
+                produced = digest_progress(store).done(month)
+            if produced:
                 log.info("the digest for %s was produced meanwhile; skipping it", month)
                 continue
             log.info("producing the digest for %s", month)
@@ -325,6 +446,7 @@ def run_due_digests(
             except (DeliveryError, EmptyMonthError) as exc:
                 log.warning("%s", _held_message([month], exc))
                 held.append((month, exc))
+                failed_before = False
                 continue
             except (JobStopped, FetchError, LockError):
                 raise  # the later months need arXiv and the store too: retried as a whole
@@ -333,7 +455,7 @@ def run_due_digests(
                 raise type(exc)(f"no digest for {month}: {exc}") from exc
             except Exception as exc:
                 later = len(due) - index - 1
-                in_a_row = bool(failed) and failed[-1][0] == month.shift(-1)
+                in_a_row, failed_before = failed_before, True
                 failed.append((month, exc))
                 if in_a_row and later:
                     waiting = later
@@ -341,12 +463,10 @@ def run_due_digests(
                     break
                 _log_failure(month, exc, later)
                 continue
-            if held or failed:  # an earlier month is still due: record nothing yet
-                log.info("the digest for %s is written: %s", month, _detail(result))
-                continue
+            failed_before = False
             with Store.open(store_path) as store:
-                record_job_success(
-                    store, DIGEST_JOB, when=clock(), target=str(month), detail=_detail(result)
+                record_digest_done(
+                    store, month, when=clock(), detail=_detail(result), oldest=oldest
                 )
             log.info("the digest for %s is done: %s", month, _detail(result))
         done.append(month)
@@ -462,10 +582,20 @@ def digest_is_due(
     tz: tzinfo = UTC,
     trigger: CrontabTrigger | None = None,
 ) -> bool:
-    """Whether a monthly digest is missing (cheap: one read of ``job_runs``)."""
+    """Whether a monthly digest is missing (cheap: reads of ``job_runs`` and ``meta``)."""
     with Store.open(store_path) as store:
-        last = last_job_run(store, DIGEST_JOB)
-    return bool(months_due(_target(last), latest_due_month(clock(), tz, trigger)))
+        progress = digest_progress(store)
+    newest_due = latest_due_month(clock(), tz, trigger)
+    return bool(months_due(progress.through, newest_due, done=progress.ahead))
+
+
+def last_poll(store_path: str | Path) -> datetime | None:
+    """When the poll last succeeded, or None (never, or no store yet: none is made)."""
+    if not Path(store_path).exists():
+        return None
+    with Store.open(store_path) as store:
+        run = last_job_run(store, POLL_JOB)
+    return None if run is None else datetime.fromisoformat(run.last_success)
 
 
 def run_poll(
@@ -626,6 +756,27 @@ def schedule_triggers(
 # -- the scheduler -------------------------------------------------------------------
 
 
+def _is_passing(error: BaseException) -> bool:
+    """Whether a job that failed with ``error`` may well succeed an hour later.
+
+    So it is when the store was busy (:class:`LockError`) or, as the client marks
+    with :attr:`FetchError.transient`, arXiv could not be
+    reached, kept failing, or asked for a longer wait than allowed, also when that
+    is the cause of the error a stopped fetch or poll raised.  Not for an answer no
+    retry mends: arXiv rejecting the query (:class:`ArxivAPIError`: a category that
+    does not exist), an HTTP error status such as 404 (a wrong ``api_url``), a body
+    larger than any of arXiv's; asked every hour, it would fail every hour.
+    """
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and not any(current is s for s in seen):
+        if isinstance(current, LockError) or getattr(current, "transient", False):
+            return True
+        seen.append(current)
+        current = current.__cause__
+    return False
+
+
 def build_scheduler(
     config: Config,
     store_path: str | Path,
@@ -640,10 +791,13 @@ def build_scheduler(
     """A scheduler (not started) with the poll job and the digest job.
 
     The digest job also runs once right at start, to catch up on months missed while
-    the machine was off.  One worker thread: the jobs share the store and its lock,
-    so they run one after the other, never side by side.  ``stop`` is set when the
-    scheduler shuts down (SIGINT, SIGTERM): a catch-up stops between months, and a
-    job whose waits go through ``stop.sleep`` ends at its current wait.
+    the machine was off, and so does the poll when today's poll fire passed with no
+    poll since arXiv rebuilt its feeds (:func:`missed_poll`): the listing it missed
+    is in the feed until midnight US Eastern.  One worker thread: the jobs share the
+    store and its lock, so they run one after the other, never side by side.
+    ``stop`` is set when the scheduler shuts down (SIGINT, SIGTERM): a catch-up
+    stops between months, and a job whose waits go through ``stop.sleep`` ends at
+    its current wait.
     """
     settings = config.schedule
     tz, poll_trigger, digest_trigger = schedule_triggers(settings)
@@ -671,7 +825,13 @@ def build_scheduler(
             )
         except JobStopped as exc:
             log.info("monthly digest stopped: %s; the next start produces what is due", exc)
-        except (FetchError, LockError) as exc:
+        except TrendDigestError as exc:
+            if not _is_passing(exc):
+                # Still due, so the next poll (Monday to Friday) tries it again; an
+                # answer no retry mends (arXiv rejecting the query, a wrong api_url)
+                # would fail every hour.
+                log.error("monthly digest failed: %s; trying again after the next poll", exc)
+                return
             retry_at = clock() + RETRY_DELAY
             log.error(
                 "monthly digest failed: %s; trying again at %s (or at the next poll)",
@@ -687,9 +847,6 @@ def build_scheduler(
                 replace_existing=True,
                 **common,
             )
-        except TrendDigestError as exc:
-            # Still due, so the next poll (Monday to Friday) tries it again.
-            log.error("monthly digest failed: %s; trying again after the next poll", exc)
         else:
             make_when_complete()
 
@@ -735,19 +892,33 @@ def build_scheduler(
             **common,
         )
 
-    def poll_job() -> None:
+    def poll_once() -> bool:
+        """Poll, log how it went, retry it later if that may help; False if stopped."""
         try:
             result = run_poll(store_path, poll, clock=clock)
         except JobStopped as exc:
             log.info("nightly poll stopped: %s; what it stored is kept", exc)
-            return
-        except (FetchError, LockError) as exc:  # arXiv down or the store busy: passing
+            return False
+        except (FetchError, LockError) as exc:
+            # arXiv down or the store busy: passing.  A feed that failed otherwise (a
+            # wrong feed_url) is named among the failed feeds, without its cause, so
+            # every fetch error is asked again, until midnight at the latest.
             log.error("nightly poll failed: %s", exc)
             retry_poll(exc)
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         else:
             log.info("nightly poll done: %s", _detail(result))
+        return True
+
+    def poll_at_start() -> None:
+        """The poll missed today, alone: the digest job's own run at start does what
+        the poll would do after it (check for a due digest)."""
+        poll_once()
+
+    def poll_job() -> None:
+        if not poll_once():
+            return
         # A digest fire missed by more than the grace time (the machine was asleep
         # over the 1st, with the scheduler still running), or a month not yet complete
         # when it fired (its last mailing on the Sunday after it), would otherwise wait
@@ -765,7 +936,30 @@ def build_scheduler(
             )
             digest_job()
 
+    now = clock()
+    try:
+        missed = missed_poll(last_poll(store_path), poll_trigger, now)
+    except TrendDigestError as exc:  # the jobs say so, in one line each, when they run
+        log.debug("cannot tell whether today's poll ran: %s", exc)
+        missed = None
     scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="nightly poll", **common)
+    if missed is not None:
+        log.info(
+            "today's poll (%s) has not run: polling now, while the listing is in arXiv's "
+            "feed (until midnight US Eastern)",
+            f"{missed:%a %Y-%m-%d %H:%M %Z}",
+        )
+        # Due before the digest job's run at start (their times decide the order): a
+        # one-off job is removed once handed to the worker, and the digest job, when
+        # it runs first, can stop the scheduler before that removal.
+        scheduler.add_job(
+            poll_at_start,
+            "date",
+            run_date=datetime.now(tz),
+            id=POLL_START_JOB,
+            name="nightly poll (missed today)",
+            **common,
+        )
     scheduler.add_job(
         digest_job,
         digest_trigger,
@@ -774,7 +968,6 @@ def build_scheduler(
         next_run_time=datetime.now(tz),
         **common,
     )
-    now = clock()
     for what, trigger in (("poll", poll_trigger), ("monthly digest", digest_trigger)):
         fire = trigger.get_next_fire_time(None, now)
         if fire is not None:  # checked when the config loaded: every crontab line fires

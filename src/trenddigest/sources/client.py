@@ -113,9 +113,13 @@ BODY_DEADLINE_TIMEOUTS = 5
 class UnreachableError(FetchError):
     """No connection to the endpoint could be made (network down, wrong host)."""
 
+    transient = True
+
 
 class RetriesExhaustedError(FetchError):
     """The endpoint answered, but kept failing until the retries ran out."""
+
+    transient = True
 
     def __init__(self, message: str, *, endpoint: str, tries: int, last: str) -> None:
         super().__init__(message)
