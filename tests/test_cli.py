@@ -222,6 +222,47 @@ def test_from_file_fills_the_month_then_runs(workdir, capsys):
     assert (workdir / "digests/2025/2025-05.md").is_file()
 
 
+def run_from_file(capsys, *extra):
+    return run_cli(capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", *extra)
+
+
+def test_a_broken_categories_file_is_refused_before_the_file_is_imported(workdir, capsys):
+    Path("broken.toml").write_text("garbage[[\n")
+    code, out, err = run_from_file(capsys, "--categories", "broken.toml")
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: broken.toml: TOML syntax error")
+    assert err.count("\n") == 1
+    assert not (workdir / "data").exists()  # nothing imported, no store left behind
+
+
+def test_an_output_under_a_file_is_refused_before_the_file_is_imported(workdir, capsys):
+    Path("notes").write_text("a file where the digests' folder would go\n")
+    code, out, err = run_from_file(capsys, "--output", "notes/{year}-{month}.md")
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: cannot write notes/2025-05.md: notes is a file, not a folder; "
+        "check the path and that its folder can be written\n"
+    )
+    assert not (workdir / "data").exists()
+
+
+def test_a_user_template_that_does_not_compile_is_refused_before_the_file_is_imported(
+    workdir, capsys
+):
+    Path("my").mkdir()
+    Path("my/digest.md.j2").write_text("# {{ d.title }\n")
+    Path("my.toml").write_text('[digest]\ntemplates_dir = "my"\n')
+    code, out, err = run_cli(
+        capsys, "--config", "my.toml", "run", "--month", "2025-05", "--from", "papers.jsonl.gz"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: template my/digest.md.j2 line 1: ")
+    assert err.endswith(
+        "fix the template or remove [digest] templates_dir to use the packaged one\n"
+    )
+    assert not (workdir / "data").exists()
+
+
 @pytest.mark.parametrize("month", ["2025-13", "25-05", "2025-00", "2025-5"])
 def test_bad_month_is_one_line_and_exit_2(workdir, capsys, month):
     code, out, err = run_cli(capsys, "run", "--month", month, "--offline")
@@ -1018,6 +1059,20 @@ def test_a_commit_sure_to_be_refused_stops_the_run_before_it_imports_or_writes(
         "push off\n"
     )
     assert not (workdir / "digests").exists() and not (workdir / "data").exists()
+
+
+def test_a_readme_setting_naming_a_folder_stops_a_committing_run_before_it_writes(workdir, capsys):
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    Path("digests").mkdir()
+    Path("td.toml").write_text('[git]\nreadme = "digests"\n')
+    argv = ("--config", "td.toml", "run", "--month", "2025-05", "--from", "papers.jsonl.gz")
+    code, out, err = run_cli(capsys, *argv, "--commit")
+    assert (code, out) == (2, "")
+    assert err == (
+        "trenddigest: error: [git] readme digests is a folder: it names the file the index "
+        "of digests goes in; set it to a file such as README.md\n"
+    )
+    assert list(Path("digests").iterdir()) == [] and not (workdir / "data").exists()
 
 
 # -- a failed import leaves no store behind ------------------------------------------------

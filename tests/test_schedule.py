@@ -1525,11 +1525,15 @@ def test_workflow_script_takes_the_month_given_by_hand(tmp_path: Path, gnu_date)
     assert args[:3] == ["run", "--month", "2025-05"]
 
 
-def test_crontab_example_runs_last_months_digest_on_the_fourth(tmp_path: Path, gnu_date) -> None:
+def test_crontab_example_runs_last_months_digest_on_the_fourth_to_the_sixth(
+    tmp_path: Path, gnu_date
+) -> None:
+    # Three days: a run that failed (arXiv down, a refused push) is tried again the
+    # next day, and a run of a month already made only checks it.
     path_line, entry = CRONTAB_EXAMPLE.splitlines()
     assert path_line.startswith("PATH=")
     fields = entry.split(None, 5)
-    assert fields[:5] == ["15", "12", "4", "*", "*"]
+    assert fields[:5] == ["15", "12", "4-6", "*", "*"]
     # What cron does with the command: unescape % and hand it to /bin/sh.
     command = fields[5].replace("\\%", "%").replace("/path/to/digest-repo", str(tmp_path))
     args = run_with_stub_trenddigest(command, tmp_path)

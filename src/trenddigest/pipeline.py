@@ -26,6 +26,7 @@ from .categories import (
 )
 from .config import Config
 from .errors import (
+    ConfigError,
     DeliveryError,
     EmailUnconfirmedError,
     EmptyMonthError,
@@ -281,9 +282,13 @@ def rank_month(
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
-    from .render import output_path, write_files_atomic
+    from .render import check_templates, check_writable, output_path, write_files_atomic
 
-    # Targets and deliveries are checked before anything is fetched, ranked or written.
+    # Settings, targets and deliveries are checked before anything is fetched, ranked
+    # or written: a typo in a categories file or in --output must not cost a fetch of
+    # the month first (minutes of 3-second requests), nor leave an import stored.
+    effective_categories(config)
+    check_templates(config.digest.templates_dir or None)
     markdown_path = output_path(config.digest.output, opts.month)
     json_path = output_path(config.digest.output, opts.month, "json")
     # The JSON twin is what other tools (and the README index) read; the two are
@@ -291,6 +296,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     paths = [json_path] if opts.fmt == "json" else [markdown_path, json_path]
     if not opts.dry_run:
         _refuse_store_as_output(store, [markdown_path, json_path])
+        check_writable(paths)
         _check_delivery(store, config, opts, paths)
     notes = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
@@ -355,7 +361,13 @@ def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[
     if opts.commit or opts.push:
         from .deliver import check_commit_targets
 
-        check_commit_targets([*paths, Path(config.git.readme)])
+        readme = Path(config.git.readme)
+        if readme.is_dir():
+            raise ConfigError(
+                f"[git] readme {readme} is a folder: it names the file the index of "
+                "digests goes in; set it to a file such as README.md"
+            )
+        check_commit_targets([*paths, readme])
     if _emailing(store, opts):
         from .deliver import smtp_password
 

@@ -23,7 +23,7 @@ import secrets
 import string
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path, PurePath
@@ -648,6 +648,39 @@ def _file_in(folder: str, name: str) -> str:
     if not folder or folder.endswith(tuple(_SEPARATORS)):
         return folder + name
     return f"{folder}{os.sep}{name}"
+
+
+def check_writable(paths: Sequence[Path]) -> None:
+    """Raise the :class:`InputError` :func:`write_files_atomic` would, where it can be
+    known before anything is written: a target that is a folder, a file where a folder
+    of its path should be, a folder that cannot be written.  A run checks its outputs
+    first, so that a typo in ``--output`` does not cost a whole fetch or import."""
+    fix = "check the path and that its folder can be written"
+    for path in paths:
+        target = _through_links(Path(path))
+        if target.is_dir():
+            raise InputError(
+                f"cannot write {target}: it is a folder; rename or remove it, "
+                "or choose another file name"
+            )
+        existing = next((f for f in target.parents if f.exists()), None)
+        if existing is None:
+            continue
+        if not existing.is_dir():
+            raise InputError(f"cannot write {target}: {existing} is a file, not a folder; {fix}")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write {target}: {existing} cannot be written; {fix}")
+
+
+def check_templates(templates_dir: str | Path | None = None) -> None:
+    """Compile the digest's template when the user's own are in use (``templates_dir``
+    or ./templates/), raising the :class:`InputError` rendering would for a syntax
+    error: found before a run fetches or imports, not after.  The packaged templates
+    are left alone, so that a run that reuses its saved digest never loads jinja2."""
+    if len(template_search_path(templates_dir)) < 2:
+        return
+    with template_errors(templates_dir):
+        template_environment(templates_dir).get_template(TEMPLATE_NAME)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -83,7 +83,7 @@ SETTLE = API_SETTLE
 # latest 06:00 US Eastern on the 3rd, for a month ending on a Friday).
 CRONTAB_EXAMPLE = (
     "PATH=/path/to/digest-repo/.venv/bin:/usr/bin:/bin\n"
-    "15 12 4 * * cd /path/to/digest-repo && { date -u; trenddigest run "
+    "15 12 4-6 * * cd /path/to/digest-repo && { date -u; trenddigest run "
     '--month "$(date -d "$(date +\\%Y-\\%m-01) -1 month" +\\%Y-\\%m)" '
     "--commit --push; } >> trenddigest.log 2>&1"
 )
