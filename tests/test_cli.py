@@ -20,6 +20,7 @@ from synthetic import KD_CATEGORY_TOML, make_papers, refusing_repository, write_
 from trenddigest import cli
 from trenddigest.cli import main
 from trenddigest.models import API_SETTLE, latest_complete_month
+from trenddigest.render import md_escape
 from trenddigest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1011,6 +1012,50 @@ def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir,
     assert err == (
         f"trenddigest: error: git commit failed in {workdir.resolve()}: commits are frozen\n"
     )
+
+
+PARTIAL_MAY_NOTE = (
+    "the store holds 5 papers from 2025-05 (by arXiv id), under 25% of the 60 of 2025-06: "
+    "it may hold only part of the month; fetch it (trenddigest fetch --month 2025-05) or "
+    "import a file that holds all of it"
+)
+
+
+def test_a_digest_of_a_month_the_store_holds_a_sliver_of_says_so(workdir, capsys):
+    write_jsonl(workdir / "may.jsonl", make_papers("2025-05")[:5])
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=12))
+    assert run_cli(capsys, "import", "may.jsonl", "june.jsonl", "-q")[0] == 0
+    argv = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml")
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and out.startswith("2025-05: 5 papers, ")
+    assert err.endswith(f"2025-05: {PARTIAL_MAY_NOTE}\n")
+    digest = Path("digests/2025/2025-05.md").read_text()
+    assert f"**Note:** {md_escape(PARTIAL_MAY_NOTE)}" in digest
+    assert json.loads(Path("digests/2025/2025-05.json").read_text())["notes"] == [PARTIAL_MAY_NOTE]
+
+
+def test_a_saved_digest_gains_the_partial_note_once_a_fuller_month_is_stored_beside_it(
+    workdir, capsys
+):
+    write_jsonl(workdir / "may.jsonl", make_papers("2025-05")[:5])
+    assert run_cli(capsys, "import", "may.jsonl", "-q")[0] == 0
+    argv = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml", "-q")
+    assert run_cli(capsys, *argv)[0] == 0
+    assert "**Note:**" not in Path("digests/2025/2025-05.md").read_text()  # nothing to tell
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=12))
+    assert run_cli(capsys, "import", "june.jsonl", "-q")[0] == 0
+    assert run_cli(capsys, *argv)[0] == 0
+    assert md_escape(PARTIAL_MAY_NOTE) in Path("digests/2025/2025-05.md").read_text()
+
+
+def test_a_month_as_full_as_its_neighbours_gets_no_partial_note(workdir, capsys):
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=12))
+    imported(capsys)
+    assert run_cli(capsys, "import", "june.jsonl", "-q")[0] == 0
+    argv = ("run", "--month", "2025-05", "--offline", "--categories", "cats.toml")
+    code, _, err = run_cli(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert "**Note:**" not in Path("digests/2025/2025-05.md").read_text()
 
 
 def test_a_json_only_run_says_when_it_left_an_earlier_markdown_digest_out_of_date(workdir, capsys):

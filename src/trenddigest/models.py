@@ -293,6 +293,10 @@ def last_announcement(month: Month) -> datetime:
 # so 06:00 ET the next morning) its papers can be asked for.
 API_SETTLE = timedelta(hours=10)
 
+# A month with fewer papers than this share of the busiest month near it is taken to be
+# held only in part: the trends leave it out of their comparisons, a digest of it says so.
+PARTIAL_RATIO = 0.25
+
 
 def latest_complete_month(now: datetime, settle: timedelta = timedelta(0)) -> Month:
     """The newest month whose last announcement (see :func:`last_announcement`) was at

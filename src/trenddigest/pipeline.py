@@ -33,7 +33,7 @@ from .errors import (
     InputError,
     StoreError,
 )
-from .models import Month, papers_of
+from .models import PARTIAL_RATIO, Month, papers_of
 from .store import Store
 
 # The ranker, trends and templates (numpy, scikit-learn, jinja2) are imported where
@@ -162,10 +162,44 @@ def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
     )
 
 
-def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Digest, Any]:
+def partial_month_note(store: Store, config: Config, month: Month) -> str | None:
+    """A note for a digest of a month the store seems to hold only part of, or None.
+
+    That is a month with fewer papers than :data:`~.models.PARTIAL_RATIO` (a quarter)
+    of the busiest month within a year of it, either side: a file that covers only
+    some of it, or the few papers a fetch of the month before stores (those submitted
+    after its last deadline).  Its digest would look complete, and its momentum and
+    rising terms would read a sliver as a collapse.  Both sides: the months after it
+    are often the ones the store holds whole.
+    """
+    by = config.digest.by
+    counts = store.month_counts(by)
+    own = counts.get(str(month), 0)
+    near = {
+        m: n
+        for m, n in counts.items()
+        if m != str(month) and month.shift(-12) <= Month.parse(m) <= month.shift(12)
+    }
+    if not own or not near:
+        return None
+    busiest, most = max(near.items(), key=lambda item: (item[1], item[0]))
+    if own >= PARTIAL_RATIO * most:
+        return None
+    return (
+        f"the store holds {own:,} paper{'' if own == 1 else 's'} {papers_of(by, month)}, "
+        f"under {PARTIAL_RATIO:.0%} of the {most:,} of {busiest}: it may hold "
+        f"only part of the month; fetch it (trenddigest fetch --month {month}) or import a "
+        "file that holds all of it"
+    )
+
+
+def build_month_digest(
+    store: Store, config: Config, month: Month, partial: str | None = None
+) -> tuple[Digest, Any]:
     """Rank the stored month, add its trends, and assemble everything its page shows.
 
-    Returns the digest and the trends section (the email needs its chart).
+    ``partial`` (:func:`partial_month_note`) heads the digest's notes.  Returns the
+    digest and the trends section (the email needs its chart).
     """
     from .trends import TrendOptions, build_trends_section, render_trends_section, section_to_json
 
@@ -209,6 +243,8 @@ def build_month_digest(store: Store, config: Config, month: Month) -> tuple[Dige
         ),
     )
     digest.extra["trends"] = section_to_json(section)
+    if partial:
+        digest.notes.insert(0, partial)
     if by == "announced":
         digest.notes += _missed_listings_notes(store, month)
     return digest, section
@@ -385,13 +421,18 @@ def month_outputs(
     from .cache import save_outputs
 
     by = config.digest.by
-    setup = _outputs_setup(store, config, month)
+    # Part of the setup: it follows the months after this one too, which the papers
+    # a saved digest is checked against do not cover.
+    partial = partial_month_note(store, config, month)
+    if partial:
+        log.warning("%s: %s", month, partial)
+    setup = _outputs_setup(store, config, month, partial)
     if reuse:
         saved = load_outputs(store, month, by, setup, _months_read(config))
         if saved is not None:
             return saved, None, None
     snapshot = outputs_snapshot(store, month, by, _months_read(config))
-    digest, section = build_month_digest(store, config, month)
+    digest, section = build_month_digest(store, config, month, partial)
     from .render import render_json, render_markdown
 
     outputs = Outputs(
@@ -417,9 +458,10 @@ def _months_read(config: Config) -> int:
     return OUTPUT_MONTHS + (BACKGROUND_MONTHS if config.rank.background_idf else 0)
 
 
-def _outputs_setup(store: Store, config: Config, month: Month) -> str:
+def _outputs_setup(store: Store, config: Config, month: Month, partial: str | None) -> str:
     """Everything besides the papers that a digest depends on (see :mod:`.cache`),
-    including, by announce date, the listings no poll read (the digest names them)."""
+    including, by announce date, the listings no poll read, and whether the month looks
+    partial (the digest names both)."""
     from .cache import file_digest
     from .render import template_search_path
 
@@ -439,6 +481,7 @@ def _outputs_setup(store: Store, config: Config, month: Month) -> str:
         file_digest([categories_file.resolve()]),
         file_digest(templates),
         _missed_listings(store, month) if config.digest.by == "announced" else {},
+        partial,
     )
 
 
@@ -516,11 +559,9 @@ def _newest_full_month(counts: dict[str, int]) -> Month | None:
     """The newest month not partial (see :class:`~.trends.TrendOptions`): a fetch
     stores the few papers of the next month submitted after the last deadline, a month
     nobody asked about."""
-    from .trends import DEFAULT_OPTIONS  # what the trends call a partial month
-
     if not counts:
         return None
-    enough = max(counts.values()) * DEFAULT_OPTIONS.partial_ratio
+    enough = max(counts.values()) * PARTIAL_RATIO
     return Month.parse(max(m for m, n in counts.items() if n >= enough))
 
 

@@ -55,7 +55,7 @@ from .categories import Category, Exemplar, Keyword, category_to_toml
 from .chart import VolumeSeries, legend_markdown, mermaid_xychart, render_png
 from .config import RankConfig
 from .errors import InputError
-from .models import Month, Paper, papers_of
+from .models import PARTIAL_RATIO, Month, Paper, papers_of
 from .rank import RankedPaper, Ranking, paper_text, rank_papers
 from .store import Store
 from .terms import (
@@ -111,7 +111,7 @@ class TrendOptions:
     # only as a phrase to replace its listed word ("closed loop", the 2nd past
     # the end in 2025-07, for "loop"); one further down grew too little to stand for it
     # ("tabular data", x1.55 and 25th past the end in 2025-06, for "tabular", x1.86)
-    partial_ratio: float = 0.25  # a month under this share of the busiest one is partial
+    partial_ratio: float = PARTIAL_RATIO  # a month under this share of the busiest one
     max_topics: int = 16  # NMF components asked for, at most
     papers_per_topic: int = 40  # unmatched papers per NMF component asked for
     shown_topics: int = 8  # coherent clusters reported: fastest growing (else largest) first
