@@ -512,6 +512,26 @@ def test_import_gives_a_coordinated_heading_word_the_phrase_it_shares(
     assert [k.term for k in category.keywords if k.weight == 2.0] == terms
 
 
+@pytest.mark.parametrize(
+    ("heading", "terms"), [("IT & Security", ["security"]), ("The Rest", ["rest"])]
+)
+def test_import_takes_no_heading_term_made_only_of_common_words(
+    heading: str, terms: list[str]
+) -> None:
+    # "it" or "the" would match nearly every paper (and "IT" written so is refused).
+    text = f"## {heading}\n- [A paper](https://arxiv.org/abs/1905.08094)\n"
+    (category,) = imported(text)
+    assert [k.term for k in category.keywords if k.weight == 2.0] == terms
+
+
+def test_import_leaves_out_a_section_whose_heading_is_only_a_common_word() -> None:
+    text = "## IT\n- [Attention Is All You Need](https://arxiv.org/abs/1706.03762)\n"
+    text += "## Detection\n- [Faster R-CNN](https://arxiv.org/abs/1506.01497)\n"
+    toml_text = import_markdown(text, "list.md")
+    assert [c.name for c in loads_categories(toml_text)] == ["Detection"]
+    assert '# Left out: "IT" (1 paper): no English keyword could be derived' in toml_text
+
+
 def test_import_reads_the_links_after_a_code_block_that_quotes_another_fence() -> None:
     text = (
         "## Detection\n"

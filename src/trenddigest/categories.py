@@ -913,9 +913,14 @@ def _heading_terms(name: str) -> list[str]:
         parts = [words for part in _COORDINATORS.split(group) if (words := _heading_words(part))]
         for words in _coordinated(parts):
             term = " ".join(words)
-            if term and term not in terms:
+            # Common words alone ("IT", "The Rest") would match nearly every paper.
+            if term and term not in terms and not _only_common_words(words):
                 terms.append(term)
     return terms
+
+
+def _only_common_words(words: Iterable[str]) -> bool:
+    return all(part in _STOPWORDS for word in words for part in word.split("-"))
 
 
 # Punctuation that separates a heading's topics; coordinators that join parts of one.
@@ -1043,7 +1048,11 @@ def _section_keywords(section: _Section) -> tuple[list[Keyword], list[str]]:
         if handle and handle not in taken:
             taken.add(handle)
             keywords.append(Keyword(handle))
-    if not keywords and _MATCHABLE.search(section.name):
+    if (
+        not keywords
+        and _MATCHABLE.search(section.name)
+        and not _only_common_words(_ascii_words(section.name))
+    ):
         keywords = [Keyword(section.name.casefold())]
     return keywords, shared
 
