@@ -1211,9 +1211,9 @@ def test_an_import_of_new_versions_only_makes_no_store(workdir, capsys):
     assert run_cli(capsys, "import", "replaced.xml") == (
         0,
         "replaced.xml (listing RSS): 0 new, 0 updated, 0 unchanged, 0 rejected, "
-        "2 new versions of papers not stored skipped\n"
+        "2 new versions of papers not stored, skipped\n"
         "total 1 file: 0 new, 0 updated, 0 unchanged, 0 rejected, "
-        "2 new versions of papers not stored skipped\n",
+        "2 new versions of papers not stored, skipped\n",
         "",
     )
     assert not (workdir / "data").exists()

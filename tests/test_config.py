@@ -2,7 +2,7 @@
 
 import pytest
 
-from trenddigest.config import DEFAULT_ARXIV_CATEGORIES, load_config
+from trenddigest.config import DEFAULT_ARXIV_CATEGORIES, SECTIONS, load_config
 from trenddigest.errors import ConfigError, TrendDigestError
 
 
@@ -36,6 +36,15 @@ def test_unknown_section_is_rejected_with_a_suggestion(tmp_path):
     path = write(tmp_path, '[arxv]\napi_url = "x"\n')
     with pytest.raises(ConfigError, match=r"unknown section \[arxv\] \(did you mean 'arxiv'\?\)"):
         load_config(path, env={})
+
+
+def test_an_unknown_section_with_no_close_name_lists_the_sections(tmp_path):
+    path = write(tmp_path, "[zzzz]\nx = 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        f"{path}: unknown section [zzzz] (known sections: {', '.join(SECTIONS)})"
+    )
 
 
 def test_wrong_type_is_named(tmp_path):
@@ -252,7 +261,8 @@ def test_doubled_braces_are_text_not_the_fields_an_output_pattern_needs(tmp_path
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
     assert str(err.value) == (
-        "[digest] output must contain {year}, e.g. digests/{year}/{year}-{month}.md"
+        "the output pattern (--output or [digest] output) must contain {year}, e.g. "
+        "digests/{year}/{year}-{month}.md"
     )
 
 

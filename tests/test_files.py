@@ -444,7 +444,7 @@ def test_a_listing_import_skips_new_versions_of_papers_not_stored_as_the_poll_do
     assert store.get_paper("2504.00003") is None and store.get_paper("2409.00004") is None
     assert summary.describe() == (
         "1 file: 2 new, 0 updated, 0 unchanged, 0 rejected, 2 new versions of papers not "
-        "stored skipped"
+        "stored, skipped"
     )
 
 
@@ -910,6 +910,7 @@ def test_a_listing_import_takes_a_new_version_of_a_paper_announced_earlier_in_it
     listing.write_text(text.replace("2504.00003", "2505.01001"), encoding="utf-8")
     summary = import_files(store, [listing])
     assert summary.files[0].skipped == 1  # only 2409.00004, a paper the store lacks
+    assert summary.files[0].skipped_note == ", 1 new version of a paper not stored, skipped"
     stored = store.get_paper("2505.01001")
     assert stored is not None and stored.version == 2
 
@@ -919,5 +920,5 @@ def test_report_lines_name_the_new_versions_each_listing_file_skipped(store: Sto
     summary = import_files(store, [FIXTURES / "listing_rss.xml"])
     assert summary.report_lines()[0].endswith(
         "listing_rss.xml (listing RSS): 2 new, 0 updated, 0 unchanged, 0 rejected, "
-        "2 new versions of papers not stored skipped"
+        "2 new versions of papers not stored, skipped"
     )

@@ -751,6 +751,22 @@ def test_record_with_an_old_style_archive_arxiv_never_had_is_rejected() -> None:
     )
 
 
+def test_record_whose_id_is_no_string_says_so() -> None:
+    record = shared_record() | {"id": 5}
+    with pytest.raises(ValueError) as caught:
+        parse_jsonl_record(record)
+    assert str(caught.value) == 'id must be a string such as "2505.01234", got 5'
+
+
+def test_record_whose_id_is_no_arxiv_id_says_what_one_looks_like() -> None:
+    record = shared_record() | {"id": "2604.12345v"}
+    with pytest.raises(ValueError) as caught:
+        parse_jsonl_record(record)
+    assert str(caught.value) == (
+        "bad id '2604.12345v': not an arXiv id such as 2505.01234, 2505.01234v2 or math/0601001"
+    )
+
+
 def test_record_without_id_raises_value_error() -> None:
     record = shared_record()
     del record["id"]

@@ -153,9 +153,11 @@ def packaged_config_path() -> Path:
     return Path(str(files("trenddigest.defaults").joinpath("trenddigest.toml")))
 
 
-def _suggest(word: str, options: list[str]) -> str:
+def _suggest(word: str, options: list[str], kind: str = "keys") -> str:
+    """The closest of ``options`` as a suggestion, else all of them (``kind`` names
+    what they are: keys, sections, archives)."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(options)})"
+    return f" (did you mean '{close[0]}'?)" if close else f" (known {kind}: {', '.join(options)})"
 
 
 def _type_name(tp: Any) -> str:
@@ -212,7 +214,9 @@ def apply_mapping(config: Config, data: dict[str, Any], origin: str) -> None:
     """Merge a parsed TOML document into ``config``, validating every key."""
     for name, values in data.items():
         if name not in SECTIONS:
-            raise ConfigError(f"{origin}: unknown section [{name}]{_suggest(name, SECTIONS)}")
+            raise ConfigError(
+                f"{origin}: unknown section [{name}]{_suggest(name, SECTIONS, 'sections')}"
+            )
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: [{name}] must be a table of keys")
         _apply_section(config.section(name), values, f"{origin} [{name}]")
@@ -485,7 +489,11 @@ def validate(config: Config) -> None:
             raise ConfigError(
                 f"[arxiv] categories: {category!r} is not an arXiv category "
                 "(archive.SUBJECT such as cs.CV or stat.ML)"
-                + ("" if archive in ARXIV_ARCHIVES else _suggest(archive, ARXIV_ARCHIVES))
+                + (
+                    ""
+                    if archive in ARXIV_ARCHIVES
+                    else _suggest(archive, ARXIV_ARCHIVES, "archives")
+                )
             )
     twice = sorted({c for c in config.arxiv.categories if config.arxiv.categories.count(c) > 1})
     if twice:
@@ -537,6 +545,6 @@ def validate(config: Config) -> None:
     for key in ("year", "month"):
         if key not in fields:
             raise ConfigError(
-                f"[digest] output must contain {{{key}}}, e.g. "
+                f"the output pattern (--output or [digest] output) must contain {{{key}}}, e.g. "
                 "digests/{year}/{year}-{month}.md"
             )

@@ -549,7 +549,11 @@ class FileSummary:
 
     @property
     def skipped_note(self) -> str:
-        return f", {self.skipped} new versions of papers not stored skipped" if self.skipped else ""
+        if not self.skipped:
+            return ""
+        if self.skipped == 1:
+            return ", 1 new version of a paper not stored, skipped"
+        return f", {self.skipped} new versions of papers not stored, skipped"
 
 
 @dataclass

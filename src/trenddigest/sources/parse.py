@@ -735,7 +735,9 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
     multi-GB files.
     """
     raw_id = obj.get("id")
-    if not isinstance(raw_id, str) or not raw_id:
+    if raw_id is not None and not isinstance(raw_id, str):
+        raise ValueError(f'id must be a string such as "2505.01234", got {raw_id!r}')
+    if not raw_id:
         raise ValueError("missing id")
     limit = latest if isinstance(latest, Month) else latest_month(latest)
     yymm = raw_id[:4]
@@ -751,8 +753,10 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
         try:
             arxiv_id, id_version = split_id(raw_id, limit)
         except InvalidArxivIdError as exc:
-            reason = f": {exc.reason}" if exc.reason else ""
-            raise ValueError(f"bad id {raw_id!r}{reason}") from None
+            reason = (
+                exc.reason or "not an arXiv id such as 2505.01234, 2505.01234v2 or math/0601001"
+            )
+            raise ValueError(f"bad id {raw_id!r}: {reason}") from None
     title_raw = obj.get("title")
     title = _untex(_collapse(title_raw)) if isinstance(title_raw, str) else ""
     if not title:
