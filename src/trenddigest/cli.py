@@ -65,7 +65,11 @@ def _global_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
     )
     parser.add_argument("-v", "--verbose", action="count", default=d(0), help="more log output")
     parser.add_argument(
-        "-q", "--quiet", action="store_true", default=d(False), help="warnings and errors only"
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=d(False),
+        help="log warnings and errors only, no progress (the result still prints)",
     )
 
 
