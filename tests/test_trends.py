@@ -29,6 +29,7 @@ from trenddigest.store import Store
 from trenddigest.terms import MODIFIERS, TermMatrix, number_key, term_key, term_matrix, term_stream
 from trenddigest.trends import (
     MonthCounts,
+    RisingTerm,
     TermCounts,
     TrendOptions,
     build_trend_report,
@@ -416,6 +417,80 @@ def test_rising_terms_carry_examples_from_the_month():
     top = next(r for r in found if r.term == "graph rewiring")
     assert top.examples[0].id == titled.id  # a title match shows the term best
     assert len(top.examples) == 2
+
+
+# Words around a term that differ from paper to paper, so that it is no fragment of a
+# longer phrase.
+NEIGHBOURS = [
+    "apple",
+    "brick",
+    "cloud",
+    "delta",
+    "ember",
+    "fjord",
+    "grain",
+    "harbor",
+    "ivory",
+    "jungle",
+    "kettle",
+    "lemon",
+    "marble",
+    "nectar",
+    "orbit",
+    "pepper",
+    "quartz",
+    "river",
+    "saddle",
+    "timber",
+]
+
+
+def rising_as_written(forms: list[str], term: str, at_start: bool = False) -> RisingTerm:
+    """The rising term ``term`` of a month whose papers write it as ``forms`` (one
+    paper each), inside a sentence or (``at_start``) opening one."""
+    before = various("2025-04", 50)
+    now = [
+        paper(
+            "2025-05",
+            f"Notes {i}",
+            # The papers share a topic besides the term, as real ones do, and the month's
+            # others do not (a word's papers must be more alike than any two).
+            f"{form} {NEIGHBOURS[i]} shapes benchmark reports."
+            if at_start
+            else f"The {NEIGHBOURS[i]} {form} {NEIGHBOURS[-1 - i]} shapes benchmark reports.",
+        )
+        for i, form in enumerate(forms)
+    ]
+    now += various("2025-05", 30)
+    found = rising_terms(counts_of(now), [counts_of(before)], now, TrendOptions(min_support=5))
+    return next(r for r in found if r.term == term)
+
+
+def various(month: str, n: int) -> list[Paper]:
+    """Papers that have little in common."""
+    return [
+        paper(
+            month, f"Other {i}", f"A {NEIGHBOURS[i % 20]} note on {NEIGHBOURS[(i * 7 + 3) % 20]}."
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_rising_term_is_shown_with_the_capitals_its_papers_write_it_with():
+    rising = rising_as_written(["NTIRE"] * 20, "ntire")
+    assert rising.label == "NTIRE" and rising.term == "ntire"
+
+
+def test_a_proper_name_is_shown_with_its_capital_written_inside_sentences():
+    assert rising_as_written(["Whisper"] * 20, "whisper").label == "Whisper"
+
+
+def test_a_rising_term_written_only_at_sentence_starts_loses_that_capital():
+    assert rising_as_written(["Empathy"] * 20, "empathy", at_start=True).label == "empathy"
+
+
+def test_a_rising_phrase_is_shown_with_the_hyphen_its_papers_write():
+    assert rising_as_written(["long-tailed"] * 20, "long tailed").label == "long-tailed"
 
 
 def test_example_papers_match_whole_terms_only():

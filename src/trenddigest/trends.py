@@ -361,6 +361,12 @@ class RisingTerm:
     baseline_papers: int
     growth: float
     examples: tuple[ExamplePaper, ...] = ()
+    # How the month's papers write it ("NTIRE", "LMs"); ``term`` is the folded key.
+    shown: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.term
 
     @property
     def rate(self) -> float:
@@ -1159,10 +1165,33 @@ def rising_terms(
                 examples=example_papers(
                     papers, r.term, options.term_examples, matrix, listing.using(k)
                 ),
+                shown=_written_form(r.term, listing.using(k) or papers),
             )
             for k, r in zip(sorted(listing.places), chosen, strict=True)
         ]
     return chosen
+
+
+def _written_form(term: str, papers: Sequence[Paper]) -> str:
+    """``term`` as its papers' abstracts write it most often inside a sentence
+    ("NTIRE", "LMs", "Whisper", "long-tailed" for "long tailed"): at a sentence's
+    start any word has a capital ("Empathy"), so such a form counts only when the
+    term is never written elsewhere, and then without that capital."""
+    pattern = _term_pattern(term)
+    inside: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for paper in papers:
+        text = paper.abstract
+        for match in pattern.finditer(text):
+            before = text[: match.start()].rstrip()
+            forms = first if not before or before[-1] in ".!?:" else inside
+            forms[match.group(0)] = forms.get(match.group(0), 0) + 1
+    if inside:
+        return min(inside, key=lambda f: (-inside[f], f))
+    if first:
+        form = min(first, key=lambda f: (-first[f], f))
+        return _WORD_START_CAPS.sub(lambda m: m[1].lower(), form, count=1)
+    return term
 
 
 # --------------------------------------------------------------------------- emerging
@@ -1315,6 +1344,7 @@ def _most_used_form(term: str, texts: Iterable[str]) -> str | None:
 
 
 _WORD_START = re.compile(r"(?<![\w'])([a-z])")
+_WORD_START_CAPS = re.compile(r"(?<![\w'])([A-Z])")
 
 
 def _name_form(term: str, titles: Sequence[str], abstracts: Sequence[str]) -> str:
@@ -1855,6 +1885,7 @@ def section_to_json(section: TrendsSection) -> dict[str, Any]:
         "rising_terms": [
             {
                 "term": r.term,
+                "shown": r.label,
                 "support": r.support,
                 "papers": r.papers,
                 "baseline_support": r.baseline_support,
