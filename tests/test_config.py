@@ -47,6 +47,16 @@ def test_an_unknown_section_with_no_close_name_lists_the_sections(tmp_path):
     )
 
 
+def test_an_endpoint_from_the_environment_that_is_no_url_names_the_variable(tmp_path):
+    path = write(tmp_path, "")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={"TRENDDIGEST_ARXIV_API_URL": "ftp://x"})
+    assert str(err.value) == (
+        "TRENDDIGEST_ARXIV_API_URL 'ftp://x' (which sets [arxiv] api_url) must be an http:// "
+        "or https:// URL"
+    )
+
+
 def test_wrong_type_is_named(tmp_path):
     path = write(tmp_path, '[digest]\npapers_per_category = "ten"\n')
     with pytest.raises(ConfigError) as err:

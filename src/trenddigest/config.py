@@ -283,7 +283,14 @@ def load_config(
         config.source = str(user_file)
     for var, (section, key) in ENV_OVERRIDES.items():
         if env.get(var):
-            setattr(config.section(section), key, env[var])
+            value = env[var]
+            # Checked here too, so that the message names where the value came from.
+            if key.endswith("_url") and not value.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{var} {value!r} (which sets [{section}] {key}) must be an http:// or "
+                    "https:// URL"
+                )
+            setattr(config.section(section), key, value)
     for section, values in (overrides or {}).items():
         given = {k: v for k, v in values.items() if v is not None}
         _apply_section(config.section(section), given, "command line")
