@@ -1,6 +1,7 @@
 """The SQLite store: one row per paper, newest version wins, idempotent upserts."""
 
 import dataclasses
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from arxiv_server import Listing, render_api_feed, render_rss_listing
+from trenddigest import store as store_module
 from trenddigest.categories import Category, Keyword
 from trenddigest.errors import StoreError
 from trenddigest.lock import store_lock
@@ -642,3 +644,26 @@ def test_a_failed_first_session_keeps_a_store_the_scheduler_recorded_its_start_i
         raise RuntimeError("arXiv unreachable")
     with Store.open(path) as store:
         assert store.get_meta("digest_job_start") == "2026-10"
+
+
+def test_a_write_refused_for_a_read_only_companion_file_names_that_file(tmp_path, monkeypatch):
+    # As a store opened for reading while it was read-only leaves its -shm file: making
+    # the store writable again does not make that one so.  (Simulated: tests run as
+    # root, for whom every file is writable.)
+    path = tmp_path / "s.sqlite3"
+    Store.open(path).close()
+    shm = tmp_path / "s.sqlite3-shm"
+    shm.write_bytes(b"")
+    real_access = os.access
+    monkeypatch.setattr(
+        "trenddigest.store.os.access",
+        lambda p, mode: False if Path(p) == shm else real_access(p, mode),
+    )
+    error = store_module._cannot_write(
+        str(path), sqlite3.OperationalError("attempt to write a readonly database")
+    )
+    assert str(error) == (
+        f"cannot write to store {path}: attempt to write a readonly database; {shm}, the file "
+        "SQLite keeps beside it, is read-only: make it writable or remove it (when no "
+        "trenddigest runs)"
+    )

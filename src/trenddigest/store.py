@@ -317,7 +317,25 @@ def damaged_store_error(path: str | None, exc: sqlite3.Error) -> StoreError:
 
 
 def _cannot_write(path: str, exc: sqlite3.Error) -> StoreError:
-    """A write SQLite refused: a read-only file, a full disk.  The user's to fix."""
+    """A write SQLite refused: a read-only file, a full disk.  The user's to fix.
+
+    The file SQLite keeps beside the store can be the read-only one: a store opened
+    for reading while it was read-only leaves its shared-memory file so, and making
+    the store writable again does not change that one."""
+    blocker = next(
+        (
+            companion
+            for suffix in _COMPANIONS
+            if (companion := Path(f"{path}{suffix}")).is_file()
+            and not os.access(companion, os.W_OK)
+        ),
+        None,
+    )
+    if blocker is not None and os.access(path, os.W_OK):
+        return StoreError(
+            f"cannot write to store {path}: {exc}; {blocker}, the file SQLite keeps beside "
+            "it, is read-only: make it writable or remove it (when no trenddigest runs)"
+        )
     return StoreError(
         f"cannot write to store {path}: {exc}; make the file and its folder "
         "writable (and the disk not full), or use another --store"
