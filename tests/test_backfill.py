@@ -24,6 +24,7 @@ import pytest
 from arxiv_server import (
     ArxivTestServer,
     FakeClock,
+    Fault,
     Seen,
     fast_arxiv_config,
     logged,
@@ -318,6 +319,30 @@ def test_persistent_empty_pages_with_many_results_missing_fail(
         "run again later to resume"
     )
     assert progress(store) == {"cs.CV 2025-05": (60, 10, 0)}
+
+
+def test_empty_pages_behind_a_redirect_are_counted_as_empty_pages_not_failures(
+    clock: FakeClock, store: Store
+) -> None:
+    # Each ask costs two requests (the redirect and its follow-up): the second is no
+    # failed request, and the outage is told as the same one without a redirect.
+    with ArxivTestServer(synthetic_papers(60)) as server:
+
+        def redirect(seen: Seen) -> None:  # /api/old -> /api/query, the query kept
+            if seen.path == "/api/old":
+                moved = {"Location": f"/api/query?{seen.raw_query}"}
+                server.faults.insert(0, Fault("status", path="/api/old", status=301, headers=moved))
+
+        server.watchers.append(redirect)
+        server.fail("empty", times=10, when=lambda seen: seen.start == 10)
+        old_url = f"{server.base_url}/api/old"
+        with pytest.raises(FetchError) as err:
+            run(store, server, clock, categories=["cs.CV"], max_retries=2, api_url=old_url)
+    assert str(err.value) == (
+        f"arXiv API at {old_url} kept returning an empty page for cs.CV 2025-05 at "
+        "result 10 of 60 after 3 tries; 10 papers received by this run are stored; "
+        "run again later to resume"
+    )
 
 
 def test_a_spurious_no_results_first_page_is_asked_again(
@@ -651,6 +676,20 @@ def test_a_resumed_fetch_whose_last_paper_is_still_in_place_goes_on_from_it(
     summary = run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert [s.start for s in server.api_requests] == [9]
     assert summary.counts == UpsertCounts(new=3, updated=0, unchanged=1)
+
+
+def test_a_resumed_fetch_whose_last_paper_comes_back_unreadable_does_not_read_from_the_start(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # The entry at the anchor cannot be read this time: nothing says the results moved,
+    # and its hole is asked for again by the next run, as for any unreadable entry.
+    interrupted_after_two_pages(store, server, clock)
+    (anchor,) = store.conn.execute("SELECT last_id FROM fetch_progress").fetchone()
+    server.fail("no-published", entry=anchor, when=lambda seen: seen.start == 9)
+    with pytest.raises(IncompleteMonthError):
+        run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [9]
+    assert cv_may(server) - stored_ids(store) == set()
 
 
 def test_progress_recorded_without_its_last_paper_resumes_at_the_offset_as_before(

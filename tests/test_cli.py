@@ -247,6 +247,20 @@ def test_an_output_under_a_file_is_refused_before_the_file_is_imported(workdir, 
     assert not (workdir / "data").exists()
 
 
+def test_a_user_trends_template_that_does_not_compile_is_refused_before_the_file_is_imported(
+    workdir, capsys
+):
+    Path("my").mkdir()
+    Path("my/trends.md.j2").write_text("# {{ s.title }\n")
+    Path("my.toml").write_text('[digest]\ntemplates_dir = "my"\n')
+    code, out, err = run_cli(
+        capsys, "--config", "my.toml", "run", "--month", "2025-05", "--from", "papers.jsonl.gz"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("trenddigest: error: template my/trends.md.j2 line 1: ")
+    assert not (workdir / "data").exists()
+
+
 def test_a_user_template_that_does_not_compile_is_refused_before_the_file_is_imported(
     workdir, capsys
 ):
@@ -1032,6 +1046,21 @@ def test_a_digest_of_a_month_the_store_holds_a_sliver_of_says_so(workdir, capsys
     digest = Path("digests/2025/2025-05.md").read_text()
     assert f"**Note:** {md_escape(PARTIAL_MAY_NOTE)}" in digest
     assert json.loads(Path("digests/2025/2025-05.json").read_text())["notes"] == [PARTIAL_MAY_NOTE]
+
+
+def test_the_partial_note_of_a_month_by_announce_date_says_to_poll_not_to_fetch(workdir, capsys):
+    # The API backfill stores no announce dates: fetching would never fill the month.
+    write_jsonl(workdir / "may.jsonl", make_papers("2025-05")[:5])
+    write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=12))
+    assert run_cli(capsys, "import", "may.jsonl", "june.jsonl", "-q")[0] == 0
+    argv = ("run", "--month", "2025-05", "--offline", "--by", "announced")
+    code, _, err = run_cli(capsys, *argv, "--categories", "cats.toml")
+    assert code == 0
+    assert err.endswith(
+        "2025-05: the store holds 5 papers announced in 2025-05, under 25% of the 60 of "
+        "2025-06: it may hold only part of the month; poll arXiv's feeds daily (trenddigest "
+        "poll) or import a file with first_seen dates\n"
+    )
 
 
 def test_a_saved_digest_gains_the_partial_note_once_a_fuller_month_is_stored_beside_it(

@@ -822,6 +822,32 @@ def test_a_month_held_for_a_year_leaves_the_catch_up_window_with_a_warning(
     assert last_digest(store_path) == "2026-04"
 
 
+def test_a_month_out_of_the_catch_up_window_is_warned_of_once_while_a_later_one_is_held(
+    store_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # April 2025 leaves the window in May 2026 while April 2026 is held too: nothing
+    # later is recorded, and each weekday poll looks at what is due again.
+    digest = FailingMonths({"2025-04", "2026-04"}, EmptyMonthError("arXiv lists no papers"))
+    clock = FakeClock(datetime(2025, 4, 1, 12, 0, tzinfo=UTC))
+    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)  # March done
+    for later in range(1, 13):
+        first = m("2025-04").shift(later)
+        clock.now = datetime(first.year, first.month, 1, 12, 0, tzinfo=UTC)
+        with contextlib.suppress(EmptyMonthError):
+            run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trenddigest.schedule"):
+        clock.now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+        while clock.now < datetime(2026, 5, 30, tzinfo=UTC):  # the weekdays of May
+            if clock.now.weekday() < 5 and digest_is_due(store_path, clock=clock, tz=EASTERN):
+                with contextlib.suppress(EmptyMonthError):
+                    run_due_digests(store_path, digest, clock=clock, tz=EASTERN)
+            clock.now += timedelta(days=1)
+    too_old = [r for r in caplog.records if "older than the last 12 months" in r.getMessage()]
+    assert len(too_old) == 1
+    assert last_digest(store_path) == "2026-03"  # April 2026 is still due
+
+
 def test_a_month_another_scheduler_made_after_a_held_month_is_not_made_again(
     store_path: str,
 ) -> None:

@@ -664,6 +664,6 @@ def test_a_write_refused_for_a_read_only_companion_file_names_that_file(tmp_path
     )
     assert str(error) == (
         f"cannot write to store {path}: attempt to write a readonly database; {shm}, the file "
-        "SQLite keeps beside it, is read-only: make it writable or remove it (when no "
-        "trenddigest runs)"
+        "SQLite keeps beside it, is read-only: make it writable by the user running "
+        "trenddigest (do not delete it)"
     )

@@ -489,6 +489,13 @@ def test_a_rising_term_written_only_at_sentence_starts_loses_that_capital():
     assert rising_as_written(["Empathy"] * 20, "empathy", at_start=True).label == "empathy"
 
 
+@pytest.mark.parametrize(("form", "term"), [("NTIRE", "ntire"), ("LoRA", "lora")])
+def test_an_acronym_written_only_at_sentence_starts_keeps_its_capitals(
+    form: str, term: str
+) -> None:
+    assert rising_as_written([form] * 20, term, at_start=True).label == form
+
+
 def test_a_rising_phrase_is_shown_with_the_hyphen_its_papers_write():
     assert rising_as_written(["long-tailed"] * 20, "long tailed").label == "long-tailed"
 

@@ -185,11 +185,14 @@ def partial_month_note(store: Store, config: Config, month: Month) -> str | None
     busiest, most = max(near.items(), key=lambda item: (item[1], item[0]))
     if own >= PARTIAL_RATIO * most:
         return None
+    if by == "submitted":
+        fill = f"fetch it (trenddigest fetch --month {month}) or import a file that holds all of it"
+    else:  # the API gives no announce dates: only the feeds, or a crawl's first_seen
+        fill = "poll arXiv's feeds daily (trenddigest poll) or import a file with first_seen dates"
     return (
         f"the store holds {own:,} paper{'' if own == 1 else 's'} {papers_of(by, month)}, "
         f"under {PARTIAL_RATIO:.0%} of the {most:,} of {busiest}: it may hold "
-        f"only part of the month; fetch it (trenddigest fetch --month {month}) or import a "
-        "file that holds all of it"
+        f"only part of the month; {fill}"
     )
 
 
@@ -318,13 +321,13 @@ def rank_month(
 
 
 def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: Any) -> RunResult:
-    from .render import check_templates, check_writable, output_path, write_files_atomic
+    from .render import check_writable, output_path, write_files_atomic
 
     # Settings, targets and deliveries are checked before anything is fetched, ranked
     # or written: a typo in a categories file or in --output must not cost a fetch of
     # the month first (minutes of 3-second requests), nor leave an import stored.
     effective_categories(config)
-    check_templates(config.digest.templates_dir or None)
+    _check_user_templates(config.digest.templates_dir or None)
     markdown_path = output_path(config.digest.output, opts.month)
     json_path = output_path(config.digest.output, opts.month, "json")
     # The JSON twin is what other tools (and the README index) read; the two are
@@ -364,6 +367,21 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         exc.result = result
         raise
     return result
+
+
+def _check_user_templates(templates_dir: str | None) -> None:
+    """Compile the user's own templates (the digest's and its trends part's), if any:
+    a syntax error there is found before a fetch, not after it.  The packaged ones are
+    not compiled here, so that a run reusing its saved digest loads no jinja2 (nor
+    the trends' numpy)."""
+    from .render import check_template, user_templates_in_use
+
+    if not user_templates_in_use(templates_dir):
+        return
+    from .trends import check_template as check_trends_template
+
+    check_template(templates_dir)
+    check_trends_template(templates_dir)
 
 
 def _holds(path: Path, text: str) -> bool:

@@ -672,13 +672,16 @@ def check_writable(paths: Sequence[Path]) -> None:
             raise InputError(f"cannot write {target}: {existing} cannot be written; {fix}")
 
 
-def check_templates(templates_dir: str | Path | None = None) -> None:
-    """Compile the digest's template when the user's own are in use (``templates_dir``
-    or ./templates/), raising the :class:`InputError` rendering would for a syntax
-    error: found before a run fetches or imports, not after.  The packaged templates
-    are left alone, so that a run that reuses its saved digest never loads jinja2."""
-    if len(template_search_path(templates_dir)) < 2:
-        return
+def user_templates_in_use(templates_dir: str | Path | None = None) -> bool:
+    """Whether the user's own templates (``templates_dir``, or ./templates/) come before
+    the packaged ones."""
+    return len(template_search_path(templates_dir)) > 1
+
+
+def check_template(templates_dir: str | Path | None = None) -> None:
+    """Compile the digest's template, raising the :class:`InputError` rendering would
+    for a syntax error: a run checks the user's own before it fetches or imports.
+    (The trends part's template: :func:`trenddigest.trends.check_template`.)"""
     with template_errors(templates_dir):
         template_environment(templates_dir).get_template(TEMPLATE_NAME)
 

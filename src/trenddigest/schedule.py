@@ -253,6 +253,8 @@ def months_due(
     just_ended: Month,
     limit: int = MAX_CATCH_UP_MONTHS,
     done: Collection[Month] = (),
+    *,
+    warn: bool = True,
 ) -> list[Month]:
     """The months still without a digest, oldest first, of the last ``limit`` months.
 
@@ -260,9 +262,10 @@ def months_due(
     after it (made while a month before them was held or failed).  Never having run
     counts as having done the month before ``just_ended``: a new installation
     produces last month's digest, not the whole history.  A month older than the
-    last ``limit`` is not made, with a warning: a machine off for years should not
-    start by writing dozens of digests, nor should a month without papers be tried
-    for ever.
+    last ``limit`` is not made, with a warning (``warn``; :func:`run_due_digests`
+    then records it given up, so the warning is given once): a machine off for years
+    should not start by writing dozens of digests, nor should a month without papers
+    be tried for ever.
     """
     start = last_target.shift(1) if last_target is not None else just_ended
     oldest = just_ended.shift(1 - limit)
@@ -273,7 +276,7 @@ def months_due(
             missing.append(month)
         month = month.shift(1)
     too_old = [month for month in missing if month < oldest]
-    if too_old:
+    if too_old and warn:
         _log_too_old(too_old, limit)
     return [month for month in missing if month >= oldest]
 
@@ -358,6 +361,30 @@ def record_digest_done(
     return DigestProgress(through, frozenset(ahead))
 
 
+def give_up_before(store: Store, oldest: Month) -> DigestProgress:
+    """Record the months before ``oldest`` (the first of the catch-up window) as given
+    up: :func:`months_due` left them out with a warning, and recorded so, they are not
+    warned of again at every poll.  A month made since stays made."""
+    with store.transaction():
+        progress = digest_progress(store)
+        if progress.through is None or progress.through >= oldest.shift(-1):
+            return progress
+        through = oldest.shift(-1)
+        ahead = {m for m in progress.ahead if m > through}
+        while through.shift(1) in ahead:
+            through = through.shift(1)
+            ahead.discard(through)
+        if last_job_run(store, DIGEST_JOB) is None:  # only a starting point noted so far
+            store.set_meta(_START_KEY, str(through))
+        else:
+            store.conn.execute(
+                "UPDATE job_runs SET last_target = ? WHERE job = ?", (str(through), DIGEST_JOB)
+            )
+        if progress.ahead:
+            store.set_meta(_AHEAD_KEY, ",".join(str(m) for m in sorted(ahead)))
+    return DigestProgress(through, frozenset(ahead))
+
+
 def run_due_digests(
     store_path: str | Path,
     run_digest: Callable[[Month], object],
@@ -419,10 +446,13 @@ def run_due_digests(
                 _starting_point(store, newest_due)
                 progress = digest_progress(store)
     due = months_due(progress.through, newest_due, limit, progress.ahead)
+    oldest = newest_due.shift(1 - limit)
+    if progress.through is not None and progress.through < oldest.shift(-1):
+        with lock(), Store.open(store_path) as store:
+            progress = give_up_before(store, oldest)
     if not due:
         log.info("monthly digests are up to date (last: %s)", progress.latest)
         return []
-    oldest = newest_due.shift(1 - limit)
     done: list[Month] = []
     # Months not done that do not stop the later ones: undelivered or without papers.
     held: list[tuple[Month, DeliveryError | EmptyMonthError]] = []
@@ -586,7 +616,7 @@ def digest_is_due(
     with Store.open(store_path) as store:
         progress = digest_progress(store)
     newest_due = latest_due_month(clock(), tz, trigger)
-    return bool(months_due(progress.through, newest_due, done=progress.ahead))
+    return bool(months_due(progress.through, newest_due, done=progress.ahead, warn=False))
 
 
 def last_poll(store_path: str | Path) -> datetime | None:

@@ -321,7 +321,8 @@ def _cannot_write(path: str, exc: sqlite3.Error) -> StoreError:
 
     The file SQLite keeps beside the store can be the read-only one: a store opened
     for reading while it was read-only leaves its shared-memory file so, and making
-    the store writable again does not change that one."""
+    the store writable again does not change that one.  That file is to be made
+    writable, not deleted: a -wal or -journal file can hold what the store lacks."""
     blocker = next(
         (
             companion
@@ -332,9 +333,12 @@ def _cannot_write(path: str, exc: sqlite3.Error) -> StoreError:
         None,
     )
     if blocker is not None and os.access(path, os.W_OK):
+        # Never advise removing it: a -wal or -journal file can hold papers the store
+        # file does not yet (or the way back from a half-done write).
         return StoreError(
             f"cannot write to store {path}: {exc}; {blocker}, the file SQLite keeps beside "
-            "it, is read-only: make it writable or remove it (when no trenddigest runs)"
+            "it, is read-only: make it writable by the user running trenddigest (do not "
+            "delete it)"
         )
     return StoreError(
         f"cannot write to store {path}: {exc}; make the file and its folder "

@@ -1190,7 +1190,7 @@ def _written_form(term: str, papers: Sequence[Paper]) -> str:
         return min(inside, key=lambda f: (-inside[f], f))
     if first:
         form = min(first, key=lambda f: (-first[f], f))
-        return _WORD_START_CAPS.sub(lambda m: m[1].lower(), form, count=1)
+        return _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), form, count=1)
     return term
 
 
@@ -1344,7 +1344,9 @@ def _most_used_form(term: str, texts: Iterable[str]) -> str | None:
 
 
 _WORD_START = re.compile(r"(?<![\w'])([a-z])")
-_WORD_START_CAPS = re.compile(r"(?<![\w'])([A-Z])")
+# A capital that starts a word otherwise in lower case: what a sentence's start gives
+# any word ("Empathy"), unlike the capitals of "NTIRE" or "LoRA".
+_SENTENCE_CAPITAL = re.compile(r"(?<![\w'])([A-Z])(?=[a-z]*(?![\w']))")
 
 
 def _name_form(term: str, titles: Sequence[str], abstracts: Sequence[str]) -> str:
@@ -2021,6 +2023,15 @@ def render_trends_section(
             section, heading_level, chart, png_src, include_top_picks, chart_series
         )
     return _tidy(str(text))
+
+
+def check_template(templates_dir: str | Path | None = None) -> None:
+    """Compile the trends part's template (the user's own first, with the filters it
+    is rendered with), raising the :class:`InputError` rendering would."""
+    from .render import template_errors
+
+    with template_errors(templates_dir):
+        _environment(templates_dir).get_template(TEMPLATE_NAME)
 
 
 def render_trend_report(

@@ -599,7 +599,7 @@ class _Paging:
         self.empty_tries = 0
         self.failed = 0
         self.furthest = received
-        self.requests_seen = run.client.requests_made
+        self.failures_seen = run.client.failed_tries
         self.done: _Progress | None = None
         self.empty_total: int | None = None  # totalResults of the empty page arxiv stopped at
         # Offset of the first page with an entry that could not be read: what the
@@ -638,7 +638,7 @@ class _Paging:
         """Ask arXiv until the window is complete; returns its final progress."""
         while True:
             self.empty_total = None
-            self.requests_seen = self.run.client.requests_made
+            self.failures_seen = self.run.client.failed_tries
             self.run._query(self.window, self.received, self.size, self.fetch, self.on_page)
             if self.moved is not None:
                 self._read_again()
@@ -704,9 +704,9 @@ class _Paging:
 
     def _count_failed_requests(self) -> None:
         """Count the requests the client made and gave up on before this answer."""
-        made = self.run.client.requests_made
-        self.failed += max(0, made - self.requests_seen - 1)
-        self.requests_seen = made
+        failed = self.run.client.failed_tries
+        self.failed += failed - self.failures_seen
+        self.failures_seen = failed
 
     def _moved_by(self, offset: int, page: ApiPage) -> str | None:
         """Why ``page`` shows that the results moved since the pages before it, if it does."""
@@ -717,8 +717,10 @@ class _Paging:
         earlier = self.seen_ids if offset < self.received else self.seen_ids | self.last_ids
         if any(paper.id in earlier for paper in page.papers):
             return f"an entry of an earlier page came again at result {offset}"
+        # Only a page read whole can tell: with an entry that could not be read, the
+        # anchor may be that entry (the hole it leaves is asked for again anyway).
         first = page.papers[0].id if page.papers else None
-        if self.anchor is not None and (page.papers or page.rejected) and first != self.anchor:
+        if self.anchor is not None and page.papers and not page.rejected and first != self.anchor:
             return f"result {offset} is no longer {self.anchor}, the last an earlier run had"
         # One answer listing a paper twice leaves another out of it, as a repeat of an
         # earlier page's entry does, while its count of entries looks whole.

@@ -401,7 +401,8 @@ class ArxivClient:
         self.timeout = config.timeout_seconds if timeout is None else timeout
         # Looked up now, like the clocks: tests lower the cap without allocating 64 MiB.
         self.max_body_bytes = MAX_RESPONSE_BYTES if max_body_bytes is None else max_body_bytes
-        self.requests_made = 0
+        self.requests_made = 0  # every HTTP request, a redirect's follow-up too
+        self.failed_tries = 0  # tries that ended in a failure (a redirect is none)
         self._pacing = _Pacing() if clock is not None else _PROCESS_PACING
         # Wall-clock time before which no request may go: what another process (an
         # earlier command on the same store) left for this one; see :meth:`next_allowed`.
@@ -563,6 +564,7 @@ class ArxivClient:
             if isinstance(failure, HttpResult):
                 return failure
             failures += 1
+            self.failed_tries += 1
             if failure.retry_after is not None:  # remembered for the next command too
                 kept = min(failure.retry_after, MAX_REMEMBERED_WAIT_SECONDS)
                 self._asked_to_wait_until = self.wall_clock() + kept
