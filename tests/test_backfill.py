@@ -1219,11 +1219,9 @@ def test_an_entry_listed_twice_in_one_page_reads_the_window_again(
     assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
 
 
-def test_a_page_with_entries_but_a_total_of_0_does_not_end_the_window(
-    server: ArxivTestServer, clock: FakeClock, store: Store
-) -> None:
-    # arXiv's hiccup: page 2 brings its entries but reports a total of 0.  Taken as
-    # the total, it would record the window complete at 10 of 13.
+def total_of_0_at(server: ArxivTestServer, first: int, then: int) -> None:
+    """The page asked at result ``first`` reports a total of 0 beside its entries; the
+    page asked at ``then`` after it, and those after, the real total again."""
     real = len(cv_may(server))
 
     def zero_total(srv: ArxivTestServer) -> None:
@@ -1232,8 +1230,16 @@ def test_a_page_with_entries_but_a_total_of_0_does_not_end_the_window(
     def whole_total(srv: ArxivTestServer) -> None:
         srv.overcount = 0
 
-    server.fail("change", action=zero_total, when=lambda seen: seen.start == 5)
-    server.fail("change", action=whole_total, when=lambda seen: seen.start == 10)
+    server.fail("change", action=zero_total, when=lambda seen: seen.start == first)
+    server.fail("change", action=whole_total, when=lambda seen: seen.start == then)
+
+
+def test_a_page_with_entries_but_a_total_of_0_does_not_end_the_window(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # arXiv's hiccup: page 2 brings its entries but reports a total of 0.  Taken as
+    # the total, it would record the window complete at 10 of 13.
+    total_of_0_at(server, first=5, then=10)
     run(store, server, clock, categories=["cs.CV"])
     assert [s.start for s in server.api_requests] == [0, 5, 10]
     assert cv_may(server) - stored_ids(store) == set()
@@ -1244,16 +1250,7 @@ def test_a_first_page_with_entries_but_a_total_of_0_is_asked_for_again(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
     # With no total known from an earlier answer, nothing says where the window ends.
-    real = len(cv_may(server))
-
-    def zero_total(srv: ArxivTestServer) -> None:
-        srv.overcount = -real
-
-    def whole_total(srv: ArxivTestServer) -> None:
-        srv.overcount = 0
-
-    server.fail("change", action=zero_total, when=lambda seen: seen.start == 0)
-    server.fail("change", action=whole_total, when=lambda seen: seen.start == 0)
+    total_of_0_at(server, first=0, then=0)
     run(store, server, clock, categories=["cs.CV"])
     assert [s.start for s in server.api_requests] == [0, 0, 5, 10]
     assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
