@@ -692,6 +692,28 @@ def test_a_resumed_fetch_whose_last_paper_comes_back_unreadable_does_not_read_fr
     assert cv_may(server) - stored_ids(store) == set()
 
 
+def test_an_unreadable_entry_elsewhere_in_the_resumed_page_does_not_hide_that_results_moved(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Two papers left the window and two joined at its end (the total stays 13), and
+    # one entry of the resumed page, not the anchor, cannot be read this time.
+    interrupted_after_two_pages(store, server, clock)
+    window = sorted(
+        (p for p in server.papers if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
+    )
+    for left in window[1:3]:
+        left["categories"] = ["cs.RO"]
+    for pid, hour in (("2505.00901", "10"), ("2505.00902", "11")):
+        late = late_paper(pid, f"2025-05-30T{hour}:00:00Z") | {"categories": ["cs.CV"]}
+        server.papers.append(late)
+    slid = window[10]["id"]  # now at result 8, before the resume point
+    server.fail("no-published", entry=window[12]["id"], when=lambda seen: seen.start == 9)
+    run(store, server, clock, categories=["cs.CV"], max_retries=2)
+    assert [s.start for s in server.api_requests] == [9, 0, 5, 10]
+    assert store.get_paper(slid) is not None
+    assert progress(store) == {"cs.CV 2025-05": (13, 13, 1)}
+
+
 def test_progress_recorded_without_its_last_paper_resumes_at_the_offset_as_before(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

@@ -247,6 +247,18 @@ def test_an_output_under_a_file_is_refused_before_the_file_is_imported(workdir, 
     assert not (workdir / "data").exists()
 
 
+def test_an_output_under_a_dangling_link_is_refused_before_the_file_is_imported(workdir, capsys):
+    Path("digests").symlink_to(workdir / "gone")
+    code, out, err = run_from_file(capsys, "--output", "digests/{year}/{year}-{month}.md")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"trenddigest: error: cannot write digests/2025/2025-05.md: digests is a link to "
+        f"{workdir / 'gone'}, which does not exist; check the path and that its folder can "
+        "be written\n"
+    )
+    assert not (workdir / "data").exists()
+
+
 def test_a_user_trends_template_that_does_not_compile_is_refused_before_the_file_is_imported(
     workdir, capsys
 ):
@@ -515,6 +527,18 @@ def test_empty_month_offline_says_how_to_fill_it(workdir, capsys):
         "trenddigest: error: the store data/trenddigest.sqlite3 has no papers from 2024-01 (by "
         "arXiv id); import a file (trenddigest import FILE), use --from FILE, or run without "
         "--offline to fetch the month from arXiv\n"
+    )
+
+
+def test_empty_month_by_announce_date_says_to_import_not_to_fetch(workdir, capsys):
+    imported(capsys)
+    argv = ("run", "--month", "2024-01", "--offline", "--by", "announced")
+    code, _, err = run_cli(capsys, *argv, "--categories", "cats.toml")
+    assert code == 2
+    assert err == (
+        "trenddigest: error: the store data/trenddigest.sqlite3 has no papers announced in "
+        "2024-01; import a file with first_seen dates (trenddigest import FILE, or --from "
+        "FILE), or use --by submitted\n"
     )
 
 
@@ -1048,8 +1072,9 @@ def test_a_digest_of_a_month_the_store_holds_a_sliver_of_says_so(workdir, capsys
     assert json.loads(Path("digests/2025/2025-05.json").read_text())["notes"] == [PARTIAL_MAY_NOTE]
 
 
-def test_the_partial_note_of_a_month_by_announce_date_says_to_poll_not_to_fetch(workdir, capsys):
-    # The API backfill stores no announce dates: fetching would never fill the month.
+def test_the_partial_note_of_a_month_by_announce_date_says_to_import_not_to_fetch(workdir, capsys):
+    # The API backfill stores no announce dates and a poll reads only today's listing:
+    # neither fills a past month.
     write_jsonl(workdir / "may.jsonl", make_papers("2025-05")[:5])
     write_jsonl(workdir / "june.jsonl", make_papers("2025-06", per_topic=12))
     assert run_cli(capsys, "import", "may.jsonl", "june.jsonl", "-q")[0] == 0
@@ -1058,8 +1083,8 @@ def test_the_partial_note_of_a_month_by_announce_date_says_to_poll_not_to_fetch(
     assert code == 0
     assert err.endswith(
         "2025-05: the store holds 5 papers announced in 2025-05, under 25% of the 60 of "
-        "2025-06: it may hold only part of the month; poll arXiv's feeds daily (trenddigest "
-        "poll) or import a file with first_seen dates\n"
+        "2025-06: it may hold only part of the month; import a file with first_seen dates "
+        "that holds all of it, or use --by submitted\n"
     )
 
 

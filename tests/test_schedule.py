@@ -1094,6 +1094,25 @@ def test_arxiv_failing_until_the_retries_run_out_is_retried_an_hour_later(
     assert scheduler.get_job(DIGEST_RETRY_JOB) is not None
 
 
+def test_a_digest_arxiv_asked_to_wait_for_is_tried_again_when_the_wait_ends(
+    store_path: str,
+) -> None:
+    # A Retry-After longer than max_backoff_seconds: asked within the hour, the fetch
+    # would only stop again on the wait the store remembers.
+    until = datetime(2025, 6, 5, 20, 0, tzinfo=UTC)
+
+    def run_digest(month: Month) -> str:
+        wait = WaitRequestedError(
+            "arXiv asked to wait", endpoint="x", tries=1, last="HTTP 503", until=until.timestamp()
+        )
+        raise FetchError("arXiv asked to wait; run again later") from wait
+
+    clock = FakeClock(datetime(2025, 6, 5, 10, 0, tzinfo=UTC))
+    scheduler = background_scheduler(store_path, run_digest, lambda: None, clock)
+    scheduler.get_job(DIGEST_JOB).func()
+    assert scheduler.get_job(DIGEST_RETRY_JOB).trigger.run_date == until
+
+
 def test_scheduled_poll_job_logs_a_fetch_error_instead_of_raising(store_path: str) -> None:
     def poll() -> None:
         raise FetchError("feed unreachable")

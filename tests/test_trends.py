@@ -496,6 +496,17 @@ def test_an_acronym_written_only_at_sentence_starts_keeps_its_capitals(
     assert rising_as_written([form] * 20, term, at_start=True).label == form
 
 
+def test_a_rising_phrase_written_only_at_sentence_starts_loses_each_words_capital():
+    assert rising_as_written(["Tree Search"] * 20, "tree search", at_start=True).label == (
+        "tree search"
+    )
+
+
+def test_a_rising_term_does_not_take_the_capitals_of_a_longer_name_it_stands_in():
+    forms = ["Monte Carlo Tree Search"] * 10 + ["tree search"] * 8
+    assert rising_as_written(forms, "tree search").label == "tree search"
+
+
 def test_a_rising_phrase_is_shown_with_the_hyphen_its_papers_write():
     assert rising_as_written(["long-tailed"] * 20, "long tailed").label == "long-tailed"
 

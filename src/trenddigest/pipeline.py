@@ -187,8 +187,8 @@ def partial_month_note(store: Store, config: Config, month: Month) -> str | None
         return None
     if by == "submitted":
         fill = f"fetch it (trenddigest fetch --month {month}) or import a file that holds all of it"
-    else:  # the API gives no announce dates: only the feeds, or a crawl's first_seen
-        fill = "poll arXiv's feeds daily (trenddigest poll) or import a file with first_seen dates"
+    else:  # the API gives no announce dates, and a poll reads only today's listing
+        fill = "import a file with first_seen dates that holds all of it, or use --by submitted"
     return (
         f"the store holds {own:,} paper{'' if own == 1 else 's'} {papers_of(by, month)}, "
         f"under {PARTIAL_RATIO:.0%} of the {most:,} of {busiest}: it may hold "
@@ -209,10 +209,16 @@ def build_month_digest(
     by = config.digest.by
     papers = store.papers_for_month(month, by=by)
     if not papers:
+        # The API gives no announce dates: fetching cannot fill a month by announce date.
+        fill = (
+            "import a file (trenddigest import FILE), use --from FILE, or run without "
+            "--offline to fetch the month from arXiv"
+            if by == "submitted"
+            else "import a file with first_seen dates (trenddigest import FILE, or --from "
+            "FILE), or use --by submitted"
+        )
         raise EmptyMonthError(
-            f"the store {store.path} has no papers {papers_of(by, month)}; import a file "
-            "(trenddigest import FILE), use --from FILE, "
-            "or run without --offline to fetch the month from arXiv"
+            f"the store {store.path} has no papers {papers_of(by, month)}; {fill}"
         )
     from .render import build_digest
 

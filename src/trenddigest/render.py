@@ -663,9 +663,14 @@ def check_writable(paths: Sequence[Path]) -> None:
                 f"cannot write {target}: it is a folder; rename or remove it, "
                 "or choose another file name"
             )
-        existing = next((f for f in target.parents if f.exists()), None)
+        existing = next((f for f in target.parents if os.path.lexists(f)), None)
         if existing is None:
             continue
+        if existing.is_symlink() and not existing.exists():
+            raise InputError(
+                f"cannot write {target}: {existing} is a link to {os.readlink(existing)}, "
+                f"which does not exist; {fix}"
+            )
         if not existing.is_dir():
             raise InputError(f"cannot write {target}: {existing} is a file, not a folder; {fix}")
         if not os.access(existing, os.W_OK | os.X_OK):

@@ -807,6 +807,17 @@ def _is_passing(error: BaseException) -> bool:
     return False
 
 
+def _retry_time(error: BaseException, now: datetime) -> datetime:
+    """When a job that failed with ``error`` is tried again: an hour later, or when
+    arXiv asked to be left alone until (a Retry-After longer than the client waits),
+    if that is later; asking earlier would only fail on the wait it remembers."""
+    at = now + RETRY_DELAY
+    until = getattr(error, "until", None) or getattr(error.__cause__, "until", None)
+    if isinstance(until, int | float):
+        at = max(at, datetime.fromtimestamp(until, UTC))
+    return at
+
+
 def build_scheduler(
     config: Config,
     store_path: str | Path,
@@ -862,7 +873,7 @@ def build_scheduler(
                 # would fail every hour.
                 log.error("monthly digest failed: %s; trying again after the next poll", exc)
                 return
-            retry_at = clock() + RETRY_DELAY
+            retry_at = _retry_time(exc, clock())
             log.error(
                 "monthly digest failed: %s; trying again at %s (or at the next poll)",
                 exc,
@@ -904,10 +915,7 @@ def build_scheduler(
         """A listing stays in arXiv's feed until midnight US Eastern: ask again an hour
         later (or when arXiv asked to be left alone until), while it is still there."""
         now = clock()
-        at = now + RETRY_DELAY
-        until = getattr(exc, "until", None) or getattr(exc.__cause__, "until", None)
-        if isinstance(until, int | float):
-            at = max(at, datetime.fromtimestamp(until, UTC))
+        at = _retry_time(exc, now)
         if at >= next_feed_rebuild(now):
             log.info("the listing is replaced at midnight US Eastern: no retry before then")
             return

@@ -1174,24 +1174,41 @@ def rising_terms(
 
 def _written_form(term: str, papers: Sequence[Paper]) -> str:
     """``term`` as its papers' abstracts write it most often inside a sentence
-    ("NTIRE", "LMs", "Whisper", "long-tailed" for "long tailed"): at a sentence's
-    start any word has a capital ("Empathy"), so such a form counts only when the
-    term is never written elsewhere, and then without that capital."""
+    ("NTIRE", "LMs", "Whisper", "long-tailed" for "long tailed").
+
+    At a sentence's start any word has a capital ("Empathy"), so such a form counts
+    only when the term is never written elsewhere, and then without those capitals.
+    Nor does a form in capitals only at its words' starts right after a capitalised
+    word count: it is part of a longer name ("Monte Carlo Tree Search" is not how the
+    papers write "tree search")."""
     pattern = _term_pattern(term)
     inside: dict[str, int] = {}
     first: dict[str, int] = {}
     for paper in papers:
         text = paper.abstract
         for match in pattern.finditer(text):
+            form = match.group(0)
             before = text[: match.start()].rstrip()
-            forms = first if not before or before[-1] in ".!?:" else inside
-            forms[match.group(0)] = forms.get(match.group(0), 0) + 1
+            if not before or before[-1] in ".!?:":
+                forms = first
+            elif _only_initial_capitals(form) and before.rsplit(maxsplit=1)[-1][:1].isupper():
+                continue
+            else:
+                forms = inside
+            forms[form] = forms.get(form, 0) + 1
     if inside:
         return min(inside, key=lambda f: (-inside[f], f))
     if first:
         form = min(first, key=lambda f: (-first[f], f))
-        return _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), form, count=1)
+        return _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), form)
     return term
+
+
+def _only_initial_capitals(form: str) -> bool:
+    """Whether ``form`` has capitals, each starting a word otherwise in lower case."""
+    return form != form.lower() and _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), form) == (
+        form.lower()
+    )
 
 
 # --------------------------------------------------------------------------- emerging

@@ -72,7 +72,7 @@ import arxiv
 
 from ..config import ArxivConfig
 from ..errors import FetchError
-from ..models import API_SETTLE, Month, last_announcement
+from ..models import API_SETTLE, InvalidArxivIdError, Month, last_announcement, split_id
 from ..progress import NullReporter, Reporter
 from ..store import Store, UpsertCounts
 from .client import (
@@ -259,6 +259,14 @@ def _save_progress(store: Store, window: _Window, progress: _Progress) -> _Progr
 
 
 # ---------------------------------------------------------------------- queries
+
+
+def _names_paper(ref: str, arxiv_id: str) -> bool:
+    """Whether an unreadable entry's reference (its ``<id>`` URL) is ``arxiv_id``'s."""
+    try:
+        return split_id(ref)[0] == arxiv_id
+    except InvalidArxivIdError:
+        return False
 
 
 def _stamp(client: ArxivClient) -> str:
@@ -717,10 +725,16 @@ class _Paging:
         earlier = self.seen_ids if offset < self.received else self.seen_ids | self.last_ids
         if any(paper.id in earlier for paper in page.papers):
             return f"an entry of an earlier page came again at result {offset}"
-        # Only a page read whole can tell: with an entry that could not be read, the
-        # anchor may be that entry (the hole it leaves is asked for again anyway).
+        # The anchor itself may be an entry that could not be read this time: that
+        # tells nothing (its hole is asked for again anyway).  Any other page without
+        # it first says the results moved, an unreadable entry elsewhere or not.
         first = page.papers[0].id if page.papers else None
-        if self.anchor is not None and page.papers and not page.rejected and first != self.anchor:
+        if (
+            self.anchor is not None
+            and (page.papers or page.rejected)
+            and first != self.anchor
+            and not any(_names_paper(ref, self.anchor) for ref, _ in page.rejected)
+        ):
             return f"result {offset} is no longer {self.anchor}, the last an earlier run had"
         # One answer listing a paper twice leaves another out of it, as a repeat of an
         # earlier page's entry does, while its count of entries looks whole.
