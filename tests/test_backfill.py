@@ -647,6 +647,21 @@ def interrupted_after_two_pages(store: Store, server: ArxivTestServer, clock: Fa
     assert progress(store) == {"cs.CV 2025-05": (13, 10, 0)}
 
 
+def move_out_and_in(server: ArxivTestServer, count: int) -> list[dict]:
+    """``count`` early papers of cs.CV's May move to cs.RO and as many late ones join
+    at its end: arXiv's total stays 13, and the results between slide up ``count``
+    places.  Returns the window as it was, in submission order."""
+    window = sorted(
+        (p for p in server.papers if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
+    )
+    for left in window[1 : 1 + count]:
+        left["categories"] = ["cs.RO"]
+    for k in range(count):
+        late = late_paper(f"2505.0090{k + 1}", f"2025-05-30T1{k}:00:00Z")
+        server.papers.append(late | {"categories": ["cs.CV"]})
+    return window
+
+
 def test_a_resumed_fetch_reads_again_when_one_paper_left_the_window_and_one_joined(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:
@@ -654,13 +669,7 @@ def test_a_resumed_fetch_reads_again_when_one_paper_left_the_window_and_one_join
     # joined at the end: the total is 13 again, but every result after the first moved
     # up one place, and resuming at 10 would never see the one now at 9.
     interrupted_after_two_pages(store, server, clock)
-    window = sorted(
-        (p for p in server.papers if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
-    )
-    window[1]["categories"] = ["cs.RO"]
-    server.papers.append(
-        late_paper("2505.00901", "2025-05-30T10:00:00Z") | {"categories": ["cs.CV"]}
-    )
+    window = move_out_and_in(server, 1)
     slid = window[10]["id"]
     run(store, server, clock, categories=["cs.CV"], max_retries=2)
     assert [s.start for s in server.api_requests] == [9, 0, 5, 10]
@@ -698,14 +707,7 @@ def test_an_unreadable_entry_elsewhere_in_the_resumed_page_does_not_hide_that_re
     # Two papers left the window and two joined at its end (the total stays 13), and
     # one entry of the resumed page, not the anchor, cannot be read this time.
     interrupted_after_two_pages(store, server, clock)
-    window = sorted(
-        (p for p in server.papers if p["id"] in cv_may(server)), key=lambda p: p["submitted"]
-    )
-    for left in window[1:3]:
-        left["categories"] = ["cs.RO"]
-    for pid, hour in (("2505.00901", "10"), ("2505.00902", "11")):
-        late = late_paper(pid, f"2025-05-30T{hour}:00:00Z") | {"categories": ["cs.CV"]}
-        server.papers.append(late)
+    window = move_out_and_in(server, 2)
     slid = window[10]["id"]  # now at result 8, before the resume point
     server.fail("no-published", entry=window[12]["id"], when=lambda seen: seen.start == 9)
     run(store, server, clock, categories=["cs.CV"], max_retries=2)
