@@ -650,6 +650,14 @@ def _file_in(folder: str, name: str) -> str:
     return f"{folder}{os.sep}{name}"
 
 
+def _refuse_folder(target: Path) -> None:
+    if target.is_dir():
+        raise InputError(
+            f"cannot write {target}: it is a folder; rename or remove it, "
+            "or choose another file name"
+        )
+
+
 def check_writable(paths: Sequence[Path]) -> None:
     """Raise the :class:`InputError` :func:`write_files_atomic` would, where it can be
     known before anything is written: a target that is a folder, a file where a folder
@@ -658,11 +666,7 @@ def check_writable(paths: Sequence[Path]) -> None:
     fix = "check the path and that its folder can be written"
     for path in paths:
         target = _through_links(Path(path))
-        if target.is_dir():
-            raise InputError(
-                f"cannot write {target}: it is a folder; rename or remove it, "
-                "or choose another file name"
-            )
+        _refuse_folder(target)
         existing = next((f for f in target.parents if os.path.lexists(f)), None)
         if existing is None:
             continue
@@ -728,11 +732,7 @@ def write_files_atomic(contents: Mapping[Path, str | bytes]) -> None:
         for path, body in contents.items()
     }
     for path in data:
-        if path.is_dir():
-            raise InputError(
-                f"cannot write {path}: it is a folder; rename or remove it, "
-                "or choose another file name"
-            )
+        _refuse_folder(path)
     made: list[Path] = []
     temps: dict[Path, tuple[Path, int]] = {}
     backups: dict[Path, tuple[Path, int]] = {}

@@ -350,15 +350,11 @@ def record_digest_done(
     with store.transaction():
         progress = digest_progress(store)
         through = progress.through if progress.through is not None else month.shift(-1)
-        through = max(through, oldest.shift(-1))
-        ahead = {m for m in (*progress.ahead, month) if m > through}
-        while through.shift(1) in ahead:
-            through = through.shift(1)
-            ahead.discard(through)
-        record_job_success(store, DIGEST_JOB, when=when, target=str(through), detail=detail)
-        if ahead or progress.ahead:
-            store.set_meta(_AHEAD_KEY, ",".join(str(m) for m in sorted(ahead)))
-    return DigestProgress(through, frozenset(ahead))
+        done = _rolled(max(through, oldest.shift(-1)), {*progress.ahead, month})
+        record_job_success(store, DIGEST_JOB, when=when, target=str(done.through), detail=detail)
+        if done.ahead or progress.ahead:
+            _note_ahead(store, done.ahead)
+    return done
 
 
 def give_up_before(store: Store, oldest: Month) -> DigestProgress:
@@ -369,20 +365,31 @@ def give_up_before(store: Store, oldest: Month) -> DigestProgress:
         progress = digest_progress(store)
         if progress.through is None or progress.through >= oldest.shift(-1):
             return progress
-        through = oldest.shift(-1)
-        ahead = {m for m in progress.ahead if m > through}
-        while through.shift(1) in ahead:
-            through = through.shift(1)
-            ahead.discard(through)
+        done = _rolled(oldest.shift(-1), progress.ahead)
         if last_job_run(store, DIGEST_JOB) is None:  # only a starting point noted so far
-            store.set_meta(_START_KEY, str(through))
+            store.set_meta(_START_KEY, str(done.through))
         else:
             store.conn.execute(
-                "UPDATE job_runs SET last_target = ? WHERE job = ?", (str(through), DIGEST_JOB)
+                "UPDATE job_runs SET last_target = ? WHERE job = ?",
+                (str(done.through), DIGEST_JOB),
             )
         if progress.ahead:
-            store.set_meta(_AHEAD_KEY, ",".join(str(m) for m in sorted(ahead)))
-    return DigestProgress(through, frozenset(ahead))
+            _note_ahead(store, done.ahead)
+    return done
+
+
+def _rolled(through: Month, ahead: Collection[Month]) -> DigestProgress:
+    """Every month up to ``through`` done, and ``ahead``: ``through`` moved on over the
+    months done ahead that follow it, the rest of them still ahead."""
+    rest = {m for m in ahead if m > through}
+    while through.shift(1) in rest:
+        through = through.shift(1)
+        rest.discard(through)
+    return DigestProgress(through, frozenset(rest))
+
+
+def _note_ahead(store: Store, ahead: Collection[Month]) -> None:
+    store.set_meta(_AHEAD_KEY, ",".join(str(m) for m in sorted(ahead)))
 
 
 def run_due_digests(

@@ -1197,11 +1197,9 @@ def _written_form(term: str, papers: Sequence[Paper]) -> str:
                 forms = inside
             forms[form] = forms.get(form, 0) + 1
     if inside:
-        return min(inside, key=lambda f: (-inside[f], f))
-    if first:
-        form = min(first, key=lambda f: (-first[f], f))
-        return _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), form)
-    return term
+        return _commonest(inside) or term
+    opening = _commonest(first)
+    return term if opening is None else _SENTENCE_CAPITAL.sub(lambda m: m[1].lower(), opening)
 
 
 def _only_initial_capitals(form: str) -> bool:
@@ -1355,9 +1353,12 @@ def _most_used_form(term: str, texts: Iterable[str]) -> str | None:
     for text in texts:
         for match in pattern.finditer(text):
             forms[match.group(0)] = forms.get(match.group(0), 0) + 1
-    if not forms:
-        return None
-    return min(forms, key=lambda f: (-forms[f], f))
+    return _commonest(forms)
+
+
+def _commonest(forms: dict[str, int]) -> str | None:
+    """The form counted most often (ties: the first in code-point order), or None."""
+    return min(forms, key=lambda f: (-forms[f], f)) if forms else None
 
 
 _WORD_START = re.compile(r"(?<![\w'])([a-z])")

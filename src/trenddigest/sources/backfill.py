@@ -683,11 +683,10 @@ class _Paging:
             self.run.reporter.start(self.label, self.base + max(reported, self.received))
         if self.window.splittable and reported > API_QUERY_LIMIT:
             raise _TooManyResults(reported)
-        if consumed:
-            self.anchor = None  # checked by _moved_by
         if not consumed:
             self.empty_total = reported
             return False
+        self.anchor = None  # checked by _moved_by
         # An answer with results ends a run of failed requests; only results past the
         # furthest this call received renew the empty pages' budget, so that reading a
         # moved window again does not renew it for every reading.

@@ -36,8 +36,7 @@ def resume_pacing(store: Store, client: ArxivClient) -> None:
     try:
         moment = float(value) if value else None
     except (TypeError, ValueError):
-        log.debug("ignoring an unreadable %s in the store: %r", ARXIV_NOT_BEFORE_KEY, value)
-        return
+        moment = math.nan
     if moment is not None and not math.isfinite(moment):
         log.debug("ignoring an unreadable %s in the store: %r", ARXIV_NOT_BEFORE_KEY, value)
         return
