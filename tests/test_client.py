@@ -300,6 +300,39 @@ def test_501_and_505_say_the_same_of_every_try_and_are_not_retried(
     assert len(server.api_requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [(407, "Proxy Authentication Required"), (511, "Network Authentication Required")],
+)
+def test_a_proxy_or_captive_portal_wanting_a_login_is_named_not_the_url(
+    server: ArxivTestServer, clock: FakeClock, status: int, answer: str
+) -> None:
+    server.fail("status", status=status)
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} answered HTTP {status} {answer}: a proxy or the "
+        "network wants a login before it lets requests through (sign in, or give the "
+        "proxy's credentials in HTTPS_PROXY)"
+    )
+    assert err.value.transient is True  # an unattended job asks again within the hour
+    assert len(server.api_requests) == 1
+
+
+def test_a_403_says_the_server_refuses_this_client_and_names_the_user_agent(
+    server: ArxivTestServer, clock: FakeClock
+) -> None:
+    server.fail("status", status=403)
+    with pytest.raises(FetchError) as err:
+        make_client(server, clock).fetch_api_page(search(), 0, 5)
+    assert str(err.value) == (
+        f"arXiv API at {server.api_url} answered HTTP 403 Forbidden: the server refuses "
+        "this client; check that [arxiv] api_url points at arXiv and that [arxiv] "
+        "user_agent names you (arXiv's terms of use)"
+    )
+    assert err.value.transient is False
+
+
 def test_the_backoff_doubles_from_backoff_seconds_up_to_max_backoff_seconds(
     server: ArxivTestServer, clock: FakeClock
 ) -> None:

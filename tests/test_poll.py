@@ -231,6 +231,26 @@ def test_a_failing_feed_does_not_stop_the_others(
     assert [f.status for f in err.value.summary.feeds] == ["failed", "stored"]  # type: ignore[attr-defined]
 
 
+def test_a_poll_whose_feeds_failed_only_with_a_404_is_not_worth_asking_again_soon(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    with pytest.raises(FetchError) as err:  # no cs.CV listing: the server answers 404
+        poll(store, server, clock, categories=["cs.CV", "cs.LG"])
+    assert err.value.transient is False
+
+
+def test_a_poll_with_a_feed_that_ran_out_of_retries_is_worth_asking_again_soon(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.LG", WEDNESDAY, [{"id": "2505.00108", "type": "new"}])
+    server.fail("status", times=2, path="/rss/cs.LG", status=503)
+    with pytest.raises(FetchError) as err:  # cs.CV answers 404, cs.LG kept failing
+        poll(store, server, clock, categories=["cs.CV", "cs.LG"], max_retries=1)
+    assert [f.transient for f in err.value.summary.feeds] == [False, True]  # type: ignore[attr-defined]
+    assert err.value.transient is True
+
+
 def test_a_feed_over_the_size_cap_fails_in_one_line_and_the_other_feeds_are_read(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

@@ -1239,6 +1239,27 @@ def test_a_poll_that_found_the_store_busy_is_tried_again_an_hour_later(store_pat
     assert retry is not None and retry.trigger.run_date == clock.now + RETRY_DELAY
 
 
+def test_a_poll_whose_feeds_answered_404_waits_for_the_next_poll_not_an_hour(
+    store_path: str, no_arxiv_waits: ArxivClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime(2025, 6, 5, 10, 30, tzinfo=UTC))  # 06:30 US Eastern
+    with ArxivTestServer() as server:  # no listing set: every feed answers 404
+        config = fast_arxiv_config(server, categories=["cs.CV"])
+
+        def poll() -> None:
+            with Store.open(store_path) as store:
+                poll_feeds(store, config)
+
+        scheduler = background_scheduler(store_path, DigestRecorder(), poll, clock)
+        with caplog.at_level("ERROR", logger="trenddigest.schedule"):
+            scheduler.get_job(POLL_JOB).func()
+        assert len(server.feed_requests) == 1
+    assert scheduler.get_job(POLL_RETRY_JOB) is None
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith("nightly poll failed: 1 of 1 arXiv feeds failed: cs.CV ")
+    assert message.endswith("; not retried before the next poll")
+
+
 def test_a_poll_failing_in_the_last_hour_before_arxiv_replaces_the_listing_is_not_retried(
     store_path: str,
 ) -> None:
@@ -1256,7 +1277,7 @@ def test_a_store_that_cannot_be_opened_after_the_poll_is_logged_in_one_line(
     store_path.mkdir()
 
     def poll() -> None:
-        raise FetchError("feed unreachable")
+        raise UnreachableError("feed unreachable")
 
     clock = FakeClock(datetime(2025, 6, 3, 0, 30, tzinfo=UTC))
     scheduler = background_scheduler(str(store_path), DigestRecorder(), poll, clock)

@@ -945,11 +945,11 @@ def build_scheduler(
             log.info("nightly poll stopped: %s; what it stored is kept", exc)
             return False
         except (FetchError, LockError) as exc:
-            # arXiv down or the store busy: passing.  A feed that failed otherwise (a
-            # wrong feed_url) is named among the failed feeds, without its cause, so
-            # every fetch error is asked again, until midnight at the latest.
-            log.error("nightly poll failed: %s", exc)
-            retry_poll(exc)
+            if _is_passing(exc):  # arXiv down or the store busy
+                log.error("nightly poll failed: %s", exc)
+                retry_poll(exc)
+            else:  # a wrong feed_url answering 404 would answer so every hour
+                log.error("nightly poll failed: %s; not retried before the next poll", exc)
         except TrendDigestError as exc:
             log.error("nightly poll failed: %s", exc)
         else:

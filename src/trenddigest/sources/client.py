@@ -18,7 +18,7 @@ keep three seconds apart.
 
 Failure policy (see README, "Talking to arXiv"):
 
-* HTTP 408, 429 and every 5xx but 501 and 505 (see :func:`_retried_status`):
+* HTTP 408, 429 and every 5xx but 501, 505 and 511 (see :func:`_retried_status`):
   retried up to ``max_retries`` times; the wait is the server's ``Retry-After``
   (seconds or HTTP-date) when given, otherwise exponential backoff from
   ``backoff_seconds`` capped at ``max_backoff_seconds``.  A ``Retry-After`` longer
@@ -234,9 +234,35 @@ def _retried_status(status: int) -> bool:
     408 (the server tired of waiting for the request), 429 and every 5xx: the
     proxies and CDNs in front of a server answer with more of them than 500-504
     (507, Cloudflare's 520-524...).  Not 501 Not Implemented nor 505 HTTP Version
-    Not Supported: they say the same of every later try.
+    Not Supported: they say the same of every later try.  Nor 511 Network
+    Authentication Required: a captive portal waits for a person to sign in.
     """
-    return status in (408, 429) or (500 <= status <= 599 and status not in (501, 505))
+    return status in (408, 429) or (500 <= status <= 599 and status not in (501, 505, 511))
+
+
+# HTTP statuses of a proxy or captive portal that wants a login (not retried at once).
+_NETWORK_LOGIN = (407, 511)
+
+
+def _advice(status: int, setting: str) -> str:
+    """What to check after an HTTP error status no retry mends.
+
+    Most (404, 410) mean a wrong URL or category.  401 and 403 are a refusal of this
+    client (arXiv refuses clients without a telling User-Agent, or ones that asked too
+    often), and 407 and 511 come from the network in between (a proxy or a captive
+    portal wanting a login): the URL is not at fault, so it is not what to check.
+    """
+    if status in _NETWORK_LOGIN:
+        return (
+            "a proxy or the network wants a login before it lets requests through (sign "
+            "in, or give the proxy's credentials in HTTPS_PROXY)"
+        )
+    if status in (401, 403):
+        return (
+            f"the server refuses this client; check that [arxiv] {setting} points at "
+            "arXiv and that [arxiv] user_agent names you (arXiv's terms of use)"
+        )
+    return f"check [arxiv] {setting} and the category names"
 
 
 def _followable(url: str) -> bool:
@@ -747,10 +773,12 @@ class ArxivClient:
             return result
         if not 200 <= status < 300:
             answer = f"HTTP {status} {resp.reason or ''}".rstrip()
-            raise FetchError(
-                f"{what} at {endpoint_of(url)} answered {answer}: check [arxiv] {setting} "
-                "and the category names"
+            error = FetchError(
+                f"{what} at {endpoint_of(url)} answered {answer}: {_advice(status, setting)}"
             )
+            # A login to the network may come within the hour; a wrong URL will not.
+            error.transient = status in _NETWORK_LOGIN
+            raise error
         if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
             # arXiv's API and feeds answer in XML.  A web page is a proxy's notice (worth
             # one more try) or a URL pointing at arXiv's HTML pages (no try mends that).

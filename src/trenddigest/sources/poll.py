@@ -60,6 +60,8 @@ class FeedPoll:
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     skipped_replacements: int = 0
     error: str = ""
+    # Whether asking again later may well mend the failure (FetchError.transient).
+    transient: bool = False
     # Listing dates between the last one read and this one whose feed was never read.
     missed: list[str] = field(default_factory=list)
 
@@ -336,7 +338,9 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
                     f"feeds read); poll again after {utc_text(exc.until)}"
                 ) from exc
             except FetchError as exc:
-                poll = FeedPoll(category, url, status="failed", error=str(exc))
+                poll = FeedPoll(
+                    category, url, status="failed", error=str(exc), transient=exc.transient
+                )
                 log.debug("%s: %s", category, exc)  # every reason is in the final error
             summary.feeds.append(poll)
     finally:
@@ -352,6 +356,9 @@ def poll_feeds(store: Store, config: ArxivConfig, client: ArxivClient | None = N
             f"{summary.describe_others()}"
         )
         error.summary = summary  # type: ignore[attr-defined]
+        # Asked again within the hour only if a feed failed for a passing reason; a
+        # feed answering 404 (a wrong feed_url) would answer so every hour.
+        error.transient = any(f.transient for f in failed)
         raise error
     log.info("%s", summary.describe())
     return summary
