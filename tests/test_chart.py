@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 
@@ -14,6 +15,7 @@ from trenddigest.chart import (
     VolumeSeries,
     legend_markdown,
     mermaid_xychart,
+    png_lines,
     render_png,
 )
 
@@ -160,3 +162,17 @@ def test_the_months_a_chart_leaves_out_are_named_as_single_months_or_ranges():
     series = VolumeSeries(months=["2024-05", "2024-07", "2024-08", "2024-12", "2025-01"])
     assert series.left_out == ["2024-06", "2024-09 to 2024-11"]
     assert volume().left_out == []
+
+
+def test_png_lines_place_each_month_where_it_falls_and_break_over_a_gap():
+    gapped = VolumeSeries(months=["2024-11", "2024-12", "2025-03"], series={"Detection": [5, 7, 6]})
+    ((name, xs, ys),) = png_lines(gapped)
+    assert name == "Detection"
+    assert xs == [0, 1, 2, 4]
+    assert ys[:2] == [5.0, 7.0] and math.isnan(ys[2]) and ys[3] == 6.0
+
+
+def test_png_lines_of_consecutive_months_are_unbroken():
+    ((_, xs, ys), *_) = png_lines(volume())
+    assert xs == [0, 1, 2]
+    assert ys == [85.0, 93.0, 70.0]

@@ -1221,6 +1221,18 @@ def test_a_failed_import_leaves_no_new_store_behind(workdir, capsys, name, conte
     assert not (workdir / "data").exists()
 
 
+def test_a_folder_given_as_the_store_is_refused_leaving_no_lock_file_beside_it(workdir, capsys):
+    (workdir / "lab").mkdir()
+    code, _, err = run_cli(capsys, "import", "papers.jsonl.gz", "--store", "lab")
+    assert code == 3
+    assert err == (
+        "trenddigest: error: cannot open store lab: it is a folder; give the store's file, "
+        "e.g. lab/trenddigest.sqlite3\n"
+    )
+    assert sorted(p.name for p in workdir.iterdir()) == ["cats.toml", "lab", "papers.jsonl.gz"]
+    assert list((workdir / "lab").iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

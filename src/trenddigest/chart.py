@@ -127,6 +127,36 @@ def legend_markdown(volume: VolumeSeries, limit: int = MAX_SERIES) -> str:
     return " · ".join(f"{LEGEND_MARKS[i]} {md_escape(name)}" for i, (name, _) in enumerate(chosen))
 
 
+def _months_since(first: str, month: str) -> int:
+    start, at = Month.parse(first), Month.parse(month)
+    return (at.year - start.year) * 12 + at.month - start.month
+
+
+def png_lines(
+    volume: VolumeSeries, limit: int = MAX_SERIES
+) -> list[tuple[str, list[int], list[float]]]:
+    """Each line the PNG draws: its name, x (months since the first) and y values.
+
+    Unlike Mermaid's evenly spaced categories, the PNG places each month where it
+    falls, and a line breaks (a NaN point) over the months left out (none or only
+    part of them stored): a line drawn across the gap would read as a change nobody
+    counted.
+    """
+    positions = [_months_since(volume.months[0], m) for m in volume.months]
+    lines = []
+    for name, values in volume.top(limit):
+        xs: list[int] = []
+        ys: list[float] = []
+        for i, (x, y) in enumerate(zip(positions, values, strict=True)):
+            if i and x > positions[i - 1] + 1:
+                xs.append(positions[i - 1] + 1)
+                ys.append(math.nan)
+            xs.append(x)
+            ys.append(float(y))
+        lines.append((name, xs, ys))
+    return lines
+
+
 def render_png(
     volume: VolumeSeries, title: str, limit: int = MAX_SERIES, dpi: int = 100
 ) -> bytes | None:
@@ -162,10 +192,16 @@ def render_png(
         fig = Figure(figsize=(8, 4.5), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        x = list(range(len(volume.months)))
-        for i, (name, values) in enumerate(chosen):
-            ax.plot(x, values, marker="o", linewidth=2, color=PALETTE[i], label=name)
-        ax.set_xticks(x, volume.months, rotation=45 if len(x) > 6 else 0)
+        for i, (name, xs, ys) in enumerate(png_lines(volume, limit)):
+            ax.plot(xs, ys, marker="o", linewidth=2, color=PALETTE[i], label=name)
+        ticks = [_months_since(volume.months[0], m) for m in volume.months]
+        ax.set_xticks(ticks, volume.months, rotation=45 if len(ticks) > 6 else 0)
+        if volume.left_out:
+            # As the Markdown says it under the Mermaid chart.
+            ax.set_xlabel(
+                "Not in the chart (the store holds none or only part of them): "
+                + ", ".join(volume.left_out)
+            )
         ax.set_ylim(bottom=0)
         ax.set_ylabel("Papers")
         ax.set_title(title)

@@ -397,6 +397,15 @@ def _read_only_fallback(path: str, exc: sqlite3.OperationalError) -> sqlite3.Con
     return sqlite3.connect(uri, uri=True, isolation_level=None)
 
 
+def _refuse_folder(path_str: str) -> None:
+    """A folder given as the store: SQLite would say "unable to open database file"."""
+    if path_str != ":memory:" and Path(path_str).is_dir():
+        raise StoreError(
+            f"cannot open store {path_str}: it is a folder; give the store's file, "
+            f"e.g. {Path(path_str) / 'trenddigest.sqlite3'}"
+        )
+
+
 class Store:
     """A trenddigest SQLite database.
 
@@ -417,11 +426,7 @@ class Store:
     @classmethod
     def open(cls, path: str | Path) -> Store:
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
-        if path_str != ":memory:" and Path(path_str).is_dir():
-            raise StoreError(
-                f"cannot open store {path_str}: it is a folder; give the store's file, "
-                f"e.g. {Path(path_str) / 'trenddigest.sqlite3'}"
-            )
+        _refuse_folder(path_str)
         read_only = False
         try:
             if path_str != ":memory:":
@@ -474,6 +479,7 @@ class Store:
         folders its lock made again: :func:`.lock.folders_made`).
         """
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
+        _refuse_folder(path_str)  # before the lock, whose file would be left beside it
         missing = [] if path_str == ":memory:" else not_yet_there(Path(path_str))
         with lock() if lock is not None else contextlib.nullcontext() as lock_file:
             created = _made_here(path_str, missing, folders_made(lock_file))
