@@ -1044,9 +1044,10 @@ def test_a_failed_delivery_still_says_what_was_written_before_its_error(workdir,
         capsys, "run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"
     )
     assert code == 5
-    first = out.splitlines()[0]
-    assert first.startswith("2025-05: 60 papers, ")
-    assert first.endswith("wrote digests/2025/2025-05.md, digests/2025/2025-05.json")
+    imported, summary = out.splitlines()
+    assert imported == "imported 1 file: 60 new, 0 updated, 0 unchanged, 0 rejected"
+    assert summary.startswith("2025-05: 60 papers, ")
+    assert summary.endswith("wrote digests/2025/2025-05.md, digests/2025/2025-05.json")
     assert err == (
         f"trenddigest: error: git commit failed in {workdir.resolve()}: commits are frozen\n"
     )

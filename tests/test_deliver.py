@@ -589,6 +589,18 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     assert git(digest_repo, "rev-parse", "HEAD") == head
 
 
+def test_run_says_what_it_imported_then_what_it_wrote_then_what_it_committed(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"]
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    imported, summary, committed = out.splitlines()
+    assert imported.startswith("imported 1 file: ")
+    assert summary.startswith("2025-05: ")
+    assert committed == f"committed {git(digest_repo, 'rev-parse', 'HEAD').strip()}"
+
+
 def test_run_with_commit_says_what_it_committed_and_a_rerun_that_nothing_changed(
     digest_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -468,7 +468,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 _print_run_summary(month, exc.result)
             raise
     if args.dry_run:
-        for note in result.notes:
+        for note in [*result.inputs, *result.notes]:
             log.info("%s", note)
         sys.stdout.write(result.text)
         return 0
@@ -484,13 +484,15 @@ def _print_run_summary(month: Month, result: RunResult) -> None:
     files = [f"wrote {', '.join(str(p) for p in fresh)}"] if fresh else []
     if result.unchanged:
         files.append(f"unchanged: {', '.join(str(p) for p in result.unchanged)}")
+    for note in result.inputs:  # "imported ...", "fetched ...": what came first
+        print(note)
     print(
         f"{month}: {d.considered:,} paper{'' if d.considered == 1 else 's'}, "
         f"{d.matched:,} placed in {d.categories_used} of "
         f"{d.categories} categories, {d.unmatched:,} in none; {'; '.join(files)}"
     )
-    # What was imported or fetched, committed, emailed: a run by hand or a cron log
-    # should say that delivery happened, not only that nothing failed.
+    # What was committed, emailed: a run by hand or a cron log should say that
+    # delivery happened, not only that nothing failed.
     for note in result.notes:
         print(note)
 

@@ -74,6 +74,9 @@ class RunResult:
     # The digest's files (what a commit takes); those also in ``unchanged`` already
     # held this content before the run wrote them.
     written: list[Path] = field(default_factory=list)
+    # What the run stored first (imported, fetched), then what became of the digest
+    # (committed, emailed): a summary reads in the order things happened.
+    inputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # The digest and its trends section when they were built in this run (None when
     # the saved digest of an unchanged month was reused).
@@ -343,14 +346,14 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         _refuse_store_as_output(store, [markdown_path, json_path])
         check_writable(paths)
         _check_delivery(store, config, opts, paths)
-    notes = fill_month(store, config, opts, **fetch_kwargs)
+    inputs = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
     # An email carries the chart as a PNG, which only a digest built now has.
     outputs, section, digest = month_outputs(
         store, config, opts.month, reuse=not _emailing(store, opts)
     )
     text = outputs.json if opts.fmt == "json" else outputs.markdown
-    result = RunResult(outputs.summary, text, notes=notes, digest=digest, trends=section)
+    result = RunResult(outputs.summary, text, inputs=inputs, digest=digest, trends=section)
     if opts.dry_run:
         return result
     text_of = {markdown_path: outputs.markdown, json_path: outputs.json}
