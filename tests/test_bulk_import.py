@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 import sqlite3
 import threading
 import tracemalloc
@@ -146,6 +147,46 @@ def test_a_truncated_gzip_keeps_the_records_before_the_cut_and_then_fails(tmp_pa
     with pytest.raises(InputError, match="ended"):
         import_files(store, [path], batch_size=1000)
     assert 0 < store.count_papers() < 60000
+
+
+def cut_gzip(yymm: str, count: int) -> bytes:
+    """``count`` records of about 1.5 kB, gzipped and cut at 80%: past the first MB
+    sniffing reads, so the cut is found while importing."""
+    lines = b"".join(
+        json.dumps(
+            {"id": f"{yymm}.{i:05d}", "title": f"Paper {i}", "abstract": f"word{i} " * 150}
+        ).encode()
+        + b"\n"
+        for i in range(1, count + 1)
+    )
+    data = gzip.compress(lines, mtime=0)
+    return data[: len(data) * 4 // 5]
+
+
+def test_a_truncated_gzip_stores_every_record_read_before_the_cut_not_only_whole_batches(
+    tmp_path, store
+):
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut_gzip("2505", 1500))  # fewer than one batch
+    with pytest.raises(InputError) as err:
+        import_files(store, [path])
+    read = int(re.search(r"after line (\d+)", str(err.value))[1])
+    assert 0 < read < 1500
+    assert store.count_papers() == read
+    assert str(err.value).endswith(
+        f"; {read:,} records read before it are stored ({read:,} new, 0 updated, "
+        "0 unchanged); import it again once it is whole"
+    )
+
+
+def test_a_truncated_gzip_after_a_whole_file_says_the_file_before_it_was_imported(tmp_path, store):
+    papers = make_papers("2025-05", per_topic=2)
+    whole = write_jsonl(tmp_path / "whole.jsonl", papers)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(cut_gzip("2506", 1500))
+    with pytest.raises(InputError) as err:
+        import_files(store, [whole, cut])
+    assert str(err.value).endswith(f"; the 1 file before it was imported ({len(papers)} new)")
 
 
 def test_closing_early_stops_the_helper_thread(tmp_path):

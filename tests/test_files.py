@@ -632,6 +632,22 @@ def test_a_first_seen_that_is_no_date_does_not_become_the_stored_announce_date(
     assert store.month_counts("announced") == {"2025-06": 1}
 
 
+def test_a_first_seen_before_the_papers_id_gives_way_to_the_right_date_imported_later(
+    tmp_path: Path, store: Store
+) -> None:
+    # Kept, the typo'd year would have stayed for good: the store keeps the earliest.
+    record = {"id": "2505.00001", "title": "T", "categories": ["cs.CV"]}
+    import_files(
+        store, [write_jsonl(tmp_path / "a.jsonl", [{**record, "first_seen": "2015-05-05"}])]
+    )
+    import_files(
+        store, [write_jsonl(tmp_path / "b.jsonl", [{**record, "first_seen": "2025-05-05"}])]
+    )
+    paper = store.get_paper("2505.00001")
+    assert paper is not None and paper.announced == "2025-05-05"
+    assert store.month_counts("announced") == {"2025-05": 1}
+
+
 def test_every_record_of_a_file_with_repeats_is_counted(tmp_path: Path, store: Store) -> None:
     papers = [{"id": f"2505.1000{n}", "title": f"Paper {n}"} for n in range(1, 6)]
     path = write_jsonl(

@@ -443,6 +443,26 @@ def test_a_first_seen_that_is_no_date_is_no_announce_date_and_the_paper_is_kept(
     assert (paper.id, paper.announced) == ("2505.01001", None)
 
 
+@pytest.mark.parametrize("first_seen", ["2015-05-05", "1970-01-01T00:00:00Z", "2025-04-30"])
+def test_a_first_seen_before_the_month_of_the_papers_id_is_no_announce_date(
+    first_seen: str,
+) -> None:
+    # arXiv numbers a paper in the month it is submitted and announces it after.
+    paper = parse_jsonl_record(shared_record(first_seen=first_seen))
+    assert (paper.id, paper.announced) == ("2505.01001", None)
+
+
+def test_a_first_seen_after_the_latest_possible_month_is_no_announce_date() -> None:
+    paper = parse_jsonl_record(shared_record(first_seen="2025-07-01"), latest="2025-06")
+    assert paper.announced is None
+
+
+def test_a_first_seen_months_after_the_papers_id_is_its_announce_date() -> None:
+    # A paper held in moderation is announced in a later month than its id's.
+    paper = parse_jsonl_record(shared_record(first_seen="2025-06-02"), latest="2025-06")
+    assert paper.announced == "2025-06-02"
+
+
 def test_a_first_seen_with_a_time_gives_its_date() -> None:
     paper = parse_jsonl_record(shared_record(first_seen="2025-05-05T20:00:00-04:00"))
     assert paper.announced == "2025-05-05"

@@ -400,6 +400,31 @@ def test_papers_under_ids_arxiv_cannot_have_issued_are_dropped_when_the_store_up
         assert store.month_counts() == {"2025-05": 1}
 
 
+def test_announce_dates_no_release_should_have_stored_are_forgotten_when_the_store_upgrades(
+    tmp_path,
+):
+    path = tmp_path / "old.sqlite3"
+    kept = "2505.00004"
+    with Store.open(path) as store:
+        store.upsert_papers([paper(f"2505.0000{n}", announced="2025-05-05") for n in range(1, 5)])
+        for pid, announced, month in [  # as older releases stored a crawl's first_seen
+            ("2505.00001", "06/02/2025", "06/02/2"),
+            ("2505.00002", "1970-01-01", "1970-01"),  # an epoch placeholder
+            ("2505.00003", "2015-05-05", "2015-05"),  # a typo'd year, before the id
+        ]:
+            store.conn.execute(
+                "UPDATE papers SET announced = ?, announced_month = ? WHERE id = ?",
+                (announced, month, pid),
+            )
+        store.month_counts("announced")  # cached, as a run would have
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 6")
+    with Store.open(path) as store:
+        assert store.month_counts("announced") == {"2025-05": 1}
+        assert [p.id for p in store.papers_for_month("2025-05", by="announced")] == [kept]
+        assert store.get_paper("2505.00002").announced is None
+        assert store.month_counts() == {"2025-05": 4}
+
+
 # -- a command that fails leaves no store it created and stored nothing in ------------------
 
 

@@ -134,6 +134,25 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
     # received and checks that it is still that paper: when one paper left the window
     # and another joined it meanwhile, arXiv's total is unchanged but the offsets moved.
     (5, "remember the last paper each unfinished window received", _add_last_id),
+    # Releases before 0f180ce stored a crawl's first_seen as given ("10/05/2026"), and
+    # later ones any ISO date, also one before the paper's id was issued (a typo'd
+    # year, an epoch placeholder).  The store keeps the earliest announce date, so no
+    # import could mend them, and a run by announce date read "10/05/2" as a month.
+    (
+        6,
+        "forget announce dates that are no date, or before the paper's id or in the future",
+        """
+        UPDATE papers SET announced = NULL, announced_month = NULL
+        WHERE announced IS NOT NULL AND (
+            announced NOT GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*'
+            OR date(substr(announced, 1, 10)) IS NULL
+            OR announced_month IS NOT substr(announced, 1, 7)
+            OR announced_month < month
+            OR announced_month > strftime('%Y-%m', 'now')
+        );
+        DELETE FROM cache WHERE key LIKE 'month_counts:%'
+        """,
+    ),
 ]
 
 # The tables a command fills with what it received or did.  The others annotate those

@@ -660,9 +660,10 @@ def import_files(
     """Stream files into the store, one transaction per ``batch_size`` papers.
 
     Every file is sniffed (and every feed or API page parsed) before anything is
-    written, so a typo or a broken feed anywhere fails the command up front.  Batches
-    already written stay written if a JSON Lines file turns out truncated mid-way;
-    upserts are idempotent, so re-running is safe.
+    written, so a typo or a broken feed anywhere fails the command up front.  A JSON
+    Lines file that turns out cut short mid-way (a truncated download) has every record
+    read before the cut written, and the error says how many; upserts are idempotent,
+    so importing it again once whole is safe.
     ``on_progress`` gets the running :class:`FileSummary` after each batch.  A sink
     with ``bulk_writes()`` (the store) is told a bulk write is under way.  Records
     whose ids arXiv cannot have issued by ``latest`` (a :class:`Month` or
@@ -676,7 +677,7 @@ def import_files(
     # Feeds and API pages are small and fail as a whole (cut short, error feed): parse
     # each up front, so that a bad one fails the import before anything is written,
     # and keep what was read: parsing again would log every skipped entry twice.
-    # Only a JSON Lines file cut short mid-way leaves earlier batches stored.
+    # Only a JSON Lines file cut short mid-way leaves what was read before it stored.
     sources = [
         (path, fmt, None if fmt is FileFormat.JSONL else list(_iter_xml(path, fmt, limit)))
         for path, fmt in formats
@@ -704,17 +705,60 @@ def _import_all(
     for path, fmt, read in sources:
         file_summary = FileSummary(path=str(path), format=fmt.value)
         summary.files.append(file_summary)
-        kept = 0
-        batch = _Batch()
         records: Iterable[Record] = _iter_jsonl(path, latest) if read is None else read
+        try:
+            _import_records(store, records, file_summary, summary, batch_size, on_progress)
+        except InputError as exc:  # cut short: what it held before the cut is stored
+            raise InputError(f"{exc}; {_stored_before(summary)}") from exc
+        logger.info(
+            "imported %s (%s): %d new, %d updated, %d unchanged, %d rejected",
+            path,
+            fmt.value,
+            file_summary.new,
+            file_summary.updated,
+            file_summary.unchanged,
+            file_summary.rejected,
+        )
+
+
+def _stored_before(summary: ImportSummary) -> str:
+    """What an import cut short by a broken file stored, file by file: the records
+    read before the cut are written, and the files before it whole."""
+    *earlier, broken = summary.files
+    parts = [
+        f"{broken.new + broken.updated + broken.unchanged:,} records read before it are "
+        f"stored ({broken.new:,} new, {broken.updated:,} updated, {broken.unchanged:,} "
+        "unchanged); import it again once it is whole"
+    ]
+    if earlier:
+        count = sum(f.new for f in earlier)
+        parts.append(
+            f"the {len(earlier)} file{'' if len(earlier) == 1 else 's'} before it "
+            f"{'was' if len(earlier) == 1 else 'were'} imported ({count:,} new)"
+        )
+    return "; ".join(parts)
+
+
+def _import_records(
+    store: PaperSink,
+    records: Iterable[Record],
+    file_summary: FileSummary,
+    summary: ImportSummary,
+    batch_size: int,
+    on_progress: Callable[[FileSummary], None] | None,
+) -> None:
+    """One file's records into the store, in batches; the batch under way is written
+    also when the file turns out cut short, so every record read is stored."""
+    path = file_summary.path
+    kept = 0
+    batch = _Batch()
+    try:
         for record in records:
             if isinstance(record, Rejected):
                 file_summary.rejected += 1
                 if kept < MAX_REJECTED_KEPT:
                     summary.rejected.append(
-                        RejectedRecord(
-                            str(path), record.line, record.reason, record.unit, record.ref
-                        )
+                        RejectedRecord(path, record.line, record.reason, record.unit, record.ref)
                     )
                     kept += 1
                 continue
@@ -727,23 +771,18 @@ def _import_all(
                 batch.flush(store, file_summary)
                 if on_progress:
                     on_progress(file_summary)
+    except InputError:
         if batch.size:
             batch.flush(store, file_summary)
-        if on_progress:
-            on_progress(file_summary)
-        if file_summary.rejected > kept:
-            logger.warning(
-                "%s: %d rejected records, only the first %d listed",
-                path,
-                file_summary.rejected,
-                kept,
-            )
-        logger.info(
-            "imported %s (%s): %d new, %d updated, %d unchanged, %d rejected",
+        raise
+    if batch.size:
+        batch.flush(store, file_summary)
+    if on_progress:
+        on_progress(file_summary)
+    if file_summary.rejected > kept:
+        logger.warning(
+            "%s: %d rejected records, only the first %d listed",
             path,
-            fmt.value,
-            file_summary.new,
-            file_summary.updated,
-            file_summary.unchanged,
             file_summary.rejected,
+            kept,
         )

@@ -33,7 +33,15 @@ from arxiv import _feed as arxiv_feed
 from lxml import etree
 
 from ..errors import InputError
-from ..models import FIVE_DIGITS_START, InvalidArxivIdError, Month, Paper, latest_month, split_id
+from ..models import (
+    FIVE_DIGITS_START,
+    InvalidArxivIdError,
+    Month,
+    Paper,
+    id_month,
+    latest_month,
+    split_id,
+)
 
 logger = logging.getLogger(__name__)
 # arxiv's parser logs each entry it drops ("Skipping entry ... missing <published>");
@@ -801,7 +809,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
         categories=categories,
         primary_category=primary,
         comment=comment,
-        announced=_first_seen_date(obj.get("first_seen")),
+        announced=_first_seen_date(obj.get("first_seen"), arxiv_id, limit),
         source="jsonl",
     )
 
@@ -830,16 +838,22 @@ def _stated_comment(obj: dict[str, Any]) -> str | None:
     return "" if stated else None
 
 
-def _first_seen_date(value: Any) -> str | None:
-    """A crawl's ``first_seen`` as an ISO date, or None when it is no date.
+def _first_seen_date(value: Any, arxiv_id: str, latest: Month) -> str | None:
+    """A crawl's ``first_seen`` as an ISO date, or None when it is no date or not one
+    the paper can have been announced on: before the month of its id (arXiv numbers a
+    paper when it is submitted, and announces it after) or after ``latest``.
 
-    A paper is still good without it; kept as given, "06/02/2025" would sort before
-    every real date and, the store keeping the earliest announce date, stay the
-    paper's announce date for good.
+    A paper is still good without it.  Kept, a wrong date would stay the paper's
+    announce date for good, since the store keeps the earliest one: "06/02/2025"
+    sorts before every real date, and a typo'd year or an epoch placeholder
+    ("1970-01-01") files the paper under a month decades before it existed.
     """
     if not isinstance(value, str) or not value:
         return None
     try:
-        return date.fromisoformat(value[:10]).isoformat()
+        day = date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return None
+    if not id_month(arxiv_id) <= day[:7] <= str(latest):
+        return None
+    return day
