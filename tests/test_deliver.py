@@ -589,6 +589,28 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     assert git(digest_repo, "rev-parse", "HEAD") == head
 
 
+def test_a_rerun_refuses_to_overwrite_and_commit_over_a_digest_annotated_by_hand(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"]
+    assert main(argv) == 0
+    digest = digest_repo / "digests/2025/2025-05.md"
+    annotated = digest.read_text(encoding="utf-8") + "\n> Editor's note\n"
+    digest.write_text(annotated, encoding="utf-8")
+    git(digest_repo, "commit", "-qam", "note")
+    head = git(digest_repo, "rev-parse", "HEAD")
+    capsys.readouterr()
+    assert main(argv) == 2
+    _, err = capsys.readouterr()
+    assert err == (
+        "trenddigest: error: digests/2025/2025-05.md was changed after trenddigest wrote it, "
+        "and this run would overwrite the change: keep it elsewhere (or delete the file if "
+        "it can go), then run again\n"
+    )
+    assert digest.read_text(encoding="utf-8") == annotated
+    assert git(digest_repo, "rev-parse", "HEAD") == head
+
+
 def test_run_says_what_it_imported_then_what_it_wrote_then_what_it_committed(
     digest_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

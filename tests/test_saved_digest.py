@@ -14,7 +14,7 @@ from synthetic import make_papers
 from trenddigest import pipeline, trends
 from trenddigest.cli import main
 from trenddigest.config import Config, DigestConfig
-from trenddigest.errors import EmptyMonthError
+from trenddigest.errors import EmptyMonthError, InputError
 from trenddigest.models import Month
 from trenddigest.pipeline import RunOptions, run_month
 from trenddigest.store import Store
@@ -284,8 +284,33 @@ def test_a_repeated_run_counts_as_unchanged_only_the_files_that_already_held_the
 ):
     run(store, config)
     json_twin = workdir / "out/2025-05.json"
-    (workdir / "out/2025-05.md").write_text("edited by hand\n", encoding="utf-8")
+    (workdir / "out/2025-05.md").unlink()
     result = run(store, config)
     assert result.unchanged == [json_twin]
     assert result.written == [workdir / "out/2025-05.md", json_twin]  # what git commits
     assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
+
+
+def test_a_digest_changed_since_the_run_wrote_it_is_refused_not_overwritten(
+    store, config, workdir
+):
+    run(store, config)
+    digest = workdir / "out/2025-05.md"
+    annotated = digest.read_text(encoding="utf-8") + "\n> Editor's note: read 2505.00001 first.\n"
+    digest.write_text(annotated, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        run(store, config)
+    assert str(err.value) == (
+        f"{digest} was changed after trenddigest wrote it, and this run would overwrite "
+        "the change: keep it elsewhere (or delete the file if it can go), then run again"
+    )
+    assert digest.read_text(encoding="utf-8") == annotated
+
+
+def test_a_digest_file_no_run_of_this_store_wrote_is_written_over(store, config, workdir):
+    # An older release's digest, or one another store's run wrote: nothing to judge by.
+    (workdir / "out").mkdir()
+    (workdir / "out/2025-05.md").write_text("an older release's digest\n", encoding="utf-8")
+    result = run(store, config)
+    assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
+

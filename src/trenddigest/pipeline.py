@@ -10,7 +10,9 @@ password) is checked first too, and only what the git or mail server answers com
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -345,6 +347,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     if not opts.dry_run:
         _refuse_store_as_output(store, [markdown_path, json_path])
         check_writable(paths)
+        _refuse_edited(store, paths)
         _check_delivery(store, config, opts, paths)
     inputs = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
@@ -364,6 +367,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     files: dict[Path, str | bytes] = {path: text_of[path] for path in paths}
     write_files_atomic(files)
     result.written += list(files)
+    _record_written(store, files)
     if markdown_path not in files and _differs(markdown_path, outputs.markdown):
         result.notes.append(
             f"{markdown_path} is an earlier run's and no longer matches the new .json; run "
@@ -376,6 +380,46 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
         exc.result = result
         raise
     return result
+
+
+def _written_key(path: Path) -> str:
+    return f"{WRITTEN_KEY_PREFIX}{os.path.realpath(path)}"
+
+
+def _refuse_edited(store: Store, paths: list[Path]) -> None:
+    """Refuse to write over a digest changed since this store's run wrote it.
+
+    A lab annotates its digests (an editor's note, a paper moved by hand); a later run
+    of the month (the cron recipe's next day, a categories change) would overwrite
+    that and commit the loss.  What the run last wrote is known by its SHA-256 in the
+    store; a file no run of this store wrote (an older release's, another store's) is
+    not judged.
+    """
+    for path in paths:
+        recorded = store.get_meta(_written_key(path))
+        if recorded is None:
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:  # removed (or unreadable: check_writable said so): nothing to lose
+            continue
+        if hashlib.sha256(data).hexdigest() != recorded:
+            raise InputError(
+                f"{path} was changed after trenddigest wrote it, and this run would "
+                "overwrite the change: keep it elsewhere (or delete the file if it can go), "
+                "then run again"
+            )
+
+
+def _record_written(store: Store, files: dict[Path, str | bytes]) -> None:
+    """Remember what the run wrote, for :func:`_refuse_edited`."""
+    try:
+        with store.transaction():
+            for path, content in files.items():
+                data = content.encode("utf-8") if isinstance(content, str) else content
+                store.set_meta(_written_key(path), hashlib.sha256(data).hexdigest())
+    except StoreError as exc:  # a read-only store: the digest is written all the same
+        log.warning("cannot record the digest files written in the store: %s", exc)
 
 
 def _check_user_templates(templates_dir: str | None) -> None:
@@ -520,6 +564,8 @@ def _missed_listings(store: Store, month: Month) -> dict[str, list[str]]:
 
 
 EMAILED_KEY = "emailed:{month}"
+# + a digest file's real path: the SHA-256 of what a run last wrote there.
+WRITTEN_KEY_PREFIX = "written:"
 
 
 def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -> None:
