@@ -291,9 +291,7 @@ def test_a_repeated_run_counts_as_unchanged_only_the_files_that_already_held_the
     assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
 
 
-def test_a_digest_changed_since_the_run_wrote_it_is_refused_not_overwritten(
-    store, config, workdir
-):
+def test_a_digest_changed_since_the_run_wrote_it_is_refused_not_overwritten(store, config, workdir):
     run(store, config)
     digest = workdir / "out/2025-05.md"
     annotated = digest.read_text(encoding="utf-8") + "\n> Editor's note: read 2505.00001 first.\n"
@@ -313,4 +311,3 @@ def test_a_digest_file_no_run_of_this_store_wrote_is_written_over(store, config,
     (workdir / "out/2025-05.md").write_text("an older release's digest\n", encoding="utf-8")
     result = run(store, config)
     assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
-
