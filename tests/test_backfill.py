@@ -441,7 +441,7 @@ def test_an_unreadable_entry_fails_the_fetch_in_one_line_saying_the_month_stays_
     with pytest.raises(IncompleteMonthError) as err:
         run(store, server, clock, categories=["cs.CV"])
     assert str(err.value) == (
-        "2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in 1 category "
+        "fetched 2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in 1 category "
         f"(3 requests); 1 entry arXiv sent could not be read ({UNREADABLE}), so "
         "cs.CV 2025-05 stays incomplete and the next run asks for it again"
     )
@@ -582,7 +582,7 @@ def test_fetch_command_with_an_unreadable_entry_exits_4_with_one_error_line(
     out, err = capsys.readouterr()
     assert (code, out) == (4, "")
     assert err.splitlines()[-1] == (
-        "trenddigest: error: 2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in "
+        "trenddigest: error: fetched 2025-05 from arXiv: 12 new, 0 updated, 0 unchanged papers in "
         f"1 category (3 requests); 1 entry arXiv sent could not be read ({UNREADABLE}), so "
         "cs.CV 2025-05 stays incomplete and the next run asks for it again"
     )

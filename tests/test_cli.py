@@ -936,6 +936,75 @@ def test_a_broken_user_trends_template_names_its_file_and_line(workdir, capsys):
     assert not Path("digests/trends-2025-05-to-2025-06.md").exists()
 
 
+def test_a_trend_report_that_would_overwrite_the_store_is_refused_and_the_store_kept(
+    workdir, capsys
+):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    store = Path("data/trenddigest.sqlite3")
+    before = store.read_bytes()
+    code, out, err = run_cli(
+        capsys, "trends", "--from", "2025-05", "--to", "2025-05", "--output", str(store)
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"trenddigest: error: the output {store} is the store {store} (or one of its files); "
+        "choose another --output or --store\n"
+    )
+    assert store.read_bytes() == before
+
+
+def test_a_trend_report_that_would_overwrite_the_categories_file_is_refused(workdir, capsys):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    before = (workdir / "cats.toml").read_bytes()
+    code, _, err = run_cli(
+        capsys,
+        *("trends", "--from", "2025-05", "--to", "2025-05"),
+        *("--categories", "cats.toml", "--output", "cats.toml"),
+    )
+    assert code == 2
+    assert err == (
+        "trenddigest: error: the output cats.toml is the categories file cats.toml; "
+        "choose another --output\n"
+    )
+    assert (workdir / "cats.toml").read_bytes() == before
+
+
+def test_a_digest_that_would_overwrite_the_config_file_is_refused(workdir, capsys):
+    # Say a config kept beside the digests, under a name a month's digest takes.
+    (workdir / "2025-05.md").write_text('[digest]\noutput = "{year}-{month}.md"\n')
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    argv = ("--config", "2025-05.md", "run", "--month", "2025-05", "--offline")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err == (
+        "trenddigest: error: the output 2025-05.md is the config file 2025-05.md; "
+        "choose another output pattern\n"
+    )
+
+
+def test_a_trend_report_does_not_replace_a_png_beside_it_that_it_did_not_write(workdir, capsys):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    (workdir / "notes.png").write_bytes(b"a photo")
+    code, _, err = run_cli(
+        capsys, "trends", "--from", "2025-05", "--to", "2025-05", "--output", "notes.md"
+    )
+    assert code == 2
+    assert err == (
+        "trenddigest: error: notes.png exists and trenddigest did not write it; this run "
+        "would replace it: move it aside, or choose another --output\n"
+    )
+    assert (workdir / "notes.png").read_bytes() == b"a photo"
+    assert not (workdir / "notes.md").exists()
+
+
+def test_a_trend_report_run_again_replaces_what_it_wrote(workdir, capsys):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    argv = ("trends", "--from", "2025-05", "--to", "2025-05", "--output", "notes.md")
+    assert run_cli(capsys, *argv)[0] == 0
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0 and out.startswith("wrote notes.md")
+
+
 def test_a_digest_that_would_overwrite_the_store_is_refused_and_the_store_kept(workdir, capsys):
     assert run_cli(capsys, "--store", "d/2025-05.json", "import", "papers.jsonl.gz")[0] == 0
     before = Path("d/2025-05.json").read_bytes()
@@ -1250,6 +1319,36 @@ def test_a_run_that_fails_on_its_file_before_storing_a_paper_leaves_no_new_store
     assert not (workdir / "data").exists()
 
 
+def test_a_run_from_a_file_none_of_whose_records_could_be_read_fails_though_the_store_has_the_month(
+    workdir, capsys
+):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    (workdir / "wrong.jsonl").write_bytes(b'{"id": "2513.00001", "title": "x"}\n{"foo": 1}\n')
+    code, out, err = run_cli(capsys, "run", "--month", "2025-05", "--from", "wrong.jsonl")
+    assert code == 2
+    assert err == (
+        "trenddigest: error: no record of wrong.jsonl (2 rejected) could be imported; the "
+        "first: wrong.jsonl: line 1: bad id '2513.00001': month 13 in YYMM 2513 does not "
+        "exist (trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id per record)\n"
+    )
+    assert out == ""
+    assert not (workdir / "digests").exists()
+
+
+def test_a_run_from_a_file_with_some_bad_records_logs_each_and_goes_on(workdir, capsys):
+    papers = make_papers("2025-05", per_topic=1)
+    path = write_jsonl(workdir / "may.jsonl", papers)
+    path.write_text(path.read_text() + '{"title": "no id"}\n')
+    code, out, err = run_cli(capsys, "run", "--month", "2025-05", "--from", "may.jsonl")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"imported 1 file: {len(papers)} new, 0 updated, 0 unchanged, 1 rejected"
+    )
+    assert err.endswith(
+        f"WARNING trenddigest.pipeline: rejected may.jsonl: line {len(papers) + 1}: missing id\n"
+    )
+
+
 def test_a_run_whose_file_stored_papers_of_another_month_keeps_them(workdir, capsys):
     write_jsonl(workdir / "april.jsonl", make_papers("2025-04")[:3])
     code, _, err = run_cli(capsys, "run", "--month", "2025-05", "--from", "april.jsonl")
@@ -1328,3 +1427,48 @@ def test_a_full_disk_at_the_first_import_says_so_and_leaves_no_store(
         "another --store\n"
     )
     assert not (workdir / "data").exists()
+
+
+# -- "~" in a path flag the shell did not expand (--opt=~/x, a quoted cron line) -----------
+
+
+@pytest.fixture
+def home(workdir, monkeypatch):
+    home = workdir / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def test_a_tilde_in_import_files_and_store_flags_is_the_home_folder(workdir, home, capsys):
+    shutil.copy(workdir / "papers.jsonl.gz", home / "papers.jsonl.gz")
+    code, _, err = run_cli(capsys, "--store=~/s.sqlite3", "import", "~/papers.jsonl.gz")
+    assert (code, err) == (0, "")
+    assert (home / "s.sqlite3").is_file()
+    assert not (workdir / "~").exists()
+
+
+def test_a_tilde_in_the_config_flag_is_the_home_folder(workdir, home, capsys):
+    (home / "cfg.toml").write_text('[digest]\ncategories_file = "~/cats.toml"\n')
+    shutil.copy(workdir / "cats.toml", home / "cats.toml")
+    code, out, _ = run_cli(capsys, "--config=~/cfg.toml", "categories", "list")
+    assert code == 0
+    assert out.splitlines()[-1].endswith(f"from {home / 'cats.toml'}")
+
+
+def test_a_tilde_in_the_categories_import_output_is_the_home_folder(workdir, home, capsys):
+    (workdir / "list.md").write_text("## Detection\n- [A](https://arxiv.org/abs/1506.01497)\n")
+    code, out, _ = run_cli(capsys, "categories", "import", "list.md", "--output=~/mine.toml")
+    assert code == 0
+    assert (home / "mine.toml").is_file()
+    assert not (workdir / "~").exists()
+
+
+def test_a_tilde_in_the_trends_output_is_the_home_folder(workdir, home, capsys):
+    assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
+    code, out, _ = run_cli(
+        capsys, "trends", "--from", "2025-05", "--to", "2025-05", "--output=~/tr.md"
+    )
+    assert code == 0
+    assert (home / "tr.md").is_file()
+    assert not (workdir / "~").exists()

@@ -235,7 +235,8 @@ def test_endpoints_come_from_the_config_file(
     assert main(["poll", "-q"]) == 0
     out, _ = capsys.readouterr()
     assert out.splitlines() == [
-        "2025-05 from arXiv: 3 new, 0 updated, 0 unchanged papers in 1 category (1 request)",
+        "fetched 2025-05 from arXiv: 3 new, 0 updated, 0 unchanged papers in 1 category "
+        "(1 request)",
         # The listing adds the announce date to the paper the API brought: an update.
         "polled 1 arXiv feed (1 stored): 0 new, 1 updated, 0 unchanged papers",
     ]
@@ -286,7 +287,8 @@ def test_fetch_counts_a_paper_listed_in_two_categories_once_as_new(
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert out == (
-        "2025-05 from arXiv: 20 new, 0 updated, 0 unchanged papers in 2 categories (5 requests)\n"
+        "fetched 2025-05 from arXiv: 20 new, 0 updated, 0 unchanged papers in 2 categories "
+        "(5 requests)\n"
     )
 
 

@@ -938,3 +938,11 @@ def test_report_lines_name_the_new_versions_each_listing_file_skipped(store: Sto
         "listing_rss.xml (listing RSS): 2 new, 0 updated, 0 unchanged, 0 rejected, "
         "2 new versions of papers not stored, skipped"
     )
+
+
+def test_import_counts_are_written_with_thousands_separators_as_the_digest_line_is() -> None:
+    summary = ImportSummary(files=[FileSummary("big.jsonl.gz", "jsonl", new=20153, rejected=1200)])
+    assert summary.describe() == "1 file: 20,153 new, 0 updated, 0 unchanged, 1,200 rejected"
+    assert summary.report_lines()[0] == (
+        "big.jsonl.gz (jsonl): 20,153 new, 0 updated, 0 unchanged, 1,200 rejected"
+    )

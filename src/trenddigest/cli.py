@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -405,7 +406,7 @@ def _check_readable(paths: Sequence[Path], given: str = "") -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .sources.files import import_files
+    from .sources.files import READABLE_FORMATS, import_files
 
     config = _load(args)
     _check_readable(args.files)
@@ -413,15 +414,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary = import_files(_StoreOnFirstWrite(config, opened), args.files)
     for line in summary.report_lines():
         print(line)
-    # A file none of whose records could be read is the wrong file, not a quiet success
-    # (a cron job would never hear of it).
-    useless = [f for f in summary.files if f.rejected and not (f.new + f.updated + f.unchanged)]
-    if useless:
-        names = ", ".join(f"{f.path} ({f.rejected} rejected)" for f in useless)
+    if names := summary.useless_files():
         raise InputError(
-            f"no record of {names} could be imported; see the rejections above "
-            "(trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id "
-            "per record)"
+            f"no record of {names} could be imported; see the rejections above ({READABLE_FORMATS})"
         )
     return 0
 
@@ -517,7 +512,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     config = _load(args)
     with _open_store(config) as store:
         summary = fetch_month(store, config.arxiv, month, reporter=_reporter(args))
-    print(summary.describe())
+    print(f"fetched {summary.describe()}")
     return 0
 
 
@@ -541,7 +536,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
-    from .pipeline import DigestRanker, effective_categories
+    from .pipeline import (
+        DigestRanker,
+        effective_categories,
+        record_written,
+        refuse_edited,
+        refuse_precious_outputs,
+    )
     from .render import check_output_file
     from .trends import build_trend_report, month_span, render_trend_report, write_trend_report
 
@@ -556,6 +557,10 @@ def cmd_trends(args: argparse.Namespace) -> int:
     _require_store(config)
     categories = effective_categories(config)
     with _open_store(config) as store:
+        if not args.dry_run:
+            png = path.with_suffix(".png")  # beside it, though not named: not replaced blind
+            refuse_precious_outputs(store, config, [path, png], "--output")
+            refuse_edited(store, [path, png], unknown=[png])
         report = build_trend_report(
             store,
             categories,
@@ -566,11 +571,12 @@ def cmd_trends(args: argparse.Namespace) -> int:
             min_score=config.digest.threshold,
             ranker=DigestRanker(config, categories),  # the months' digests' rankings
         )
-    tdir = config.digest.templates_dir or None
-    if args.dry_run:
-        sys.stdout.write(render_trend_report(report, templates_dir=tdir))
-        return 0
-    written = write_trend_report(report, path, templates_dir=tdir)
+        tdir = config.digest.templates_dir or None
+        if args.dry_run:
+            sys.stdout.write(render_trend_report(report, templates_dir=tdir))
+            return 0
+        written = write_trend_report(report, path, templates_dir=tdir)
+        record_written(store, {p: p.read_bytes() for p in written})
     print(f"wrote {' and '.join(str(p) for p in written)}")
     return 0
 
@@ -661,9 +667,25 @@ def _sigterm_as_interrupt(enabled: bool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _expand_home(args: argparse.Namespace) -> None:
+    """``~`` at the start of a path flag is the home folder, as in a config file: the
+    shell expands it only at a word's start (not in ``--output=~/x``, nor quoted in a
+    cron line), and a folder literally named ``~`` is never what was meant."""
+    for name in ("config", "store", "categories", "output", "markdown"):
+        value = getattr(args, name, None)
+        if isinstance(value, Path):
+            setattr(args, name, value.expanduser())
+        elif isinstance(value, str):  # kept a string: a "/" at its end means a folder
+            setattr(args, name, os.path.expanduser(value))
+    for name in ("files", "from_files"):
+        if values := getattr(args, name, None):
+            setattr(args, name, [path.expanduser() for path in values])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _expand_home(args)
     _configure_logging(args.verbose, args.quiet)
     try:
         with _sigterm_as_interrupt(args.handler is not cmd_schedule):

@@ -253,9 +253,9 @@ def _read_toml(path: Path, *, from_env: bool = False) -> dict[str, Any]:
 def find_config_file(explicit: str | None, env: dict[str, str]) -> Path | None:
     """The user's config file, if any: flag, then environment, then ./config/."""
     if explicit:
-        return Path(explicit)
-    if env.get("TRENDDIGEST_CONFIG"):
-        return Path(env["TRENDDIGEST_CONFIG"])
+        return Path(explicit).expanduser()
+    if env.get("TRENDDIGEST_CONFIG"):  # quoted in a cron line or a unit file: no shell's ~
+        return Path(env["TRENDDIGEST_CONFIG"]).expanduser()
     local = Path("config") / "trenddigest.toml"
     # Anything at that path counts, even a link whose target is gone or a folder: reading
     # it then says what is wrong, where falling back would run on the packaged settings.

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,9 +108,16 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
     """Bring the month's papers into the store: from files, or from arXiv unless offline."""
     notes: list[str] = []
     if opts.from_files:
-        from .sources.files import import_files
+        from .sources.files import READABLE_FORMATS, import_files
 
         summary = import_files(store, opts.from_files)
+        if names := summary.useless_files():  # the wrong file: no digest from the store
+            raise InputError(
+                f"no record of {names} could be imported; the first: {summary.rejected[0]} "
+                f"({READABLE_FORMATS})"
+            )
+        for line in summary.rejection_lines():  # a run prints no per-file report
+            log.warning("%s", line)
         notes.append(f"imported {summary.describe()}")
     elif not opts.offline:
         from .sources.backfill import IncompleteMonthError, fetch_month
@@ -125,18 +133,29 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
     return notes
 
 
-def _refuse_store_as_output(store: Store, targets: list[Path]) -> None:
-    """A digest written over the store (or its journal or lock) would destroy it."""
-    if store.path == ":memory:":
-        return
-    base = Path(store.path).resolve()
-    taken = {base, *(base.with_name(base.name + s) for s in ("-wal", "-shm", ".lock"))}
-    for target in targets:
-        if target.resolve() in taken:
-            raise InputError(
-                f"the output {target} is the store {store.path} (or one of its files); "
-                "choose another output pattern or --store"
-            )
+def refuse_precious_outputs(
+    store: Store, config: Config, targets: list[Path], other: str = "output pattern"
+) -> None:
+    """A digest or report written over the store (or its journal or lock), the config
+    file or the categories file would destroy what no run can make again; the
+    refusal says to choose another ``other``."""
+    if store.path != ":memory:":
+        base = Path(store.path).resolve()
+        taken = {base, *(base.with_name(base.name + s) for s in ("-wal", "-shm", ".lock"))}
+        for target in targets:
+            if target.resolve() in taken:
+                raise InputError(
+                    f"the output {target} is the store {store.path} (or one of its files); "
+                    f"choose another {other} or --store"
+                )
+    for what, name in [("config", config.source), ("categories", config.digest.categories_file)]:
+        if not name or not Path(name).is_file():  # "built-in defaults", the packaged file
+            continue
+        for target in targets:
+            if target.resolve() == Path(name).resolve():
+                raise InputError(
+                    f"the output {target} is the {what} file {name}; choose another {other}"
+                )
 
 
 def _require_papers(store: Store, config: Config, opts: RunOptions) -> None:
@@ -345,9 +364,9 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     # written together or not at all.
     paths = [json_path] if opts.fmt == "json" else [markdown_path, json_path]
     if not opts.dry_run:
-        _refuse_store_as_output(store, [markdown_path, json_path])
+        refuse_precious_outputs(store, config, [markdown_path, json_path])
         check_writable(paths)
-        _refuse_edited(store, paths)
+        refuse_edited(store, paths)
         _check_delivery(store, config, opts, paths)
     inputs = fill_month(store, config, opts, **fetch_kwargs)
     _require_papers(store, config, opts)
@@ -367,7 +386,7 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     files: dict[Path, str | bytes] = {path: text_of[path] for path in paths}
     write_files_atomic(files)
     result.written += list(files)
-    _record_written(store, files)
+    record_written(store, files)
     if markdown_path not in files and _differs(markdown_path, outputs.markdown):
         result.notes.append(
             f"{markdown_path} is an earlier run's and no longer matches the new .json; run "
@@ -386,24 +405,28 @@ def _written_key(path: Path) -> str:
     return f"{WRITTEN_KEY_PREFIX}{os.path.realpath(path)}"
 
 
-def _refuse_edited(store: Store, paths: list[Path]) -> None:
-    """Refuse to write over a digest changed since this store's run wrote it.
+def refuse_edited(store: Store, paths: list[Path], *, unknown: list[Path] | None = None) -> None:
+    """Refuse to write over a file changed since a run of this store wrote it.
 
     A lab annotates its digests (an editor's note, a paper moved by hand); a later run
     of the month (the cron recipe's next day, a categories change) would overwrite
-    that and commit the loss.  What the run last wrote is known by its SHA-256 in the
+    that and commit the loss.  What a run last wrote is known by its SHA-256 in the
     store; a file no run of this store wrote (an older release's, another store's) is
-    not judged.
+    not judged, unless it is among ``unknown``: files the user did not name (the
+    trend report's PNG beside it), which are then refused too.
     """
     for path in paths:
         recorded = store.get_meta(_written_key(path))
-        if recorded is None:
-            continue
         try:
             data = path.read_bytes()
-        except OSError:  # removed (or unreadable: check_writable said so): nothing to lose
+        except OSError:  # none (or unreadable: check_writable said so): nothing to lose
             continue
-        if hashlib.sha256(data).hexdigest() != recorded:
+        if recorded is None and path in (unknown or []):
+            raise InputError(
+                f"{path} exists and trenddigest did not write it; this run would replace it: "
+                "move it aside, or choose another --output"
+            )
+        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
             raise InputError(
                 f"{path} was changed after trenddigest wrote it, and this run would "
                 "overwrite the change: keep it elsewhere (or delete the file if it can go), "
@@ -411,8 +434,8 @@ def _refuse_edited(store: Store, paths: list[Path]) -> None:
             )
 
 
-def _record_written(store: Store, files: dict[Path, str | bytes]) -> None:
-    """Remember what the run wrote, for :func:`_refuse_edited`."""
+def record_written(store: Store, files: Mapping[Path, str | bytes]) -> None:
+    """Remember what a run wrote, for :func:`refuse_edited`."""
     try:
         with store.transaction():
             for path, content in files.items():

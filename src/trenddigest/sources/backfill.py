@@ -169,9 +169,9 @@ class FetchSummary:
     def describe(self) -> str:
         up_to_date = sum(1 for c in self.categories if c.status in ("up to date", "unchanged"))
         text = (
-            f"{self.month} from arXiv: {self.counts.new} new, {self.counts.updated} updated, "
-            f"{self.counts.unchanged} unchanged papers in {len(self.categories)} "
-            f"categor{'y' if len(self.categories) == 1 else 'ies'} ({self.requests} "
+            f"{self.month} from arXiv: {self.counts.new:,} new, {self.counts.updated:,} "
+            f"updated, {self.counts.unchanged:,} unchanged papers in {len(self.categories)} "
+            f"categor{'y' if len(self.categories) == 1 else 'ies'} ({self.requests:,} "
             f"request{'' if self.requests == 1 else 's'}"
         )
         if up_to_date:
@@ -196,8 +196,8 @@ class FetchSummary:
             else f"{', '.join(holes)} stay incomplete and the next run asks for them again"
         )
         return (
-            f"{self.describe()}; {count} entr{'y' if count == 1 else 'ies'} arXiv sent could "
-            f"not be read ({ref}: {why}{more}), so {which}"
+            f"fetched {self.describe()}; {count} entr{'y' if count == 1 else 'ies'} arXiv "
+            f"sent could not be read ({ref}: {why}{more}), so {which}"
         )
 
 

@@ -50,6 +50,10 @@ MAX_XML_BYTES = 64 * 1024 * 1024
 # Rejections kept per file for the report; the counts stay exact beyond this, the
 # cap only stops a file of garbage from filling memory with reasons.
 MAX_REJECTED_KEPT = 1000
+# What a file none of whose records could be read should have been.
+READABLE_FORMATS = (
+    "trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id per record"
+)
 
 
 class FileFormat(enum.Enum):
@@ -584,23 +588,35 @@ class ImportSummary:
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
         skipped = FileSummary("", "", skipped=sum(f.skipped for f in self.files)).skipped_note
         return (
-            f"{files}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.rejected_count} rejected{skipped}"
+            f"{files}: {self.new:,} new, {self.updated:,} updated, {self.unchanged:,} "
+            f"unchanged, {self.rejected_count:,} rejected{skipped}"
         )
+
+    def rejection_lines(self, max_rejected: int = 20) -> list[str]:
+        """The first rejections, located, and how many more there were."""
+        lines = [f"rejected {r}" for r in self.rejected[:max_rejected]]
+        hidden = self.rejected_count - min(len(self.rejected), max_rejected)
+        if hidden > 0:
+            lines.append(f"... and {hidden:,} more rejected records")
+        return lines
 
     def report_lines(self, max_rejected: int = 20) -> list[str]:
         """What ``trenddigest import`` prints: per file, the first rejections, the total."""
         lines = [
-            f"{f.path} ({f.format}): {f.new} new, {f.updated} updated, "
-            f"{f.unchanged} unchanged, {f.rejected} rejected{f.skipped_note}"
+            f"{f.path} ({f.format}): {f.new:,} new, {f.updated:,} updated, "
+            f"{f.unchanged:,} unchanged, {f.rejected:,} rejected{f.skipped_note}"
             for f in self.files
         ]
-        lines += [f"  rejected {r}" for r in self.rejected[:max_rejected]]
-        hidden = self.rejected_count - min(len(self.rejected), max_rejected)
-        if hidden > 0:
-            lines.append(f"  ... and {hidden} more rejected records")
+        lines += [f"  {line}" for line in self.rejection_lines(max_rejected)]
         lines.append(f"total {self.describe()}")
         return lines
+
+    def useless_files(self) -> str:
+        """The files none of whose records could be read, as "a.jsonl (2 rejected)", or
+        "": the wrong file, which must not pass for a quiet success (a cron job would
+        never hear of it)."""
+        useless = [f for f in self.files if f.rejected and not (f.new + f.updated + f.unchanged)]
+        return ", ".join(f"{f.path} ({f.rejected:,} rejected)" for f in useless)
 
 
 def _stray_version(record: Parsed, store: PaperSink, batch: _Batch) -> bool:

@@ -110,8 +110,8 @@ class PollSummary:
 
     def _papers(self) -> str:
         return (
-            f"{self.counts.new} new, {self.counts.updated} updated, "
-            f"{self.counts.unchanged} unchanged papers"
+            f"{self.counts.new:,} new, {self.counts.updated:,} updated, "
+            f"{self.counts.unchanged:,} unchanged papers"
         )
 
     def describe(self) -> str:
