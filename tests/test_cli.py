@@ -1329,7 +1329,8 @@ def test_a_run_from_a_file_none_of_whose_records_could_be_read_fails_though_the_
     assert err == (
         "trenddigest: error: no record of wrong.jsonl (2 rejected) could be imported; the "
         "first: wrong.jsonl: line 1: bad id '2513.00001': month 13 in YYMM 2513 does not "
-        "exist (trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an id per record)\n"
+        "exist (trenddigest reads arXiv API Atom, listing RSS/Atom and JSON Lines with an "
+        "id per record)\n"
     )
     assert out == ""
     assert not (workdir / "digests").exists()
