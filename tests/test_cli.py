@@ -1291,6 +1291,17 @@ def test_a_failed_import_leaves_no_new_store_behind(workdir, capsys, name, conte
     assert not (workdir / "data").exists()
 
 
+def test_a_file_where_the_stores_folder_should_be_is_named(workdir, capsys):
+    (workdir / "data").write_text("notes\n")
+    code, _, err = run_cli(capsys, "import", "papers.jsonl.gz")
+    assert code == 3
+    assert err == (
+        f"trenddigest: error: cannot create the store's folder {workdir / 'data'}: "
+        f"{workdir / 'data'} is a file, not a folder; move it, or choose another --store\n"
+    )
+    assert (workdir / "data").read_text() == "notes\n"
+
+
 def test_a_folder_given_as_the_store_is_refused_leaving_no_lock_file_beside_it(workdir, capsys):
     (workdir / "lab").mkdir()
     code, _, err = run_cli(capsys, "import", "papers.jsonl.gz", "--store", "lab")
@@ -1473,3 +1484,25 @@ def test_a_tilde_in_the_trends_output_is_the_home_folder(workdir, home, capsys):
     assert code == 0
     assert (home / "tr.md").is_file()
     assert not (workdir / "~").exists()
+
+
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from ((f"{name} {n}", s) for n, s in _subparsers(sub))
+
+
+def test_every_command_has_a_description_and_every_argument_a_help_line():
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in _subparsers(cli.build_parser())
+        for action in sub._actions
+        if not action.help and action.dest != "help"
+    ]
+    undescribed = [name for name, sub in _subparsers(cli.build_parser()) if not sub.description]
+    assert missing == []
+    assert undescribed == []

@@ -210,9 +210,24 @@ def test_a_templates_dir_that_does_not_exist_is_refused(tmp_path):
 
 def test_an_existing_templates_dir_is_accepted(tmp_path):
     (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "trends.md.j2").write_text("{{ report }}\n")
     path = write(tmp_path, f'[digest]\ntemplates_dir = "{tmp_path / "mine"}"\n')
     config = load_config(path, env={})
     assert config.digest.templates_dir == str(tmp_path / "mine")
+
+
+def test_a_templates_dir_holding_no_template_of_ours_is_refused_naming_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.j2").write_text("MINE\n")  # misnamed
+    path = write(tmp_path, '[digest]\ntemplates_dir = "mine"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        "[digest] templates_dir 'mine' holds none of digest.md.j2, trends.md.j2, "
+        "email.html.j2, so the packaged templates would be used; name your template so "
+        "(start from a copy of templates/digest.md.j2) or leave the key out"
+    )
 
 
 def test_an_output_pattern_with_an_unknown_field_is_refused_when_the_config_loads(tmp_path):
@@ -310,8 +325,30 @@ def test_an_arxiv_category_outside_arxivs_archives_is_refused_with_a_suggestion(
             "[arxiv] categories: 'cs.' is not an arXiv category (archive.SUBJECT such as "
             "cs.CV or stat.ML)",
         ),
+        (
+            'categories = ["cs"]',
+            "[arxiv] categories: 'cs' is an archive, not a category; name its subjects, "
+            "such as cs.CV",
+        ),
+        (
+            'categories = ["cs.CV "]',
+            "[arxiv] categories: 'cs.CV ' has spaces around it; write 'cs.CV'",
+        ),
+        (
+            'categories = ["cs.C V"]',
+            "[arxiv] categories: 'cs.C V' is not an arXiv category (archive.SUBJECT such as "
+            "cs.CV or stat.ML)",
+        ),
     ],
-    ids=["agent-not-latin-1", "agent-line-break", "category-twice", "category-no-subject"],
+    ids=[
+        "agent-not-latin-1",
+        "agent-line-break",
+        "category-twice",
+        "category-no-subject",
+        "archive-alone",
+        "category-with-a-space",
+        "subject-with-a-space",
+    ],
 )
 def test_arxiv_settings_no_request_could_carry_are_refused_when_the_config_loads(
     tmp_path, arxiv, message
@@ -319,6 +356,11 @@ def test_arxiv_settings_no_request_could_carry_are_refused_when_the_config_loads
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, f"[arxiv]\n{arxiv}\n"), env={})
     assert str(err.value) == message
+
+
+def test_an_archive_that_is_one_category_is_accepted_alone(tmp_path):
+    path = write(tmp_path, '[arxiv]\ncategories = ["hep-th", "quant-ph", "math.ST"]\n')
+    assert load_config(path, env={}).arxiv.categories == ["hep-th", "quant-ph", "math.ST"]
 
 
 def test_an_accented_user_agent_is_accepted(tmp_path):

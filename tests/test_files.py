@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from arxiv_server import Listing, render_rss_listing
 from trenddigest.errors import InputError
 from trenddigest.models import Paper, current_month
 from trenddigest.sources.files import (
@@ -946,3 +947,21 @@ def test_import_counts_are_written_with_thousands_separators_as_the_digest_line_
     assert summary.report_lines()[0] == (
         "big.jsonl.gz (jsonl): 20,153 new, 0 updated, 0 unchanged, 1,200 rejected"
     )
+
+
+def test_an_imported_feed_item_of_no_announce_type_with_a_later_version_is_skipped(
+    tmp_path: Path, store: Store
+) -> None:
+    fields = {"title": "T", "abstract": "A", "categories": ["cs.CV"], "authors": ["A B"]}
+    listing = Listing(
+        "2025-05-14",
+        [
+            {"id": "2401.00077", "type": "", "version": 3, **fields},
+            {"id": "2505.00107", "type": "new", "version": 1, **fields},
+        ],
+    )
+    path = tmp_path / "cs.CV.rss"
+    path.write_bytes(render_rss_listing("cs.CV", listing, {}))
+    summary = import_files(store, [path], latest="2025-05")
+    assert (summary.new, summary.files[0].skipped) == (1, 1)
+    assert store.get_paper("2401.00077") is None

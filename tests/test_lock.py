@@ -118,8 +118,8 @@ def test_a_lock_file_that_cannot_be_created_is_a_store_error_not_a_busy_store(tm
         pass
     assert caught.value.exit_code == 3
     assert str(caught.value) == (
-        f"cannot create lock file {blocker / 'store.sqlite3.lock'}: File exists; "
-        "check that the store's folder can be written (or choose one with --store)"
+        f"cannot create the store's folder {blocker}: {blocker} is a file, not a folder; "
+        "move it, or choose another --store"
     )
 
 

@@ -474,6 +474,23 @@ def test_a_comma_separated_category_string_keeps_every_category(categories: str)
     assert (paper.categories, paper.primary_category) == (["cs.CV", "cs.LG"], "cs.CV")
 
 
+@pytest.mark.parametrize(
+    "categories",
+    [["bogus", "cs.CV", "I.2.7", "68T07", "cs.LG"], "bogus cs.CV I.2.7 68T07 cs.LG"],
+    ids=["list", "string"],
+)
+def test_categories_of_no_arxiv_archive_are_dropped_acm_and_msc_classes_too(
+    categories: object,
+) -> None:
+    paper = parse_jsonl_record(shared_record(categories=categories, primary_category="bogus"))
+    assert (paper.categories, paper.primary_category) == (["cs.CV", "cs.LG"], "cs.CV")
+
+
+def test_categories_of_old_archives_are_kept() -> None:
+    paper = parse_jsonl_record(shared_record(categories=["chao-dyn", "solv-int"]))
+    assert paper.categories == ["chao-dyn", "solv-int"]
+
+
 def test_category_list_items_are_trimmed() -> None:
     paper = parse_jsonl_record(
         shared_record(categories=[" cs.CV", "cs.LG "], primary_category=None)

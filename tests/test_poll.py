@@ -130,6 +130,26 @@ def test_replacement_of_a_paper_not_in_the_store_is_skipped(
     assert summary.feeds[0].skipped_replacements == 1
 
 
+def test_an_item_of_no_announce_type_with_a_later_version_is_taken_as_a_replacement(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # A feed that lost the field: stored as new, a v3 of a 2024 paper would sit alone
+    # in January 2024, a month nobody announced it in.
+    old = {"title": "T", "abstract": "A", "categories": ["cs.CV"], "authors": ["A B"]}
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2401.00077", "type": "", "version": 3, **old}])
+    summary = poll(store, server, clock)
+    assert store.count_papers() == 0
+    assert summary.feeds[0].skipped_replacements == 1
+
+
+def test_an_item_of_no_announce_type_in_its_first_version_is_stored_as_new(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2505.00107", "type": ""}])
+    summary = poll(store, server, clock)
+    assert summary.counts.new == 1
+
+
 def test_a_feed_item_with_an_id_after_the_current_month_is_skipped_with_the_reason(
     server: ArxivTestServer, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,6 +1,7 @@
 """The SQLite store: one row per paper, newest version wins, idempotent upserts."""
 
 import dataclasses
+import errno
 import os
 import sqlite3
 import threading
@@ -332,6 +333,49 @@ def test_a_folder_given_as_the_store_is_named_as_such(tmp_path):
     )
 
 
+def test_a_store_in_a_missing_folder_on_a_read_only_file_system_is_one_clear_line(
+    tmp_path, monkeypatch
+):
+    # The lock is not taken there (nothing can change), so the store meets it first.
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    path = tmp_path / "new" / "s.sqlite3"
+    with pytest.raises(StoreError) as raised:
+        Store.open(path)
+    assert str(raised.value) == (
+        f"cannot create store {path}: {path.parent} cannot be made (a read-only file "
+        "system), or choose another --store"
+    )
+
+
+def test_a_store_whose_folder_is_a_file_names_the_file(tmp_path):
+    (tmp_path / "data").write_text("notes\n")
+    path = tmp_path / "data" / "stores" / "s.sqlite3"
+    with pytest.raises(StoreError) as raised:
+        Store.open(path)
+    assert str(raised.value) == (
+        f"cannot create store {path}: {tmp_path / 'data'} is a file, not a folder; move it, "
+        "or choose another --store"
+    )
+
+
+def test_a_write_refused_on_a_read_only_file_system_does_not_advise_permissions(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(store_module, "_on_read_only_file_system", lambda path: True)
+    error = store_module._cannot_write(
+        str(tmp_path / "s.sqlite3"),
+        sqlite3.OperationalError("attempt to write a readonly database"),
+    )
+    assert str(error) == (
+        f"cannot write to store {tmp_path / 's.sqlite3'}: attempt to write a readonly "
+        "database; it is on a read-only file system: copy it to a writable folder and use "
+        "--store (commands that only read work as is)"
+    )
+
+
 def test_a_database_of_another_program_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "customers.db"
     conn = sqlite3.connect(path)
@@ -587,6 +631,17 @@ def test_a_dangling_symlink_given_as_the_store_is_not_removed(tmp_path):
     with pytest.raises(RuntimeError), Store.session(link):
         raise RuntimeError("arXiv unreachable")
     assert link.is_symlink()
+
+
+def test_a_failed_session_through_a_dangling_link_removes_the_store_made_at_its_target(
+    tmp_path,
+):
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(tmp_path / "target" / "x.sqlite3")
+    with pytest.raises(RuntimeError), Store.session(link, lock=locked(link)):
+        raise RuntimeError("arXiv unreachable")
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.sqlite3"]
 
 
 def test_a_failed_session_keeps_a_new_store_it_cannot_read(tmp_path, monkeypatch):

@@ -87,7 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    p = sub.add_parser("import", parents=[common], help="import papers from files into the store")
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import papers from files into the store",
+        description=(
+            "Store every paper of the files (any month), as arXiv's newest version wins; "
+            "prints per file what was new, updated, unchanged and rejected, with each "
+            "rejected record's place and reason."
+        ),
+    )
     p.add_argument(
         "files",
         nargs="+",
@@ -98,7 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser("run", parents=[common], help="build (and deliver) one month's digest")
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="build (and deliver) one month's digest",
+        description=(
+            "Fill the month from arXiv (or --from files, or --offline the store alone), "
+            "rank its papers against the curated categories, write the Markdown digest and "
+            "its JSON twin, then commit and email them as [git] and [email] say."
+        ),
+    )
     p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2025-05")
     p.add_argument("--offline", action="store_true", help="use only what the store holds")
     p.add_argument(
@@ -163,11 +181,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("fetch", parents=[common], help="backfill one month from the arXiv API")
+    p = sub.add_parser(
+        "fetch",
+        parents=[common],
+        help="backfill one month from the arXiv API",
+        description=(
+            "Store one month's papers (by arXiv id) of each [arxiv] categories entry from "
+            "arXiv's query API, 3 seconds between requests. Resumable: an interrupted fetch "
+            "goes on where it stopped, and a month already complete costs at most one request per "
+            "category to check."
+        ),
+    )
     p.add_argument("--month", required=True, help="YYYY-MM, e.g. 2025-05")
     p.set_defaults(handler=cmd_fetch)
 
-    p = sub.add_parser("poll", parents=[common], help="read arXiv's daily listing feeds once")
+    p = sub.add_parser(
+        "poll",
+        parents=[common],
+        help="read arXiv's daily listing feeds once",
+        description=(
+            "Read today's listing feed of each [arxiv] categories entry once and store its "
+            "papers with their announce date (an unchanged feed costs a 304). A feed holds "
+            "one day's listing until midnight US Eastern: poll every weekday (or run "
+            "'trenddigest schedule') to miss none."
+        ),
+    )
     p.set_defaults(handler=cmd_poll)
 
     p = sub.add_parser(
@@ -184,10 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_schedule)
 
     p = sub.add_parser(
-        "trends", parents=[common], help="write a standalone trend report for a range of months"
+        "trends",
+        parents=[common],
+        help="write a standalone trend report for a range of months",
+        description=(
+            "Compare the months --from to --to of the store: papers per category, rising "
+            "terms and emerging topics, as one Markdown report with a PNG chart beside it."
+        ),
     )
-    p.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
-    p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
+    p.add_argument(
+        "--from", dest="start", required=True, metavar="YYYY-MM", help="first month of the range"
+    )
+    p.add_argument(
+        "--to", dest="end", required=True, metavar="YYYY-MM", help="last month (included)"
+    )
     p.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
     p.add_argument(
         "--output",
@@ -197,18 +245,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print to standard output")
     p.set_defaults(handler=cmd_trends)
 
-    p = sub.add_parser("categories", parents=[common], help="list or import curated categories")
-    csub = p.add_subparsers(
-        dest="categories_command", required=True, metavar="ACTION", parser_class=_Parser
+    p = sub.add_parser(
+        "categories",
+        parents=[common],
+        help="list or import curated categories",
+        description="List the curated categories in use, or make a categories file.",
     )
-    c = csub.add_parser("list", parents=[common], help="configured categories with paper counts")
+    csub = p.add_subparsers(
+        dest="categories_command",
+        required=True,
+        metavar="ACTION",
+        parser_class=_Parser,
+        help="list or import",
+    )
+    c = csub.add_parser(
+        "list",
+        parents=[common],
+        help="configured categories with paper counts",
+        description=(
+            "The categories a digest would use (and which file they come from), with how "
+            "many papers of a month each takes."
+        ),
+    )
     c.add_argument("--categories", metavar="FILE", help="curated categories TOML file")
     c.add_argument("--month", help="count papers of this month (default: newest in store)")
     c.set_defaults(handler=cmd_categories_list)
     c = csub.add_parser(
-        "import", parents=[common], help="turn a Markdown reading list into a categories file"
+        "import",
+        parents=[common],
+        help="turn a Markdown reading list into a categories file",
+        description=(
+            "Make a categories TOML file from a reading list: each heading a category, "
+            "its keywords from the heading and the titles of the papers under it."
+        ),
     )
-    c.add_argument("markdown", type=Path, metavar="LIST.md")
+    c.add_argument(
+        "markdown",
+        type=Path,
+        metavar="LIST.md",
+        help="a reading list: a heading per topic, arXiv links under it",
+    )
     c.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here (default: standard output)"
     )

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -22,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .models import ARXIV_ARCHIVES
 
-# arXiv's archives, the part of a category before the dot (cs.CV, math.AG, hep-th).
-ARXIV_ARCHIVES = [
-    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
-    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
-    "quant-ph", "stat",
-]  # fmt: skip
+# The archives that are one category each (hep-th); the others are split into subjects
+# (cs.CV), and the API matches no paper to the archive's name alone ("cs").
+SINGLE_CATEGORY_ARCHIVES = frozenset(
+    ["gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nucl-ex", "nucl-th", "quant-ph"]
+)
+_SUBJECT = re.compile(r"[A-Za-z][A-Za-z-]*")
+# The templates a [digest] templates_dir may hold, each shadowing the packaged one.
+USER_TEMPLATES = ("digest.md.j2", "trends.md.j2", "email.html.j2")
 DEFAULT_ARXIV_CATEGORIES = ["cs.CV", "cs.LG", "cs.AI", "cs.CL", "stat.ML", "eess.IV"]
 
 
@@ -454,6 +458,37 @@ def check_schedule(settings: ScheduleConfig) -> None:
     schedule_triggers(settings)
 
 
+def _check_arxiv_category(category: str) -> None:
+    """An ``[arxiv] categories`` entry as arXiv spells it: cs.CV, or hep-th alone."""
+    if category != category.strip():
+        raise ConfigError(
+            f"[arxiv] categories: {category!r} has spaces around it; write {category.strip()!r}"
+        )
+    archive, dot, subject = category.partition(".")
+    if archive not in ARXIV_ARCHIVES:
+        raise ConfigError(
+            f"[arxiv] categories: {category!r} is not an arXiv category "
+            "(archive.SUBJECT such as cs.CV or stat.ML)"
+            + _suggest(archive, ARXIV_ARCHIVES, "archives")
+        )
+    if not dot and archive not in SINGLE_CATEGORY_ARCHIVES:
+        raise ConfigError(
+            f"[arxiv] categories: {category!r} is an archive, not a category; name its "
+            f"subjects, such as {archive}.{_EXAMPLE_SUBJECT.get(archive, 'XX')}"
+        )
+    if dot and not _SUBJECT.fullmatch(subject):
+        raise ConfigError(
+            f"[arxiv] categories: {category!r} is not an arXiv category "
+            "(archive.SUBJECT such as cs.CV or stat.ML)"
+        )
+
+
+_EXAMPLE_SUBJECT = {
+    "astro-ph": "CO", "cond-mat": "stat-mech", "cs": "CV", "econ": "EM", "eess": "IV",
+    "math": "ST", "nlin": "AO", "physics": "optics", "q-bio": "NC", "q-fin": "ST", "stat": "ML",
+}  # fmt: skip
+
+
 def validate(config: Config) -> None:
     """Checks of allowed values, and of those that span more than one key."""
     for section, key, low, high, why in _RANGES:
@@ -491,17 +526,7 @@ def validate(config: Config) -> None:
     if not config.arxiv.categories:
         raise ConfigError("[arxiv] categories must name at least one arXiv category, e.g. cs.CV")
     for category in config.arxiv.categories:
-        archive = category.split(".", 1)[0]
-        if archive not in ARXIV_ARCHIVES or category.count(".") > 1 or category.endswith("."):
-            raise ConfigError(
-                f"[arxiv] categories: {category!r} is not an arXiv category "
-                "(archive.SUBJECT such as cs.CV or stat.ML)"
-                + (
-                    ""
-                    if archive in ARXIV_ARCHIVES
-                    else _suggest(archive, ARXIV_ARCHIVES, "archives")
-                )
-            )
+        _check_arxiv_category(category)
     twice = sorted({c for c in config.arxiv.categories if config.arxiv.categories.count(c) > 1})
     if twice:
         raise ConfigError(
@@ -544,6 +569,14 @@ def validate(config: Config) -> None:
             f"[digest] templates_dir {tdir!r} is not a folder; create it with your own "
             "digest.md.j2 (start from a copy of templates/digest.md.j2) or leave the key "
             "out to use the packaged templates"
+        )
+    if tdir and not any((Path(tdir) / name).is_file() for name in USER_TEMPLATES):
+        # Each template missing there is the packaged one: a misnamed file would be
+        # ignored without a word.
+        raise ConfigError(
+            f"[digest] templates_dir {tdir!r} holds none of {', '.join(USER_TEMPLATES)}, so "
+            "the packaged templates would be used; name your template so (start from a copy "
+            "of templates/digest.md.j2) or leave the key out"
         )
     from .render import check_output_pattern  # the renderer owns what a pattern may hold
 

@@ -94,6 +94,14 @@ def not_yet_there(path: Path) -> list[Path]:
     return list(reversed(missing))
 
 
+def file_in_the_way(folder: Path) -> Path | None:
+    """The file standing where ``folder`` or a folder above it should be, if any."""
+    for item in [folder, *folder.parents]:
+        if item.exists():
+            return None if item.is_dir() else item
+    return None
+
+
 def _open_lock_file(path: Path, made: list[Path]) -> IO[str] | None:
     """The lock file, opened (and made if missing, with its folders, which are added to
     ``made``); ``None`` on a read-only file system."""
@@ -108,6 +116,11 @@ def _open_lock_file(path: Path, made: list[Path]) -> IO[str] | None:
         # unless it is on a read-only file system (see store_lock).
         if exc.errno == errno.EROFS:
             return None
+        if blocker := file_in_the_way(path.parent):
+            raise StoreError(
+                f"cannot create the store's folder {path.parent}: {blocker} is a file, not a "
+                "folder; move it, or choose another --store"
+            ) from exc
         raise StoreError(
             f"cannot create lock file {path}: {exc.strerror or exc}; "
             "check that the store's folder can be written (or choose one with --store)"

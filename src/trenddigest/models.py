@@ -62,6 +62,12 @@ OLD_STYLE_END = (2007, 3)
 # New-style ids numbered papers within a month with 4 digits up to 1412 (December
 # 2014) and with 5 digits from 1501 on.
 FIVE_DIGITS_START = "1501"
+# arXiv's archives today, the part of a category before the dot (cs.CV, math.AG, hep-th).
+ARXIV_ARCHIVES = [
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
+    "quant-ph", "stat",
+]  # fmt: skip
 # The archives old-style ids were issued in (the part before the slash, less any
 # subject class: math.GT/0309136 is in math).
 OLD_ARCHIVES = frozenset(

@@ -9,6 +9,7 @@ place and never rebuilt.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
-from .lock import folders_made, not_yet_there
+from .lock import file_in_the_way, folders_made, not_yet_there
 from .models import InvalidArxivIdError, Month, Paper, split_id
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,11 @@ def _cannot_write(path: str, exc: sqlite3.Error) -> StoreError:
             "it, is read-only: make it writable by the user running trenddigest (do not "
             "delete it)"
         )
+    if _on_read_only_file_system(path):  # no permission change helps there
+        return StoreError(
+            f"cannot write to store {path}: {exc}; it is on a read-only file system: copy "
+            "it to a writable folder and use --store (commands that only read work as is)"
+        )
     return StoreError(
         f"cannot write to store {path}: {exc}; make the file and its folder "
         "writable (and the disk not full), or use another --store"
@@ -388,6 +394,22 @@ def _cannot_open(path: str, exc: sqlite3.Error) -> StoreError:
                 "writable, or copy the store to a writable folder and use --store"
             )
     return StoreError(f"cannot open store {path}: {exc} (is it a trenddigest SQLite file?)")
+
+
+def _make_folder(path: str) -> None:
+    """The store's folder, made if missing: a lock on a read-only file system is not
+    taken (nothing there can change), so this is where such a file system is met."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if blocker := file_in_the_way(folder):
+            why = f"{blocker} is a file, not a folder; move it"
+        elif exc.errno == errno.EROFS:
+            why = f"{folder} cannot be made (a read-only file system)"
+        else:
+            why = f"{folder} cannot be made ({exc.strerror or exc}); make its parent writable"
+        raise StoreError(f"cannot create store {path}: {why}, or choose another --store") from exc
 
 
 def _on_read_only_file_system(path: str) -> bool:
@@ -449,7 +471,7 @@ class Store:
         read_only = False
         try:
             if path_str != ":memory:":
-                Path(path_str).parent.mkdir(parents=True, exist_ok=True)
+                _make_folder(path_str)
             conn = sqlite3.connect(path_str, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             try:
                 _refuse_foreign(conn, path_str)
@@ -499,9 +521,11 @@ class Store:
         """
         path_str = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
         _refuse_folder(path_str)  # before the lock, whose file would be left beside it
-        missing = [] if path_str == ":memory:" else not_yet_there(Path(path_str))
+        # A link the user gave to a store not made yet: what is made is its target.
+        made_at = os.path.realpath(path_str) if Path(path_str).is_symlink() else path_str
+        missing = [] if made_at == ":memory:" else not_yet_there(Path(made_at))
         with lock() if lock is not None else contextlib.nullcontext() as lock_file:
-            created = _made_here(path_str, missing, folders_made(lock_file))
+            created = _made_here(made_at, missing, folders_made(lock_file))
             store: Store | None = None
             try:
                 store = cls.open(path_str)
@@ -511,7 +535,7 @@ class Store:
                     if store is not None:
                         store.close()  # before its files go
                     log.info("removing the store %s this failed command created", path_str)
-                    _remove_new_store(path_str, created, lock_file)
+                    _remove_new_store(made_at, created, lock_file)
                 raise
             finally:
                 if store is not None:
@@ -864,8 +888,8 @@ def _made_here(path: str, missing: list[Path], made_by_lock: list[Path]) -> list
     """What a command is about to make for its store, decided once it holds the lock:
     the folders that were ``missing`` when it started or that taking the lock made
     (again, after a run it waited for removed them), outermost first, and the store
-    file unless it exists now (made by a run this one waited for) or is a symlink the
-    user gave."""
+    file unless it exists now (made by a run this one waited for).  ``path`` is where
+    the file is made: the target of a link the user gave."""
     store = Path(path)
     if path == ":memory:" or store.exists() or store.is_symlink():
         return []

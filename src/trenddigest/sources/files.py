@@ -29,7 +29,7 @@ from typing import IO, Any, Protocol
 
 from ..errors import InputError
 from ..models import Month, Paper, latest_month
-from .parse import REPLACEMENTS, _parse_api, _parse_listing, parse_jsonl_record
+from .parse import _parse_api, _parse_listing, announces_a_new_version, parse_jsonl_record
 
 logger = logging.getLogger(__name__)
 
@@ -622,7 +622,10 @@ class ImportSummary:
 def _stray_version(record: Parsed, store: PaperSink, batch: _Batch) -> bool:
     """A listing item announcing a new version of a paper neither stored nor read
     before it in this import."""
-    if record.announce_type not in REPLACEMENTS or batch.holds(record.paper.id):
+    kind = record.announce_type
+    if kind is None or not announces_a_new_version(kind, record.paper.version):
+        return False  # (None: not a listing item)
+    if batch.holds(record.paper.id):
         return False
     return store.get_paper(record.paper.id) is None
 

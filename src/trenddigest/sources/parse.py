@@ -34,7 +34,9 @@ from lxml import etree
 
 from ..errors import InputError
 from ..models import (
+    ARXIV_ARCHIVES,
     FIVE_DIGITS_START,
+    OLD_ARCHIVES,
     InvalidArxivIdError,
     Month,
     Paper,
@@ -110,11 +112,28 @@ FIRST_ANNOUNCEMENTS = frozenset({"new", "cross"})
 # A new version of a paper announced before: in a feed, an item without the paper's
 # first announcement date, of any month (see ``poll`` and ``files``).
 REPLACEMENTS = frozenset({"replace", "replace-cross"})
+
+
+def announces_a_new_version(announce_type: str, version: int) -> bool:
+    """Whether a listing item announces a new version of a paper announced before.
+
+    So are replacements, and an item of no known type (a feed that lost the field)
+    with a version above 1: stored as new, the v3 of a 2024 paper would sit in an old
+    month as a stray nobody announced then.
+    """
+    if announce_type in REPLACEMENTS:
+        return True
+    return announce_type not in FIRST_ANNOUNCEMENTS and version > 1
+
+
 # An arXiv category ("cs.CV", "hep-th", "cond-mat.stat-mech", old "chao-dyn"): the
 # digest shows the primary one in a code span, so anything else (a backtick that
 # closes the span and adds a link, a terminal escape, a newline) must not be stored.
+# Only archives arXiv has (or had): an API entry's category terms also carry ACM and
+# MSC classes ("I.2.6", "68T07"), and a hand-made file anything ("bogus").
 _CATEGORY = r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)?"
 _IS_CATEGORY = re.compile(_CATEGORY, re.ASCII).fullmatch
+_ARCHIVES = frozenset(ARXIV_ARCHIVES) | OLD_ARCHIVES
 # A Kaggle-style category string ("cs.CV cs.LG") made only of categories: the fast path.
 _IS_CATEGORY_LIST = re.compile(rf"{_CATEGORY}(?: {_CATEGORY})*", re.ASCII).fullmatch
 # What separates categories in other strings: blanks, commas ("cs.CV, cs.LG", "cs.CV,cs.LG").
@@ -599,7 +618,11 @@ def parse_listing_feed(content: bytes, latest: Month | str | None = None) -> Fee
 
 def _is_category(value: Any) -> TypeGuard[str]:
     """Whether ``value`` is spelt like an arXiv category (see ``_CATEGORY``)."""
-    return isinstance(value, str) and _IS_CATEGORY(value) is not None
+    return (
+        isinstance(value, str)
+        and _IS_CATEGORY(value) is not None
+        and value.partition(".")[0] in _ARCHIVES
+    )
 
 
 def _first(categories: list[str]) -> str:
@@ -620,10 +643,10 @@ def _categories(value: Any) -> list[str]:
     """A record's categories: a string ("cs.CV cs.LG", "cs.CV, cs.LG") or a list."""
     if isinstance(value, str):
         if _IS_CATEGORY_LIST(value):
-            return value.split(" ")
+            return [c for c in value.split(" ") if c.partition(".")[0] in _ARCHIVES]
         return _arxiv_categories(_CATEGORY_SEPARATORS.split(value))
     if isinstance(value, list):
-        return [c for v in value if isinstance(v, str) and _IS_CATEGORY(c := v.strip())]
+        return [c for v in value if isinstance(v, str) and _is_category(c := v.strip())]
     return []
 
 

@@ -35,7 +35,13 @@ from ..models import Paper
 from ..store import Store, UpsertCounts
 from .client import ArxivClient, HttpResult, UnreachableError, WaitRequestedError, utc_text
 from .pacing import record_pacing, resume_pacing
-from .parse import FIRST_ANNOUNCEMENTS, REPLACEMENTS, FeedPage, parse_listing_feed
+from .parse import (
+    FIRST_ANNOUNCEMENTS,
+    REPLACEMENTS,
+    FeedPage,
+    announces_a_new_version,
+    parse_listing_feed,
+)
 from .tally import PaperTally
 
 log = logging.getLogger(__name__)
@@ -231,17 +237,19 @@ def _papers_to_store(store: Store, page: FeedPage, poll: FeedPoll) -> list[Paper
     papers: list[Paper] = []
     for item in page.papers:
         kind = item.announce_type
-        if kind in REPLACEMENTS:
-            if store.get_paper(item.paper.id) is None:
-                poll.skipped_replacements += 1
-                continue
-        elif kind not in FIRST_ANNOUNCEMENTS:
+        if kind not in FIRST_ANNOUNCEMENTS and kind not in REPLACEMENTS:
             log.warning(
-                "%s: unknown announce type %r for %s; storing it as new",
+                "%s: unknown announce type %r for %s v%d; storing it as %s",
                 poll.category,
                 kind,
                 item.paper.id,
+                item.paper.version,
+                "a new version" if item.paper.version > 1 else "new",
             )
+        new_version = announces_a_new_version(kind, item.paper.version)
+        if new_version and store.get_paper(item.paper.id) is None:
+            poll.skipped_replacements += 1
+            continue
         papers.append(item.paper)
     return papers
 
