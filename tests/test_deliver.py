@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,11 +129,33 @@ def test_commit_outside_a_git_repository_says_so_in_one_line(tmp_path: Path) -> 
     assert "is not inside a git repository" in message and "\n" not in message
 
 
-def test_commit_of_an_ignored_digest_reports_gits_reason(repo: Path) -> None:
+def test_an_ignored_digest_is_refused_naming_the_gitignore_rule(repo: Path) -> None:
+    (repo / ".gitignore").write_text("# generated\n*.json\n")
+    md = repo / "digests" / "2025" / "2025-05.md"
+    with pytest.raises(DeliveryError) as caught:
+        check_commit_targets([md, md.with_suffix(".json"), repo / "README.md"])
+    assert str(caught.value) == (
+        "cannot commit the digest: git ignores digests/2025/2025-05.json (.gitignore line 2: "
+        "*.json); un-ignore it there, or choose paths it does not ignore ([digest] output, "
+        "[git] readme), or stop committing: --no-commit, or [git] commit and push off"
+    )
+
+
+def test_a_path_ignored_by_a_folder_rule_but_let_in_again_is_committed(repo: Path) -> None:
+    (repo / ".gitignore").write_text("digests/*\n!digests/2025/\n")
+    commit_digest([write_digest(repo)], "2025-05")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "digests/2025/2025-05.md"
+    ]
+
+
+def test_a_tracked_digest_matching_an_ignore_rule_is_committed(repo: Path) -> None:
+    digest = write_digest(repo)
+    git(repo, "add", str(digest))
+    git(repo, "commit", "-q", "-m", "first")
     (repo / ".gitignore").write_text("digests/\n")
-    with pytest.raises(DeliveryError, match=r"^git add failed in .*ignored") as caught:
-        commit_digest([write_digest(repo)], "2025-05")
-    assert "\n" not in str(caught.value)
+    digest.write_text("# Digest, again\n")
+    assert commit_digest([digest], "2025-05") == git(repo, "rev-parse", "HEAD").strip()
 
 
 def test_push_sends_the_commit_to_the_remote(repo: Path, tmp_path: Path) -> None:
@@ -216,6 +239,100 @@ def test_a_failed_push_says_the_digest_is_committed_and_how_to_deliver_it(repo: 
         "; the digest is committed: fix the remote, then run again with --push "
         "(or: git push nowhere HEAD)"
     )
+
+
+# -- the branch the digests go on --------------------------------------------------------
+
+
+@pytest.fixture
+def clone(repo: Path, tmp_path: Path) -> Path:
+    """A clone of a bare remote holding ``repo``'s history: origin/HEAD names main."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    work = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    return work
+
+
+def branches_of(remote: Path) -> list[str]:
+    return git(remote, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+
+
+def test_a_branch_other_than_the_remotes_default_is_refused_and_nothing_is_pushed(
+    clone: Path, tmp_path: Path
+) -> None:
+    git(clone, "switch", "-q", "-c", "wip")
+    (clone / "private.txt").write_text("not for the lab\n")
+    git(clone, "add", "private.txt")
+    git(clone, "commit", "-q", "-m", "private")
+    head = git(clone, "rev-parse", "HEAD")
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([write_digest(clone)], "2025-05", push=True)
+    assert str(caught.value) == (
+        f"cannot commit the digest: the branch checked out in {clone.resolve()} is wip, "
+        "but the digests go on main, the default branch of origin; switch to it (git switch "
+        "main), or stop committing: --no-commit, or [git] commit and push off"
+    )
+    assert git(clone, "rev-parse", "HEAD") == head
+    assert git(clone, "diff", "--cached", "--name-only") == ""
+    assert branches_of(tmp_path / "remote.git") == ["main"]
+
+
+def test_a_branch_tracking_another_branch_of_the_remote_is_refused(
+    repo: Path, tmp_path: Path
+) -> None:
+    # No origin/HEAD (a remote added by hand, a CI checkout): the upstream tells.
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    git(repo, "switch", "-q", "-c", "wip", "--track", "origin/main")
+    with pytest.raises(DeliveryError) as caught:
+        check_commit_targets([repo / "digests" / "2025" / "2025-05.md"])
+    assert str(caught.value) == (
+        f"cannot commit the digest: the branch checked out in {repo.resolve()} is wip, "
+        "but the digests go on main, the branch it tracks on origin; switch to it (git "
+        "switch main), or stop committing: --no-commit, or [git] commit and push off"
+    )
+
+
+def test_a_clone_on_its_default_branch_commits_and_pushes_there(
+    clone: Path, tmp_path: Path
+) -> None:
+    commit = commit_digest([write_digest(clone)], "2025-05", push=True)
+    assert git(tmp_path / "remote.git", "rev-parse", "main").strip() == commit
+
+
+def test_a_repository_without_commits_or_remote_commits_the_first_digest(
+    tmp_path: Path,
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q", "-b", "digests")
+    commit = commit_digest([write_digest(fresh)], "2025-05")
+    assert git(fresh, "rev-parse", "digests").strip() == commit
+
+
+def test_deliver_to_git_names_the_branch_it_committed_on_and_where_it_pushed(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(clone)
+    md = write_digest(clone)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    delivered = deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], True)
+    head = git(clone, "rev-parse", "HEAD").strip()
+    assert delivered.notes == [f"committed {head} on main", "pushed to origin main"]
+
+
+def test_deliver_to_git_of_an_unchanged_month_says_nothing_new_and_pushes(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(clone)
+    md = write_digest(clone)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], False)
+    delivered = deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], True)
+    assert delivered.notes == ["nothing new to commit on main", "pushed to origin main"]
 
 
 # -- README index ---------------------------------------------------------------------------
@@ -363,6 +480,42 @@ def test_index_entries_are_found_through_the_output_pattern(
     assert [e.month for e in absolute] == ["2025-04", "2025-05"]
 
 
+def test_an_unreadable_json_twin_is_left_out_of_the_index_with_one_warning(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(repo)
+    may = write_digest(repo, "2025-05")
+    deliver_to_git(
+        GitConfig(), OLD_PATTERN, "2025-05", [may, write_sidecar(may, "2025-05", [])], False
+    )
+    twin = may.with_suffix(".json")
+    twin.write_text("<<<<<<< HEAD\n" + twin.read_text())  # a merge conflict left in it
+    june = write_digest(repo, "2025-06")
+    with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+        delivered = deliver_to_git(
+            GitConfig(), OLD_PATTERN, "2025-06", [june, write_sidecar(june, "2025-06", [])], False
+        )
+    assert delivered.commit == git(repo, "rev-parse", "HEAD").strip()
+    readme = git(repo, "show", "HEAD:README.md")
+    assert "**June, 2025**" in readme and "May, 2025" not in readme
+    assert [r.getMessage() for r in caplog.records] == [
+        "leaving digests/2025/2025-05.md out of the README index: digests/2025/2025-05.json "
+        "is not a trenddigest JSON digest (JSONDecodeError: Expecting value: line 1 column 1 "
+        "(char 0)); repair it, or delete it and run that month again"
+    ]
+
+
+def test_index_entries_for_the_pattern_skip_an_unreadable_twin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for month in ("2025-04", "2025-05"):
+        write_sidecar(write_digest(tmp_path, month), month, [("x", month)])
+    (tmp_path / "digests" / "2025" / "2025-04.json").write_text("{}")
+    entries = index_entries_for_pattern("digests/{year}/{year}-{month}.md")
+    assert [e.month for e in entries] == ["2025-05"]
+
+
 @pytest.mark.parametrize("folder", ["dig[1]", "a*b", "what?", "[0-9]"])
 def test_index_entries_are_found_when_the_output_folder_has_glob_characters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
@@ -456,6 +609,36 @@ def test_staged_changes_are_refused_before_the_readme_is_touched(
     assert (repo / "README.md").read_text() == "# My reading\n"
 
 
+def test_a_staged_readme_draft_is_refused_before_the_readme_is_touched(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    md = write_digest(repo)
+    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    (repo / "README.md").write_text("# My reading\nA paragraph I am still wri\n")
+    git(repo, "add", "README.md")
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(DeliveryError) as caught:
+        deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], False)
+    assert str(caught.value) == (
+        f"refusing to commit the digest: other changes are already staged in {repo.resolve()} "
+        "(README.md); commit or unstage them first"
+    )
+    assert (repo / "README.md").read_text() == "# My reading\nA paragraph I am still wri\n"
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["README.md"]
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_a_staged_change_to_the_digests_own_file_is_refused_not_committed_over(
+    repo: Path,
+) -> None:
+    digest = write_digest(repo, text="# Digest, annotated by hand\n")
+    git(repo, "add", "digests")
+    with pytest.raises(DeliveryError, match=r"already staged .*\(digests/2025/2025-05\.md\)"):
+        check_commit_targets([digest, repo / "README.md"])
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["digests/2025/2025-05.md"]
+
+
 def test_unstaged_readme_edits_stay_out_of_the_digest_commit_and_in_the_file(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -484,16 +667,16 @@ def test_a_rerun_with_unstaged_readme_edits_makes_no_second_commit(
     head = git(repo, "rev-parse", "HEAD")
     with (repo / "README.md").open("a") as fh:
         fh.write("Notes for later.\n")
-    assert deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False) is None
+    assert deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False).commit is None
     assert git(repo, "rev-parse", "HEAD") == head
     assert (repo / "README.md").read_text().endswith("Notes for later.\n")
 
 
 def test_commit_targets_are_checked_for_files_not_written_yet(repo: Path) -> None:
-    root, relative = check_commit_targets(
-        [repo / "digests" / "2025" / "2025-05.md", repo / "README.md"]
-    )
-    assert (root, relative) == (repo.resolve(), ["digests/2025/2025-05.md", "README.md"])
+    targets = check_commit_targets([repo / "digests" / "2025" / "2025-05.md", repo / "README.md"])
+    assert targets.root == repo.resolve()
+    assert targets.relative == ["digests/2025/2025-05.md", "README.md"]
+    assert targets.branch == "main"
     assert not (repo / "digests").exists()
 
 
@@ -558,6 +741,74 @@ def test_run_with_commit_refuses_staged_changes_before_replacing_the_earlier_dig
     assert git(digest_repo, "diff", "--cached", "--name-only").split() == ["notes.txt"]
 
 
+def test_run_with_commit_refuses_a_staged_readme_draft_before_writing_the_digest(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (digest_repo / "README.md").write_text("# My reading\nHalf a paragr\n")
+    git(digest_repo, "add", "README.md")
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        "trenddigest: error: refusing to commit the digest: other changes are already "
+        f"staged in {digest_repo.resolve()} (README.md); commit or unstage them first\n"
+    )
+    assert not (digest_repo / "digests").exists()
+    assert git(digest_repo, "log", "-1", "--format=%s").strip() == "start"
+
+
+def test_run_with_commit_delivers_a_month_though_an_earlier_json_twin_is_unreadable(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"]
+    assert main(argv) == 0
+    twin = digest_repo / "digests" / "2025" / "2025-05.json"
+    twin.write_text("<<<<<<< HEAD\n" + twin.read_text(encoding="utf-8"), encoding="utf-8")
+    write_jsonl(digest_repo / "june.jsonl.gz", make_papers("2025-06"), gz=True)
+    capsys.readouterr()
+    code = main(["run", "--month", "2025-06", "--from", "june.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert git(digest_repo, "log", "-1", "--format=%s").strip() == "digest: 2025-06"
+    (warning,) = err.splitlines()
+    assert warning.endswith(
+        "WARNING trenddigest.deliver: leaving digests/2025/2025-05.md out of the README "
+        "index: digests/2025/2025-05.json is not a trenddigest JSON digest (JSONDecodeError: "
+        "Expecting value: line 1 column 1 (char 0)); repair it, or delete it and run that "
+        "month again"
+    )
+
+
+def test_run_with_commit_passes_a_pre_commit_hook_that_refuses_trailing_whitespace(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As pre-commit's trailing-whitespace hook does: the commit fails on a line
+    # ending in blanks (git's own check here: "trailing whitespace.").
+    hook = digest_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexec git diff --cached --check\n")
+    hook.chmod(0o755)
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert git(digest_repo, "log", "-1", "--format=%s").strip() == "digest: 2025-05"
+
+
+def test_run_with_commit_refuses_an_ignored_json_twin_before_writing_the_digest(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (digest_repo / ".gitignore").write_text("*.json\n")
+    code = main(["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        "trenddigest: error: cannot commit the digest: git ignores digests/2025/2025-05.json "
+        "(.gitignore line 1: *.json); un-ignore it there, or choose paths it does not ignore "
+        "([digest] output, [git] readme), or stop committing: --no-commit, or [git] commit "
+        "and push off\n"
+    )
+    assert not (digest_repo / "digests").exists()
+
+
 def test_run_with_commit_indexes_a_digest_in_a_folder_named_with_brackets(
     digest_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -587,6 +838,44 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     assert not (digest_repo / "digests").exists()
     assert (digest_repo / "README.md").read_text() == "# My reading\n"
     assert git(digest_repo, "rev-parse", "HEAD") == head
+
+
+def test_run_with_push_on_a_private_branch_is_one_line_and_writes_nothing(
+    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(clone)
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+    papers = tmp_path / "papers.jsonl.gz"
+    write_jsonl(papers, make_papers("2025-05"), gz=True)
+    git(clone, "switch", "-q", "-c", "wip")
+    argv = ["run", "--month", "2025-05", "--from", str(papers), "--commit", "--push", "-q"]
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err == (
+        f"trenddigest: error: cannot commit the digest: the branch checked out in "
+        f"{clone.resolve()} is wip, but the digests go on main, the default branch of origin; "
+        "switch to it (git switch main), or stop committing: --no-commit, or [git] commit "
+        "and push off\n"
+    )
+    assert not (clone / "digests").exists()
+    assert branches_of(tmp_path / "remote.git") == ["main"]
+
+
+def test_run_with_push_says_on_which_branch_it_committed_and_where_it_pushed(
+    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(clone)
+    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+    papers = tmp_path / "papers.jsonl.gz"
+    write_jsonl(papers, make_papers("2025-05"), gz=True)
+    argv = ["run", "--month", "2025-05", "--from", str(papers), "--commit", "--push", "-q"]
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    head = git(clone, "rev-parse", "HEAD").strip()
+    assert out.splitlines()[-2:] == [f"committed {head} on main", "pushed to origin main"]
 
 
 def test_a_rerun_refuses_to_overwrite_and_commit_over_a_digest_annotated_by_hand(
@@ -620,7 +909,7 @@ def test_run_says_what_it_imported_then_what_it_wrote_then_what_it_committed(
     imported, summary, committed = out.splitlines()
     assert imported.startswith("imported 1 file: ")
     assert summary.startswith("2025-05: ")
-    assert committed == f"committed {git(digest_repo, 'rev-parse', 'HEAD').strip()}"
+    assert committed == f"committed {git(digest_repo, 'rev-parse', 'HEAD').strip()} on main"
 
 
 def test_run_with_commit_says_what_it_committed_and_a_rerun_that_nothing_changed(
@@ -630,10 +919,10 @@ def test_run_with_commit_says_what_it_committed_and_a_rerun_that_nothing_changed
     assert main(argv) == 0
     out, _ = capsys.readouterr()
     head = git(digest_repo, "rev-parse", "HEAD").strip()
-    assert out.splitlines()[-1] == f"committed {head}"
+    assert out.splitlines()[-1] == f"committed {head} on main"
     assert main(argv) == 0
     out, _ = capsys.readouterr()
-    assert out.splitlines()[-1] == "nothing new to commit"
+    assert out.splitlines()[-1] == "nothing new to commit on main"
     assert git(digest_repo, "rev-parse", "HEAD").strip() == head
 
 

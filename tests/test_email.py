@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import email
 import logging
+import os
 import shutil
-import smtplib
+import signal
 import socket
 import socketserver
 import ssl
@@ -23,10 +24,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from synthetic import make_papers, refusing_repository, write_jsonl
+from trenddigest import deliver
 from trenddigest.cli import main
 from trenddigest.config import EmailConfig, load_config
 from trenddigest.deliver import email_subject, render_email_html, send_digest_email
-from trenddigest.errors import ConfigError, DeliveryError
+from trenddigest.errors import ConfigError, DeliveryError, EmailUnconfirmedError
 from trenddigest.models import Month
 from trenddigest.pipeline import RunOptions, RunResult, run_month
 from trenddigest.store import Store
@@ -217,9 +219,9 @@ def test_a_refused_recipient_is_named_with_the_servers_reason_and_the_rest_get_i
     with serving(recorder) as controller:
         cfg = config(controller.port, to=["Ana <ana@example.org>", "Gone <gone@example.org>"])
         with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
-            accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
+            sent = send_digest_email(cfg, "Digest", DIGEST, env={})
     assert recorder.envelopes[0].rcpt_tos == ["ana@example.org"]
-    assert accepted == ["Ana <ana@example.org>"]
+    assert (sent.accepted, sent.deferred) == (["Ana <ana@example.org>"], [])
     assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
         f"SMTP server 127.0.0.1:{controller.port} refused gone@example.org (550 5.1.1 "
         "<gone@example.org>: mailbox unavailable), who did not get the digest; "
@@ -242,8 +244,8 @@ def test_a_failed_quit_after_the_server_took_the_digest_is_only_a_warning(
         serving(recorder) as controller,
         caplog.at_level(logging.WARNING, logger="trenddigest.deliver"),
     ):
-        accepted = send_digest_email(config(controller.port), "Digest", DIGEST, env={})
-    assert accepted == ["ana@example.org", "ben@example.org"]
+        sent = send_digest_email(config(controller.port), "Digest", DIGEST, env={})
+    assert sent.accepted == ["ana@example.org", "ben@example.org"]
     assert len(recorder.envelopes) == 1
     assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == [
         f"SMTP server 127.0.0.1:{controller.port} took the digest but answered QUIT with "
@@ -368,8 +370,8 @@ def test_security_setting_picks_the_smtplib_class_and_starttls(
     monkeypatch: pytest.MonkeyPatch, security: str, expected: list[str]
 ) -> None:
     FakeSMTP.calls = []
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP_SSL)
+    monkeypatch.setattr(deliver, "_Session", FakeSMTP)  # smtplib.SMTP, with a deadline
+    monkeypatch.setattr(deliver, "_SessionSSL", FakeSMTP_SSL)
     send_digest_email(config(587, security=security), "Digest", DIGEST, env={})
     assert [name for name, _ in FakeSMTP.calls] == expected
     contexts = [ctx for name, ctx in FakeSMTP.calls if name in ("starttls", "FakeSMTP_SSL")]
@@ -589,7 +591,7 @@ def test_a_retry_that_skips_the_email_says_when_it_was_sent(workdir: Path, smtp_
     first = scheduled_run(workdir)
     second = scheduled_run(workdir)
     assert first.notes[-1] == "emailed to ana@example.org"
-    assert second.notes[-2:] == ["nothing new to commit", second.notes[-1]]
+    assert second.notes[-2].startswith("nothing new to commit on ")
     assert second.notes[-1].startswith("already emailed (")
     assert second.notes[-1].endswith(" to ana@example.org); not sent again")
     assert len(recorder.envelopes) == 1
@@ -698,6 +700,23 @@ def test_email_html_shows_escaped_title_characters_without_backslashes() -> None
     assert "\\" not in html
 
 
+def test_email_html_shows_a_backslash_hard_break_as_the_two_space_one_was_shown() -> None:
+    # The digest ends the first line of a paper's entry in a backslash (CommonMark's
+    # hard break): the email must break the line there, not show the backslash.
+    entry = (
+        "1. **[A title](https://arxiv.org/abs/2505.00001)** ([PDF](https://x.org/p)){}\n"
+        "   Ada Lovelace · `cs.CV` · score 0.500\n"
+    )
+    html = render_email_html("S", entry.format("\\"))
+    assert html == render_email_html("S", entry.format("  "))
+    assert '(<a href="https://x.org/p">PDF</a>)<br>\n   Ada Lovelace' in html
+
+
+def test_email_html_keeps_an_escaped_backslash_at_a_line_end_and_one_in_code() -> None:
+    html = render_email_html("S", "A folder C:\\\\\nand `code\\`\n")
+    assert "<p>A folder C:\\\nand <code>code\\</code></p>" in html
+
+
 def test_email_html_headings_carry_the_anchors_the_overview_links_to() -> None:
     text = "[GANs](#generative-models-gans--diffusion)\n\n## Generative Models: GANs & Diffusion\n"
     html = render_email_html("S", text)
@@ -760,10 +779,10 @@ def test_a_server_that_hangs_up_at_quit_after_taking_the_digest_is_only_a_warnin
         port = server.server_address[1]
         try:
             with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
-                accepted = send_digest_email(config(port), "Digest", DIGEST, env={})
+                sent = send_digest_email(config(port), "Digest", DIGEST, env={})
         finally:
             server.shutdown()
-    assert accepted == ["ana@example.org", "ben@example.org"]
+    assert sent.accepted == ["ana@example.org", "ben@example.org"]
     (message,) = [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"]
     assert message.startswith(
         f"SMTP server 127.0.0.1:{port} took the digest but the connection failed on QUIT ("
@@ -794,3 +813,310 @@ def test_a_delivery_the_server_refused_still_says_quit() -> None:
     with serving(recorder) as controller, pytest.raises(DeliveryError):
         send_digest_email(config(controller.port), "Digest", DIGEST, env={})
     assert recorder.envelopes == [] and recorder.quits == 1
+
+
+# -- a recipient refused for now (4xx): owed the digest, sent it by the next run -----------
+
+
+class Greylisting(Recorder):
+    """Refuses each address starting with "grey" for now (451) the first time it is
+    offered (greylisting), and takes it when it comes again."""
+
+    def __init__(self, refusals: int = 1) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.seen: dict[str, int] = {}
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.seen[address] = self.seen.get(address, 0) + 1
+        if address.startswith("grey") and self.seen[address] <= self.refusals:
+            return "451 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_recipient_refused_for_now_is_owed_the_digest_not_blamed_on_the_config(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = Greylisting()
+    with serving(recorder) as controller:
+        cfg = config(controller.port, to=["ana@example.org", "Grey <grey@example.org>"])
+        with caplog.at_level(logging.WARNING, logger="trenddigest.deliver"):
+            sent = send_digest_email(cfg, "Digest", DIGEST, env={})
+    assert (sent.accepted, sent.deferred) == (["ana@example.org"], ["Grey <grey@example.org>"])
+    assert str(sent.deferred_error()) == (
+        f"SMTP server 127.0.0.1:{controller.port} refused grey@example.org (451 4.7.1 "
+        "greylisted, try again later) for now; the others have the digest, and the next run "
+        "sends it to grey@example.org only"
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "trenddigest.deliver"] == []
+
+
+def test_every_recipient_refused_for_now_says_to_send_again_later_not_to_check_the_config() -> None:
+    with serving(Greylisting()) as controller:
+        cfg = config(controller.port, to=["grey@example.org", "grey2@example.org"])
+        with pytest.raises(DeliveryError) as caught:
+            send_digest_email(cfg, "Digest", DIGEST, env={})
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{controller.port} refused every recipient for now: "
+        "grey2@example.org (451 4.7.1 greylisted, try again later), grey@example.org (451 "
+        "4.7.1 greylisted, try again later); the digest was not sent: run again later (a "
+        "server refusing with 4xx, such as when greylisting, takes it then)"
+    )
+
+
+def test_a_sending_to_the_recipients_still_owed_reaches_only_them() -> None:
+    recorder = Recorder()
+    with serving(recorder) as controller:
+        cfg = config(controller.port, to=["Ana <ana@example.org>", "Grey <grey@example.org>"])
+        sent = send_digest_email(cfg, "Digest", DIGEST, env={}, only=["Grey <grey@example.org>"])
+    assert sent.accepted == ["Grey <grey@example.org>"]
+    assert recorder.envelopes[0].rcpt_tos == ["grey@example.org"]
+    assert recorder.message()["To"] == "Ana <ana@example.org>, Grey <grey@example.org>"
+
+
+def test_a_recipient_owed_the_digest_but_taken_out_of_the_config_is_not_sent_it() -> None:
+    recorder = Recorder()
+    with serving(recorder) as controller:
+        sent = send_digest_email(
+            config(controller.port, to=["ana@example.org"]),
+            "Digest",
+            DIGEST,
+            env={},
+            only=["grey@example.org"],
+        )
+    assert (sent.accepted, sent.deferred, recorder.envelopes) == ([], [], [])
+    assert sent.notes(None) == [
+        "not emailed to grey@example.org, still owed the digest: [email] to no longer names them"
+    ]
+
+
+def greylisted_config(workdir: Path, port: int) -> None:
+    email_config_file(workdir, port, "enabled = true\n")
+    config_file = workdir / "config" / "trenddigest.toml"
+    config_file.write_text(
+        config_file.read_text().replace(
+            'to = ["ana@example.org"]', 'to = ["ana@example.org", "grey@example.org"]'
+        )
+    )
+
+
+RUN_ONCE = [a for a in RUN_EMAIL if a not in ("--email", "-q")]
+
+
+def test_a_run_whose_recipient_was_refused_for_now_fails_and_says_the_next_run_sends_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving(Greylisting()) as controller:
+        greylisted_config(workdir, controller.port)
+        code = main(RUN_ONCE)
+    out, err = capsys.readouterr()
+    assert code == 5
+    assert out.splitlines()[-1] == "emailed to ana@example.org"
+    assert err == (
+        f"trenddigest: error: SMTP server 127.0.0.1:{controller.port} refused "
+        "grey@example.org (451 4.7.1 greylisted, try again later) for now; the others have "
+        "the digest, and the next run sends it to grey@example.org only\n"
+    )
+
+
+def test_the_next_run_sends_a_recipient_refused_for_now_the_digest_and_no_one_else(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Greylisting()
+    with serving(recorder) as controller:
+        greylisted_config(workdir, controller.port)
+        assert main(RUN_ONCE) == 5
+        capsys.readouterr()
+        assert main(RUN_ONCE) == 0
+        second = capsys.readouterr().out.splitlines()[-1]
+        assert main(RUN_ONCE) == 0
+        third = capsys.readouterr().out.splitlines()[-1]
+    assert [e.rcpt_tos for e in recorder.envelopes] == [
+        ["ana@example.org"],
+        ["grey@example.org"],
+    ]
+    assert second.startswith("emailed to grey@example.org, still owed it (first sent ")
+    assert second.endswith(" to ana@example.org)")
+    assert third.startswith("already emailed (")
+    assert third.endswith(" to grey@example.org); not sent again")
+
+
+# -- the session's deadline ----------------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic seconds that pass only when a test server says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+@contextlib.contextmanager
+def scripted(handler: type[socketserver.StreamRequestHandler]) -> Iterator[int]:
+    """A hand-written SMTP server on 127.0.0.1 (its port), stopped afterwards."""
+    with _Server(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        try:
+            yield server.server_address[1]
+        finally:
+            server.shutdown()
+
+
+def trickle(wfile: Any, line: bytes, clock: FakeClock) -> None:
+    """Write ``line`` again and again, two seconds apart on ``clock``, until the
+    client hangs up."""
+    with contextlib.suppress(OSError):
+        while True:
+            wfile.write(line)
+            wfile.flush()
+            clock.now += 2.0
+
+
+def test_a_server_trickling_its_greeting_is_given_up_on_at_the_sessions_deadline() -> None:
+    clock = FakeClock()
+
+    class TricklesGreeting(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            trickle(self.wfile, b"220-please wait\r\n", clock)
+
+    with scripted(TricklesGreeting) as port, pytest.raises(DeliveryError) as caught:
+        send_digest_email(config(port, timeout_seconds=3.0), "D", DIGEST, env={}, clock=clock)
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{port} did not finish within the session's limit of 15 s "
+        "(5 × [email] timeout_seconds), answering too slowly; the digest was not sent: run "
+        "again later, and raise [email] timeout_seconds if the server is slow"
+    )
+
+
+def test_a_server_trickling_its_answer_to_the_whole_message_leaves_it_unconfirmed() -> None:
+    clock = FakeClock()
+
+    class TricklesAfterData(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 test ESMTP\r\n")
+            for line in self.rfile:
+                if line.upper().startswith(b"DATA"):
+                    self.wfile.write(b"354 go ahead\r\n")
+                    for body in self.rfile:
+                        if body == b".\r\n":
+                            break
+                    trickle(self.wfile, b"250-still thinking\r\n", clock)
+                    return
+                self.wfile.write(b"250 ok\r\n")
+
+    with scripted(TricklesAfterData) as port, pytest.raises(EmailUnconfirmedError) as caught:
+        send_digest_email(config(port, timeout_seconds=3.0), "D", DIGEST, env={}, clock=clock)
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{port} took the whole digest but did not confirm it within "
+        "the session's limit of 15 s (5 × [email] timeout_seconds), so it may have arrived; "
+        "ask a recipient before sending again, and raise [email] timeout_seconds if the "
+        "server is slow"
+    )
+
+
+# -- an interrupt after the server received the whole message -------------------------------
+
+
+class SignalsAt(Recorder):
+    """Sends this process SIGTERM at RCPT or once it holds the whole message (DATA),
+    and answers only after the client has gone."""
+
+    def __init__(self, at: str) -> None:
+        super().__init__()
+        import asyncio
+
+        self.at = at
+        self.release = asyncio.Event()
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.at == "RCPT":
+            os.kill(os.getpid(), signal.SIGTERM)
+            await self.release.wait()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await self.release.wait()
+        return "250 Message accepted"
+
+
+@contextlib.contextmanager
+def signalling_server(at: str) -> Iterator[tuple[SignalsAt, int]]:
+    recorder = SignalsAt(at)
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield recorder, controller.port
+    finally:
+        controller.loop.call_soon_threadsafe(recorder.release.set)
+        controller.stop()
+
+
+class Stopped(KeyboardInterrupt):
+    pass
+
+
+@pytest.fixture
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`Stopped` in the test, as the CLI's handler raises its own."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_interrupt_after_the_whole_message_was_sent_says_it_may_have_been_delivered(
+    sigterm_interrupts: None,
+) -> None:
+    possibly: list[bool] = []
+    with signalling_server("DATA") as (recorder, port), pytest.raises(Stopped):
+        send_digest_email(
+            config(port), "D", DIGEST, env={}, possibly_sent=lambda: possibly.append(True)
+        )
+    assert possibly == [True]
+    assert len(recorder.envelopes) == 1
+
+
+def test_an_interrupt_before_the_message_was_sent_is_no_possible_delivery(
+    sigterm_interrupts: None,
+) -> None:
+    possibly: list[bool] = []
+    with signalling_server("RCPT") as (recorder, port), pytest.raises(Stopped):
+        send_digest_email(
+            config(port), "D", DIGEST, env={}, possibly_sent=lambda: possibly.append(True)
+        )
+    assert possibly == []
+    assert recorder.envelopes == []
+
+
+def test_a_run_stopped_after_the_server_received_the_digest_does_not_send_it_again(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with signalling_server("DATA") as (recorder, port):
+        email_config_file(workdir, port, "enabled = true\n")
+        assert main(RUN_ONCE) == 143
+    with Store.open(workdir / "data" / "trenddigest.sqlite3") as store:
+        recorded = store.get_meta("emailed:2025-05")
+    assert recorded is not None and recorded.endswith(" unconfirmed by the server")
+    capsys.readouterr()
+    assert main(RUN_ONCE) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("already emailed (")
+    assert len(recorder.envelopes) == 1

@@ -175,8 +175,8 @@ def test_a_server_certificate_signed_by_the_configured_ca_file_is_trusted(
 ) -> None:
     recorder, controller = tls_server
     cfg = config(controller.port, security="ssl", ca_file=str(self_signed[0]))
-    accepted = send_digest_email(cfg, "Digest", DIGEST, env={})
-    assert accepted == ["ana@example.org", "ben@example.org"]
+    sent = send_digest_email(cfg, "Digest", DIGEST, env={})
+    assert sent.accepted == ["ana@example.org", "ben@example.org"]
     assert len(recorder.envelopes) == 1
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from test_email import Recorder, serving
+
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / ".github" / "workflows" / "monthly-digest.yml"
 FIXTURE = REPO / "tests" / "fixtures" / "papers.jsonl"
@@ -72,12 +74,18 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     return {"origin": origin, "seed": seed, "work": work, "store": store, "bin": bin_dir}
 
 
-def run_step(runner: dict[str, Path], month: str) -> subprocess.CompletedProcess[str]:
-    """The build step's script under ``bash -e`` with the step's environment."""
+def run_step(
+    runner: dict[str, Path], month: str, event: str = "schedule", email: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The build step's script under ``bash -e`` with the step's environment, run by
+    ``event`` (``workflow_dispatch`` is Run workflow, whose ``email`` box gives "true"
+    or "false"; a scheduled run has no inputs)."""
     env = {
         **os.environ,
         "PATH": f"{runner['bin']}{os.pathsep}{os.environ['PATH']}",
         "MONTH_INPUT": month,
+        "EMAIL_INPUT": email,
+        "GITHUB_EVENT_NAME": event,
         "TRENDDIGEST_STORE": str(runner["store"]),
         "TRENDDIGEST_SMTP_PASSWORD": "",
         "GITHUB_REF_NAME": "main",
@@ -171,3 +179,57 @@ def test_the_workflows_first_commit_keeps_the_projects_readme_prose() -> None:
     updated = readme_with_index(original, readme, [], 12)
 
     assert quoted in updated
+
+
+# -- email: a run by hand (the recovery the README gives) mails nobody unless asked ----
+
+
+def email_config(work: Path, port: int) -> None:
+    """``[email] enabled`` in the checkout's config, to a local SMTP server."""
+    (work / "config").mkdir()
+    (work / "config" / "trenddigest.toml").write_text(
+        f'[email]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'sender = "digest@example.org"\nto = ["lab@example.org"]\n'
+    )
+
+
+def test_run_workflow_offers_an_email_box_that_is_off_unless_ticked() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    triggers = workflow[True]  # YAML 1.1 reads the key "on" as true
+    email = triggers["workflow_dispatch"]["inputs"]["email"]
+    assert (email["type"], email["default"]) == ("boolean", False)
+
+
+def test_a_run_by_hand_of_a_month_already_emailed_mails_no_one_again(
+    runner: dict[str, Path],
+) -> None:
+    # Each workflow run starts from a fresh store, which does not know the scheduled
+    # run emailed the month before its push was refused: the manual re-run would mail
+    # the lab a second time.
+    recorder = Recorder()
+    with serving(recorder) as controller:
+        email_config(runner["work"], controller.port)
+        result = run_step(runner, "2025-05", event="workflow_dispatch", email="false")
+    assert result.returncode == 0, result.stderr
+    assert recorder.envelopes == []
+    assert git(runner["origin"], "log", "--format=%s", "main").splitlines()[0] == "digest: 2025-05"
+
+
+def test_a_run_by_hand_with_the_email_box_ticked_mails_the_digest(
+    runner: dict[str, Path],
+) -> None:
+    recorder = Recorder()
+    with serving(recorder) as controller:
+        email_config(runner["work"], controller.port)
+        result = run_step(runner, "2025-05", event="workflow_dispatch", email="true")
+    assert result.returncode == 0, result.stderr
+    assert [e.rcpt_tos for e in recorder.envelopes] == [["lab@example.org"]]
+
+
+def test_the_scheduled_run_mails_the_digest_as_the_config_says(runner: dict[str, Path]) -> None:
+    recorder = Recorder()
+    with serving(recorder) as controller:
+        email_config(runner["work"], controller.port)
+        result = run_step(runner, "2025-05")
+    assert result.returncode == 0, result.stderr
+    assert [e.rcpt_tos for e in recorder.envelopes] == [["lab@example.org"]]

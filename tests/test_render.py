@@ -131,7 +131,7 @@ def test_hostile_title_and_authors_stay_inside_their_entry():
     )
     assert (
         "1. **[Evil \\] title \\* \\<script\\>alert(1)\\</script\\> \\| \\`x\\` - not a list]"
-        "(https://arxiv.org/abs/2505.00003)** ([PDF](https://arxiv.org/pdf/2505.00003))  \n"
+        "(https://arxiv.org/abs/2505.00003)** ([PDF](https://arxiv.org/pdf/2505.00003))\\\n"
         "   \\- Dash Start, 1. Numbered · `cs.CV` · score 0.500 · why: a\\|b\n"
     ) in text
     assert "<script>" not in text
@@ -211,7 +211,7 @@ def test_each_paper_links_abstract_and_pdf_with_authors_category_score_and_why()
     text = render_markdown(sample_digest())
     assert (
         "1. **[Tiny students, big teachers](https://arxiv.org/abs/2505.00002)** "
-        "([PDF](https://arxiv.org/pdf/2505.00002))  \n"
+        "([PDF](https://arxiv.org/pdf/2505.00002))\\\n"
         "   A One, B Two, C Three et al. · `cs.CV` · score 0.610 · "
         "why: knowledge distillation, teacher, student\n"
     ) in text
@@ -792,3 +792,57 @@ def test_without_hard_links_a_write_still_replaces_the_files(tmp_path, monkeypat
     write_files_atomic({md: "new digest\n", js: "new json\n"})
     assert (md.read_text(), js.read_text()) == ("new digest\n", "new json\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.md"]
+
+
+def test_no_line_of_a_digest_or_its_trends_ends_in_blanks_that_a_whitespace_hook_strips():
+    # A pre-commit "trailing-whitespace" hook strips Markdown's two-space hard breaks
+    # and fails the commit: every digest commit would be refused.  The line breaks
+    # inside an entry are a backslash instead (CommonMark, shown the same on GitHub).
+    import dataclasses
+
+    from test_trends import CATEGORIES, store_with, three_months
+    from trenddigest.config import RankConfig
+    from trenddigest.trends import (
+        ExamplePaper,
+        RisingTerm,
+        build_trend_report,
+        build_trends_section,
+        render_trend_report,
+        render_trends_section,
+    )
+
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    term = RisingTerm(
+        "distillation", 6, 30, 2, 50, 2.5, (ExamplePaper("2506.00001", "A paper that uses it"),)
+    )
+    section = dataclasses.replace(section, rising=[term])
+    report = build_trend_report(store, CATEGORIES, RankConfig(), Month(2025, 4), Month(2025, 6))
+    pages = [
+        render_markdown(sample_digest()),
+        render_trends_section(section, include_top_picks=True),
+        render_trend_report(report),
+    ]
+    assert "e.g. [A paper that uses it](https://arxiv.org/abs/2506.00001)" in pages[1]
+    assert "### Top picks" in pages[1] and "### Top picks" in pages[2]
+    for text in pages:
+        assert [line for line in text.splitlines() if line != line.rstrip()] == []
+
+
+def test_a_rising_term_with_examples_breaks_its_line_with_a_backslash():
+    import dataclasses
+
+    from test_trends import CATEGORIES, store_with, three_months
+    from trenddigest.config import RankConfig
+    from trenddigest.trends import (
+        ExamplePaper,
+        RisingTerm,
+        build_trends_section,
+        render_trends_section,
+    )
+
+    store = store_with(three_months())
+    section = build_trends_section(store, CATEGORIES, RankConfig(), Month(2025, 6))
+    term = RisingTerm("distillation", 6, 30, 2, 50, 2.5, (ExamplePaper("2506.00001", "P"),))
+    text = render_trends_section(dataclasses.replace(section, rising=[term]))
+    assert "\\\n   e.g. [P](https://arxiv.org/abs/2506.00001)\n" in text

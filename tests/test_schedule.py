@@ -1650,7 +1650,7 @@ def workflow() -> dict:
 def test_workflow_yaml_triggers_on_the_third_and_by_hand_with_a_month(workflow: dict) -> None:
     assert workflow["on"]["schedule"] == [{"cron": "0 12 3 * *"}]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"month"} and inputs["month"]["required"] is False
+    assert set(inputs) == {"month", "email"} and inputs["month"]["required"] is False
     assert workflow["permissions"] == {"contents": "write"}
     assert workflow["concurrency"]["cancel-in-progress"] is False
 

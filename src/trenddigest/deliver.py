@@ -20,22 +20,25 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import ssl
 import string
 import subprocess
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 from xml.etree.ElementTree import Element, SubElement
 
 import jinja2
 import markdown
 from markdown.extensions.toc import TocExtension
+from markdown.inlinepatterns import SubstituteTagInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import HTML_PLACEHOLDER_RE
 from markupsafe import Markup
@@ -142,19 +145,32 @@ def _staged(root: Path) -> list[str]:
     return [name for name in out.split("\0") if name]
 
 
-def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
-    """Where ``paths`` would be committed: the repository root and each path within it.
+class CommitTargets(NamedTuple):
+    """Where a digest commit goes: the repository, each path in it, the branch."""
+
+    root: Path
+    relative: list[str]
+    branch: str
+
+
+def check_commit_targets(paths: list[Path], *, remote: str = "origin") -> CommitTargets:
+    """Where ``paths`` would be committed: the repository root, each path within it, and
+    the branch checked out.
 
     Works for files not written yet (the README index, or a digest before its run
     writes it), so that every reason a commit would be refused comes before anything
-    is written: no git repository, a detached HEAD, a path outside the repository, or
-    someone else's changes already staged there.  The repository is the one holding
-    the first path.
+    is written: no git repository, a detached HEAD or another branch than the one the
+    digests go on (see :func:`_check_branch`), a path outside the repository, or
+    changes already staged there, the README's and the digest's own included (the
+    commit takes what is staged: a half-written README paragraph staged by its owner
+    would be committed as part of the digest).  The repository is the one holding the
+    first path.
     """
     if not paths:
         raise ValueError("a commit needs at least the digest's path")
     root = repository_root(_existing_folder(paths[0].resolve().parent))
-    if _run_git(["symbolic-ref", "-q", "HEAD"], root, GIT_TIMEOUT_SECONDS).returncode != 0:
+    head = _run_git(["symbolic-ref", "-q", "--short", "HEAD"], root, GIT_TIMEOUT_SECONDS)
+    if head.returncode != 0:
         # A commit on a detached HEAD is reachable from no branch: the next checkout
         # leaves it behind, and "git push REMOTE HEAD" has no branch to push to.
         raise DeliveryError(
@@ -162,6 +178,8 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
             "where a commit belongs to no branch; check out the branch the digests go on "
             f"(git switch BRANCH), {STOP_COMMITTING}"
         )
+    branch = head.stdout.strip()
+    _check_branch(root, branch, remote)
     relative: list[str] = []
     for path in paths:
         try:
@@ -171,14 +189,73 @@ def check_commit_targets(paths: list[Path]) -> tuple[Path, list[str]]:
                 f"cannot commit {path}: it is outside the git repository {root}; choose "
                 f"paths inside it ([digest] output, [git] readme), {STOP_COMMITTING}"
             ) from None
-    others = sorted(set(_staged(root)) - set(relative))
+    _check_not_ignored(root, relative)
+    # The digest's own paths too: a README draft staged there would go into the
+    # "digest: YYYY-MM" commit with the index, and a staged digest be replaced unseen.
+    others = sorted(set(_staged(root)))
     if others:
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise DeliveryError(
             f"refusing to commit the digest: other changes are already staged in {root} "
             f"({shown}); commit or unstage them first"
         )
-    return root, relative
+    return CommitTargets(root, relative, branch)
+
+
+def _check_not_ignored(root: Path, relative: list[str]) -> None:
+    """Refuse a path git ignores (and does not track): ``git add`` would refuse it
+    after the digest is written, every month, its advice ("Use -f") cut from the
+    one-line error.  The rule that ignores it is named, so the fix is one line."""
+    proc = _run_git(
+        ["check-ignore", "--verbose", "-z", "--stdin"],
+        root,
+        GIT_TIMEOUT_SECONDS,
+        stdin="".join(f"{rel}\0" for rel in relative),
+    )
+    if proc.returncode not in (0, 1):  # 1: nothing is ignored
+        raise DeliveryError(f"git check-ignore failed in {root}: {_reason(proc)}")
+    fields = proc.stdout.split("\0")
+    for source, line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
+        if pattern.startswith("!"):  # --verbose shows the rules that let a path in, too
+            continue
+        raise DeliveryError(
+            f"cannot commit the digest: git ignores {path} ({source} line {line}: "
+            f"{pattern}); un-ignore it there, or choose paths it does not ignore ([digest] "
+            f"output, [git] readme), {STOP_COMMITTING}"
+        )
+
+
+def _git_value(args: list[str], root: Path) -> str:
+    """What a git query prints, or "" when it fails (an unset key, a missing ref)."""
+    proc = _run_git(args, root, GIT_TIMEOUT_SECONDS)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _check_branch(root: Path, branch: str, remote: str) -> None:
+    """Refuse to commit on a branch other than the one the digests go on.
+
+    A repository left on a private branch (``git switch -c wip``) would take the
+    digest commit there, and ``git push REMOTE HEAD`` would publish the branch, private
+    commits and all, as a new branch of the remote: the lab sees neither the digest
+    nor its index on the default branch.  The digests go on the remote's default
+    branch (``REMOTE/HEAD``, which ``git clone`` records) or, when that is unknown (a
+    CI checkout records none), on the branch the current one tracks there; a
+    repository that knows neither (no remote, a remote added by hand and never
+    tracked, no commit yet) is committed to on whatever branch it is on.
+    """
+    default = _git_value(["symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"], root)
+    expected = default.removeprefix(f"{remote}/") if default.startswith(f"{remote}/") else ""
+    which = f"the default branch of {remote}"
+    tracked_remote = _git_value(["config", "--get", f"branch.{branch}.remote"], root)
+    merge = _git_value(["config", "--get", f"branch.{branch}.merge"], root)
+    if not expected and tracked_remote == remote and merge.startswith("refs/heads/"):
+        expected, which = merge.removeprefix("refs/heads/"), f"the branch it tracks on {remote}"
+    if expected and expected != branch:
+        raise DeliveryError(
+            f"cannot commit the digest: the branch checked out in {root} is {branch}, but "
+            f"the digests go on {expected}, {which}; switch to it (git switch {expected}), "
+            f"{STOP_COMMITTING}"
+        )
 
 
 def _existing_folder(folder: Path) -> Path:
@@ -197,27 +274,29 @@ def commit_digest(
     """Commit ``paths`` (the digest, its JSON twin, the README) as ``digest: YYYY-MM``.
 
     Returns the new commit's hash, or ``None`` when the files are unchanged (a re-run
-    of the same month).  Refuses when something else is already staged, so a digest
-    commit never sweeps in someone's half-finished work; ``contents`` gives the text
-    to commit for a path instead of the file on disk (the README: its index, without
-    the owner's unstaged edits).  A refused commit unstages what it staged, so the
-    next month's commit is not refused for this one's files.  With ``push`` the
-    current branch is pushed to ``remote`` even when nothing new was committed, which
-    also delivers a commit whose earlier push failed.
+    of the same month).  Refuses when anything is already staged (these paths
+    included), so a digest commit never sweeps in someone's half-finished work;
+    ``contents`` gives the text to commit for a path instead of the file on disk (the
+    README: its index, without the owner's unstaged edits).  A refused commit unstages
+    what it staged, so the next month's commit is not refused for this one's files.
+    With ``push`` the current branch is pushed to ``remote`` even when nothing new was
+    committed, which also delivers a commit whose earlier push failed.
     """
     if not paths:
         raise ValueError("commit_digest needs at least the digest's path")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise DeliveryError(f"cannot commit the digest: {', '.join(missing)} does not exist")
-    root, relative = check_commit_targets(paths)
+    root, relative, _branch = check_commit_targets(paths, remote=remote)
     contents = contents or {}
     given = {rel: contents[p] for p, rel in zip(paths, relative, strict=True) if p in contents}
     commit: str | None = None
     try:
         plain = [rel for rel in relative if rel not in given]
         if plain:  # literal: "dig[1]/2025-05.md" must not also stage "dig1/2025-05.md"
-            _git(["--literal-pathspecs", "add", "--", *plain], root)
+            # --force: none of them is ignored (check_commit_targets said so), but git
+            # still refuses a tracked file in an ignored folder, after staging it.
+            _git(["--literal-pathspecs", "add", "--force", "--", *plain], root)
         for rel, text in given.items():
             _stage_text(root, rel, text)
         staged = _staged(root)
@@ -318,25 +397,57 @@ def index_entry_from_json(path: Path, max_picks: int = 10) -> IndexEntry:
     return IndexEntry(month=month, digest_path=path.with_suffix(".md"), picks=picks[:max_picks])
 
 
-def index_entries_for_pattern(output_pattern: str, max_picks: int = 10) -> list[IndexEntry]:
+def _readable_entries(
+    twins: Iterable[Path], max_picks: int, warned: set[Path] | None
+) -> list[IndexEntry]:
+    """The index entries of the JSON twins that can be read.
+
+    One unreadable twin (a merge conflict left in it, a hand edit gone wrong) must
+    not stop the delivery of every later month: its month is left out of the index,
+    with a warning naming the file, once however many ways it is found (``warned``
+    is shared between the lookups of one delivery).
+    """
+    warned = set() if warned is None else warned
+    entries = []
+    for twin in twins:
+        try:
+            entries.append(index_entry_from_json(twin, max_picks))
+        except DeliveryError as exc:
+            if twin.resolve() not in warned:
+                warned.add(twin.resolve())
+                log.warning(
+                    "leaving %s out of the README index: %s; repair it, or delete it and "
+                    "run that month again",
+                    twin.with_suffix(".md"),
+                    exc,
+                )
+    return entries
+
+
+def index_entries_for_pattern(
+    output_pattern: str, max_picks: int = 10, *, warned: set[Path] | None = None
+) -> list[IndexEntry]:
     """Every digest written so far under the config's ``digest.output`` pattern.
 
     The index is rebuilt from the files each time rather than patched, so deleting
     or re-running a month always ends in the same README (the months found under an
-    earlier pattern come from :func:`index_entries_linked_from`).
+    earlier pattern come from :func:`index_entries_linked_from`).  A digest whose JSON
+    twin cannot be read is left out (see :func:`_readable_entries`).
     """
     check_output_pattern(output_pattern)
     pattern = Path(_glob_for_pattern(output_pattern)).with_suffix(".json")
     base = Path(pattern.anchor) if pattern.is_absolute() else Path()
     relative = pattern.relative_to(pattern.anchor) if pattern.is_absolute() else pattern
     found = sorted(p for p in base.glob(str(relative)) if p.with_suffix(".md").is_file())
-    return [index_entry_from_json(p, max_picks) for p in found]
+    return _readable_entries(found, max_picks, warned)
 
 
 _INDEX_LINK = re.compile(r"^\*\*.+\*\* · \[full digest\]\(([^)\s]+)\)$")
 
 
-def index_entries_linked_from(readme: Path, max_picks: int = 10) -> list[IndexEntry]:
+def index_entries_linked_from(
+    readme: Path, max_picks: int = 10, *, warned: set[Path] | None = None
+) -> list[IndexEntry]:
     """The months the README's index already lists whose digest is still on disk.
 
     Changing ``digest.output`` must not drop the months written under the old pattern
@@ -350,20 +461,16 @@ def index_entries_linked_from(readme: Path, max_picks: int = 10) -> list[IndexEn
     start, end = _index_span(text)
     if start < 0 or end < start:
         return []
-    entries = []
+    twins = []
     for line in text[start:end].splitlines():
         match = _INDEX_LINK.match(line.strip())
         if match is None:
             continue
         digest = readme.parent / unquote(match[1])
         twin = digest.with_suffix(".json")
-        if digest.suffix != ".md" or not digest.is_file() or not twin.is_file():
-            continue
-        try:
-            entries.append(index_entry_from_json(twin, max_picks))
-        except DeliveryError as exc:
-            log.warning("leaving %s out of the index: %s", digest, exc)
-    return entries
+        if digest.suffix == ".md" and digest.is_file() and twin.is_file():
+            twins.append(twin)
+    return _readable_entries(twins, max_picks, warned)
 
 
 def _glob_for_pattern(output_pattern: str) -> str:
@@ -502,29 +609,56 @@ def readme_with_index(
     return text
 
 
+@dataclass(frozen=True)
+class GitDelivery:
+    """What :func:`deliver_to_git` did: the new commit (None: nothing new to commit),
+    the branch it is on, and the remote it was pushed to (None: not pushed)."""
+
+    commit: str | None
+    branch: str
+    pushed_to: str | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """The run's lines for it: a digest that went somewhere says where."""
+        done = [
+            f"committed {self.commit} on {self.branch}"
+            if self.commit
+            else f"nothing new to commit on {self.branch}"
+        ]
+        if self.pushed_to is not None:
+            done.append(f"pushed to {self.pushed_to} {self.branch}")
+        return done
+
+
 def deliver_to_git(
     git: GitConfig, output_pattern: str, month: Month | str, written: list[Path], push: bool
-) -> str | None:
+) -> GitDelivery:
     """Refresh the README index from every digest so far, then commit digest and README.
 
     Everything that would refuse the commit (no repository, a README outside it,
-    other staged changes) is checked before the README is touched, so a refused
-    commit leaves no README written, least of all outside the repository.  The
-    commit changes only the README's index: edits its owner has not staged stay in
-    the file and out of the commit.
+    staged changes, the README's included) is checked before the README is touched,
+    so a refused commit leaves no README written, least of all outside the
+    repository.  The commit changes only the README's index: edits its owner has not
+    staged stay in the file and out of the commit, and staged ones refuse it.
     """
     readme = Path(git.readme)
-    root, relative = check_commit_targets([*written, readme])
-    current = index_entries_for_pattern(output_pattern)
+    root, relative, branch = check_commit_targets([*written, readme], remote=git.remote)
+    warned: set[Path] = set()  # an unreadable twin is named once, however it is found
+    current = index_entries_for_pattern(output_pattern, warned=warned)
     months = {entry.month for entry in current}
-    earlier = [e for e in index_entries_linked_from(readme) if e.month not in months]
+    linked = index_entries_linked_from(readme, warned=warned)
+    earlier = [e for e in linked if e.month not in months]
     entries = _committed_or_written(root, current + earlier, written)
     update_readme_index(readme, entries, git.index_months)
     contents: dict[Path, str] = {}
     tracked = _staged_text(root, relative[-1])
     if tracked is not None:
         contents[readme] = readme_with_index(tracked, readme, entries, git.index_months)
-    return commit_digest([*written, readme], month, push=push, remote=git.remote, contents=contents)
+    commit = commit_digest(
+        [*written, readme], month, push=push, remote=git.remote, contents=contents
+    )
+    return GitDelivery(commit, branch, git.remote if push else None)
 
 
 def _committed_or_written(
@@ -560,13 +694,21 @@ class _NoRawHtml(markdown.Extension):
     The digest escapes what GitHub (CommonMark) would read as markup in a title:
     ``\\$``, ``\\<``, ``\\~``...  Python-Markdown honours fewer escapes and would
     show the backslashes ("M\\$^3\\$-VQA"), so every ASCII punctuation character is
-    escapable here, as in CommonMark.
+    escapable here, as in CommonMark.  And the digest breaks a line inside a paper's
+    entry with CommonMark's other hard break, a backslash at the end of the line (two
+    trailing spaces are stripped by the whitespace hooks many repositories run before
+    a commit), which Python-Markdown would show as a backslash: it is a ``<br>`` here
+    too, after the escapes (``\\\\`` at the end of a line is a backslash).
     """
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - markdown's API
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
         md.ESCAPED_CHARS = sorted(set(md.ESCAPED_CHARS) | set(string.punctuation))
+        # Between "escape" (180) and the two-space "linebreak" (100).
+        md.inlinePatterns.register(
+            SubstituteTagInlineProcessor(r"\\\n", "br"), "backslash-linebreak", 105
+        )
 
 
 # Gmail shows only the first 102 KB or so of an email's HTML and hides the rest behind
@@ -981,19 +1123,24 @@ def email_subject(month: Month) -> str:
     return f"Research trends, {month.label}"
 
 
-def _send(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+def _send(
+    smtp: smtplib.SMTP, msg: EmailMessage, recipients: list[str] | None = None
+) -> dict[str, tuple[int, bytes]]:
     """``smtp.send_message(msg)``, but flattened without "From " mangling.
 
     send_message writes the message with a generator that puts ">" before every body
     line starting "From " (an mbox convention): a quoted-printable soft line break
     before a title such as "From Pixels to Words" would show the reader ">From".
-    Otherwise as send_message: the addresses of From and To, SMTPUTF8 when one of
-    them needs it (refused in send_message's words when the server lacks it).
+    Otherwise as send_message: the addresses of From and To (or ``recipients``, the
+    envelope's, when the message goes to only some of those its To header names),
+    SMTPUTF8 when one of them needs it (refused in send_message's words when the
+    server lacks it).
     """
     smtp.ehlo_or_helo_if_needed()
     sender = email.utils.getaddresses([msg["From"]])[0][1]
-    recipients = [address for _, address in email.utils.getaddresses([msg["To"]])]
-    international = not all(a.isascii() for a in (sender, *recipients))
+    named = [address for _, address in email.utils.getaddresses([msg["To"]])]
+    envelope = named if recipients is None else recipients
+    international = not all(a.isascii() for a in (sender, *named, *envelope))
     if international and not smtp.has_extn("smtputf8"):
         raise smtplib.SMTPNotSupportedError(
             "One or more source or delivery addresses require internationalized email "
@@ -1005,7 +1152,7 @@ def _send(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]
         msg, linesep="\r\n"
     )
     options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
-    return smtp.sendmail(sender, recipients, buffer.getvalue(), options)
+    return smtp.sendmail(sender, envelope, buffer.getvalue(), options)
 
 
 def build_email(
@@ -1078,22 +1225,113 @@ def _non_ascii(addresses: Iterable[str]) -> list[str]:
     return [a for a in addresses if not parseaddr(a)[1].isascii()]
 
 
-def _note_message_end(smtp: smtplib.SMTP, sent: list[bool]) -> None:
-    """Set ``sent[0]`` once the message's final "." has gone out.
+# A session may take this many times [email] timeout_seconds in all, as an HTTP body
+# may in the arXiv client (BODY_DEADLINE_TIMEOUTS): the timeout bounds each read, and a
+# server trickling a line every few seconds ("220-please wait") never trips it; it
+# would hold the run, and the scheduler's one worker, for as long as it trickled.
+SESSION_DEADLINE_TIMEOUTS = 5
 
-    A timeout after that point is not a failed delivery but an unknown one: the server
-    may have queued the digest, and a retry would send a second copy.
+
+class _SessionDeadline(TimeoutError):
+    """The SMTP session's overall deadline passed."""
+
+
+class _Deadline:
+    """The end of an SMTP session, on ``clock`` (monotonic seconds)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.end = clock() + seconds
+
+    def timeout(self, per_operation: float) -> float:
+        """The timeout of the next read or write: ``per_operation``, or what is left of
+        the session when that is less; raises :class:`_SessionDeadline` when nothing is."""
+        left = self.end - self.clock()
+        if left <= 0:
+            raise _SessionDeadline(f"the session took longer than {self.seconds:g} s")
+        return min(per_operation, left)
+
+    def passed(self) -> bool:
+        return self.clock() >= self.end
+
+
+class _DeadlineReader(io.RawIOBase):
+    """What smtplib reads the server's replies from: the socket, each read given at
+    most what is left of the session (a reply trickled byte by byte is cut off too)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline, timeout: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self._timeout = timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.timeout(self._timeout))
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            if self._deadline.passed():  # the read was given only the session's rest
+                raise _SessionDeadline(
+                    f"the session took longer than {self._deadline.seconds:g} s"
+                ) from None
+            raise
+
+
+class _Session(smtplib.SMTP):
+    """An SMTP connection bounded by an overall deadline (:data:`SESSION_DEADLINE_TIMEOUTS`)
+    besides smtplib's timeout for each read, that notes when the message's final "."
+    has gone out (``message_sent``).
+
+    From that point a failure is not a failed delivery but an unknown one: the server
+    may have queued the digest, and sending it again would give everyone a second copy.
     """
-    send = getattr(smtp, "send", None)
-    if send is None:  # not a real smtplib connection
-        return
 
-    def watched(data: bytes | str) -> None:
-        send(data)
-        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
-            sent[0] = True
+    def __init__(
+        self, host: str, port: int, *, timeout: float, deadline: _Deadline, **options: Any
+    ) -> None:
+        self.deadline = deadline
+        self.message_sent = False
+        # Connects, and reads the greeting, under the deadline already.
+        super().__init__(host, port, timeout=timeout, **options)
 
-    setattr(smtp, "send", watched)  # noqa: B010 - an instance attribute, not the method
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:  # anew after STARTTLS
+            raw = _DeadlineReader(self.sock, self.deadline, self.timeout)
+            self.file = io.BufferedReader(raw)
+        return super().getreply()
+
+    def send(self, s: Any) -> None:
+        if not (isinstance(s, bytes) and s.endswith(b"\r\n.\r\n")):
+            self._send_in_time(s)
+            return
+        # The message: all but its final ".", which ends it for the server, then that.
+        self._send_in_time(s[:-3])
+        # Set before the "." goes out: an interrupt may be handled as soon as it has,
+        # before a line after the sending would run.
+        self.message_sent = True
+        try:
+            self._send_in_time(s[-3:])
+        except smtplib.SMTPServerDisconnected:  # it did not go out
+            self.message_sent = False
+            raise
+
+    def _send_in_time(self, s: Any) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.settimeout(self.deadline.timeout(self.timeout))
+            except _SessionDeadline:
+                self.close()
+                # Its context, the deadline, is what send_digest_email tells it by.
+                raise smtplib.SMTPServerDisconnected("the session's deadline passed")  # noqa: B904
+        super().send(s)
+
+
+class _SessionSSL(_Session, smtplib.SMTP_SSL):
+    """:class:`_Session` over implicit TLS (``security = "ssl"``)."""
 
 
 def _hang_up(smtp: smtplib.SMTP) -> None:
@@ -1147,23 +1385,108 @@ def smtp_password(email_config: EmailConfig, env: Mapping[str, str] = os.environ
     return password
 
 
+def _bare(address: str) -> str:
+    """The address part of ``Name <a@x.org>``, as smtplib names a refused recipient."""
+    return parseaddr(address)[1]
+
+
+@dataclass(frozen=True)
+class EmailSent:
+    """What sending the digest came to (see :func:`send_digest_email`).
+
+    ``accepted`` and ``deferred`` are entries of ``[email] to`` as configured: those the
+    server took, and those it refused for now (a 4xx answer, such as greylisting),
+    which are still owed the digest (``reasons``: the server's answer to each).
+    ``owed`` says this was a sending to the recipients still owed it, of whom
+    ``left_out`` were no longer named in ``[email] to`` and were not sent it.
+    """
+
+    server: str
+    accepted: list[str]
+    deferred: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    owed: bool = False
+    left_out: list[str] = field(default_factory=list)
+
+    def notes(self, sent_before: str | None) -> list[str]:
+        """The run's lines for it; ``sent_before``: the record of an earlier sending."""
+        done = []
+        if self.accepted:
+            to = ", ".join(self.accepted)
+            if self.owed:
+                done.append(f"emailed to {to}, still owed it (first sent {sent_before})")
+            elif sent_before:
+                done.append(f"emailed to {to} again (first sent {sent_before})")
+            else:
+                done.append(f"emailed to {to}")
+        if self.left_out:
+            done.append(
+                f"not emailed to {', '.join(self.left_out)}, still owed the digest: [email] "
+                "to no longer names them"
+            )
+        return done
+
+    def deferred_error(self) -> DeliveryError | None:
+        """The run's error for the recipients refused for now (None: none was).
+
+        The run fails, although the others have the digest: the scheduler sends a month
+        again only when its run failed, and this one's sending is not finished.
+        """
+        if not self.deferred:
+            return None
+        refused = ", ".join(f"{_bare(a)} ({self.reasons[a]})" for a in self.deferred)
+        owed = ", ".join(_bare(a) for a in self.deferred)
+        return DeliveryError(
+            f"SMTP server {self.server} refused {refused} for now; the others have the "
+            f"digest, and the next run sends it to {owed} only"
+        )
+
+
+def _temporary(code: int) -> bool:
+    """Whether an SMTP answer refuses for now (4xx: try again later) rather than for good."""
+    return 400 <= code < 500
+
+
 def send_digest_email(
     email_config: EmailConfig,
     subject: str,
     markdown_text: str,
     png_attachment: bytes | None = None,
     env: Mapping[str, str] = os.environ,
-) -> list[str]:
-    """Send the digest over SMTP (``security``: starttls, ssl or none); returns the
-    recipients the server accepted (a refused one is named in a warning).
+    *,
+    only: Iterable[str] | None = None,
+    possibly_sent: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> EmailSent:
+    """Send the digest over SMTP (``security``: starttls, ssl or none).
 
-    Logs in only when ``username`` is set, with the password from the environment
-    variable named by ``password_env`` (never from the config file).
+    Returns whom the server took and whom it refused for now (see :class:`EmailSent`);
+    a recipient refused for good (5xx) is named in a warning.  ``only`` sends it to
+    those of ``[email] to`` it names (by address: the recipients still owed it), the
+    message's To header naming everyone all the same.  Logs in only when
+    ``username`` is set, with the password from the environment variable named by
+    ``password_env`` (never from the config file).
+
+    The session ends within :data:`SESSION_DEADLINE_TIMEOUTS` times ``timeout_seconds``
+    (on ``clock``).  A server that took the whole message and then does not confirm
+    it in time is an :class:`EmailUnconfirmedError`: it may have arrived.  When the
+    run is interrupted (Ctrl-C, SIGTERM) at that point, ``possibly_sent`` is called
+    before the interrupt goes on, so that the caller records it the same way.
     """
     cfg = email_config
     password = smtp_password(cfg, env)
-    msg = build_email(cfg, subject, markdown_text, png_attachment)
     server = f"{cfg.host}:{cfg.port}"
+    to = list(cfg.to)
+    left_out: list[str] = []
+    if only is not None:
+        owed = list(only)
+        wanted = {_bare(a) for a in owed}
+        to = [a for a in cfg.to if _bare(a) in wanted]
+        named = {_bare(a) for a in cfg.to}
+        left_out = [a for a in owed if _bare(a) not in named]
+        if not to:
+            return EmailSent(server, [], owed=True, left_out=left_out)
+    msg = build_email(cfg, subject, markdown_text, png_attachment)
     context = ssl.create_default_context()
     if cfg.ca_file:  # a lab's own CA, trusted besides the system's
         try:
@@ -1173,16 +1496,19 @@ def send_digest_email(
                 f"[email] ca_file {cfg.ca_file}: cannot use it as a PEM CA file "
                 f"({_one_line(str(exc))}); give the CA's certificate in PEM form"
             ) from None
-    message_sent = [False]
+    deadline = _Deadline(SESSION_DEADLINE_TIMEOUTS * cfg.timeout_seconds, clock)
+    limit = (
+        f"the session's limit of {deadline.seconds:g} s ({SESSION_DEADLINE_TIMEOUTS} × "
+        "[email] timeout_seconds)"
+    )
+    smtp: _Session | None = None
     try:
-        smtp: smtplib.SMTP
         if cfg.security == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context
+            smtp = _SessionSSL(
+                cfg.host, cfg.port, timeout=cfg.timeout_seconds, deadline=deadline, context=context
             )
         else:
-            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-        _note_message_end(smtp, message_sent)
+            smtp = _Session(cfg.host, cfg.port, timeout=cfg.timeout_seconds, deadline=deadline)
         # Not "with smtp": its QUIT on the way out raises when the server answers it
         # with an error, which would turn a delivered digest into a failed one.
         try:
@@ -1190,7 +1516,15 @@ def send_digest_email(
                 smtp.starttls(context=context)
             if cfg.username:
                 smtp.login(cfg.username, password)
-            refused = _send(smtp, msg)
+            refused = _send(smtp, msg, [_bare(a) for a in to] if only is not None else None)
+        except KeyboardInterrupt:
+            # Stopped (Ctrl-C, SIGTERM) while the server had the whole message: as
+            # with a timeout there, it may have arrived, and sending it again would
+            # give everyone a second copy.
+            if smtp.message_sent and possibly_sent is not None:
+                possibly_sent()
+            smtp.close()  # no QUIT: the run is stopping, and need not wait for an answer
+            raise
         except BaseException:
             _hang_up(smtp)  # the first failure is the one to report
             raise
@@ -1210,6 +1544,12 @@ def send_digest_email(
             "(starttls, ssl or none) and username"
         ) from None
     except smtplib.SMTPRecipientsRefused as exc:
+        if all(_temporary(code) for code, _text in exc.recipients.values()):
+            raise DeliveryError(
+                f"SMTP server {server} refused every recipient for now: "
+                f"{_refusals(exc.recipients)}; the digest was not sent: run again later (a "
+                "server refusing with 4xx, such as when greylisting, takes it then)"
+            ) from None
         raise DeliveryError(
             f"SMTP server {server} refused every recipient: {_refusals(exc.recipients)}; "
             "check [email] to"
@@ -1219,11 +1559,24 @@ def send_digest_email(
             f"SMTP server {server} refused the digest email: {_smtp_reason(exc)}"
         ) from None
     except smtplib.SMTPServerDisconnected as exc:
+        message_sent = smtp is not None and smtp.message_sent
+        if isinstance(exc.__context__, _SessionDeadline):
+            if message_sent:
+                raise EmailUnconfirmedError(
+                    f"SMTP server {server} took the whole digest but did not confirm it "
+                    f"within {limit}, so it may have arrived; ask a recipient before "
+                    "sending again, and raise [email] timeout_seconds if the server is slow"
+                ) from None
+            raise DeliveryError(
+                f"SMTP server {server} did not finish within {limit}, answering too "
+                "slowly; the digest was not sent: run again later, and raise [email] "
+                "timeout_seconds if the server is slow"
+            ) from None
         if not isinstance(exc.__context__, TimeoutError):
             raise DeliveryError(
                 f"sending the digest email via {server} failed: {_one_line(str(exc))}"
             ) from None
-        if message_sent[0]:  # the server has the whole message and may have taken it
+        if message_sent:  # the server has the whole message and may have taken it
             raise EmailUnconfirmedError(
                 f"SMTP server {server} did not answer within {cfg.timeout_seconds:g} s after "
                 "the digest was sent, so it may have arrived; ask a recipient before sending "
@@ -1257,13 +1610,17 @@ def send_digest_email(
     except OSError as exc:
         raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
     _say_goodbye(smtp, server)
-    if refused:  # the others have it: sending again would give them a second copy
+    # smtplib keys refusals by the bare address it sent in RCPT TO.
+    later = {a: r for a, r in refused.items() if _temporary(r[0])}
+    for_good = {a: r for a, r in refused.items() if a not in later}
+    if for_good:  # the others have it: sending again would give them a second copy
         log.warning(
             "SMTP server %s refused %s, who did not get the digest; check [email] to",
             server,
-            _refusals(refused),
+            _refusals(for_good),
         )
-    # smtplib keys refusals by the bare address it sent in RCPT TO.
-    accepted = [address for address in cfg.to if parseaddr(address)[1] not in refused]
+    accepted = [a for a in to if _bare(a) not in refused]
+    deferred = [a for a in to if _bare(a) in later]
+    reasons = {a: _smtp_answer(*later[_bare(a)]) for a in deferred}
     log.info("emailed the digest to %s", ", ".join(accepted))
-    return accepted
+    return EmailSent(server, accepted, deferred, reasons, only is not None, left_out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -477,9 +478,23 @@ def _differs(path: Path, text: str) -> bool:
 
 
 def _emailing(store: Store, opts: RunOptions) -> bool:
-    """Whether this run sends the month's email (not when sent before and once is enough)."""
-    sent = opts.email_once and store.get_meta(EMAILED_KEY.format(month=opts.month))
-    return opts.email and not sent
+    """Whether this run sends the month's email: not when sent before and once is
+    enough, unless a recipient is still owed it (refused for now when it was sent)."""
+    if not opts.email:
+        return False
+    if not opts.email_once or not store.get_meta(EMAILED_KEY.format(month=opts.month)):
+        return True
+    return bool(_owed(store, opts.month))
+
+
+def _owed(store: Store, month: Month) -> list[str]:
+    """The recipients still owed the month's email (``[email] to`` entries)."""
+    value = store.get_meta(EMAIL_OWED_KEY.format(month=month))
+    try:
+        owed = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return [str(address) for address in owed] if isinstance(owed, list) else []
 
 
 def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[Path]) -> None:
@@ -497,7 +512,7 @@ def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[
                 f"[git] readme {readme} is a folder: it names the file the index of "
                 "digests goes in; set it to a file such as README.md"
             )
-        check_commit_targets([*paths, readme])
+        check_commit_targets([*paths, readme], remote=config.git.remote)
     if _emailing(store, opts):
         from .deliver import smtp_password
 
@@ -587,6 +602,9 @@ def _missed_listings(store: Store, month: Month) -> dict[str, list[str]]:
 
 
 EMAILED_KEY = "emailed:{month}"
+# The recipients a server refused for now (4xx, such as greylisting) when it took the
+# month's email for the others, as a JSON list: a run that emails once sends it to them.
+EMAIL_OWED_KEY = "email-owed:{month}"
 # + a digest file's real path: the SHA-256 of what a run last wrote there.
 WRITTEN_KEY_PREFIX = "written:"
 
@@ -606,28 +624,43 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
     failures: list[DeliveryError] = []
     if opts.commit or opts.push:
         try:
-            commit = deliver_to_git(
+            delivered = deliver_to_git(
                 config.git, config.digest.output, opts.month, result.written, push=opts.push
             )
-            result.notes.append(f"committed {commit}" if commit else "nothing new to commit")
+            result.notes += delivered.notes  # "committed HASH on main", "pushed to origin main"
         except DeliveryError as exc:
             failures.append(exc)
-    emailed_key = EMAILED_KEY.format(month=opts.month)
-    sent_before = store.get_meta(emailed_key) if opts.email else None
+    sent_before = store.get_meta(EMAILED_KEY.format(month=opts.month)) if opts.email else None
     if opts.email and not _emailing(store, opts):
         result.notes.append(f"already emailed ({sent_before}); not sent again")
     elif opts.email:
+        # Sent before, a run that emails once sends it to whom it is still owed only.
+        owed = _owed(store, opts.month) if opts.email_once and sent_before else None
+        recipients = config.email.to if owed is None else owed
+
+        def possibly_sent() -> None:
+            # Perhaps delivered: a retry by the scheduler must not send a second copy.
+            _record_email(store, opts.month, recipients, unconfirmed=True, owed_before=owed)
+
         try:
             markdown_text, png = email_body(config, result)
-            accepted = send_digest_email(
-                config.email, email_subject(opts.month), markdown_text, png_attachment=png
+            sent = send_digest_email(
+                config.email,
+                email_subject(opts.month),
+                markdown_text,
+                png_attachment=png,
+                only=owed,
+                possibly_sent=possibly_sent,  # when stopped (Ctrl-C) at the same point
             )
-            again = f" again (first sent {sent_before})" if sent_before else ""
-            result.notes.append(f"emailed to {', '.join(accepted)}{again}")
-            _record_email(store, emailed_key, accepted)
+            result.notes += sent.notes(sent_before)
+            _record_email(
+                store, opts.month, sent.accepted, owed_before=owed, owed_now=sent.deferred
+            )
+            refused_for_now = sent.deferred_error()
+            if refused_for_now is not None:  # the run fails, so the scheduler sends again
+                failures.append(refused_for_now)
         except EmailUnconfirmedError as exc:
-            # Perhaps delivered: a retry by the scheduler must not send a second copy.
-            _record_email(store, emailed_key, config.email.to, unconfirmed=True)
+            possibly_sent()
             failures.append(exc)
         except DeliveryError as exc:
             failures.append(exc)
@@ -638,15 +671,30 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
 
 
 def _record_email(
-    store: Store, key: str, recipients: list[str], *, unconfirmed: bool = False
+    store: Store,
+    month: Month,
+    recipients: list[str],
+    *,
+    unconfirmed: bool = False,
+    owed_before: list[str] | None = None,
+    owed_now: list[str] | None = None,
 ) -> None:
-    """Best effort: a read-only store only loses the guard against sending twice.  The
-    first sending is what is kept ("first sent ..." when sent again)."""
+    """Record a sending of the month's email, and whom it is still owed (``owed_now``:
+    refused for now).  Best effort: a read-only store only loses the guard against
+    sending twice.  The first sending is what is kept ("first sent ..." when sent
+    again); a sending to the recipients still owed it (``owed_before``) is added."""
+    key = EMAILED_KEY.format(month=month)
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     note = ", unconfirmed by the server" if unconfirmed else ""
+    sending = f"{stamp} to {', '.join(recipients)}{note}"
     try:
-        if store.get_meta(key) is None:
-            store.set_meta(key, f"{stamp} to {', '.join(recipients)}{note}")
+        with store.transaction():
+            before = store.get_meta(key)
+            if before is None:
+                store.set_meta(key, sending)
+            elif owed_before is not None and recipients:
+                store.set_meta(key, f"{before}; {sending}")
+            store.set_meta(EMAIL_OWED_KEY.format(month=month), json.dumps(owed_now or []))
     except (sqlite3.Error, StoreError) as exc:
         log.warning("could not record in %s that the digest was emailed: %s", store.path, exc)
 
