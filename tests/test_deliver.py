@@ -121,12 +121,29 @@ def test_unstaged_edits_elsewhere_stay_out_of_the_commit(repo: Path) -> None:
     assert git(repo, "status", "--porcelain").strip() == "M README.md"
 
 
-def test_commit_outside_a_git_repository_says_so_in_one_line(tmp_path: Path) -> None:
+def test_commit_outside_a_git_repository_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     digest = write_digest(tmp_path / "plain")
     with pytest.raises(DeliveryError) as caught:
         commit_digest([digest], "2025-05")
     message = str(caught.value)
     assert "is not inside a git repository" in message and "\n" not in message
+
+
+def test_a_digest_outside_the_repository_the_command_runs_in_names_that_repository(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    outside = tmp_path / "elsewhere"
+    digest = write_digest(outside)
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([digest], "2025-05")
+    assert str(caught.value).startswith(
+        f"cannot commit the digest: {digest.parent} is outside the git repository "
+        f"{repo} this command runs in; choose a [digest] output inside it, "
+    )
 
 
 def test_an_ignored_digest_is_refused_naming_the_gitignore_rule(repo: Path) -> None:
@@ -235,8 +252,9 @@ def test_a_path_that_stages_more_than_itself_is_refused_and_unstaged(repo: Path)
 def test_a_failed_push_says_the_digest_is_committed_and_how_to_deliver_it(repo: Path) -> None:
     with pytest.raises(DeliveryError) as caught:
         commit_digest([write_digest(repo)], "2025-05", push=True, remote="nowhere")
+    head = git(repo, "rev-parse", "HEAD").strip()  # the run's summary is lost with the error
     assert str(caught.value).endswith(
-        "; the digest is committed: fix the remote, then run again with --push "
+        f"; the digest is committed as {head}: fix the remote, then run again with --push "
         "(or: git push nowhere HEAD)"
     )
 
@@ -898,6 +916,17 @@ def test_a_rerun_refuses_to_overwrite_and_commit_over_a_digest_annotated_by_hand
     )
     assert digest.read_text(encoding="utf-8") == annotated
     assert git(digest_repo, "rev-parse", "HEAD") == head
+
+
+def test_a_json_only_run_commits_its_json_and_leaves_the_readme_index_alone(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--format", "json"]
+    assert main([*argv, "--commit", "-q"]) == 0
+    assert git(digest_repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "digests/2025/2025-05.json"
+    ]
+    assert (digest_repo / "README.md").read_text() == "# My reading\n"
 
 
 def test_run_says_what_it_imported_then_what_it_wrote_then_what_it_committed(

@@ -132,6 +132,13 @@ def repository_root(folder: Path) -> Path:
     if proc.returncode != 0:
         reason = _reason(proc)
         if "not a git repository" in reason:
+            here = _run_git(["rev-parse", "--show-toplevel"], Path.cwd(), GIT_TIMEOUT_SECONDS)
+            if here.returncode == 0:  # the digest goes outside the repository run in
+                raise DeliveryError(
+                    f"cannot commit the digest: {folder} is outside the git repository "
+                    f"{here.stdout.strip()} this command runs in; choose a [digest] output "
+                    f"inside it, {STOP_COMMITTING}"
+                )
             raise DeliveryError(
                 f"cannot commit the digest: {folder} is not inside a git repository; run "
                 f"'git init' there, {STOP_COMMITTING}"
@@ -316,8 +323,10 @@ def commit_digest(
     if push:
         proc = _run_git(["push", "--quiet", remote, "HEAD"], root, GIT_TIMEOUT_SECONDS)
         if proc.returncode != 0:
+            # The run's summary is lost with the error: it names the commit made.
+            done = f"committed as {commit}" if commit else "committed (before this run)"
             raise DeliveryError(
-                f"git push failed in {root}: {_reason(proc)}; the digest is committed: fix "
+                f"git push failed in {root}: {_reason(proc)}; the digest is {done}: fix "
                 f"the remote, then run again with --push (or: git push {remote} HEAD)"
             )
         log.info("pushed to %s", remote)
@@ -634,7 +643,8 @@ class GitDelivery:
 def deliver_to_git(
     git: GitConfig, output_pattern: str, month: Month | str, written: list[Path], push: bool
 ) -> GitDelivery:
-    """Refresh the README index from every digest so far, then commit digest and README.
+    """Refresh the README index from every digest so far, then commit digest and README
+    (a JSON-only digest alone: the index links Markdown digests).
 
     Everything that would refuse the commit (no repository, a README outside it,
     staged changes, the README's included) is checked before the README is touched,
@@ -643,6 +653,12 @@ def deliver_to_git(
     staged stay in the file and out of the commit, and staged ones refuse it.
     """
     readme = Path(git.readme)
+    if not any(path.suffix == ".md" for path in written):
+        # JSON only (run --format json): the index links Markdown digests, which this
+        # month has none of; rebuilt now, it would not list it ("No digests yet.").
+        _, _, branch = check_commit_targets(written, remote=git.remote)
+        commit = commit_digest(written, month, push=push, remote=git.remote)
+        return GitDelivery(commit, branch, git.remote if push else None)
     root, relative, branch = check_commit_targets([*written, readme], remote=git.remote)
     warned: set[Path] = set()  # an unreadable twin is named once, however it is found
     current = index_entries_for_pattern(output_pattern, warned=warned)
