@@ -190,7 +190,7 @@ def test_a_digest_by_announce_date_names_the_listings_no_poll_read(workdir, caps
         "the listings of 2025-05-16 (cs.CV, cs.LG) were never read (no poll ran, or the "
         "feed failed): their papers are missing from this month"
     )
-    assert code == 0 and f"**Note:** {note}\n" in out
+    assert code == 0 and f"**Note:** {note}.\n" in out
     code, out, _ = run_cli(capsys, *args, "--by", "announced", "--format", "json")
     assert json.loads(out)["notes"] == [note]
     code, out, _ = run_cli(capsys, *args)  # by arXiv id the API backfill is not affected
@@ -1138,7 +1138,7 @@ def test_a_digest_of_a_month_the_store_holds_a_sliver_of_says_so(workdir, capsys
     assert code == 0 and out.startswith("2025-05: 5 papers, ")
     assert err.endswith(f"2025-05: {PARTIAL_MAY_NOTE}\n")
     digest = Path("digests/2025/2025-05.md").read_text()
-    assert f"**Note:** {md_escape(PARTIAL_MAY_NOTE)}" in digest
+    assert f"**Note:** {md_escape(PARTIAL_MAY_NOTE)}.\n" in digest
     assert json.loads(Path("digests/2025/2025-05.json").read_text())["notes"] == [PARTIAL_MAY_NOTE]
 
 

@@ -18,6 +18,11 @@ def test_defaults_follow_the_documented_arxiv_categories():
     assert config.digest.output == "digests/{year}/{year}-{month}.md"
 
 
+def test_the_default_user_agent_points_arxiv_at_no_one_elses_page():
+    # pypi.org/project/trenddigest is another project's: arXiv would be sent there.
+    assert load_config(env={}).arxiv.user_agent == "trenddigest/0.1 (monthly research digest)"
+
+
 def test_a_file_overrides_the_defaults(tmp_path):
     config = load_config(write(tmp_path, "[digest]\npapers_per_category = 5\n"), env={})
     assert config.digest.papers_per_category == 5

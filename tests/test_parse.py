@@ -457,6 +457,20 @@ def test_a_first_seen_after_the_latest_possible_month_is_no_announce_date() -> N
     assert paper.announced is None
 
 
+@pytest.mark.parametrize("first_seen", ["2025-08-01", "2026-04-09"])
+def test_a_first_seen_three_months_or_more_after_the_papers_id_is_a_relisting_not_its_announcement(
+    first_seen: str,
+) -> None:
+    # A crawl that first saw a 2505 paper in 2026 saw a cross-list or a new version.
+    paper = parse_jsonl_record(shared_record(first_seen=first_seen), latest="2026-11")
+    assert paper.announced is None
+
+
+def test_a_first_seen_two_months_after_the_papers_id_is_still_its_announce_date() -> None:
+    paper = parse_jsonl_record(shared_record(first_seen="2025-07-31"), latest="2026-11")
+    assert paper.announced == "2025-07-31"
+
+
 def test_a_first_seen_months_after_the_papers_id_is_its_announce_date() -> None:
     # A paper held in moderation is announced in a later month than its id's.
     paper = parse_jsonl_record(shared_record(first_seen="2025-06-02"), latest="2025-06")

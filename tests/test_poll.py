@@ -142,6 +142,17 @@ def test_an_item_of_no_announce_type_with_a_later_version_is_taken_as_a_replacem
     assert summary.feeds[0].skipped_replacements == 1
 
 
+def test_a_cross_list_of_a_paper_from_years_ago_is_stored_without_an_announce_date(
+    server: ArxivTestServer, clock: FakeClock, store: Store
+) -> None:
+    # Listed again in a new category, not announced: by announce date it is in no month.
+    old = {"title": "T", "abstract": "A", "categories": ["cs.LG", "cs.CV"], "authors": ["A B"]}
+    server.set_listing("cs.CV", WEDNESDAY, [{"id": "2401.00077", "type": "cross", **old}])
+    poll(store, server, clock)
+    paper = store.get_paper("2401.00077")
+    assert paper is not None and paper.announced is None
+
+
 def test_an_item_of_no_announce_type_in_its_first_version_is_stored_as_new(
     server: ArxivTestServer, clock: FakeClock, store: Store
 ) -> None:

@@ -450,11 +450,12 @@ def test_announce_dates_no_release_should_have_stored_are_forgotten_when_the_sto
     path = tmp_path / "old.sqlite3"
     kept = "2505.00004"
     with Store.open(path) as store:
-        store.upsert_papers([paper(f"2505.0000{n}", announced="2025-05-05") for n in range(1, 5)])
+        store.upsert_papers([paper(f"2505.0000{n}", announced="2025-05-05") for n in range(1, 6)])
         for pid, announced, month in [  # as older releases stored a crawl's first_seen
             ("2505.00001", "06/02/2025", "06/02/2"),
             ("2505.00002", "1970-01-01", "1970-01"),  # an epoch placeholder
             ("2505.00003", "2015-05-05", "2015-05"),  # a typo'd year, before the id
+            ("2505.00005", "2026-04-09", "2026-04"),  # a re-listing the crawl first saw
         ]:
             store.conn.execute(
                 "UPDATE papers SET announced = ?, announced_month = ? WHERE id = ?",
@@ -466,7 +467,8 @@ def test_announce_dates_no_release_should_have_stored_are_forgotten_when_the_sto
         assert store.month_counts("announced") == {"2025-05": 1}
         assert [p.id for p in store.papers_for_month("2025-05", by="announced")] == [kept]
         assert store.get_paper("2505.00002").announced is None
-        assert store.month_counts() == {"2025-05": 4}
+        assert store.get_paper("2505.00005").announced is None
+        assert store.month_counts() == {"2025-05": 5}
 
 
 # -- a command that fails leaves no store it created and stored nothing in ------------------

@@ -49,9 +49,7 @@ class ArxivConfig:
     timeout_seconds: float = 60.0
     backoff_seconds: float = 10.0
     max_backoff_seconds: float = 300.0
-    user_agent: str = (
-        "trenddigest/0.1 (monthly research digest; https://pypi.org/project/trenddigest/)"
-    )
+    user_agent: str = "trenddigest/0.1 (monthly research digest)"
 
 
 @dataclass

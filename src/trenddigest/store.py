@@ -137,11 +137,13 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
     (5, "remember the last paper each unfinished window received", _add_last_id),
     # Releases before 0f180ce stored a crawl's first_seen as given ("10/05/2026"), and
     # later ones any ISO date, also one before the paper's id was issued (a typo'd
-    # year, an epoch placeholder).  The store keeps the earliest announce date, so no
-    # import could mend them, and a run by announce date read "10/05/2" as a month.
+    # year, an epoch placeholder) or years after it (a re-listing the crawl first
+    # saw).  The store keeps the earliest announce date, so no import could mend
+    # them, and a run by announce date read "10/05/2" as a month (see
+    # sources/parse.py, ANNOUNCE_MONTHS_AFTER_ID).
     (
         6,
-        "forget announce dates that are no date, or before the paper's id or in the future",
+        "forget announce dates that are no date, before the paper's id or long after it",
         """
         UPDATE papers SET announced = NULL, announced_month = NULL
         WHERE announced IS NOT NULL AND (
@@ -149,6 +151,7 @@ MIGRATIONS: list[tuple[int, str, str | Callable[[sqlite3.Connection], None]]] = 
             OR date(substr(announced, 1, 10)) IS NULL
             OR announced_month IS NOT substr(announced, 1, 7)
             OR announced_month < month
+            OR announced_month > strftime('%Y-%m', month || '-01', '+2 months')
             OR announced_month > strftime('%Y-%m', 'now')
         );
         DELETE FROM cache WHERE key LIKE 'month_counts:%'

@@ -532,7 +532,11 @@ def _feed_item(
         categories=categories,
         primary_category=categories[0] if categories else "",
         comment=None,  # listing feeds carry no comments: unknown, not "none"
-        announced=listed if announce_type in FIRST_ANNOUNCEMENTS else None,
+        # A cross-list of a paper announced years ago lists it again, but does not
+        # announce it: only a date its id allows is its announce date.
+        announced=_announce_date(listed, arxiv_id, latest)
+        if announce_type in FIRST_ANNOUNCEMENTS and listed
+        else None,
         source="feed",
     )
     return FeedItem(paper=paper, announce_type=announce_type, announced=listed)
@@ -861,15 +865,24 @@ def _stated_comment(obj: dict[str, Any]) -> str | None:
     return "" if stated else None
 
 
+# How many months after the month of its id a paper can first be announced: arXiv
+# announces a submission within days, a Friday's mailing on the 1st of the next
+# month, and a moderation hold rarely lasts weeks.  A crawl that first saw a paper
+# later saw it listed again (a cross-list, a new version), not announced.
+ANNOUNCE_MONTHS_AFTER_ID = 2
+
+
 def _first_seen_date(value: Any, arxiv_id: str, latest: Month) -> str | None:
     """A crawl's ``first_seen`` as an ISO date, or None when it is no date or not one
     the paper can have been announced on: before the month of its id (arXiv numbers a
-    paper when it is submitted, and announces it after) or after ``latest``.
+    paper when it is submitted, and announces it after), more than
+    :data:`ANNOUNCE_MONTHS_AFTER_ID` months after it, or after ``latest``.
 
     A paper is still good without it.  Kept, a wrong date would stay the paper's
     announce date for good, since the store keeps the earliest one: "06/02/2025"
     sorts before every real date, and a typo'd year or an epoch placeholder
-    ("1970-01-01") files the paper under a month decades before it existed.
+    ("1970-01-01") files the paper under a month decades before it existed; a
+    re-listing two years on would list a 2024 paper as announced this month.
     """
     if not isinstance(value, str) or not value:
         return None
@@ -877,6 +890,12 @@ def _first_seen_date(value: Any, arxiv_id: str, latest: Month) -> str | None:
         day = date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return None
-    if not id_month(arxiv_id) <= day[:7] <= str(latest):
-        return None
-    return day
+    return _announce_date(day, arxiv_id, latest)
+
+
+def _announce_date(day: str, arxiv_id: str, latest: Month) -> str | None:
+    """``day`` (ISO) if a paper of ``arxiv_id`` can have been announced then (see
+    :func:`_first_seen_date`), else None."""
+    issued = Month.parse(id_month(arxiv_id))
+    last = min(issued.shift(ANNOUNCE_MONTHS_AFTER_ID), latest)
+    return day if str(issued) <= day[:7] <= str(last) else None
