@@ -675,11 +675,38 @@ def test_tex_accents_in_an_author_list_become_unicode() -> None:
 
 
 def test_tex_accents_in_a_title_become_unicode_and_its_math_stays_as_typed() -> None:
-    title = "The Schr\\\"odinger Map and Koll\\'ar's Bound for $\\vec{v}$, $\\Omega_b$, $\\cdot$"
+    title = "The Schr\\\"odinger Map and Koll\\'ar's Bound for $\\vec{v}$, $\\Omega_b$"
     paper = parse_jsonl_record(kaggle_record(title=title))
     assert paper.title == (
-        "The Schr\u00f6dinger Map and Koll\u00e1r's Bound for $\\vec{v}$, $\\Omega_b$, $\\cdot$"
+        "The Schr\u00f6dinger Map and Koll\u00e1r's Bound for $\\vec{v}$, $\\Omega_b$"
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("M$^3$-VQA", "M³-VQA"),
+        ("M\\textsuperscript{4}Fuse", "M⁴Fuse"),
+        ("\\textit{4DSurf}: Surfaces", "4DSurf: Surfaces"),
+        ("$\\textit{Don't Guess, Just Ask}$", "Don't Guess, Just Ask"),
+        ("Worth Time $\\times$ Channel Patches", "Worth Time × Channel Patches"),
+        ("360$^\\circ$ Video", "360° Video"),
+        ("$μ^2$Tokenizer", "μ²Tokenizer"),
+        ("$\\alpha$-Divergence and x$_{1}$", "α-Divergence and x₁"),
+        ("Bounds $O(n^2 \\log n)$", "Bounds $O(n^2 \\log n)$"),  # more than scripts: as typed
+        ("Costs $5 and $10", "Costs $5 and $10"),  # no formula
+    ],
+)
+def test_tex_markup_in_a_title_shows_as_the_text_it_typesets(typed: str, shown: str) -> None:
+    assert parse_jsonl_record(shared_record(title=typed)).title == shown
+
+
+def test_tex_markup_in_an_api_title_shows_as_the_text_it_typesets() -> None:
+    body = fixture_bytes("api_page.xml").replace(
+        b"A Fictional Benchmark for Caption Grounding", b"M$^3$-Bench for Caption Grounding"
+    )
+    titles = [p.title for p in parse_api_page(body).papers]
+    assert "M³-Bench for Caption Grounding" in titles
 
 
 # -- authors_parsed entries that are not text

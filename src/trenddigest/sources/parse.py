@@ -314,7 +314,7 @@ def _result_to_paper(result: Any, latest: Month) -> Paper:
     except InvalidArxivIdError as exc:
         reason = f": {exc.reason}" if exc.reason else ": not an arXiv id"
         raise ValueError(f"bad id {result.entry_id!r}{reason}") from None
-    title = _collapse(result.title)
+    title = plain_title(_collapse(result.title))
     if not title:
         raise ValueError("missing title")
     categories = _arxiv_categories(result.categories)
@@ -506,7 +506,7 @@ def _feed_item(
         if impossible is not None:
             raise ValueError(f"bad id {impossible.raw!r}: {impossible.reason}")
         raise ValueError(f"no arXiv id in guid/link {entry.get('id') or entry.get('link')!r}")
-    title = _collapse(raw.get("title") or entry.get("title"))
+    title = plain_title(_collapse(raw.get("title") or entry.get("title")))
     if not title:
         raise ValueError("missing title")
 
@@ -666,6 +666,79 @@ def _untex(text: str) -> str:
     return unicodedata.normalize("NFC", plain) if plain != text else text
 
 
+# TeX markup submitters type in titles ("M$^3$-VQA", "\\textit{4DSurf}", "Time $\\times$
+# Channel"): the API, the feeds and crawls pass it on, and a reader sees it raw (the
+# digest escapes "$", so GitHub does not typeset it either).  Text styles lose their
+# markup; a short $...$ made only of superscripts, subscripts and the symbols below
+# becomes Unicode, and anything else is left as written.
+_TEXT_STYLE = re.compile(
+    r"\\(?:text(?:it|bf|rm|tt|sf|sc|up|sl|normal)|emph|math(?:rm|bf|it|sf|tt))\s*\{([^{}$\\]*)\}"
+)
+_TEXT_SUPERSCRIPT = re.compile(r"\\textsuperscript\s*\{([^{}$\\]*)\}")
+_INLINE_MATH = re.compile(r"\$([^$\s](?:[^$]{0,38}[^$\s])?)\$")
+_MATH_SYMBOLS = {
+    "times": "×", "circ": "°", "pm": "±", "cdot": "·", "infty": "∞", "le": "≤", "leq": "≤",
+    "ge": "≥", "geq": "≥", "to": "→", "rightarrow": "→", "approx": "≈", "sim": "∼",
+    "star": "⋆", "ast": "∗", "prime": "′", "alpha": "α", "beta": "β", "gamma": "γ",
+    "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ", "eta": "η", "theta": "θ",
+    "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ",
+    "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ",
+    "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Pi": "Π",
+    "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+}  # fmt: skip
+_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)\s*")
+_SCRIPT = re.compile(r"([\^_])(?:\{([^{}]*)\}|(.))")
+_SUPERSCRIPTS = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", strict=True))
+_SUBSCRIPTS = dict(zip("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", strict=True))
+
+
+def plain_title(title: str) -> str:
+    """``title`` with the TeX markup above turned into the text it shows."""
+    if "\\" not in title and "$" not in title:
+        return title
+    title = _TEXT_STYLE.sub(r"\1", _untex(title))
+    title = _TEXT_SUPERSCRIPT.sub(lambda m: _scripted(m[1], _SUPERSCRIPTS) or f"^{m[1]}", title)
+    return _INLINE_MATH.sub(lambda m: _plain_math(m[1]) or m[0], title)
+
+
+def _scripted(text: str, table: dict[str, str]) -> str | None:
+    """``text`` in superscript (or subscript) characters, None if one has none."""
+    if text == "°":  # ^\circ
+        return text
+    out = [table.get(char) for char in text]
+    return "".join(c for c in out if c) if all(out) and text else None
+
+
+def _plain_math(math: str) -> str | None:
+    """A short formula as Unicode text, or None when it is more than scripts and
+    symbols (it is then left as written)."""
+    unknown = False
+
+    def symbol(match: re.Match[str]) -> str:
+        nonlocal unknown
+        name = match[1]
+        if name not in _MATH_SYMBOLS:
+            unknown = True
+            return match[0]
+        return _MATH_SYMBOLS[name]
+
+    text = _MATH_COMMAND.sub(symbol, math)
+
+    def script(match: re.Match[str]) -> str:
+        nonlocal unknown
+        body = match[2] if match[2] is not None else match[3]
+        done = _scripted(body, _SUPERSCRIPTS if match[1] == "^" else _SUBSCRIPTS)
+        if done is None:
+            unknown = True
+            return match[0]
+        return done
+
+    text = _SCRIPT.sub(script, text)
+    if unknown or any(char in text for char in "\\^_{}"):
+        return None
+    return text
+
+
 def _tex_character(match: re.Match[str]) -> str:
     if match["special"]:
         return _TEX_LETTERS[match["special"]]
@@ -793,7 +866,7 @@ def parse_jsonl_record(obj: dict[str, Any], latest: Month | str | None = None) -
             )
             raise ValueError(f"bad id {raw_id!r}: {reason}") from None
     title_raw = obj.get("title")
-    title = _untex(_collapse(title_raw)) if isinstance(title_raw, str) else ""
+    title = plain_title(_collapse(title_raw)) if isinstance(title_raw, str) else ""
     if not title:
         raise ValueError("missing title")
     categories = _categories(obj.get("categories"))
