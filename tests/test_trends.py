@@ -1428,6 +1428,16 @@ def test_topic_names_read_as_headings_whatever_case_the_papers_use():
     assert trends._name_form("multi agent", ["x"], ["Many multi-agent systems."]) == "Multi-Agent"
 
 
+def test_a_topic_name_is_written_as_the_papers_write_the_word_not_as_their_links_do():
+    abstracts = [
+        "Code: https://github.com/lab/a.",
+        "See github.com/lab/b for code.",
+        "Code at www.github.com/lab/c.",
+        "We mine GitHub issues at scale.",
+    ]
+    assert trends._name_form("github", ["x"], abstracts) == "GitHub"
+
+
 def test_emerging_topic_names_are_capitalised_even_when_no_title_uses_their_terms():
     topics = emerging_topics(topic_papers("2025-05"), "2025-05", TrendOptions(min_unmatched=30))
     for topic in topics:

@@ -1185,7 +1185,7 @@ def _written_form(term: str, papers: Sequence[Paper]) -> str:
     inside: dict[str, int] = {}
     first: dict[str, int] = {}
     for paper in papers:
-        text = paper.abstract
+        text = _without_links(paper.abstract)
         for match in pattern.finditer(text):
             form = match.group(0)
             before = text[: match.start()].rstrip()
@@ -1346,11 +1346,21 @@ def _name_terms(terms: list[str], count: int = 3) -> list[str]:
     return chosen
 
 
+# A web address in an abstract ("github.com/lab/code"): its words are written in lower
+# case for the address's sake, not as the papers write the word ("GitHub").
+_LINK = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|io|net|ai)(?:/\S*)?", re.I)
+
+
+def _without_links(text: str) -> str:
+    return _LINK.sub(" ", text) if "." in text else text
+
+
 def _most_used_form(term: str, texts: Iterable[str]) -> str | None:
-    """How the papers write ``term`` most often ("llms" -> "LLMs", "3d" -> "3D")."""
+    """How the papers write ``term`` most often ("llms" -> "LLMs", "3d" -> "3D"), not
+    counting web addresses."""
     pattern = _term_pattern(term)
     forms: dict[str, int] = {}
-    for text in texts:
+    for text in map(_without_links, texts):
         for match in pattern.finditer(text):
             forms[match.group(0)] = forms.get(match.group(0), 0) + 1
     return _commonest(forms)
