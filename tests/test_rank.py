@@ -653,6 +653,20 @@ def test_a_month_of_papers_without_a_usable_word_ranks_to_nothing():
     assert ranking.unmatched == 2 and not ranking.all_ranked()
 
 
+def test_a_word_of_a_phrase_shown_alone_in_why_is_written_as_the_phrase_writes_it():
+    paper = Paper(
+        "2505.00015",
+        "Pretraining Without Labels",
+        "We pretrain on imagenet images and transfer to detection.",
+    )
+    category = Category(
+        "Pretraining", "d", [Keyword("ImageNet classification", 3.0), Keyword("pretrain", 2.0)]
+    )
+    ranking = rank_papers(month(paper), [category], RankConfig(threshold=0.0))
+    (entry,) = ranking.by_category["Pretraining"]
+    assert entry.why == ["pretrain", "ImageNet (of ImageNet classification)"]
+
+
 def test_a_word_of_a_phrase_shown_alone_in_why_names_its_phrase():
     paper = Paper(
         "2505.00014",

@@ -672,11 +672,17 @@ def _why(
             break
     origin = queries.origins[category]
     return [
-        f"{queries.labels[c]} (of {origin[c]})"
+        f"{_as_written_in(queries.labels[c], origin[c])} (of {origin[c]})"
         if strong[c] == 0 and c in origin
         else queries.labels[c]
         for c in chosen
     ]
+
+
+def _as_written_in(word: str, phrase: str) -> str:
+    """``word`` as the keyword ``phrase`` writes it: "ImageNet (of ImageNet
+    classification)", not the folded "imagenet"."""
+    return next((w for w in re.findall(r"[\w-]+", phrase) if w.lower() == word), word)
 
 
 # --------------------------------------------------------------------------- options
