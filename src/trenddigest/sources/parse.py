@@ -969,6 +969,8 @@ def _first_seen_date(value: Any, arxiv_id: str, latest: Month) -> str | None:
 def _announce_date(day: str, arxiv_id: str, latest: Month) -> str | None:
     """``day`` (ISO) if a paper of ``arxiv_id`` can have been announced then (see
     :func:`_first_seen_date`), else None."""
-    issued = Month.parse(id_month(arxiv_id))
-    last = min(issued.shift(ANNOUNCE_MONTHS_AFTER_ID), latest)
-    return day if str(issued) <= day[:7] <= str(last) else None
+    issued = id_month(arxiv_id)  # "YYYY-MM"; compared as text, it runs once per record
+    year, month = int(issued[:4]), int(issued[5:7]) + ANNOUNCE_MONTHS_AFTER_ID
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    last = min(f"{year:04d}-{month:02d}", str(latest))
+    return day if issued <= day[:7] <= last else None
