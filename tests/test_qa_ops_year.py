@@ -123,7 +123,7 @@ def test_once_the_remote_is_back_every_month_is_delivered_and_recorded_once(lab:
     lab.month_passes("2025-07")
     moved.rename(lab.remote)
     lab.now = lab.now.replace(hour=20, minute=30)
-    lab.digest_job()  # what the nightly poll does when a digest is still due
+    lab.digest_job()  # what the daily poll does when a digest is still due
     assert lab.last_recorded() == "2025-07"
     assert lab.commits(lab.remote) == [
         "digest: 2025-07",

@@ -1256,7 +1256,7 @@ def test_a_poll_whose_feeds_answered_404_waits_for_the_next_poll_not_an_hour(
         assert len(server.feed_requests) == 1
     assert scheduler.get_job(POLL_RETRY_JOB) is None
     (message,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert message.startswith("nightly poll failed: 1 of 1 arXiv feeds failed: cs.CV ")
+    assert message.startswith("daily poll failed: 1 of 1 arXiv feeds failed: cs.CV ")
     assert message.endswith("; not retried before the next poll")
 
 
@@ -1284,13 +1284,13 @@ def test_a_store_that_cannot_be_opened_after_the_poll_is_logged_in_one_line(
     with caplog.at_level("ERROR", logger="trenddigest.schedule"):
         scheduler.get_job(POLL_JOB).func()  # logs, does not raise
     messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert messages[0] == "nightly poll failed: feed unreachable"
+    assert messages[0] == "daily poll failed: feed unreachable"
     assert messages[1].startswith(
         f"cannot check for a due monthly digest: cannot open store {store_path}"
     )
 
 
-def test_nightly_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:
+def test_daily_poll_produces_a_digest_whose_fire_was_missed(store_path: str) -> None:
     # The scheduler kept running but the machine slept through the 1st for longer than
     # the misfire grace time: the next poll notices the missing month.
     clock = FakeClock(datetime(2025, 5, 2, tzinfo=UTC))
@@ -1473,7 +1473,7 @@ def test_sigterm_during_a_polls_backoff_stops_the_scheduler_at_once_keeping_stor
         "received SIGTERM: stopping the scheduler (a running job stops at its next wait, "
         "keeping what it stored)"
     ) in messages
-    assert messages[-1] == "nightly poll stopped: the scheduler is stopping; what it stored is kept"
+    assert messages[-1] == "daily poll stopped: the scheduler is stopping; what it stored is kept"
     with Store.open(store_path) as store:
         assert store.get_paper("2505.00107") is not None
         assert last_job_run(store, POLL_JOB) is None
@@ -1690,7 +1690,7 @@ def test_a_successful_poll_is_logged_in_one_line(
     scheduler = background_scheduler(store_path, DigestRecorder(), lambda: "6 feeds: 3 new", clock)
     with caplog.at_level("INFO", logger="trenddigest.schedule"):
         scheduler.get_job(POLL_JOB).func()
-    assert "nightly poll done: 6 feeds: 3 new" in [r.getMessage() for r in caplog.records]
+    assert "daily poll done: 6 feeds: 3 new" in [r.getMessage() for r in caplog.records]
 
 
 # S6 + S8: retry_poll reads arXiv's Retry-After from the poll's error (its cause).

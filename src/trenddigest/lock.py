@@ -179,7 +179,7 @@ def store_lock(
     read-only file system).
 
     A second process waits up to ``timeout`` seconds (a cron run that starts while
-    the scheduler's nightly poll finishes should just go through), then raises
+    the scheduler's daily poll finishes should just go through), then raises
     :class:`LockError` naming the holder's pid.  ``sleep`` and ``clock`` are
     injectable so tests never really wait.
     """

@@ -1,4 +1,4 @@
-"""The built-in scheduler: ``trenddigest schedule`` runs the nightly poll and the monthly digest.
+"""The built-in scheduler: ``trenddigest schedule`` runs the daily poll and the monthly digest.
 
 APScheduler 3.x does the timing; this module decides *what* is due.  Each job's
 last success is kept in the store (table ``job_runs``), so the digest job is really
@@ -8,7 +8,7 @@ a month already done does nothing.  A month becomes due at the digest cron's fir
 fire in the month after it, never earlier (with a digest cron on the 3rd, a start
 or a poll on the 2nd does not make May's digest before the day chosen for it).
 
-The jobs themselves (fetch + rank + render, and the nightly poll) are injected as
+The jobs themselves (fetch + rank + render, and the daily poll) are injected as
 callables so that this module knows nothing about arXiv, and tests can run the
 jobs directly with a fake clock instead of waiting for a cron time.  What they wait
 on (arXiv's backoff, the store's lock) they wait on through :meth:`StopRequest.sleep`,
@@ -638,7 +638,7 @@ def last_poll(store_path: str | Path) -> datetime | None:
 def run_poll(
     store_path: str | Path, poll: Callable[[], object], *, clock: Clock = utc_now
 ) -> object:
-    """Run the nightly poll and record its success (errors propagate, nothing recorded)."""
+    """Run the daily poll and record its success (errors propagate, nothing recorded)."""
     result = poll()
     now = clock()
     with Store.open(store_path) as store:
@@ -932,7 +932,7 @@ def build_scheduler(
             "date",
             run_date=at,
             id=POLL_RETRY_JOB,
-            name="nightly poll (retry)",
+            name="daily poll (retry)",
             replace_existing=True,
             **common,
         )
@@ -942,18 +942,18 @@ def build_scheduler(
         try:
             result = run_poll(store_path, poll, clock=clock)
         except JobStopped as exc:
-            log.info("nightly poll stopped: %s; what it stored is kept", exc)
+            log.info("daily poll stopped: %s; what it stored is kept", exc)
             return False
         except (FetchError, LockError) as exc:
             if _is_passing(exc):  # arXiv down or the store busy
-                log.error("nightly poll failed: %s", exc)
+                log.error("daily poll failed: %s", exc)
                 retry_poll(exc)
             else:  # a wrong feed_url answering 404 would answer so every hour
-                log.error("nightly poll failed: %s; not retried before the next poll", exc)
+                log.error("daily poll failed: %s; not retried before the next poll", exc)
         except TrendDigestError as exc:
-            log.error("nightly poll failed: %s", exc)
+            log.error("daily poll failed: %s", exc)
         else:
-            log.info("nightly poll done: %s", _detail(result))
+            log.info("daily poll done: %s", _detail(result))
         return True
 
     def poll_at_start() -> None:
@@ -967,7 +967,7 @@ def build_scheduler(
         # A digest fire missed by more than the grace time (the machine was asleep
         # over the 1st, with the scheduler still running), or a month not yet complete
         # when it fired (its last mailing on the Sunday after it), would otherwise wait
-        # for next month's fire; the nightly poll notices it instead.  A store that
+        # for next month's fire; the daily poll notices it instead.  A store that
         # cannot be read is the operator's to fix: one line, not a job traceback.
         try:
             due = digest_is_due(store_path, clock=clock, tz=tz, trigger=digest_trigger)
@@ -987,7 +987,7 @@ def build_scheduler(
     except TrendDigestError as exc:  # the jobs say so, in one line each, when they run
         log.debug("cannot tell whether today's poll ran: %s", exc)
         missed = None
-    scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="nightly poll", **common)
+    scheduler.add_job(poll_job, poll_trigger, id=POLL_JOB, name="daily poll", **common)
     if missed is not None:
         log.info(
             "today's poll (%s) has not run: polling now, while the listing is in arXiv's "
@@ -1002,7 +1002,7 @@ def build_scheduler(
             "date",
             run_date=datetime.now(tz),
             id=POLL_START_JOB,
-            name="nightly poll (missed today)",
+            name="daily poll (missed today)",
             **common,
         )
     scheduler.add_job(
