@@ -997,6 +997,20 @@ def test_a_trend_report_does_not_replace_a_png_beside_it_that_it_did_not_write(w
     assert not (workdir / "notes.md").exists()
 
 
+def test_a_trend_report_replaces_a_png_its_report_beside_it_shows(workdir, capsys):
+    # Written by a trends run of another store (a teammate's, the workflow's).
+    write_jsonl(workdir / "april.jsonl", make_papers("2025-04"))  # two months: a chart
+    files = ("papers.jsonl.gz", "april.jsonl")
+    argv = ("trends", "--from", "2025-04", "--to", "2025-05", "--output", "notes.md")
+    for store in ("data/trenddigest.sqlite3", "other.sqlite3"):
+        assert run_cli(capsys, "--store", store, "import", *files)[0] == 0
+    assert run_cli(capsys, "--store", "other.sqlite3", *argv)[0] == 0
+    assert (workdir / "notes.png").is_file()
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert out == "wrote notes.md and notes.png\n"
+
+
 def test_a_trend_report_run_again_replaces_what_it_wrote(workdir, capsys):
     assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
     argv = ("trends", "--from", "2025-05", "--to", "2025-05", "--output", "notes.md")
@@ -1345,6 +1359,20 @@ def test_a_run_from_a_file_none_of_whose_records_could_be_read_fails_though_the_
     )
     assert out == ""
     assert not (workdir / "digests").exists()
+
+
+def test_a_run_from_a_useless_file_after_a_good_one_quotes_the_useless_files_own_rejection(
+    workdir, capsys
+):
+    (workdir / "partial.jsonl").write_bytes(b'{"id": "2505.99999", "title": "x"}\n{"id": "bad"}\n')
+    (workdir / "useless.jsonl").write_bytes(b'{"title": "no id here"}\n')
+    argv = ("run", "--month", "2025-05", "--from", "partial.jsonl", "--from", "useless.jsonl")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.startswith(
+        "trenddigest: error: no record of useless.jsonl (1 rejected) could be imported; the "
+        "first: useless.jsonl: line 1: missing id ("
+    )
 
 
 def test_a_run_from_a_file_with_some_bad_records_logs_each_and_goes_on(workdir, capsys):

@@ -7,10 +7,12 @@ import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from synthetic import make_papers, write_jsonl
+from trenddigest import deliver as deliver_module
 from trenddigest.cli import main
 from trenddigest.config import GitConfig
 from trenddigest.deliver import (
@@ -108,7 +110,7 @@ def test_unchanged_digest_is_not_an_error_and_makes_no_commit(repo: Path) -> Non
 def test_commit_refuses_when_other_changes_are_staged(repo: Path) -> None:
     (repo / "notes.txt").write_text("half-finished work\n")
     git(repo, "add", "notes.txt")
-    with pytest.raises(DeliveryError, match=r"other changes are already staged .*\(notes\.txt\)"):
+    with pytest.raises(DeliveryError, match=r"changes are already staged .*\(notes\.txt\)"):
         commit_digest([write_digest(repo)], "2025-05")
     assert git(repo, "log", "-1", "--format=%s").strip() == "start"
     assert "notes.txt" in git(repo, "diff", "--cached", "--name-only")
@@ -312,6 +314,34 @@ def test_a_branch_tracking_another_branch_of_the_remote_is_refused(
         "but the digests go on main, the branch it tracks on origin; switch to it (git "
         "switch main), or stop committing: --no-commit, or [git] commit and push off"
     )
+
+
+def test_a_dedicated_digests_branch_tracking_its_namesake_on_the_remote_is_committed_to(
+    clone: Path, tmp_path: Path
+) -> None:
+    git(clone, "switch", "-q", "-c", "digests")
+    git(clone, "push", "-q", "-u", "origin", "digests")
+    commit = commit_digest([write_digest(clone)], "2025-05", push=True)
+    assert git(tmp_path / "remote.git", "rev-parse", "digests").strip() == commit
+    assert git(tmp_path / "remote.git", "log", "-1", "--format=%s", "main").strip() == "start"
+
+
+def test_a_commit_stopped_by_ctrl_c_leaves_nothing_staged_to_refuse_the_next_one(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_git = deliver_module._git
+
+    def interrupted_commit(args: list[str], cwd: Path, **kwargs: Any) -> str:
+        if args[:1] == ["commit"]:
+            raise KeyboardInterrupt
+        return real_git(args, cwd, **kwargs)
+
+    monkeypatch.setattr(deliver_module, "_git", interrupted_commit)
+    with pytest.raises(KeyboardInterrupt):
+        commit_digest([write_digest(repo)], "2025-05")
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+    monkeypatch.setattr(deliver_module, "_git", real_git)
+    assert commit_digest([write_digest(repo)], "2025-05") is not None
 
 
 def test_a_clone_on_its_default_branch_commits_and_pushes_there(
@@ -620,7 +650,7 @@ def test_staged_changes_are_refused_before_the_readme_is_touched(
     sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
     (repo / "notes.txt").write_text("half-finished\n")
     git(repo, "add", "notes.txt")
-    with pytest.raises(DeliveryError, match="other changes are already staged"):
+    with pytest.raises(DeliveryError, match="changes are already staged"):
         deliver_to_git(
             GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False
         )
@@ -639,7 +669,7 @@ def test_a_staged_readme_draft_is_refused_before_the_readme_is_touched(
     with pytest.raises(DeliveryError) as caught:
         deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], False)
     assert str(caught.value) == (
-        f"refusing to commit the digest: other changes are already staged in {repo.resolve()} "
+        f"refusing to commit the digest: changes are already staged in {repo.resolve()} "
         "(README.md); commit or unstage them first"
     )
     assert (repo / "README.md").read_text() == "# My reading\nA paragraph I am still wri\n"
@@ -750,7 +780,7 @@ def test_run_with_commit_refuses_staged_changes_before_replacing_the_earlier_dig
     _, err = capsys.readouterr()
     assert code == 5
     assert err == (
-        "trenddigest: error: refusing to commit the digest: other changes are already "
+        "trenddigest: error: refusing to commit the digest: changes are already "
         f"staged in {digest_repo.resolve()} (notes.txt); commit or unstage them first\n"
     )
     assert earlier.read_text() == "EARLIER DIGEST\n"
@@ -768,7 +798,7 @@ def test_run_with_commit_refuses_a_staged_readme_draft_before_writing_the_digest
     _, err = capsys.readouterr()
     assert code == 5
     assert err == (
-        "trenddigest: error: refusing to commit the digest: other changes are already "
+        "trenddigest: error: refusing to commit the digest: changes are already "
         f"staged in {digest_repo.resolve()} (README.md); commit or unstage them first\n"
     )
     assert not (digest_repo / "digests").exists()

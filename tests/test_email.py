@@ -944,6 +944,30 @@ def test_the_next_run_sends_a_recipient_refused_for_now_the_digest_and_no_one_el
     assert third.endswith(" to grey@example.org); not sent again")
 
 
+def test_a_recipient_still_owed_but_taken_out_of_the_config_gets_it_once_named_again(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Greylisting()
+    with serving(recorder) as controller:
+        greylisted_config(workdir, controller.port)
+        assert main(RUN_ONCE) == 5  # grey@ refused for now
+        config_file = workdir / "config" / "trenddigest.toml"
+        named = config_file.read_text()
+        config_file.write_text(named.replace(', "grey@example.org"', ""))
+        capsys.readouterr()
+        assert main(RUN_ONCE) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "not emailed to grey@example.org, still owed the digest: [email] to no longer "
+            "names them"
+        )
+        config_file.write_text(named)
+        assert main(RUN_ONCE) == 0
+    assert [e.rcpt_tos for e in recorder.envelopes] == [
+        ["ana@example.org"],
+        ["grey@example.org"],
+    ]
+
+
 # -- the session's deadline ----------------------------------------------------------------
 
 
@@ -1029,8 +1053,8 @@ def test_a_server_trickling_its_answer_to_the_whole_message_leaves_it_unconfirme
 
 
 class SignalsAt(Recorder):
-    """Sends this process SIGTERM at RCPT or once it holds the whole message (DATA),
-    and answers only after the client has gone."""
+    """Sends this process SIGTERM at RCPT, once it holds the whole message (DATA), or
+    at QUIT after accepting it, and answers only after the client has gone."""
 
     def __init__(self, at: str) -> None:
         super().__init__()
@@ -1050,9 +1074,16 @@ class SignalsAt(Recorder):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.envelopes.append(envelope)
-        os.kill(os.getpid(), signal.SIGTERM)
-        await self.release.wait()
+        if self.at == "DATA":
+            os.kill(os.getpid(), signal.SIGTERM)
+            await self.release.wait()
         return "250 Message accepted"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.at == "QUIT":  # the message is accepted; its QUIT is answered late
+            os.kill(os.getpid(), signal.SIGTERM)
+            await self.release.wait()
+        return "221 Bye"
 
 
 @contextlib.contextmanager
@@ -1088,6 +1119,18 @@ def test_an_interrupt_after_the_whole_message_was_sent_says_it_may_have_been_del
 ) -> None:
     possibly: list[bool] = []
     with signalling_server("DATA") as (recorder, port), pytest.raises(Stopped):
+        send_digest_email(
+            config(port), "D", DIGEST, env={}, possibly_sent=lambda: possibly.append(True)
+        )
+    assert possibly == [True]
+    assert len(recorder.envelopes) == 1
+
+
+def test_an_interrupt_while_quit_is_answered_after_the_message_was_accepted_is_recorded(
+    sigterm_interrupts: None,
+) -> None:
+    possibly: list[bool] = []
+    with signalling_server("QUIT") as (recorder, port), pytest.raises(Stopped):
         send_digest_email(
             config(port), "D", DIGEST, env={}, possibly_sent=lambda: possibly.append(True)
         )

@@ -695,6 +695,9 @@ def test_tex_accents_in_a_title_become_unicode_and_its_math_stays_as_typed() -> 
         ("$\\alpha$-Divergence and x$_{1}$", "α-Divergence and x₁"),
         ("Bounds $O(n^2 \\log n)$", "Bounds $O(n^2 \\log n)$"),  # more than scripts: as typed
         ("Costs $5 and $10", "Costs $5 and $10"),  # no formula
+        ("Strongly Solving $7 \\times 6$ Connect-Four", "Strongly Solving 7 × 6 Connect-Four"),
+        ("$n \\ge 3$ Agents", "n ≥ 3 Agents"),
+        ("\\textbf{\\emph{Bold}} Claims", "Bold Claims"),
     ],
 )
 def test_tex_markup_in_a_title_shows_as_the_text_it_typesets(typed: str, shown: str) -> None:

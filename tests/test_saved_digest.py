@@ -311,3 +311,23 @@ def test_a_digest_file_no_run_of_this_store_wrote_is_written_over(store, config,
     (workdir / "out/2025-05.md").write_text("an older release's digest\n", encoding="utf-8")
     result = run(store, config)
     assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
+
+
+def test_a_digest_git_checked_out_with_crlf_line_ends_is_not_taken_for_an_edit(
+    store, config, workdir
+):
+    run(store, config)
+    digest = workdir / "out/2025-05.md"
+    digest.write_bytes(digest.read_bytes().replace(b"\n", b"\r\n"))  # core.autocrlf
+    result = run(store, config)
+    assert digest.read_text(encoding="utf-8") == result.text
+
+
+def test_a_digest_and_twin_both_rewritten_by_another_run_are_written_over(store, config, workdir):
+    # A teammate's run, come by git pull: both files changed, not a hand edit.
+    run(store, config)
+    for name in ("out/2025-05.md", "out/2025-05.json"):
+        path = workdir / name
+        path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    result = run(store, config)
+    assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text

@@ -350,6 +350,19 @@ def test_a_store_in_a_missing_folder_on_a_read_only_file_system_is_one_clear_lin
     )
 
 
+def test_a_new_store_in_a_folder_on_a_read_only_file_system_does_not_advise_permissions(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(store_module, "_on_read_only_file_system", lambda path: True)
+    refused = sqlite3.OperationalError("unable to open database file")
+    refused.sqlite_errorcode = sqlite3.SQLITE_CANTOPEN
+    error = store_module._cannot_open(str(tmp_path / "s.sqlite3"), refused)
+    assert str(error) == (
+        f"cannot create store {tmp_path / 's.sqlite3'}: unable to open database file; "
+        f"{tmp_path} is on a read-only file system: choose another --store"
+    )
+
+
 def test_a_store_whose_folder_is_a_file_names_the_file(tmp_path):
     (tmp_path / "data").write_text("notes\n")
     path = tmp_path / "data" / "stores" / "s.sqlite3"

@@ -619,7 +619,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
         refuse_edited,
         refuse_precious_outputs,
     )
-    from .render import check_output_file
+    from .render import check_output_file, link_destination
     from .trends import build_trend_report, month_span, render_trend_report, write_trend_report
 
     start, end = _month(args.start), _past_month(args.end)
@@ -636,7 +636,12 @@ def cmd_trends(args: argparse.Namespace) -> int:
         if not args.dry_run:
             png = path.with_suffix(".png")  # beside it, though not named: not replaced blind
             refuse_precious_outputs(store, config, [path, png], "--output")
-            refuse_edited(store, [path, png], unknown=[png])
+            # Unless the report there shows it: a trends run wrote both (another store's
+            # run, or one whose store could not record it).
+            shown = path.is_file() and f"]({link_destination(png.name)})" in path.read_text(
+                encoding="utf-8", errors="replace"
+            )
+            refuse_edited(store, [path, png], unknown=[] if shown else [png])
         report = build_trend_report(
             store,
             categories,

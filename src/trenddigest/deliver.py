@@ -203,7 +203,7 @@ def check_commit_targets(paths: list[Path], *, remote: str = "origin") -> Commit
     if others:
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise DeliveryError(
-            f"refusing to commit the digest: other changes are already staged in {root} "
+            f"refusing to commit the digest: changes are already staged in {root} "
             f"({shown}); commit or unstage them first"
         )
     return CommitTargets(root, relative, branch)
@@ -244,9 +244,9 @@ def _check_branch(root: Path, branch: str, remote: str) -> None:
     A repository left on a private branch (``git switch -c wip``) would take the
     digest commit there, and ``git push REMOTE HEAD`` would publish the branch, private
     commits and all, as a new branch of the remote: the lab sees neither the digest
-    nor its index on the default branch.  The digests go on the remote's default
-    branch (``REMOTE/HEAD``, which ``git clone`` records) or, when that is unknown (a
-    CI checkout records none), on the branch the current one tracks there; a
+    nor its index on the default branch.  The digests go on a branch that tracks its
+    namesake on the remote (a dedicated ``digests`` branch pushed with ``-u``), else on
+    the remote's default branch (``REMOTE/HEAD``, which ``git clone`` records); a
     repository that knows neither (no remote, a remote added by hand and never
     tracked, no commit yet) is committed to on whatever branch it is on.
     """
@@ -255,8 +255,13 @@ def _check_branch(root: Path, branch: str, remote: str) -> None:
     which = f"the default branch of {remote}"
     tracked_remote = _git_value(["config", "--get", f"branch.{branch}.remote"], root)
     merge = _git_value(["config", "--get", f"branch.{branch}.merge"], root)
-    if not expected and tracked_remote == remote and merge.startswith("refs/heads/"):
-        expected, which = merge.removeprefix("refs/heads/"), f"the branch it tracks on {remote}"
+    if tracked_remote == remote and merge.startswith("refs/heads/"):
+        # A branch set to track one on the remote (git push -u origin digests) is where
+        # its owner meant the digests to go, though not the remote's default one.
+        tracked = merge.removeprefix("refs/heads/")
+        if tracked == branch:
+            return
+        expected, which = tracked, f"the branch it tracks on {remote}"
     if expected and expected != branch:
         raise DeliveryError(
             f"cannot commit the digest: the branch checked out in {root} is {branch}, but "
@@ -316,7 +321,9 @@ def commit_digest(
             _git(["commit", "--quiet", "-m", f"digest: {month}"], root)
             commit = _git(["rev-parse", "HEAD"], root).strip()
             log.info("committed %s digest: %s", commit[:12], month)
-    except DeliveryError:
+    except BaseException:
+        # Also when stopped (Ctrl-C, SIGTERM) while git commits: left staged, this
+        # run's files would refuse every later run's commit as changes already staged.
         with contextlib.suppress(DeliveryError):
             _git(["--literal-pathspecs", "reset", "--quiet", "--", *relative], root)
         raise
@@ -1625,7 +1632,12 @@ def send_digest_email(
         raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}{hint}") from None
     except OSError as exc:
         raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
-    _say_goodbye(smtp, server)
+    try:
+        _say_goodbye(smtp, server)
+    except BaseException:  # stopped while QUIT's answer is awaited: the server has it
+        if possibly_sent is not None:
+            possibly_sent()
+        raise
     # smtplib keys refusals by the bare address it sent in RCPT TO.
     later = {a: r for a, r in refused.items() if _temporary(r[0])}
     for_good = {a: r for a, r in refused.items() if a not in later}

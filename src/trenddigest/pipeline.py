@@ -114,8 +114,8 @@ def fill_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: A
         summary = import_files(store, opts.from_files)
         if names := summary.useless_files():  # the wrong file: no digest from the store
             raise InputError(
-                f"no record of {names} could be imported; the first: {summary.rejected[0]} "
-                f"({READABLE_FORMATS})"
+                f"no record of {names} could be imported; the first: "
+                f"{summary.first_useless_rejection()} ({READABLE_FORMATS})"
             )
         for line in summary.rejection_lines():  # a run prints no per-file report
             log.warning("%s", line)
@@ -406,16 +406,26 @@ def _written_key(path: Path) -> str:
     return f"{WRITTEN_KEY_PREFIX}{os.path.realpath(path)}"
 
 
+def _digest_hash(data: bytes) -> str:
+    """The SHA-256 of a written file, its line ends as written (git may turn them into
+    CRLF on checkout, core.autocrlf, without changing the text)."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
 def refuse_edited(store: Store, paths: list[Path], *, unknown: list[Path] | None = None) -> None:
     """Refuse to write over a file changed since a run of this store wrote it.
 
     A lab annotates its digests (an editor's note, a paper moved by hand); a later run
     of the month (the cron recipe's next day, a categories change) would overwrite
     that and commit the loss.  What a run last wrote is known by its SHA-256 in the
-    store; a file no run of this store wrote (an older release's, another store's) is
-    not judged, unless it is among ``unknown``: files the user did not name (the
-    trend report's PNG beside it), which are then refused too.
+    store.  Files written together that all changed (the digest and its JSON twin)
+    are another run's output, come by ``git pull`` from a teammate's store, and are
+    written over; a hand edit changes the Markdown alone.  A file no run of this store
+    wrote (an older release's, another store's) is not judged, unless it is among
+    ``unknown``: files the user did not name, which are then refused.
     """
+    changed: list[Path] = []
+    known = 0
     for path in paths:
         recorded = store.get_meta(_written_key(path))
         try:
@@ -427,12 +437,19 @@ def refuse_edited(store: Store, paths: list[Path], *, unknown: list[Path] | None
                 f"{path} exists and trenddigest did not write it; this run would replace it: "
                 "move it aside, or choose another --output"
             )
-        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
-            raise InputError(
-                f"{path} was changed after trenddigest wrote it, and this run would "
-                "overwrite the change: keep it elsewhere (or delete the file if it can go), "
-                "then run again"
-            )
+        if recorded is not None:
+            known += 1
+            if _digest_hash(data) != recorded:
+                changed.append(path)
+    if known > 1 and len(changed) == known:
+        log.info("%s: written by another run since (a pull?); writing over them", changed)
+        return
+    if changed:
+        raise InputError(
+            f"{changed[0]} was changed after trenddigest wrote it, and this run would "
+            "overwrite the change: keep it elsewhere (or delete the file if it can go), "
+            "then run again"
+        )
 
 
 def record_written(store: Store, files: Mapping[Path, str | bytes]) -> None:
@@ -441,7 +458,7 @@ def record_written(store: Store, files: Mapping[Path, str | bytes]) -> None:
         with store.transaction():
             for path, content in files.items():
                 data = content.encode("utf-8") if isinstance(content, str) else content
-                store.set_meta(_written_key(path), hashlib.sha256(data).hexdigest())
+                store.set_meta(_written_key(path), _digest_hash(data))
     except StoreError as exc:  # a read-only store: the digest is written all the same
         log.warning("cannot record the digest files written in the store: %s", exc)
 
@@ -654,7 +671,12 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
             )
             result.notes += sent.notes(sent_before)
             _record_email(
-                store, opts.month, sent.accepted, owed_before=owed, owed_now=sent.deferred
+                store,
+                opts.month,
+                sent.accepted,
+                owed_before=owed,
+                # Refused for now, or taken out of [email] to: owed until sent, as said.
+                owed_now=[*sent.deferred, *sent.left_out],
             )
             refused_for_now = sent.deferred_error()
             if refused_for_now is not None:  # the run fails, so the scheduler sends again

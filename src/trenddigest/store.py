@@ -384,9 +384,13 @@ def _cannot_open(path: str, exc: sqlite3.Error) -> StoreError:
     if code == sqlite3.SQLITE_CANTOPEN:
         folder = Path(path).parent
         if not Path(path).exists():
-            where = " (a read-only file system)" if _on_read_only_file_system(path) else ""
+            if _on_read_only_file_system(path):  # no permission change helps there
+                return StoreError(
+                    f"cannot create store {path}: {exc}; {folder} is on a read-only file "
+                    "system: choose another --store"
+                )
             return StoreError(
-                f"cannot create store {path}: {exc}; make {folder}{where} writable, "
+                f"cannot create store {path}: {exc}; make {folder} writable, "
                 "or choose another --store"
             )
         if Path(path).is_file():

@@ -611,12 +611,20 @@ class ImportSummary:
         lines.append(f"total {self.describe()}")
         return lines
 
+    def _useless(self) -> list[FileSummary]:
+        return [f for f in self.files if f.rejected and not (f.new + f.updated + f.unchanged)]
+
     def useless_files(self) -> str:
         """The files none of whose records could be read, as "a.jsonl (2 rejected)", or
         "": the wrong file, which must not pass for a quiet success (a cron job would
         never hear of it)."""
-        useless = [f for f in self.files if f.rejected and not (f.new + f.updated + f.unchanged)]
-        return ", ".join(f"{f.path} ({f.rejected:,} rejected)" for f in useless)
+        return ", ".join(f"{f.path} ({f.rejected:,} rejected)" for f in self._useless())
+
+    def first_useless_rejection(self) -> RejectedRecord | None:
+        """The first rejection of a file none of whose records could be read: why it
+        is the wrong file (another file's rejections say nothing about it)."""
+        useless = {f.path for f in self._useless()}
+        return next((r for r in self.rejected if r.file in useless), None)
 
 
 def _stray_version(record: Parsed, store: PaperSink, batch: _Batch) -> bool:

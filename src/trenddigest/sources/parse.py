@@ -686,7 +686,7 @@ _MATH_SYMBOLS = {
     "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Pi": "Π",
     "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
 }  # fmt: skip
-_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)\s*")
+_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)")  # the spaces around it stay: "7 × 6"
 _SCRIPT = re.compile(r"([\^_])(?:\{([^{}]*)\}|(.))")
 _SUPERSCRIPTS = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", strict=True))
 _SUBSCRIPTS = dict(zip("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", strict=True))
@@ -696,7 +696,11 @@ def plain_title(title: str) -> str:
     """``title`` with the TeX markup above turned into the text it shows."""
     if "\\" not in title and "$" not in title:
         return title
-    title = _TEXT_STYLE.sub(r"\1", _untex(title))
+    title = _untex(title)
+    for _ in range(3):  # nested: \textbf{\emph{Bold}}
+        title, styled = _TEXT_STYLE.subn(r"\1", title)
+        if not styled:
+            break
     title = _TEXT_SUPERSCRIPT.sub(lambda m: _scripted(m[1], _SUPERSCRIPTS) or f"^{m[1]}", title)
     return _INLINE_MATH.sub(lambda m: _plain_math(m[1]) or m[0], title)
 
