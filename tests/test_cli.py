@@ -1011,6 +1011,17 @@ def test_a_trend_report_replaces_a_png_its_report_beside_it_shows(workdir, capsy
     assert out == "wrote notes.md and notes.png\n"
 
 
+def test_a_note_of_ones_own_linking_a_png_of_the_reports_name_keeps_its_png(workdir, capsys):
+    write_jsonl(workdir / "april.jsonl", make_papers("2025-04"))
+    assert run_cli(capsys, "import", "papers.jsonl.gz", "april.jsonl")[0] == 0
+    (workdir / "notes.md").write_text("# My lab notes\n\n![GPU hours](notes.png)\n")
+    (workdir / "notes.png").write_bytes(b"my own chart")
+    argv = ("trends", "--from", "2025-04", "--to", "2025-05", "--output", "notes.md")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "notes.png exists and trenddigest did not write it" in err
+    assert (workdir / "notes.png").read_bytes() == b"my own chart"
+
+
 def test_a_trend_report_run_again_replaces_what_it_wrote(workdir, capsys):
     assert run_cli(capsys, "import", "papers.jsonl.gz")[0] == 0
     argv = ("trends", "--from", "2025-05", "--to", "2025-05", "--output", "notes.md")

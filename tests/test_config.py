@@ -363,6 +363,15 @@ def test_arxiv_settings_no_request_could_carry_are_refused_when_the_config_loads
     assert str(err.value) == message
 
 
+def test_a_git_branch_that_is_no_branch_name_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '[git]\nbranch = "my digests"\n'), env={})
+    assert str(err.value) == (
+        "[git] branch 'my digests' is not a branch's name; give one such as digests (git "
+        "branch -a lists them), or leave it empty for the remote's default"
+    )
+
+
 def test_an_archive_that_is_one_category_is_accepted_alone(tmp_path):
     path = write(tmp_path, '[arxiv]\ncategories = ["hep-th", "quant-ph", "math.ST"]\n')
     assert load_config(path, env={}).arxiv.categories == ["hep-th", "quant-ph", "math.ST"]

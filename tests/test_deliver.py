@@ -290,8 +290,9 @@ def test_a_branch_other_than_the_remotes_default_is_refused_and_nothing_is_pushe
         commit_digest([write_digest(clone)], "2025-05", push=True)
     assert str(caught.value) == (
         f"cannot commit the digest: the branch checked out in {clone.resolve()} is wip, "
-        "but the digests go on main, the default branch of origin; switch to it (git switch "
-        "main), or stop committing: --no-commit, or [git] commit and push off"
+        "but the digests go on main, the default branch of origin (or set [git] branch); "
+        "switch to it (git switch main), or stop committing: --no-commit, or [git] commit "
+        "and push off"
     )
     assert git(clone, "rev-parse", "HEAD") == head
     assert git(clone, "diff", "--cached", "--name-only") == ""
@@ -311,19 +312,39 @@ def test_a_branch_tracking_another_branch_of_the_remote_is_refused(
         check_commit_targets([repo / "digests" / "2025" / "2025-05.md"])
     assert str(caught.value) == (
         f"cannot commit the digest: the branch checked out in {repo.resolve()} is wip, "
-        "but the digests go on main, the branch it tracks on origin; switch to it (git "
-        "switch main), or stop committing: --no-commit, or [git] commit and push off"
+        "but the digests go on main, the branch it tracks on origin (or set [git] branch); "
+        "switch to it (git switch main), or stop committing: --no-commit, or [git] commit "
+        "and push off"
     )
 
 
-def test_a_dedicated_digests_branch_tracking_its_namesake_on_the_remote_is_committed_to(
+def test_a_dedicated_digests_branch_named_in_the_config_is_committed_to(
     clone: Path, tmp_path: Path
 ) -> None:
     git(clone, "switch", "-q", "-c", "digests")
     git(clone, "push", "-q", "-u", "origin", "digests")
-    commit = commit_digest([write_digest(clone)], "2025-05", push=True)
+    commit = commit_digest([write_digest(clone)], "2025-05", push=True, branch="digests")
     assert git(tmp_path / "remote.git", "rev-parse", "digests").strip() == commit
     assert git(tmp_path / "remote.git", "log", "-1", "--format=%s", "main").strip() == "start"
+
+
+def test_a_pushed_feature_branch_is_refused_like_a_private_one(clone: Path, tmp_path: Path) -> None:
+    git(clone, "switch", "-q", "-c", "wip")
+    git(clone, "push", "-q", "-u", "origin", "wip")
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([write_digest(clone)], "2025-05", push=True)
+    assert str(caught.value) == (
+        f"cannot commit the digest: the branch checked out in {clone.resolve()} is wip, "
+        "but the digests go on main, the default branch of origin (or set [git] branch); "
+        "switch to it (git switch main), or stop committing: --no-commit, or [git] commit "
+        "and push off"
+    )
+
+
+def test_the_branch_named_in_the_config_refuses_the_remotes_default_one(clone: Path) -> None:
+    with pytest.raises(DeliveryError) as caught:
+        commit_digest([write_digest(clone)], "2025-05", branch="digests")
+    assert "is main, but the digests go on digests, [git] branch; switch to it" in str(caught.value)
 
 
 def test_a_commit_stopped_by_ctrl_c_leaves_nothing_staged_to_refuse_the_next_one(
@@ -903,9 +924,9 @@ def test_run_with_push_on_a_private_branch_is_one_line_and_writes_nothing(
     assert code == 5
     assert err == (
         f"trenddigest: error: cannot commit the digest: the branch checked out in "
-        f"{clone.resolve()} is wip, but the digests go on main, the default branch of origin; "
-        "switch to it (git switch main), or stop committing: --no-commit, or [git] commit "
-        "and push off\n"
+        f"{clone.resolve()} is wip, but the digests go on main, the default branch of origin "
+        "(or set [git] branch); switch to it (git switch main), or stop committing: "
+        "--no-commit, or [git] commit and push off\n"
     )
     assert not (clone / "digests").exists()
     assert branches_of(tmp_path / "remote.git") == ["main"]
@@ -940,9 +961,10 @@ def test_a_rerun_refuses_to_overwrite_and_commit_over_a_digest_annotated_by_hand
     assert main(argv) == 2
     _, err = capsys.readouterr()
     assert err == (
-        "trenddigest: error: digests/2025/2025-05.md was changed after trenddigest wrote it, "
-        "and this run would overwrite the change: keep it elsewhere (or delete the file if "
-        "it can go), then run again\n"
+        "trenddigest: error: digests/2025/2025-05.md was changed after this store's run "
+        "wrote it (by hand, or by another run's output arriving through git), and this run "
+        "would overwrite it: keep a change you want elsewhere, or delete the file to have it "
+        "written again\n"
     )
     assert digest.read_text(encoding="utf-8") == annotated
     assert git(digest_repo, "rev-parse", "HEAD") == head
@@ -957,6 +979,19 @@ def test_a_json_only_run_commits_its_json_and_leaves_the_readme_index_alone(
         "digests/2025/2025-05.json"
     ]
     assert (digest_repo / "README.md").read_text() == "# My reading\n"
+
+
+def test_run_commits_on_the_branch_git_branch_names(
+    digest_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (digest_repo / "config").mkdir()
+    (digest_repo / "config" / "trenddigest.toml").write_text('[git]\nbranch = "digests"\n')
+    argv = ["run", "--month", "2025-05", "--from", "papers.jsonl.gz", "--commit", "-q"]
+    assert main(argv) == 5  # on main: refused before anything is written
+    assert "the digests go on digests, [git] branch" in capsys.readouterr().err
+    git(digest_repo, "switch", "-q", "-c", "digests")
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(" on digests")
 
 
 def test_run_says_what_it_imported_then_what_it_wrote_then_what_it_committed(

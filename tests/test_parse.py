@@ -697,6 +697,8 @@ def test_tex_accents_in_a_title_become_unicode_and_its_math_stays_as_typed() -> 
         ("Costs $5 and $10", "Costs $5 and $10"),  # no formula
         ("Strongly Solving $7 \\times 6$ Connect-Four", "Strongly Solving 7 × 6 Connect-Four"),
         ("$n \\ge 3$ Agents", "n ≥ 3 Agents"),
+        ("$\\alpha \\beta$-VAE", "αβ-VAE"),  # TeX shows no space typed in math
+        ("Scaling $\\times 10$ Faster", "Scaling ×10 Faster"),  # no left operand
         ("\\textbf{\\emph{Bold}} Claims", "Bold Claims"),
     ],
 )

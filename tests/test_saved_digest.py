@@ -299,8 +299,9 @@ def test_a_digest_changed_since_the_run_wrote_it_is_refused_not_overwritten(stor
     with pytest.raises(InputError) as err:
         run(store, config)
     assert str(err.value) == (
-        f"{digest} was changed after trenddigest wrote it, and this run would overwrite "
-        "the change: keep it elsewhere (or delete the file if it can go), then run again"
+        f"{digest} was changed after this store's run wrote it (by hand, or by another "
+        "run's output arriving through git), and this run would overwrite it: keep a change "
+        "you want elsewhere, or delete the file to have it written again"
     )
     assert digest.read_text(encoding="utf-8") == annotated
 
@@ -323,11 +324,12 @@ def test_a_digest_git_checked_out_with_crlf_line_ends_is_not_taken_for_an_edit(
     assert digest.read_text(encoding="utf-8") == result.text
 
 
-def test_a_digest_and_twin_both_rewritten_by_another_run_are_written_over(store, config, workdir):
-    # A teammate's run, come by git pull: both files changed, not a hand edit.
+def test_a_digest_edited_in_both_files_is_refused_too(store, config, workdir):
+    # An edit made to the Markdown and its JSON twin together (or one on top of a
+    # teammate's run arriving by git pull) is as much an edit as one to the Markdown.
     run(store, config)
     for name in ("out/2025-05.md", "out/2025-05.json"):
         path = workdir / name
         path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    result = run(store, config)
-    assert (workdir / "out/2025-05.md").read_text(encoding="utf-8") == result.text
+    with pytest.raises(InputError):
+        run(store, config)

@@ -620,7 +620,13 @@ def cmd_trends(args: argparse.Namespace) -> int:
         refuse_precious_outputs,
     )
     from .render import check_output_file, link_destination
-    from .trends import build_trend_report, month_span, render_trend_report, write_trend_report
+    from .trends import (
+        TREND_REPORT_HEADING,
+        build_trend_report,
+        month_span,
+        render_trend_report,
+        write_trend_report,
+    )
 
     start, end = _month(args.start), _past_month(args.end)
     month_span(start, end)
@@ -636,10 +642,12 @@ def cmd_trends(args: argparse.Namespace) -> int:
         if not args.dry_run:
             png = path.with_suffix(".png")  # beside it, though not named: not replaced blind
             refuse_precious_outputs(store, config, [path, png], "--output")
-            # Unless the report there shows it: a trends run wrote both (another store's
-            # run, or one whose store could not record it).
-            shown = path.is_file() and f"]({link_destination(png.name)})" in path.read_text(
-                encoding="utf-8", errors="replace"
+            # Unless the trend report there shows it: a trends run wrote both (another
+            # store's run, or one whose store could not record it); a note of one's own
+            # that links a chart of that name is not such a report.
+            there = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+            shown = there.startswith(TREND_REPORT_HEADING) and (
+                f"]({link_destination(png.name)})" in there
             )
             refuse_edited(store, [path, png], unknown=[] if shown else [png])
         report = build_trend_report(

@@ -109,6 +109,8 @@ class GitConfig:
     remote: str = "origin"
     readme: str = "README.md"
     index_months: int = 12
+    # The branch the digests go on; empty: the remote's default branch (origin/HEAD).
+    branch: str = ""
 
 
 @dataclass
@@ -503,6 +505,13 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"[git] remote {config.git.remote!r} is not a remote's name; give one such as "
             "origin (git remote -v lists them)"
+        )
+    if config.git.branch and (
+        config.git.branch.startswith("-") or any(c.isspace() for c in config.git.branch)
+    ):
+        raise ConfigError(
+            f"[git] branch {config.git.branch!r} is not a branch's name; give one such as "
+            "digests (git branch -a lists them), or leave it empty for the remote's default"
         )
     if not config.arxiv.user_agent.strip():
         raise ConfigError(

@@ -160,7 +160,9 @@ class CommitTargets(NamedTuple):
     branch: str
 
 
-def check_commit_targets(paths: list[Path], *, remote: str = "origin") -> CommitTargets:
+def check_commit_targets(
+    paths: list[Path], *, remote: str = "origin", wanted_branch: str = ""
+) -> CommitTargets:
     """Where ``paths`` would be committed: the repository root, each path within it, and
     the branch checked out.
 
@@ -186,7 +188,7 @@ def check_commit_targets(paths: list[Path], *, remote: str = "origin") -> Commit
             f"(git switch BRANCH), {STOP_COMMITTING}"
         )
     branch = head.stdout.strip()
-    _check_branch(root, branch, remote)
+    _check_branch(root, branch, remote, wanted_branch)
     relative: list[str] = []
     for path in paths:
         try:
@@ -238,30 +240,29 @@ def _git_value(args: list[str], root: Path) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def _check_branch(root: Path, branch: str, remote: str) -> None:
+def _check_branch(root: Path, branch: str, remote: str, wanted: str = "") -> None:
     """Refuse to commit on a branch other than the one the digests go on.
 
-    A repository left on a private branch (``git switch -c wip``) would take the
-    digest commit there, and ``git push REMOTE HEAD`` would publish the branch, private
-    commits and all, as a new branch of the remote: the lab sees neither the digest
-    nor its index on the default branch.  The digests go on a branch that tracks its
-    namesake on the remote (a dedicated ``digests`` branch pushed with ``-u``), else on
-    the remote's default branch (``REMOTE/HEAD``, which ``git clone`` records); a
-    repository that knows neither (no remote, a remote added by hand and never
-    tracked, no commit yet) is committed to on whatever branch it is on.
+    A repository left on a private branch (``git switch -c wip``, pushed or not) would
+    take the digest commit there, and ``git push REMOTE HEAD`` would publish the
+    branch, private commits and all: the lab sees neither the digest nor its index
+    on the default branch.  The digests go on ``[git] branch`` when it is set (a
+    dedicated ``digests`` branch), else on the remote's default branch
+    (``REMOTE/HEAD``, which ``git clone`` records), else (a CI checkout records none)
+    on the branch the current one tracks there; a repository that knows none of them
+    (no remote, no commit yet) is committed to on whatever branch it is on.
     """
-    default = _git_value(["symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"], root)
-    expected = default.removeprefix(f"{remote}/") if default.startswith(f"{remote}/") else ""
-    which = f"the default branch of {remote}"
-    tracked_remote = _git_value(["config", "--get", f"branch.{branch}.remote"], root)
-    merge = _git_value(["config", "--get", f"branch.{branch}.merge"], root)
-    if tracked_remote == remote and merge.startswith("refs/heads/"):
-        # A branch set to track one on the remote (git push -u origin digests) is where
-        # its owner meant the digests to go, though not the remote's default one.
-        tracked = merge.removeprefix("refs/heads/")
-        if tracked == branch:
-            return
-        expected, which = tracked, f"the branch it tracks on {remote}"
+    if wanted:
+        expected, which = wanted, "[git] branch"
+    else:
+        default = _git_value(["symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD"], root)
+        expected = default.removeprefix(f"{remote}/") if default.startswith(f"{remote}/") else ""
+        which = f"the default branch of {remote} (or set [git] branch)"
+        tracked_remote = _git_value(["config", "--get", f"branch.{branch}.remote"], root)
+        merge = _git_value(["config", "--get", f"branch.{branch}.merge"], root)
+        if not expected and tracked_remote == remote and merge.startswith("refs/heads/"):
+            expected = merge.removeprefix("refs/heads/")
+            which = f"the branch it tracks on {remote} (or set [git] branch)"
     if expected and expected != branch:
         raise DeliveryError(
             f"cannot commit the digest: the branch checked out in {root} is {branch}, but "
@@ -282,6 +283,7 @@ def commit_digest(
     remote: str = "origin",
     *,
     contents: Mapping[Path, str] | None = None,
+    branch: str = "",
 ) -> str | None:
     """Commit ``paths`` (the digest, its JSON twin, the README) as ``digest: YYYY-MM``.
 
@@ -299,7 +301,7 @@ def commit_digest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise DeliveryError(f"cannot commit the digest: {', '.join(missing)} does not exist")
-    root, relative, _branch = check_commit_targets(paths, remote=remote)
+    root, relative, _branch = check_commit_targets(paths, remote=remote, wanted_branch=branch)
     contents = contents or {}
     given = {rel: contents[p] for p, rel in zip(paths, relative, strict=True) if p in contents}
     commit: str | None = None
@@ -663,10 +665,12 @@ def deliver_to_git(
     if not any(path.suffix == ".md" for path in written):
         # JSON only (run --format json): the index links Markdown digests, which this
         # month has none of; rebuilt now, it would not list it ("No digests yet.").
-        _, _, branch = check_commit_targets(written, remote=git.remote)
-        commit = commit_digest(written, month, push=push, remote=git.remote)
+        _, _, branch = check_commit_targets(written, remote=git.remote, wanted_branch=git.branch)
+        commit = commit_digest(written, month, push=push, remote=git.remote, branch=git.branch)
         return GitDelivery(commit, branch, git.remote if push else None)
-    root, relative, branch = check_commit_targets([*written, readme], remote=git.remote)
+    root, relative, branch = check_commit_targets(
+        [*written, readme], remote=git.remote, wanted_branch=git.branch
+    )
     warned: set[Path] = set()  # an unreadable twin is named once, however it is found
     current = index_entries_for_pattern(output_pattern, warned=warned)
     months = {entry.month for entry in current}
@@ -679,7 +683,12 @@ def deliver_to_git(
     if tracked is not None:
         contents[readme] = readme_with_index(tracked, readme, entries, git.index_months)
     commit = commit_digest(
-        [*written, readme], month, push=push, remote=git.remote, contents=contents
+        [*written, readme],
+        month,
+        push=push,
+        remote=git.remote,
+        contents=contents,
+        branch=git.branch,
     )
     return GitDelivery(commit, branch, git.remote if push else None)
 
@@ -1421,7 +1430,8 @@ class EmailSent:
     server took, and those it refused for now (a 4xx answer, such as greylisting),
     which are still owed the digest (``reasons``: the server's answer to each).
     ``owed`` says this was a sending to the recipients still owed it, of whom
-    ``left_out`` were no longer named in ``[email] to`` and were not sent it.
+    ``left_out`` were no longer named in ``[email] to`` and were not sent it (taken
+    out of the list, they are owed it no more).
     """
 
     server: str
@@ -1444,8 +1454,8 @@ class EmailSent:
                 done.append(f"emailed to {to}")
         if self.left_out:
             done.append(
-                f"not emailed to {', '.join(self.left_out)}, still owed the digest: [email] "
-                "to no longer names them"
+                f"not emailed to {', '.join(self.left_out)}, refused for now before: [email] "
+                "to no longer names them, so they are no longer owed the digest"
             )
         return done
 
@@ -1478,7 +1488,7 @@ def send_digest_email(
     env: Mapping[str, str] = os.environ,
     *,
     only: Iterable[str] | None = None,
-    possibly_sent: Callable[[], None] | None = None,
+    possibly_sent: Callable[[EmailSent | None], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> EmailSent:
     """Send the digest over SMTP (``security``: starttls, ssl or none).
@@ -1493,8 +1503,10 @@ def send_digest_email(
     The session ends within :data:`SESSION_DEADLINE_TIMEOUTS` times ``timeout_seconds``
     (on ``clock``).  A server that took the whole message and then does not confirm
     it in time is an :class:`EmailUnconfirmedError`: it may have arrived.  When the
-    run is interrupted (Ctrl-C, SIGTERM) at that point, ``possibly_sent`` is called
-    before the interrupt goes on, so that the caller records it the same way.
+    run is interrupted (Ctrl-C, SIGTERM) at that point, ``possibly_sent(None)`` is
+    called before the interrupt goes on, so that the caller records it the same way;
+    interrupted while the answer to QUIT is awaited (the server took the message),
+    ``possibly_sent`` is given what was sent, as it would have been returned.
     """
     cfg = email_config
     password = smtp_password(cfg, env)
@@ -1545,7 +1557,7 @@ def send_digest_email(
             # with a timeout there, it may have arrived, and sending it again would
             # give everyone a second copy.
             if smtp.message_sent and possibly_sent is not None:
-                possibly_sent()
+                possibly_sent(None)
             smtp.close()  # no QUIT: the run is stopping, and need not wait for an answer
             raise
         except BaseException:
@@ -1632,12 +1644,6 @@ def send_digest_email(
         raise DeliveryError(f"TLS with SMTP server {server} failed: {reason}{hint}") from None
     except OSError as exc:
         raise DeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}") from None
-    try:
-        _say_goodbye(smtp, server)
-    except BaseException:  # stopped while QUIT's answer is awaited: the server has it
-        if possibly_sent is not None:
-            possibly_sent()
-        raise
     # smtplib keys refusals by the bare address it sent in RCPT TO.
     later = {a: r for a, r in refused.items() if _temporary(r[0])}
     for_good = {a: r for a, r in refused.items() if a not in later}
@@ -1650,5 +1656,12 @@ def send_digest_email(
     accepted = [a for a in to if _bare(a) not in refused]
     deferred = [a for a in to if _bare(a) in later]
     reasons = {a: _smtp_answer(*later[_bare(a)]) for a in deferred}
+    sent = EmailSent(server, accepted, deferred, reasons, only is not None, left_out)
+    try:
+        _say_goodbye(smtp, server)
+    except BaseException:  # stopped while QUIT's answer is awaited: the server took it
+        if possibly_sent is not None:
+            possibly_sent(sent)
+        raise
     log.info("emailed the digest to %s", ", ".join(accepted))
-    return EmailSent(server, accepted, deferred, reasons, only is not None, left_out)
+    return sent

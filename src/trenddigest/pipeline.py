@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from apscheduler.schedulers.base import BaseScheduler
 
+    from .deliver import EmailSent
     from .models import Paper
     from .rank import Ranking
     from .render import Digest
@@ -418,14 +419,12 @@ def refuse_edited(store: Store, paths: list[Path], *, unknown: list[Path] | None
     A lab annotates its digests (an editor's note, a paper moved by hand); a later run
     of the month (the cron recipe's next day, a categories change) would overwrite
     that and commit the loss.  What a run last wrote is known by its SHA-256 in the
-    store.  Files written together that all changed (the digest and its JSON twin)
-    are another run's output, come by ``git pull`` from a teammate's store, and are
-    written over; a hand edit changes the Markdown alone.  A file no run of this store
-    wrote (an older release's, another store's) is not judged, unless it is among
-    ``unknown``: files the user did not name, which are then refused.
+    store.  A change that came with another run's output (a teammate's, by ``git
+    pull``) cannot be told from a hand edit on top of it, so it is refused as well, in
+    words that say so: deleting the file lets the run write it again.  A file no run
+    of this store wrote (an older release's, another store's) is not judged, unless
+    it is among ``unknown``: files the user did not name, which are then refused.
     """
-    changed: list[Path] = []
-    known = 0
     for path in paths:
         recorded = store.get_meta(_written_key(path))
         try:
@@ -437,19 +436,12 @@ def refuse_edited(store: Store, paths: list[Path], *, unknown: list[Path] | None
                 f"{path} exists and trenddigest did not write it; this run would replace it: "
                 "move it aside, or choose another --output"
             )
-        if recorded is not None:
-            known += 1
-            if _digest_hash(data) != recorded:
-                changed.append(path)
-    if known > 1 and len(changed) == known:
-        log.info("%s: written by another run since (a pull?); writing over them", changed)
-        return
-    if changed:
-        raise InputError(
-            f"{changed[0]} was changed after trenddigest wrote it, and this run would "
-            "overwrite the change: keep it elsewhere (or delete the file if it can go), "
-            "then run again"
-        )
+        if recorded is not None and _digest_hash(data) != recorded:
+            raise InputError(
+                f"{path} was changed after this store's run wrote it (by hand, or by another "
+                "run's output arriving through git), and this run would overwrite it: keep a "
+                "change you want elsewhere, or delete the file to have it written again"
+            )
 
 
 def record_written(store: Store, files: Mapping[Path, str | bytes]) -> None:
@@ -529,7 +521,9 @@ def _check_delivery(store: Store, config: Config, opts: RunOptions, paths: list[
                 f"[git] readme {readme} is a folder: it names the file the index of "
                 "digests goes in; set it to a file such as README.md"
             )
-        check_commit_targets([*paths, readme], remote=config.git.remote)
+        check_commit_targets(
+            [*paths, readme], remote=config.git.remote, wanted_branch=config.git.branch
+        )
     if _emailing(store, opts):
         from .deliver import smtp_password
 
@@ -655,9 +649,15 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
         owed = _owed(store, opts.month) if opts.email_once and sent_before else None
         recipients = config.email.to if owed is None else owed
 
-        def possibly_sent() -> None:
+        def possibly_sent(sent: EmailSent | None = None) -> None:
             # Perhaps delivered: a retry by the scheduler must not send a second copy.
-            _record_email(store, opts.month, recipients, unconfirmed=True, owed_before=owed)
+            # Given what was sent (stopped while QUIT was answered), it is recorded so.
+            if sent is None:
+                _record_email(store, opts.month, recipients, unconfirmed=True, owed_before=owed)
+            else:
+                _record_email(
+                    store, opts.month, sent.accepted, owed_before=owed, owed_now=sent.deferred
+                )
 
         try:
             markdown_text, png = email_body(config, result)
@@ -675,8 +675,7 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
                 opts.month,
                 sent.accepted,
                 owed_before=owed,
-                # Refused for now, or taken out of [email] to: owed until sent, as said.
-                owed_now=[*sent.deferred, *sent.left_out],
+                owed_now=sent.deferred,  # refused for now: owed until sent
             )
             refused_for_now = sent.deferred_error()
             if refused_for_now is not None:  # the run fails, so the scheduler sends again

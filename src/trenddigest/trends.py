@@ -75,6 +75,8 @@ from .tfidf import TfidfVectorizer
 log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "trends.md.j2"
+# How the packaged template starts a standalone report (what `trends` may replace).
+TREND_REPORT_HEADING = "# Research trends: "
 # Bump when cached category counts change meaning.  (Term and topic caches are keyed by
 # this module's code, category counts by the ranker's code: those follow on their own.)
 CACHE_VERSION = "1"

@@ -686,7 +686,9 @@ _MATH_SYMBOLS = {
     "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Pi": "Π",
     "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
 }  # fmt: skip
-_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)")  # the spaces around it stay: "7 × 6"
+_MATH_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_BINARY = re.compile(r"(?<=[\w)²³¹⁰-⁹₀-₉])([×·±≤≥→≈∼=<>+])(?=[\w(])")
 _SCRIPT = re.compile(r"([\^_])(?:\{([^{}]*)\}|(.))")
 _SUPERSCRIPTS = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", strict=True))
 _SUBSCRIPTS = dict(zip("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", strict=True))
@@ -740,7 +742,11 @@ def _plain_math(math: str) -> str | None:
     text = _SCRIPT.sub(script, text)
     if unknown or any(char in text for char in "\\^_{}"):
         return None
-    return text
+    if _WORD.search(text):  # words set in math (\textit{Don't Guess}): as typed
+        return text
+    # As TeX sets a formula: spaces typed in it do not show, a binary operator between
+    # two operands gets one on each side ("7 × 6", "n ≥ 3", "αβ").
+    return _BINARY.sub(r" \1 ", "".join(text.split()))
 
 
 def _tex_character(match: re.Match[str]) -> str:
