@@ -76,6 +76,12 @@ def write_sidecar(md_path: Path, month: str, picks: list[tuple[str, str]]) -> Pa
     return path
 
 
+def may_with_twin(repo: Path) -> tuple[Path, Path]:
+    """May's digest and its JSON twin (one pick), written in ``repo``."""
+    md = write_digest(repo)
+    return md, write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+
+
 # -- commit -----------------------------------------------------------------------------
 
 
@@ -386,8 +392,7 @@ def test_deliver_to_git_names_the_branch_it_committed_on_and_where_it_pushed(
     clone: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(clone)
-    md = write_digest(clone)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(clone)
     delivered = deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], True)
     head = git(clone, "rev-parse", "HEAD").strip()
     assert delivered.notes == [f"committed {head} on main", "pushed to origin main"]
@@ -397,8 +402,7 @@ def test_deliver_to_git_of_an_unchanged_month_says_nothing_new_and_pushes(
     clone: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(clone)
-    md = write_digest(clone)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(clone)
     deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], False)
     delivered = deliver_to_git(GitConfig(), OLD_PATTERN, "2025-05", [md, sidecar], True)
     assert delivered.notes == ["nothing new to commit on main", "pushed to origin main"]
@@ -611,8 +615,7 @@ def test_deliver_to_git_commits_digest_twin_and_refreshed_readme(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     deliver_to_git(GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False)
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
         "README.md",
@@ -648,8 +651,7 @@ def test_a_readme_outside_the_repository_is_refused_before_it_is_written(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     head = git(repo, "rev-parse", "HEAD")
     pattern = str(repo / "digests/{year}/{year}-{month}.md")
     with pytest.raises(DeliveryError) as caught:
@@ -667,8 +669,7 @@ def test_staged_changes_are_refused_before_the_readme_is_touched(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     (repo / "notes.txt").write_text("half-finished\n")
     git(repo, "add", "notes.txt")
     with pytest.raises(DeliveryError, match="changes are already staged"):
@@ -682,8 +683,7 @@ def test_a_staged_readme_draft_is_refused_before_the_readme_is_touched(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     (repo / "README.md").write_text("# My reading\nA paragraph I am still wri\n")
     git(repo, "add", "README.md")
     head = git(repo, "rev-parse", "HEAD")
@@ -713,8 +713,7 @@ def test_unstaged_readme_edits_stay_out_of_the_digest_commit_and_in_the_file(
 ) -> None:
     monkeypatch.chdir(repo)
     (repo / "README.md").write_text("# My reading\nA paragraph I am still writing.\n")
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     deliver_to_git(GitConfig(), "digests/{year}/{year}-{month}.md", "2025-05", [md, sidecar], False)
     committed = git(repo, "show", "HEAD:README.md")
     assert committed.startswith("# My reading\n\n## Research Trends\n\n" + INDEX_START)
@@ -729,8 +728,7 @@ def test_a_rerun_with_unstaged_readme_edits_makes_no_second_commit(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo)
-    md = write_digest(repo)
-    sidecar = write_sidecar(md, "2025-05", [("2505.00001", "Pick")])
+    md, sidecar = may_with_twin(repo)
     pattern = "digests/{year}/{year}-{month}.md"
     deliver_to_git(GitConfig(), pattern, "2025-05", [md, sidecar], False)
     head = git(repo, "rev-parse", "HEAD")
@@ -909,14 +907,21 @@ def test_run_with_commit_on_a_detached_head_is_one_line_and_writes_nothing(
     assert git(digest_repo, "rev-parse", "HEAD") == head
 
 
-def test_run_with_push_on_a_private_branch_is_one_line_and_writes_nothing(
-    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def papers_beside(clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The clone as the working folder, and a month of papers beside it."""
     monkeypatch.chdir(clone)
     for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
         monkeypatch.delenv(var, raising=False)
     papers = tmp_path / "papers.jsonl.gz"
     write_jsonl(papers, make_papers("2025-05"), gz=True)
+    return papers
+
+
+def test_run_with_push_on_a_private_branch_is_one_line_and_writes_nothing(
+    clone: Path, tmp_path: Path, papers_beside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    papers = papers_beside
     git(clone, "switch", "-q", "-c", "wip")
     argv = ["run", "--month", "2025-05", "--from", str(papers), "--commit", "--push", "-q"]
     code = main(argv)
@@ -933,13 +938,9 @@ def test_run_with_push_on_a_private_branch_is_one_line_and_writes_nothing(
 
 
 def test_run_with_push_says_on_which_branch_it_committed_and_where_it_pushed(
-    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    clone: Path, papers_beside: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(clone)
-    for var in ("TRENDDIGEST_CONFIG", "TRENDDIGEST_STORE", "TRENDDIGEST_ARXIV_API_URL"):
-        monkeypatch.delenv(var, raising=False)
-    papers = tmp_path / "papers.jsonl.gz"
-    write_jsonl(papers, make_papers("2025-05"), gz=True)
+    papers = papers_beside
     argv = ["run", "--month", "2025-05", "--from", str(papers), "--commit", "--push", "-q"]
     assert main(argv) == 0
     out, _ = capsys.readouterr()
