@@ -616,17 +616,10 @@ def cmd_trends(args: argparse.Namespace) -> int:
         DigestRanker,
         effective_categories,
         record_written,
-        refuse_edited,
-        refuse_precious_outputs,
+        refuse_trend_report_targets,
     )
-    from .render import check_output_file, link_destination
-    from .trends import (
-        TREND_REPORT_HEADING,
-        build_trend_report,
-        month_span,
-        render_trend_report,
-        write_trend_report,
-    )
+    from .render import check_output_file
+    from .trends import build_trend_report, month_span, render_trend_report, write_trend_report
 
     start, end = _month(args.start), _past_month(args.end)
     month_span(start, end)
@@ -640,16 +633,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     categories = effective_categories(config)
     with _open_store(config) as store:
         if not args.dry_run:
-            png = path.with_suffix(".png")  # beside it, though not named: not replaced blind
-            refuse_precious_outputs(store, config, [path, png], "--output")
-            # Unless the trend report there shows it: a trends run wrote both (another
-            # store's run, or one whose store could not record it); a note of one's own
-            # that links a chart of that name is not such a report.
-            there = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-            shown = there.startswith(TREND_REPORT_HEADING) and (
-                f"]({link_destination(png.name)})" in there
-            )
-            refuse_edited(store, [path, png], unknown=[] if shown else [png])
+            refuse_trend_report_targets(store, config, path)
         report = build_trend_report(
             store,
             categories,

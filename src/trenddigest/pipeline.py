@@ -403,6 +403,25 @@ def run_month(store: Store, config: Config, opts: RunOptions, **fetch_kwargs: An
     return result
 
 
+def refuse_trend_report_targets(store: Store, config: Config, path: Path) -> None:
+    """What ``trends`` would write (the report at ``path``, its PNG chart beside it)
+    must be neither a precious file nor a change of someone's, as for a digest.
+
+    The PNG is not named by the user: one that no run of this store wrote is refused,
+    unless the trend report there shows it (a trends run wrote both: another store's,
+    or one whose store could not record it); a note of one's own that links a chart of
+    that name is no such report.
+    """
+    from .render import link_destination
+    from .trends import TREND_REPORT_HEADING
+
+    png = path.with_suffix(".png")
+    refuse_precious_outputs(store, config, [path, png], "--output")
+    there = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    shown = there.startswith(TREND_REPORT_HEADING) and (f"]({link_destination(png.name)})" in there)
+    refuse_edited(store, [path, png], unknown=[] if shown else [png])
+
+
 def _written_key(path: Path) -> str:
     return f"{WRITTEN_KEY_PREFIX}{os.path.realpath(path)}"
 
@@ -649,9 +668,10 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
         owed = _owed(store, opts.month) if opts.email_once and sent_before else None
         recipients = config.email.to if owed is None else owed
 
-        def possibly_sent(sent: EmailSent | None = None) -> None:
-            # Perhaps delivered: a retry by the scheduler must not send a second copy.
-            # Given what was sent (stopped while QUIT was answered), it is recorded so.
+        def record(sent: EmailSent | None) -> None:
+            """What the server took, and whom it refused for now (owed until sent);
+            None: it may have taken it (unconfirmed, or stopped at that point), and a
+            retry by the scheduler must not send a second copy."""
             if sent is None:
                 _record_email(store, opts.month, recipients, unconfirmed=True, owed_before=owed)
             else:
@@ -667,21 +687,15 @@ def deliver(store: Store, config: Config, opts: RunOptions, result: RunResult) -
                 markdown_text,
                 png_attachment=png,
                 only=owed,
-                possibly_sent=possibly_sent,  # when stopped (Ctrl-C) at the same point
+                possibly_sent=record,  # when stopped (Ctrl-C) once the server has it
             )
             result.notes += sent.notes(sent_before)
-            _record_email(
-                store,
-                opts.month,
-                sent.accepted,
-                owed_before=owed,
-                owed_now=sent.deferred,  # refused for now: owed until sent
-            )
+            record(sent)
             refused_for_now = sent.deferred_error()
             if refused_for_now is not None:  # the run fails, so the scheduler sends again
                 failures.append(refused_for_now)
         except EmailUnconfirmedError as exc:
-            possibly_sent()
+            record(None)
             failures.append(exc)
         except DeliveryError as exc:
             failures.append(exc)
